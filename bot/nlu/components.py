@@ -1,0 +1,142 @@
+"""Rasa graph components for Vietnamese: a normaliser and a word tokenizer.
+
+They are thin adapters over :mod:`bot.nlu.normalize` and :mod:`bot.nlu.segment` (which know
+nothing of Rasa), modelled on Rasa's ``JiebaTokenizer`` but computing offsets themselves:
+underthesea rewrites characters, and Rasa's default offset search then raises.
+
+Pipeline order in ``config.yml``: ``VietnameseNormalizer`` then ``VietnameseTokenizer``. The
+normaliser leaves the message text untouched (entity values and offsets must refer to what the
+citizen typed) and stores the normalised text with its span map beside it; the tokenizer uses
+that, or normalises by itself when run alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.normalize import Normalized, normalize
+from bot.nlu.segment import segment_normalized
+
+#: Message keys where the normaliser stores its result for the tokenizer.
+NORMALIZED_TEXT = "vi_normalized_text"
+NORMALIZED_SPANS = "vi_normalized_spans"
+
+
+def _stored_normalization(message: Message, attribute: Text) -> Optional[Normalized]:
+    if attribute != TEXT:
+        return None
+    text = message.get(NORMALIZED_TEXT)
+    spans = message.get(NORMALIZED_SPANS)
+    if text is None or spans is None or len(spans) != len(text):
+        return None
+    return Normalized(text, tuple((int(a), int(b)) for a, b in spans))
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
+)
+class VietnameseNormalizer(GraphComponent):
+    """Normalises the citizen's text once (NFC, tone marks, whitespace, teencode)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"teencode": True}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._teencode = bool(config.get("teencode", True))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "VietnameseNormalizer":
+        return cls(config)
+
+    @staticmethod
+    def supported_languages() -> Optional[List[Text]]:
+        return ["vi"]
+
+    def _normalize(self, message: Message) -> None:
+        text = message.get(TEXT)
+        if not isinstance(text, str):
+            return
+        norm = normalize(text, teencode=self._teencode)
+        message.set(NORMALIZED_TEXT, norm.text)
+        message.set(NORMALIZED_SPANS, [list(span) for span in norm.spans])
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            self._normalize(example)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._normalize(message)
+        return messages
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
+)
+class VietnameseTokenizer(Tokenizer):
+    """Word tokenizer on underthesea with offsets into the original text.
+
+    Multi-syllable words stay one token (``kiến_nghị``); ``token.lemma`` holds the folded
+    syllables (``kien nghi``) for featurisers that must not care about diacritics.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+        }
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "VietnameseTokenizer":
+        return cls(config)
+
+    @staticmethod
+    def supported_languages() -> Optional[List[Text]]:
+        return ["vi"]
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["underthesea"]
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        text = message.get(attribute)
+        if not isinstance(text, str) or not text:
+            return []
+        norm = _stored_normalization(message, attribute) or normalize(text)
+        tokens = [
+            Token(seg.text, seg.start, end=seg.end, lemma=seg.lemma)
+            for seg in segment_normalized(norm)
+        ]
+        if not tokens and text.strip():
+            # Only punctuation ("???"): like Rasa's WhitespaceTokenizer, keep one token so
+            # every featuriser and classifier downstream sees a non-empty message.
+            start = len(text) - len(text.lstrip())
+            stripped = text.strip()
+            tokens = [Token(stripped, start, end=start + len(stripped), lemma=stripped)]
+        return tokens

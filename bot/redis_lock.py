@@ -1,0 +1,105 @@
+"""A Rasa lock store that is atomic across processes: one Redis mutex per conversation.
+
+Rasa 3.6's ``RedisLockStore`` reads the ticket list, changes it in Python and writes it back
+(GET then SET): two replicas handling two messages of one conversation at the same moment both
+"acquire" it and one of the tracker updates is lost (RasaHQ/rasa#9213). Here acquiring is a single
+``SET key token NX PX lifetime`` and releasing a compare-and-delete script, so exactly one holder
+exists at a time, whichever process asks. The lifetime bounds how long a crashed holder can block
+a conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from contextlib import asynccontextmanager
+from typing import AsyncGenerator, Optional
+
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
+
+logger = logging.getLogger(__name__)
+
+#: Delete the key only if it still holds our token (a lock that expired and was taken by another
+#: process must not be released by us).
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+#: How long a message waits for its conversation's lock before giving up (seconds).
+DEFAULT_WAIT_LIMIT = 60.0
+_POLL_INTERVAL = 0.01
+
+
+class RedisMutexLockStore(LockStore):
+    """Conversation locks as Redis mutexes (``SET NX PX`` + checked release)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        key_prefix: str = "mttq:lock:",
+        wait_limit: float = DEFAULT_WAIT_LIMIT,
+    ) -> None:
+        import redis
+
+        self.red = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self.key_prefix = key_prefix
+        self.wait_limit = wait_limit
+        self._release = self.red.register_script(_RELEASE)
+        super().__init__()
+
+    def _key(self, conversation_id: str) -> str:
+        return f"{self.key_prefix}{conversation_id}"
+
+    def try_acquire(self, conversation_id: str, token: str, lifetime: float) -> bool:
+        """One atomic attempt; True when this token now holds the conversation."""
+        return bool(
+            self.red.set(
+                self._key(conversation_id), token, nx=True, px=max(1, int(lifetime * 1000))
+            )
+        )
+
+    def release(self, conversation_id: str, token: str) -> bool:
+        """Release only our own hold; False when it had expired (and maybe moved on)."""
+        return bool(self._release(keys=[self._key(conversation_id)], args=[token]))
+
+    @asynccontextmanager
+    async def lock(
+        self,
+        conversation_id: str,
+        lock_lifetime: float = LOCK_LIFETIME,
+        wait_time_in_seconds: float = _POLL_INTERVAL,
+    ) -> AsyncGenerator[TicketLock, None]:
+        token = secrets.token_hex(16)
+        deadline = time.monotonic() + self.wait_limit
+        poll = min(max(wait_time_in_seconds, 0.005), 0.05)
+        while not self.try_acquire(conversation_id, token, lock_lifetime):
+            if time.monotonic() > deadline:
+                raise LockError(
+                    f"Could not acquire the lock of conversation '{conversation_id}' "
+                    f"within {self.wait_limit:.0f} s."
+                )
+            await asyncio.sleep(poll)
+        try:
+            yield TicketLock(conversation_id)
+        finally:
+            if not self.release(conversation_id, token):
+                logger.warning(
+                    "Lock of conversation %s expired before it was released", conversation_id
+                )
+
+    # The ticket API of the base class is not used by this store; these keep it well-defined.
+    def get_lock(self, conversation_id: str) -> Optional[TicketLock]:
+        return None
+
+    def delete_lock(self, conversation_id: str) -> None:
+        self.red.delete(self._key(conversation_id))
+
+    def save_lock(self, lock: TicketLock) -> None:  # pragma: no cover - not used
+        raise NotImplementedError("RedisMutexLockStore does not store ticket locks")

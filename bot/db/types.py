@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, Text, TypeDecorator
@@ -39,7 +39,7 @@ class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: Optional[datetime], dialect: Dialect) -> Optional[datetime]:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         value = ensure_aware(value)
@@ -47,9 +47,7 @@ class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
             return value.replace(tzinfo=None)
         return value
 
-    def process_result_value(
-        self, value: Optional[datetime], dialect: Dialect
-    ) -> Optional[datetime]:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -63,12 +61,12 @@ class JSONText(TypeDecorator):  # type: ignore[type-arg]
     impl = Text
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Optional[str]:
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
-    def process_result_value(self, value: Optional[str], dialect: Dialect) -> Any:
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         return json.loads(value)

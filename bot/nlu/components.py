@@ -19,7 +19,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -39,6 +39,16 @@ def _stored_normalization(message: Message, attribute: Text) -> Optional[Normali
     if text is None or spans is None or len(spans) != len(text):
         return None
     return Normalized(text, tuple((int(a), int(b)) for a, b in spans))
+
+
+def _entity_boundaries(message: Message) -> Optional[frozenset[int]]:
+    """Where annotated entities start and end (training examples only)."""
+    entities = message.get(ENTITIES) or []
+    edges = set()
+    for entity in entities:
+        if isinstance(entity, dict) and "start" in entity and "end" in entity:
+            edges.update((int(entity["start"]), int(entity["end"])))
+    return frozenset(edges) or None
 
 
 @DefaultV1Recipe.register(
@@ -129,9 +139,10 @@ class VietnameseTokenizer(Tokenizer):
         if not isinstance(text, str) or not text:
             return []
         norm = _stored_normalization(message, attribute) or normalize(text)
+        boundaries = _entity_boundaries(message) if attribute == TEXT else None
         tokens = [
             Token(seg.text, seg.start, end=seg.end, lemma=seg.lemma)
-            for seg in segment_normalized(norm)
+            for seg in segment_normalized(norm, boundaries)
         ]
         if not tokens and text.strip():
             # Only punctuation ("???"): like Rasa's WhitespaceTokenizer, keep one token so

@@ -77,6 +77,8 @@ _TONE_MARKS = {
     "\u0323": "dot",
 }
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
+#: Chunks inside which nothing is expanded: links, e-mail addresses, codes and numbers.
+_VERBATIM_CHUNK = re.compile(r"\S*(?:\d|://|www\.|@)\S*", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,7 @@ def collapse_whitespace(norm: Normalized) -> Normalized:
 def expand_teencode(norm: Normalized, table: dict[str, str] | None = None) -> Normalized:
     """Replace whole-word chat abbreviations; each expanded character maps to the short form."""
     table = TEENCODE if table is None else table
+    verbatim = [m.span() for m in _VERBATIM_CHUNK.finditer(norm.text)]
     out = _Builder()
     pos = 0
     for match in _WORD_RE.finditer(norm.text):
@@ -209,7 +212,8 @@ def expand_teencode(norm: Normalized, table: dict[str, str] | None = None) -> No
         for i in range(pos, start):
             out.add(norm.text[i], norm.spans[i])
         word = match.group(0)
-        replacement = table.get(word.lower())
+        inside_verbatim = any(a <= start and end <= b for a, b in verbatim)
+        replacement = None if inside_verbatim else table.get(word.lower())
         if replacement is None:
             for i in range(start, end):
                 out.add(norm.text[i], norm.spans[i])

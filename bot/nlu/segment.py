@@ -24,6 +24,12 @@ from bot.nlu.normalize import Normalized, normalize, strip_diacritics
 #: Messages longer than this are segmented in chunks: underthesea's CRF is linear, but one
 #: 10,000-character line without punctuation still costs more than splitting at spaces.
 _CHUNK = 2000
+#: Whitespace-delimited chunks that hold a digit, a link or an e-mail address: reference codes,
+#: phone numbers, dates, house numbers. They are one token each, without trailing punctuation.
+_PROTECTED = re.compile(
+    r"(?<!\S)[^\s]*(?:\d|://|www\.|@)[^\s]*?(?=[.,;:!?)\]\"'”’]*(?:\s|$))",
+    re.UNICODE,
+)
 #: How far ahead the first syllable of a word may be found (see :func:`_locate`).
 _MAX_GAP = 64
 _SKIPPED_CATEGORIES = ("P", "Z", "C")  # punctuation, separators, controls; emoji (So) stay
@@ -54,8 +60,23 @@ def _word_tokenize() -> Callable[[str], list[str]]:
 
 
 def _segment_words(text: str) -> list[str]:
+    """underthesea's words, except that protected chunks (codes, numbers, links) stay whole and
+    are never glued to a neighbouring word ("mã KN-2611-0042" is two tokens, not one)."""
     words: list[str] = []
     tokenize = _word_tokenize()
+    pos = 0
+    for match in _PROTECTED.finditer(text):
+        words.extend(_underthesea(tokenize, text[pos : match.start()]))
+        words.append(match.group(0))
+        pos = match.end()
+    words.extend(_underthesea(tokenize, text[pos:]))
+    return words
+
+
+def _underthesea(tokenize: Callable[[str], list[str]], text: str) -> list[str]:
+    if not text.strip():
+        return []
+    words: list[str] = []
     for chunk in _chunks(text):
         try:
             words.extend(tokenize(chunk))
@@ -113,8 +134,14 @@ def _fallback(norm: Normalized, start: int, end: int) -> list[tuple[int, int]]:
     ]
 
 
-def segment_normalized(norm: Normalized) -> list[Segment]:
-    """Segment normalised text; spans in the result refer to the *original* text."""
+def segment_normalized(
+    norm: Normalized, boundaries: frozenset[int] | None = None
+) -> list[Segment]:
+    """Segment normalised text; spans in the result refer to the *original* text.
+
+    ``boundaries`` (original offsets where annotated entities start or end) split words that
+    would straddle an entity edge; see :func:`_split_at`.
+    """
     if not norm.text.strip():
         return []
     norm_key = _key(norm.text)
@@ -135,18 +162,42 @@ def segment_normalized(norm: Normalized) -> list[Segment]:
 
     segments = []
     for start, end in pieces:
-        surface = norm.text[start:end]
-        if all(unicodedata.category(ch)[0] in _SKIPPED_CATEGORIES for ch in surface):
-            continue
-        syllables = surface.split()
-        orig_start, orig_end = norm.original_span(start, end)
-        # text keeps the word whole ("kiến_nghị") so word features see words; the lemma is the
-        # folded syllables ("kien nghi"), which look the same whether or not the citizen typed
-        # diacritics and whatever underthesea made of text without them.
-        segments.append(
-            Segment("_".join(syllables), _key(" ".join(syllables)), orig_start, orig_end)
-        )
+        for sub_start, sub_end in _split_at(norm, start, end, boundaries):
+            surface = norm.text[sub_start:sub_end]
+            if all(unicodedata.category(ch)[0] in _SKIPPED_CATEGORIES for ch in surface):
+                continue
+            syllables = surface.split()
+            orig_start, orig_end = norm.original_span(sub_start, sub_end)
+            # text keeps the word whole ("kiến_nghị") so word features see words; the lemma is
+            # the folded syllables ("kien nghi"), which look the same whether or not the
+            # citizen typed diacritics and whatever underthesea made of text without them.
+            segments.append(
+                Segment("_".join(syllables), _key(" ".join(syllables)), orig_start, orig_end)
+            )
     return segments
+
+
+def _split_at(
+    norm: Normalized, start: int, end: int, boundaries: frozenset[int] | None
+) -> list[tuple[int, int]]:
+    """Split a multi-syllable word where an annotated entity starts or ends inside it.
+
+    Only training examples carry boundaries: underthesea sometimes glues a place name to the
+    word before it ("đống rác ở ngõ"), and an entity must begin and end on token edges.
+    """
+    if not boundaries:
+        return [(start, end)]
+    parts = []
+    part_start = start
+    for match in re.finditer(r"\s+", norm.text[start:end]):
+        gap_start, gap_end = start + match.start(), start + match.end()
+        left_end = norm.original_span(part_start, gap_start)[1]
+        right_start = norm.original_span(gap_end, gap_end + 1)[0]
+        if left_end in boundaries or right_start in boundaries:
+            parts.append((part_start, gap_start))
+            part_start = gap_end
+    parts.append((part_start, end))
+    return parts
 
 
 def segment(text: str) -> list[Segment]:

@@ -1,0 +1,69 @@
+"""Low confidence: ask with the likely options, then offer a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.clarify import HUMAN_LABEL, HUMAN_PAYLOAD, clarification_options, load_labels
+
+CLARIFY_TEXT = "Xin lỗi, tôi chưa chắc đã hiểu đúng ý bạn. Có phải bạn muốn:"
+SECOND_MISS_TEXT = (
+    "Xin lỗi, tôi vẫn chưa hiểu ý bạn. Bạn có muốn trao đổi trực tiếp với cán bộ không? "
+    "Hoặc bạn có thể chọn một trong các việc dưới đây."
+)
+EMPTY_TEXT = (
+    "Tôi chưa nhận được nội dung nào. Bạn hãy nhập câu hỏi hoặc điều bạn muốn phản ánh "
+    "bằng chữ nhé."
+)
+
+
+def _user_texts(tracker: Tracker) -> list[tuple[str, str]]:
+    """(intent, text) of every user message so far, oldest first."""
+    return [
+        (
+            str((event.get("parse_data") or {}).get("intent", {}).get("name") or ""),
+            str(event.get("text") or ""),
+        )
+        for event in tracker.events
+        if event.get("event") == "user"
+    ]
+
+
+class ActionClarify(Action):
+    """Offers the two most likely topics as buttons plus a person; a second miss in a row
+    puts the person first."""
+
+    def name(self) -> str:
+        return "action_clarify"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        message = tracker.latest_message or {}
+        text = str(message.get("text") or "")
+        if not text.strip():
+            dispatcher.utter_message(text=EMPTY_TEXT)
+            return []
+        options = clarification_options(message.get("intent_ranking") or [], load_labels())
+        history = _user_texts(tracker)
+        repeated_miss = len(history) >= 2 and history[-2][0] == "nlu_fallback"
+        if repeated_miss:
+            buttons = [{"title": HUMAN_LABEL, "payload": HUMAN_PAYLOAD}] + [
+                o.as_button() for o in options if o.payload != HUMAN_PAYLOAD
+            ]
+            dispatcher.utter_message(text=SECOND_MISS_TEXT, buttons=buttons)
+        else:
+            dispatcher.utter_message(
+                text=CLARIFY_TEXT, buttons=[o.as_button() for o in options]
+            )
+        return []
+
+
+class ActionDefaultFallback(ActionClarify):
+    """The dialogue policies' fallback: the same honest question as low NLU confidence."""
+
+    def name(self) -> str:
+        return "action_default_fallback"

@@ -1,0 +1,74 @@
+"""What to offer when the assistant is not sure what the citizen meant.
+
+Below the tuned confidence the assistant never guesses: it offers the most likely topics as
+buttons, and a person. Labels are data (``content/intent_labels.yml``) so trainers can reword
+them without touching Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from bot.settings import get_settings
+
+HUMAN_PAYLOAD = "/request_human"
+HUMAN_LABEL = "Gặp cán bộ"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A button: what the citizen sees and the payload Rasa receives when it is pressed."""
+
+    title: str
+    payload: str
+
+    def as_button(self) -> dict[str, str]:
+        return {"title": self.title, "payload": self.payload}
+
+
+@dataclass(frozen=True)
+class Labels:
+    labels: Mapping[str, str]
+    not_offered: frozenset[str]
+
+
+@lru_cache(maxsize=4)
+def load_labels(path: Path | None = None) -> Labels:
+    """Read the intent labels file (cached per process; edit, then restart the action server)."""
+    path = path or get_settings().content_dir / "intent_labels.yml"
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    labels = data.get("labels") or {}
+    if not isinstance(labels, dict):
+        raise ValueError(f"{path}: 'labels' must be a mapping of intent -> label")
+    return Labels(
+        {str(k): str(v) for k, v in labels.items()},
+        frozenset(str(x) for x in data.get("not_offered") or []),
+    )
+
+
+def clarification_options(
+    intent_ranking: Iterable[Mapping[str, Any]], labels: Labels, *, limit: int = 2
+) -> list[Option]:
+    """The ``limit`` most likely intents a citizen could have meant, then a person."""
+    options: list[Option] = []
+    for entry in intent_ranking:
+        name = str(entry.get("name") or "")
+        if (
+            not name
+            or name == "nlu_fallback"
+            or name in labels.not_offered
+            or name == HUMAN_PAYLOAD[1:]
+            or name not in labels.labels
+        ):
+            continue
+        options.append(Option(labels.labels[name], f"/{name}"))
+        if len(options) == limit:
+            break
+    options.append(Option(HUMAN_LABEL, HUMAN_PAYLOAD))
+    return options

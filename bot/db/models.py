@@ -1,0 +1,312 @@
+"""The feedback database: units, staff, cases and their audit trail, the outbox, dedupe records.
+
+The database, not the chat transcript, is the record of a case (DESIGN.md, "Data model"), so the
+rules that must never be broken live here as constraints rather than in callers: unique reference
+codes and idempotency keys, one row per seen platform message, ratings 1–5, known status values.
+
+SQLAlchemy 1.4 has no ``Mapped[...]``/``mapped_column`` typed declarative mapping, so every column
+documents its Python type in a trailing comment. Enumerations are stored as short strings with a
+named CHECK constraint (not PostgreSQL enum types), so adding a value later is a plain migration on
+both databases. Every constraint is named by :data:`NAMING_CONVENTION` so Alembic's batch mode can
+alter SQLite tables and later migrations can drop constraints by name.
+
+Keep ``bot/db/migrations`` in step with this module: ``tests/unit/test_db_migrations.py`` fails when
+the migrated schema and these models differ.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+from bot.db.types import JSONText, UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+Base: Any = declarative_base(metadata=metadata)
+
+
+class StaffRole(str, enum.Enum):
+    OFFICER = "officer"
+    UNIT_ADMIN = "unit_admin"
+    SYSTEM_ADMIN = "system_admin"
+
+
+class CaseKind(str, enum.Enum):
+    FEEDBACK = "feedback"  # góp ý
+    PETITION = "petition"  # phản ánh, kiến nghị
+    HANDOFF = "handoff"  # a conversation handed to a person
+
+
+class CaseStatus(str, enum.Enum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+    CLOSED = "closed"
+
+
+#: Statuses after which staff no longer work a case (retention counts from these).
+TERMINAL_STATUSES = frozenset({CaseStatus.RESOLVED, CaseStatus.REJECTED, CaseStatus.CLOSED})
+
+
+class AttachmentKind(str, enum.Enum):
+    IMAGE = "image"
+    LOCATION = "location"
+    FILE = "file"
+
+
+class ActorKind(str, enum.Enum):
+    CITIZEN = "citizen"
+    BOT = "bot"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+class OutboxStatus(str, enum.Enum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after retries
+    UNDELIVERABLE = "undeliverable"  # the platform refuses (e.g. outside Zalo's window)
+
+
+class OutboxKind:
+    """Known outbox kinds; the column is open-ended so new notifiers need no migration."""
+
+    STAFF_NOTIFY = "staff_notify"
+    CITIZEN_REPLY = "citizen_reply"
+    CITIZEN_STATUS = "citizen_status"
+
+
+def _enum(enum_cls: type[enum.Enum], name: str, length: int) -> Enum:
+    """A portable enum column: VARCHAR(length) + CHECK named ``ck_<table>_<name>``."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        validate_strings=True,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Unit(Base):
+    """A Front committee; mirrors the YAML unit tree (see ``bot.units.sync_units``)."""
+
+    __tablename__ = "units"
+
+    code = Column(String(64), primary_key=True)  # str
+    name = Column(String(255), nullable=False)  # str
+    short_name = Column(String(255), nullable=True)  # str | None
+    parent_code = Column(String(64), ForeignKey("units.code"), nullable=True)  # str | None
+    level = Column(String(32), nullable=False)  # str: province | commune
+    #: Set by the staff group linking command, never by the YAML sync unless the YAML says so.
+    telegram_chat_id = Column(BigInteger, nullable=True)  # int | None
+    #: False once a unit disappears from the YAML; kept because old cases reference it.
+    active = Column(Boolean, nullable=False, default=True, server_default=text("true"))  # bool
+
+
+class Staff(Base):
+    """A staff member who works cases in the console or the Telegram group."""
+
+    __tablename__ = "staff"
+
+    id = Column(Integer, primary_key=True)  # int
+    login = Column(String(128), nullable=False, unique=True)  # str
+    password_hash = Column(String(255), nullable=False)  # str
+    display_name = Column(String(255), nullable=True)  # str | None
+    unit_code = Column(String(64), ForeignKey("units.code"), nullable=False)  # str
+    role = Column(_enum(StaffRole, "role", 16), nullable=False)  # StaffRole
+    active = Column(Boolean, nullable=False, default=True, server_default=text("true"))  # bool
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+class Case(Base):
+    """A feedback, petition or handoff filed by a citizen.
+
+    ``content`` is stored exactly as typed (no trimming, no escaping): it is the citizen's own
+    words and the legal record. ``person_name`` and ``phone`` are only ever set with ``consent``.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating"),
+        Index("ix_cases_channel_user", "channel", "channel_user_id", "created_at"),
+        Index("ix_cases_unit_status", "unit_code", "status"),
+        Index("ix_cases_status_updated", "status", "updated_at"),
+    )
+
+    id = Column(Integer, primary_key=True)  # int
+    ref_code = Column(String(20), nullable=False, unique=True)  # str, e.g. KN-2611-0042
+    kind = Column(_enum(CaseKind, "kind", 16), nullable=False)  # CaseKind
+    category = Column(String(64), nullable=True)  # str | None (code from categories.yml)
+    content = Column(Text, nullable=False)  # str, exactly as typed
+    location_text = Column(Text, nullable=True)  # str | None, as typed
+    unit_code = Column(String(64), ForeignKey("units.code"), nullable=False)  # str
+    channel = Column(String(32), nullable=False)  # str: web | facebook | zalo | telegram | …
+    channel_user_id = Column(String(128), nullable=False)  # str
+    conversation_id = Column(String(255), nullable=True)  # str | None (Rasa sender id)
+    person_name = Column(String(255), nullable=True)  # str | None
+    phone = Column(String(20), nullable=True)  # str | None, 0-prefixed
+    consent = Column(Boolean, nullable=False, default=False, server_default=text("false"))  # bool
+    consent_at = Column(UTCDateTime, nullable=True)  # datetime | None
+    status = Column(
+        _enum(CaseStatus, "status", 16),
+        nullable=False,
+        default=CaseStatus.NEW,
+        server_default=CaseStatus.NEW.value,
+    )  # CaseStatus
+    assignee_id = Column(Integer, ForeignKey("staff.id"), nullable=True)  # int | None
+    sla_due_at = Column(UTCDateTime, nullable=True)  # datetime | None
+    moderation_verdict = Column(String(32), nullable=True)  # str | None
+    anonymised = Column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )  # bool
+    #: Set by the confirming action so a repeated confirmation never makes a second case.
+    idempotency_key = Column(String(255), nullable=True, unique=True)  # str | None
+    rating = Column(SmallInteger, nullable=True)  # int | None, 1–5
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+    updated_at = Column(
+        UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )  # datetime (UTC)
+
+    unit = relationship("Unit", lazy="joined", innerjoin=True)
+    attachments = relationship("CaseAttachment", order_by="CaseAttachment.id")
+    events = relationship("CaseEvent", order_by="CaseEvent.id", viewonly=True)
+
+
+class CaseAttachment(Base):
+    """A photo, location or file the citizen sent with a case."""
+
+    __tablename__ = "case_attachments"
+
+    id = Column(Integer, primary_key=True)  # int
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)  # int
+    kind = Column(_enum(AttachmentKind, "kind", 16), nullable=False)  # AttachmentKind
+    url = Column(Text, nullable=True)  # str | None (a location has none)
+    payload = Column(JSONText, nullable=True)  # JSON-able | None
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+class CaseEvent(Base):
+    """One entry of a case's append-only audit trail: who did what, when.
+
+    Rows are never updated or deleted; the mapper events below refuse it so a bug cannot rewrite
+    history through the ORM.
+    """
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_id_id", "case_id", "id"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False)  # int
+    actor_kind = Column(_enum(ActorKind, "actor_kind", 16), nullable=False)  # ActorKind
+    actor_id = Column(String(128), nullable=True)  # str | None (staff id, channel user id)
+    action = Column(String(64), nullable=False)  # str, e.g. created, status_changed
+    detail = Column(JSONText, nullable=True)  # JSON-able | None, never personal data
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+@event.listens_for(CaseEvent, "before_update")
+@event.listens_for(CaseEvent, "before_delete")
+def _case_events_are_append_only(mapper: Any, connection: Any, target: CaseEvent) -> None:
+    raise ValueError("case_events is append-only: add a new event instead")
+
+
+class Outbox(Base):
+    """A notification to deliver, written in the same transaction as the change that caused it.
+
+    The delivery worker (staff service) claims ``pending`` rows whose ``next_attempt_at`` has
+    passed, counts ``attempts``, and marks them ``sent`` exactly once.
+    """
+
+    __tablename__ = "outbox"
+    #: The delivery worker's query (added in revision 0002).
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    kind = Column(String(32), nullable=False)  # str, see OutboxKind
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=True, index=True)  # int | None
+    target = Column(String(255), nullable=False)  # str: unit code, or channel:user id
+    payload = Column(JSONText, nullable=False)  # JSON-able, never name/phone
+    status = Column(
+        _enum(OutboxStatus, "status", 16),
+        nullable=False,
+        default=OutboxStatus.PENDING,
+        server_default=OutboxStatus.PENDING.value,
+    )  # OutboxStatus
+    attempts = Column(Integer, nullable=False, default=0, server_default=text("0"))  # int
+    next_attempt_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+    last_error = Column(Text, nullable=True)  # str | None
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+    sent_at = Column(UTCDateTime, nullable=True)  # datetime | None
+
+
+class SeenMessage(Base):
+    """A platform message id already handled, so a redelivery makes no second reply or case."""
+
+    __tablename__ = "seen_messages"
+    __table_args__ = (UniqueConstraint("channel", "message_id"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    channel = Column(String(32), nullable=False)  # str
+    message_id = Column(String(255), nullable=False)  # str
+    seen_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)  # datetime (UTC)
+
+
+class RefCounter(Base):
+    """The last sequence number handed out per reference-code prefix and month (``KN-2611``).
+
+    A counter row (rather than ``max(ref_code) + 1``) lets concurrent creators queue on one row
+    lock instead of colliding and retrying; the unique ``cases.ref_code`` is the backstop.
+    """
+
+    __tablename__ = "ref_counters"
+
+    prefix = Column(String(16), primary_key=True)  # str, e.g. "KN-2611"
+    last_value = Column(Integer, nullable=False)  # int
+
+
+class Quarantine(Base):
+    """A message held back by moderation, kept for a person to review (added in revision 0002)."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (Index("ix_quarantine_unreviewed", "reviewed_by", "created_at"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    channel = Column(String(32), nullable=False)  # str
+    channel_user_id = Column(String(128), nullable=False)  # str
+    text = Column(Text, nullable=False)  # str, exactly as typed
+    category = Column(String(64), nullable=True)  # str | None (moderation category)
+    reason = Column(String(255), nullable=False)  # str
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+    reviewed_by = Column(Integer, ForeignKey("staff.id"), nullable=True)  # int | None
+    reviewed_at = Column(UTCDateTime, nullable=True)  # datetime | None

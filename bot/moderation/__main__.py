@@ -1,0 +1,78 @@
+"""``python -m bot.moderation``: moderate messages from a file or stdin, one per line.
+
+For trainers and staff checking a word-list edit: every line is printed back as TSV
+``verdict<TAB>category<TAB>score<TAB>reason<TAB>text`` (verdict is ``FLAG`` or ``PASS``). With
+``--eval`` the input is a labelled file (``spam|legit<TAB>text``) and the precision, recall and
+mistakes are printed instead. Exits 0 when the messages were read; 2 when the rules are broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.moderation.engine import moderate
+from bot.moderation.evaluate import evaluate, read_labelled
+from bot.moderation.rules import ModerationRulesError, load_rules
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command; returns the exit status."""
+    out = out if out is not None else sys.stdout
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.moderation",
+        description="Print the moderation verdict of each line (TSV: verdict, category, score, "
+        "reason, text).",
+    )
+    parser.add_argument("file", nargs="?", help="messages, one per line (default: stdin)")
+    parser.add_argument("--rules", type=Path, help="rules directory (default: content/moderation)")
+    parser.add_argument("--header", action="store_true", help="print a header line first")
+    parser.add_argument(
+        "--flagged-only", action="store_true", help="print only the lines that are flagged"
+    )
+    parser.add_argument(
+        "--eval", action="store_true", help="the file is labelled TSV: print precision and recall"
+    )
+    args = parser.parse_args(argv)
+    try:
+        rules = load_rules(args.rules)
+    except ModerationRulesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.eval:
+        if not args.file:
+            parser.error("--eval needs a labelled file")
+        print(evaluate(read_labelled(Path(args.file)), rules).summary(args.file), file=out)
+        return 0
+    if args.header:
+        print("verdict\tcategory\tscore\treason\ttext", file=out)
+    stream = open(args.file, encoding="utf-8") if args.file else sys.stdin
+    try:
+        for line in stream:
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            verdict = moderate(text, rules)
+            if args.flagged_only and not verdict.flagged:
+                continue
+            status = "FLAG" if verdict.flagged else "PASS"
+            print(
+                f"{status}\t{verdict.category}\t{verdict.score:g}\t"
+                f"{_one_line(verdict.reason)}\t{_one_line(text)}",
+                file=out,
+            )
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

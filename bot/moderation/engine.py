@@ -1,0 +1,268 @@
+"""Score one message against the moderation rules and explain the verdict to staff.
+
+How a score is made, and why:
+
+1. Each rule counts once, at its weight, however often it matches; a rule may add a small
+   ``repeat_bonus`` per repetition (injected spam repeats a brand a dozen times, a citizen quoting
+   it does not).
+2. Rules are grouped by category. Generic ``signal`` rules (a phone number, "liên hệ ngay", a
+   link) are never enough on their own: they only add to a spam family that already matched.
+   ``boost_only`` rules (e.g. "mày" next to an insult) likewise only add to their own category.
+3. The category with the highest sum is the candidate. ``report`` rules (phản ánh, tố cáo, bị
+   lừa, bị hack, đề nghị xử lý …) are subtracted from it, up to ``max_report_discount``, because
+   a citizen reporting gambling or a scam uses the same words as the spam and a false positive
+   (a petition silently quarantined) costs more than a miss.
+4. The message is flagged when what is left reaches ``threshold``.
+
+The reason is Vietnamese, names the rules' descriptions and the words that matched, and fits the
+255 characters the quarantine table keeps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal, cast
+
+from bot.moderation.normalise import NormalisedText, normalise
+from bot.moderation.rules import (
+    CATEGORIES,
+    SPAM_FAMILIES,
+    ModerationRules,
+    Rule,
+    UrlCriteria,
+    load_rules,
+)
+
+__all__ = ["Category", "RuleHit", "Url", "Verdict", "find_urls", "match_rules", "moderate"]
+
+Category = Literal[
+    "gambling", "scam_link", "loan_spam", "earn_money_spam", "abuse", "rate_limited", "clean"
+]
+
+#: The quarantine table's ``reason`` column is VARCHAR(255).
+MAX_REASON_LENGTH = 255
+_MAX_REASONS = 3
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of moderating one message.
+
+    ``flagged`` messages never become cases: the caller quarantines them with ``category`` and
+    ``reason`` for a person to review. ``score`` is what was left after the reporting discount
+    (0 when nothing matched); ``rule_ids`` lists every rule that matched, those that decided the
+    category first.
+    """
+
+    flagged: bool
+    category: Category
+    score: float
+    reason: str
+    rule_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Url:
+    """A link found in a message: host and path, lower-case and without diacritics."""
+
+    host: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """A rule that matched, how often, and the words it matched (for the reason)."""
+
+    rule: Rule
+    count: int
+    snippet: str
+
+    @property
+    def weight(self) -> float:
+        """The rule's weight plus its capped bonus for repeated occurrences."""
+        extra = self.rule.repeat_bonus * (self.count - 1)
+        return self.rule.weight + min(extra, self.rule.repeat_cap)
+
+
+def moderate(text: str, rules: ModerationRules | None = None) -> Verdict:
+    """Decide whether ``text`` is spam or abuse; ``rules`` default to :func:`load_rules`."""
+    rules = rules if rules is not None else load_rules()
+    norm = normalise(text)
+    if not norm.text:
+        return Verdict(False, "clean", 0.0, "Tin nhắn trống.")
+    hits = match_rules(norm, rules)
+    return _decide(hits, rules)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def match_rules(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
+    """Every rule that matches the normalised message, in the order the rules were loaded."""
+    urls = find_urls(norm, rules)
+    hits: list[RuleHit] = []
+    for rule in rules.rules:
+        count, snippet = _match_text(rule, norm)
+        if rule.urls is not None:
+            for url in urls:
+                if _url_matches(rule.urls, url, rules):
+                    count += 1
+                    snippet = snippet or url.host
+        if count:
+            hits.append(RuleHit(rule, count, snippet))
+    return hits
+
+
+def _match_text(rule: Rule, norm: NormalisedText) -> tuple[int, str]:
+    count = 0
+    snippet = ""
+    for fallback in (False, True):
+        if fallback and count:
+            break
+        for matcher in rule.matchers:
+            if matcher.fallback != fallback:
+                continue
+            view = norm.view(matcher.view)
+            for found in matcher.regex.finditer(view):
+                count += 1
+                if not snippet:
+                    # folded and text views have the same offsets: show the accented words.
+                    source = norm.text if matcher.view == "folded" else view
+                    snippet = source[found.start() : found.end()].strip()
+    return count, snippet
+
+
+@lru_cache(maxsize=8)
+def _url_patterns(tlds: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    alternatives = "|".join(re.escape(t) for t in sorted(tlds, key=len, reverse=True))
+    # "fv88 chấm com", "fv88[.]com", "fv88 (dot) com" → "fv88.com", only before a known TLD.
+    hidden_dot = re.compile(
+        r"\s*(?:\[\.\]|\(\.\)|\[dot\]|\(dot\)|\s(?:cham|dot)\s)\s*(?=(?:"
+        + alternatives
+        + r")(?![a-z0-9]))"
+    )
+    url = re.compile(
+        r"(?<![@\w-])(?:(?:https?|hxxps?)://)?"
+        r"((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:" + alternatives + r"))"
+        r"(?![a-z0-9-])(/[^\s]*)?"
+    )
+    return hidden_dot, url
+
+
+def find_urls(norm: NormalisedText, rules: ModerationRules) -> list[Url]:
+    """Links in the message that are not on the trusted list, each once."""
+    hidden_dot, url_re = _url_patterns(rules.tlds)
+    found: dict[tuple[str, str], Url] = {}
+    for view in (norm.folded, norm.compact):
+        for match in url_re.finditer(hidden_dot.sub(".", view)):
+            host = match.group(1).strip(".")
+            path = (match.group(2) or "").rstrip(".,;:!?)\"'")
+            if _domain_in(host, rules.trusted_domains):
+                continue
+            found.setdefault((host, path), Url(host, path))
+    return list(found.values())
+
+
+def _domain_in(host: str, domains: Iterable[str]) -> bool:
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+def _keyword_in(keyword: str, text: str) -> bool:
+    """Long keywords anywhere in the joined text; short ones ("bet", "vcb") only at a word's edge."""
+    if len(keyword) >= 4:
+        return keyword in re.sub(r"[^a-z0-9]", "", text)
+    return any(
+        token.startswith(keyword) or token.endswith(keyword)
+        for token in re.split(r"[^a-z0-9]+", text)
+        if token
+    )
+
+
+def _url_matches(criteria: UrlCriteria, url: Url, rules: ModerationRules) -> bool:
+    platform = _domain_in(url.host, rules.platform_domains)
+    if criteria.any:
+        return True
+    if any(_keyword_in(k, url.path) for k in criteria.keywords):
+        return True
+    if platform:
+        # The host is the genuine platform; only what follows it can say anything.
+        return False
+    if any(_keyword_in(k, url.host) for k in criteria.keywords):
+        return True
+    if any(_keyword_in(k, url.host) for k in criteria.host_keywords):
+        return True
+    if any(_domain_in(url.host, (h,)) for h in criteria.hosts):
+        return True
+    return url.host.rsplit(".", 1)[-1] in criteria.tlds
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass(frozen=True)
+class _Scores:
+    category: str
+    raw: float
+    contributing: tuple[RuleHit, ...]
+
+
+def _best_category(hits: list[RuleHit]) -> _Scores | None:
+    signals = [h for h in hits if h.rule.category == "signal"]
+    best: _Scores | None = None
+    for category in CATEGORIES:
+        own = [h for h in hits if h.rule.category == category]
+        base = [h for h in own if not h.rule.boost_only]
+        if not base:
+            continue
+        contributing = list(own)
+        if category in SPAM_FAMILIES:
+            contributing += signals
+        raw = sum(h.weight for h in contributing)
+        if best is None or raw > best.raw:
+            best = _Scores(category, raw, tuple(contributing))
+    return best
+
+
+def _decide(hits: list[RuleHit], rules: ModerationRules) -> Verdict:
+    best = _best_category(hits)
+    reports = [h for h in hits if h.rule.category == "report"]
+    if best is None:
+        return Verdict(False, "clean", 0.0, "Không phát hiện dấu hiệu vi phạm.", _ids(hits))
+    discount = min(sum(h.weight for h in reports), rules.max_report_discount)
+    score = round(max(0.0, best.raw - discount), 2)
+    ordered = list(best.contributing) + [h for h in hits if h not in best.contributing]
+    rule_ids = _ids(ordered)
+    label = rules.label(best.category)
+    evidence = _evidence(best.contributing)
+    if score >= rules.threshold:
+        reason = f"{label}: {evidence}. Điểm {score:g}/{rules.threshold:g}"
+        if discount:
+            reason += f" (đã trừ {discount:g} vì có lời phản ánh: {_evidence(reports, 1)})"
+        return Verdict(True, cast(Category, best.category), score, _clip(reason + "."), rule_ids)
+    if discount and best.raw >= rules.threshold:
+        reason = (
+            f"Cho qua: có dấu hiệu {label.lower()} ({evidence}) nhưng là lời phản ánh "
+            f"của người dân ({_evidence(reports, 2)})."
+        )
+    else:
+        reason = (
+            f"Cho qua: dấu hiệu {label.lower()} chưa đủ ({evidence}), "
+            f"điểm {score:g}/{rules.threshold:g}."
+        )
+    return Verdict(False, "clean", score, _clip(reason), rule_ids)
+
+
+def _ids(hits: Iterable[RuleHit]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(h.rule.id for h in hits))
+
+
+def _evidence(hits: Iterable[RuleHit], limit: int = _MAX_REASONS) -> str:
+    strongest = sorted(hits, key=lambda h: h.weight, reverse=True)[:limit]
+    return "; ".join(f"{h.rule.description} «{h.snippet[:30]}»" for h in strongest)
+
+
+def _clip(reason: str) -> str:
+    return reason if len(reason) <= MAX_REASON_LENGTH else reason[: MAX_REASON_LENGTH - 1] + "…"

@@ -1,0 +1,207 @@
+"""Text views for moderation matching: exact Vietnamese, folded, and de-obfuscated.
+
+Spammers and angry writers defeat naive keyword lists in three ways: they type without diacritics
+("vay tien nhanh"), they dress letters up (NFD input, full-width or "math bold" letters, zero-width
+spaces, ``hoà``/``hòa``), and they break words apart on purpose ("f.v.8.8", "c a s i n o",
+"n0 hu", "đ.m"). Matching therefore runs on three views of one message, built once here:
+
+``text``
+    NFKC (which includes NFC and maps full-width/bold letters to plain ones), lower-case, stray
+    combining marks and zero-width characters removed, letters typed three or more times in a row
+    reduced to one ("chóóóó" → "chó"), one tone-mark placement for open ``oa``/``oe``/``uy``
+    syllables (``hoà`` → ``hòa``), whitespace collapsed. Phrases with diacritics are matched here.
+``folded``
+    ``text`` with every diacritic stripped (``đ`` → ``d``), character for character, so an offset
+    in one view is the same offset in the other. Teencode and regex patterns are matched here.
+``compact``
+    ``folded`` with leetspeak undone where a digit or symbol sits inside a word ("n0 hu",
+    "v4y", "c@sino") and runs of single characters joined ("f.v.8.8" → "fv88", "c a s i n o" →
+    "casino"). Only rules that ask for de-obfuscation look at it, because joining letters can
+    also create words nobody wrote.
+
+The NLU has its own normaliser (:mod:`bot.nlu.normalize`) that keeps offsets into the original
+text for entities; moderation needs different things (NFKC, leetspeak, joined letters) and no
+offsets into the original, so it keeps this small helper of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "NormalisedText",
+    "canonical",
+    "fold",
+    "lenient_pattern",
+    "normalise",
+]
+
+_ZERO_WIDTH_RE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# A letter typed three or more times in a row ("chóóóó", "vayyyy"); not "w" ("www."), "c"
+# ("cccd", the citizen ID card) or "x" ("09xxx").
+_REPEATED_LETTER_RE = re.compile(r"([^\W\d_wcx])\1{2,}")
+_SPACES_RE = re.compile(r"\s+")
+
+_TONE_MARKS = ("\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
+
+
+def _tone_placements() -> dict[str, str]:
+    """Map new-style placements ("hoà", "khoẻ", "thuỷ") to old-style ones ("hòa", "khỏe", "thủy").
+
+    Both spellings are correct Vietnamese; which one wins does not matter as long as the text and
+    the word lists are brought to the same one. Old style is what :mod:`bot.nlu.normalize` (and
+    underthesea) use, so the project has one placement.
+    """
+    table: dict[str, str] = {}
+    for tone in _TONE_MARKS:
+        for first, second in (("o", "a"), ("o", "e"), ("u", "y")):
+            new = first + unicodedata.normalize("NFC", second + tone)
+            old = unicodedata.normalize("NFC", first + tone) + second
+            table[new] = old
+    return table
+
+
+_TONE_PLACEMENT = _tone_placements()
+# The pair must close the word ("hoàng" is the same in both styles), and in "quý"/"giúy" the
+# "u" belongs to the consonant, so its tone stays on "y".
+_TONE_PLACEMENT_RE = re.compile(
+    "("
+    + "|".join(re.escape(k) for k in _TONE_PLACEMENT if k[0] == "o")
+    + "|(?<![qg])(?:"
+    + "|".join(re.escape(k) for k in _TONE_PLACEMENT if k[0] == "u")
+    + r"))(?![^\W\d_])"
+)
+
+# Leetspeak: digits only when a letter touches them and no digit does (so "0912..." and "500k"
+# stay numbers), symbols only between two letters (so "ngay!" keeps its "!").
+_LEET_DIGITS = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
+_LEET_SYMBOLS = {"@": "a", "$": "s", "!": "i", "|": "l", "€": "e"}
+# Runs of one-character tokens: "f.v.8.8", "đ.m", "k.i.ế.m t.i.ề.n" (joined word by word) and
+# "c a s i n o" (three or more letters apart, joined whole).
+_PUNCT_RUN_RE = re.compile(
+    r"(?<![^\W_])[^\W_](?:[.\-_*|/\\'\"`~+•·,:]{1,3}[^\W_](?![^\W_]))+"
+)
+_SPACE_RUN_RE = re.compile(r"(?<![^\W_])[^\W_](?: [^\W_](?![^\W_])){2,}")
+
+
+@dataclass(frozen=True)
+class NormalisedText:
+    """The three matching views of one message (see the module docstring)."""
+
+    text: str
+    folded: str
+    compact: str
+
+    def view(self, name: str) -> str:
+        """Return the view called ``name`` ("text", "folded" or "compact")."""
+        if name == "text":
+            return self.text
+        if name == "folded":
+            return self.folded
+        if name == "compact":
+            return self.compact
+        raise ValueError(f"unknown view {name!r}")
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    if ch == "đ" or ch == "Đ":
+        return "d" if ch == "đ" else "D"
+    decomposed = unicodedata.normalize("NFD", ch)
+    return decomposed[0] if decomposed else ch
+
+
+def fold(text: str) -> str:
+    """Strip diacritics character by character; the result has the same length as ``text``."""
+    return "".join(_fold_char(ch) for ch in text)
+
+
+def canonical(text: str) -> str:
+    """The ``text`` view: what both messages and word-list phrases are compared in."""
+    s = unicodedata.normalize("NFKC", text or "")
+    s = _ZERO_WIDTH_RE.sub("", s)
+    s = unicodedata.normalize("NFC", s.lower())
+    # Whatever combining mark is still loose after NFC has no letter to sit on: drop it.
+    s = "".join(ch for ch in s if not unicodedata.combining(ch))
+    s = _REPEATED_LETTER_RE.sub(r"\1", s)
+    s = _TONE_PLACEMENT_RE.sub(lambda m: _TONE_PLACEMENT[m.group(1)], s)
+    return _SPACES_RE.sub(" ", s).strip()
+
+
+def _unleet(s: str) -> str:
+    out = list(s)
+    last = len(s) - 1
+    for i, ch in enumerate(s):
+        before = s[i - 1] if i > 0 else ""
+        after = s[i + 1] if i < last else ""
+        if ch in _LEET_DIGITS:
+            if (before.isalpha() or after.isalpha()) and not (before.isdigit() or after.isdigit()):
+                out[i] = _LEET_DIGITS[ch]
+        elif ch in _LEET_SYMBOLS and before.isalpha() and after.isalpha():
+            out[i] = _LEET_SYMBOLS[ch]
+    return "".join(out)
+
+
+def _join_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    chars = [c for c in run if c.isalnum()]
+    # "5-7", "1.000" or "0.5" are numbers, not hidden words.
+    return "".join(chars) if any(c.isalpha() for c in chars) else run
+
+
+def _compact(folded: str) -> str:
+    s = _unleet(folded)
+    s = _PUNCT_RUN_RE.sub(_join_run, s)
+    s = _SPACE_RUN_RE.sub(_join_run, s)
+    return _SPACES_RE.sub(" ", s).strip()
+
+
+def normalise(text: str) -> NormalisedText:
+    """Build all three views of ``text`` once; :func:`bot.moderation.moderate` calls this."""
+    canon = canonical(text)
+    folded = fold(canon)
+    return NormalisedText(text=canon, folded=folded, compact=_compact(folded))
+
+
+@lru_cache(maxsize=512)
+def _sub_forms(ch: str) -> str:
+    """Every way of typing ``ch`` with some of its diacritics left out ("ộ" → "oôọộ")."""
+    if ch == "đ":
+        return "dđ"
+    decomposed = unicodedata.normalize("NFD", ch)
+    base, marks = decomposed[0], decomposed[1:]
+    forms = {base}
+    for mask in range(1, 1 << len(marks)):
+        kept = "".join(m for i, m in enumerate(marks) if mask & (1 << i))
+        forms.add(unicodedata.normalize("NFC", base + kept))
+    return "".join(sorted(forms))
+
+
+_PHRASE_GAP = r"[\s\-_.*·•/|]+"
+
+
+def lenient_pattern(phrase: str, *, strict: bool = False) -> str:
+    """A regex for ``phrase`` in the ``text`` view, bounded by word edges.
+
+    Each letter with diacritics also accepts the same letter typed with fewer of them, so "cá độ"
+    matches "ca do", "cá đô" and "ca độ" but not "ca đó" (a different word with other marks), and
+    "lồn" does not match "lớn". With ``strict`` the phrase must be typed exactly, for words whose
+    unaccented spelling is an everyday word ("buồi"/"buổi", "cặc"/"các"). Spaces in the phrase
+    accept any run of spaces, dots, dashes and similar separators.
+    """
+    canon = canonical(phrase)
+    parts: list[str] = []
+    for ch in canon:
+        if ch == " ":
+            parts.append(_PHRASE_GAP)
+        elif strict or _fold_char(ch) == ch:
+            parts.append(re.escape(ch))
+        else:
+            parts.append("[" + _sub_forms(ch) + "]")
+    body = "".join(parts)
+    left = r"(?<![^\W_])" if canon[:1].isalnum() else ""
+    right = r"(?![^\W_])" if canon[-1:].isalnum() else ""
+    return left + body + right

@@ -1,0 +1,72 @@
+"""The web chat page: a small page of our own talking to Rasa's REST channel.
+
+The page posts to this service, which forwards to Rasa (``RASA_URL``); the browser never needs
+to know where Rasa runs, and no CORS opening on Rasa is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from bot.web.keys import HTTP, SETTINGS
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+MAX_MESSAGE_CHARS = 20_000
+RASA_UNAVAILABLE = (
+    "Xin lỗi, hệ thống trả lời tự động đang tạm gián đoạn. Bạn vui lòng thử lại sau ít phút."
+)
+
+
+async def chat_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "chat.html")
+
+
+async def send_message(request: web.Request) -> web.Response:
+    """Forward one citizen message to Rasa's REST channel and return Rasa's replies."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": "Nội dung gửi lên không hợp lệ."}, status=400)
+    if not isinstance(body, dict):
+        return web.json_response({"error": "Nội dung gửi lên không hợp lệ."}, status=400)
+    sender = str(body.get("sender") or "")
+    message = body.get("message")
+    if not isinstance(message, str):
+        return web.json_response({"error": "Thiếu nội dung tin nhắn."}, status=400)
+    if len(message) > MAX_MESSAGE_CHARS:
+        return web.json_response(
+            {"error": f"Tin nhắn quá dài (tối đa {MAX_MESSAGE_CHARS} ký tự)."}, status=413
+        )
+    try:
+        uuid.UUID(sender)
+    except ValueError:
+        return web.json_response({"error": "Mã phiên trò chuyện không hợp lệ."}, status=400)
+
+    settings = request.app[SETTINGS]
+    url = f"{settings.rasa_url.rstrip('/')}/webhooks/rest/webhook"
+    try:
+        async with request.app[HTTP].post(
+            url,
+            json={"sender": f"web-{sender}", "message": message},
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as response:
+            if response.status != 200:
+                logger.error("Rasa answered %s for a web chat message", response.status)
+                return web.json_response([{"text": RASA_UNAVAILABLE}], status=502)
+            replies = await response.json()
+    except (aiohttp.ClientError, TimeoutError) as error:
+        logger.error("Rasa unreachable at %s: %s", url, error)
+        return web.json_response([{"text": RASA_UNAVAILABLE}], status=502)
+    return web.json_response(replies)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/chat", chat_page)
+    app.router.add_post("/chat/api/message", send_message)
+    app.router.add_static("/chat/static", STATIC)

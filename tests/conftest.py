@@ -1,0 +1,98 @@
+"""Shared fixtures. Database fixtures: every DB test runs on SQLite and on PostgreSQL.
+
+* SQLite: a fresh file under the test's ``tmp_path``.
+* PostgreSQL (``TEST_PG_URL``, default ``postgresql://postgres@127.0.0.1:5432/test``): a fresh
+  schema per test, selected with ``search_path`` and dropped afterwards, so several people and CI
+  jobs can share one server without seeing each other's tables.
+
+When PostgreSQL is unreachable the PostgreSQL half is skipped locally, but fails when ``CI`` is set:
+CI must never pass by silently testing one database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SAMPLE_UNITS = Path(__file__).resolve().parent.parent / "content" / "units.sample.yml"
+
+
+@lru_cache(maxsize=1)
+def _postgres_problem() -> str | None:
+    """None when PostgreSQL answers, else why not (checked once per test session)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_URL, future=True, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:  # any failure means "not usable here"
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        return f"PostgreSQL at {PG_URL} is unreachable: {type(exc).__name__}: {first_line}"
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database (no tables), on each backend in turn."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'feedback.db'}"
+        return
+
+    problem = _postgres_problem()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{problem} (CI is set, so PostgreSQL tests must run)")
+        pytest.skip(problem)
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_URL, future=True)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a database migrated to head."""
+    from bot.db.engine import make_engine
+    from bot.db.migrate import upgrade_to_head
+
+    upgrade_to_head(db_url)
+    engine = make_engine(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def db_with_units(db_engine: Engine) -> Engine:
+    """``db_engine`` with the sample unit tree synced into ``units``."""
+    from bot.db.engine import session_scope
+    from bot.units import load_units, sync_units
+
+    with session_scope(db_engine) as session:
+        sync_units(session, load_units(SAMPLE_UNITS))
+    return db_engine

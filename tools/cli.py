@@ -1,0 +1,93 @@
+"""`./mttq <command>`: the commands of the README, for newcomers, trainers and CI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from bot.settings import ROOT
+from tools.env import apply_to_current_process, child_env, rasa_cmd
+
+
+def _rasa(*args: str) -> int:
+    return subprocess.run(rasa_cmd(*args), cwd=ROOT, env=child_env()).returncode
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tools.run import run
+
+    return run()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tools import model
+
+    model.train(force=args.force)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from tools.validate import validate
+
+    return validate()
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tools import model
+    from tools.evaluate import evaluate
+
+    path = model.train().path
+    apply_to_current_process()
+    return evaluate(path, threshold=args.threshold)
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    """Terminal chat: needs the action server, so start it beside `rasa shell`."""
+    from tools import model
+    from tools.procs import action_server, wait_ready
+
+    from bot.settings import get_settings
+
+    path = model.train().path
+    settings = get_settings()
+    actions = action_server(5055, log=settings.var_dir / "logs" / "actions.log")
+    actions.start()
+    try:
+        wait_ready([actions], timeout=120)
+        return _rasa("shell", "--model", str(path), "--endpoints", "endpoints.yml")
+    finally:
+        actions.stop()
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from tools.check import run_checks
+
+    return run_checks(fast=args.fast)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./mttq", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="train if needed and start the assistant with its chat page")
+    sub.add_parser("shell", help="chat with the assistant in the terminal")
+    p = sub.add_parser("test", help="every check CI runs")
+    p.add_argument("--fast", action="store_true", help="skip the slow server tests")
+    sub.add_parser("validate", help="check the training data and content files")
+    p = sub.add_parser("train", help="train a model (only when its inputs changed)")
+    p.add_argument("--force", action="store_true", help="train even if a model exists")
+    p = sub.add_parser("evaluate", help="intent/entity report on the held-out split")
+    p.add_argument("--threshold", type=float, default=0.90)
+    sub.add_parser("help", help="this list")
+    args = parser.parse_args(argv)
+    if args.command == "help":
+        parser.print_help()
+        return 0
+    os.chdir(ROOT)
+    handler = globals()[f"cmd_{args.command}"]
+    return int(handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

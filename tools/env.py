@@ -1,0 +1,54 @@
+"""The environment every child process (rasa, the action server, the web service) runs with."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from bot.settings import ROOT, get_settings
+
+#: Quiet and offline: no telemetry calls home, no model hub look-ups, TensorFlow's C++ log off.
+_QUIET = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """os.environ plus the settings' defaults plus quiet/offline flags (explicit values win)."""
+    env = dict(os.environ)
+    for key, value in {**_QUIET, **get_settings().process_environment()}.items():
+        env.setdefault(key, value)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    env.update(extra or {})
+    return env
+
+
+def apply_to_current_process() -> None:
+    """Make this process see the same defaults its children get (for in-process Rasa use)."""
+    for key, value in child_env().items():
+        os.environ.setdefault(key, value)
+
+
+def python() -> str:
+    return sys.executable
+
+
+def rasa_cmd(*args: str) -> list[str]:
+    """``rasa ...`` through this interpreter, so the venv's Rasa is always the one used."""
+    return [python(), "-m", "rasa", *args]
+
+
+def rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)

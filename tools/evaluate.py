@@ -1,0 +1,244 @@
+"""`./mttq evaluate`: intent and entity report on the held-out split, which training never sees.
+
+Runs the trained model in-process on every example of ``tests/data/nlu_eval/`` and reports:
+- intent macro-F1 of the classifier's top intent, overall and separately for messages typed with
+  and without diacritics (the threshold applies to each);
+- how the assistant behaves: answered correctly, answered wrongly (a confident wrong answer) or
+  asked (below the fallback threshold it asks instead of answering);
+- entity precision/recall/F1 per entity type (type and canonical value must both match);
+- per programme: how many of its held-out questions reach the right programme;
+- a confusion matrix saved as a PNG, and the worst-confused intent pairs.
+Exits 1 when a macro-F1 falls below the threshold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.nlu.normalize import fold
+from bot.settings import ROOT
+
+EVAL_DIR = ROOT / "tests" / "data" / "nlu_eval"
+RESULTS_DIR = ROOT / "results"
+FALLBACK = "nlu_fallback"
+
+
+@dataclass
+class Example:
+    text: str
+    intent: str
+    entities: list[tuple[str, str]]
+    split: str
+
+
+@dataclass
+class Prediction:
+    example: Example
+    intent: str  # what the assistant acts on (may be nlu_fallback)
+    top_intent: str  # the classifier's best real intent
+    confidence: float
+    entities: list[tuple[str, str]] = field(default_factory=list)
+
+
+def load_examples(directory: Path = EVAL_DIR) -> list[Example]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    examples: list[Example] = []
+    for path in sorted(directory.glob("*.yml")):
+        data = load_data(str(path))
+        for message in data.intent_examples:
+            entities = [
+                (str(e["entity"]), str(e.get("value", "")))
+                for e in message.get("entities") or []
+            ]
+            examples.append(Example(message.get("text"), message.get("intent"), entities, path.stem))
+    return examples
+
+
+async def _predict(model_path: Path, examples: list[Example]) -> list[Prediction]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model_path))
+    predictions = []
+    for example in examples:
+        parsed: dict[str, Any] = await agent.parse_message(example.text)
+        ranking = [r for r in parsed.get("intent_ranking") or [] if r.get("name") != FALLBACK]
+        intent = parsed.get("intent") or {}
+        predictions.append(
+            Prediction(
+                example,
+                str(intent.get("name") or ""),
+                str(ranking[0]["name"]) if ranking else str(intent.get("name") or ""),
+                float(ranking[0]["confidence"]) if ranking else 0.0,
+                [(str(e["entity"]), str(e.get("value", ""))) for e in parsed.get("entities") or []],
+            )
+        )
+    return predictions
+
+
+def macro_f1(gold: list[str], predicted: list[str]) -> float:
+    from sklearn.metrics import f1_score
+
+    labels = sorted(set(gold))
+    return float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0))
+
+
+def entity_report(predictions: list[Prediction]) -> dict[str, dict[str, float]]:
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
+    for p in predictions:
+        gold = {(e, fold(v)) for e, v in p.example.entities}
+        pred = {(e, fold(v)) for e, v in p.entities}
+        for entity, _ in pred & gold:
+            tp[entity] += 1
+        for entity, _ in pred - gold:
+            fp[entity] += 1
+        for entity, _ in gold - pred:
+            fn[entity] += 1
+    report = {}
+    for entity in sorted(set(tp) | set(fp) | set(fn)):
+        precision = tp[entity] / (tp[entity] + fp[entity]) if tp[entity] + fp[entity] else 0.0
+        recall = tp[entity] / (tp[entity] + fn[entity]) if tp[entity] + fn[entity] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        report[entity] = {
+            "precision": round(precision, 3),
+            "recall": round(recall, 3),
+            "f1": round(f1, 3),
+            "support": tp[entity] + fn[entity],
+        }
+    return report
+
+
+def behaviour(predictions: list[Prediction]) -> dict[str, float]:
+    n = len(predictions) or 1
+    asked = sum(p.intent == FALLBACK for p in predictions)
+    wrong = sum(p.intent != FALLBACK and p.intent != p.example.intent for p in predictions)
+    return {
+        "answered_right_rate": round((n - asked - wrong) / n, 4),
+        "wrong_answer_rate": round(wrong / n, 4),
+        "ask_rate": round(asked / n, 4),
+    }
+
+
+def programme_report(predictions: list[Prediction]) -> dict[str, dict[str, int]]:
+    """Per programme: held-out questions whose intent and programme value both came out right."""
+    report: dict[str, dict[str, int]] = defaultdict(lambda: {"total": 0, "right": 0})
+    for p in predictions:
+        gold = [v for e, v in p.example.entities if e == "programme"]
+        if p.example.intent != "ask_programme" or not gold:
+            continue
+        got = {v for e, v in p.entities if e == "programme"}
+        entry = report[gold[0]]
+        entry["total"] += 1
+        entry["right"] += int(p.intent == "ask_programme" and gold[0] in got)
+    return dict(sorted(report.items()))
+
+
+def confused_pairs(predictions: list[Prediction], top: int = 8) -> list[tuple[str, str, int]]:
+    pairs = Counter(
+        (p.example.intent, p.top_intent) for p in predictions if p.top_intent != p.example.intent
+    )
+    return [(g, q, n) for (g, q), n in pairs.most_common(top)]
+
+
+def save_confusion_png(predictions: list[Prediction], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import confusion_matrix
+
+    gold = [p.example.intent for p in predictions]
+    pred = [p.top_intent for p in predictions]
+    labels = sorted(set(gold) | set(pred))
+    matrix = confusion_matrix(gold, pred, labels=labels)
+    fig, ax = plt.subplots(figsize=(11, 9))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Intent confusion on the held-out split")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if matrix[i, j]:
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center",
+                        color="white" if matrix[i, j] > matrix.max() / 2 else "black", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def evaluate(model_path: Path, threshold: float = 0.90, out_dir: Path = RESULTS_DIR) -> int:
+    logging.getLogger("rasa").setLevel(logging.ERROR)
+    examples = load_examples()
+    if not examples:
+        raise SystemExit(f"No evaluation examples in {EVAL_DIR}")
+    predictions = asyncio.run(_predict(model_path, examples))
+
+    splits: dict[str, list[Prediction]] = defaultdict(list)
+    for p in predictions:
+        splits[p.example.split].append(p)
+    f1 = {
+        "all": macro_f1([p.example.intent for p in predictions], [p.top_intent for p in predictions])
+    }
+    for split, preds in sorted(splits.items()):
+        f1[split] = macro_f1([p.example.intent for p in preds], [p.top_intent for p in preds])
+    results = {
+        "model": model_path.name,
+        "examples": len(predictions),
+        "intent_macro_f1": {k: round(v, 4) for k, v in f1.items()},
+        "threshold": threshold,
+        "behaviour": behaviour(predictions),
+        "behaviour_by_split": {k: behaviour(v) for k, v in sorted(splits.items())},
+        "entities": entity_report(predictions),
+        "programmes": programme_report(predictions),
+        "confused_pairs": confused_pairs(predictions),
+        "errors": [
+            {"text": p.example.text, "gold": p.example.intent, "predicted": p.intent,
+             "top_intent": p.top_intent, "confidence": round(p.confidence, 3)}
+            for p in predictions if p.intent != p.example.intent
+        ],
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "nlu_eval.json").write_text(
+        json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    save_confusion_png(predictions, out_dir / "confusion_matrix.png")
+    _print_report(results, out_dir)
+    failed = [k for k, v in f1.items() if v < threshold]
+    if failed:
+        print(f"FAIL: intent macro-F1 below {threshold:.2f} for: {', '.join(failed)}")
+        return 1
+    print(f"OK: intent macro-F1 at or above {threshold:.2f} overall and for every split.")
+    return 0
+
+
+def _print_report(results: dict[str, Any], out_dir: Path) -> None:
+    print(f"\nNLU evaluation of {results['model']} on {results['examples']} held-out messages")
+    print("Intent macro-F1 (classifier's top intent):")
+    for split, value in results["intent_macro_f1"].items():
+        print(f"  {split:<22} {value:.3f}")
+    print("What the assistant does (acts on the answer, or asks below the fallback threshold):")
+    for split, b in [("all", results["behaviour"]), *results["behaviour_by_split"].items()]:
+        print(f"  {split:<22} right {b['answered_right_rate']:.1%}  "
+              f"wrong {b['wrong_answer_rate']:.1%}  asks {b['ask_rate']:.1%}")
+    print("Entities (type and value):")
+    for entity, r in results["entities"].items():
+        print(f"  {entity:<14} P {r['precision']:.2f}  R {r['recall']:.2f}  "
+              f"F1 {r['f1']:.2f}  (n={r['support']})")
+    print("Programme questions reaching the right programme:")
+    for programme, r in results["programmes"].items():
+        print(f"  {programme:<30} {r['right']}/{r['total']}")
+    print("Worst-confused intent pairs (true -> predicted: count):")
+    for gold, pred, n in results["confused_pairs"] or []:
+        print(f"  {gold} -> {pred}: {n}")
+    print(f"Confusion matrix: {out_dir / 'confusion_matrix.png'}; details: {out_dir / 'nlu_eval.json'}")

@@ -1,0 +1,145 @@
+"""Start, watch and stop the assistant's processes (used by `run`, tests and benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from bot.settings import ROOT
+from tools.env import child_env, python, rasa_cmd
+
+
+@dataclass
+class Proc:
+    """A child process in its own process group, so stopping it stops its children too."""
+
+    name: str
+    cmd: list[str]
+    ready_url: str
+    env: dict[str, str] = field(default_factory=child_env)
+    log_path: Path | None = None
+    popen: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    def start(self) -> None:
+        out: int | IO[bytes] = subprocess.DEVNULL
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.log_path, "ab")
+            out = self._log
+        self.popen = subprocess.Popen(
+            self.cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            self._close_log()
+            return
+        try:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.popen.wait(timeout=5)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+            return bool(200 <= response.status < 300)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def wait_ready(procs: list[Proc], timeout: float = 300.0) -> float:
+    """Wait until every process answers its readiness URL; return the seconds it took."""
+    started = time.monotonic()
+    pending = list(procs)
+    while pending:
+        for proc in list(pending):
+            if not proc.alive():
+                log = f" (log: {proc.log_path})" if proc.log_path else ""
+                raise RuntimeError(f"{proc.name} exited during start-up{log}")
+            if http_ok(proc.ready_url):
+                pending.remove(proc)
+        if not pending:
+            break
+        if time.monotonic() - started > timeout:
+            names = ", ".join(p.name for p in pending)
+            raise TimeoutError(f"not ready after {timeout:.0f} s: {names}")
+        time.sleep(0.25)
+    return time.monotonic() - started
+
+
+def action_server(port: int, *, log: Path | None = None, env: dict[str, str] | None = None) -> Proc:
+    return Proc(
+        "action server",
+        [python(), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        f"http://127.0.0.1:{port}/health",
+        env=env or child_env(),
+        log_path=log,
+    )
+
+
+def rasa_server(
+    model: Path,
+    port: int,
+    *,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+    endpoints: str = "endpoints.yml",
+    credentials: str = "credentials.yml",
+) -> Proc:
+    cmd = rasa_cmd(
+        "run",
+        "--model", str(model),
+        "--enable-api",
+        "--interface", "127.0.0.1",
+        "--port", str(port),
+        "--endpoints", endpoints,
+        "--credentials", credentials,
+    )
+    token = os.environ.get("RASA_TOKEN")
+    if token:
+        cmd += ["--auth-token", token]
+    return Proc(
+        "Rasa server",
+        cmd,
+        f"http://127.0.0.1:{port}/status" + (f"?token={token}" if token else ""),
+        env=env or child_env(),
+        log_path=log,
+    )
+
+
+def web_service(port: int, *, log: Path | None = None, env: dict[str, str] | None = None) -> Proc:
+    base = env or child_env()
+    return Proc(
+        "web service",
+        [python(), "-m", "bot.web"],
+        f"http://127.0.0.1:{port}/health",
+        env={**base, "STAFF_PORT": str(port)},
+        log_path=log,
+    )

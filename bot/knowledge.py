@@ -101,7 +101,11 @@ DEFAULT_CONTACT_FALLBACK = (
 
 _PROGRAMME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
-_TOP_LEVEL_KEYS = frozenset({"programme", "title", "summary", "keywords", "aspects"})
+_TOP_LEVEL_KEYS = frozenset(
+    {"programme", "title", "short_title", "summary", "keywords", "aspects"}
+)
+#: Button titles must fit Facebook's quick replies (20 characters).
+SHORT_TITLE_MAX = 20
 _SUFFIXES = (".yml", ".yaml")
 
 
@@ -146,6 +150,12 @@ class Programme:
     answers: Mapping[str, str]
     keywords: tuple[str, ...] = ()
     source: Path | None = field(default=None, compare=False)
+    short_title: str = ""
+
+    @property
+    def button_title(self) -> str:
+        """What a quick-reply button for this programme says (at most 20 characters)."""
+        return self.short_title or self.title[:SHORT_TITLE_MAX]
 
     def answer(self, aspect: str) -> str | None:
         """The raw answer for ``aspect`` (may contain ``{unit_contact}``), or ``None`` when this
@@ -403,6 +413,18 @@ def _load_file(path: Path) -> Programme:
             raise KnowledgeBaseError(path, f"missing {required!r}", programme=name)
 
     title = _string(top["title"][0], path, programme=name, aspect=None, name="'title'")
+    short_title = ""
+    if "short_title" in top:
+        node, line = top["short_title"]
+        short_title = _string(node, path, programme=name, aspect=None, name="'short_title'")
+        if len(short_title) > SHORT_TITLE_MAX:
+            raise KnowledgeBaseError(
+                path,
+                f"'short_title' has {len(short_title)} characters (at most {SHORT_TITLE_MAX}: "
+                "it becomes a quick-reply button)",
+                programme=name,
+                line=line,
+            )
     summary = _string(top["summary"][0], path, programme=name, aspect=None, name="'summary'")
     keywords = _keywords(top.get("keywords"), path, name)
     answers = _answers(top["aspects"][0], path, name)
@@ -413,6 +435,7 @@ def _load_file(path: Path) -> Programme:
         answers=MappingProxyType(answers),
         keywords=keywords,
         source=path,
+        short_title=short_title,
     )
 
 

@@ -10,7 +10,7 @@ imported; ``tests/unit/test_rasa_stores.py`` guards against that.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock_store import InMemoryLockStore, LockStore
@@ -43,9 +43,9 @@ class SettingsTrackerStore(SQLTrackerStore):
 
     def __init__(
         self,
-        domain: Optional[Domain] = None,
-        host: Optional[str] = None,
-        event_broker: Optional[EventBroker] = None,
+        domain: Domain | None = None,
+        host: str | None = None,
+        event_broker: EventBroker | None = None,
         **kwargs: Any,
     ) -> None:
         url = get_settings().tracker_store_url
@@ -64,7 +64,7 @@ class SettingsLockStore:
     several replicas where Rasa 3.6's own ``RedisLockStore`` loses events (RasaHQ/rasa#9213).
     """
 
-    def __new__(cls, endpoint_config: Optional[EndpointConfig] = None) -> LockStore:  # type: ignore[misc]
+    def __new__(cls, endpoint_config: EndpointConfig | None = None) -> LockStore:  # type: ignore[misc]
         url = get_settings().lock_store_url
         if not url:
             return InMemoryLockStore()

@@ -14,8 +14,8 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import AsyncGenerator, Optional
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
@@ -95,7 +95,7 @@ class RedisMutexLockStore(LockStore):
                 )
 
     # The ticket API of the base class is not used by this store; these keep it well-defined.
-    def get_lock(self, conversation_id: str) -> Optional[TicketLock]:
+    def get_lock(self, conversation_id: str) -> TicketLock | None:
         return None
 
     def delete_lock(self, conversation_id: str) -> None:

@@ -12,9 +12,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from bot.settings import ROOT
 from tools.env import apply_to_current_process, child_env, python, rasa_cmd

@@ -45,10 +45,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_shell(args: argparse.Namespace) -> int:
     """Terminal chat: needs the action server, so start it beside `rasa shell`."""
+    from bot.settings import get_settings
     from tools import model
     from tools.procs import action_server, wait_ready
-
-    from bot.settings import get_settings
 
     path = model.train().path
     settings = get_settings()

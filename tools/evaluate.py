@@ -141,6 +141,20 @@ def programme_report(predictions: list[Prediction]) -> dict[str, dict[str, int]]
     return dict(sorted(report.items()))
 
 
+def threshold_sweep(
+    predictions: list[Prediction], thresholds: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+) -> list[dict[str, float]]:
+    """Wrong-answer rate against ask rate for fallback thresholds: the data to tune it with."""
+    n = len(predictions) or 1
+    rows = []
+    for t in thresholds:
+        asked = sum(p.confidence < t for p in predictions)
+        wrong = sum(p.confidence >= t and p.top_intent != p.example.intent for p in predictions)
+        rows.append({"threshold": t, "wrong_answer_rate": round(wrong / n, 4),
+                     "ask_rate": round(asked / n, 4)})
+    return rows
+
+
 def confused_pairs(predictions: list[Prediction], top: int = 8) -> list[tuple[str, str, int]]:
     pairs = Counter(
         (p.example.intent, p.top_intent) for p in predictions if p.top_intent != p.example.intent
@@ -202,6 +216,7 @@ def evaluate(model_path: Path, threshold: float = 0.90, out_dir: Path = RESULTS_
         "entities": entity_report(predictions),
         "programmes": programme_report(predictions),
         "confused_pairs": confused_pairs(predictions),
+        "threshold_sweep": threshold_sweep(predictions),
         "errors": [
             {"text": p.example.text, "gold": p.example.intent, "predicted": p.intent,
              "top_intent": p.top_intent, "confidence": round(p.confidence, 3)}
@@ -231,6 +246,10 @@ def _print_report(results: dict[str, Any], out_dir: Path) -> None:
     for split, b in [("all", results["behaviour"]), *results["behaviour_by_split"].items()]:
         print(f"  {split:<22} right {b['answered_right_rate']:.1%}  "
               f"wrong {b['wrong_answer_rate']:.1%}  asks {b['ask_rate']:.1%}")
+    print("Fallback threshold sweep (classifier confidence below it -> the assistant asks):")
+    for row in results["threshold_sweep"]:
+        print(f"  {row['threshold']:.2f}  wrong {row['wrong_answer_rate']:.1%}  "
+              f"asks {row['ask_rate']:.1%}")
     print("Entities (type and value):")
     for entity, r in results["entities"].items():
         print(f"  {entity:<14} P {r['precision']:.2f}  R {r['recall']:.2f}  "

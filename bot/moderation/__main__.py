@@ -9,6 +9,7 @@ mistakes are printed instead. Exits 0 when the messages were read; 2 when the ru
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,5 +75,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     return 0
 
 
+def _run() -> int:
+    try:
+        return main()
+    except BrokenPipeError:
+        # "python -m bot.moderation file | head": the reader left, which is not an error.
+        sys.stdout = open(os.devnull, "w")  # the interpreter flushes stdout at exit
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_run())

@@ -8,11 +8,14 @@ How a score is made, and why:
 2. Rules are grouped by category. Generic ``signal`` rules (a phone number, "liên hệ ngay", a
    link) are never enough on their own: they only add to a spam family that already matched.
    ``boost_only`` rules (e.g. "mày" next to an insult) likewise only add to their own category.
-3. The category with the highest sum is the candidate. ``report`` rules (phản ánh, tố cáo, bị
+3. Words inside quotation marks, in a message that also says something outside them, count at
+   ``quoted_factor`` of their weight: a citizen quoting an advert or a threat ("they wrote
+   "nạp đầu tặng 100%"…") is reporting it, not sending it.
+4. The category with the highest sum is the candidate. ``report`` rules (phản ánh, tố cáo, bị
    lừa, bị hack, đề nghị xử lý …) are subtracted from it, up to ``max_report_discount``, because
    a citizen reporting gambling or a scam uses the same words as the spam and a false positive
    (a petition silently quarantined) costs more than a miss.
-4. The message is flagged when what is left reaches ``threshold``.
+5. The message is flagged when what is left reaches ``threshold``.
 
 The reason is Vietnamese, names the rules' descriptions and the words that matched, and fits the
 255 characters the quarantine table keeps.
@@ -66,10 +69,15 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Url:
-    """A link found in a message: host and path, lower-case and without diacritics."""
+    """A link found in a message: host and path, lower-case and without diacritics.
+
+    ``span`` is where it stands in the ``text``/``folded`` views, when it was written plainly
+    (a link found only after de-obfuscation has no position).
+    """
 
     host: str
     path: str = ""
+    span: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,12 +87,16 @@ class RuleHit:
     rule: Rule
     count: int
     snippet: str
+    #: Every occurrence was inside quotation marks (see ``quoted_factor``).
+    quoted: bool = False
+    quoted_factor: float = 1.0
 
     @property
     def weight(self) -> float:
-        """The rule's weight plus its capped bonus for repeated occurrences."""
+        """The rule's weight plus its capped bonus for repeated occurrences, reduced if quoted."""
         extra = self.rule.repeat_bonus * (self.count - 1)
-        return self.rule.weight + min(extra, self.rule.repeat_cap)
+        weight = self.rule.weight + min(extra, self.rule.repeat_cap)
+        return weight * self.quoted_factor if self.quoted else weight
 
 
 def moderate(text: str, rules: ModerationRules | None = None) -> Verdict:
@@ -100,25 +112,53 @@ def moderate(text: str, rules: ModerationRules | None = None) -> Verdict:
 # --------------------------------------------------------------------------- matching
 
 
+_QUOTE_RE = re.compile(r'"[^"]{3,}"|“[^”"]{3,}[”"]|«[^»]{3,}»|„[^“”]{3,}[“”]')
+_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of ``text`` inside quotation marks, if at least two words stand outside them.
+
+    A message that is nothing but a quotation is treated as unquoted: the sender says it.
+    """
+    spans = [m.span() for m in _QUOTE_RE.finditer(text)]
+    if not spans:
+        return []
+    outside = _QUOTE_RE.sub(" ", text)
+    return spans if len(_WORD_RE.findall(outside)) >= 2 else []
+
+
 def match_rules(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
     """Every rule that matches the normalised message, in the order the rules were loaded."""
     urls = find_urls(norm, rules)
+    quotes = quoted_spans(norm.text)
     hits: list[RuleHit] = []
     for rule in rules.rules:
-        count, snippet = _match_text(rule, norm)
+        count, snippet, spans = _match_text(rule, norm)
         if rule.urls is not None:
             for url in urls:
                 if _url_matches(rule.urls, url, rules):
                     count += 1
                     snippet = snippet or url.host
+                    spans.append(url.span)
         if count:
-            hits.append(RuleHit(rule, count, snippet))
+            quoted = bool(quotes) and all(
+                span is not None and any(q[0] <= span[0] and span[1] <= q[1] for q in quotes)
+                for span in spans
+            )
+            hits.append(RuleHit(rule, count, snippet, quoted, rules.quoted_factor))
     return hits
 
 
-def _match_text(rule: Rule, norm: NormalisedText) -> tuple[int, str]:
+def _match_text(rule: Rule, norm: NormalisedText) -> tuple[int, str, list[tuple[int, int] | None]]:
+    """Occurrences of the rule's phrases and patterns, the first one's words, and their spans.
+
+    The de-obfuscated view is only searched when nothing else matched; its offsets differ from
+    the other views', so its occurrences have no span.
+    """
     count = 0
     snippet = ""
+    spans: list[tuple[int, int] | None] = []
     for fallback in (False, True):
         if fallback and count:
             break
@@ -128,11 +168,12 @@ def _match_text(rule: Rule, norm: NormalisedText) -> tuple[int, str]:
             view = norm.view(matcher.view)
             for found in matcher.regex.finditer(view):
                 count += 1
+                spans.append(found.span() if matcher.view != "compact" else None)
                 if not snippet:
                     # folded and text views have the same offsets: show the accented words.
                     source = norm.text if matcher.view == "folded" else view
                     snippet = source[found.start() : found.end()].strip()
-    return count, snippet
+    return count, snippet, spans
 
 
 @lru_cache(maxsize=8)
@@ -156,13 +197,20 @@ def find_urls(norm: NormalisedText, rules: ModerationRules) -> list[Url]:
     """Links in the message that are not on the trusted list, each once."""
     hidden_dot, url_re = _url_patterns(rules.tlds)
     found: dict[tuple[str, str], Url] = {}
-    for view in (norm.folded, norm.compact):
-        for match in url_re.finditer(hidden_dot.sub(".", view)):
+    # The plain folded view first: its offsets are those of the text view (for quotations).
+    views = (
+        (norm.folded, True),
+        (hidden_dot.sub(".", norm.folded), False),
+        (hidden_dot.sub(".", norm.compact), False),
+    )
+    for view, positioned in views:
+        for match in url_re.finditer(view):
             host = match.group(1).strip(".")
-            path = (match.group(2) or "").rstrip(".,;:!?)\"'")
+            path = (match.group(2) or "").rstrip(".,;:!?)\"'”»")
             if _domain_in(host, rules.trusted_domains):
                 continue
-            found.setdefault((host, path), Url(host, path))
+            span = match.span() if positioned else None
+            found.setdefault((host, path), Url(host, path, span))
     return list(found.values())
 
 

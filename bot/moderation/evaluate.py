@@ -65,8 +65,7 @@ class Evaluation:
         for label, verdict, text in self.wrong:
             kind = "FALSE POSITIVE" if label == "legit" else "MISSED SPAM"
             lines.append(
-                f"  {kind} [{verdict.category} {verdict.score:g}] {text}\n"
-                f"      -> {verdict.reason}"
+                f"  {kind} [{verdict.category} {verdict.score:g}] {text}\n      -> {verdict.reason}"
             )
         return "\n".join(lines)
 

@@ -40,9 +40,8 @@ __all__ = [
 ]
 
 _ZERO_WIDTH_RE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
-# A letter typed three or more times in a row ("chóóóó", "vayyyy"); not "w" ("www."), "c"
-# ("cccd", the citizen ID card) or "x" ("09xxx").
-_REPEATED_LETTER_RE = re.compile(r"([^\W\d_wcx])\1{2,}")
+# Letters never squeezed: "www.", "cccd" (the citizen ID card), "09xxx".
+_KEEP_REPEATED = frozenset("wcx")
 _SPACES_RE = re.compile(r"\s+")
 
 _TONE_MARKS = ("\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
@@ -81,9 +80,7 @@ _LEET_DIGITS = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 _LEET_SYMBOLS = {"@": "a", "$": "s", "!": "i", "|": "l", "€": "e"}
 # Runs of one-character tokens: "f.v.8.8", "đ.m", "k.i.ế.m t.i.ề.n" (joined word by word) and
 # "c a s i n o" (three or more letters apart, joined whole).
-_PUNCT_RUN_RE = re.compile(
-    r"(?<![^\W_])[^\W_](?:[.\-_*|/\\'\"`~+•·,:]{1,3}[^\W_](?![^\W_]))+"
-)
+_PUNCT_RUN_RE = re.compile(r"(?<![^\W_])[^\W_](?:[.\-_*|/\\'\"`~+•·,:]{1,3}[^\W_](?![^\W_]))+")
 _SPACE_RUN_RE = re.compile(r"(?<![^\W_])[^\W_](?: [^\W_](?![^\W_])){2,}")
 
 
@@ -119,6 +116,24 @@ def fold(text: str) -> str:
     return "".join(_fold_char(ch) for ch in text)
 
 
+def _squeeze_repeats(s: str) -> str:
+    """Reduce a letter typed three or more times ("chóóóó", "quáaaa", "vayyyy") to one."""
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        ch = s[i]
+        base = _fold_char(ch)
+        j = i + 1
+        while j < len(s) and _fold_char(s[j]) == base:
+            j += 1
+        if j - i >= 3 and ch.isalpha() and base not in _KEEP_REPEATED:
+            out.append(ch)
+        else:
+            out.append(s[i:j])
+        i = j
+    return "".join(out)
+
+
 def canonical(text: str) -> str:
     """The ``text`` view: what both messages and word-list phrases are compared in."""
     s = unicodedata.normalize("NFKC", text or "")
@@ -126,7 +141,7 @@ def canonical(text: str) -> str:
     s = unicodedata.normalize("NFC", s.lower())
     # Whatever combining mark is still loose after NFC has no letter to sit on: drop it.
     s = "".join(ch for ch in s if not unicodedata.combining(ch))
-    s = _REPEATED_LETTER_RE.sub(r"\1", s)
+    s = _squeeze_repeats(s)
     s = _TONE_PLACEMENT_RE.sub(lambda m: _TONE_PLACEMENT[m.group(1)], s)
     return _SPACES_RE.sub(" ", s).strip()
 
@@ -181,16 +196,20 @@ def _sub_forms(ch: str) -> str:
 
 
 _PHRASE_GAP = r"[\s\-_.*·•/|]+"
+#: Zero-width tests for the start and end of a word (letters and digits, any script).
+WORD_START = r"(?<![^\W_])"
+WORD_END = r"(?![^\W_])"
 
 
-def lenient_pattern(phrase: str, *, strict: bool = False) -> str:
+def lenient_pattern(phrase: str, *, strict: bool = False, edges: bool = True) -> str:
     """A regex for ``phrase`` in the ``text`` view, bounded by word edges.
 
     Each letter with diacritics also accepts the same letter typed with fewer of them, so "cá độ"
     matches "ca do", "cá đô" and "ca độ" but not "ca đó" (a different word with other marks), and
     "lồn" does not match "lớn". With ``strict`` the phrase must be typed exactly, for words whose
     unaccented spelling is an everyday word ("buồi"/"buổi", "cặc"/"các"). Spaces in the phrase
-    accept any run of spaces, dots, dashes and similar separators.
+    accept any run of spaces, dots, dashes and similar separators. With ``edges=False`` the
+    word-edge tests are left for the caller to add.
     """
     canon = canonical(phrase)
     parts: list[str] = []
@@ -202,6 +221,8 @@ def lenient_pattern(phrase: str, *, strict: bool = False) -> str:
         else:
             parts.append("[" + _sub_forms(ch) + "]")
     body = "".join(parts)
-    left = r"(?<![^\W_])" if canon[:1].isalnum() else ""
-    right = r"(?![^\W_])" if canon[-1:].isalnum() else ""
+    if not edges:
+        return body
+    left = WORD_START if canon[:1].isalnum() else ""
+    right = WORD_END if canon[-1:].isalnum() else ""
     return left + body + right

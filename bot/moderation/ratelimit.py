@@ -56,7 +56,8 @@ class SpamRateLimiter:
 
         The verdict comes back unchanged unless the sender has more than ``max_flagged`` flagged
         messages inside the window (this one included); then it is a ``rate_limited`` verdict
-        whose reason says how many and what the message itself was judged to be.
+        whose reason says how many and what the message itself was judged to be, and whose score
+        is that number of flagged messages.
         """
         at = self._clock() if now is None else now
         events = self._events.get(sender_id)

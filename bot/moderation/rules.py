@@ -9,7 +9,7 @@ result for the life of the process (a staff edit takes effect after a restart or
 Files in the directory:
 
 ``settings.yml`` (optional)
-    ``threshold``, ``max_report_discount``, ``rate_limit`` and the Vietnamese ``labels`` of the
+    ``threshold``, ``max_report_discount``, ``quoted_factor``, ``rate_limit`` and the Vietnamese ``labels`` of the
     categories; defaults are used for anything missing.
 ``allowlist_domains.yml`` (optional)
     ``trusted`` domains whose links are ignored (gov.vn, mattran.org.vn, …), ``platforms`` whose
@@ -41,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from bot.moderation.normalise import canonical, fold, lenient_pattern
+from bot.moderation.normalise import WORD_END, WORD_START, canonical, fold, lenient_pattern
 
 __all__ = [
     "CATEGORIES",
@@ -80,18 +80,16 @@ DEFAULT_LABELS: Mapping[str, str] = MappingProxyType(
         "clean": "Không vi phạm",
     }
 )
-DEFAULT_TLDS: tuple[str, ...] = (
-    "com", "net", "org", "vn", "info", "biz", "xyz", "top", "club", "vip", "bet", "win", "cc",
-    "me", "io", "co", "tk", "ml", "ga", "cf", "gq", "ly", "gl", "gd", "id", "to", "link", "site",
-    "online", "live", "fun", "app", "shop", "store", "icu", "click", "asia", "pro", "tv", "casino",
-    "games", "run", "cfd", "sbs", "lol", "today", "life", "work", "buzz",
+#: Used when ``allowlist_domains.yml`` lists no ``tlds``.
+DEFAULT_TLDS: tuple[str, ...] = tuple(
+    """com net org vn info biz xyz top club vip bet win cc me io co tk ml ga cf gq ly gl gd id to
+    link site online live fun app shop store icu click asia pro tv casino games run cfd sbs lol
+    today life work buzz apk""".split()
 )
 
 _RULE_KEYS = frozenset(
-    {
-        "id", "weight", "description", "terms", "strict_terms", "patterns", "view", "urls",
-        "deobfuscate", "boost_only", "repeat_bonus", "repeat_cap",
-    }
+    """id weight description terms strict_terms patterns view urls deobfuscate boost_only
+    repeat_bonus repeat_cap""".split()
 )
 _URL_KEYS = frozenset({"any", "hosts", "tlds", "keywords", "host_keywords"})
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -146,6 +144,7 @@ class ModerationRules:
     directory: Path
     threshold: float = 1.0
     max_report_discount: float = 3.0
+    quoted_factor: float = 0.5
     rate_limit_max_flagged: int = 3
     rate_limit_window_seconds: float = 600.0
     labels: Mapping[str, str] = field(default_factory=lambda: DEFAULT_LABELS)
@@ -235,7 +234,7 @@ def _build_rules(
     allowlist: dict[str, Any],
 ) -> ModerationRules:
     where = directory / SETTINGS_FILE
-    known = {"threshold", "max_report_discount", "rate_limit", "labels"}
+    known = {"threshold", "max_report_discount", "quoted_factor", "rate_limit", "labels"}
     _reject_unknown(where, "settings", settings, known)
     rate = settings.get("rate_limit") or {}
     if not isinstance(rate, dict):
@@ -263,6 +262,7 @@ def _build_rules(
         max_report_discount=_number(
             where, "max_report_discount", settings.get("max_report_discount", 3.0)
         ),
+        quoted_factor=_number(where, "quoted_factor", settings.get("quoted_factor", 0.5)),
         rate_limit_max_flagged=int(max_flagged),
         rate_limit_window_seconds=_number(
             where, "rate_limit.window_seconds", rate.get("window_seconds", 600)
@@ -342,19 +342,23 @@ def _compile_rule(path: Path, category: str, index: int, raw: Any) -> Rule:
     fallbacks: list[Matcher] = []
     terms = _strings(path, f"rule {rule_id!r} terms", raw.get("terms"))
     strict_terms = _strings(path, f"rule {rule_id!r} strict_terms", raw.get("strict_terms"))
+    # One alternation per view (longest phrase first, so it is the one reported): a message is
+    # scanned once per rule and view, not once per phrase, and overlapping phrases
+    # ("nhà cái", "nhà cái uy tín") count as one occurrence.
+    by_view: dict[str, list[tuple[str, bool]]] = {"text": [], "folded": [], "compact": []}
     for term, strict in [(t, False) for t in terms] + [(t, True) for t in strict_terms]:
         canon = canonical(term)
         if not canon:
             raise ModerationRulesError(f"{where}: empty term {term!r}")
-        if fold(canon) == canon:
-            # Written without diacritics (brands, teencode): matches however it is accented.
-            matchers.append(Matcher("folded", _compile(where, lenient_pattern(canon))))
-        else:
-            matchers.append(Matcher("text", _compile(where, lenient_pattern(canon, strict=strict))))
+        # Written without diacritics (brands, teencode): matches however it is accented.
+        by_view["folded" if fold(canon) == canon else "text"].append((canon, strict))
         if deobfuscate and not strict:
-            fallbacks.append(
-                Matcher("compact", _compile(where, lenient_pattern(fold(canon))), fallback=True)
-            )
+            by_view["compact"].append((fold(canon), False))
+    for term_view, entries in by_view.items():
+        if entries:
+            regex = _compile(where, _alternation(entries))
+            matcher = Matcher(term_view, regex, fallback=term_view == "compact")
+            (fallbacks if matcher.fallback else matchers).append(matcher)
     for pattern in _strings(path, f"rule {rule_id!r} patterns", raw.get("patterns")):
         matchers.append(Matcher(view, _compile(where, pattern)))
         if deobfuscate and view != "compact":
@@ -377,6 +381,26 @@ def _compile_rule(path: Path, category: str, index: int, raw: Any) -> Rule:
         repeat_bonus=repeat_bonus,
         repeat_cap=repeat_cap,
     )
+
+
+def _alternation(entries: list[tuple[str, bool]]) -> str:
+    """One regex for many phrases: those that start and end with a letter share one pair of
+    word-edge tests (most positions of a message fail the first test, so the phrases are not
+    tried there), the longest phrase comes first so it is the one reported, and overlapping
+    phrases ("nhà cái", "nhà cái uy tín") count as one occurrence."""
+    ordered = sorted(dict.fromkeys(entries), key=lambda entry: len(entry[0]), reverse=True)
+    bounded = [
+        lenient_pattern(term, strict=strict, edges=False)
+        for term, strict in ordered
+        if term[:1].isalnum() and term[-1:].isalnum()
+    ]
+    other = [
+        lenient_pattern(term, strict=strict)
+        for term, strict in ordered
+        if not (term[:1].isalnum() and term[-1:].isalnum())
+    ]
+    branches = [f"{WORD_START}(?:{'|'.join(bounded)}){WORD_END}"] if bounded else []
+    return "|".join(branches + [f"(?:{p})" for p in other])
 
 
 def _flag(where: str, name: str, value: Any) -> bool:
@@ -416,7 +440,11 @@ def _url_criteria(path: Path, rule_id: str, raw: Any) -> UrlCriteria | None:
         host_keywords=words("host_keywords"),
     )
     if not (
-        criteria.any or criteria.hosts or criteria.tlds or criteria.keywords or criteria.host_keywords
+        criteria.any
+        or criteria.hosts
+        or criteria.tlds
+        or criteria.keywords
+        or criteria.host_keywords
     ):
         raise ModerationRulesError(f"{where}: 'urls' has no criteria")
     return criteria

@@ -12,7 +12,7 @@ that, or normalises by itself when run alone.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -31,7 +31,7 @@ NORMALIZED_TEXT = "vi_normalized_text"
 NORMALIZED_SPANS = "vi_normalized_spans"
 
 
-def _stored_normalization(message: Message, attribute: Text) -> Optional[Normalized]:
+def _stored_normalization(message: Message, attribute: str) -> Normalized | None:
     if attribute != TEXT:
         return None
     text = message.get(NORMALIZED_TEXT)
@@ -41,10 +41,10 @@ def _stored_normalization(message: Message, attribute: Text) -> Optional[Normali
     return Normalized(text, tuple((int(a), int(b)) for a, b in spans))
 
 
-def _entity_boundaries(message: Message) -> Optional[frozenset[int]]:
+def _entity_boundaries(message: Message) -> frozenset[int] | None:
     """Where annotated entities start and end (training examples only)."""
     entities = message.get(ENTITIES) or []
-    edges = set()
+    edges: set[int] = set()
     for entity in entities:
         if isinstance(entity, dict) and "start" in entity and "end" in entity:
             edges.update((int(entity["start"]), int(entity["end"])))
@@ -58,24 +58,24 @@ class VietnameseNormalizer(GraphComponent):
     """Normalises the citizen's text once (NFC, tone marks, whitespace, teencode)."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {"teencode": True}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         self._teencode = bool(config.get("teencode", True))
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "VietnameseNormalizer":
+    ) -> VietnameseNormalizer:
         return cls(config)
 
     @staticmethod
-    def supported_languages() -> Optional[List[Text]]:
+    def supported_languages() -> list[str] | None:
         return ["vi"]
 
     def _normalize(self, message: Message) -> None:
@@ -91,7 +91,7 @@ class VietnameseNormalizer(GraphComponent):
             self._normalize(example)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self._normalize(message)
         return messages
@@ -108,7 +108,7 @@ class VietnameseTokenizer(Tokenizer):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             "intent_tokenization_flag": False,
             "intent_split_symbol": "_",
@@ -119,22 +119,22 @@ class VietnameseTokenizer(Tokenizer):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "VietnameseTokenizer":
+    ) -> VietnameseTokenizer:
         return cls(config)
 
     @staticmethod
-    def supported_languages() -> Optional[List[Text]]:
+    def supported_languages() -> list[str] | None:
         return ["vi"]
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         return ["underthesea"]
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         text = message.get(attribute)
         if not isinstance(text, str) or not text:
             return []

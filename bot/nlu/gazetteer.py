@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -44,15 +44,15 @@ def variant_key(text: str) -> str:
 
 
 def build_table(
-    training_data: TrainingData, entity_types: List[str]
-) -> Dict[str, Dict[str, str]]:
+    training_data: TrainingData, entity_types: list[str]
+) -> dict[str, dict[str, str]]:
     """``{entity_type: {variant_key: canonical_value}}`` from annotations and synonyms.
 
     A variant that would mean two different values (within one type) is left out: a gazetteer
     must never guess.
     """
-    seen: Dict[str, Dict[str, set[str]]] = {t: {} for t in entity_types}
-    canonical_type: Dict[str, str] = {}
+    seen: dict[str, dict[str, set[str]]] = {t: {} for t in entity_types}
+    canonical_type: dict[str, str] = {}
     for message in training_data.entity_examples:
         text = message.get(TEXT) or ""
         for entity in message.get(ENTITIES) or []:
@@ -74,7 +74,7 @@ def build_table(
         key = variant_key(variant)
         if key:
             seen[etype].setdefault(key, set()).add(canonical)
-    table: Dict[str, Dict[str, str]] = {}
+    table: dict[str, dict[str, str]] = {}
     for etype, variants in seen.items():
         table[etype] = {k: next(iter(v)) for k, v in variants.items() if len(v) == 1}
         ambiguous = sorted(k for k, v in variants.items() if len(v) > 1)
@@ -84,8 +84,8 @@ def build_table(
 
 
 def find_matches(
-    lemmas: List[str], table: Dict[str, Dict[str, str]], max_tokens: int = 8
-) -> List[tuple[int, int, str, str]]:
+    lemmas: list[str], table: dict[str, dict[str, str]], max_tokens: int = 8
+) -> list[tuple[int, int, str, str]]:
     """Longest non-overlapping matches as (first token, end token, type, value)."""
     candidates = []
     n = len(lemmas)
@@ -114,15 +114,15 @@ class VietnameseGazetteer(GraphComponent, EntityExtractorMixin):
     """Finds closed-vocabulary entities by their known variants, with or without diacritics."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {"entities": ["programme", "aspect", "category"]}
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        table: Optional[Dict[str, Dict[str, str]]] = None,
+        table: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self._config = config
         self._types = list(config.get("entities") or [])
@@ -136,11 +136,11 @@ class VietnameseGazetteer(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "VietnameseGazetteer":
+    ) -> VietnameseGazetteer:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -152,12 +152,12 @@ class VietnameseGazetteer(GraphComponent, EntityExtractorMixin):
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "VietnameseGazetteer":
+    ) -> VietnameseGazetteer:
         try:
             with model_storage.read_from(resource) as directory:
                 table = json.loads((directory / _FILE).read_text())
@@ -166,7 +166,7 @@ class VietnameseGazetteer(GraphComponent, EntityExtractorMixin):
             table = {}
         return cls(config, model_storage, resource, table)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self._process(message)
         return messages

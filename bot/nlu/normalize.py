@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 #: Common teencode and chat abbreviations -> full Vietnamese words. Keys are lower-case.
 #: Only unambiguous ones: "bn" (bạn / bao nhiêu), "dk" (được / đăng ký), "v" (vậy / v.v.),
@@ -189,7 +189,7 @@ def collapse_whitespace(norm: Normalized) -> Normalized:
     """Turn every run of whitespace into one space and trim both ends."""
     out = _Builder()
     pending: tuple[int, int] | None = None
-    for ch, span in zip(norm.text, norm.spans):
+    for ch, span in zip(norm.text, norm.spans, strict=True):
         if ch.isspace():
             if pending is None:
                 pending = span

@@ -1,0 +1,78 @@
+"""Questions about Front programmes, answered from the knowledge base (content/programmes/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import Events, first_entity, send
+from bot.answers import (
+    HELPFUL_BUTTONS,
+    HELPFUL_QUESTION,
+    Reply,
+    canonical_programme,
+    no_answer,
+    payload,
+    programme_answer,
+    programme_menu,
+    programme_overview,
+)
+from bot.content import knowledge_base, unit_tree
+from bot.knowledge import ASPECTS
+
+AWAITING_HELPFUL = "helpful"
+
+
+def answer_programme(
+    dispatcher: CollectingDispatcher, programme_value: str, aspect: str | None, unit_code: str | None
+) -> Events:
+    """Send the answer for (programme, aspect) and return the slot events that remember it."""
+    kb = knowledge_base()
+    programme = kb.get(programme_value)
+    unit = unit_tree().get(unit_code)
+    events: Events = [SlotSet("programme", programme.programme), SlotSet("aspect", aspect)]
+    if aspect is None:
+        send(dispatcher, [programme_overview(programme)])
+        return events + [SlotSet("awaiting", None)]
+    reply = programme_answer(programme, aspect, unit)
+    if reply is None:
+        send(dispatcher, [no_answer(programme, aspect, unit)])
+        return events + [SlotSet("awaiting", None)]
+    send(dispatcher, [reply, Reply(HELPFUL_QUESTION, HELPFUL_BUTTONS)])
+    return events + [SlotSet("awaiting", AWAITING_HELPFUL)]
+
+
+class ActionAnswerProgramme(Action):
+    """ask_programme, with or without programme and aspect; follow-ups keep the programme."""
+
+    def name(self) -> str:
+        return "action_answer_programme"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> Events:
+        kb = knowledge_base()
+        said = canonical_programme(first_entity(tracker, "programme"), kb)
+        aspect = first_entity(tracker, "aspect")
+        aspect = aspect if aspect in ASPECTS else None
+        programme = said
+        if programme is None and aspect is not None:
+            # "thế ai được hỗ trợ?" right after a programme answer: same programme.
+            programme = canonical_programme(tracker.get_slot("programme"), kb)
+        if programme is None:
+            menu = programme_menu(kb)
+            if aspect is not None:
+                menu = Reply(
+                    "Bạn đang hỏi về chương trình nào ạ?",
+                    [
+                        {"title": p.button_title,
+                         "payload": payload("ask_programme", programme=p.programme, aspect=aspect)}
+                        for p in kb.programmes
+                    ],
+                )
+            send(dispatcher, [menu])
+            return [SlotSet("awaiting", None)]
+        return answer_programme(dispatcher, programme, aspect, tracker.get_slot("unit_code"))

@@ -60,6 +60,24 @@ def cmd_shell(args: argparse.Namespace) -> int:
         actions.stop()
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    from tools.review import main_review
+
+    return main_review(args.rest)
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from tools.promote import main_promote
+
+    return main_promote(args.rest)
+
+
+def cmd_moderate(args: argparse.Namespace) -> int:
+    from bot.moderation.__main__ import main as moderation_main
+
+    return moderation_main(args.rest)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from tools.check import run_checks
 
@@ -78,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="train even if a model exists")
     p = sub.add_parser("evaluate", help="intent/entity report on the held-out split")
     p.add_argument("--threshold", type=float, default=0.90)
+    p = sub.add_parser("review", add_help=False, help="export low-confidence / not-helpful messages to label; merge them back")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("promote", add_help=False, help="load a new model into the running server; rollback; status")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("moderate", add_help=False, help="print the moderation verdict of messages, one per line")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("help", help="this list")
     args = parser.parse_args(argv)
     if args.command == "help":

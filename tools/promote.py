@@ -322,13 +322,29 @@ def rollback(
 # --------------------------------------------------------------------------- CLI
 
 _STEPS = ("promote", "rollback", "status")
+_OPTIONS_WITH_VALUE = ("--rasa-url", "--threshold")
+
+
+def _has_step(argv: list[str]) -> bool:
+    """Whether the first positional argument (or a help flag) is one of the steps."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _OPTIONS_WITH_VALUE:
+            skip = True
+        elif arg in ("-h", "--help"):
+            return True
+        elif not arg.startswith("-"):
+            return arg in _STEPS
+    return False
 
 
 def main_promote(argv: list[str] | None = None) -> int:
     """``[promote] [MODEL] [--check]``, ``rollback [--force]``, ``status``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in (*_STEPS, "-h", "--help"):
-        argv.insert(0, "promote")
+    if not _has_step(argv):
+        argv.insert(0, "promote")  # `./mttq promote [MODEL]`: the step may be left out
     parser = argparse.ArgumentParser(
         prog="./mttq promote",
         description="Load a trained model into the running Rasa server, or roll it back.",

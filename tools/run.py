@@ -22,7 +22,7 @@ def _port(url: str, default: int) -> int:
 
 def run() -> int:
     settings = get_settings()
-    trained = model.train()
+    trained = model.train(quiet=True)
     logs = settings.var_dir / "logs"
     env = child_env()
     procs: list[Proc] = [

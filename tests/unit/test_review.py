@@ -42,6 +42,9 @@ from tools.review import (
     valid_intents,
 )
 
+# Rasa 3.6 warns about removed slot auto-fill for every domain that has slots.
+pytestmark = pytest.mark.filterwarnings("ignore:Slot auto-fill has been removed:UserWarning")
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "data" / "review"
 NOW = time.time()
@@ -358,9 +361,13 @@ def test_merge_exported_file(sqlite_store: str, tmp_path: Path, nlu_dir: Path) -
     assert not (nlu_dir / "review" / f"{eval_intent}.yml").exists() or eval_text not in (
         _review_examples(nlu_dir, eval_intent)
     )
-    # The whole training data still loads, with the new examples in it.
-    everything = RasaFileImporter(training_data_paths=[str(nlu_dir)]).get_nlu_data("vi")
-    assert "nhà đại đoàn kết xin ở đâu" in {m.get("text") for m in everything.intent_examples}
+    # Rasa's importer (what `rasa train --data nlu_data` uses) finds the new files.
+    imported = RasaFileImporter(training_data_paths=[str(nlu_dir / "review")]).get_nlu_data("vi")
+    assert {(m.get("text"), m.get("intent")) for m in imported.intent_examples} == {
+        ("nhà đại đoàn kết xin ở đâu", "ask_programme"),
+        (f"cho em hỏi quỹ vì người nghèo đăng ký sao, sđt em {PHONE_MASK}", "ask_programme"),
+        (f"gọi giúp em số {PHONE_MASK} với", "request_human"),
+    }
 
     # Merging the same file again adds nothing.
     before = (nlu_dir / "review" / "ask_programme.yml").read_text(encoding="utf-8")

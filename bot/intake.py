@@ -1,0 +1,185 @@
+"""Reading and checking what a citizen types into the feedback / petition form.
+
+Plain functions, no Rasa: the form's validation action (actions/cases.py) calls them, and tests
+check them table by table. Everything a citizen reads is Vietnamese.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from bot.nlu.normalize import fold
+from bot.settings import get_settings
+
+CONSENT_NOTICE = (
+    "Bạn có muốn để lại họ tên và số điện thoại để cán bộ liên hệ khi cần không?\n"
+    "Theo Nghị định 13/2023/NĐ-CP về bảo vệ dữ liệu cá nhân: thông tin này chỉ dùng để giải "
+    "quyết phản ánh, kiến nghị của bạn; chỉ cán bộ Mặt trận được giao xử lý mới xem được; bạn "
+    "có thể yêu cầu xóa bất cứ lúc nào (nhắn \"xóa dữ liệu của tôi\"). Nếu bạn không đồng ý, "
+    "phản ánh vẫn được gửi, ở dạng ẩn danh."
+)
+SKIP_WORDS = {"bo qua", "khong", "khong co", "ko", "k", "thoi", "skip", "-", "an danh", "khong muon"}
+UNKNOWN_PLACE_WORDS = {"khong biet", "khong ro", "chua ro", "khong nho", "bo qua"}
+MIN_CONTENT_LETTERS = 3
+
+#: Which slots "Sửa ..." clears, and how the summary's edit buttons name them.
+EDIT_FIELDS: dict[str, tuple[str, ...]] = {
+    "content": ("case_content",),
+    "place": ("case_unit", "case_location"),
+    "category": ("case_category",),
+    "contact": ("case_consent", "case_name", "case_phone"),
+}
+EDIT_LABELS = {
+    "content": "Sửa nội dung",
+    "place": "Sửa địa điểm",
+    "category": "Sửa lĩnh vực",
+    "contact": "Sửa liên hệ",
+}
+_EDIT_KEYWORDS = {
+    "content": ("noi dung", "mo ta", "su viec"),
+    "place": ("dia diem", "dia chi", "phuong", "xa", "noi xay ra", "o dau"),
+    "category": ("linh vuc", "loai", "the loai", "danh muc"),
+    "contact": ("lien he", "so dien thoai", "sdt", "ho ten", "ten"),
+}
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    name: str
+    aliases: tuple[str, ...]
+
+
+@lru_cache(maxsize=4)
+def load_categories(path: Path | None = None) -> tuple[Category, ...]:
+    """The configured case categories (content/categories.yml), in display order."""
+    path = path or get_settings().content_dir / "categories.yml"
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    items = data.get("categories")
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"{path}: expected a non-empty 'categories' list")
+    categories = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not item.get("code") or not item.get("name"):
+            raise ValueError(f"{path}: categories[{i}] needs 'code' and 'name'")
+        aliases = tuple(str(a) for a in item.get("aliases") or [])
+        categories.append(Category(str(item["code"]), str(item["name"]), aliases))
+    return tuple(categories)
+
+
+def category_name(code: str | None, categories: tuple[Category, ...] | None = None) -> str:
+    for category in categories or load_categories():
+        if category.code == code:
+            return category.name
+    return code or ""
+
+
+def match_category(text: str, categories: tuple[Category, ...] | None = None) -> str | None:
+    """A category code from what the citizen typed (a code, a name, an alias, or a number).
+
+    Whole-name matches win; otherwise the longest alias found inside the text. None when
+    nothing matches, so the form asks with buttons instead of guessing.
+    """
+    categories = categories or load_categories()
+    key = fold(text)
+    if not key:
+        return None
+    if key.isdigit() and 1 <= int(key) <= len(categories):
+        return categories[int(key) - 1].code
+    for category in categories:
+        if key in (fold(category.code.replace("_", " ")), fold(category.name), category.code):
+            return category.code
+    best: tuple[int, str] | None = None
+    padded = f" {key} "
+    for category in categories:
+        for alias in (category.name, *category.aliases):
+            alias_key = fold(alias)
+            if alias_key and f" {alias_key} " in padded:
+                if best is None or len(alias_key) > best[0]:
+                    best = (len(alias_key), category.code)
+    return best[1] if best else None
+
+
+def is_skip(text: str) -> bool:
+    return fold(text).strip(" .!") in SKIP_WORDS
+
+
+def is_unknown_place(text: str) -> bool:
+    return fold(text).strip(" .!") in UNKNOWN_PLACE_WORDS
+
+
+def content_problem(text: str) -> str | None:
+    """Why a description cannot be accepted as it is, or None when it can."""
+    letters = sum(1 for ch in text if unicodedata.category(ch).startswith("L"))
+    if letters < MIN_CONTENT_LETTERS:
+        return (
+            "Bạn vui lòng mô tả sự việc bằng chữ (ví dụ: điều gì xảy ra, từ khi nào, ảnh hưởng "
+            "ra sao) để cán bộ hiểu và xử lý được nhé."
+        )
+    return None
+
+
+_NAME_PREFIX = re.compile(
+    r"^(?:tên\s+(?:tôi|em|mình|cháu|con)\s+là|tôi\s+tên\s+là|tôi\s+là|tên\s+là|tên|"
+    r"ten\s+(?:toi|em|minh|chau|con)\s+la|toi\s+ten\s+la|toi\s+la|ten\s+la|ten)\s*[:\-]?\s*",
+    re.IGNORECASE,
+)
+
+
+def parse_name(text: str) -> str | None:
+    """A person's name from "tên tôi là Nguyễn Văn An" or just "Nguyễn Văn An"."""
+    name = _NAME_PREFIX.sub("", text.strip()).strip(" .,!")
+    if not name or len(name) > 80 or any(ch.isdigit() for ch in name):
+        return None
+    if not all(unicodedata.category(ch).startswith("L") or ch in " .'-" for ch in name):
+        return None
+    return " ".join(part[:1].upper() + part[1:] for part in name.split())
+
+
+def edit_target(text: str, field: str | None = None) -> str | None:
+    """Which part of the draft "sửa ..." refers to (a button sends the field directly)."""
+    if field in EDIT_FIELDS:
+        return field
+    key = f" {fold(text)} "
+    for target, words in _EDIT_KEYWORDS.items():
+        if any(f" {w} " in key for w in words):
+            return target
+    return None
+
+
+def kind_label(kind: str) -> str:
+    return "góp ý" if kind == "feedback" else "phản ánh, kiến nghị"
+
+
+def summary(
+    *,
+    kind: str,
+    content: str,
+    unit_name: str,
+    location: str | None,
+    category: str | None,
+    consent: bool | None,
+    name: str | None,
+    phone: str | None,
+) -> str:
+    """The draft shown before the citizen confirms: exactly what will be saved."""
+    lines = [
+        f"Bạn kiểm tra lại {kind_label(kind)} trước khi gửi nhé:",
+        f"• Nội dung: {content}",
+        f"• Nơi xảy ra: {unit_name}" + (f" ({location})" if location else ""),
+        f"• Lĩnh vực: {category_name(category)}",
+    ]
+    if consent:
+        contact = ", ".join(x for x in (name, phone) if x) or "không để lại"
+        lines.append(f"• Liên hệ: {contact}")
+    else:
+        lines.append("• Gửi ẩn danh (không lưu họ tên, số điện thoại)")
+    lines.append("Bấm \"Gửi\" để gửi, chọn mục cần sửa, hoặc \"Hủy\" để hủy.")
+    return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""Tracker and lock stores chosen by configuration alone, and the Redis mutex lock store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from rasa.core.lock_store import InMemoryLockStore, LockStore
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.utils.endpoints import read_endpoint_config
+
+from bot.settings import ROOT, get_settings
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{tmp_path / 'tracker.db'}")
+    monkeypatch.setenv("ACTION_ENDPOINT_URL", "http://127.0.0.1:5055/webhook")
+    monkeypatch.delenv("LOCK_STORE_URL", raising=False)
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def _redis_or_skip() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis at {REDIS_URL} unreachable under CI: {error}")
+        pytest.skip(f"Redis at {REDIS_URL} unreachable: {error}")
+
+
+def test_endpoints_file_gives_a_sql_tracker_store_on_sqlite(env, tmp_path: Path) -> None:
+    """Rasa falls back to an in-memory store when a custom class fails to import: not here."""
+    from bot.rasa_stores import SettingsTrackerStore
+
+    config = read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store")
+    store = TrackerStore.create(config, Domain.empty())
+    inner = getattr(store, "_tracker_store", store)
+    assert isinstance(inner, SettingsTrackerStore)
+    assert (tmp_path / "tracker.db").exists()
+
+
+def test_lock_store_is_in_process_by_default(env) -> None:
+    config = read_endpoint_config(str(ROOT / "endpoints.yml"), "lock_store")
+    assert isinstance(LockStore.create(config), InMemoryLockStore)
+
+
+def test_lock_store_is_the_redis_mutex_with_a_redis_url(env) -> None:
+    _redis_or_skip()
+    from bot.redis_lock import RedisMutexLockStore
+
+    env.setenv("LOCK_STORE_URL", REDIS_URL)
+    get_settings.cache_clear()
+    config = read_endpoint_config(str(ROOT / "endpoints.yml"), "lock_store")
+    assert isinstance(LockStore.create(config), RedisMutexLockStore)
+
+
+def test_bad_lock_store_url_is_a_clear_error(env) -> None:
+    env.setenv("LOCK_STORE_URL", "memcached://x")
+    get_settings.cache_clear()
+    config = read_endpoint_config(str(ROOT / "endpoints.yml"), "lock_store")
+    with pytest.raises(Exception, match="LOCK_STORE_URL must be empty or a redis"):
+        LockStore.create(config)
+
+
+async def test_redis_mutex_serialises_two_stores_on_one_conversation() -> None:
+    """Two store instances (two replicas) never hold one conversation at the same time."""
+    _redis_or_skip()
+    from bot.redis_lock import RedisMutexLockStore
+
+    first, second = RedisMutexLockStore(REDIS_URL), RedisMutexLockStore(REDIS_URL)
+    conversation = f"test-{os.getpid()}"
+    first.delete_lock(conversation)
+    inside = 0
+    overlaps = 0
+    order: list[int] = []
+
+    async def turn(store: RedisMutexLockStore, n: int) -> None:
+        nonlocal inside, overlaps
+        async with store.lock(conversation, lock_lifetime=10):
+            inside += 1
+            overlaps += inside > 1
+            await asyncio.sleep(0.01)
+            order.append(n)
+            inside -= 1
+
+    await asyncio.gather(*(turn(first if n % 2 else second, n) for n in range(20)))
+    assert overlaps == 0 and sorted(order) == list(range(20))
+
+
+async def test_redis_mutex_released_only_by_its_holder() -> None:
+    _redis_or_skip()
+    from bot.redis_lock import RedisMutexLockStore
+
+    store = RedisMutexLockStore(REDIS_URL)
+    conversation = f"test-expire-{os.getpid()}"
+    store.delete_lock(conversation)
+    assert store.try_acquire(conversation, "a", lifetime=0.05)
+    await asyncio.sleep(0.1)  # expired: someone else may take it
+    assert store.try_acquire(conversation, "b", lifetime=5)
+    assert not store.release(conversation, "a")  # the late first holder must not free b's lock
+    assert store.release(conversation, "b")

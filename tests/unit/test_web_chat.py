@@ -1,0 +1,90 @@
+"""The web chat page and its proxy to Rasa's REST channel, on the real aiohttp app with a fake
+Rasa on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.settings import Settings
+from bot.web.app import create_app
+from bot.web.chat import RASA_UNAVAILABLE
+
+
+async def _fake_rasa(received: list[dict[str, Any]]) -> TestServer:
+    async def webhook(request: web.Request) -> web.Response:
+        body = await request.json()
+        received.append(body)
+        return web.json_response([{"recipient_id": body["sender"], "text": "Xin chào!",
+                                   "buttons": [{"title": "Gặp cán bộ", "payload": "/request_human"}]}])
+
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", webhook)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+async def _client(rasa_url: str) -> TestClient:
+    settings = dataclasses.replace(Settings(), rasa_url=rasa_url)
+    client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
+    await client.start_server()
+    return client
+
+
+async def test_chat_page_is_served_in_vietnamese() -> None:
+    client = await _client("http://127.0.0.1:9")
+    try:
+        response = await client.get("/chat")
+        assert response.status == 200
+        html = await response.text()
+        script = html.split("<script>")[1]
+        assert '<html lang="vi">' in html and ".textContent = " in script and ".innerHTML" not in script
+    finally:
+        await client.close()
+
+
+async def test_message_is_forwarded_to_rasa_and_replies_returned() -> None:
+    received: list[dict[str, Any]] = []
+    rasa = await _fake_rasa(received)
+    client = await _client(str(rasa.make_url("")).rstrip("/"))
+    sender = str(uuid.uuid4())
+    try:
+        response = await client.post("/chat/api/message", json={"sender": sender, "message": "xin chao"})
+        assert response.status == 200
+        assert (await response.json())[0]["buttons"][0]["payload"] == "/request_human"
+        assert received == [{"sender": f"web-{sender}", "message": "xin chao"}]
+    finally:
+        await client.close()
+        await rasa.close()
+
+
+async def test_bad_requests_get_clear_vietnamese_errors() -> None:
+    client = await _client("http://127.0.0.1:9")
+    try:
+        not_json = await client.post("/chat/api/message", data=b"{not json")
+        assert not_json.status == 400 and "không hợp lệ" in (await not_json.json())["error"]
+        bad_sender = await client.post("/chat/api/message", json={"sender": "x", "message": "hi"})
+        assert bad_sender.status == 400
+        huge = await client.post(
+            "/chat/api/message", json={"sender": str(uuid.uuid4()), "message": "a" * 20_001}
+        )
+        assert huge.status == 413
+    finally:
+        await client.close()
+
+
+async def test_rasa_down_is_said_plainly() -> None:
+    client = await _client("http://127.0.0.1:9")  # nothing listens on the discard port
+    try:
+        response = await client.post(
+            "/chat/api/message", json={"sender": str(uuid.uuid4()), "message": "xin chào"}
+        )
+        assert response.status == 502
+        assert (await response.json()) == [{"text": RASA_UNAVAILABLE}]
+    finally:
+        await client.close()

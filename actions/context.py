@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import Events, first_entity, latest_text, previous_action, send
 from actions.contact import AWAITING_UNIT, resolve_and_answer
 from actions.programmes import AWAITING_HELPFUL, answer_programme
+from actions.privacy import AWAITING_DELETE, erase
 from bot.answers import Reply
 from bot.content import unit_tree
 
@@ -45,6 +46,8 @@ class ActionHandleYesNo(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> Events:
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if _awaiting(tracker, {"action_delete_my_data"}) == AWAITING_DELETE:
+            return erase(dispatcher, tracker, confirmed=intent == "affirm")
         if _awaiting(tracker, _ASKED_HELPFUL) == AWAITING_HELPFUL:
             if intent == "affirm":
                 send(dispatcher, [Reply(GLAD)])

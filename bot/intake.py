@@ -54,6 +54,12 @@ class Category:
     code: str
     name: str
     aliases: tuple[str, ...]
+    button: str = ""
+
+    @property
+    def button_title(self) -> str:
+        """Quick-reply title: Facebook cuts them at 20 characters."""
+        return (self.button or self.name)[:20]
 
 
 @lru_cache(maxsize=4)
@@ -70,7 +76,9 @@ def load_categories(path: Path | None = None) -> tuple[Category, ...]:
         if not isinstance(item, dict) or not item.get("code") or not item.get("name"):
             raise ValueError(f"{path}: categories[{i}] needs 'code' and 'name'")
         aliases = tuple(str(a) for a in item.get("aliases") or [])
-        categories.append(Category(str(item["code"]), str(item["name"]), aliases))
+        categories.append(
+            Category(str(item["code"]), str(item["name"]), aliases, str(item.get("button") or ""))
+        )
     return tuple(categories)
 
 

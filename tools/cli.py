@@ -84,6 +84,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     return run_checks(fast=args.fast)
 
 
+_PASS_THROUGH = ("review", "promote", "moderate")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./mttq", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("moderate", add_help=False, help="print the moderation verdict of messages, one per line")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("help", help="this list")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in _PASS_THROUGH:
+        # These commands parse their own options (including --help).
+        os.chdir(ROOT)
+        return int(globals()[f"cmd_{argv[0]}"](argparse.Namespace(rest=argv[1:])) or 0)
     args = parser.parse_args(argv)
     if args.command == "help":
         parser.print_help()

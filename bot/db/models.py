@@ -310,3 +310,128 @@ class Quarantine(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
     reviewed_by = Column(Integer, ForeignKey("staff.id"), nullable=True)  # int | None
     reviewed_at = Column(UTCDateTime, nullable=True)  # datetime | None
+
+
+# --------------------------------------------------------------------------- staff console (0003)
+
+
+class StaffSession(Base):
+    """A signed-in console session; the cookie holds a random token, this row only its SHA-256."""
+
+    __tablename__ = "staff_sessions"
+
+    id = Column(Integer, primary_key=True)  # int
+    staff_id = Column(Integer, ForeignKey("staff.id"), nullable=False, index=True)  # int
+    token_hash = Column(String(64), nullable=False, unique=True)  # str, hex SHA-256
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+    expires_at = Column(UTCDateTime, nullable=False)  # datetime (UTC)
+    last_seen_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+class ApiToken(Base):
+    """A JSON API bearer token of a staff member; shown once, stored as its SHA-256."""
+
+    __tablename__ = "api_tokens"
+
+    id = Column(Integer, primary_key=True)  # int
+    staff_id = Column(Integer, ForeignKey("staff.id"), nullable=False, index=True)  # int
+    token_hash = Column(String(64), nullable=False, unique=True)  # str, hex SHA-256
+    label = Column(String(255), nullable=True)  # str | None
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+    last_used_at = Column(UTCDateTime, nullable=True)  # datetime | None
+    revoked_at = Column(UTCDateTime, nullable=True)  # datetime | None
+
+
+class LoginAttempt(Base):
+    """One console login attempt, for brute-force lockout by login and by client address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_login_created", "login", "created_at"),
+        Index("ix_login_attempts_ip_created", "ip", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)  # int
+    login = Column(String(128), nullable=False)  # str, as typed (lower-cased)
+    ip = Column(String(64), nullable=False)  # str
+    succeeded = Column(Boolean, nullable=False)  # bool
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+class CaseNote(Base):
+    """An internal note on a case (never sent to the citizen); may hold what events must not."""
+
+    __tablename__ = "case_notes"
+
+    id = Column(Integer, primary_key=True)  # int
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)  # int
+    actor_kind = Column(_enum(ActorKind, "actor_kind", 16), nullable=False)  # ActorKind
+    actor_id = Column(String(128), nullable=True)  # str | None (staff id)
+    text = Column(Text, nullable=False)  # str, as typed
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+# --------------------------------------------------------------------------- Telegram for staff (0004)
+
+
+class TelegramLinkCode(Base):
+    """A one-time code that links a Telegram group to a unit (``/lienket``) or a Telegram account
+    to a staff member (``/canbo``). Only the code's SHA-256 is stored; a code is used once, before
+    ``expires_at``, and the row then records who used it where."""
+
+    __tablename__ = "telegram_link_codes"
+    __table_args__ = (CheckConstraint("purpose IN ('group', 'member')", name="purpose"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    code_hash = Column(String(64), nullable=False, unique=True)  # str, hex SHA-256
+    purpose = Column(String(16), nullable=False)  # str: group | member
+    unit_code = Column(String(64), ForeignKey("units.code"), nullable=False)  # str
+    staff_id = Column(Integer, ForeignKey("staff.id"), nullable=True)  # int | None (member codes)
+    created_by = Column(Integer, ForeignKey("staff.id"), nullable=True)  # int | None (None: CLI)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+    expires_at = Column(UTCDateTime, nullable=False)  # datetime (UTC)
+    used_at = Column(UTCDateTime, nullable=True)  # datetime | None
+    used_by_telegram_user_id = Column(BigInteger, nullable=True)  # int | None
+    used_in_chat_id = Column(BigInteger, nullable=True)  # int | None
+
+
+class TelegramMember(Base):
+    """A Telegram account linked to a staff member: only these may press case buttons or reply."""
+
+    __tablename__ = "telegram_members"
+
+    id = Column(Integer, primary_key=True)  # int
+    telegram_user_id = Column(BigInteger, nullable=False, unique=True)  # int
+    staff_id = Column(Integer, ForeignKey("staff.id"), nullable=False, unique=True)  # int
+    telegram_username = Column(String(64), nullable=True)  # str | None, for display
+    linked_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+    link_code_id = Column(
+        Integer, ForeignKey("telegram_link_codes.id"), nullable=True
+    )  # int | None
+
+
+class TelegramMessage(Base):
+    """A case message the bot posted in a group, so a reply to it reaches that case's citizen."""
+
+    __tablename__ = "telegram_messages"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    chat_id = Column(BigInteger, nullable=False)  # int
+    message_id = Column(BigInteger, nullable=False)  # int
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)  # int
+    outbox_id = Column(Integer, ForeignKey("outbox.id"), nullable=True)  # int | None
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+class OverdueNotice(Base):
+    """One row per case and missed deadline: the overdue scan notifies staff once per due time."""
+
+    __tablename__ = "overdue_notices"
+    __table_args__ = (UniqueConstraint("case_id", "due_at"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False)  # int
+    due_at = Column(UTCDateTime, nullable=False)  # datetime (UTC)
+    outbox_id = Column(Integer, ForeignKey("outbox.id"), nullable=True)  # int | None
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from bot import staff
 from bot.settings import Settings, get_settings
 from bot.web import chat
 from bot.web.keys import HTTP, SETTINGS
@@ -35,4 +36,5 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     chat.setup_routes(app)
+    staff.setup(app)
     return app

@@ -1,0 +1,503 @@
+"""Feedback and petitions: moderation, the intake form, saving exactly once, cancelling.
+
+The form (``case_form``) collects what happened, where, the category and, after a consent notice,
+optional name and phone; a summary lets the citizen send, edit one part, or cancel. The case is
+written by :func:`bot.cases.create_case` in one transaction with its first event and the staff
+notification, and the reference code is told only after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.common import Events, entity_values, first_entity, latest_text, send
+from bot import intake
+from bot.answers import Reply
+from bot.cases import AttachmentDraft, CaseDraft, create_case, normalise_vn_phone
+from bot.content import unit_tree
+from bot.db.engine import session_scope
+from bot.db.runtime import get_engine
+from bot.moderation_gate import check_message, record_quarantine
+
+logger = logging.getLogger(__name__)
+
+CASE_SLOTS = (
+    "case_content", "case_location", "case_unit", "case_category", "case_consent",
+    "case_name", "case_phone", "case_confirm", "case_attachments",
+)
+INTRO = {
+    "petition": "Tôi sẽ giúp bạn gửi phản ánh, kiến nghị tới Mặt trận. Bạn có thể nhắn \"hủy\" "
+                "bất cứ lúc nào để dừng.",
+    "feedback": "Cảm ơn bạn muốn góp ý cho công tác Mặt trận. Bạn có thể nhắn \"hủy\" bất cứ "
+                "lúc nào để dừng.",
+}
+SAVED = (
+    "Cảm ơn bạn! {kind} của bạn đã được tiếp nhận với mã hồ sơ {ref}. Hồ sơ được chuyển tới "
+    "{unit}. Bạn có thể nhắn \"tra cứu {ref}\" để biết tình trạng xử lý."
+)
+NOT_SAVED = (
+    "Xin lỗi, hệ thống đang gặp sự cố nên {kind} của bạn CHƯA được lưu. Thông tin bạn đã nhập "
+    "vẫn được giữ lại: bạn nhắn \"thử lại\" (hoặc bấm nút bên dưới) để gửi lại, không cần nhập lại."
+)
+RETRY_BUTTONS = [
+    {"title": "Thử lại", "payload": "/retry"},
+    {"title": "Hủy", "payload": "/cancel"},
+]
+CANCELLED = "Đã hủy. Không có thông tin nào được lưu. Bạn cần hỗ trợ gì khác cứ nhắn cho tôi nhé."
+NOTHING_TO_CANCEL = "Hiện không có việc gì đang làm dở để hủy. Bạn cần hỗ trợ gì ạ?"
+NOTHING_TO_RETRY = "Hiện không có phản ánh, góp ý nào đang chờ gửi lại."
+
+
+def channel_of(tracker: Tracker) -> str:
+    """Our channel name for the case record (web chat arrives on Rasa's REST/socket.io)."""
+    name = tracker.get_latest_input_channel() or "web"
+    return "web" if name in ("rest", "socketio", "cmdline", "callback") else name
+
+
+def _intent(tracker: Tracker) -> str:
+    return str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
+
+
+def _attachments(tracker: Tracker) -> list[dict[str, Any]]:
+    """Images, files and locations the channel attached to the latest message (metadata)."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    found = []
+    for item in metadata.get("attachments") or []:
+        if isinstance(item, dict) and item.get("kind") in ("image", "file", "location"):
+            found.append(
+                {"kind": item["kind"], "url": item.get("url"), "payload": item.get("payload")}
+            )
+    return found
+
+
+class ActionStartCase(Action):
+    """submit_petition / give_feedback: check the message, then open a fresh form."""
+
+    def name(self) -> str:
+        return "action_start_case"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        text = latest_text(tracker)
+        verdict = check_message(channel_of(tracker), tracker.sender_id, text)
+        if verdict.flagged:
+            record_quarantine(channel_of(tracker), tracker.sender_id, text, verdict)
+            send(dispatcher, [Reply(verdict.citizen_message)])
+            return []
+        kind = "feedback" if _intent(tracker) == "give_feedback" else "petition"
+        send(dispatcher, [Reply(INTRO[kind])])
+        return [
+            *(SlotSet(slot, None) for slot in CASE_SLOTS),
+            SlotSet("case_kind", kind),
+            SlotSet("case_key", str(uuid.uuid4())),
+            SlotSet("case_pending", False),
+            FollowupAction("case_form"),
+        ]
+
+
+class ValidateCaseForm(FormValidationAction):
+    """Fills what each message offers (several fields at once is fine) and checks each value."""
+
+    def name(self) -> str:
+        return "validate_case_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        slots = ["case_content", "case_unit", "case_category", "case_consent"]
+        if tracker.get_slot("case_consent") is True:
+            slots += ["case_name", "case_phone"]
+        return slots + ["case_confirm"]
+
+    # -- helpers
+    @staticmethod
+    def _requested(tracker: Tracker) -> str | None:
+        return tracker.get_slot("requested_slot")
+
+    @staticmethod
+    def _cancelling(tracker: Tracker) -> bool:
+        return _intent(tracker) == "cancel"
+
+    @staticmethod
+    def _payload(tracker: Tracker) -> bool:
+        return latest_text(tracker).startswith("/")
+
+    # -- what happened
+    async def extract_case_content(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self._cancelling(tracker):
+            return {}
+        found: dict[str, Any] = {}
+        attachments = _attachments(tracker)
+        if attachments:
+            found["case_attachments"] = (tracker.get_slot("case_attachments") or []) + attachments
+        text = latest_text(tracker)
+        requested = self._requested(tracker)
+        if requested == "case_content" and text and not self._payload(tracker):
+            found["case_content"] = text
+        elif requested is None and len(text.split()) >= 8 and not self._payload(tracker):
+            # The message that opened the form already describes the problem.
+            found["case_content"] = text
+        return found
+
+    async def validate_case_content(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None:
+            return {"case_content": None}
+        text = str(value or "")
+        problem = intake.content_problem(text)
+        if problem:
+            dispatcher.utter_message(text=problem)
+            return {"case_content": None}
+        verdict = check_message(channel_of(tracker), tracker.sender_id, text)
+        if verdict.flagged:
+            record_quarantine(channel_of(tracker), tracker.sender_id, text, verdict)
+            dispatcher.utter_message(text=verdict.citizen_message)
+            return {"case_content": None}
+        return {"case_content": text}
+
+    # -- where
+    async def extract_case_unit(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self._cancelling(tracker):
+            return {}
+        requested = self._requested(tracker)
+        named = first_entity(tracker, "location", "unit")
+        if requested == "case_unit":
+            text = named or latest_text(tracker)
+            if intake.is_unknown_place(text):
+                return {"case_unit": unit_tree().province().code}
+            return {"case_unit": text, "case_location": named or text}
+        if named and tracker.get_slot("case_unit") is None:
+            return {"case_unit": named, "case_location": named}
+        return {}
+
+    async def validate_case_unit(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None:
+            return {"case_unit": None}
+        tree = unit_tree()
+        if value in tree:
+            return {"case_unit": value}
+        result = tree.resolve(str(value or ""))
+        if result.status == "one" and result.unit is not None:
+            return {"case_unit": result.unit.code}
+        if result.status == "ambiguous":
+            dispatcher.utter_message(
+                text="Có mấy phường, xã trùng tên. Bạn chọn đúng nơi xảy ra sự việc nhé:",
+                buttons=[
+                    {"title": (u.short_name or u.name)[:20],
+                     "payload": f'/inform{{"location":"{u.code}"}}'}
+                    for u in result.candidates[:10]
+                ],
+            )
+            return {"case_unit": None}
+        if self._requested(tracker) == "case_unit":
+            dispatcher.utter_message(
+                text="Tôi chưa xác định được phường, xã này. Bạn ghi rõ tên phường hoặc xã "
+                "(ví dụ: \"phường Láng\", \"xã Sóc Sơn\"), hoặc nhắn \"không rõ\" để gửi "
+                "về Mặt trận thành phố."
+            )
+        # A street or landmark without a ward: keep it as the detail, still ask for the ward.
+        return {"case_unit": None}
+
+    async def validate_case_location(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The place as the citizen wrote it (street, landmark), kept beside the resolved unit."""
+        return {"case_location": str(value).strip()[:500] if value else None}
+
+    async def validate_case_attachments(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value:
+            dispatcher.utter_message(text="Tôi đã nhận được tệp đính kèm của bạn.")
+        return {"case_attachments": value}
+
+    # -- category
+    async def extract_case_category(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self._cancelling(tracker):
+            return {}
+        values = entity_values(tracker, "category")
+        if self._requested(tracker) == "case_category":
+            return {"case_category": values[0] if values else latest_text(tracker)}
+        if values and tracker.get_slot("case_category") is None:
+            return {"case_category": values[0]}
+        return {}
+
+    async def validate_case_category(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None:
+            return {"case_category": None}
+        code = intake.match_category(str(value or ""))
+        if code is None and self._requested(tracker) == "case_category":
+            dispatcher.utter_message(text="Bạn chọn một lĩnh vực trong danh sách giúp tôi nhé.")
+        return {"case_category": code}
+
+    # -- consent, name, phone
+    async def extract_case_consent(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self._requested(tracker) != "case_consent" or self._cancelling(tracker):
+            return {}
+        intent = _intent(tracker)
+        if intent == "affirm" or intake.fold(latest_text(tracker)) in ("dong y", "co", "ok"):
+            return {"case_consent": True}
+        if intent == "deny" or intake.is_skip(latest_text(tracker)):
+            return {"case_consent": False, "case_name": None, "case_phone": None}
+        dispatcher.utter_message(text="Bạn bấm \"Đồng ý\" hoặc \"Gửi ẩn danh\" giúp tôi nhé.")
+        return {"case_consent": None}
+
+    async def extract_case_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self._cancelling(tracker):
+            return {}
+        named = first_entity(tracker, "person_name")
+        if self._requested(tracker) == "case_name":
+            text = latest_text(tracker)
+            if intake.is_skip(text):
+                return {"case_name": ""}
+            return {"case_name": named or text}
+        if named and tracker.get_slot("case_consent") is True and not tracker.get_slot("case_name"):
+            return {"case_name": named}
+        return {}
+
+    async def validate_case_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None:
+            return {"case_name": None}
+        if value == "":
+            return {"case_name": ""}
+        name = intake.parse_name(str(value or ""))
+        if name is None:
+            dispatcher.utter_message(
+                text="Họ tên chỉ gồm chữ cái (ví dụ: Nguyễn Văn An). Bạn nhập lại, hoặc nhắn "
+                "\"bỏ qua\" nếu không muốn để lại tên."
+            )
+        return {"case_name": name}
+
+    async def extract_case_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self._cancelling(tracker):
+            return {}
+        phone = first_entity(tracker, "phone")
+        if self._requested(tracker) == "case_phone":
+            text = latest_text(tracker)
+            if intake.is_skip(text):
+                return {"case_phone": ""}
+            return {"case_phone": phone or text}
+        if phone and tracker.get_slot("case_consent") is True and not tracker.get_slot("case_phone"):
+            return {"case_phone": phone}
+        return {}
+
+    async def validate_case_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None:
+            return {"case_phone": None}
+        if value == "":
+            return {"case_phone": ""}
+        phone = normalise_vn_phone(str(value or ""))
+        if phone is None:
+            dispatcher.utter_message(
+                text="Số điện thoại chưa đúng. Bạn nhập số có 10 chữ số bắt đầu bằng 0 (ví dụ "
+                "0912345678) hoặc dạng +84, hoặc nhắn \"bỏ qua\"."
+            )
+        return {"case_phone": phone}
+
+    # -- the summary answer: send, edit one part, (cancel goes through the cancel rule)
+    async def extract_case_confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self._requested(tracker) != "case_confirm" or self._cancelling(tracker):
+            return {}
+        intent = _intent(tracker)
+        if intent == "affirm" or intake.fold(latest_text(tracker)) in ("gui", "gui di", "xac nhan"):
+            return {"case_confirm": "confirm"}
+        if intent == "edit" or intake.fold(latest_text(tracker)).startswith("sua"):
+            target = intake.edit_target(latest_text(tracker), first_entity(tracker, "edit_field"))
+            cleared: dict[str, Any] = {"case_confirm": None}
+            if target is not None:
+                cleared.update({slot: None for slot in intake.EDIT_FIELDS[target]})
+            return cleared
+        dispatcher.utter_message(text="Bạn bấm \"Gửi\" để gửi, chọn mục cần sửa, hoặc \"Hủy\".")
+        return {"case_confirm": None}
+
+
+class ActionAskCaseConfirm(Action):
+    """The summary before sending: exactly what will be saved, with send / edit / cancel."""
+
+    def name(self) -> str:
+        return "action_ask_case_confirm"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        unit = unit_tree().get(tracker.get_slot("case_unit"))
+        text = intake.summary(
+            kind=tracker.get_slot("case_kind") or "petition",
+            content=tracker.get_slot("case_content") or "",
+            unit_name=unit.name if unit else "",
+            location=tracker.get_slot("case_location"),
+            category=tracker.get_slot("case_category"),
+            consent=tracker.get_slot("case_consent"),
+            name=tracker.get_slot("case_name"),
+            phone=tracker.get_slot("case_phone"),
+        )
+        buttons = [{"title": "Gửi", "payload": "/affirm"}]
+        buttons += [
+            {"title": label, "payload": f'/edit{{"edit_field":"{field}"}}'}
+            for field, label in intake.EDIT_LABELS.items()
+        ]
+        buttons.append({"title": "Hủy", "payload": "/cancel"})
+        dispatcher.utter_message(text=text, buttons=buttons)
+        return []
+
+
+class ActionSubmitCase(Action):
+    """Save the confirmed case once; tell the reference code only after the commit."""
+
+    def name(self) -> str:
+        return "action_submit_case"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        if tracker.get_slot("case_confirm") != "confirm" or not tracker.get_slot("case_content"):
+            send(dispatcher, [Reply(NOTHING_TO_RETRY)])
+            return []
+        kind = tracker.get_slot("case_kind") or "petition"
+        consent = tracker.get_slot("case_consent") is True
+        draft = CaseDraft(
+            kind=kind,  # type: ignore[arg-type]
+            content=tracker.get_slot("case_content"),
+            channel=channel_of(tracker),
+            channel_user_id=tracker.sender_id,
+            conversation_id=tracker.sender_id,
+            unit_code=tracker.get_slot("case_unit"),
+            category=tracker.get_slot("case_category"),
+            location_text=tracker.get_slot("case_location"),
+            person_name=(tracker.get_slot("case_name") or None) if consent else None,
+            phone=(tracker.get_slot("case_phone") or None) if consent else None,
+            consent=consent,
+            moderation_verdict="clean",
+            attachments=[
+                AttachmentDraft(kind=a["kind"], url=a.get("url"), payload=a.get("payload"))
+                for a in tracker.get_slot("case_attachments") or []
+            ],
+        )
+        try:
+            with session_scope(get_engine()) as session:
+                created = create_case(session, draft, idempotency_key=tracker.get_slot("case_key"))
+        except (SQLAlchemyError, OSError) as error:
+            logger.error("case not saved for conversation %s: %s", tracker.sender_id, error)
+            send(dispatcher, [Reply(NOT_SAVED.format(kind=intake.kind_label(kind)), RETRY_BUTTONS)])
+            return [SlotSet("case_pending", True)]
+        unit = unit_tree().get(created.unit_code)
+        send(dispatcher, [Reply(SAVED.format(
+            kind=intake.kind_label(kind).capitalize(),
+            ref=created.ref_code,
+            unit=unit.name if unit else created.unit_code,
+        ))])
+        return [
+            *(SlotSet(slot, None) for slot in CASE_SLOTS),
+            SlotSet("case_pending", False),
+            SlotSet("case_key", None),
+            SlotSet("last_ref_code", created.ref_code),
+        ]
+
+
+class ActionCancelCase(Action):
+    """"Hủy": stop the form (or a pending retry) and forget the draft; nothing is saved."""
+
+    def name(self) -> str:
+        return "action_cancel_case"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        had_draft = bool(tracker.active_loop.get("name")) or bool(tracker.get_slot("case_pending"))
+        send(dispatcher, [Reply(CANCELLED if had_draft else NOTHING_TO_CANCEL)])
+        return [
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+            *(SlotSet(slot, None) for slot in CASE_SLOTS),
+            SlotSet("case_pending", False),
+            SlotSet("case_key", None),
+        ]
+
+
+class ActionRetryCase(ActionSubmitCase):
+    """"Thử lại" after the database was unavailable: the same draft, the same idempotency key."""
+
+    def name(self) -> str:
+        return "action_retry_case"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        if not tracker.get_slot("case_pending"):
+            send(dispatcher, [Reply(NOTHING_TO_RETRY)])
+            return []
+        return await super().run(dispatcher, tracker, domain)
+
+
+class ActionAskCaseCategory(Action):
+    """Category buttons from content/categories.yml (numbered where a channel has no buttons)."""
+
+    def name(self) -> str:
+        return "action_ask_case_category"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        dispatcher.utter_message(
+            text="Sự việc thuộc lĩnh vực nào?",
+            buttons=[
+                {"title": c.button_title, "payload": f'/inform{{"category":"{c.code}"}}'}
+                for c in intake.load_categories()
+            ],
+        )
+        return []
+
+
+class ActionAskCaseConsent(Action):
+    """The personal-data notice (Decree 13/2023/NĐ-CP) before asking for name and phone."""
+
+    def name(self) -> str:
+        return "action_ask_case_consent"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        dispatcher.utter_message(
+            text=intake.CONSENT_NOTICE,
+            buttons=[
+                {"title": "Đồng ý", "payload": "/affirm"},
+                {"title": "Gửi ẩn danh", "payload": "/deny"},
+            ],
+        )
+        return []

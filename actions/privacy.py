@@ -1,0 +1,64 @@
+"""Delete my data: erase name and phone from the citizen's cases after a confirmation."""
+
+from __future__ import annotations
+
+import logging
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.cases import channel_of
+from actions.common import Events, send
+from bot.answers import Reply
+from bot.cases import Actor, anonymise_citizen
+from bot.db.engine import session_scope
+from bot.db.models import ActorKind
+from bot.db.runtime import get_engine
+
+logger = logging.getLogger(__name__)
+AWAITING_DELETE = "delete_data"
+ASK = (
+    "Bạn muốn xóa họ tên và số điện thoại của bạn khỏi mọi phản ánh, góp ý đã gửi qua kênh này? "
+    "Nội dung phản ánh vẫn được giữ lại (ẩn danh) để cán bộ tiếp tục giải quyết."
+)
+DONE = "Đã xóa họ tên và số điện thoại của bạn khỏi {n} hồ sơ. Các hồ sơ được giữ lại ở dạng ẩn danh."
+NOTHING = "Tôi không thấy họ tên hay số điện thoại nào của bạn trong các hồ sơ gửi qua kênh này."
+KEPT = "Dạ, tôi giữ nguyên thông tin. Bạn cần hỗ trợ gì khác cứ nhắn cho tôi nhé."
+FAILED = "Xin lỗi, hệ thống đang gặp sự cố nên chưa xóa được. Bạn vui lòng thử lại sau ít phút."
+
+
+class ActionDeleteMyData(Action):
+    """Asks for confirmation; the yes/no is handled by :func:`erase`."""
+
+    def name(self) -> str:
+        return "action_delete_my_data"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        send(dispatcher, [Reply(ASK, [
+            {"title": "Đồng ý xóa", "payload": "/affirm"},
+            {"title": "Không", "payload": "/deny"},
+        ])])
+        return [SlotSet("awaiting", AWAITING_DELETE)]
+
+
+def erase(dispatcher: CollectingDispatcher, tracker: Tracker, confirmed: bool) -> Events:
+    if not confirmed:
+        send(dispatcher, [Reply(KEPT)])
+        return [SlotSet("awaiting", None)]
+    try:
+        with session_scope(get_engine()) as session:
+            count = anonymise_citizen(
+                session, channel_of(tracker), tracker.sender_id,
+                actor=Actor(ActorKind.CITIZEN, tracker.sender_id),
+            )
+    except SQLAlchemyError as error:
+        logger.error("erasure failed: %s", error)
+        send(dispatcher, [Reply(FAILED)])
+        return [SlotSet("awaiting", None)]
+    send(dispatcher, [Reply(DONE.format(n=count) if count else NOTHING)])
+    return [SlotSet("awaiting", None)]

@@ -1,0 +1,289 @@
+"""What a case message in a unit's Telegram group says, and the buttons under it.
+
+The text is rebuilt from the database every time (posting, and after every button press), so the
+group always shows the case as it is now, plus one line saying who last did what. Everything a
+citizen wrote is HTML-escaped (messages use ``parse_mode=HTML``) and long text is cut to fit
+Telegram's 4,096-character limit. Names and phone numbers are never posted: officers open the
+console ("Xem") for those.
+
+Callback data (at most 64 bytes, Telegram's limit) is ``c:<case id>:<action>[:<unit>]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.casework import STATUS_LABELS
+from bot.db.models import TERMINAL_STATUSES, Case, CaseKind, CaseStatus, Staff, Unit
+from bot.notify.delivery import OutboxKinds
+from bot.units import UnitInfo
+
+__all__ = [
+    "ACTIONS",
+    "MAX_CALLBACK_BYTES",
+    "CallbackData",
+    "CaseCard",
+    "case_keyboard",
+    "decode_callback",
+    "encode_callback",
+    "headline",
+    "load_card",
+    "render_case",
+    "transfer_keyboard",
+    "unit_from_token",
+]
+
+MAX_CALLBACK_BYTES = 64
+MAX_MESSAGE_CHARS = 4096
+#: Room left for the content once the rest of the card is written.
+MAX_CONTENT_CHARS = 2500
+
+TAKE, RESOLVE, TRANSFER, TRANSFER_TO, BACK = "take", "done", "xfer", "to", "back"
+ACTIONS = frozenset({TAKE, RESOLVE, TRANSFER, TRANSFER_TO, BACK})
+
+BUTTON_TAKE = "Nhận xử lý"
+BUTTON_RESOLVE = "Đã giải quyết"
+BUTTON_TRANSFER = "Chuyển đơn vị"
+BUTTON_VIEW = "Xem"
+BUTTON_BACK = "« Quay lại"
+
+KIND_LABELS: Mapping[CaseKind, str] = {
+    CaseKind.PETITION: "Phản ánh, kiến nghị",
+    CaseKind.FEEDBACK: "Góp ý",
+    CaseKind.HANDOFF: "Người dân cần gặp cán bộ",
+}
+
+
+@dataclass(frozen=True)
+class CaseCard:
+    """The facts of a case a group message shows (no name, no phone)."""
+
+    id: int
+    ref_code: str
+    kind: CaseKind
+    status: CaseStatus
+    category: str | None
+    category_name: str
+    content: str
+    location_text: str | None
+    unit_code: str
+    unit_name: str
+    assignee: str | None
+    sla_due_at: datetime | None
+    created_at: datetime
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+def staff_label(staff: Staff) -> str:
+    return str(staff.display_name or staff.login)
+
+
+def _category_name(code: str | None) -> str:
+    if not code:
+        return "Chưa phân loại"
+    try:
+        from bot.intake import category_name
+
+        return category_name(code) or code
+    except Exception:  # a broken categories file must not stop a notification
+        return code
+
+
+def load_card(session: Session, case_id: int) -> CaseCard | None:
+    case = session.get(Case, case_id)
+    if case is None:
+        return None
+    unit = session.get(Unit, case.unit_code)
+    assignee = session.get(Staff, case.assignee_id) if case.assignee_id is not None else None
+    return CaseCard(
+        id=case.id,
+        ref_code=case.ref_code,
+        kind=CaseKind(case.kind),
+        status=CaseStatus(case.status),
+        category=case.category,
+        category_name=_category_name(case.category),
+        content=case.content,
+        location_text=case.location_text,
+        unit_code=case.unit_code,
+        unit_name=(unit.short_name or unit.name) if unit is not None else case.unit_code,
+        assignee=staff_label(assignee) if assignee is not None else None,
+        sla_due_at=case.sla_due_at,
+        created_at=case.created_at,
+    )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%H:%M %d/%m/%Y")
+
+
+def headline(kind: str, payload: Mapping[str, Any], card: CaseCard) -> str:
+    """The first line of a posted message, by outbox kind (plain text, escaped by the caller)."""
+    if kind == OutboxKinds.OVERDUE:
+        return f"⏰ QUÁ HẠN: {KIND_LABELS[card.kind]}"
+    if kind == OutboxKinds.CITIZEN_MESSAGE:
+        return "💬 Người dân nhắn thêm"
+    if payload.get("event") == "transferred":
+        return f"🔁 Hồ sơ được chuyển đến: {KIND_LABELS[card.kind]}"
+    if card.kind == CaseKind.HANDOFF:
+        return "🙋 Người dân cần gặp cán bộ"
+    return f"🆕 {KIND_LABELS[card.kind]} mới"
+
+
+def render_case(
+    card: CaseCard,
+    *,
+    title: str,
+    tz: ZoneInfo,
+    extra: Iterable[str] = (),
+    quote: str | None = None,
+    action_line: str | None = None,
+) -> str:
+    """The HTML text of a case message. ``extra`` lines and ``quote`` are plain text."""
+    e = html.escape
+    lines = [f"<b>{e(title)}</b> · <code>{e(card.ref_code)}</code>"]
+    lines.append(f"Đơn vị: {e(card.unit_name)}")
+    lines.append(f"Lĩnh vực: {e(card.category_name)}")
+    if card.location_text:
+        lines.append(f"Địa điểm: {e(_cut(card.location_text, 300))}")
+    lines.append(f"Tiếp nhận: {_local(card.created_at, tz)}")
+    if card.sla_due_at is not None:
+        lines.append(f"Hạn xử lý: {_local(card.sla_due_at, tz)}")
+    status = STATUS_LABELS[card.status]
+    lines.append(f"Trạng thái: <b>{e(status)}</b> · Người xử lý: {e(card.assignee or '—')}")
+    lines.extend(e(line) for line in extra)
+    if quote:
+        lines.append("")
+        lines.append("<b>Người dân viết:</b>")
+        lines.append(f"<blockquote>{e(_cut(quote, 1500))}</blockquote>")
+    lines.append("")
+    lines.append("<b>Nội dung:</b>")
+    lines.append(e(_cut(card.content, MAX_CONTENT_CHARS if not quote else 1000)))
+    if action_line:
+        lines.append("")
+        lines.append(f"✅ {e(action_line)}")
+    if not card.terminal:
+        lines.append("")
+        lines.append("<i>Trả lời (reply) tin nhắn này để gửi phản hồi tới người dân.</i>")
+    return _cut("\n".join(lines), MAX_MESSAGE_CHARS)
+
+
+# --------------------------------------------------------------------------- callback data
+
+
+@dataclass(frozen=True)
+class CallbackData:
+    case_id: int
+    action: str
+    unit_token: str | None = None
+
+
+def _unit_token(code: str, case_id: int) -> str:
+    plain = f"c:{case_id}:{TRANSFER_TO}:{code}"
+    if len(plain.encode()) <= MAX_CALLBACK_BYTES:
+        return code
+    return "#" + hashlib.sha256(code.encode()).hexdigest()[:12]
+
+
+def encode_callback(case_id: int, action: str, unit_code: str | None = None) -> str:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if action == TRANSFER_TO:
+        if not unit_code:
+            raise ValueError("a transfer needs a unit")
+        data = f"c:{case_id}:{action}:{_unit_token(unit_code, case_id)}"
+    else:
+        data = f"c:{case_id}:{action}"
+    if len(data.encode()) > MAX_CALLBACK_BYTES:  # pragma: no cover - guarded by _unit_token
+        raise ValueError("callback data too long")
+    return data
+
+
+def decode_callback(data: str | None) -> CallbackData | None:
+    """Parse callback data; None for anything this bot did not write."""
+    if not data:
+        return None
+    parts = data.split(":", 3)
+    if len(parts) < 3 or parts[0] != "c" or not parts[1].isdigit() or parts[2] not in ACTIONS:
+        return None
+    action = parts[2]
+    if action == TRANSFER_TO:
+        if len(parts) != 4 or not parts[3]:
+            return None
+        return CallbackData(int(parts[1]), action, parts[3])
+    if len(parts) != 3:
+        return None
+    return CallbackData(int(parts[1]), action)
+
+
+def unit_from_token(token: str, units: Iterable[UnitInfo]) -> str | None:
+    """The unit code a transfer button stands for (a code, or ``#`` + hash of a long code)."""
+    for unit in units:
+        if token == unit.code or (
+            token.startswith("#")
+            and token[1:] == hashlib.sha256(unit.code.encode()).hexdigest()[:12]
+        ):
+            return unit.code
+    return None
+
+
+# --------------------------------------------------------------------------- keyboards
+
+
+def case_keyboard(
+    card: CaseCard, case_url: str, *, actionable: bool = True
+) -> InlineKeyboardMarkup:
+    """Nhận xử lý · Đã giải quyết / Chuyển đơn vị · Xem.
+
+    Only "Xem" once the case is finished, or when this message no longer owns the case
+    (``actionable=False``: it was transferred to another unit's group).
+    """
+    view = InlineKeyboardButton(BUTTON_VIEW, url=case_url)
+    if card.terminal or not actionable:
+        return InlineKeyboardMarkup([[view]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(BUTTON_TAKE, callback_data=encode_callback(card.id, TAKE)),
+                InlineKeyboardButton(
+                    BUTTON_RESOLVE, callback_data=encode_callback(card.id, RESOLVE)
+                ),
+            ],
+            [
+                InlineKeyboardButton(
+                    BUTTON_TRANSFER, callback_data=encode_callback(card.id, TRANSFER)
+                ),
+                view,
+            ],
+        ]
+    )
+
+
+def transfer_keyboard(card: CaseCard, units: Iterable[UnitInfo]) -> InlineKeyboardMarkup:
+    """One button per other unit (two per row), then "« Quay lại"."""
+    buttons = [
+        InlineKeyboardButton(
+            unit.short_name or unit.name,
+            callback_data=encode_callback(card.id, TRANSFER_TO, unit.code),
+        )
+        for unit in units
+        if unit.code != card.unit_code
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([InlineKeyboardButton(BUTTON_BACK, callback_data=encode_callback(card.id, BACK))])
+    return InlineKeyboardMarkup(rows)

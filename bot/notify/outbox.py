@@ -1,0 +1,446 @@
+"""The outbox worker: delivers notifications with retries, each marked sent exactly once.
+
+Rows are written by the change that causes them (``bot.cases``, ``bot.casework``, the overdue scan
+below) in the same transaction. The worker then, one row at a time:
+
+1. **claims** a pending row whose ``next_attempt_at`` has passed: PostgreSQL picks it with
+   ``SELECT … FOR UPDATE SKIP LOCKED`` (two workers never wait on or take the same row); both
+   databases then run a guarded ``UPDATE … SET attempts = attempts + 1, next_attempt_at = now +
+   lease WHERE id = … AND status = 'pending' AND attempts = <seen> AND next_attempt_at <= now``
+   whose row count says whether this worker won. ``next_attempt_at`` doubles as the lease: a
+   claimed row is invisible to other workers until the lease runs out, so a worker that dies
+   mid-delivery leaves a row that another worker (or itself after a restart) claims again.
+2. **delivers** it with the sender for its kind, outside any transaction;
+3. **records** the result with an ``UPDATE … WHERE id = … AND status = 'pending' AND attempts =
+   <this claim's attempt>``: ``attempts`` is the fencing token, so only the claim that still owns
+   the row can mark it ``sent`` (exactly once), reschedule it with exponential backoff, or give up
+   (``failed`` after ``max_attempts``, ``undeliverable`` when the platform refuses the recipient),
+   with the reason in ``last_error``.
+
+Kinds without a sender are never claimed: with no Telegram token the staff rows simply stay
+pending, nothing is lost, and they go out once a token is configured.
+
+Delivery is at least once at one boundary only: if a worker dies after the platform accepted a
+message but before step 3 commits, the row is sent again after the lease. Nothing can close that
+gap without the platform's help; the lease (default two minutes, far above the HTTP timeouts) keeps
+it to real crashes.
+
+Database work runs in a thread (``asyncio.to_thread``) so a busy SQLite file never blocks the
+event loop the staff service's web handlers share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db.engine import session_scope
+from bot.db.models import TERMINAL_STATUSES, Case, Outbox, OutboxStatus, OverdueNotice
+from bot.db.types import ensure_aware, utcnow
+from bot.notify.delivery import DeliveryResult, OutboxKinds, OutboxRow, Sender
+
+__all__ = [
+    "SessionFactory",
+    "WorkerOptions",
+    "backoff_delay",
+    "claim_next",
+    "deliver_due",
+    "record_result",
+    "requeue",
+    "run_worker",
+    "scan_overdue",
+    "session_factory",
+]
+
+log = logging.getLogger(__name__)
+
+#: A callable opening one unit of work: commits on success, rolls back on error.
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+#: Longest stored ``last_error`` (platform messages can be long).
+MAX_ERROR_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """Tuning of the worker. ``lease`` must exceed the longest delivery (HTTP timeouts)."""
+
+    lease: timedelta = timedelta(minutes=2)
+    max_attempts: int = 10
+    backoff_base: timedelta = timedelta(seconds=30)
+    backoff_cap: timedelta = timedelta(hours=1)
+    #: Up to this fraction is added at random, so retries of many rows do not arrive together.
+    jitter: float = 0.1
+    #: Rows handled per pass before the loop looks at the stop event again.
+    batch_limit: int = 100
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.lease <= timedelta(0):
+            raise ValueError("lease must be positive")
+
+
+def session_factory(engine: Engine) -> SessionFactory:
+    """``session_scope`` bound to ``engine``."""
+    return partial(session_scope, engine)
+
+
+def backoff_delay(
+    attempt: int, options: WorkerOptions, rng: Callable[[], float] = random.random
+) -> timedelta:
+    """Wait after failed attempt number ``attempt`` (1, 2, …): base · 2^(attempt−1), capped."""
+    exponent = min(max(attempt - 1, 0), 30)
+    delay = min(options.backoff_base * (2**exponent), options.backoff_cap)
+    if options.jitter > 0:
+        delay += delay * (options.jitter * rng())
+    return delay
+
+
+def _row(o: Outbox) -> OutboxRow:
+    return OutboxRow(
+        id=o.id,
+        kind=o.kind,
+        case_id=o.case_id,
+        target=o.target,
+        payload=dict(o.payload or {}),
+        attempts=o.attempts,
+        created_at=o.created_at,
+    )
+
+
+def claim_next(
+    factory: SessionFactory, kinds: frozenset[str] | set[str], *, now: datetime, lease: timedelta
+) -> OutboxRow | None:
+    """Claim the most overdue pending row of ``kinds``; None when there is none (see module doc)."""
+    if not kinds:
+        return None
+    now = ensure_aware(now, "now")
+    for _ in range(5):  # a lost race (only possible without SKIP LOCKED) just tries the next row
+        with factory() as session:
+            candidate = session.execute(
+                select(Outbox.id, Outbox.attempts)
+                .where(
+                    Outbox.status == OutboxStatus.PENDING,
+                    Outbox.next_attempt_at <= now,
+                    Outbox.kind.in_(sorted(kinds)),
+                )
+                .order_by(Outbox.next_attempt_at, Outbox.id)
+                .limit(1)
+                # PostgreSQL: FOR UPDATE SKIP LOCKED. SQLite ignores it; BEGIN IMMEDIATE already
+                # serialises writers and the guarded UPDATE below decides.
+                .with_for_update(skip_locked=True)
+            ).first()
+            if candidate is None:
+                return None
+            row_id, seen_attempts = candidate
+            claimed = session.execute(
+                update(Outbox)
+                .where(
+                    Outbox.id == row_id,
+                    Outbox.status == OutboxStatus.PENDING,
+                    Outbox.attempts == seen_attempts,
+                    Outbox.next_attempt_at <= now,
+                )
+                .values(attempts=seen_attempts + 1, next_attempt_at=now + lease)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:
+                continue
+            outbox = session.execute(
+                select(Outbox).where(Outbox.id == row_id).execution_options(populate_existing=True)
+            ).scalar_one()
+            return _row(outbox)
+    return None
+
+
+def _error_text(result: DeliveryResult) -> str:
+    return (result.error or "unknown error")[:MAX_ERROR_CHARS]
+
+
+def record_result(
+    factory: SessionFactory,
+    row: OutboxRow,
+    result: DeliveryResult,
+    *,
+    now: datetime,
+    options: WorkerOptions,
+    rng: Callable[[], float] = random.random,
+) -> str:
+    """Store the outcome of the attempt that claimed ``row``; returns the row's new state
+    (``sent``, ``pending``, ``failed``, ``undeliverable``) or ``lost`` when another claim owns the
+    row now (its lease ran out): then nothing is changed."""
+    now = ensure_aware(now, "now")
+    values: dict[str, Any]
+    if result.ok:
+        values = {"status": OutboxStatus.SENT, "sent_at": now, "last_error": None}
+        state = OutboxStatus.SENT.value
+    elif result.waiting:
+        after = timedelta(seconds=result.retry_after if result.retry_after is not None else 300)
+        # Nothing was tried: give the attempt back so waiting never exhausts max_attempts.
+        values = {
+            "next_attempt_at": now + after,
+            "last_error": _error_text(result),
+            "attempts": row.attempts - 1,
+        }
+        state = OutboxStatus.PENDING.value
+    elif result.retryable and row.attempts < options.max_attempts:
+        if result.retry_after is not None:
+            delay = timedelta(seconds=max(result.retry_after, 0))
+        else:
+            delay = backoff_delay(row.attempts, options, rng)
+        values = {"next_attempt_at": now + delay, "last_error": _error_text(result)}
+        state = OutboxStatus.PENDING.value
+    elif result.retryable:
+        values = {
+            "status": OutboxStatus.FAILED,
+            "last_error": f"gave up after {row.attempts} attempts: {_error_text(result)}"[
+                :MAX_ERROR_CHARS
+            ],
+        }
+        state = OutboxStatus.FAILED.value
+    else:
+        status = OutboxStatus.UNDELIVERABLE if result.undeliverable else OutboxStatus.FAILED
+        values = {"status": status, "last_error": _error_text(result)}
+        state = status.value
+    with factory() as session:
+        changed = session.execute(
+            update(Outbox)
+            .where(
+                Outbox.id == row.id,
+                Outbox.status == OutboxStatus.PENDING,
+                Outbox.attempts == row.attempts,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:
+            log.warning("outbox row %s: lease lost before the result was recorded", row.id)
+            return "lost"
+    if state != OutboxStatus.SENT.value:
+        log.info(
+            "outbox row %s (%s) attempt %s: %s, %s",
+            row.id,
+            row.kind,
+            row.attempts,
+            state,
+            result.error,
+        )
+    return state
+
+
+async def _deliver(sender: Sender, row: OutboxRow) -> DeliveryResult:
+    try:
+        return await sender.send(row)
+    except asyncio.CancelledError:
+        raise  # the row is claimed; it is delivered again after the lease
+    except Exception as exc:  # a sender bug must not stop the worker or lose the row
+        log.exception("sender for %s raised on outbox row %s", row.kind, row.id)
+        return DeliveryResult.retry(f"{type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True)
+class PassReport:
+    handled: int
+    sent: int
+
+
+async def deliver_pass(
+    factory: SessionFactory,
+    senders: Mapping[str, Sender],
+    *,
+    now: datetime | None = None,
+    options: WorkerOptions | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    rng: Callable[[], float] = random.random,
+) -> PassReport:
+    """One pass over due rows (at most ``options.batch_limit``); see :func:`deliver_due`."""
+    options = options or WorkerOptions()
+
+    def current() -> datetime:
+        return now if now is not None else clock()
+
+    kinds = frozenset(senders)
+    handled = sent = 0
+    for _ in range(options.batch_limit):
+        row = await asyncio.to_thread(
+            claim_next, factory, kinds, now=current(), lease=options.lease
+        )
+        if row is None:
+            break
+        handled += 1
+        result = await _deliver(senders[row.kind], row)
+        state = await asyncio.to_thread(
+            record_result, factory, row, result, now=current(), options=options, rng=rng
+        )
+        if state == OutboxStatus.SENT.value:
+            sent += 1
+    return PassReport(handled=handled, sent=sent)
+
+
+async def deliver_due(
+    factory: SessionFactory,
+    senders: Mapping[str, Sender],
+    *,
+    now: datetime | None = None,
+    options: WorkerOptions | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    rng: Callable[[], float] = random.random,
+) -> int:
+    """Deliver every row due now whose kind has a sender; returns how many were marked sent.
+
+    ``now`` fixes the time of the whole pass (tests); otherwise ``clock`` is read at each step.
+    """
+    report = await deliver_pass(factory, senders, now=now, options=options, clock=clock, rng=rng)
+    return report.sent
+
+
+def requeue(session: Session, outbox_id: int, *, now: datetime | None = None) -> bool:
+    """Send a ``failed`` or ``undeliverable`` row again (a console "retry" button)."""
+    now = ensure_aware(now, "now") if now is not None else utcnow()
+    result = session.execute(
+        update(Outbox)
+        .where(
+            Outbox.id == outbox_id,
+            Outbox.status.in_([OutboxStatus.FAILED.value, OutboxStatus.UNDELIVERABLE.value]),
+        )
+        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
+
+
+# --------------------------------------------------------------------------- overdue scan
+
+
+def scan_overdue(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Queue one ``overdue`` notification per open case and missed deadline; returns how many.
+
+    A case is overdue when it is not finished and its ``sla_due_at`` has passed. The unique
+    ``overdue_notices (case_id, due_at)`` row makes the notification once-only even when two
+    scanners run at once; a case given a new deadline (e.g. transferred) can be notified again
+    when that one passes too.
+    """
+    now = ensure_aware(now, "now") if now is not None else utcnow()
+    due = session.execute(
+        select(Case.id, Case.ref_code, Case.unit_code, Case.sla_due_at)
+        .outerjoin(
+            OverdueNotice,
+            (OverdueNotice.case_id == Case.id) & (OverdueNotice.due_at == Case.sla_due_at),
+        )
+        .where(
+            Case.sla_due_at.is_not(None),
+            Case.sla_due_at <= now,
+            Case.status.notin_([s.value for s in TERMINAL_STATUSES]),
+            OverdueNotice.id.is_(None),
+        )
+        .order_by(Case.sla_due_at, Case.id)
+        .limit(limit)
+    ).all()
+    queued = 0
+    for case_id, ref_code, unit_code, due_at in due:
+        try:
+            with session.begin_nested():
+                notice = OverdueNotice(case_id=case_id, due_at=due_at, created_at=now)
+                session.add(notice)
+                session.flush()
+                row = Outbox(
+                    kind=OutboxKinds.OVERDUE,
+                    case_id=case_id,
+                    target=unit_code,
+                    payload={
+                        "case_id": case_id,
+                        "ref_code": ref_code,
+                        "unit_code": unit_code,
+                        "due_at": due_at.isoformat(),
+                    },
+                    status=OutboxStatus.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+                session.add(row)
+                session.flush()
+                notice.outbox_id = row.id
+                session.flush()
+        except IntegrityError:
+            continue  # another scanner queued it first
+        queued += 1
+    return queued
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+@contextlib.contextmanager
+def _logged(what: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception:
+        log.exception("outbox worker: %s failed; trying again later", what)
+
+
+async def run_worker(
+    engine: Engine,
+    senders: Mapping[str, Sender],
+    *,
+    stop_event: asyncio.Event,
+    options: WorkerOptions | None = None,
+    poll_interval: float = 2.0,
+    overdue_interval: float = 60.0,
+    wake_event: asyncio.Event | None = None,
+) -> None:
+    """Deliver due rows until ``stop_event`` is set; scan for overdue cases now and then.
+
+    ``wake_event`` (optional) cuts the wait short when the same process has just written a row.
+    """
+    options = options or WorkerOptions()
+    factory = session_factory(engine)
+    missing = sorted({OutboxKinds.STAFF_NOTIFY, OutboxKinds.CITIZEN_REPLY} - set(senders))
+    if missing:
+        log.warning("outbox worker: no sender for %s; those rows wait in the outbox", missing)
+    next_scan = 0.0
+    while not stop_event.is_set():
+        busy = False
+        if time.monotonic() >= next_scan:
+            with _logged("overdue scan"):
+                await asyncio.to_thread(_scan_once, factory)
+            next_scan = time.monotonic() + overdue_interval
+        with _logged("delivery pass"):
+            report = await deliver_pass(factory, senders, options=options)
+            busy = report.handled >= options.batch_limit
+        if busy:
+            continue
+        await _wait(stop_event, wake_event, poll_interval)
+
+
+def _scan_once(factory: SessionFactory) -> int:
+    with factory() as session:
+        return scan_overdue(session)
+
+
+async def _wait(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        if wake is not None:
+            wake.clear()

@@ -1,0 +1,26 @@
+"""The staff side of the web service: the console under ``/staff`` and the JSON API under
+``/api/v1``.
+
+``bot.web.app.create_app`` calls :func:`setup` once. It registers the database resource
+(migrate, engine, unit sync on start-up; dispose on shutdown), the security headers and the
+routes. Other parts of the staff service (the outbox worker, Telegram) may reuse the engine as
+``app[bot.staff.context.ENGINE]`` once the app has started.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.staff import admin, api, console
+from bot.staff.context import CATEGORIES, ENGINE, UNITS, database_ctx
+from bot.staff.security import security_headers
+
+__all__ = ["CATEGORIES", "ENGINE", "UNITS", "setup"]
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(database_ctx)
+    app.middlewares.append(security_headers)
+    console.setup_routes(app)
+    admin.setup_routes(app)
+    api.setup_routes(app)

@@ -1,0 +1,873 @@
+"""The web console's pages: login, the queue (and its CSV), a case and its actions, the overview.
+
+Everything a citizen wrote goes through ``bot.staff.html.fmt`` (escaped). Another unit's case
+answers 404 exactly like a case that does not exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import accounts, casework
+from bot.casework import ALLOWED_TRANSITIONS, CaseworkError
+from bot.db.models import (
+    AttachmentKind,
+    Case,
+    CaseNote,
+    CaseStatus,
+    Outbox,
+    Staff,
+)
+from bot.staff import html as h
+from bot.staff import queries
+from bot.staff.context import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    StaffContext,
+    console_view,
+    html_response,
+    not_found_page,
+    redirect,
+    run_in_session,
+    same_token,
+)
+from bot.staff.views import (
+    history_table,
+    nav,
+    outbox_badge,
+    overdue_badge,
+    status_badge,
+)
+
+DONE_MESSAGES = {
+    "status": "Đã cập nhật trạng thái hồ sơ; người dân sẽ được báo.",
+    "assign": "Đã cập nhật phân công.",
+    "note": "Đã thêm ghi chú nội bộ.",
+    "reply": "Đã đưa câu trả lời vào hàng gửi cho người dân.",
+    "transfer": "Đã chuyển hồ sơ sang đơn vị khác.",
+    "password": "Đã đổi mật khẩu.",
+}
+
+
+def _session_cookie(response: web.StreamResponse, request: web.Request, raw: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        raw,
+        max_age=int(accounts.SESSION_TTL.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=request.secure,
+    )
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path inside the console: never another site (open redirect)."""
+    if not value:
+        return "/staff/cases"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/staff") or "\\" in value:
+        return "/staff/cases"
+    if value.startswith(("/staff/login", "/staff/logout")):
+        return "/staff/cases"
+    return value
+
+
+# --------------------------------------------------------------------------- login / logout
+
+
+def _login_page(
+    token: str, *, next_url: str, login: str = "", error: str | None = None, status: int = 200
+) -> web.Response:
+    body = h.fmt(
+        '<div class="login card"><h1>Đăng nhập cổng cán bộ</h1>{flash}'
+        '<form method="post" action="/staff/login">'
+        '<input type="hidden" name="csrf_token" value="{token}">'
+        '<input type="hidden" name="next" value="{next}">'
+        '<p><label for="login">Tên đăng nhập</label><br>'
+        '<input type="text" id="login" name="login" value="{login}" autocomplete="username" '
+        "required autofocus></p>"
+        '<p><label for="password">Mật khẩu</label><br>'
+        '<input type="password" id="password" name="password" autocomplete="current-password" '
+        "required></p>"
+        '<p><button type="submit">Đăng nhập</button></p></form>'
+        '<p class="muted">Quên mật khẩu? Hãy nhờ quản trị đơn vị đặt lại.</p></div>',
+        flash=h.flash_box(error, error=True),
+        token=token,
+        next=next_url,
+        login=login,
+    )
+    response = html_response(h.page("Đăng nhập", body), status=status)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, path="/staff/login", httponly=True, samesite="Lax", max_age=3600
+    )
+    return response
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    if len(token) > 64:
+        token = secrets.token_urlsafe(24)
+    return _login_page(token, next_url=_safe_next(request.query.get("next")))
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    given = form.get("csrf_token")
+    if not cookie_token or not same_token(given, cookie_token):
+        fresh = secrets.token_urlsafe(24)
+        return _login_page(
+            fresh,
+            next_url="/staff/cases",
+            error="Phiên đăng nhập đã hết hạn. Vui lòng nhập lại.",
+            status=403,
+        )
+    login = form.get("login")
+    password = form.get("password")
+    login = login if isinstance(login, str) else ""
+    password = password if isinstance(password, str) else ""
+    raw_next = form.get("next")
+    next_url = _safe_next(raw_next if isinstance(raw_next, str) else None)
+    ip = request.remote or "unknown"
+
+    def work(session: Session) -> tuple[accounts.LoginResult, str | None]:
+        result = accounts.attempt_login(session, login, password, ip)
+        if result.staff is None:
+            return result, None
+        return result, accounts.start_session(session, int(result.staff.id))
+
+    result, raw = await run_in_session(request.app, work)
+    if raw is None:
+        status = 429 if result.locked_until is not None else 401
+        return _login_page(
+            cookie_token, next_url=next_url, login=login[:128], error=result.error, status=status
+        )
+    response = redirect(next_url)
+    _session_cookie(response, request, raw)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/staff/login")
+    return response
+
+
+@console_view()
+def logout(ctx: StaffContext) -> web.StreamResponse:
+    accounts.end_session(ctx.session, ctx.request.cookies.get(SESSION_COOKIE))
+    response = redirect("/staff/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def staff_root(request: web.Request) -> web.StreamResponse:
+    return redirect("/staff/cases")
+
+
+# --------------------------------------------------------------------------- the queue
+
+
+def _filters_form(ctx: StaffContext, f: queries.CaseFilter) -> h.Markup:
+    statuses = [("", "Tất cả"), (queries.OPEN, "Chưa xong")] + [
+        (s.value, h.STATUS_LABELS[s]) for s in CaseStatus
+    ]
+    categories = [("", "Tất cả")] + [(c.code, c.name) for c in ctx.categories]
+    units = [u for u in ctx.tree if u.code in ctx.visible]
+    unit_select = h.Markup("")
+    if len(units) > 1:
+        unit_select = h.fmt(
+            '<label>Đơn vị<select name="unit">{opts}</select></label>',
+            opts=h.options([("", "Tất cả")] + [(u.code, u.short_name) for u in units], f.unit),
+        )
+    return h.fmt(
+        '<form class="filters" method="get" action="/staff/cases">'
+        '<label>Trạng thái<select name="status">{statuses}</select></label>'
+        '<label>Lĩnh vực<select name="category">{categories}</select></label>{units}'
+        '<label>Tìm (nội dung, mã hồ sơ)<input type="search" name="q" value="{q}"></label>'
+        '<label><span><input type="checkbox" name="overdue" value="1"{overdue}> Quá hạn</span></label>'
+        '<label><span><input type="checkbox" name="mine" value="1"{mine}> Giao cho tôi</span></label>'
+        '<button type="submit">Lọc</button> <a href="/staff/cases">Bỏ lọc</a> '
+        '<a href="/staff/cases.csv?{qs}">Tải CSV</a></form>',
+        statuses=h.options(statuses, f.status),
+        categories=h.options(categories, f.category),
+        units=unit_select,
+        q=f.q,
+        overdue=h.Markup(" checked") if f.overdue else h.Markup(""),
+        mine=h.Markup(" checked") if f.mine else h.Markup(""),
+        qs=f.query_string(page=1),
+    )
+
+
+def _excerpt(text: str, limit: int = 140) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@console_view()
+def queue_page(ctx: StaffContext) -> web.StreamResponse:
+    f = queries.CaseFilter.from_query(ctx.request.query)
+    cases, total = queries.queue(ctx.session, f, int(ctx.staff.id), ctx.visible, ctx.now)
+    names = queries.staff_names(ctx.session, (c.assignee_id for c in cases))
+    category_names = ctx.category_names()
+    rows = []
+    for case in cases:
+        overdue = queries.is_overdue(case, ctx.now)
+        rows.append(
+            h.fmt(
+                '<tr class="{cls}"><td><a href="/staff/cases/{id}">{ref}</a></td><td>{created}</td>'
+                "<td>{kind}</td><td>{category}</td><td>{content}</td><td>{unit}</td>"
+                "<td>{status}{overdue}</td><td>{due}</td><td>{assignee}</td></tr>",
+                cls="overdue" if overdue else "",
+                id=case.id,
+                ref=case.ref_code,
+                created=h.local_time(case.created_at, ctx.tz),
+                kind=h.kind_label(case.kind),
+                category=category_names.get(case.category or "", case.category or ""),
+                content=_excerpt(case.content),
+                unit=ctx.unit_name(case.unit_code),
+                status=status_badge(case.status),
+                overdue=overdue_badge(case, ctx),
+                due=h.local_time(case.sla_due_at, ctx.tz),
+                assignee=names.get(case.assignee_id, "") if case.assignee_id else "—",
+            )
+        )
+    pages = max(1, -(-total // f.per_page))
+    pager = [h.fmt("<span>Trang {p}/{n} · {t} hồ sơ</span>", p=f.page, n=pages, t=total)]
+    if f.page > 1:
+        pager.append(
+            h.fmt(
+                '<a href="/staff/cases?{qs}">« Trang trước</a>', qs=f.query_string(page=f.page - 1)
+            )
+        )
+    if f.page < pages:
+        pager.append(
+            h.fmt('<a href="/staff/cases?{qs}">Trang sau »</a>', qs=f.query_string(page=f.page + 1))
+        )
+    table = (
+        h.fmt(
+            "<table><thead><tr><th>Mã hồ sơ</th><th>Ngày gửi</th><th>Loại</th><th>Lĩnh vực</th>"
+            "<th>Nội dung</th><th>Đơn vị</th><th>Trạng thái</th><th>Hạn xử lý</th>"
+            "<th>Cán bộ</th></tr></thead><tbody>{rows}</tbody></table>",
+            rows=h.join(rows),
+        )
+        if rows
+        else h.fmt('<div class="card">Không có hồ sơ nào khớp bộ lọc.</div>')
+    )
+    body = h.fmt(
+        '<h1>Hồ sơ</h1>{filters}{table}<div class="pager">{pager}</div>',
+        filters=_filters_form(ctx, f),
+        table=table,
+        pager=h.join(pager, " "),
+    )
+    flash = h.flash_box(DONE_MESSAGES.get(ctx.request.query.get("done", "")))
+    return html_response(h.page("Hồ sơ", body, nav=nav(ctx), flash=flash))
+
+
+@console_view()
+def queue_csv(ctx: StaffContext) -> web.StreamResponse:
+    f = queries.CaseFilter.from_query(ctx.request.query)
+    cases = queries.all_matching(ctx.session, f, int(ctx.staff.id), ctx.visible, ctx.now)
+    data = queries.csv_bytes(
+        cases,
+        now=ctx.now,
+        tz=ctx.tz,
+        category_names=ctx.category_names(),
+        unit_names={u.code: u.short_name for u in ctx.tree},
+        assignees=queries.staff_names(ctx.session, (c.assignee_id for c in cases)),
+    )
+    stamp = ctx.now.astimezone(ctx.tz).strftime("%Y%m%d-%H%M")
+    return web.Response(
+        body=data,
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="ho-so-{stamp}.csv"',
+        },
+    )
+
+
+# --------------------------------------------------------------------------- one case
+
+
+def _assignable(ctx: StaffContext, case: Case) -> list[Staff]:
+    """Active staff who can see ``case`` and belong to a unit the current user sees."""
+    chain = {case.unit_code} | (
+        {u.code for u in ctx.tree.ancestors(case.unit_code)}
+        if case.unit_code in ctx.tree
+        else set()
+    )
+    units = sorted(chain & ctx.visible)
+    stmt = select(Staff).where(Staff.active.is_(True)).order_by(Staff.unit_code, Staff.login)
+    if units:
+        stmt = stmt.where(Staff.unit_code.in_(units))
+    else:
+        return []
+    return list(ctx.session.execute(stmt).scalars())
+
+
+def _attachments(case: Case) -> h.Markup:
+    if not case.attachments:
+        return h.fmt('<p class="muted">Không có.</p>')
+    items = []
+    labels = {
+        AttachmentKind.IMAGE: "Ảnh",
+        AttachmentKind.LOCATION: "Vị trí",
+        AttachmentKind.FILE: "Tệp",
+    }
+    for attachment in case.attachments:
+        kind = AttachmentKind(attachment.kind)
+        link = h.Markup("")
+        url = attachment.url or ""
+        if urlsplit(url).scheme in ("http", "https"):
+            link = h.fmt(
+                ' <a href="{url}" rel="noopener noreferrer nofollow" target="_blank">Mở</a>',
+                url=url,
+            )
+        elif url:
+            link = h.fmt(" <code>{url}</code>", url=url)
+        payload = attachment.payload if isinstance(attachment.payload, dict) else {}
+        extra = h.join(f"{k}: {v}" for k, v in sorted(payload.items()))
+        if kind == AttachmentKind.LOCATION and "latitude" in payload and "longitude" in payload:
+            try:
+                lat, lon = float(payload["latitude"]), float(payload["longitude"])
+                extra = h.fmt(
+                    '{lat}, {lon} <a href="https://www.openstreetmap.org/?mlat={lat}&amp;mlon={lon}'
+                    '#map=18/{lat}/{lon}" rel="noopener noreferrer" target="_blank">Bản đồ</a>',
+                    lat=f"{lat:.6f}",
+                    lon=f"{lon:.6f}",
+                )
+            except (TypeError, ValueError):
+                pass
+        items.append(
+            h.fmt("<li>{kind}{link} {extra}</li>", kind=labels[kind], link=link, extra=extra)
+        )
+    return h.fmt("<ul>{items}</ul>", items=h.join(items))
+
+
+def _outbox_table(ctx: StaffContext, rows: list[Outbox]) -> h.Markup:
+    if not rows:
+        return h.fmt('<p class="muted">Chưa có tin nhắn nào.</p>')
+    out = []
+    for row in rows:
+        payload = row.payload if isinstance(row.payload, dict) else {}
+        if row.kind == "citizen_reply":
+            what = h.fmt('<div class="content">{t}</div>', t=payload.get("text", ""))
+        elif row.kind == "citizen_status":
+            what = h.fmt(
+                "Trạng thái: {s}{rating}",
+                s=h.status_label(payload.get("status", "")),
+                rating=" · kèm lời mời đánh giá" if payload.get("ask_rating") else "",
+            )
+        else:
+            what = h.fmt("{t}", t=payload.get("event", "Hồ sơ mới"))
+        out.append(
+            h.fmt(
+                "<tr><td>{created}</td><td>{kind}</td><td>{what}</td><td>{state}</td>"
+                '<td>{attempts}</td><td class="error-text">{error}</td><td>{sent}</td></tr>',
+                created=h.local_time(row.created_at, ctx.tz),
+                kind=h.OUTBOX_KIND_LABELS.get(row.kind, row.kind),
+                what=what,
+                state=outbox_badge(row.status),
+                attempts=row.attempts,
+                error=row.last_error or "",
+                sent=h.local_time(row.sent_at, ctx.tz),
+            )
+        )
+    return h.fmt(
+        "<table><thead><tr><th>Lúc tạo</th><th>Loại</th><th>Nội dung</th><th>Tình trạng gửi</th>"
+        "<th>Số lần thử</th><th>Lỗi gần nhất</th><th>Đã gửi lúc</th></tr></thead>"
+        "<tbody>{rows}</tbody></table>",
+        rows=h.join(out),
+    )
+
+
+def _action_forms(ctx: StaffContext, case: Case) -> h.Markup:
+    csrf = h.hidden_csrf(ctx.csrf)
+    base = f"/staff/cases/{case.id}"
+    current = CaseStatus(case.status)
+    nexts = [s for s in CaseStatus if s in ALLOWED_TRANSITIONS[current]]
+    if nexts:
+        status_form = h.fmt(
+            '<form method="post" action="{base}/status">{csrf}'
+            '<p><label for="status">Chuyển sang</label> <select id="status" name="status">{opts}</select></p>'
+            '<p><label for="status-note">Ghi chú</label> <span class="muted">(bắt buộc khi từ chối; '
+            "lý do từ chối được gửi cho người dân)</span>"
+            '<textarea id="status-note" name="note" maxlength="10000"></textarea></p>'
+            '<button type="submit">Cập nhật trạng thái</button></form>',
+            base=base,
+            csrf=csrf,
+            opts=h.options([(s.value, h.STATUS_LABELS[s]) for s in nexts], None),
+        )
+    else:
+        status_form = h.fmt(
+            '<p class="muted">Hồ sơ đã kết thúc, không đổi trạng thái được nữa.</p>'
+        )
+
+    candidates = _assignable(ctx, case)
+    assign_form = h.fmt(
+        '<form method="post" action="{base}/assign">{csrf}'
+        '<p><label for="assignee">Giao cho</label> <select id="assignee" name="staff_id">{opts}</select> '
+        '<button type="submit">Phân công</button></p></form>'
+        '<form method="post" action="{base}/assign">{csrf}<input type="hidden" name="staff_id" value="{me}">'
+        '<button type="submit" class="secondary">Nhận xử lý</button></form>',
+        base=base,
+        csrf=csrf,
+        me=ctx.staff.id,
+        opts=h.options(
+            [("", "— Chưa giao —")]
+            + [
+                (str(s.id), f"{s.display_name or s.login} ({ctx.unit_name(s.unit_code)})")
+                for s in candidates
+            ],
+            str(case.assignee_id or ""),
+        ),
+    )
+    units = [u for u in ctx.tree if u.code != case.unit_code]
+    transfer_form = h.fmt(
+        '<form method="post" action="{base}/transfer">{csrf}'
+        '<p><label for="unit">Chuyển đến đơn vị</label> <select id="unit" name="unit_code">{opts}</select></p>'
+        '<p><label for="transfer-note">Lý do chuyển</label>'
+        '<textarea id="transfer-note" name="note" maxlength="10000"></textarea></p>'
+        '<button type="submit">Chuyển đơn vị</button></form>',
+        base=base,
+        csrf=csrf,
+        opts=h.options([(u.code, u.short_name) for u in units], None),
+    )
+    note_form = h.fmt(
+        '<form method="post" action="{base}/note">{csrf}'
+        '<p><label for="note">Ghi chú nội bộ</label> <span class="muted">(người dân không thấy)</span>'
+        '<textarea id="note" name="text" maxlength="10000" required></textarea></p>'
+        '<button type="submit">Thêm ghi chú</button></form>',
+        base=base,
+        csrf=csrf,
+    )
+    reply_form = h.fmt(
+        '<form method="post" action="{base}/reply">{csrf}'
+        '<p><label for="reply">Trả lời người dân</label> <span class="muted">(gửi qua {channel}, '
+        "tối đa {limit} ký tự)</span>"
+        '<textarea id="reply" name="text" maxlength="{limit}" required></textarea></p>'
+        '<button type="submit">Gửi trả lời</button></form>',
+        base=base,
+        csrf=csrf,
+        channel=h.CHANNEL_LABELS.get(case.channel, case.channel),
+        limit=casework.MAX_REPLY_CHARS,
+    )
+    return h.fmt(
+        '<div class="grid"><div class="card"><h2>Trả lời</h2>{reply}</div>'
+        '<div class="card"><h2>Trạng thái</h2>{status}</div>'
+        '<div class="card"><h2>Phân công</h2>{assign}</div>'
+        '<div class="card"><h2>Ghi chú</h2>{note}</div>'
+        '<div class="card"><h2>Chuyển đơn vị</h2>{transfer}</div></div>',
+        reply=reply_form,
+        status=status_form,
+        assign=assign_form,
+        note=note_form,
+        transfer=transfer_form,
+    )
+
+
+def _case_page(
+    ctx: StaffContext, case: Case, *, error: str | None = None, status: int = 200
+) -> web.Response:
+    events = queries.case_events(ctx.session, case.id)
+    notes = {
+        n.id: n
+        for n in ctx.session.execute(
+            select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)
+        ).scalars()
+    }
+    staff_ids: set[int | None] = {case.assignee_id}
+    for event in events:
+        if event.actor_id and event.actor_id.isdigit():
+            staff_ids.add(int(event.actor_id))
+        if event.action == "assigned" and isinstance(event.detail, dict):
+            staff_ids.update(v for v in (event.detail.get("to"), event.detail.get("from")) if v)
+    staff_ids.update(int(n.actor_id) for n in notes.values() if n.actor_id and n.actor_id.isdigit())
+    names = queries.staff_names(ctx.session, staff_ids)
+    outbox = list(
+        ctx.session.execute(
+            select(Outbox)
+            .where(Outbox.case_id == case.id, Outbox.kind != "staff_notify")
+            .order_by(Outbox.id.desc())
+        ).scalars()
+    )
+    if case.consent and (case.person_name or case.phone):
+        person = h.fmt(
+            "{name}{sep}{phone}",
+            name=case.person_name or "",
+            sep=" · " if case.person_name and case.phone else "",
+            phone=case.phone or "",
+        )
+    elif case.anonymised:
+        person = h.fmt('<span class="muted">Đã xoá thông tin cá nhân</span>')
+    else:
+        person = h.fmt('<span class="muted">Ẩn danh (không để lại liên hệ)</span>')
+    undelivered = [
+        r for r in outbox if r.status is not None and r.status.value in ("failed", "undeliverable")
+    ]
+    warning = h.Markup("")
+    if undelivered:
+        warning = h.flash_box(
+            f"Có {len(undelivered)} tin nhắn chưa gửi được cho người dân — xem lý do bên dưới.",
+            error=True,
+        )
+    note_items = [
+        h.fmt(
+            '<li><span class="muted">{when} · {who}</span><div class="content">{text}</div></li>',
+            when=h.local_time(n.created_at, ctx.tz),
+            who=names.get(int(n.actor_id), n.actor_id)
+            if n.actor_id and n.actor_id.isdigit()
+            else "",
+            text=n.text,
+        )
+        for n in notes.values()
+    ]
+    body = h.fmt(
+        "<h1>Hồ sơ {ref} {status}{overdue}</h1>{warning}"
+        '<div class="grid"><div class="card"><h2>Nội dung người dân gửi</h2>'
+        '<div class="content" id="citizen-content">{content}</div>'
+        '<h2>Địa điểm</h2><div class="content">{location}</div>'
+        "<h2>Tệp đính kèm</h2>{attachments}</div>"
+        '<div class="card"><dl class="meta">'
+        "<dt>Loại</dt><dd>{kind}</dd><dt>Lĩnh vực</dt><dd>{category}</dd>"
+        "<dt>Đơn vị</dt><dd>{unit}</dd><dt>Kênh</dt><dd>{channel}</dd>"
+        "<dt>Người gửi</dt><dd>{person}</dd>"
+        "<dt>Ngày gửi</dt><dd>{created}</dd><dt>Hạn xử lý</dt><dd>{due}</dd>"
+        "<dt>Cán bộ phụ trách</dt><dd>{assignee}</dd><dt>Đánh giá</dt><dd>{rating}</dd>"
+        "<dt>Cập nhật</dt><dd>{updated}</dd></dl></div></div>"
+        "{forms}"
+        "<h2>Tin nhắn gửi người dân</h2>{outbox}"
+        "<h2>Ghi chú nội bộ</h2>{notes}"
+        "<h2>Lịch sử hồ sơ</h2>{history}",
+        ref=case.ref_code,
+        status=status_badge(case.status),
+        overdue=overdue_badge(case, ctx),
+        warning=warning,
+        content=case.content,
+        location=case.location_text or "—",
+        attachments=_attachments(case),
+        kind=h.kind_label(case.kind),
+        category=ctx.category_names().get(case.category or "", case.category or "—"),
+        unit=ctx.unit_name(case.unit_code),
+        channel=h.CHANNEL_LABELS.get(case.channel, case.channel),
+        person=person,
+        created=h.local_time(case.created_at, ctx.tz),
+        due=h.local_time(case.sla_due_at, ctx.tz) or "—",
+        assignee=names.get(case.assignee_id, "") if case.assignee_id else "Chưa giao",
+        rating=f"{case.rating}/5" if case.rating else "—",
+        updated=h.local_time(case.updated_at, ctx.tz),
+        forms=_action_forms(ctx, case),
+        outbox=_outbox_table(ctx, outbox),
+        notes=h.fmt("<ul>{items}</ul>", items=h.join(note_items))
+        if note_items
+        else h.fmt('<p class="muted">Chưa có ghi chú.</p>'),
+        history=history_table(events, ctx=ctx, notes=notes, staff_names=names, tz=ctx.tz),
+    )
+    flash = (
+        h.flash_box(error, error=True)
+        if error
+        else h.flash_box(DONE_MESSAGES.get(ctx.request.query.get("done", "")))
+    )
+    return html_response(h.page(f"Hồ sơ {case.ref_code}", body, nav=nav(ctx), flash=flash), status)
+
+
+@console_view()
+def case_page(ctx: StaffContext) -> web.StreamResponse:
+    case_id = ctx.match_int("case_id")
+    case = ctx.case(case_id) if case_id is not None else None
+    if case is None:
+        return not_found_page()
+    return _case_page(ctx, case)
+
+
+def _case_action(
+    done: str, act: Callable[[StaffContext, Case], Any]
+) -> Callable[[StaffContext], web.StreamResponse]:
+    """A POST on a visible case: run ``act`` in a savepoint; on a CaseworkError show it."""
+
+    def handler(ctx: StaffContext) -> web.StreamResponse:
+        case_id = ctx.match_int("case_id")
+        case = ctx.case(case_id) if case_id is not None else None
+        if case is None:
+            return not_found_page()
+        try:
+            with ctx.session.begin_nested():
+                act(ctx, case)
+        except CaseworkError as error:
+            ctx.session.expire_all()
+            fresh = ctx.case(case.id)
+            if fresh is None:
+                return not_found_page()
+            return _case_page(ctx, fresh, error=str(error), status=422)
+        ctx.session.expire_all()
+        if ctx.case(case.id) is None:  # transferred out of sight
+            return redirect(f"/staff/cases?done={done}")
+        return redirect(f"/staff/cases/{case.id}?done={done}")
+
+    handler.__name__ = f"case_{done}"
+    return handler
+
+
+def _status(ctx: StaffContext, case: Case) -> None:
+    try:
+        status = CaseStatus(ctx.field("status"))
+    except ValueError:
+        raise CaseworkError("Hãy chọn trạng thái mới.") from None
+    casework.change_status(
+        ctx.session, case.id, status, actor=ctx.actor, note=ctx.field("note") or None
+    )
+
+
+def _assign(ctx: StaffContext, case: Case) -> None:
+    raw = ctx.field("staff_id").strip()
+    if not raw:
+        casework.assign(ctx.session, case.id, None, actor=ctx.actor)
+        return
+    if not raw.isdigit():
+        raise CaseworkError("Cán bộ không hợp lệ.")
+    staff_id = int(raw)
+    if staff_id not in {int(s.id) for s in _assignable(ctx, case)}:
+        raise CaseworkError("Chỉ giao được cho cán bộ của đơn vị bạn phụ trách.")
+    casework.assign(ctx.session, case.id, staff_id, actor=ctx.actor)
+
+
+def _note(ctx: StaffContext, case: Case) -> None:
+    casework.add_note(ctx.session, case.id, ctx.field("text"), actor=ctx.actor)
+
+
+def _reply(ctx: StaffContext, case: Case) -> None:
+    casework.reply_to_citizen(ctx.session, case.id, ctx.field("text"), actor=ctx.actor)
+
+
+def _transfer(ctx: StaffContext, case: Case) -> None:
+    casework.transfer(
+        ctx.session,
+        case.id,
+        ctx.field("unit_code"),
+        actor=ctx.actor,
+        note=ctx.field("note") or None,
+    )
+
+
+case_status = console_view()(_case_action("status", _status))
+case_assign = console_view()(_case_action("assign", _assign))
+case_note = console_view()(_case_action("note", _note))
+case_reply = console_view()(_case_action("reply", _reply))
+case_transfer = console_view()(_case_action("transfer", _transfer))
+
+
+# --------------------------------------------------------------------------- overview
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def _week_chart(ctx: StaffContext, ov: queries.Overview) -> h.Markup:
+    codes = [c.code for c in ctx.categories]
+    extra = sorted({k for counts in ov.by_week_category.values() for k in counts} - set(codes))
+    codes += extra
+    names = ctx.category_names()
+    colours = {code: PALETTE[i % len(PALETTE)] for i, code in enumerate(codes)}
+    width, height, left, bottom, top = 760, 260, 40, 40, 10
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    peak = max([sum(c.values()) for c in ov.by_week_category.values()] + [1])
+    slot = plot_w / max(1, len(ov.weeks))
+    parts = [
+        h.fmt(
+            '<line x1="{x}" y1="{y0}" x2="{x}" y2="{y1}" stroke="#888"/>'
+            '<line x1="{x}" y1="{y1}" x2="{x2}" y2="{y1}" stroke="#888"/>'
+            '<text x="{tx}" y="{ty}" font-size="11" text-anchor="end">{peak}</text>'
+            '<text x="{tx}" y="{y1}" font-size="11" text-anchor="end">0</text>',
+            x=left,
+            y0=top,
+            y1=top + plot_h,
+            x2=left + plot_w,
+            tx=left - 4,
+            ty=top + 10,
+            peak=peak,
+        )
+    ]
+    for i, week in enumerate(ov.weeks):
+        counts = ov.by_week_category[week]
+        x = left + i * slot + slot * 0.15
+        y = float(top + plot_h)
+        for code in codes:
+            n = counts.get(code, 0)
+            if not n:
+                continue
+            bar_h = plot_h * n / peak
+            y -= bar_h
+            parts.append(
+                h.fmt(
+                    '<rect x="{x}" y="{y}" width="{w}" height="{bh}" fill="{c}">'
+                    "<title>Tuần {week}: {name} — {n}</title></rect>",
+                    x=f"{x:.1f}",
+                    y=f"{y:.1f}",
+                    w=f"{slot * 0.7:.1f}",
+                    bh=f"{bar_h:.1f}",
+                    c=colours[code],
+                    week=week.strftime("%d/%m"),
+                    name=names.get(code, code or "Chưa phân loại"),
+                    n=n,
+                )
+            )
+        parts.append(
+            h.fmt(
+                '<text x="{x}" y="{y}" font-size="11" text-anchor="middle">{label}</text>',
+                x=f"{left + i * slot + slot / 2:.1f}",
+                y=top + plot_h + 16,
+                label=week.strftime("%d/%m"),
+            )
+        )
+    legend = h.join(
+        h.fmt(
+            '<span style="margin-right:1rem"><span class="bar" style="width:.9rem;background:{c}">'
+            "</span> {name}</span>",
+            c=colours[code],
+            name=names.get(code, code or "Chưa phân loại"),
+        )
+        for code in codes
+        if any(counts.get(code) for counts in ov.by_week_category.values())
+    )
+    return h.fmt(
+        '<svg role="img" aria-label="Số hồ sơ theo tuần và lĩnh vực" viewBox="0 0 {w} {hh}" '
+        'width="100%" style="max-width:{w}px;background:#fff">{parts}</svg><p>{legend}</p>',
+        w=width,
+        hh=height,
+        parts=h.join(parts),
+        legend=legend,
+    )
+
+
+@console_view()
+def overview_page(ctx: StaffContext) -> web.StreamResponse:
+    ov = queries.overview(ctx.session, ctx.visible, now=ctx.now, tz=ctx.tz)
+    peak = max(list(ov.by_status.values()) + [1])
+    status_rows = h.join(
+        h.fmt(
+            '<tr><td>{label}</td><td>{n}</td><td><span class="bar" style="width:{w}px"></span></td></tr>',
+            label=h.STATUS_LABELS[s],
+            n=ov.by_status.get(s.value, 0),
+            w=int(300 * ov.by_status.get(s.value, 0) / peak),
+        )
+        for s in CaseStatus
+    )
+    names = ctx.category_names()
+    cat_codes = [c.code for c in ctx.categories]
+    cat_codes += sorted(
+        {k for counts in ov.by_week_category.values() for k in counts} - set(cat_codes)
+    )
+    header = h.join(h.fmt("<th>{n}</th>", n=names.get(c, c or "Chưa phân loại")) for c in cat_codes)
+    week_rows = h.join(
+        h.fmt(
+            "<tr><td>{week}</td>{cells}<td><strong>{total}</strong></td></tr>",
+            week=week.strftime("%d/%m/%Y"),
+            cells=h.join(
+                h.fmt("<td>{n}</td>", n=ov.by_week_category[week].get(c, 0) or "")
+                for c in cat_codes
+            ),
+            total=sum(ov.by_week_category[week].values()),
+        )
+        for week in ov.weeks
+    )
+    body = h.fmt(
+        "<h1>Tổng quan (12 tuần gần nhất)</h1>"
+        '<div class="grid">'
+        '<div class="card"><div class="muted">Hồ sơ đã nhận</div><div style="font-size:1.6rem">{total}</div></div>'
+        '<div class="card"><div class="muted">Đang quá hạn</div><div style="font-size:1.6rem">{overdue}</div></div>'
+        '<div class="card"><div class="muted">Thời gian phản hồi đầu tiên (trung vị)</div>'
+        '<div style="font-size:1.6rem" id="median-first-response">{first}</div>'
+        '<div class="muted">trên {first_n} hồ sơ</div></div>'
+        '<div class="card"><div class="muted">Thời gian giải quyết (trung vị)</div>'
+        '<div style="font-size:1.6rem" id="median-resolution">{resolution}</div>'
+        '<div class="muted">trên {resolution_n} hồ sơ</div></div></div>'
+        "<h2>Số hồ sơ theo tuần và lĩnh vực</h2>{chart}"
+        "<table><thead><tr><th>Tuần bắt đầu</th>{header}<th>Tổng</th></tr></thead>"
+        "<tbody>{week_rows}</tbody></table>"
+        "<h2>Theo trạng thái</h2><table><thead><tr><th>Trạng thái</th><th>Số hồ sơ</th><th></th>"
+        "</tr></thead><tbody>{status_rows}</tbody></table>"
+        '<p class="muted">Phản hồi đầu tiên: từ lúc người dân gửi đến thao tác đầu tiên của cán bộ. '
+        "Giải quyết: đến lúc hồ sơ chuyển sang «Đã giải quyết» hoặc «Đã đóng».</p>",
+        total=ov.total,
+        overdue=ov.open_overdue,
+        first=h.duration(ov.median_first_response),
+        first_n=ov.first_response_count,
+        resolution=h.duration(ov.median_resolution),
+        resolution_n=ov.resolution_count,
+        chart=_week_chart(ctx, ov),
+        header=header,
+        week_rows=week_rows,
+        status_rows=status_rows,
+    )
+    return html_response(h.page("Tổng quan", body, nav=nav(ctx)))
+
+
+# --------------------------------------------------------------------------- own password
+
+
+def _password_page(
+    ctx: StaffContext, *, error: str | None = None, done: bool = False, status: int = 200
+) -> web.Response:
+    body = h.fmt(
+        '<div class="card" style="max-width:460px"><h1>Đổi mật khẩu</h1>'
+        '<form method="post" action="/staff/password">{csrf}'
+        '<p><label for="current">Mật khẩu hiện tại</label><br>'
+        '<input type="password" id="current" name="current" autocomplete="current-password" required></p>'
+        '<p><label for="new">Mật khẩu mới (ít nhất {n} ký tự)</label><br>'
+        '<input type="password" id="new" name="new" autocomplete="new-password" required></p>'
+        '<p><label for="confirm">Nhập lại mật khẩu mới</label><br>'
+        '<input type="password" id="confirm" name="confirm" autocomplete="new-password" required></p>'
+        '<button type="submit">Đổi mật khẩu</button></form></div>',
+        csrf=h.hidden_csrf(ctx.csrf),
+        n=accounts.MIN_PASSWORD_CHARS,
+    )
+    flash = (
+        h.flash_box(error, error=True)
+        if error
+        else h.flash_box(DONE_MESSAGES["password"] if done else None)
+    )
+    return html_response(h.page("Đổi mật khẩu", body, nav=nav(ctx), flash=flash), status)
+
+
+@console_view()
+def password_form(ctx: StaffContext) -> web.StreamResponse:
+    return _password_page(ctx)
+
+
+@console_view()
+def password_submit(ctx: StaffContext) -> web.StreamResponse:
+    if not accounts.verify_password(ctx.field("current"), ctx.staff.password_hash):
+        return _password_page(ctx, error="Mật khẩu hiện tại không đúng.", status=422)
+    if ctx.field("new") != ctx.field("confirm"):
+        return _password_page(ctx, error="Hai lần nhập mật khẩu mới không khớp.", status=422)
+    try:
+        with ctx.session.begin_nested():
+            accounts.set_password(ctx.session, int(ctx.staff.id), ctx.field("new"))
+    except accounts.AccountError as error:
+        return _password_page(ctx, error=str(error), status=422)
+    raw = accounts.start_session(ctx.session, int(ctx.staff.id))
+    ctx.csrf = accounts.csrf_token_for(raw)
+    response = _password_page(ctx, done=True)
+    _session_cookie(response, ctx.request, raw)
+    return response
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/staff", staff_root)
+    app.router.add_get("/staff/", staff_root)
+    app.router.add_get("/staff/login", login_form)
+    app.router.add_post("/staff/login", login_submit)
+    app.router.add_post("/staff/logout", logout)
+    app.router.add_get("/staff/cases", queue_page)
+    app.router.add_get("/staff/cases.csv", queue_csv)
+    app.router.add_get(r"/staff/cases/{case_id:\d+}", case_page)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/status", case_status)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/assign", case_assign)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/note", case_note)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/reply", case_reply)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/transfer", case_transfer)
+    app.router.add_get("/staff/overview", overview_page)
+    app.router.add_get("/staff/password", password_form)
+    app.router.add_post("/staff/password", password_submit)

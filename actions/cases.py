@@ -218,18 +218,20 @@ class ValidateCaseForm(FormValidationAction):
         # A street or landmark without a ward: keep it as the detail, still ask for the ward.
         return {"case_unit": None}
 
-    async def validate_case_location(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        """The place as the citizen wrote it (street, landmark), kept beside the resolved unit."""
-        return {"case_location": str(value).strip()[:500] if value else None}
-
-    async def validate_case_attachments(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value:
-            dispatcher.utter_message(text="Tôi đã nhận được tệp đính kèm của bạn.")
-        return {"case_attachments": value}
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        """rasa_sdk keeps only required slots; the place as typed and the attachments ride along."""
+        changed = tracker.slots_to_validate()
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        if "case_location" in changed:
+            place = changed["case_location"]
+            events.append(SlotSet("case_location", str(place).strip()[:500] if place else None))
+        if "case_attachments" in changed:
+            if changed["case_attachments"]:
+                dispatcher.utter_message(text="Tôi đã nhận được tệp đính kèm của bạn.")
+            events.append(SlotSet("case_attachments", changed["case_attachments"]))
+        return events
 
     # -- category
     async def extract_case_category(

@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -52,6 +53,7 @@ from tools.procs import Proc, action_server, rasa_server, wait_ready
 RESULTS_DIR = ROOT / "bench" / "results"
 LOG_DIR = RESULTS_DIR / "logs"
 CONFIGS = {"ours": "config.yml", "stock": "config.stock.yml"}
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
 
 #: Bounds on every wait, so a hung server fails the benchmark instead of hanging it.
 REQUEST_TIMEOUT_S = 60.0
@@ -162,8 +164,21 @@ def group_rss_kib(leader: int) -> tuple[int, int]:
 def log_tail(path: Path | None, lines: int = 40) -> str:
     if path is None or not path.exists():
         return "(no log)"
-    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return "\n".join(text[-lines:])
+    out: list[str] = []
+    last_key, repeats = "", 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        # Collapse runs of the same message (e.g. "No agent loaded" on every /status poll).
+        key = line[20:] if _TIMESTAMP.match(line) else line
+        if key == last_key:
+            repeats += 1
+            continue
+        if repeats:
+            out.append(f"    (the line above repeated {repeats} more times)")
+        out.append(line)
+        last_key, repeats = key, 0
+    if repeats:
+        out.append(f"    (the line above repeated {repeats} more times)")
+    return "\n".join(out[-lines:])
 
 
 def command_line(argv: list[str]) -> str:

@@ -20,7 +20,6 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -30,7 +29,7 @@ from bot.db.migrate import upgrade_to_head
 from bot.db.models import Staff
 from bot.notify import links
 from bot.notify.config import NotifyConfig
-from bot.notify.delivery import STAFF_KINDS
+from bot.notify.delivery import senders_for
 
 log = logging.getLogger("bot.notify")
 
@@ -117,16 +116,15 @@ async def _run(poll: bool) -> int:
     _stop_on_signals(stop)
     bot = make_bot(config)
     service = TelegramService(bot, engine, config=config) if bot is not None else None
-    senders: dict[str, Any] = {}
     try:
         if service is not None:
             await service.start()
-            senders.update(dict.fromkeys(STAFF_KINDS, service))
         elif poll:
             print("TELEGRAM_BOT_TOKEN is not set: nothing to poll", file=sys.stderr)
             return 1
         else:
             log.warning("TELEGRAM_BOT_TOKEN is not set: staff notifications stay in the outbox")
+        senders = senders_for(service, None)
         tasks = [asyncio.create_task(run_worker(engine, senders, stop_event=stop))]
         if poll and service is not None:
             tasks.append(asyncio.create_task(service.poll(stop_event=stop)))
@@ -178,7 +176,9 @@ def _scan_overdue() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.notify", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.notify", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     link = commands.add_parser("link-code", help="one-time code linking a Telegram group to a unit")
     link.add_argument("--unit", required=True, help="unit code, e.g. p_lang")

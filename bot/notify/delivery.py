@@ -34,6 +34,7 @@ __all__ = [
     "OutboxKinds",
     "OutboxRow",
     "Sender",
+    "senders_for",
 ]
 
 
@@ -122,3 +123,16 @@ class CitizenSender(Sender, Protocol):
     ``conversation_id``, ``ref_code`` and either ``text`` (a reply) or ``status`` / ``reason`` /
     ``ask_rating`` (a status change). ``row.target`` is ``<channel>:<channel user id>``.
     """
+
+
+def senders_for(telegram: Sender | None = None, citizen: Sender | None = None) -> dict[str, Sender]:
+    """The worker's sender map: staff kinds → ``telegram``, citizen kinds → ``citizen``.
+
+    A missing sender leaves its kinds out, so their rows wait in the outbox (never fail).
+    """
+    senders: dict[str, Sender] = {}
+    if telegram is not None:
+        senders.update(dict.fromkeys(STAFF_KINDS, telegram))
+    if citizen is not None:
+        senders.update(dict.fromkeys(CITIZEN_KINDS, citizen))
+    return senders

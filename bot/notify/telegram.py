@@ -28,7 +28,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
@@ -64,7 +64,14 @@ from bot.db.models import Case, CaseStatus, Staff, TelegramMessage, Unit
 from bot.db.types import utcnow
 from bot.notify import links
 from bot.notify.config import NotifyConfig
-from bot.notify.delivery import STAFF_KINDS, DeliveryResult, OutboxKinds, OutboxRow
+from bot.notify.delivery import (
+    STAFF_KINDS,
+    DeliveryResult,
+    OutboxKinds,
+    OutboxRow,
+    Sender,
+    senders_for,
+)
 from bot.notify.messages import (
     BACK,
     KIND_LABELS,
@@ -82,6 +89,7 @@ from bot.notify.messages import (
     transfer_keyboard,
     unit_from_token,
 )
+from bot.notify.outbox import WorkerOptions, run_worker
 from bot.units import UnitTree
 
 __all__ = [
@@ -668,7 +676,6 @@ class TelegramState:
 
     config: NotifyConfig
     service: TelegramService | None = None
-    worker_senders: dict[str, Any] = field(default_factory=dict)
 
 
 TELEGRAM_STATE = web.AppKey("telegram_state", TelegramState)
@@ -768,8 +775,8 @@ def telegram_routes(
 def outbox_worker_context(
     *,
     engine: EngineSource = None,
-    citizen_sender: Any = None,
-    options: Any = None,
+    citizen_sender: Sender | None = None,
+    options: WorkerOptions | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A ``cleanup_ctx`` running the outbox worker inside the staff service.
 
@@ -777,17 +784,12 @@ def outbox_worker_context(
     :func:`telegram_routes`); citizen kinds to ``citizen_sender`` when given. Kinds without a
     sender wait in the outbox.
     """
-    from bot.notify.delivery import CITIZEN_KINDS
-    from bot.notify.outbox import run_worker
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         db, owned = _engine_for(app, engine)
-        senders: dict[str, Any] = {}
         state = app.get(TELEGRAM_STATE)
-        if state is not None and state.service is not None:
-            senders.update(dict.fromkeys(STAFF_KINDS, state.service))
-        if citizen_sender is not None:
-            senders.update(dict.fromkeys(CITIZEN_KINDS, citizen_sender))
+        service = state.service if state is not None else None
+        senders = senders_for(service, citizen_sender)
         stop = asyncio.Event()
         task = asyncio.create_task(run_worker(db, senders, stop_event=stop, options=options))
         try:

@@ -86,6 +86,26 @@ class Assistant:
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
+    def cases(self) -> list[dict[str, Any]]:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.env["DATABASE_URL"], future=True)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(text(
+                    "SELECT ref_code, kind, unit_code, category, content, location_text, "
+                    "person_name, phone, consent, conversation_id FROM cases ORDER BY id"
+                )).mappings().all()
+                return [dict(r) for r in rows]
+        finally:
+            engine.dispose()
+
+    def talk(self, sender: str, *messages: str) -> list[dict[str, Any]]:
+        replies: list[dict[str, Any]] = []
+        for message in messages:
+            replies = self.send(sender, message)
+        return replies
+
     def tracker(self, sender: str) -> dict[str, Any]:
         url = f"http://127.0.0.1:{self.rasa_port}/conversations/{sender}/tracker"
         with urllib.request.urlopen(url, timeout=30) as response:
@@ -161,3 +181,71 @@ def test_restart_keeps_the_conversation(assistant: Assistant) -> None:
     assistant.restart_rasa()
     after = [e for e in assistant.tracker(sender)["events"] if e["event"] == "user"]
     assert [e["text"] for e in after] == [e["text"] for e in before] == ["xin chào"]
+
+
+def _cases_of(assistant: Assistant, sender: str) -> list[dict[str, Any]]:
+    return [c for c in assistant.cases() if c["conversation_id"] == sender]
+
+
+def test_petition_spread_over_messages_without_diacritics(assistant: Assistant) -> None:
+    sender = f"t-{uuid.uuid4()}"
+    last = assistant.talk(
+        sender,
+        "toi muon gui kien nghi",
+        "cong thoat nuoc truoc nha so 12 bi vo, nuoc ban tran ra duong",
+        "phuong cau giay",
+        "/inform{\"category\":\"moi_truong\"}",
+        "/deny",
+    )
+    assert "Gửi ẩn danh" in _texts(last) and "phường Cầu Giấy" in _texts(last)
+    saved = assistant.send(sender, "/affirm")
+    (case,) = _cases_of(assistant, sender)
+    assert case["ref_code"] in _texts(saved) and case["ref_code"].startswith("KN-")
+    assert case["content"] == "cong thoat nuoc truoc nha so 12 bi vo, nuoc ban tran ra duong"
+    assert (case["unit_code"], case["category"], case["person_name"]) == (
+        "p_cau_giay", "moi_truong", None)
+
+
+def test_petition_with_fields_in_one_message_and_contact(assistant: Assistant) -> None:
+    sender = f"t-{uuid.uuid4()}"
+    last = assistant.talk(
+        sender,
+        "Tôi muốn phản ánh: đống rác ở phường Láng 3 ngày chưa được dọn, bốc mùi hôi khắp ngõ",
+        "/affirm",
+        "Nguyễn Văn An",
+        "0912 345 678",
+    )
+    assert "Nguyễn Văn An, 0912345678" in _texts(last)
+    assistant.send(sender, "/affirm")
+    (case,) = _cases_of(assistant, sender)
+    assert (case["unit_code"], case["category"], case["phone"]) == (
+        "p_lang", "moi_truong", "0912345678")
+
+
+def test_edit_then_send(assistant: Assistant) -> None:
+    sender = f"t-{uuid.uuid4()}"
+    assistant.talk(
+        sender,
+        "gửi góp ý",
+        "Buổi họp tổ dân phố nên thông báo sớm hơn trên nhóm Zalo",
+        "phường Ba Đình",
+        "/inform{\"category\":\"hoat_dong_mat_tran\"}",
+        "/deny",
+    )
+    asked = assistant.send(sender, '/edit{"edit_field":"place"}')
+    assert "phường, xã nào" in _texts(asked)
+    summary = assistant.send(sender, "phường Đống Đa")
+    assert "phường Đống Đa" in _texts(summary)
+    assistant.send(sender, "/affirm")
+    (case,) = _cases_of(assistant, sender)
+    assert (case["kind"], case["unit_code"]) == ("feedback", "p_dong_da")
+    assert case["ref_code"].startswith("GY-")
+
+
+def test_cancel_saves_nothing(assistant: Assistant) -> None:
+    sender = f"t-{uuid.uuid4()}"
+    replies = assistant.talk(sender, "toi muon phan anh", "đèn đường ngõ 7 hỏng cả tháng nay", "hủy")
+    assert "Đã hủy" in _texts(replies)
+    assert _cases_of(assistant, sender) == []
+    again = assistant.send(sender, "xin chào")
+    assert _texts(again).startswith("Xin chào")

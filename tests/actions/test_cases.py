@@ -1,0 +1,307 @@
+"""Intake, saving, status and privacy actions on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from action_helpers import DOMAIN, action_event, entity, make_tracker, slots_set, texts, user_event
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import func, select
+
+from actions.cases import (
+    NOT_SAVED,
+    ActionCancelCase,
+    ActionRetryCase,
+    ActionStartCase,
+    ActionSubmitCase,
+    ValidateCaseForm,
+)
+from actions.context import ActionHandleYesNo
+from actions.privacy import ActionDeleteMyData
+from actions.status import ActionCheckStatus
+from bot.db.engine import session_scope
+from bot.db.models import Case, Quarantine
+from bot.db.runtime import dispose_all, get_engine
+from bot.settings import get_settings
+
+
+@pytest.fixture
+def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the actions at a fresh database of each backend."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    dispose_all()
+    yield db_url
+    dispose_all()
+    get_settings.cache_clear()
+
+
+def _case_slots(**overrides: Any) -> dict[str, Any]:
+    slots = {
+        "case_kind": "petition",
+        "case_key": "key-1",
+        "case_content": "Đống rác ở đầu ngõ 5 chưa được dọn",
+        "case_unit": "p_lang",
+        "case_location": "ngõ 5",
+        "case_category": "moi_truong",
+        "case_consent": True,
+        "case_name": "Nguyễn Văn An",
+        "case_phone": "0912345678",
+        "case_confirm": "confirm",
+    }
+    slots.update(overrides)
+    return slots
+
+
+def _confirm(sender: str = "citizen-1", **overrides: Any) -> Tracker:
+    return make_tracker("/affirm", "affirm", slots=_case_slots(**overrides), sender_id=sender)
+
+
+def _cases(db_url: str) -> list[Case]:
+    with session_scope(get_engine(db_url)) as session:
+        rows = session.execute(select(Case).order_by(Case.id)).scalars().all()
+        session.expunge_all()
+        return list(rows)
+
+
+async def _validate(tracker: Tracker) -> tuple[dict[str, Any], list[str]]:
+    """Slots the validation action set (Rasa ignores requested_slot when deciding whether the
+    form rejected the message, so it is left out here too) and what it said."""
+    dispatcher = CollectingDispatcher()
+    events = await ValidateCaseForm().run(dispatcher, tracker, DOMAIN)
+    slots = slots_set(events)
+    slots.pop("requested_slot", None)
+    return slots, texts(dispatcher)
+
+
+# -- the form ---------------------------------------------------------------------------------
+
+async def test_start_opens_a_fresh_form_with_a_new_key(dispatcher) -> None:
+    tracker = make_tracker("tôi muốn gửi kiến nghị", "submit_petition",
+                           slots={"case_content": "old draft"})
+    events = await ActionStartCase().run(dispatcher, tracker, DOMAIN)
+    slots = slots_set(events)
+    assert slots["case_content"] is None and slots["case_kind"] == "petition"
+    assert slots["case_key"] and events[-1] == {"event": "followup", "name": "case_form",
+                                                "timestamp": None}
+
+
+async def test_gambling_spam_never_opens_the_form(database: str, dispatcher) -> None:
+    spam = "FV88 nạp đầu tặng 100%, link vào fv88.com đăng ký nhận thưởng ngay"
+    events = await ActionStartCase().run(dispatcher, make_tracker(spam, "submit_petition"), DOMAIN)
+    assert events == []
+    assert "chưa được tiếp nhận" in texts(dispatcher)[0]
+    with session_scope(get_engine(database)) as session:
+        held = session.execute(select(Quarantine)).scalars().all()
+        assert [q.text for q in held] == [spam]
+
+
+async def test_reporting_gambling_is_a_legitimate_petition(dispatcher) -> None:
+    report = "Fanpage phường bị hack, đăng quảng cáo cờ bạc fv88, đề nghị xử lý"
+    events = await ActionStartCase().run(dispatcher, make_tracker(report, "submit_petition"), DOMAIN)
+    assert any(e.get("name") == "case_form" for e in events)
+
+
+async def test_several_fields_in_one_message() -> None:
+    text = "Đống rác ở phường Láng 3 ngày chưa được dọn, bốc mùi hôi khắp ngõ"
+    tracker = make_tracker(
+        text, "submit_petition",
+        [entity("location", "phường Láng"), entity("category", "moi_truong")],
+    )
+    slots, _ = await _validate(tracker)
+    assert slots["case_content"] == text
+    assert slots["case_unit"] == "p_lang" and slots["case_location"] == "phường Láng"
+    assert slots["case_category"] == "moi_truong"
+
+
+@pytest.mark.parametrize(
+    "typed,expected",
+    [("phuong lang", "p_lang"), ("P. Láng", "p_lang"), ("Cầu Giấy", "p_cau_giay"),
+     ("không rõ", "hn")],
+)
+async def test_place_answers_resolve_to_units(typed: str, expected: str) -> None:
+    tracker = make_tracker(typed, "inform", slots={"requested_slot": "case_unit"})
+    slots, _ = await _validate(tracker)
+    assert slots["case_unit"] == expected
+
+
+async def test_ambiguous_place_lists_candidates() -> None:
+    tracker = make_tracker("Hoàng", "inform", slots={"requested_slot": "case_unit"})
+    dispatcher = CollectingDispatcher()
+    events = await ValidateCaseForm().run(dispatcher, tracker, DOMAIN)
+    assert slots_set(events)["case_unit"] is None
+    assert dispatcher.messages[0]["buttons"][0]["payload"] == '/inform{"location":"p_hoang_mai"}'
+
+
+@pytest.mark.parametrize(
+    "typed,expected",
+    [("môi trường", "moi_truong"), ("rac thai", "moi_truong"), ("3", "an_ninh"),
+     ("xây trái phép", "dat_dai_xay_dung"), ("abcxyz", None)],
+)
+async def test_category_answers(typed: str, expected: str | None) -> None:
+    tracker = make_tracker(typed, "inform", slots={"requested_slot": "case_category"})
+    slots, said = await _validate(tracker)
+    assert slots["case_category"] == expected
+    assert bool(said) == (expected is None)
+
+
+@pytest.mark.parametrize(
+    "typed,expected",
+    [("0912345678", "0912345678"), ("+84 912 345 678", "0912345678"), ("bỏ qua", ""),
+     ("12345", None), ("091234567", None)],
+)
+async def test_phone_answers(typed: str, expected: str | None) -> None:
+    tracker = make_tracker(typed, "inform",
+                           slots={"requested_slot": "case_phone", "case_consent": True})
+    slots, _ = await _validate(tracker)
+    assert slots["case_phone"] == expected
+
+
+async def test_declining_consent_files_anonymously() -> None:
+    tracker = make_tracker("/deny", "deny", slots={"requested_slot": "case_consent"})
+    slots, _ = await _validate(tracker)
+    assert slots["case_consent"] is False
+    required = await ValidateCaseForm().required_slots(
+        [], CollectingDispatcher(), make_tracker(slots={"case_consent": False}), DOMAIN
+    )
+    assert "case_name" not in required and "case_phone" not in required
+
+
+async def test_edit_clears_only_the_chosen_part() -> None:
+    tracker = make_tracker('/edit{"edit_field":"place"}', "edit", [entity("edit_field", "place")],
+                           slots={"requested_slot": "case_confirm", **_case_slots()})
+    slots, _ = await _validate(tracker)
+    assert slots == {"case_confirm": None, "case_unit": None, "case_location": None}
+
+
+async def test_cancel_rejects_the_form_so_the_cancel_rule_runs() -> None:
+    tracker = make_tracker("hủy", "cancel", slots={"requested_slot": "case_content"})
+    slots, _ = await _validate(tracker)
+    assert slots == {}
+
+
+async def test_cancel_forgets_the_draft(dispatcher) -> None:
+    tracker = make_tracker("hủy", "cancel", slots=_case_slots())
+    events = await ActionCancelCase().run(dispatcher, tracker, DOMAIN)
+    assert slots_set(events)["case_content"] is None
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+
+
+# -- saving exactly once ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "<script>alert('x')</script> rác ở ngõ",
+        "'; DROP TABLE cases; -- rác",
+        "Rác 🗑️😡 khắp ngõ\n\n  dòng hai  ",
+        ("Đường ngõ 5 ngập nước và rác. " * 200)[:5000],
+    ],
+    ids=["html", "sql", "emoji-whitespace", "5000-chars"],
+)
+async def test_content_is_stored_exactly(database: str, content: str, dispatcher) -> None:
+    await ActionSubmitCase().run(dispatcher, _confirm(case_content=content), DOMAIN)
+    (case,) = _cases(database)
+    assert case.content == content
+    assert case.ref_code in texts(dispatcher)[0]
+
+
+async def test_repeated_confirmation_makes_one_case(database: str) -> None:
+    first, second = CollectingDispatcher(), CollectingDispatcher()
+    await ActionSubmitCase().run(first, _confirm(), DOMAIN)
+    await ActionSubmitCase().run(second, _confirm(), DOMAIN)  # redelivered, same draft key
+    cases = _cases(database)
+    assert len(cases) == 1
+    assert cases[0].ref_code in texts(first)[0] and cases[0].ref_code in texts(second)[0]
+
+
+async def test_database_away_then_retry_saves_once(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
+    get_settings.cache_clear()
+    dispatcher = CollectingDispatcher()
+    events = await ActionSubmitCase().run(dispatcher, _confirm(), DOMAIN)
+    assert texts(dispatcher)[0] == NOT_SAVED.format(kind="phản ánh, kiến nghị")
+    assert "KN-" not in texts(dispatcher)[0]
+    assert slots_set(events) == {"case_pending": True}  # the answers are kept
+
+    monkeypatch.setenv("DATABASE_URL", database)
+    get_settings.cache_clear()
+    retry = CollectingDispatcher()
+    tracker = make_tracker("thử lại", "retry", slots={**_case_slots(), "case_pending": True})
+    events = await ActionRetryCase().run(retry, tracker, DOMAIN)
+    (case,) = _cases(database)
+    assert case.ref_code in texts(retry)[0]
+    assert slots_set(events)["last_ref_code"] == case.ref_code
+
+
+async def test_declined_consent_stores_no_name_or_phone(database: str, dispatcher) -> None:
+    await ActionSubmitCase().run(dispatcher, _confirm(case_consent=False), DOMAIN)
+    (case,) = _cases(database)
+    assert (case.person_name, case.phone, case.consent) == (None, None, False)
+
+
+async def test_image_attached_to_the_case(database: str, dispatcher) -> None:
+    attachment = [{"kind": "image", "url": "https://example.invalid/a.jpg", "payload": None}]
+    await ActionSubmitCase().run(dispatcher, _confirm(case_attachments=attachment), DOMAIN)
+    (case,) = _cases(database)
+    with session_scope(get_engine(database)) as session:
+        stored = session.get(Case, case.id)
+        assert [(a.kind.value, a.url) for a in stored.attachments] == [
+            ("image", "https://example.invalid/a.jpg")
+        ]
+
+
+# -- status and privacy -----------------------------------------------------------------------
+
+async def test_status_only_for_the_filer(database: str) -> None:
+    saved = CollectingDispatcher()
+    events = await ActionSubmitCase().run(saved, _confirm(sender="owner"), DOMAIN)
+    ref = slots_set(events)["last_ref_code"]
+
+    own = CollectingDispatcher()
+    await ActionCheckStatus().run(own, make_tracker(f"tra cứu {ref}", "check_status",
+                                                    [entity("ref_code", ref)], sender_id="owner"),
+                                  DOMAIN)
+    assert texts(own)[0].startswith(f"Hồ sơ {ref}: Mới tiếp nhận")
+
+    last = CollectingDispatcher()
+    await ActionCheckStatus().run(last, make_tracker("hồ sơ lần trước", "check_status",
+                                                     sender_id="owner"), DOMAIN)
+    assert texts(last) == texts(own)
+
+    other = CollectingDispatcher()
+    await ActionCheckStatus().run(other, make_tracker(f"tra cứu {ref}", "check_status",
+                                                      [entity("ref_code", ref)],
+                                                      sender_id="someone-else"), DOMAIN)
+    unknown = CollectingDispatcher()
+    await ActionCheckStatus().run(unknown, make_tracker("tra cứu KN-2611-9999", "check_status",
+                                                        [entity("ref_code", "KN-2611-9999")],
+                                                        sender_id="someone-else"), DOMAIN)
+    assert texts(other) == texts(unknown)  # never reveals whether the code exists
+    assert "không tìm thấy" in texts(other)[0]
+
+
+async def test_delete_my_data_after_confirmation(database: str) -> None:
+    await ActionSubmitCase().run(CollectingDispatcher(), _confirm(sender="owner"), DOMAIN)
+    ask = CollectingDispatcher()
+    events = await ActionDeleteMyData().run(ask, make_tracker("xóa dữ liệu của tôi",
+                                                             "delete_my_data", sender_id="owner"),
+                                            DOMAIN)
+    assert slots_set(events)["awaiting"] == "delete_data"
+    yes = CollectingDispatcher()
+    tracker = make_tracker("/affirm", "affirm", slots={"awaiting": "delete_data"},
+                           sender_id="owner",
+                           events=[user_event("xóa dữ liệu", "delete_my_data"),
+                                   action_event("action_delete_my_data")])
+    await ActionHandleYesNo().run(yes, tracker, DOMAIN)
+    assert texts(yes)[0].startswith("Đã xóa họ tên và số điện thoại")
+    (case,) = _cases(database)
+    assert (case.person_name, case.phone, case.anonymised) == (None, None, True)
+    assert case.content == _case_slots()["case_content"]
+    with session_scope(get_engine(database)) as session:
+        assert session.execute(select(func.count()).select_from(Case)).scalar_one() == 1

@@ -10,8 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import Events, first_entity, latest_text, previous_action, send
 from actions.contact import AWAITING_UNIT, resolve_and_answer
-from actions.programmes import AWAITING_HELPFUL, answer_programme
 from actions.privacy import AWAITING_DELETE, erase
+from actions.programmes import AWAITING_HELPFUL, answer_programme
 from bot.answers import Reply
 from bot.content import unit_tree
 

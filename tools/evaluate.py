@@ -193,6 +193,9 @@ def save_confusion_png(predictions: list[Prediction], path: Path) -> None:
 
 def evaluate(model_path: Path, threshold: float = 0.90, out_dir: Path = RESULTS_DIR) -> int:
     logging.getLogger("rasa").setLevel(logging.ERROR)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # Rasa's per-message debug lines would bury the report
     examples = load_examples()
     if not examples:
         raise SystemExit(f"No evaluation examples in {EVAL_DIR}")

@@ -9,6 +9,7 @@ set (CI), copied there so a clean clone reuses a model trained from identical in
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -22,13 +23,15 @@ from bot.settings import ROOT
 from tools.env import child_env, rasa_cmd, rel
 
 MODELS_DIR = ROOT / "models"
-TRAINING_INPUTS = [
-    "config.yml",
-    "domain.yml",
-    "nlu_data",
-    "bot/nlu",
-    "requirements.lock",
-]
+
+
+def _inputs_for(config: str) -> list[str]:
+    """What a model trained with ``config`` depends on: our components' code only if it uses them."""
+    inputs = [config, "domain.yml", "nlu_data", "requirements.lock"]
+    config_path = ROOT / config
+    if config_path.exists() and "bot." in config_path.read_text(encoding="utf-8"):
+        inputs.append("bot/nlu")
+    return inputs
 
 
 def _files(paths: list[str]) -> list[Path]:
@@ -46,10 +49,10 @@ def _files(paths: list[str]) -> list[Path]:
     return files
 
 
-def fingerprint() -> str:
+def fingerprint(config: str = "config.yml") -> str:
     """Hash of every training input: file names and contents, in a stable order."""
     digest = hashlib.sha256()
-    for path in _files(TRAINING_INPUTS):
+    for path in _files(_inputs_for(config)):
         digest.update(rel(path).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
@@ -108,14 +111,22 @@ def _git_commit() -> str:
 
 def train(*, force: bool = False, config: str = "config.yml", quiet: bool = False) -> TrainResult:
     """Return a model for the current inputs, training one only when none exists."""
-    fp = fingerprint() if config == "config.yml" else _config_fingerprint(config)
-    if not force:
-        existing = find_model(fp)
-        if existing is not None:
-            print(f"Model up to date: {rel(existing)} (inputs unchanged, fingerprint {fp})")
-            return TrainResult(existing, False, 0.0)
-    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{fp}"
+    fp = fingerprint(config) if config == "config.yml" else "alt" + fingerprint(config)[:9]
     MODELS_DIR.mkdir(exist_ok=True)
+    # Two commands training the same inputs at once (a benchmark beside `./mttq test`): the
+    # second waits for the first and reuses its model.
+    with open(MODELS_DIR / f".train-{fp}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not force:
+            existing = find_model(fp)
+            if existing is not None:
+                print(f"Model up to date: {rel(existing)} (inputs unchanged, fingerprint {fp})")
+                return TrainResult(existing, False, 0.0)
+        return _train(fp, config, quiet)
+
+
+def _train(fp: str, config: str, quiet: bool) -> TrainResult:
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{fp}"
     print(f"Training model {name} ...", flush=True)
     started = time.monotonic()
     cmd = rasa_cmd(
@@ -147,7 +158,7 @@ def train(*, force: bool = False, config: str = "config.yml", quiet: bool = Fals
         "git_commit": _git_commit(),
         "config": config,
         "training_seconds": round(seconds, 1),
-        "inputs": [rel(p) for p in _files(TRAINING_INPUTS)],
+        "inputs": [rel(p) for p in _files(_inputs_for(config))],
     }
     (MODELS_DIR / f"{name}.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     cache = cache_dir()
@@ -157,10 +168,3 @@ def train(*, force: bool = False, config: str = "config.yml", quiet: bool = Fals
         shutil.copy2(MODELS_DIR / f"{name}.json", cache / f"{name}.json")
     print(f"Trained {rel(path)} in {seconds:.0f} s")
     return TrainResult(path, True, seconds)
-
-
-def _config_fingerprint(config: str) -> str:
-    """Fingerprint for an alternative config (the benchmark's stock pipeline)."""
-    digest = hashlib.sha256(fingerprint().encode())
-    digest.update((ROOT / config).read_bytes() if (ROOT / config).exists() else config.encode())
-    return "alt" + digest.hexdigest()[:9]

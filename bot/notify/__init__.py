@@ -9,7 +9,9 @@
 * :mod:`bot.notify.outbox` — the worker: claims due rows, delivers, retries with backoff, marks
   each sent exactly once; the overdue scan;
 * :mod:`bot.notify.telegram` — the python-telegram-bot side: posting case messages, buttons,
-  replies, linking commands, the webhook route factory and long polling.
+  replies, linking commands, long polling;
+* :mod:`bot.notify.web` — mounting it in the aiohttp staff service: the webhook route factory
+  ``telegram_routes(app)`` and the worker's ``cleanup_ctx``.
 
 Run ``python -m bot.notify --help`` for the command-line tools (link codes, worker, polling).
 """

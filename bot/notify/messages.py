@@ -153,8 +153,10 @@ def render_case(
     extra: Iterable[str] = (),
     quote: str | None = None,
     action_line: str | None = None,
+    link: str | None = None,
 ) -> str:
-    """The HTML text of a case message. ``extra`` lines and ``quote`` are plain text."""
+    """The HTML text of a case message. ``extra`` lines and ``quote`` are plain text; ``link`` is
+    the console URL written out when it cannot be a button."""
     e = html.escape
     lines = [f"<b>{e(title)}</b> · <code>{e(card.ref_code)}</code>"]
     lines.append(f"Đơn vị: {e(card.unit_name)}")
@@ -177,6 +179,8 @@ def render_case(
     if action_line:
         lines.append("")
         lines.append(f"✅ {e(action_line)}")
+    if link:
+        lines.append(f"Xem trên trang quản trị: {e(link)}")
     if not card.terminal:
         lines.append("")
         lines.append("<i>Trả lời (reply) tin nhắn này để gửi phản hồi tới người dân.</i>")
@@ -246,16 +250,17 @@ def unit_from_token(token: str, units: Iterable[UnitInfo]) -> str | None:
 
 
 def case_keyboard(
-    card: CaseCard, case_url: str, *, actionable: bool = True
-) -> InlineKeyboardMarkup:
+    card: CaseCard, case_url: str | None, *, actionable: bool = True
+) -> InlineKeyboardMarkup | None:
     """Nhận xử lý · Đã giải quyết / Chuyển đơn vị · Xem.
 
     Only "Xem" once the case is finished, or when this message no longer owns the case
-    (``actionable=False``: it was transferred to another unit's group).
+    (``actionable=False``: it was transferred to another unit's group). ``case_url=None`` leaves
+    "Xem" out (Telegram refused the console URL; the text carries the link instead).
     """
-    view = InlineKeyboardButton(BUTTON_VIEW, url=case_url)
+    view = [InlineKeyboardButton(BUTTON_VIEW, url=case_url)] if case_url else []
     if card.terminal or not actionable:
-        return InlineKeyboardMarkup([[view]])
+        return InlineKeyboardMarkup([view]) if view else None
     return InlineKeyboardMarkup(
         [
             [
@@ -268,7 +273,7 @@ def case_keyboard(
                 InlineKeyboardButton(
                     BUTTON_TRANSFER, callback_data=encode_callback(card.id, TRANSFER)
                 ),
-                view,
+                *view,
             ],
         ]
     )

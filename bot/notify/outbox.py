@@ -59,6 +59,8 @@ __all__ = [
     "backoff_delay",
     "claim_next",
     "deliver_due",
+    "deliver_pass",
+    "queue_citizen_message",
     "record_result",
     "requeue",
     "run_worker",
@@ -255,6 +257,8 @@ async def _deliver(sender: Sender, row: OutboxRow) -> DeliveryResult:
 
 @dataclass(frozen=True)
 class PassReport:
+    """One pass: rows claimed and handled, and how many of them were marked sent."""
+
     handled: int
     sent: int
 
@@ -322,6 +326,39 @@ def requeue(session: Session, outbox_id: int, *, now: datetime | None = None) ->
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)
+
+
+def queue_citizen_message(
+    session: Session, case_id: int, text: str, *, now: datetime | None = None
+) -> int:
+    """Queue "the citizen wrote again on this case" for the unit's group; returns the row id.
+
+    For the handoff flow and for messages a citizen sends about an open case: the group sees the
+    text quoted under the case card, and an officer answers by replying to it. Call it in the
+    same transaction that records the citizen's message.
+    """
+    now = ensure_aware(now, "now") if now is not None else utcnow()
+    case = session.get(Case, case_id)
+    if case is None:
+        raise ValueError(f"no case {case_id}")
+    row = Outbox(
+        kind=OutboxKinds.CITIZEN_MESSAGE,
+        case_id=case.id,
+        target=case.unit_code,
+        payload={
+            "case_id": case.id,
+            "ref_code": case.ref_code,
+            "unit_code": case.unit_code,
+            "text": text,
+        },
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return int(row.id)
 
 
 # --------------------------------------------------------------------------- overdue scan

@@ -12,9 +12,9 @@
   links the sender's Telegram account to their staff account (``bot.notify.links``). Only a
   linked, active staff member who can see the case (``casework.case_for_staff``) may act; anyone
   else is told "Bạn không có quyền…" and nothing changes;
-* **receives** updates through :func:`telegram_routes` (an aiohttp webhook that checks
-  ``X-Telegram-Bot-Api-Secret-Token`` in constant time) or :meth:`TelegramService.poll` (long
-  polling, for development).
+* **receives** updates through :func:`bot.notify.web.telegram_routes` (an aiohttp webhook that
+  checks ``X-Telegram-Bot-Api-Secret-Token`` in constant time) or :meth:`TelegramService.poll`
+  (long polling, for development).
 
 A unit with no linked group has its notifications posted to the nearest unit above it that has
 one, with a line saying so; with none anywhere the row waits in the outbox.
@@ -25,22 +25,19 @@ Database work runs in a thread (``asyncio.to_thread``), one ``session_scope`` pe
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from telegram import (
     Bot,
     CallbackQuery,
-    InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
     ReplyParameters,
@@ -69,8 +66,6 @@ from bot.notify.delivery import (
     DeliveryResult,
     OutboxKinds,
     OutboxRow,
-    Sender,
-    senders_for,
 )
 from bot.notify.messages import (
     BACK,
@@ -89,23 +84,11 @@ from bot.notify.messages import (
     transfer_keyboard,
     unit_from_token,
 )
-from bot.notify.outbox import WorkerOptions, run_worker
 from bot.units import UnitTree
 
-__all__ = [
-    "SECRET_HEADER",
-    "TELEGRAM_STATE",
-    "TelegramService",
-    "TelegramState",
-    "make_bot",
-    "outbox_worker_context",
-    "telegram_routes",
-]
+__all__ = ["TelegramService", "make_bot"]
 
 log = logging.getLogger(__name__)
-
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 
 NO_PERMISSION = (
     "Bạn không có quyền xử lý hồ sơ này. Cán bộ của đơn vị cần liên kết tài khoản Telegram "
@@ -199,6 +182,9 @@ class TelegramService:
             self._tree = tree
         self.tz = tz or _default_tz()
         self.clock = clock
+        #: Telegram refuses URL buttons it considers invalid (e.g. a console on 127.0.0.1): after
+        #: the first refusal "Xem" becomes a link in the text for the rest of the process.
+        self._url_buttons = True
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -282,24 +268,28 @@ class TelegramService:
         if row.kind == OutboxKinds.OVERDUE and card.sla_due_at is not None:
             extra.append(f"Đã quá hạn từ {self._local(card.sla_due_at)}.")
         quote = row.payload.get("text") if row.kind == OutboxKinds.CITIZEN_MESSAGE else None
-        text = render_case(
-            card,
-            title=headline(row.kind, row.payload, card),
-            tz=self.tz,
-            extra=extra,
-            quote=str(quote) if quote else None,
-        )
-        keyboard = case_keyboard(
-            card, self.config.case_url(card.id), actionable=card.unit_code == row.target
-        )
-        try:
-            message = await self.bot.send_message(
+        url = self.config.case_url(card.id)
+
+        async def post(url_button: bool) -> Message:
+            return await self.bot.send_message(
                 target.chat_id,
-                text,
+                render_case(
+                    card,
+                    title=headline(row.kind, row.payload, card),
+                    tz=self.tz,
+                    extra=extra,
+                    quote=str(quote) if quote else None,
+                    link=None if url_button else url,
+                ),
                 parse_mode=ParseMode.HTML,
-                reply_markup=keyboard,
+                reply_markup=case_keyboard(
+                    card, url if url_button else None, actionable=card.unit_code == row.target
+                ),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
+
+        try:
+            message = await self._url_fallback(post)
         except ChatMigrated as exc:
             new_id = int(exc.new_chat_id)
             await self._db(lambda s: links.migrate_chat(s, target.chat_id, new_id))
@@ -372,39 +362,60 @@ class TelegramService:
         if outcome.card is not None and message is not None and outcome.keyboard is not None:
             card = outcome.card
             url = self.config.case_url(card.id)
-            try:
+            chat_id, message_id = message.chat.id, message.message_id
+
+            async def edit(url_button: bool) -> Any:
+                view = url if url_button else None
                 if outcome.keyboard == "units":
-                    await self.bot.edit_message_reply_markup(
-                        chat_id=message.chat.id,
-                        message_id=message.message_id,
+                    return await self.bot.edit_message_reply_markup(
+                        chat_id=chat_id,
+                        message_id=message_id,
                         reply_markup=transfer_keyboard(card, self.tree),
                     )
-                elif outcome.keyboard == "case" and outcome.action_line is None:
-                    await self.bot.edit_message_reply_markup(
-                        chat_id=message.chat.id,
-                        message_id=message.message_id,
-                        reply_markup=case_keyboard(card, url),
+                if outcome.keyboard == "case" and outcome.action_line is None:
+                    return await self.bot.edit_message_reply_markup(
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        reply_markup=case_keyboard(card, view),
                     )
-                else:
-                    keyboard: InlineKeyboardMarkup = case_keyboard(
-                        card, url, actionable=outcome.keyboard == "case"
-                    )
-                    await self.bot.edit_message_text(
-                        render_case(
-                            card,
-                            title=KIND_LABELS[card.kind],
-                            tz=self.tz,
-                            action_line=outcome.action_line,
-                        ),
-                        chat_id=message.chat.id,
-                        message_id=message.message_id,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=keyboard,
-                        link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    )
+                return await self.bot.edit_message_text(
+                    render_case(
+                        card,
+                        title=KIND_LABELS[card.kind],
+                        tz=self.tz,
+                        action_line=outcome.action_line,
+                        link=None if url_button else url,
+                    ),
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=case_keyboard(card, view, actionable=outcome.keyboard == "case"),
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+
+            try:
+                await self._url_fallback(edit)
             except TelegramError as exc:  # the action stands; only the message is stale
                 log.warning("could not edit message %s: %s", message.message_id, exc)
         await self._answer(query, outcome.answer, alert=outcome.alert)
+
+    async def _url_fallback(self, call: Callable[[bool], Awaitable[T]]) -> T:
+        """Run ``call(url_button)``; when Telegram refuses the "Xem" URL, again without it."""
+        if not self._url_buttons:
+            return await call(False)
+        try:
+            return await call(True)
+        except BadRequest as exc:
+            if "url" not in str(exc).lower():
+                raise
+            self._url_buttons = False
+            log.warning(
+                "Telegram refuses the console URL %r as a button (%s); set STAFF_PUBLIC_URL to "
+                "the console's public https address. Writing the link into messages instead.",
+                self.config.staff_public_url,
+                exc,
+            )
+            return await call(False)
 
     async def _answer(self, query: CallbackQuery, text: str, *, alert: bool = False) -> None:
         try:
@@ -665,142 +676,3 @@ class TelegramService:
 def _seconds(exc: RetryAfter) -> float:
     value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-# --------------------------------------------------------------------------- aiohttp integration
-
-
-@dataclass
-class TelegramState:
-    """Held in the app under :data:`TELEGRAM_STATE`; ``service`` is None while Telegram is off."""
-
-    config: NotifyConfig
-    service: TelegramService | None = None
-
-
-TELEGRAM_STATE = web.AppKey("telegram_state", TelegramState)
-
-EngineSource: TypeAlias = "Engine | Callable[[web.Application], Engine] | None"
-
-
-def _engine_for(app: web.Application, source: EngineSource) -> tuple[Engine, bool]:
-    """The engine to use and whether this module created it (and so disposes of it)."""
-    if isinstance(source, Engine):
-        return source, False
-    if source is not None:
-        return source(app), False
-    from bot.db.engine import make_engine
-
-    return make_engine(), True
-
-
-async def _webhook(request: web.Request) -> web.StreamResponse:
-    state = request.app[TELEGRAM_STATE]
-    expected = state.config.telegram_webhook_secret
-    given = request.headers.get(SECRET_HEADER)
-    if (
-        not expected
-        or given is None
-        or not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
-    ):
-        raise web.HTTPForbidden(text="forbidden")
-    service = state.service
-    if service is None:
-        raise web.HTTPServiceUnavailable(text="telegram is not configured")
-    try:
-        data = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="invalid JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-        raise web.HTTPBadRequest(text="not a Telegram update")
-    try:
-        update = Update.de_json(data, service.bot)
-    except Exception:
-        raise web.HTTPBadRequest(text="not a Telegram update") from None
-    try:
-        await service.process_update(update)
-    except Exception:  # answered 200 anyway: a redelivery would fail the same way
-        log.exception("Telegram update %s failed", data.get("update_id"))
-    return web.Response(text="ok")
-
-
-def telegram_routes(
-    app: web.Application,
-    *,
-    engine: EngineSource = None,
-    config: NotifyConfig | None = None,
-    tree: UnitTree | Callable[[], UnitTree] | None = None,
-    path: str = DEFAULT_WEBHOOK_PATH,
-    bot: Bot | None = None,
-) -> None:
-    """Mount the webhook at ``path`` (POST) and start/stop the bot with the app.
-
-    ``engine``: an Engine, a callable taking the app (read at start-up, e.g. from the lead's own
-    app key), or None to create one from settings. Without a token the route answers 503 after
-    the secret check, and nothing else starts.
-    """
-    config = config or NotifyConfig()
-    state = TelegramState(config=config)
-    app[TELEGRAM_STATE] = state
-    app.router.add_post(path, _webhook)
-    if not config.telegram_enabled and bot is None:
-        log.info("TELEGRAM_BOT_TOKEN is not set: Telegram is off, staff notifications wait")
-        return
-
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        db, owned = _engine_for(app, engine)
-        the_bot = bot or make_bot(config)
-        assert the_bot is not None
-        service = TelegramService(the_bot, db, config=config, tree=tree)
-        try:
-            await service.start()
-        except TelegramError:
-            log.exception("Telegram bot failed to start; staff notifications wait in the outbox")
-            if owned:
-                db.dispose()
-            yield
-            return
-        state.service = service
-        try:
-            yield
-        finally:
-            state.service = None
-            await service.stop()
-            if owned:
-                db.dispose()
-
-    app.cleanup_ctx.append(lifecycle)
-
-
-def outbox_worker_context(
-    *,
-    engine: EngineSource = None,
-    citizen_sender: Sender | None = None,
-    options: WorkerOptions | None = None,
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A ``cleanup_ctx`` running the outbox worker inside the staff service.
-
-    Staff kinds go to the app's :class:`TelegramService` (append this after
-    :func:`telegram_routes`); citizen kinds to ``citizen_sender`` when given. Kinds without a
-    sender wait in the outbox.
-    """
-
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        db, owned = _engine_for(app, engine)
-        state = app.get(TELEGRAM_STATE)
-        service = state.service if state is not None else None
-        senders = senders_for(service, citizen_sender)
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_worker(db, senders, stop_event=stop, options=options))
-        try:
-            yield
-        finally:
-            stop.set()
-            try:
-                await asyncio.wait_for(task, timeout=30)
-            except asyncio.TimeoutError:
-                task.cancel()
-            if owned:
-                db.dispose()
-
-    return context

@@ -76,9 +76,7 @@ def factory(engine: Engine) -> SessionFactory:
     return session_factory(engine)
 
 
-async def start_service(
-    engine: Engine, config: NotifyConfig, tree: UnitTree
-) -> TelegramService:
+async def start_service(engine: Engine, config: NotifyConfig, tree: UnitTree) -> TelegramService:
     bot = Bot(config.telegram_bot_token, base_url=config.telegram_api_base)
     service = TelegramService(bot, engine, config=config, tree=tree, tz=HANOI)
     await service.start()

@@ -13,8 +13,11 @@ can be told to fail the next calls of a method (``fail_next``).
 
 from __future__ import annotations
 
+import asyncio
+import html
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +64,8 @@ class FakeTelegram:
     _ids: itertools.count = field(default_factory=lambda: itertools.count(100))
     runner: web.AppRunner | None = None
     port: int = 0
+    #: Seconds each call takes (lets concurrent workers interleave).
+    latency: float = 0.0
 
     # -- control
 
@@ -102,6 +107,14 @@ class FakeTelegram:
             await self.runner.cleanup()
 
     # -- protocol
+
+    @staticmethod
+    def _plain(params: dict[str, Any]) -> str:
+        """The text as Telegram stores it: HTML markup parsed away (entities are not modelled)."""
+        text = str(params.get("text", ""))
+        if str(params.get("parse_mode", "")).upper() == "HTML":
+            text = html.unescape(re.sub(r"<[^>]+>", "", text))
+        return text
 
     @staticmethod
     def _error(status: int, description: str, parameters: dict[str, Any] | None = None) -> Any:
@@ -147,6 +160,8 @@ class FakeTelegram:
             return self._error(401, "Unauthorized")
         method = request.match_info["method"]
         params = await self._params(request)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         self.calls.append(Call(method, params))
         failures = self._failures.get(method)
         if failures:
@@ -177,7 +192,7 @@ class FakeTelegram:
             "date": int(time.time()),
             "chat": self._chat(chat_id),
             "from": self._user(),
-            "text": params["text"],
+            "text": self._plain(params),
         }
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
@@ -194,7 +209,7 @@ class FakeTelegram:
             return self._error(400, "Bad Request: message to edit not found")
         new = dict(message)
         if text:
-            new["text"] = params.get("text", "")
+            new["text"] = self._plain(params)
             new["edit_date"] = int(time.time())
         if params.get("reply_markup"):
             new["reply_markup"] = params["reply_markup"]
@@ -245,6 +260,8 @@ class FakeTelegram:
 # --------------------------------------------------------------------------- update builders
 
 _update_ids = itertools.count(500000)
+#: Ids of messages users send: far from the ids the fake gives the bot's own messages.
+_user_message_ids = itertools.count(10_000_000)
 
 
 def user(user_id: int, name: str = "Cán bộ", username: str | None = None) -> dict[str, Any]:
@@ -267,7 +284,7 @@ def message_update(
     chat: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {
-        "message_id": next(_update_ids) % 100000,
+        "message_id": next(_user_message_ids),
         "date": int(time.time()),
         "chat": chat or group(chat_id),
         "from": from_user,

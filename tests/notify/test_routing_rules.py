@@ -54,7 +54,9 @@ def test_shipped_rules(
 
 def test_first_matching_rule_wins_and_self_stops(tree: UnitTree) -> None:
     rules = [
-        RoutingRule(categories=frozenset({"moi_truong"}), to="self", levels=frozenset({"province"})),
+        RoutingRule(
+            categories=frozenset({"moi_truong"}), to="self", levels=frozenset({"province"})
+        ),
         RoutingRule(categories=frozenset({"moi_truong", "khac"}), to="p_ba_dinh"),
         RoutingRule(categories=frozenset({"moi_truong"}), to="province"),
     ]

@@ -105,9 +105,7 @@ def test_working_time_between_inverts_add(start: datetime, hours: float) -> None
 
 
 def test_working_time_between_simple_cases() -> None:
-    assert working_time_between(hn(2026, 11, 23, 8), hn(2026, 11, 24, 8), CAL) == timedelta(
-        hours=7
-    )
+    assert working_time_between(hn(2026, 11, 23, 8), hn(2026, 11, 24, 8), CAL) == timedelta(hours=7)
     assert working_time_between(hn(2026, 11, 28, 8), hn(2026, 11, 29, 20), CAL) == timedelta(0)
     assert working_time_between(hn(2026, 11, 24), hn(2026, 11, 23), CAL) == timedelta(0)
 

@@ -19,7 +19,6 @@ from bot.db.models import (
     Case,
     CaseEvent,
     CaseStatus,
-    Outbox,
     OutboxStatus,
     TelegramLinkCode,
     TelegramMember,
@@ -31,8 +30,9 @@ from bot.notify import links
 from bot.notify.config import NotifyConfig
 from bot.notify.delivery import OutboxKinds, senders_for
 from bot.notify.messages import decode_callback
-from bot.notify.outbox import deliver_due, session_factory
-from bot.notify.telegram import SECRET_HEADER, TelegramService, telegram_routes
+from bot.notify.outbox import deliver_due, queue_citizen_message, session_factory
+from bot.notify.telegram import TelegramService
+from bot.notify.web import SECRET_HEADER, telegram_routes
 from bot.units import UnitTree
 from tests.notify.conftest import (
     LANG_CHAT,
@@ -65,9 +65,8 @@ async def post_case_message(
     case_id = new_case(engine, **case)
     sent = await deliver_due(session_factory(engine), senders_for(service), options=OPTIONS)
     assert sent >= 1
-    message = fake.calls_of("sendMessage")[-1]
     stored = fake.messages[(LANG_CHAT, _message_id(fake, -1))]
-    assert stored["text"] == message.params["text"]
+    assert stored["reply_markup"] == fake.calls_of("sendMessage")[-1].params["reply_markup"]
     return case_id, stored
 
 
@@ -153,6 +152,34 @@ async def test_unit_without_group_goes_to_the_nearest_linked_unit_above(
     [send] = fake_tg.calls_of("sendMessage")
     assert send.params["chat_id"] == PROVINCE_CHAT
     assert "phường Hoàn Kiếm chưa liên kết nhóm Telegram" in send.params["text"]
+
+
+async def test_console_url_refused_as_a_button_becomes_a_link_in_the_text(
+    engine: Engine, service: TelegramService, fake_tg: FakeTelegram, linked: dict[str, int]
+) -> None:
+    fake_tg.fail_next(
+        "sendMessage",
+        status=400,
+        description="Bad Request: inline keyboard button URL 'http://127.0.0.1:8080/staff/cases/1'"
+        " is invalid: Wrong HTTP URL",
+    )
+    case_id, message = await post_case_message(engine, service, fake_tg)
+    first, second = fake_tg.calls_of("sendMessage")
+    assert "url" in buttons(first.params["reply_markup"])[-1]
+    assert [b["text"] for b in buttons(second.params["reply_markup"])] == [
+        "Nhận xử lý",
+        "Đã giải quyết",
+        "Chuyển đơn vị",
+    ]
+    link = f"Xem trên trang quản trị: http://127.0.0.1:8080/staff/cases/{case_id}"
+    assert link in second.params["text"]
+    assert outbox_rows(engine, OutboxKinds.STAFF_NOTIFY)[0].status == OutboxStatus.SENT
+
+    take = buttons(message["reply_markup"])[0]["callback_data"]
+    await service.process_json(callback_update(message, user(OFFICER_TG), take))
+    [edit] = fake_tg.calls_of("editMessageText")
+    assert link in edit.params["text"]
+    assert all("url" not in b for b in buttons(edit.params["reply_markup"]))
 
 
 # --------------------------------------------------------------------------- buttons
@@ -355,6 +382,27 @@ async def test_reply_to_other_messages_is_ignored(
     assert len(fake_tg.calls_of("sendMessage")) == 1  # only the case message
 
 
+async def test_citizen_message_is_quoted_and_can_be_answered(
+    engine: Engine, service: TelegramService, fake_tg: FakeTelegram, linked: dict[str, int]
+) -> None:
+    case_id, _ = await post_case_message(engine, service, fake_tg)
+    with session_scope(engine) as session:
+        queue_citizen_message(session, case_id, "Đèn vẫn chưa sửa <ạ>, tối nay rất tối.")
+    assert await deliver_due(session_factory(engine), senders_for(service), options=OPTIONS) == 1
+    posted = fake_tg.messages[(LANG_CHAT, _message_id(fake_tg, -1))]
+    assert posted["text"].startswith("💬 Người dân nhắn thêm")
+    assert "Đèn vẫn chưa sửa &lt;ạ&gt;" in fake_tg.calls_of("sendMessage")[-1].params["text"]
+    assert len(buttons(posted["reply_markup"])) == 4
+
+    await service.process_json(
+        message_update(
+            LANG_CHAT, user(OFFICER_TG), "Tối nay tổ dân phố sẽ kiểm tra.", reply_to=posted
+        )
+    )
+    [reply] = outbox_rows(engine, OutboxKinds.CITIZEN_REPLY)
+    assert reply.case_id == case_id
+
+
 # --------------------------------------------------------------------------- linking
 
 
@@ -377,7 +425,9 @@ async def test_group_linking_with_a_one_time_code(
         )
         # the code itself is not stored
         assert code.replace("-", "") not in row.code_hash.upper()
-    assert "Đã liên kết nhóm này với phường Láng" in fake_tg.calls_of("sendMessage")[-1].params["text"]
+    assert (
+        "Đã liên kết nhóm này với phường Láng" in fake_tg.calls_of("sendMessage")[-1].params["text"]
+    )
 
     # single use: the same code in another group does nothing
     await service.process_json(message_update(-100555, user(778), f"/lienket {code}"))
@@ -416,7 +466,9 @@ async def test_officer_links_their_account_then_can_act(
 
     with session_scope(engine) as session:
         code = links.create_member_link_code(session, staff_id)
-    await service.process_json(message_update(LANG_CHAT, user(888, username="minh"), f"/canbo {code}"))
+    await service.process_json(
+        message_update(LANG_CHAT, user(888, username="minh"), f"/canbo {code}")
+    )
     assert "cán bộ Anh Minh" in fake_tg.calls_of("sendMessage")[-1].params["text"]
     with session_scope(engine, read_only=True) as session:
         member = session.execute(select(TelegramMember)).scalar_one()
@@ -488,7 +540,7 @@ async def test_webhook_rejects_a_missing_or_forged_secret(
     response = await webhook_client.post("/telegram/webhook", json=update, headers=headers)
     assert response.status == 403
     assert case_row(engine, case_id).assignee_id is None
-    assert fake_tg.calls == []
+    assert [c.method for c in fake_tg.calls] == ["getMe"]  # start-up only: nothing answered
 
 
 async def test_webhook_with_the_secret_processes_the_update(
@@ -537,7 +589,9 @@ async def test_set_webhook_sends_the_secret_token(
     assert fake_tg.webhook["url"] == "https://mttq.example.org/telegram/webhook"
 
 
-async def test_the_real_bot_is_pointed_at_the_fake(config: NotifyConfig, fake_tg: FakeTelegram) -> None:
+async def test_the_real_bot_is_pointed_at_the_fake(
+    config: NotifyConfig, fake_tg: FakeTelegram
+) -> None:
     async with Bot(config.telegram_bot_token, base_url=config.telegram_api_base) as bot:
         me = await bot.get_me()
     assert me.username == "mttq_test_bot"

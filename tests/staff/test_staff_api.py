@@ -63,9 +63,7 @@ async def test_list_and_get_follow_the_units_visibility(world: World) -> None:
     )
     assert write.status == 404
     assert outbox_rows(world.engine, other_id, "citizen_reply") == []
-    filtered = await (
-        await client.get("/api/v1/cases?category=an_ninh", headers=headers)
-    ).json()
+    filtered = await (await client.get("/api/v1/cases?category=an_ninh", headers=headers)).json()
     assert filtered["cases"] == []
 
 
@@ -99,7 +97,9 @@ async def test_reply_note_assign_and_transfer(world: World) -> None:
     headers = _auth(_token(world, "lan"))
     base = f"/api/v1/cases/{case_id}"
 
-    reply = await client.post(f"{base}/replies", json={"text": "Cán bộ đã tiếp nhận."}, headers=headers)
+    reply = await client.post(
+        f"{base}/replies", json={"text": "Cán bộ đã tiếp nhận."}, headers=headers
+    )
     assert reply.status == 201
     [row] = outbox_rows(world.engine, case_id, "citizen_reply")
     assert (await reply.json())["outbox_id"] == row.id and row.payload["channel"] == "facebook"
@@ -115,8 +115,12 @@ async def test_reply_note_assign_and_transfer(world: World) -> None:
         f"{base}/assign", json={"staff_id": world.staff["tuan"]}, headers=headers
     )
     assert outsider.status == 422
-    assign = await client.post(f"{base}/assign", json={"staff_id": world.staff["minh"]}, headers=headers)
-    assert assign.status == 200 and (await assign.json())["case"]["assignee_id"] == world.staff["minh"]
+    assign = await client.post(
+        f"{base}/assign", json={"staff_id": world.staff["minh"]}, headers=headers
+    )
+    assert (
+        assign.status == 200 and (await assign.json())["case"]["assignee_id"] == world.staff["minh"]
+    )
 
     unknown = await client.post(f"{base}/transfer", json={"unit_code": "khong_co"}, headers=headers)
     assert unknown.status == 422

@@ -178,7 +178,10 @@ async def test_citizen_script_is_shown_inert(world: World) -> None:
     page = await client.get(f"/staff/cases/{case_id}")
     html = await page.text()
     assert "<script>alert(1)" not in html and "<img src=x" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in html
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&quot;alert(2)&quot;&gt;"
+        in html
+    )
     assert "\n  hai dòng " in html  # exactly as typed (pre-wrap), only escaped
     queue = await (await client.get("/staff/cases")).text()
     assert ref in queue and "<script>alert(1)" not in queue and "&lt;script&gt;" in queue
@@ -258,7 +261,9 @@ async def test_assign_note_and_transfer_from_the_case_page(world: World) -> None
         f"{base}/assign", data=form(token, staff_id=str(world.staff["lan"])), allow_redirects=False
     )
     assert take.status == 303
-    outsider = await client.post(f"{base}/assign", data=form(token, staff_id=str(world.staff["tuan"])))
+    outsider = await client.post(
+        f"{base}/assign", data=form(token, staff_id=str(world.staff["tuan"]))
+    )
     assert outsider.status == 422 and "đơn vị bạn phụ trách" in await outsider.text()
     note = await client.post(
         f"{base}/note", data=form(token, text="Đã gọi tổ trưởng dân phố."), allow_redirects=False
@@ -323,7 +328,7 @@ async def test_queue_filters_search_overdue_and_pages(world: World) -> None:
 
 
 async def test_csv_export_holds_the_filtered_rows_with_a_bom(world: World) -> None:
-    _, formula_ref = seed_case(world.engine, content="=HYPERLINK(\"http://x\")", category="an_ninh")
+    _, formula_ref = seed_case(world.engine, content='=HYPERLINK("http://x")', category="an_ninh")
     client = await world.logged_in("lan")
     response = await client.get("/staff/cases.csv?category=moi_truong")
     assert response.status == 200
@@ -339,7 +344,7 @@ async def test_csv_export_holds_the_filtered_rows_with_a_bom(world: World) -> No
 
     other = await client.get("/staff/cases.csv?category=an_ninh")
     rows = list(csv.reader(io.StringIO((await other.read()).decode("utf-8-sig"))))
-    assert rows[1][0] == formula_ref and rows[1][-2] == "'=HYPERLINK(\"http://x\")"
+    assert rows[1][0] == formula_ref and rows[1][-2] == '\'=HYPERLINK("http://x")'
 
 
 async def test_overview_shows_counts_and_medians(world: World) -> None:
@@ -373,7 +378,9 @@ async def test_unit_admin_manages_own_officers_only(world: World) -> None:
     token = csrf_from(page)
     created = await admin.post(
         "/staff/accounts",
-        data=form(token, login="thu", display_name="Vũ Thị Thu", unit_code="p_lang", role="officer"),
+        data=form(
+            token, login="thu", display_name="Vũ Thị Thu", unit_code="p_lang", role="officer"
+        ),
     )
     text = await created.text()
     assert created.status == 200 and "Mật khẩu của thu: " in text

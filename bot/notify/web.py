@@ -1,0 +1,187 @@
+"""The notification side inside the aiohttp staff service: the Telegram webhook and the worker.
+
+The lead's app factory mounts both::
+
+    from bot.notify.web import outbox_worker_context, telegram_routes
+
+    telegram_routes(app, engine=lambda app: app[DB_ENGINE])
+    app.cleanup_ctx.append(
+        outbox_worker_context(engine=lambda app: app[DB_ENGINE], citizen_sender=rasa_sender)
+    )
+
+``telegram_routes`` adds ``POST /telegram/webhook``: it refuses (403) any request whose
+``X-Telegram-Bot-Api-Secret-Token`` does not equal ``TELEGRAM_WEBHOOK_SECRET`` (compared with
+``hmac.compare_digest``; no secret configured means every request is refused), parses the body with
+``telegram.Update.de_json`` and hands it to :class:`~bot.notify.telegram.TelegramService`. Without
+``TELEGRAM_BOT_TOKEN`` nothing starts and the route answers 503 after the secret check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from aiohttp import web
+from sqlalchemy.engine import Engine
+from telegram import Bot, Update
+from telegram.error import TelegramError
+
+from bot.notify.config import NotifyConfig
+from bot.notify.delivery import Sender, senders_for
+from bot.notify.outbox import WorkerOptions, run_worker
+from bot.notify.telegram import TelegramService, make_bot
+from bot.units import UnitTree
+
+__all__ = [
+    "DEFAULT_WEBHOOK_PATH",
+    "SECRET_HEADER",
+    "TELEGRAM_STATE",
+    "TelegramState",
+    "outbox_worker_context",
+    "telegram_routes",
+]
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
+
+
+@dataclass
+class TelegramState:
+    """Held in the app under :data:`TELEGRAM_STATE`; ``service`` is None while Telegram is off."""
+
+    config: NotifyConfig
+    service: TelegramService | None = None
+
+
+TELEGRAM_STATE = web.AppKey("telegram_state", TelegramState)
+
+EngineSource: TypeAlias = "Engine | Callable[[web.Application], Engine] | None"
+
+
+def _engine_for(app: web.Application, source: EngineSource) -> tuple[Engine, bool]:
+    """The engine to use and whether this module created it (and so disposes of it)."""
+    if isinstance(source, Engine):
+        return source, False
+    if source is not None:
+        return source(app), False
+    from bot.db.engine import make_engine
+
+    return make_engine(), True
+
+
+async def _webhook(request: web.Request) -> web.StreamResponse:
+    state = request.app[TELEGRAM_STATE]
+    expected = state.config.telegram_webhook_secret
+    given = request.headers.get(SECRET_HEADER)
+    if (
+        not expected
+        or given is None
+        or not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    ):
+        raise web.HTTPForbidden(text="forbidden")
+    service = state.service
+    if service is None:
+        raise web.HTTPServiceUnavailable(text="telegram is not configured")
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="invalid JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        raise web.HTTPBadRequest(text="not a Telegram update")
+    try:
+        update = Update.de_json(data, service.bot)
+    except Exception:
+        raise web.HTTPBadRequest(text="not a Telegram update") from None
+    try:
+        await service.process_update(update)
+    except Exception:  # answered 200 anyway: a redelivery would fail the same way
+        log.exception("Telegram update %s failed", data.get("update_id"))
+    return web.Response(text="ok")
+
+
+def telegram_routes(
+    app: web.Application,
+    *,
+    engine: EngineSource = None,
+    config: NotifyConfig | None = None,
+    tree: UnitTree | Callable[[], UnitTree] | None = None,
+    path: str = DEFAULT_WEBHOOK_PATH,
+    bot: Bot | None = None,
+) -> None:
+    """Mount the webhook at ``path`` (POST) and start/stop the bot with the app.
+
+    ``engine``: an Engine, a callable taking the app (read at start-up, e.g. from the lead's own
+    app key), or None to create one from settings. Without a token the route answers 503 after
+    the secret check, and nothing else starts.
+    """
+    config = config or NotifyConfig()
+    state = TelegramState(config=config)
+    app[TELEGRAM_STATE] = state
+    app.router.add_post(path, _webhook)
+    if not config.telegram_enabled and bot is None:
+        log.info("TELEGRAM_BOT_TOKEN is not set: Telegram is off, staff notifications wait")
+        return
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        db, owned = _engine_for(app, engine)
+        the_bot = bot or make_bot(config)
+        assert the_bot is not None
+        service = TelegramService(the_bot, db, config=config, tree=tree)
+        try:
+            await service.start()
+        except TelegramError:
+            log.exception("Telegram bot failed to start; staff notifications wait in the outbox")
+            if owned:
+                db.dispose()
+            yield
+            return
+        state.service = service
+        try:
+            yield
+        finally:
+            state.service = None
+            await service.stop()
+            if owned:
+                db.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+
+
+def outbox_worker_context(
+    *,
+    engine: EngineSource = None,
+    citizen_sender: Sender | None = None,
+    options: WorkerOptions | None = None,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A ``cleanup_ctx`` running the outbox worker inside the staff service.
+
+    Staff kinds go to the app's :class:`TelegramService` (append this after
+    :func:`telegram_routes`); citizen kinds to ``citizen_sender`` when given. Kinds without a
+    sender wait in the outbox.
+    """
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        db, owned = _engine_for(app, engine)
+        state = app.get(TELEGRAM_STATE)
+        service = state.service if state is not None else None
+        senders = senders_for(service, citizen_sender)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_worker(db, senders, stop_event=stop, options=options))
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(task, timeout=30)
+            except asyncio.TimeoutError:
+                task.cancel()
+            if owned:
+                db.dispose()
+
+    return context

@@ -51,6 +51,8 @@ class Settings:
     staff_host: str = field(default_factory=lambda: _env("STAFF_HOST", "127.0.0.1"))
     staff_port: int = field(default_factory=lambda: int(_env("STAFF_PORT", "8080")))
     timezone: str = field(default_factory=lambda: _env("TZ_NAME", "Asia/Ho_Chi_Minh"))
+    #: Finished cases untouched for this many days lose name and phone (`./mttq retention`).
+    retention_days: int = field(default_factory=lambda: int(_env("RETENTION_DAYS", "365")))
 
     def __post_init__(self) -> None:
         # Defaults that depend on var_dir are filled in here so VAR_DIR moves all of them.

@@ -78,6 +78,23 @@ def cmd_moderate(args: argparse.Namespace) -> int:
     return moderation_main(args.rest)
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    """Anonymise finished cases older than the retention period (schedule it, e.g. nightly)."""
+    from bot.cases import anonymise_closed_older_than
+    from bot.db.engine import session_scope
+    from bot.db.runtime import get_engine
+    from bot.settings import get_settings
+
+    days = args.days if args.days is not None else get_settings().retention_days
+    if days < 1:
+        print("error: the retention period must be at least 1 day", file=sys.stderr)
+        return 2
+    with session_scope(get_engine()) as session:
+        count = anonymise_closed_older_than(session, days)
+    print(f"Anonymised {count} finished case(s) untouched for more than {days} days.")
+    return 0
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from tools.check import run_checks
 
@@ -105,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("moderate", add_help=False, help="print the moderation verdict of messages, one per line")
     p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("retention", help="erase name/phone of finished cases older than RETENTION_DAYS")
+    p.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS (default 365)")
     sub.add_parser("help", help="this list")
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in _PASS_THROUGH:

@@ -4,7 +4,8 @@ It speaks the documented formats (https://core.telegram.org/bots/api): requests 
 ``/bot<token>/<method>`` as form fields (JSON-encoded values, as python-telegram-bot sends them)
 or a JSON body; answers ``{"ok": true, "result": …}`` or ``{"ok": false, "error_code": …,
 "description": …, "parameters": …}``. Implemented: getMe, sendMessage, editMessageText,
-editMessageReplyMarkup, answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo.
+editMessageReplyMarkup, answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo,
+getUpdates (long polling).
 
 It keeps every call (``calls``), the messages it "sent" per chat (so an edit of an unknown message
 fails as Telegram's does, and an edit that changes nothing answers "message is not modified"), and
@@ -66,6 +67,8 @@ class FakeTelegram:
     port: int = 0
     #: Seconds each call takes (lets concurrent workers interleave).
     latency: float = 0.0
+    #: Updates waiting for getUpdates (long polling).
+    updates: list[dict[str, Any]] = field(default_factory=list)
 
     # -- control
 
@@ -173,8 +176,22 @@ class FakeTelegram:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return self._error(404, "Not Found")
+        if method == "getUpdates":
+            return await self._get_updates(params)
         result: web.StreamResponse = handler(params)
         return result
+
+    async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        if self.webhook.get("url"):
+            return self._error(409, "Conflict: can't use getUpdates method while webhook is active")
+        offset = int(params.get("offset") or 0)
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        if not self.updates:  # long polling: hold the request a little while
+            await asyncio.sleep(min(float(params.get("timeout") or 0), 0.05))
+        return self._ok(list(self.updates))
+
+    def _m_getUpdates(self, params: dict[str, Any]) -> web.Response:  # pragma: no cover
+        raise AssertionError("handled in _handle")
 
     def _m_getMe(self, params: dict[str, Any]) -> web.Response:
         user = self._user()

@@ -3,6 +3,7 @@ aiohttp webhook, the real case and casework services, on SQLite and PostgreSQL."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -596,3 +597,29 @@ async def test_the_real_bot_is_pointed_at_the_fake(
         me = await bot.get_me()
     assert me.username == "mttq_test_bot"
     assert fake_tg.calls_of("getMe")
+
+
+async def test_long_polling_handles_updates_until_stopped(
+    engine: Engine, service: TelegramService, fake_tg: FakeTelegram
+) -> None:
+    fake_tg.webhook = {"url": "https://old.example.org/hook"}  # poll removes it first
+    with session_scope(engine) as session:
+        code = links.create_group_link_code(session, "p_dong_da")
+    update = message_update(-100424242, user(9, "Admin"), f"/lienket {code}")
+    fake_tg.updates.append(update)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.poll(stop_event=stop, timeout=1))
+    for _ in range(100):
+        with session_scope(engine, read_only=True) as session:
+            if session.get(Unit, "p_dong_da").telegram_chat_id is not None:
+                break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(Unit, "p_dong_da").telegram_chat_id == -100424242
+    assert fake_tg.calls_of("deleteWebhook")
+    # the update was confirmed (next offset) and handled once
+    offsets = [c.params.get("offset") for c in fake_tg.calls_of("getUpdates")]
+    assert update["update_id"] + 1 in offsets
+    assert len(fake_tg.calls_of("sendMessage")) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import Events, first_entity, latest_text, previous_action, send
@@ -24,6 +24,8 @@ NOT_HELPFUL_BUTTONS = [
     {"title": "Gặp cán bộ", "payload": "/request_human"},
     {"title": "Hỏi chương trình khác", "payload": "/ask_programme"},
 ]
+#: After this many "not helpful" answers the conversation goes to a person.
+REPEATED_NOT_HELPFUL = 2
 #: Actions after which a "yes"/"no" answers "did that help?".
 _ASKED_HELPFUL = {"action_answer_programme", "action_handle_inform"}
 
@@ -53,6 +55,14 @@ class ActionHandleYesNo(Action):
                 send(dispatcher, [Reply(GLAD)])
                 return [SlotSet("awaiting", None)]
             count = float(tracker.get_slot("not_helpful_count") or 0) + 1
+            if count >= REPEATED_NOT_HELPFUL:
+                # Twice "không" in one conversation: stop guessing and hand over to a person.
+                return [
+                    SlotSet("awaiting", None),
+                    SlotSet("not_helpful_count", count),
+                    SlotSet("not_helpful", True),
+                    FollowupAction("action_request_human"),
+                ]
             send(dispatcher, [Reply(NOT_HELPFUL, NOT_HELPFUL_BUTTONS)])
             return [
                 SlotSet("awaiting", None),

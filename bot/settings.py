@@ -45,6 +45,8 @@ class Settings:
         default_factory=lambda: _path("UNITS_FILE", ROOT / "content" / "units.sample.yml")
     )
     rasa_url: str = field(default_factory=lambda: _env("RASA_URL", "http://127.0.0.1:5005"))
+    #: Rasa HTTP API token (``rasa run --auth-token``); empty on a single machine.
+    rasa_token: str = field(default_factory=lambda: _env("RASA_TOKEN", ""))
     action_endpoint_url: str = field(
         default_factory=lambda: _env("ACTION_ENDPOINT_URL", "http://127.0.0.1:5055/webhook")
     )

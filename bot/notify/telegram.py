@@ -484,7 +484,10 @@ class TelegramService:
         # Lock the case first (PostgreSQL; SQLite's write lock already serialises), so of two
         # officers pressing at once the second sees the first as the assignee.
         case = session.execute(
-            select(Case).where(Case.id == case_id).with_for_update(of=Case)
+            select(Case)
+            .where(Case.id == case_id)
+            .with_for_update(of=Case)
+            .execution_options(populate_existing=True)
         ).scalar_one_or_none()
         card = load_card(session, case_id)
         if case is None or card is None:

@@ -19,6 +19,7 @@ The lead's app factory mounts both::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -31,7 +32,7 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 
 from bot.notify.config import NotifyConfig
-from bot.notify.delivery import Sender, senders_for
+from bot.notify.delivery import DeliveryResult, OutboxRow, Sender, senders_for
 from bot.notify.outbox import WorkerOptions, run_worker
 from bot.notify.telegram import TelegramService, make_bot
 from bot.units import UnitTree
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 
+#: First wait before trying again to start a bot whose start-up (getMe) failed; doubles to 5 min.
+START_RETRY_SECONDS = 5.0
+
 
 @dataclass
 class TelegramState:
@@ -60,6 +64,19 @@ class TelegramState:
 
 
 TELEGRAM_STATE = web.AppKey("telegram_state", TelegramState)
+
+
+class _StateSender:
+    """Delivers staff rows through whatever service the app holds now (none yet: wait)."""
+
+    def __init__(self, state: TelegramState) -> None:
+        self.state = state
+
+    async def send(self, row: OutboxRow) -> DeliveryResult:
+        service = self.state.service
+        if service is None:
+            return DeliveryResult.later("the Telegram bot has not started yet", after=60)
+        return await service.send(row)
 
 EngineSource: TypeAlias = "Engine | Callable[[web.Application], Engine] | None"
 
@@ -133,18 +150,21 @@ def telegram_routes(
         the_bot = bot or make_bot(config)
         assert the_bot is not None
         service = TelegramService(the_bot, db, config=config, tree=tree)
+        retry: asyncio.Task[None] | None = None
         try:
             await service.start()
-        except TelegramError:
-            log.exception("Telegram bot failed to start; staff notifications wait in the outbox")
-            if owned:
-                db.dispose()
-            yield
-            return
-        state.service = service
+            state.service = service
+        except TelegramError as exc:
+            # Telegram unreachable at boot must not stop the staff service: keep trying.
+            log.warning("Telegram bot failed to start (%s); retrying in the background", exc)
+            retry = asyncio.create_task(_keep_starting(service, state))
         try:
             yield
         finally:
+            if retry is not None:
+                retry.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retry
             state.service = None
             await service.stop()
             if owned:
@@ -153,26 +173,44 @@ def telegram_routes(
     app.cleanup_ctx.append(lifecycle)
 
 
+async def _keep_starting(service: TelegramService, state: TelegramState) -> None:
+    delay = START_RETRY_SECONDS
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await service.start()
+        except TelegramError as exc:
+            log.warning("Telegram bot still failing to start: %s", exc)
+            delay = min(delay * 2, 300.0)
+            continue
+        state.service = service
+        log.info("Telegram bot started")
+        return
+
+
 def outbox_worker_context(
     *,
     engine: EngineSource = None,
     citizen_sender: Sender | None = None,
     options: WorkerOptions | None = None,
+    poll_interval: float = 2.0,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A ``cleanup_ctx`` running the outbox worker inside the staff service.
 
-    Staff kinds go to the app's :class:`TelegramService` (append this after
-    :func:`telegram_routes`); citizen kinds to ``citizen_sender`` when given. Kinds without a
-    sender wait in the outbox.
+    Staff kinds go to the app's :class:`TelegramService` when a token is configured (call
+    :func:`telegram_routes` first); citizen kinds to ``citizen_sender`` when given. Kinds without
+    a sender wait in the outbox.
     """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         db, owned = _engine_for(app, engine)
         state = app.get(TELEGRAM_STATE)
-        service = state.service if state is not None else None
-        senders = senders_for(service, citizen_sender)
+        telegram = _StateSender(state) if state is not None and state.config.telegram_enabled else None
+        senders = senders_for(telegram, citizen_sender)
         stop = asyncio.Event()
-        task = asyncio.create_task(run_worker(db, senders, stop_event=stop, options=options))
+        task = asyncio.create_task(
+            run_worker(db, senders, stop_event=stop, options=options, poll_interval=poll_interval)
+        )
         try:
             yield
         finally:

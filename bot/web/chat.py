@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -66,7 +67,53 @@ async def send_message(request: web.Request) -> web.Response:
     return web.json_response(replies)
 
 
+def external_replies(events: list[dict[str, Any]], after: float) -> list[dict[str, Any]]:
+    """Bot messages that answered an external intent (a staff reply, a status change, a
+    hand-back) after ``after``: the page's own turns come back in the POST's response."""
+    replies: list[dict[str, Any]] = []
+    external = False
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            name = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
+            external = str(name).startswith("EXTERNAL_")
+        elif kind == "bot" and external and float(event.get("timestamp") or 0) > after:
+            data = event.get("data") or {}
+            replies.append({
+                "text": event.get("text") or "",
+                "buttons": data.get("buttons") or [],
+                "timestamp": event.get("timestamp"),
+            })
+    return replies
+
+
+async def updates(request: web.Request) -> web.Response:
+    """Messages staff sent into this conversation since ``after`` (the page polls this)."""
+    sender = request.query.get("sender", "")
+    try:
+        uuid.UUID(sender)
+        after = float(request.query.get("after", "0"))
+    except ValueError:
+        return web.json_response({"error": "Tham số không hợp lệ."}, status=400)
+    settings = request.app[SETTINGS]
+    url = f"{settings.rasa_url.rstrip('/')}/conversations/web-{sender}/tracker"
+    params = {"include_events": "AFTER_RESTART"}
+    if settings.rasa_token:
+        params["token"] = settings.rasa_token
+    try:
+        async with request.app[HTTP].get(
+            url, params=params, timeout=aiohttp.ClientTimeout(total=15)
+        ) as response:
+            if response.status != 200:
+                return web.json_response([], status=502)
+            tracker = await response.json()
+    except (aiohttp.ClientError, TimeoutError):
+        return web.json_response([], status=502)
+    return web.json_response(external_replies(tracker.get("events") or [], after))
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/chat", chat_page)
     app.router.add_post("/chat/api/message", send_message)
+    app.router.add_get("/chat/api/updates", updates)
     app.router.add_static("/chat/static", STATIC)

@@ -88,3 +88,19 @@ async def test_rasa_down_is_said_plainly() -> None:
         assert (await response.json()) == [{"text": RASA_UNAVAILABLE}]
     finally:
         await client.close()
+
+
+def test_only_replies_to_external_intents_are_polled() -> None:
+    from bot.web.chat import external_replies
+
+    events = [
+        {"event": "user", "parse_data": {"intent": {"name": "greet"}}, "timestamp": 1},
+        {"event": "bot", "text": "Xin chào!", "timestamp": 2},
+        {"event": "user", "parse_data": {"intent": {"name": "EXTERNAL_staff_reply"}}, "timestamp": 3},
+        {"event": "bot", "text": "Cán bộ Mặt trận: đã dọn", "timestamp": 4,
+         "data": {"buttons": []}},
+        {"event": "user", "parse_data": {"intent": {"name": "thank"}}, "timestamp": 5},
+        {"event": "bot", "text": "Dạ, không có gì ạ.", "timestamp": 6},
+    ]
+    assert [r["text"] for r in external_replies(events, after=0)] == ["Cán bộ Mặt trận: đã dọn"]
+    assert external_replies(events, after=4) == []

@@ -1,0 +1,213 @@
+"""Talking to a person: the handoff, messages forwarded to staff, and what staff send back.
+
+Staff replies, status changes and the hand-back reach the citizen's conversation as external
+intents triggered through Rasa's HTTP API (``bot/citizen_delivery.py``), so the transcript stays
+whole and the reply leaves through the channel the citizen used.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.cases import channel_of
+from actions.common import Events, first_entity, latest_text, send
+from bot.answers import Reply
+from bot.cases import Actor
+from bot.casework import CaseworkError, record_rating
+from bot.content import unit_tree
+from bot.db.engine import session_scope
+from bot.db.models import Case
+from bot.db.runtime import get_engine
+from bot.handoff import forward_citizen_message, open_handoff, start_handoff
+from bot.settings import get_settings
+from bot.sla import is_working_time, load_calendar, next_working_time
+from bot.status import STATUS_LABELS
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_STARTED = (
+    "Tôi đã chuyển cuộc trò chuyện tới cán bộ {unit} (mã {ref}). {when} Trong lúc chờ, bạn cứ "
+    "nhắn thêm thông tin, cán bộ sẽ đọc được tất cả."
+)
+NOW_OPEN = "Cán bộ sẽ trả lời bạn sớm trong giờ làm việc."
+LATER = "Hiện đang ngoài giờ làm việc; cán bộ sẽ trả lời bạn từ {when}."
+HANDOFF_FAILED = (
+    "Xin lỗi, hiện tôi chưa kết nối được với cán bộ do hệ thống gặp sự cố. Bạn vui lòng thử lại "
+    "sau ít phút, hoặc liên hệ trực tiếp Ủy ban Mặt trận Tổ quốc xã, phường nơi bạn cư trú."
+)
+FORWARD_FAILED = (
+    "Xin lỗi, tin nhắn vừa rồi chưa chuyển được tới cán bộ do hệ thống gặp sự cố. Bạn vui lòng "
+    "gửi lại sau ít phút."
+)
+HANDED_BACK = (
+    "Cán bộ đã kết thúc trao đổi. Bạn đang trò chuyện lại với trợ lý tự động của Mặt trận; "
+    "bạn cần hỗ trợ gì cứ nhắn nhé."
+)
+RATING_QUESTION = "Bạn đánh giá thế nào về việc giải quyết hồ sơ {ref}? (1 = rất không hài lòng, 5 = rất hài lòng)"
+RATING_THANKS = "Cảm ơn bạn đã đánh giá {rating}/5. Ý kiến của bạn giúp Mặt trận làm tốt hơn."
+RATING_INVALID = "Bạn chọn một số từ 1 đến 5 giúp tôi nhé."
+
+
+def _when(now: datetime | None = None) -> str:
+    calendar = load_calendar()
+    now = now or datetime.now(timezone.utc)
+    if is_working_time(now, calendar):
+        return NOW_OPEN
+    start = next_working_time(now, calendar).astimezone(ZoneInfo(get_settings().timezone))
+    return LATER.format(when=start.strftime("%H:%M ngày %d/%m/%Y"))
+
+
+class ActionRequestHuman(Action):
+    """request_human (or repeated "not helpful"): open a handoff case and go quiet."""
+
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        tree = unit_tree()
+        unit = tree.get(tracker.get_slot("unit_code")) or tree.province()
+        try:
+            with session_scope(get_engine()) as session:
+                created = start_handoff(
+                    session,
+                    channel=channel_of(tracker),
+                    channel_user_id=tracker.sender_id,
+                    conversation_id=tracker.sender_id,
+                    unit_code=unit.code,
+                    reason=f"Công dân đề nghị gặp cán bộ: {latest_text(tracker)}"[:2000],
+                    idempotency_key=f"handoff-{tracker.sender_id}-{uuid.uuid4()}",
+                )
+        except SQLAlchemyError as error:
+            logger.error("handoff not opened for %s: %s", tracker.sender_id, error)
+            send(dispatcher, [Reply(HANDOFF_FAILED)])
+            return []
+        send(dispatcher, [Reply(HANDOFF_STARTED.format(unit=unit.name, ref=created.ref_code,
+                                                        when=_when()))])
+        return [SlotSet("handoff_active", True), SlotSet("handoff_ref", created.ref_code),
+                SlotSet("awaiting", None)]
+
+
+class ActionForwardToStaff(Action):
+    """During a handoff: every citizen message goes to the case and the unit's staff."""
+
+    def name(self) -> str:
+        return "action_forward_to_staff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        metadata = (tracker.latest_message or {}).get("metadata") or {}
+        try:
+            with session_scope(get_engine()) as session:
+                case = open_handoff(session, channel_of(tracker), tracker.sender_id)
+                if case is None:  # staff closed it in the meantime
+                    send(dispatcher, [Reply(HANDED_BACK)])
+                    return [SlotSet("handoff_active", False), SlotSet("handoff_ref", None)]
+                forward_citizen_message(session, case, latest_text(tracker),
+                                        attachments=list(metadata.get("attachments") or []))
+        except SQLAlchemyError as error:
+            logger.error("message not forwarded for %s: %s", tracker.sender_id, error)
+            send(dispatcher, [Reply(FORWARD_FAILED)])
+        return []
+
+
+class ActionRelayStaffReply(Action):
+    """EXTERNAL_staff_reply: an officer's answer, said in the citizen's conversation."""
+
+    def name(self) -> str:
+        return "action_relay_staff_reply"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        text = first_entity(tracker, "reply_text")
+        ref = first_entity(tracker, "ref_code")
+        if text:
+            prefix = f"Cán bộ Mặt trận trả lời (hồ sơ {ref}): " if ref else "Cán bộ Mặt trận: "
+            dispatcher.utter_message(text=prefix + text)
+        return []
+
+
+class ActionRelayStatus(Action):
+    """EXTERNAL_case_status: a status change; a resolved case asks for a 1–5 rating."""
+
+    def name(self) -> str:
+        return "action_relay_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        ref = first_entity(tracker, "ref_code") or ""
+        status = first_entity(tracker, "case_status") or ""
+        reason = first_entity(tracker, "reply_text")
+        text = f"Hồ sơ {ref} đã được cập nhật: {STATUS_LABELS.get(status, status)}."
+        if reason:
+            text += f" Lý do: {reason}"
+        dispatcher.utter_message(text=text)
+        if status == "resolved":
+            dispatcher.utter_message(
+                text=RATING_QUESTION.format(ref=ref),
+                buttons=[{"title": str(n), "payload": f'/rate{{"rating":"{n}","ref_code":"{ref}"}}'}
+                         for n in range(1, 6)],
+            )
+            return [SlotSet("rating_ref", ref)]
+        return []
+
+
+class ActionHandback(Action):
+    """EXTERNAL_handback: staff (or the idle timeout) returned the conversation."""
+
+    def name(self) -> str:
+        return "action_handback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        dispatcher.utter_message(text=HANDED_BACK)
+        return [SlotSet("handoff_active", False), SlotSet("handoff_ref", None),
+                SlotSet("not_helpful_count", 0.0)]
+
+
+class ActionRecordRating(Action):
+    """rate: store the citizen's 1–5 rating on their resolved case."""
+
+    def name(self) -> str:
+        return "action_record_rating"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        raw = first_entity(tracker, "rating") or latest_text(tracker).strip()
+        ref = first_entity(tracker, "ref_code") or tracker.get_slot("rating_ref")
+        if not raw.isdigit() or not 1 <= int(raw) <= 5 or not ref:
+            send(dispatcher, [Reply(RATING_INVALID)])
+            return []
+        try:
+            with session_scope(get_engine()) as session:
+                case = session.execute(
+                    select(Case).where(Case.ref_code == ref,
+                                       Case.channel_user_id == tracker.sender_id)
+                ).scalar_one_or_none()
+                if case is None:
+                    send(dispatcher, [Reply(RATING_INVALID)])
+                    return []
+                record_rating(session, case.id, int(raw),
+                              actor=Actor.citizen(tracker.sender_id))
+        except (SQLAlchemyError, CaseworkError) as error:
+            logger.error("rating not stored: %s", error)
+            send(dispatcher, [Reply("Xin lỗi, chưa lưu được đánh giá. Bạn thử lại sau nhé.")])
+            return []
+        send(dispatcher, [Reply(RATING_THANKS.format(rating=raw))])
+        return [SlotSet("rating_ref", None)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -26,6 +27,7 @@ from bot.content import unit_tree
 from bot.db.engine import session_scope
 from bot.db.runtime import get_engine
 from bot.moderation_gate import check_message, record_quarantine
+from bot.routing import plan_case
 
 logger = logging.getLogger(__name__)
 
@@ -393,13 +395,18 @@ class ActionSubmitCase(Action):
             return []
         kind = tracker.get_slot("case_kind") or "petition"
         consent = tracker.get_slot("case_consent") is True
+        # Routing rules may send a category elsewhere (content/routing.yml); deadlines count
+        # working hours (content/calendar.yml).
+        plan = plan_case(unit_tree(), tracker.get_slot("case_unit"),
+                         tracker.get_slot("case_category"), datetime.now(timezone.utc))
         draft = CaseDraft(
             kind=kind,  # type: ignore[arg-type]
             content=tracker.get_slot("case_content"),
             channel=channel_of(tracker),
             channel_user_id=tracker.sender_id,
             conversation_id=tracker.sender_id,
-            unit_code=tracker.get_slot("case_unit"),
+            unit_code=plan.unit_code,
+            sla_due_at=plan.first_response_due,
             category=tracker.get_slot("case_category"),
             location_text=tracker.get_slot("case_location"),
             person_name=(tracker.get_slot("case_name") or None) if consent else None,

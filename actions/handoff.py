@@ -152,6 +152,13 @@ class ActionRelayStatus(Action):
         ref = first_entity(tracker, "ref_code") or ""
         status = first_entity(tracker, "case_status") or ""
         reason = first_entity(tracker, "reply_text")
+        if ref and ref == tracker.get_slot("handoff_ref"):
+            if status in ("resolved", "rejected", "closed"):
+                # An officer finished the handoff case: the conversation returns to the assistant.
+                dispatcher.utter_message(text=HANDED_BACK)
+                return [SlotSet("handoff_active", False), SlotSet("handoff_ref", None),
+                        SlotSet("not_helpful_count", 0.0)]
+            return []
         text = f"Hồ sơ {ref} đã được cập nhật: {STATUS_LABELS.get(status, status)}."
         if reason:
             text += f" Lý do: {reason}"

@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 from bot.cases import Actor, CaseDraft, CreatedCase, create_case
 from bot.db.models import Case, CaseEvent, CaseKind, CaseStatus, Outbox
 from bot.db.types import utcnow
+from bot.notify.delivery import OutboxKinds
+from bot.notify.outbox import queue_citizen_message
 
 #: Outbox kind that tells the citizen's conversation the assistant is back.
-CITIZEN_HANDBACK = "citizen_handback"
-#: Event action on the handoff case, and the outbox kind that posts it to the unit's group.
+CITIZEN_HANDBACK = OutboxKinds.CITIZEN_HANDBACK
+#: Event action on the handoff case for each citizen message.
 CITIZEN_MESSAGE = "citizen_message"
 HANDED_BACK = "handed_back"
 FINISHED = (CaseStatus.RESOLVED, CaseStatus.REJECTED, CaseStatus.CLOSED)
@@ -89,12 +91,7 @@ def forward_citizen_message(
         action=CITIZEN_MESSAGE, detail={"text": text, "attachments": attachments or []},
         created_at=now,
     ))
-    session.add(Outbox(
-        kind=CITIZEN_MESSAGE, case_id=case.id, target=case.unit_code,
-        payload={"event": "citizen_message", "case_id": case.id, "ref_code": case.ref_code,
-                 "text": text},
-        created_at=now, next_attempt_at=now,
-    ))
+    queue_citizen_message(session, case.id, text, now=now)
     case.updated_at = now
 
 

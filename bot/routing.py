@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,25 @@ def load_routing(path: Path | None = None) -> RoutingConfig:
     except (OSError, yaml.YAMLError) as exc:
         raise RoutingError(f"{path}: {exc}") from exc
     return parse_routing(data, str(path))
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    """Where a new case goes and when its first response is due."""
+
+    unit_code: str
+    reason: str
+    first_response_due: datetime
+    resolution_due: datetime
+
+
+def plan_case(
+    tree: UnitTree, location_unit_code: str | None, category: str | None, now: datetime
+) -> CasePlan:
+    """Route a new case (content/routing.yml) and compute its deadlines in working hours."""
+    from bot.sla import due_times, load_calendar
+
+    config = load_routing()
+    decision = route(tree, location_unit_code, category, config)
+    due = due_times(now, decision.unit_code, category, config.sla, load_calendar())
+    return CasePlan(decision.unit_code, decision.reason, due.first_response, due.resolution)

@@ -53,6 +53,10 @@ class Settings:
     staff_host: str = field(default_factory=lambda: _env("STAFF_HOST", "127.0.0.1"))
     staff_port: int = field(default_factory=lambda: int(_env("STAFF_PORT", "8080")))
     timezone: str = field(default_factory=lambda: _env("TZ_NAME", "Asia/Ho_Chi_Minh"))
+    #: A handoff with no message either way for this long returns to the assistant.
+    handoff_idle_minutes: int = field(
+        default_factory=lambda: int(_env("HANDOFF_IDLE_MINUTES", "30"))
+    )
     #: Finished cases untouched for this many days lose name and phone (`./mttq retention`).
     retention_days: int = field(default_factory=lambda: int(_env("RETENTION_DAYS", "365")))
 

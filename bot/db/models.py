@@ -435,3 +435,43 @@ class OverdueNotice(Base):
     due_at = Column(UTCDateTime, nullable=False)  # datetime (UTC)
     outbox_id = Column(Integer, ForeignKey("outbox.id"), nullable=True)  # int | None
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+# --------------------------------------------------------------------------- messaging channels (0005)
+
+
+class ChannelUser(Base):
+    """A citizen's account on a messaging platform, as the Facebook and Zalo channels need it: when
+    they last wrote (Facebook's 24-hour and 7-day windows), the choices last offered to them as
+    numbered text (so a bare "2" picks the second), and when they unfollowed the OA (Zalo)."""
+
+    __tablename__ = "channel_users"
+    __table_args__ = (UniqueConstraint("channel", "user_id"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    channel = Column(String(32), nullable=False)  # str: facebook | zalo
+    user_id = Column(String(128), nullable=False)  # str: page-scoped / OA-scoped user id
+    last_inbound_at = Column(UTCDateTime, nullable=True)  # datetime | None (UTC)
+    options = Column(JSONText, nullable=True)  # list[{"title", "payload"}] | None
+    options_at = Column(UTCDateTime, nullable=True)  # datetime | None (UTC)
+    unfollowed_at = Column(UTCDateTime, nullable=True)  # datetime | None (UTC)
+    updated_at = Column(
+        UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )  # datetime (UTC)
+
+
+class ChannelToken(Base):
+    """A platform account's current access and refresh token (the Zalo OA), rotated on refresh.
+
+    ``seed_hash`` is the SHA-256 of the refresh token from the environment this row started from:
+    when an operator puts a new pair in the environment, the row is replaced by it.
+    """
+
+    __tablename__ = "channel_tokens"
+
+    channel = Column(String(32), primary_key=True)  # str: zalo
+    access_token = Column(Text, nullable=False)  # str
+    refresh_token = Column(Text, nullable=True)  # str | None
+    expires_at = Column(UTCDateTime, nullable=True)  # datetime | None (UTC)
+    seed_hash = Column(String(64), nullable=True)  # str | None, hex SHA-256
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)

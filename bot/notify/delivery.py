@@ -46,6 +46,7 @@ class OutboxKinds:
     CITIZEN_MESSAGE = "citizen_message"  # a citizen wrote again on a case → the unit's group
     CITIZEN_REPLY = "citizen_reply"  # staff reply → the citizen's channel
     CITIZEN_STATUS = "citizen_status"  # status change → the citizen's channel
+    CITIZEN_HANDBACK = "citizen_handback"  # a handoff ended → the citizen's conversation
 
 
 #: Kinds posted to a unit's Telegram group.
@@ -53,7 +54,9 @@ STAFF_KINDS = frozenset(
     {OutboxKinds.STAFF_NOTIFY, OutboxKinds.OVERDUE, OutboxKinds.CITIZEN_MESSAGE}
 )
 #: Kinds delivered to the citizen through a :class:`CitizenSender`.
-CITIZEN_KINDS = frozenset({OutboxKinds.CITIZEN_REPLY, OutboxKinds.CITIZEN_STATUS})
+CITIZEN_KINDS = frozenset(
+    {OutboxKinds.CITIZEN_REPLY, OutboxKinds.CITIZEN_STATUS, OutboxKinds.CITIZEN_HANDBACK}
+)
 
 
 @dataclass(frozen=True)

@@ -433,7 +433,7 @@ def _logged(what: str) -> Iterator[None]:
 
 async def run_worker(
     engine: Engine,
-    senders: Mapping[str, Sender],
+    senders: Mapping[str, Sender] | Callable[[], Mapping[str, Sender]],
     *,
     stop_event: asyncio.Event,
     options: WorkerOptions | None = None,
@@ -443,13 +443,16 @@ async def run_worker(
 ) -> None:
     """Deliver due rows until ``stop_event`` is set; scan for overdue cases now and then.
 
-    ``wake_event`` (optional) cuts the wait short when the same process has just written a row.
+    ``senders`` may be a callable read before each pass (a sender that comes up later, e.g. a
+    bot that could not reach Telegram at boot). ``wake_event`` (optional) cuts the wait short
+    when the same process has just written a row.
     """
     options = options or WorkerOptions()
     factory = session_factory(engine)
-    missing = sorted({OutboxKinds.STAFF_NOTIFY, OutboxKinds.CITIZEN_REPLY} - set(senders))
+    current = senders if callable(senders) else (lambda: senders)
+    missing = sorted({OutboxKinds.STAFF_NOTIFY, OutboxKinds.CITIZEN_REPLY} - set(current()))
     if missing:
-        log.warning("outbox worker: no sender for %s; those rows wait in the outbox", missing)
+        log.warning("outbox worker: no sender for %s yet; those rows wait in the outbox", missing)
     next_scan = 0.0
     while not stop_event.is_set():
         busy = False
@@ -458,7 +461,7 @@ async def run_worker(
                 await asyncio.to_thread(_scan_once, factory)
             next_scan = time.monotonic() + overdue_interval
         with _logged("delivery pass"):
-            report = await deliver_pass(factory, senders, options=options)
+            report = await deliver_pass(factory, current(), options=options)
             busy = report.handled >= options.batch_limit
         if busy:
             continue

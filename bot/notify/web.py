@@ -32,7 +32,7 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 
 from bot.notify.config import NotifyConfig
-from bot.notify.delivery import DeliveryResult, OutboxRow, Sender, senders_for
+from bot.notify.delivery import Sender, senders_for
 from bot.notify.outbox import WorkerOptions, run_worker
 from bot.notify.telegram import TelegramService, make_bot
 from bot.units import UnitTree
@@ -65,18 +65,6 @@ class TelegramState:
 
 TELEGRAM_STATE = web.AppKey("telegram_state", TelegramState)
 
-
-class _StateSender:
-    """Delivers staff rows through whatever service the app holds now (none yet: wait)."""
-
-    def __init__(self, state: TelegramState) -> None:
-        self.state = state
-
-    async def send(self, row: OutboxRow) -> DeliveryResult:
-        service = self.state.service
-        if service is None:
-            return DeliveryResult.later("the Telegram bot has not started yet", after=60)
-        return await service.send(row)
 
 EngineSource: TypeAlias = "Engine | Callable[[web.Application], Engine] | None"
 
@@ -205,8 +193,11 @@ def outbox_worker_context(
     async def context(app: web.Application) -> AsyncIterator[None]:
         db, owned = _engine_for(app, engine)
         state = app.get(TELEGRAM_STATE)
-        telegram = _StateSender(state) if state is not None and state.config.telegram_enabled else None
-        senders = senders_for(telegram, citizen_sender)
+
+        def senders() -> dict[str, Sender]:
+            # Read each pass: staff rows are claimed only while the bot is up.
+            return senders_for(state.service if state is not None else None, citizen_sender)
+
         stop = asyncio.Event()
         task = asyncio.create_task(
             run_worker(db, senders, stop_event=stop, options=options, poll_interval=poll_interval)

@@ -8,9 +8,25 @@ import aiohttp
 from aiohttp import web
 
 from bot import staff
+from bot.citizen_delivery import RasaCitizenSender
+from bot.notify.delivery import DeliveryResult, OutboxRow
+from bot.notify.web import outbox_worker_context, telegram_routes
 from bot.settings import Settings, get_settings
 from bot.web import chat
+from bot.web.handoff_monitor import handoff_monitor
 from bot.web.keys import HTTP, SETTINGS
+
+
+class _AppCitizenSender:
+    """The outbox worker's citizen sender, using the app's HTTP client once it exists."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    async def send(self, row: OutboxRow) -> DeliveryResult:
+        settings = self.app[SETTINGS]
+        sender = RasaCitizenSender(settings.rasa_url, self.app[HTTP], token=settings.rasa_token)
+        return await sender.send(row)
 
 
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
@@ -36,5 +52,12 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     chat.setup_routes(app)
-    staff.setup(app)
+    staff.setup(app)  # database engine (app[staff.ENGINE]), console, JSON API
+    telegram_routes(app, engine=lambda a: a[staff.ENGINE])  # POST /telegram/webhook
+    app.cleanup_ctx.append(
+        outbox_worker_context(
+            engine=lambda a: a[staff.ENGINE], citizen_sender=_AppCitizenSender(app)
+        )
+    )
+    app.cleanup_ctx.append(handoff_monitor)
     return app

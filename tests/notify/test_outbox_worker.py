@@ -379,6 +379,35 @@ async def test_without_a_token_staff_rows_stay_pending_and_citizen_rows_go(
     assert (staff.status, staff.attempts, staff.last_error) == (OutboxStatus.PENDING, 0, None)
 
 
+async def test_staff_service_delivers_once_telegram_comes_up_after_boot(
+    engine: Engine,
+    config: NotifyConfig,
+    tree: UnitTree,
+    fake_tg: FakeTelegram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bot.notify.web as notify_web
+
+    monkeypatch.setattr(notify_web, "START_RETRY_SECONDS", 0.05)
+    link_chat(engine, "p_lang", LANG_CHAT)
+    new_case(engine)  # now, by the real clock
+    fake_tg.fail_next("getMe", status=502, description="Bad Gateway", times=3)
+
+    app = web.Application()
+    telegram_routes(app, engine=engine, config=config, tree=tree)
+    app.cleanup_ctx.append(outbox_worker_context(engine=engine, poll_interval=0.05))
+    async with TestClient(TestServer(app, host="127.0.0.1")):
+        for _ in range(200):
+            if fake_tg.calls_of("sendMessage"):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # let the worker record the result
+    assert len(fake_tg.calls_of("getMe")) == 4
+    assert len(fake_tg.calls_of("sendMessage")) == 1
+    row = only_row(engine)
+    assert row.status == OutboxStatus.SENT
+
+
 async def test_run_worker_stops_when_asked(engine: Engine) -> None:
     case_id = new_case(engine)
     citizen_reply(engine, case_id, now=None)

@@ -1,0 +1,411 @@
+"""What the Facebook and Zalo channels share: acknowledge fast, process in order, in the background.
+
+A platform redelivers a webhook that is not answered 200 in time (Facebook: 20 s, Zalo: 2 s), and
+the assistant's turn (NLU, policies, actions, DB) can take longer. So a webhook
+
+1. reads at most :data:`~bot.channels.config.MAX_BODY_BYTES` (413 beyond), checks the signature
+   (403), parses the events (400 when the body is not what the platform sends);
+2. queues each event behind the earlier ones of the same conversation (:class:`ConversationQueues`),
+   reserving its place before anything is awaited, so arrival order is kept;
+3. records every message id and the time the person wrote, in one transaction
+   (:func:`bot.channels.store.admit`); a redelivered id is acknowledged and dropped;
+4. answers 200, and only then is each admitted event handed to Rasa, one at a time per
+   conversation, different conversations concurrently.
+
+If the ids cannot be recorded (DB down) nothing is processed and the webhook answers 503, so the
+platform delivers again later.
+
+Rasa-facing (sanic, ``rasa.core.channels``); the platform modules build on :class:`WebhookChannel`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy.engine import Engine
+
+from bot.channels import store
+from bot.channels.errors import ChannelNotConfigured
+from bot.channels.render import Capabilities, Choice, Rendered, render, resolve_number
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BodyTooLarge",
+    "ConversationQueues",
+    "HttpClients",
+    "Inbound",
+    "MalformedPayload",
+    "PlatformOutput",
+    "WebhookChannel",
+    "from_millis",
+    "read_body",
+]
+
+#: Queued events beyond this make the webhook answer 503 (the platform retries later).
+MAX_PENDING = 10_000
+#: How long shutdown waits for queued conversations to finish.
+DRAIN_SECONDS = 10.0
+
+
+class MalformedPayload(ValueError):
+    """The body is not what the platform sends (→ 400)."""
+
+
+class BodyTooLarge(ValueError):
+    """The body is larger than the limit (→ 413)."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One event from a platform, in the shape the assistant needs.
+
+    ``kind``: ``message`` (text, quick reply, attachments), ``postback`` (a button),
+    ``follow`` (handled as ``text``, e.g. "/greet") or ``unfollow`` (recorded only).
+    ``attachments``: ``{"kind": "image" | "file" | "location", "url": …, "payload": …}``, the form
+    ``actions/cases.py`` reads from the message metadata.
+    """
+
+    message_id: str
+    sender_id: str
+    text: str = ""
+    kind: str = "message"
+    at: datetime | None = None
+    attachments: tuple[Mapping[str, Any], ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def from_millis(value: Any) -> datetime | None:
+    """A platform timestamp in milliseconds (number or digit string) → aware UTC datetime."""
+    try:
+        millis = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    if millis <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes before reading them all."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise BodyTooLarge(f"{length} bytes announced")
+    stream = getattr(request, "stream", None)
+    if stream is None or request.body:
+        body = bytes(request.body or b"")
+        if len(body) > limit:
+            raise BodyTooLarge(f"{len(body)} bytes")
+        return body
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await stream.read()
+        if chunk is None:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass
+class _Job:
+    admitted: asyncio.Future[bool]
+    run: Callable[[], Awaitable[None]]
+
+
+class ConversationQueues:
+    """Runs the jobs of one conversation in submission order; conversations run concurrently.
+
+    A job waits for its ``admitted`` future (set once its id is recorded) and is skipped when it
+    resolves False (a redelivery, or the DB failed). A failing job is logged and the queue goes on.
+    """
+
+    def __init__(self) -> None:
+        self._queues: dict[str, deque[_Job]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.pending = 0
+
+    def submit(self, key: str, run: Callable[[], Awaitable[None]]) -> asyncio.Future[bool]:
+        loop = asyncio.get_running_loop()
+        job = _Job(loop.create_future(), run)
+        self.pending += 1
+        queue = self._queues.get(key)
+        if queue is not None:
+            queue.append(job)
+        else:
+            queue = self._queues[key] = deque([job])
+            task = loop.create_task(self._drain(key, queue))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return job.admitted
+
+    async def _drain(self, key: str, queue: deque[_Job]) -> None:
+        try:
+            while queue:
+                job = queue[0]
+                try:
+                    if await job.admitted:
+                        await job.run()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("processing an event of conversation %s failed", key)
+                finally:
+                    queue.popleft()
+                    self.pending -= 1
+        finally:
+            if self._queues.get(key) is queue:
+                del self._queues[key]
+
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    async def join(self, timeout: float | None = None) -> bool:
+        """Wait until every queued job ran; True when none is left."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        return not self._tasks
+
+    async def close(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Let queued work finish for up to ``timeout`` seconds, then cancel the rest."""
+        if not await self.join(timeout):
+            logger.warning("shutting down with %d queued channel events unprocessed",
+                           self.pending)
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class HttpClients:
+    """One aiohttp session per event loop, created on first use, closed on shutdown."""
+
+    def __init__(self, timeout: float = 15.0) -> None:
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout)
+            )
+            self._loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+def _engine() -> Engine:
+    from bot.db.runtime import get_engine
+
+    return get_engine()
+
+
+class PlatformOutput(OutputChannel):
+    """Sends Rasa's bot messages through a platform, rendered by :func:`bot.channels.render.render`.
+
+    One instance per turn (an incoming message) or per ``trigger_intent`` request. It remembers
+    whether this turn offered numbered choices, which the channel then stores for the person.
+    """
+
+    channel_name = "platform"
+    caps: Capabilities
+
+    def __init__(self) -> None:
+        self.offered: tuple[Choice, ...] = ()
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.channel_name
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        custom = message.get("custom")
+        if isinstance(custom, Mapping) and isinstance(custom.get(self.channel_name), Mapping):
+            await self.send_native(recipient_id, dict(custom[self.channel_name]))
+        rendered = render(message, self.caps)
+        await self.send_rendered(recipient_id, rendered)
+        if rendered.options:
+            self.offered = rendered.options
+            await asyncio.to_thread(
+                store.set_options, _engine(), self.channel_name, recipient_id, rendered.options
+            )
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text})
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"image": image})
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str,
+                                     buttons: list[dict[str, Any]], **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text, "buttons": buttons})
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any],
+                               **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"custom": json_message})
+
+    async def send_rendered(self, recipient_id: str, rendered: Rendered) -> None:
+        raise NotImplementedError
+
+    async def send_native(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """A platform-specific message from a response's ``custom: {<channel>: {...}}``."""
+        raise NotImplementedError
+
+
+class WebhookChannel(InputChannel):
+    """Base of the Facebook and Zalo input channels (see the module docstring)."""
+
+    channel_name = "platform"
+
+    def __init__(self) -> None:
+        self.queues = ConversationQueues()
+        self.http = HttpClients()
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.channel_name
+
+    # -- to implement
+    def missing(self) -> list[str]:
+        raise NotImplementedError
+
+    def turn_output(self) -> PlatformOutput:
+        """The output channel of a turn that answers an incoming message."""
+        raise NotImplementedError
+
+    # -- shared
+    def refuse_unconfigured(self) -> HTTPResponse | None:
+        missing = self.missing()
+        if not missing:
+            return None
+        logger.error("%s channel refused a webhook: %s not set", self.channel_name,
+                     ", ".join(missing))
+        return response.json({"error": f"{self.channel_name} channel is not configured"},
+                             status=503)
+
+    async def acknowledge(self, events: Sequence[Inbound],
+                          on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                          ok: Callable[[], HTTPResponse]) -> HTTPResponse:
+        """Queue ``events``, record their ids, and answer (see the module docstring)."""
+        if self.queues.pending + len(events) > MAX_PENDING:
+            logger.error("%s: %d events already queued, asking the platform to retry",
+                         self.channel_name, self.queues.pending)
+            return response.json({"error": "busy"}, status=503)
+        started = time.perf_counter()
+        admitted = [
+            self.queues.submit(event.sender_id, self._runner(event, on_new_message))
+            for event in events
+        ]
+        arrivals = [
+            store.Arrival(event.message_id, event.sender_id,
+                          event.at if event.kind in ("message", "postback") else None)
+            for event in events
+        ]
+        try:
+            fresh = await asyncio.to_thread(store.admit, _engine(), self.channel_name, arrivals)
+        except Exception as error:
+            for future in admitted:
+                future.set_result(False)
+            logger.error("%s: could not record %d event ids, answering 503: %s",
+                         self.channel_name, len(events), error)
+            return response.json({"error": "temporarily unavailable"}, status=503)
+        for future, new, event in zip(admitted, fresh, events):
+            future.set_result(new)
+            if not new:
+                logger.info("%s: redelivered event %s ignored", self.channel_name,
+                            event.message_id)
+        logger.debug("%s: %d events acknowledged in %.1f ms", self.channel_name, len(events),
+                     (time.perf_counter() - started) * 1000)
+        return ok()
+
+    def _runner(self, event: Inbound,
+                on_new_message: Callable[[UserMessage], Awaitable[Any]]
+                ) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            await self.process(event, on_new_message)
+
+        return run
+
+    async def process(self, event: Inbound,
+                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """Hand one admitted event to Rasa (a bare number picks a choice offered just before)."""
+        if event.kind == "unfollow":
+            await asyncio.to_thread(store.mark_unfollowed, _engine(), self.channel_name,
+                                    event.sender_id, event.at)
+            return
+        engine = await asyncio.to_thread(_engine)
+        options = await asyncio.to_thread(
+            store.get_options, engine, self.channel_name, event.sender_id
+        )
+        text = event.text
+        metadata: dict[str, Any] = {
+            "channel": self.channel_name,
+            "message_id": event.message_id,
+            "event": event.kind,
+            "attachments": [dict(a) for a in event.attachments],
+            **dict(event.metadata),
+        }
+        choice = resolve_number(text, options) if not event.attachments else None
+        if choice is not None:
+            metadata["chosen"] = {"number": text.strip(), "title": choice.title}
+            text = choice.payload
+        output = self.turn_output()
+        await on_new_message(
+            UserMessage(
+                text,
+                output,
+                event.sender_id,
+                input_channel=self.name(),
+                message_id=event.message_id,
+                metadata=metadata,
+            )
+        )
+        if options and not output.offered:
+            await asyncio.to_thread(
+                store.set_options, engine, self.channel_name, event.sender_id, None
+            )
+
+    def get_metadata(self, request: Request) -> dict[str, Any] | None:
+        return None
+
+    async def startup(self) -> None:
+        """Open the DB (migrating it if needed) before the first webhook arrives."""
+        missing = self.missing()
+        if missing:
+            logger.warning("%s channel is not configured (%s not set): it will refuse webhooks",
+                           self.channel_name, ", ".join(missing))
+        try:
+            await asyncio.to_thread(_engine)
+        except Exception as error:  # the DB may come up later; webhooks answer 503 meanwhile
+            logger.error("%s channel: feedback DB not reachable at start-up: %s",
+                         self.channel_name, error)
+
+    async def shutdown(self) -> None:
+        await self.queues.close()
+        await self.http.close()
+
+
+def raise_not_configured(channel: str, missing: Sequence[str]) -> None:
+    raise ChannelNotConfigured(channel, f"not configured ({', '.join(missing)} not set)")

@@ -95,13 +95,25 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from bot.accounts import main as accounts_main
+
+    return int(accounts_main(args.rest) or 0)
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    from bot.notify.__main__ import main as notify_main
+
+    return int(notify_main(args.rest) or 0)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from tools.check import run_checks
 
     return run_checks(fast=args.fast)
 
 
-_PASS_THROUGH = ("review", "promote", "moderate")
+_PASS_THROUGH = ("review", "promote", "moderate", "accounts", "notify")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("retention", help="erase name/phone of finished cases older than RETENTION_DAYS")
     p.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS (default 365)")
+    sub.add_parser("accounts", add_help=False, help="staff accounts: create, list, disable, set-password, token")
+    sub.add_parser("notify", add_help=False, help="Telegram: link-code, member-code, set-webhook, poll, worker")
     sub.add_parser("help", help="this list")
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in _PASS_THROUGH:

@@ -223,6 +223,21 @@ def _engine() -> Engine:
     return get_engine()
 
 
+async def _quietly(function: Callable[..., Any], *args: Any) -> Any:
+    """Run a store function on the feedback DB in a thread; log and return None if it fails.
+
+    For what only helps (numbered choices, the unfollow note): a DB hiccup must not cost the
+    citizen their answer."""
+    def call() -> Any:
+        return function(_engine(), *args)
+
+    try:
+        return await asyncio.to_thread(call)
+    except Exception as error:
+        logger.warning("%s failed: %s", getattr(function, "__name__", "store call"), error)
+        return None
+
+
 class PlatformOutput(OutputChannel):
     """Sends Rasa's bot messages through a platform, rendered by :func:`bot.channels.render.render`.
 
@@ -248,9 +263,7 @@ class PlatformOutput(OutputChannel):
         await self.send_rendered(recipient_id, rendered)
         if rendered.options:
             self.offered = rendered.options
-            await asyncio.to_thread(
-                store.set_options, _engine(), self.channel_name, recipient_id, rendered.options
-            )
+            await _quietly(store.set_options, self.channel_name, recipient_id, rendered.options)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"text": text})
@@ -352,13 +365,9 @@ class WebhookChannel(InputChannel):
                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Hand one admitted event to Rasa (a bare number picks a choice offered just before)."""
         if event.kind == "unfollow":
-            await asyncio.to_thread(store.mark_unfollowed, _engine(), self.channel_name,
-                                    event.sender_id, event.at)
+            await _quietly(store.mark_unfollowed, self.channel_name, event.sender_id, event.at)
             return
-        engine = await asyncio.to_thread(_engine)
-        options = await asyncio.to_thread(
-            store.get_options, engine, self.channel_name, event.sender_id
-        )
+        options = await _quietly(store.get_options, self.channel_name, event.sender_id) or []
         text = event.text
         metadata: dict[str, Any] = {
             "channel": self.channel_name,
@@ -383,9 +392,7 @@ class WebhookChannel(InputChannel):
             )
         )
         if options and not output.offered:
-            await asyncio.to_thread(
-                store.set_options, engine, self.channel_name, event.sender_id, None
-            )
+            await _quietly(store.set_options, self.channel_name, event.sender_id, None)
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         return None

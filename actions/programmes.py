@@ -8,17 +8,19 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import Events, first_entity, send
+from actions.common import Events, first_entity, latest_text, send
 from bot.answers import (
     HELPFUL_BUTTONS,
     HELPFUL_QUESTION,
     Reply,
     canonical_programme,
+    honest_overview,
     no_answer,
     payload,
     programme_answer,
     programme_menu,
     programme_overview,
+    unanswered_question,
 )
 from bot.content import knowledge_base, unit_tree
 from bot.knowledge import ASPECTS
@@ -27,7 +29,12 @@ AWAITING_HELPFUL = "helpful"
 
 
 def answer_programme(
-    dispatcher: CollectingDispatcher, programme_value: str, aspect: str | None, unit_code: str | None
+    dispatcher: CollectingDispatcher,
+    programme_value: str,
+    aspect: str | None,
+    unit_code: str | None,
+    *,
+    unanswerable: bool = False,
 ) -> Events:
     """Send the answer for (programme, aspect) and return the slot events that remember it."""
     kb = knowledge_base()
@@ -35,7 +42,8 @@ def answer_programme(
     unit = unit_tree().get(unit_code)
     events: Events = [SlotSet("programme", programme.programme), SlotSet("aspect", aspect)]
     if aspect is None:
-        send(dispatcher, [programme_overview(programme)])
+        send(dispatcher, honest_overview(programme, unit) if unanswerable
+             else [programme_overview(programme)])
         return events + [SlotSet("awaiting", None)]
     reply = programme_answer(programme, aspect, unit)
     if reply is None:
@@ -75,4 +83,14 @@ class ActionAnswerProgramme(Action):
                 )
             send(dispatcher, [menu])
             return [SlotSet("awaiting", None)]
-        return answer_programme(dispatcher, programme, aspect, tracker.get_slot("unit_code"))
+        span = next(
+            ((int(e["start"]), int(e["end"]))
+             for e in (tracker.latest_message or {}).get("entities") or []
+             if e.get("entity") == "programme" and "start" in e and "end" in e),
+            None,
+        )
+        unanswerable = aspect is None and unanswered_question(
+            latest_text(tracker), span, kb.get(programme)
+        )
+        return answer_programme(dispatcher, programme, aspect, tracker.get_slot("unit_code"),
+                                unanswerable=unanswerable)

@@ -147,6 +147,34 @@ def aspect_buttons(programme: Programme, exclude: str | None = None) -> list[dic
     ]
 
 
+#: Words that carry no question of their own around a programme name ("cho em hỏi về ... ạ").
+_FILLER = set(
+    "cho em anh chi toi minh hoi ve voi a ad la gi thong tin muon biet duoc khong ko k "
+    "nhe nha di vay the nao chuong trinh quy cuoc van dong cua mat tran mttq o phuong xa "
+    "tim hieu giup xin can oi ban biet ai".split()
+)
+
+
+def unanswered_question(
+    text: str, programme_span: tuple[int, int] | None, programme: Programme | None = None
+) -> bool:
+    """True when the citizen asked something specific that no aspect covers.
+
+    "Quỹ vì người nghèo" or "cho hỏi về quỹ vì người nghèo" is a request for the overview; "quỹ
+    vì người nghèo năm nay quyên góp được bao nhiêu tiền" is a question the knowledge base cannot
+    answer, and the assistant must say so instead of passing the overview off as an answer.
+    """
+    if programme_span is not None:
+        start, end = programme_span
+        text = text[:start] + " " + text[end:]
+    names: set[str] = set()
+    if programme is not None:
+        for name in (programme.title, programme.short_title, *programme.keywords):
+            names.update(fold(name).split())
+    words = [w for w in fold(text).replace("?", " ").split() if w.isalpha()]
+    return len([w for w in words if w not in _FILLER and w not in names]) >= 3
+
+
 def programme_overview(programme: Programme) -> Reply:
     return Reply(
         f"{programme.title}: {programme.summary}\n\nBạn muốn biết thêm điều gì?",
@@ -161,6 +189,19 @@ def programme_answer(programme: Programme, aspect: str, unit: UnitInfo | None) -
         return None
     contact = unit_contact_sentence(unit, with_donation=aspect == "ung_ho")
     return Reply(render_answer(raw, contact, UNKNOWN_UNIT_FALLBACK))
+
+
+def honest_overview(programme: Programme, unit: UnitInfo | None) -> list[Reply]:
+    """"I don't know exactly, here is who can" — then the general information."""
+    who = unit.name if unit else "Ủy ban Mặt trận Tổ quốc xã, phường nơi bạn cư trú"
+    return [
+        Reply(
+            f"Xin lỗi, tôi chưa có thông tin chính xác để trả lời câu hỏi này. Để có câu trả "
+            f"lời đúng, bạn hãy hỏi {who}, hoặc nhắn \"gặp cán bộ\" để cán bộ trả lời bạn.",
+            [{"title": "Gặp cán bộ", "payload": "/request_human"}],
+        ),
+        programme_overview(programme),
+    ]
 
 
 def no_answer(programme: Programme, aspect: str, unit: UnitInfo | None) -> Reply:

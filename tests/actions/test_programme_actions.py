@@ -168,3 +168,30 @@ async def test_empty_message_is_answered_in_vietnamese(dispatcher) -> None:
         "Tôi chưa nhận được nội dung nào. Bạn hãy nhập câu hỏi hoặc điều bạn muốn phản ánh "
         "bằng chữ nhé."
     ]
+
+
+@pytest.mark.parametrize(
+    "text,span,expected",
+    [
+        ("quỹ vì người nghèo", (0, 18), False),
+        ("cho em hỏi về quỹ vì người nghèo ạ", (14, 32), False),
+        ("quy vi nguoi ngheo nam nay quyen gop duoc bao nhieu tien", (0, 18), True),
+        ("quỹ vì người nghèo của phường năm 2025 chi cho bao nhiêu hộ", (0, 18), True),
+    ],
+)
+def test_a_question_the_knowledge_base_cannot_answer_is_recognised(
+    text: str, span: tuple[int, int], expected: bool
+) -> None:
+    from bot.answers import unanswered_question
+
+    assert unanswered_question(text, span) is expected
+
+
+async def test_unanswerable_question_gets_an_honest_answer(dispatcher) -> None:
+    text = "quỹ vì người nghèo năm nay quyên góp được bao nhiêu tiền"
+    tracker = make_tracker(text, "ask_programme",
+                           [{"entity": "programme", "value": "quy_vi_nguoi_ngheo",
+                             "start": 0, "end": 18}])
+    await run(ActionAnswerProgramme(), tracker, dispatcher)
+    assert texts(dispatcher)[0].startswith("Xin lỗi, tôi chưa có thông tin chính xác")
+    assert buttons(dispatcher)[0] == [{"title": "Gặp cán bộ", "payload": "/request_human"}]

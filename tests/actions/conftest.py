@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
+
+from bot.db.runtime import dispose_all
+from bot.settings import get_settings
 
 
 @pytest.fixture
 def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()
+
+
+@pytest.fixture
+def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the actions at a fresh database of each backend (SQLite, then PostgreSQL)."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    dispose_all()
+    yield db_url
+    dispose_all()
+    get_settings.cache_clear()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,19 +23,8 @@ from actions.privacy import ActionDeleteMyData
 from actions.status import ActionCheckStatus
 from bot.db.engine import session_scope
 from bot.db.models import Case, Quarantine
-from bot.db.runtime import dispose_all, get_engine
+from bot.db.runtime import get_engine
 from bot.settings import get_settings
-
-
-@pytest.fixture
-def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the actions at a fresh database of each backend."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    get_settings.cache_clear()
-    dispose_all()
-    yield db_url
-    dispose_all()
-    get_settings.cache_clear()
 
 
 def _case_slots(**overrides: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,20 +24,9 @@ from bot.cases import Actor
 from bot.citizen_delivery import RasaCitizenSender, external_intent
 from bot.db.engine import session_scope
 from bot.db.models import Case, CaseEvent, CaseKind, Outbox
-from bot.db.runtime import dispose_all, get_engine
+from bot.db.runtime import get_engine
 from bot.handoff import CITIZEN_HANDBACK, hand_back, idle_handoffs, open_handoff
 from bot.notify.delivery import OutboxRow
-from bot.settings import get_settings
-
-
-@pytest.fixture
-def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    get_settings.cache_clear()
-    dispose_all()
-    yield db_url
-    dispose_all()
-    get_settings.cache_clear()
 
 
 async def test_request_human_opens_one_handoff_case_and_says_when(database: str) -> None:

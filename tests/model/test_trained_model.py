@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import pytest
+from trained_model import trained_model
 
-from tools import model as models
 from tools.env import apply_to_current_process
 from tools.evaluate import load_examples
 
@@ -18,14 +16,6 @@ pytestmark = pytest.mark.slow
 MIN_RIGHT_PER_PROGRAMME = 5
 
 
-def _model() -> Path:
-    explicit = os.environ.get("MTTQ_MODEL")
-    path = Path(explicit) if explicit else models.latest_model()
-    if path is None or not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail("no trained model: `./mttq test` trains one before pytest")
-        pytest.skip("no trained model (run ./mttq train)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +23,7 @@ def parses() -> list[tuple[Any, dict[str, Any]]]:
     apply_to_current_process()
     from rasa.core.agent import Agent
 
-    agent = Agent.load(str(_model()))
+    agent = Agent.load(str(trained_model()))
     examples = [e for e in load_examples() if e.intent == "ask_programme"]
 
     async def parse_all() -> list[tuple[Any, dict[str, Any]]]:

@@ -7,7 +7,6 @@ the SQLite tracker store keeps conversations.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import urllib.request
 import uuid
@@ -16,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trained_model import trained_model
 
-from tools import model as models
 from tools.env import child_env
 from tools.procs import Proc, action_server, rasa_server, wait_ready
 
@@ -32,14 +31,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _model() -> Path:
-    explicit = os.environ.get("MTTQ_MODEL")
-    path = Path(explicit) if explicit else models.latest_model()
-    if path is None or not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail("no trained model: `./mttq test` trains one before pytest")
-        pytest.skip("no trained model (run ./mttq train)")
-    return path
 
 
 class Assistant:
@@ -56,7 +47,7 @@ class Assistant:
             }
         )
         self.logs = tmp / "logs"
-        self.model = _model()
+        self.model = trained_model()
         self.actions = action_server(self.action_port, log=self.logs / "actions.log", env=self.env)
         self.rasa = self._rasa()
 

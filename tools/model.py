@@ -85,7 +85,11 @@ def find_model(fp: str) -> Path | None:
 
 
 def latest_model() -> Path | None:
-    models = sorted(MODELS_DIR.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    """The newest model of the project's own pipeline (benchmark baselines are named ``-alt``)."""
+    models = sorted(
+        (p for p in MODELS_DIR.glob("*.tar.gz") if "-alt" not in p.name),
+        key=lambda p: p.stat().st_mtime,
+    )
     return models[-1] if models else None
 
 

@@ -89,13 +89,28 @@ def macro_f1(gold: list[str], predicted: list[str]) -> float:
     return float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0))
 
 
+#: Place entities are compared by the unit they resolve to: "mặt trận phường Láng" and "phường
+#: Láng" name the same committee, which is what the assistant acts on.
+PLACE_ENTITIES = ("unit", "location")
+
+
+def _comparable(entity: str, value: str) -> tuple[str, str]:
+    if entity in PLACE_ENTITIES:
+        from bot.content import unit_tree
+
+        result = unit_tree().resolve(value)
+        if result.status == "one" and result.unit is not None:
+            return entity, f"unit:{result.unit.code}"
+    return entity, fold(value)
+
+
 def entity_report(predictions: list[Prediction]) -> dict[str, dict[str, float]]:
     tp: Counter[str] = Counter()
     fp: Counter[str] = Counter()
     fn: Counter[str] = Counter()
     for p in predictions:
-        gold = {(e, fold(v)) for e, v in p.example.entities}
-        pred = {(e, fold(v)) for e, v in p.entities}
+        gold = {_comparable(e, v) for e, v in p.example.entities}
+        pred = {_comparable(e, v) for e, v in p.entities}
         for entity, _ in pred & gold:
             tp[entity] += 1
         for entity, _ in pred - gold:

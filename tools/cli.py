@@ -107,6 +107,38 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return int(notify_main(args.rest) or 0)
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Consistent backup of the feedback DB to one file (restore it with `./mttq restore`)."""
+    from pathlib import Path
+
+    from bot.db.backup import backup
+    from bot.db.runtime import get_engine
+
+    report = backup(get_engine(), Path(args.file))
+    print(f"Backed up {sum(report.rows.values())} rows (schema {report.revision}) to {args.file}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a backup into an empty feedback DB (DATABASE_URL)."""
+    from pathlib import Path
+
+    from bot.db.backup import BackupError, restore
+    from bot.db.engine import make_engine
+    from bot.settings import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        report = restore(engine, Path(args.file))
+    except BackupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"Restored {sum(report.rows.values())} rows (schema {report.revision}) from {args.file}")
+    return 0
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from tools.check import run_checks
 
@@ -138,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS (default 365)")
     sub.add_parser("accounts", add_help=False, help="staff accounts: create, list, disable, set-password, token")
     sub.add_parser("notify", add_help=False, help="Telegram: link-code, member-code, set-webhook, poll, worker")
+    p = sub.add_parser("backup", help="back up the feedback DB to a file")
+    p.add_argument("file")
+    p = sub.add_parser("restore", help="restore a backup into an empty feedback DB")
+    p.add_argument("file")
     sub.add_parser("help", help="this list")
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in _PASS_THROUGH:

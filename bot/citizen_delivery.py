@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot.channels.errors import classify_trigger_failure
 from bot.handoff import CITIZEN_HANDBACK
 from bot.notify.delivery import DeliveryResult, OutboxKinds, OutboxRow
 
@@ -74,7 +75,13 @@ class RasaCitizenSender:
                 body = await response.text()
                 if response.status == 200:
                     return DeliveryResult.sent()
-                if response.status >= 500 or response.status == 409:
+                verdict = classify_trigger_failure(response.status, body)
+                if verdict == "refused":
+                    # Facebook's 24 h / 7 days or Zalo's window: keep it visible, never retry.
+                    return DeliveryResult.refused(
+                        f"outside the citizen's messaging window: {body[:300]}"
+                    )
+                if verdict == "retry":
                     return DeliveryResult.retry(f"Rasa answered {response.status}: {body[:200]}")
                 return DeliveryResult.fail(f"Rasa refused ({response.status}): {body[:200]}")
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from bot.cases import record_seen_message
 from bot.channels.render import Choice
 from bot.db.engine import session_scope
 from bot.db.models import ChannelToken, ChannelUser
-from bot.db.types import ensure_aware, utcnow
+from bot.db.types import UTCDateTime, ensure_aware, utcnow
 
 __all__ = [
     "OPTIONS_TTL",
@@ -87,9 +88,49 @@ def _user(session: Session, channel: str, user_id: str) -> ChannelUser:
     return row
 
 
+def _touch_inbound(session: Session, channel: str, user_id: str, at: datetime,
+                   now: datetime) -> None:
+    """``last_inbound_at = max(stored, at)`` (a late, older message moves nothing).
+
+    Two small statements with bound parameters (cached once compiled): move the time forward if
+    the row exists, else insert it (a concurrent insert of the same person is ignored)."""
+    connection = session.connection()
+    values = {"c": channel, "u": user_id, "at": at, "now": now}
+    moved = connection.execute(_forward_statement(), values)
+    if moved.rowcount:
+        return
+    dialect = connection.dialect.name
+    connection.execute(_insert_user_statement(dialect), values)
+    # Not inserted: the row exists with a time at least as recent, which is what we want.
+
+
+@cache
+def _forward_statement() -> Any:
+    at = bindparam("at", type_=UTCDateTime)
+    return (
+        update(ChannelUser.__table__)
+        .where(ChannelUser.channel == bindparam("c"), ChannelUser.user_id == bindparam("u"),
+               or_(ChannelUser.last_inbound_at.is_(None), ChannelUser.last_inbound_at < at))
+        .values(last_inbound_at=at, updated_at=bindparam("now", type_=UTCDateTime))
+    )
+
+
+@cache
+def _insert_user_statement(dialect: str) -> Any:
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(ChannelUser.__table__)
+        .values(channel=bindparam("c"), user_id=bindparam("u"),
+                last_inbound_at=bindparam("at", type_=UTCDateTime),
+                updated_at=bindparam("now", type_=UTCDateTime))
+        .on_conflict_do_nothing(index_elements=["channel", "user_id"])
+    )
+
+
 def admit(engine: Engine, channel: str, arrivals: Sequence[Arrival],
           now: datetime | None = None) -> list[bool]:
-    """Record every arrival; True for each one seen for the first time (False: a redelivery)."""
+    """Record every arrival in one transaction; True for each one seen for the first time
+    (False: a redelivery, also when the same id comes twice in ``arrivals``)."""
     now = ensure_aware(now, "now") if now is not None else utcnow()
     fresh: list[bool] = []
     with session_scope(engine) as session:
@@ -98,10 +139,7 @@ def admit(engine: Engine, channel: str, arrivals: Sequence[Arrival],
             fresh.append(new)
             if new and arrival.at is not None:
                 at = min(ensure_aware(arrival.at, "at"), now)
-                row = _user(session, channel, arrival.user_id)
-                if row.last_inbound_at is None or row.last_inbound_at < at:
-                    row.last_inbound_at = at
-                    row.updated_at = now
+                _touch_inbound(session, channel, arrival.user_id, at, now)
     return fresh
 
 

@@ -22,19 +22,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from bot.channels import store
 from bot.channels.errors import ChannelNotConfigured
@@ -58,6 +61,21 @@ __all__ = [
 MAX_PENDING = 10_000
 #: How long shutdown waits for queued conversations to finish.
 DRAIN_SECONDS = 10.0
+#: Turns processed at once across all conversations of a channel (``CHANNEL_CONCURRENT_TURNS``).
+#: Rasa runs the NLU pipeline on the web server's event loop, so every turn in flight delays the
+#: next webhook acknowledgement by its CPU time; a few at once still overlap one turn's wait for
+#: the action server with another's NLU.
+DEFAULT_CONCURRENT_TURNS = 2
+
+
+def concurrent_turns() -> int:
+    raw = os.environ.get("CHANNEL_CONCURRENT_TURNS", "").strip()
+    try:
+        return max(1, int(raw)) if raw else DEFAULT_CONCURRENT_TURNS
+    except ValueError:
+        logger.warning("CHANNEL_CONCURRENT_TURNS=%r is not a number; using %d", raw,
+                       DEFAULT_CONCURRENT_TURNS)
+        return DEFAULT_CONCURRENT_TURNS
 
 
 class MalformedPayload(ValueError):
@@ -125,6 +143,160 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class AckGate:
+    """Webhook acknowledgements go first: no turn starts while webhooks are being answered.
+
+    Rasa runs a turn's NLU, policies and tracker store on the web server's event loop, so a turn
+    that starts while deliveries arrive makes them wait for its CPU time. A turn waits until no
+    webhook has been in flight for ``grace`` seconds (deliveries of a burst arrive over several
+    loop iterations), but at most ``max_wait`` seconds, so a stream of webhooks cannot starve it.
+    One gate serves every channel of the process (they share the loop).
+    """
+
+    def __init__(self, grace: float = 0.01, max_wait: float = 0.25) -> None:
+        self.grace = grace
+        self.max_wait = max_wait
+        self.inflight = 0
+        self.last_leave = 0.0
+
+    def enter(self) -> None:
+        self.inflight += 1
+
+    def leave(self) -> None:
+        self.inflight = max(0, self.inflight - 1)
+        self.last_leave = time.monotonic()
+
+    def busy(self) -> bool:
+        return self.inflight > 0 or time.monotonic() - self.last_leave < self.grace
+
+    async def wait_quiet(self) -> None:
+        deadline = time.monotonic() + self.max_wait
+        while self.busy() and time.monotonic() < deadline:
+            await asyncio.sleep(self.grace / 2)
+
+
+#: The process's gate (see :class:`AckGate`).
+ACK_GATE = AckGate()
+
+
+#: SQLite: how long a write on the event loop waits for another process's write lock before it is
+#: handed to a worker thread (which waits as long as the engine allows).
+LOOP_BUSY_TIMEOUT_MS = 20
+
+T = TypeVar("T")
+
+
+class LoopDatabase:
+    """Runs the channels' small DB calls on the event loop, falling back to a worker thread.
+
+    Rasa's own SQL tracker store works on the loop too. In a worker thread these calls would
+    compete for the GIL with the turns Rasa runs on the loop, and every statement would wait for
+    the interpreter's switch interval (measured: 5–10 times slower under load). On SQLite the
+    loop's connection gives up after :data:`LOOP_BUSY_TIMEOUT_MS` when another process (the action
+    server, the staff service) holds the write lock, and the call is then made from a worker
+    thread, so the loop never waits on a lock. Until :meth:`prepare` ran (start-up, in a thread:
+    it may migrate the DB) every call goes to a thread.
+    """
+
+    def __init__(self, *, on_loop: bool = True) -> None:
+        self.on_loop = on_loop
+        self._engine: Engine | None = None
+        self._url: str | None = None
+
+    def prepare(self) -> None:
+        engine = feedback_engine()
+        url = engine.url.render_as_string(hide_password=False)
+        if not self.on_loop or (self._engine is not None and self._url == url):
+            return
+        self.close()
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import QueuePool
+
+        if engine.dialect.name != "sqlite":
+            # Its own small pool, and a connect timeout: the loop must not hang on a dead server.
+            self._engine = create_engine(url, future=True, pool_pre_ping=True, pool_size=2,
+                                         max_overflow=2, connect_args={"connect_timeout": 3})
+            self._url = url
+            return
+        # The project's engines open a new SQLite connection per transaction (SQLAlchemy 1.4's
+        # NullPool for files), which doubles the cost of a small write; this one keeps its
+        # connections, with the same connection and transaction set-up (bot.db.engine).
+        from bot.db.engine import _configure_sqlite
+
+        fast = create_engine(url, future=True, poolclass=QueuePool, pool_size=1, max_overflow=4,
+                             connect_args={"check_same_thread": False})
+        _configure_sqlite(fast, foreign_keys=True, wal=True)
+
+        @sa_event.listens_for(fast, "connect")
+        def _short_busy_timeout(dbapi_connection: Any, connection_record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(f"PRAGMA busy_timeout = {LOOP_BUSY_TIMEOUT_MS}")
+            finally:
+                cursor.close()
+
+        self._engine, self._url = fast, url
+
+    def close(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.dispose()
+
+    def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        self.prepare()
+        return function(feedback_engine(), *args)
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(engine, *args)``: on the loop when it can, else in a thread."""
+        engine = self._engine
+        if engine is not None:
+            try:
+                return function(engine, *args)
+            except OperationalError as error:
+                if engine.dialect.name != "sqlite" or "locked" not in str(error).lower():
+                    raise
+        return await asyncio.to_thread(self._in_thread, function, *args)
+
+
+class Admitter:
+    """Records the arrivals of concurrent webhooks together (a group commit).
+
+    A transaction's commit, not its statements, is what costs; deliveries arriving together are
+    written in one transaction: while one is written, new arrivals wait for the next.
+    """
+
+    def __init__(self, channel: str, db: LoopDatabase) -> None:
+        self.channel = channel
+        self.db = db
+        self._pending: list[tuple[list[store.Arrival], asyncio.Future[list[bool]]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def admit(self, arrivals: Sequence[store.Arrival]) -> list[bool]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[bool]] = loop.create_future()
+        self._pending.append((list(arrivals), future))
+        if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
+            self._writer = loop.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            flat = [arrival for arrivals, _ in batch for arrival in arrivals]
+            try:
+                fresh = await self.db.call(store.admit, self.channel, flat)
+            except Exception as error:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            start = 0
+            for arrivals, future in batch:
+                if not future.done():
+                    future.set_result(fresh[start:start + len(arrivals)])
+                start += len(arrivals)
+
+
 @dataclass
 class _Job:
     admitted: asyncio.Future[bool]
@@ -135,13 +307,21 @@ class ConversationQueues:
     """Runs the jobs of one conversation in submission order; conversations run concurrently.
 
     A job waits for its ``admitted`` future (set once its id is recorded) and is skipped when it
-    resolves False (a redelivery, or the DB failed). A failing job is logged and the queue goes on.
+    resolves False (a redelivery, or the DB failed). At most ``limit`` jobs run at once, whatever
+    their conversation. A failing job is logged and the queue goes on.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self._queues: dict[str, deque[_Job]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.limit = limit or concurrent_turns()
+        self._slots: asyncio.Semaphore | None = None
         self.pending = 0
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.limit)
+        return self._slots
 
     def submit(self, key: str, run: Callable[[], Awaitable[None]]) -> asyncio.Future[bool]:
         loop = asyncio.get_running_loop()
@@ -163,7 +343,9 @@ class ConversationQueues:
                 job = queue[0]
                 try:
                     if await job.admitted:
-                        await job.run()
+                        async with self._semaphore():
+                            await ACK_GATE.wait_quiet()
+                            await job.run()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -217,22 +399,20 @@ class HttpClients:
         self._session = None
 
 
-def _engine() -> Engine:
+def feedback_engine() -> Engine:
+    """The process's feedback DB engine (migrated on first use, so: blocking)."""
     from bot.db.runtime import get_engine
 
     return get_engine()
 
 
-async def _quietly(function: Callable[..., Any], *args: Any) -> Any:
-    """Run a store function on the feedback DB in a thread; log and return None if it fails.
+async def _quietly(db: LoopDatabase, function: Callable[..., Any], *args: Any) -> Any:
+    """``db.call(function, *args)``, logging instead of raising.
 
     For what only helps (numbered choices, the unfollow note): a DB hiccup must not cost the
     citizen their answer."""
-    def call() -> Any:
-        return function(_engine(), *args)
-
     try:
-        return await asyncio.to_thread(call)
+        return await db.call(function, *args)
     except Exception as error:
         logger.warning("%s failed: %s", getattr(function, "__name__", "store call"), error)
         return None
@@ -248,7 +428,9 @@ class PlatformOutput(OutputChannel):
     channel_name = "platform"
     caps: Capabilities
 
-    def __init__(self) -> None:
+    def __init__(self, db: LoopDatabase | None = None) -> None:
+        #: The channel's; on its own (tests, scripts) an output uses worker threads.
+        self.db = db or LoopDatabase(on_loop=False)
         self.offered: tuple[Choice, ...] = ()
 
     @classmethod
@@ -263,7 +445,8 @@ class PlatformOutput(OutputChannel):
         await self.send_rendered(recipient_id, rendered)
         if rendered.options:
             self.offered = rendered.options
-            await _quietly(store.set_options, self.channel_name, recipient_id, rendered.options)
+            await _quietly(self.db, store.set_options, self.channel_name, recipient_id,
+                           rendered.options)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"text": text})
@@ -295,6 +478,8 @@ class WebhookChannel(InputChannel):
     def __init__(self) -> None:
         self.queues = ConversationQueues()
         self.http = HttpClients()
+        self.db = LoopDatabase()
+        self.admitter = Admitter(self.channel_name, self.db)
 
     @classmethod
     def name(cls) -> str:
@@ -337,14 +522,14 @@ class WebhookChannel(InputChannel):
             for event in events
         ]
         try:
-            fresh = await asyncio.to_thread(store.admit, _engine(), self.channel_name, arrivals)
+            fresh = await self.admitter.admit(arrivals)
         except Exception as error:
             for future in admitted:
                 future.set_result(False)
             logger.error("%s: could not record %d event ids, answering 503: %s",
                          self.channel_name, len(events), error)
             return response.json({"error": "temporarily unavailable"}, status=503)
-        for future, new, event in zip(admitted, fresh, events):
+        for future, new, event in zip(admitted, fresh, events, strict=True):
             future.set_result(new)
             if not new:
                 logger.info("%s: redelivered event %s ignored", self.channel_name,
@@ -365,9 +550,11 @@ class WebhookChannel(InputChannel):
                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Hand one admitted event to Rasa (a bare number picks a choice offered just before)."""
         if event.kind == "unfollow":
-            await _quietly(store.mark_unfollowed, self.channel_name, event.sender_id, event.at)
+            await _quietly(self.db, store.mark_unfollowed, self.channel_name, event.sender_id,
+                           event.at)
             return
-        options = await _quietly(store.get_options, self.channel_name, event.sender_id) or []
+        options = await _quietly(self.db, store.get_options, self.channel_name,
+                                 event.sender_id) or []
         text = event.text
         metadata: dict[str, Any] = {
             "channel": self.channel_name,
@@ -392,7 +579,7 @@ class WebhookChannel(InputChannel):
             )
         )
         if options and not output.offered:
-            await _quietly(store.set_options, self.channel_name, event.sender_id, None)
+            await _quietly(self.db, store.set_options, self.channel_name, event.sender_id, None)
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         return None
@@ -404,7 +591,7 @@ class WebhookChannel(InputChannel):
             logger.warning("%s channel is not configured (%s not set): it will refuse webhooks",
                            self.channel_name, ", ".join(missing))
         try:
-            await asyncio.to_thread(_engine)
+            await asyncio.to_thread(self.db.prepare)
         except Exception as error:  # the DB may come up later; webhooks answer 503 meanwhile
             logger.error("%s channel: feedback DB not reachable at start-up: %s",
                          self.channel_name, error)
@@ -412,7 +599,8 @@ class WebhookChannel(InputChannel):
     async def shutdown(self) -> None:
         await self.queues.close()
         await self.http.close()
+        self.db.close()
 
 
-def raise_not_configured(channel: str, missing: Sequence[str]) -> None:
+def raise_not_configured(channel: str, missing: Sequence[str]) -> NoReturn:
     raise ChannelNotConfigured(channel, f"not configured ({', '.join(missing)} not set)")

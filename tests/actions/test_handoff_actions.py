@@ -151,3 +151,28 @@ async def test_rasa_sender_triggers_the_intent_in_the_conversation() -> None:
     async with aiohttp.ClientSession() as http:
         down = RasaCitizenSender("http://127.0.0.1:9", http)
         assert (await down.send(row)).retryable
+
+
+async def test_a_window_refusal_is_undeliverable_not_retried() -> None:
+    """Rasa answers 500 with the channel's window marker: keep the reply visible, no retries."""
+    from bot.channels.errors import WINDOW_MARKER
+
+    async def trigger(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"status": "failure", "message": f"{WINDOW_MARKER}: zalo: error -213"}, status=500
+        )
+
+    app = web.Application()
+    app.router.add_post("/conversations/{conversation}/trigger_intent", trigger)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            sender = RasaCitizenSender(str(server.make_url("")).rstrip("/"), http)
+            result = await sender.send(OutboxRow(1, "citizen_reply", 1, "zalo:u",
+                                                 {"conversation_id": "u", "text": "Chào",
+                                                  "ref_code": "KN-1"}))
+        assert result.undeliverable and not result.retryable
+        assert "messaging window" in (result.error or "")
+    finally:
+        await server.close()

@@ -102,6 +102,10 @@ class FakeGraph:
     async def stop(self) -> None:
         await self._server.stop()
 
+    def to_all(self) -> list[dict[str, Any]]:
+        """Every body delivered (not refused)."""
+        return [c["body"] for c in list(self.sent) if "refused" not in c]
+
     def to(self, psid: str) -> list[dict[str, Any]]:
         """Bodies delivered (not refused) to ``psid``."""
         return [c["body"] for c in list(self.sent)
@@ -206,3 +210,56 @@ class ThreadedFakes:
         self.call(self.zalo.stop)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+
+
+def _serve(connection: Any, graph_kwargs: dict[str, Any], zalo_kwargs: dict[str, Any]) -> None:
+    fakes = ThreadedFakes(FakeGraph(**graph_kwargs), FakeZalo(**zalo_kwargs)).start()
+    connection.send({"graph": fakes.graph.url, "zalo": fakes.zalo.url,
+                     "zalo_access_token": fakes.zalo.access_token,
+                     "zalo_refresh_token": fakes.zalo.refresh_token})
+    while True:
+        request = connection.recv()
+        if request == "delivered":
+            counts: dict[str, dict[str, int]] = {"facebook": {}, "zalo": {}}
+            for body in fakes.graph.to_all():
+                psid = str(body.get("recipient", {}).get("id"))
+                counts["facebook"][psid] = counts["facebook"].get(psid, 0) + 1
+            for call in list(fakes.zalo.sent):
+                if call.get("answer", {}).get("error") == 0:
+                    user = str(call["body"].get("recipient", {}).get("user_id"))
+                    counts["zalo"][user] = counts["zalo"].get(user, 0) + 1
+            connection.send(counts)
+        else:
+            fakes.stop()
+            connection.send("stopped")
+            return
+
+
+class FakesProcess:
+    """The fakes in a child process, so that a benchmark's HTTP client does not share a GIL with
+    servers busy receiving the assistant's replies. ``delivered()`` counts replies per recipient."""
+
+    def __init__(self, graph: dict[str, Any] | None = None,
+                 zalo: dict[str, Any] | None = None) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, graph or {}, zalo or {}),
+                                        daemon=True, name="fake-platforms")
+        self.urls: dict[str, str] = {}
+
+    def start(self) -> FakesProcess:
+        self._process.start()
+        self.urls = self._connection.recv()
+        return self
+
+    def delivered(self) -> dict[str, dict[str, int]]:
+        self._connection.send("delivered")
+        return dict(self._connection.recv())
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self._connection.send("stop")
+            self._connection.recv()
+            self._process.join(timeout=10)

@@ -32,7 +32,7 @@ from typing import Any, NoReturn, TypeVar
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import response
+from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy import event as sa_event
@@ -583,6 +583,25 @@ class WebhookChannel(InputChannel):
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         return None
+
+    def lifecycle_blueprint(self, name: str) -> Blueprint:
+        """A blueprint with what every platform webhook shares: start-up and shutdown of the
+        channel's workers, and ``GET /`` telling whether its secrets are configured."""
+        webhook = Blueprint(name, __name__)
+
+        @webhook.listener("after_server_start")
+        async def start(app: Any, loop: Any) -> None:
+            await self.startup()
+
+        @webhook.listener("before_server_stop")
+        async def stop(app: Any, loop: Any) -> None:
+            await self.shutdown()
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "configured": not self.missing()})
+
+        return webhook
 
     async def startup(self) -> None:
         """Open the DB (migrating it if needed) before the first webhook arrives."""

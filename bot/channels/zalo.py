@@ -466,19 +466,7 @@ class ZaloChannel(WebhookChannel):
                                       lambda: response.json({"status": "ok"}))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("mttq_zalo_webhook", __name__)
-
-        @webhook.listener("after_server_start")
-        async def start(app: Any, loop: Any) -> None:
-            await self.startup()
-
-        @webhook.listener("before_server_stop")
-        async def stop(app: Any, loop: Any) -> None:
-            await self.shutdown()
-
-        @webhook.route("/", methods=["GET"])
-        async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "configured": not self.missing()})
+        webhook = self.lifecycle_blueprint("mttq_zalo_webhook")
 
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import socket
 import time
@@ -27,6 +26,7 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import create_engine, text
+from trained_model import trained_model
 
 from bot.channels import facebook, zalo
 from bot.channels.errors import WINDOW_MARKER, classify_trigger_failure
@@ -42,7 +42,6 @@ from tests.channels.conftest import (
     payload,
 )
 from tests.channels.fake_platforms import FakeGraph, FakeZalo, ThreadedFakes
-from tools import model as models
 from tools.env import child_env
 from tools.procs import Proc, action_server, rasa_server, wait_ready
 
@@ -61,14 +60,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _model() -> Path:
-    explicit = os.environ.get("MTTQ_MODEL")
-    path = Path(explicit) if explicit else models.latest_model()
-    if path is None or not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail("no trained model: `./mttq test` trains one before pytest")
-        pytest.skip("no trained model (run ./mttq train)")
-    return path
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
@@ -92,7 +83,7 @@ class Stack:
         self.credentials = tmp / "credentials.yml"
         self.credentials.write_text(CREDENTIALS, encoding="utf-8")
         self.tmp = tmp
-        self.model = _model()
+        self.model = trained_model()
         self.actions: Proc | None = None
         self.rasa: Proc | None = None
 

@@ -33,7 +33,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -48,7 +47,7 @@ from bench.messages import MESSAGES, WARMUP
 from bot.settings import ROOT
 from tools import model
 from tools.env import child_env, rel
-from tools.procs import Proc, action_server, rasa_server, wait_ready
+from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
 
 RESULTS_DIR = ROOT / "bench" / "results"
 LOG_DIR = RESULTS_DIR / "logs"
@@ -105,12 +104,6 @@ class Measured:
 
 # --------------------------------------------------------------------------------------------
 # small helpers
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float | None:

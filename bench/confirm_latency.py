@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import socket
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 from bot.settings import ROOT
 from tools import model
 from tools.env import child_env
-from tools.procs import action_server, rasa_server, wait_ready
+from tools.procs import action_server, free_port, rasa_server, wait_ready
 
 RESULTS = ROOT / "bench" / "results"
 FORM = [
@@ -36,12 +35,6 @@ FORM = [
     '/inform{"category":"trat_tu_do_thi"}',
     "/deny",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _post(port: int, sender: str, message: str) -> tuple[float, list[dict]]:
@@ -71,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     trained = model.train(quiet=True).path
     tmp = Path(tempfile.mkdtemp(prefix="bench-confirm-"))
-    rasa_port, action_port = _free_port(), _free_port()
+    rasa_port, action_port = free_port(), free_port()
     env = child_env({
         "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
         "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'feedback.db'}",

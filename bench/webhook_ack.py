@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import shlex
-import socket
 import statistics
 import sys
 import tempfile
@@ -39,17 +38,11 @@ from bot.channels import facebook, zalo
 from tests.channels.fake_platforms import FakesProcess
 from tools import model
 from tools.env import child_env
-from tools.procs import action_server, rasa_server, wait_ready
+from tools.procs import action_server, free_port, rasa_server, wait_ready
 
 FB_SECRET, FB_TOKEN = "bench-fb-secret", "BENCH-PAGE-TOKEN"
 ZALO_APP_ID, ZALO_OA_KEY, ZALO_APP_SECRET = "1234567890", "bench-oa-key", "BENCH-APP-SECRET"
 CREDENTIALS = "rest:\nbot.channels.facebook.FacebookChannel:\nbot.channels.zalo.ZaloChannel:\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -156,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     (tmp / "credentials.yml").write_text(CREDENTIALS)
     fakes = FakesProcess(graph={"page_token": FB_TOKEN},
                          zalo={"app_id": ZALO_APP_ID, "app_secret": ZALO_APP_SECRET}).start()
-    rasa_port, action_port = _free_port(), _free_port()
+    rasa_port, action_port = free_port(), free_port()
     env = child_env({
         "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
         "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'feedback.db'}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -64,6 +65,13 @@ class Proc:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (for servers started by tests/benchmarks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from sanic import Sanic
 from sqlalchemy.engine import Engine
 
 from tests.channels.fake_platforms import FakeGraph, FakeZalo
+from tools.procs import free_port
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "channels"
 
@@ -33,12 +33,6 @@ ZALO_APP_SECRET = "ZALO-APP-SECRET"
 def payload(name: str) -> Any:
     """A recorded-format payload from ``tests/data/channels`` (a fresh copy each time)."""
     return copy.deepcopy(json.loads((DATA / f"{name}.json").read_text(encoding="utf-8")))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -164,7 +158,7 @@ class ChannelServer:
         for channel in self.channels:
             app.blueprint(channel.blueprint(self.assistant),
                           url_prefix=f"/webhooks/{channel.name()}")
-        port = _free_port()
+        port = free_port()
         self._server = await app.create_server(host="127.0.0.1", port=port,
                                                return_asyncio_server=True)
         await self._server.startup()

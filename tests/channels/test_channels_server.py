@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -43,7 +42,7 @@ from tests.channels.conftest import (
 )
 from tests.channels.fake_platforms import FakeGraph, FakeZalo, ThreadedFakes
 from tools.env import child_env
-from tools.procs import Proc, action_server, rasa_server, wait_ready
+from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -52,12 +51,6 @@ rest:
 bot.channels.facebook.FacebookChannel:
 bot.channels.zalo.ZaloChannel:
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 
@@ -78,7 +71,7 @@ class Stack:
         self.fakes = ThreadedFakes(FakeGraph(page_token=FB_PAGE_TOKEN),
                                    FakeZalo(app_id=ZALO_APP_ID, app_secret=ZALO_APP_SECRET))
         self.graph, self.zalo = self.fakes.graph, self.fakes.zalo
-        self.rasa_port, self.action_port = _free_port(), _free_port()
+        self.rasa_port, self.action_port = free_port(), free_port()
         self.db_url = f"sqlite:///{tmp / 'feedback.db'}"
         self.credentials = tmp / "credentials.yml"
         self.credentials.write_text(CREDENTIALS, encoding="utf-8")

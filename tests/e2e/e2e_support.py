@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import re
-import socket
 import threading
 import time
 import uuid
@@ -29,7 +28,7 @@ from aiohttp import web
 from tests.notify.fake_telegram import FakeTelegram
 from tools import model as models
 from tools.env import child_env
-from tools.procs import Proc, web_service
+from tools.procs import Proc, free_port, web_service
 
 T = TypeVar("T")
 
@@ -38,12 +37,6 @@ SECRET = "e2e_Webhook-secret_0123456789"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PASSWORD = "mat-khau-thu-nghiem-e2e"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(

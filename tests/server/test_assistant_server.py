@@ -7,7 +7,6 @@ the SQLite tracker store keeps conversations.
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -18,25 +17,19 @@ import pytest
 from trained_model import trained_model
 
 from tools.env import child_env
-from tools.procs import Proc, action_server, rasa_server, wait_ready
+from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
 
 pytestmark = pytest.mark.slow
 
 VIETNAMESE = set("àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 
 
 class Assistant:
     def __init__(self, tmp: Path) -> None:
-        self.rasa_port = _free_port()
-        self.action_port = _free_port()
+        self.rasa_port = free_port()
+        self.action_port = free_port()
         self.env = child_env(
             {
                 "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",

@@ -12,7 +12,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 from aiohttp import web
 
 from bot.settings import get_settings
+from tools.procs import free_port
 from tools.promote import (
     PromoteError,
     current_model,
@@ -29,12 +29,6 @@ from tools.promote import (
     promote,
     rollback,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_model(path: Path) -> Path:
@@ -101,7 +95,7 @@ class FakeRasa:
         app.router.add_put("/model", self.put_model)
         self._runner = web.AppRunner(app)
         self._thread.start()
-        port = _free_port()
+        port = free_port()
 
         async def serve() -> None:
             assert self._runner is not None
@@ -208,7 +202,7 @@ def test_token_is_sent_when_rasa_token_is_set(
 def test_server_down_is_a_clear_error(
     models: dict[str, Path], history: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     expected = f"Rasa is not running at {url}, start it with ./mttq run"
     with pytest.raises(PromoteError) as error:
         current_model(url)
@@ -335,7 +329,7 @@ def test_promote_and_rollback_on_a_real_rasa_server(tmp_path: Path, history: Pat
     # No action server or channels are needed to load models: in-memory tracker store.
     (tmp_path / "endpoints.yml").write_text("# none\n")
     (tmp_path / "credentials.yml").write_text("rest:\n")
-    port = _free_port()
+    port = free_port()
     env = child_env({"VAR_DIR": str(tmp_path / "var"),
                      "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}"})
     env.pop("RASA_TOKEN", None)

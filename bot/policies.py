@@ -19,6 +19,11 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import rasa_patches
+
+# Rasa imports this module at start-up: the right moment to remove repeated per-message work.
+rasa_patches.install()
+
 FORWARD_ACTION = "action_forward_to_staff"
 HANDOFF_SLOT = "handoff_active"
 

@@ -7,6 +7,7 @@ the SQLite tracker store keeps conversations.
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -24,8 +25,6 @@ pytestmark = pytest.mark.slow
 VIETNAMESE = set("àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ")
 
 
-
-
 class Assistant:
     def __init__(self, tmp: Path) -> None:
         self.rasa_port = free_port()
@@ -40,6 +39,7 @@ class Assistant:
             }
         )
         self.logs = tmp / "logs"
+        self.tracker_db = tmp / "tracker.db"
         self.model = trained_model()
         self.actions = action_server(self.action_port, log=self.logs / "actions.log", env=self.env)
         self.rasa = self._rasa()
@@ -62,14 +62,22 @@ class Assistant:
         self.rasa.stop()
         self.actions.stop()
 
-    def send(self, sender: str, message: str) -> list[dict[str, Any]]:
+    def post(self, sender: str, message: str) -> tuple[int, Any]:
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/webhook",
             data=json.dumps({"sender": sender, "message": message}).encode(),
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def send(self, sender: str, message: str) -> list[dict[str, Any]]:
+        status, body = self.post(sender, message)
+        assert status == 200, body
+        return body  # type: ignore[no-any-return]
 
     def cases(self) -> list[dict[str, Any]]:
         from sqlalchemy import create_engine, text
@@ -166,6 +174,36 @@ def test_restart_keeps_the_conversation(assistant: Assistant) -> None:
     assistant.restart_rasa()
     after = [e for e in assistant.tracker(sender)["events"] if e["event"] == "user"]
     assert [e["text"] for e in after] == [e["text"] for e in before] == ["xin chào"]
+
+
+def test_conversation_database_outage_fails_the_turn_loudly(assistant: Assistant) -> None:
+    """With the tracker database gone, the turn is refused with a Vietnamese 503, not answered
+    from an empty conversation (Rasa's default), and the conversation is intact afterwards."""
+    sender = f"t-{uuid.uuid4()}"
+    assistant.send(sender, "xin chào")
+    moved = []
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(f"{assistant.tracker_db}{suffix}")
+        if path.exists():
+            path.rename(path.with_name(path.name + ".away"))
+            moved.append(path)
+    assistant.tracker_db.mkdir()  # SQLite cannot open a directory: the database is "down"
+    try:
+        status, body = assistant.post(sender, "quỹ vì người nghèo là gì")
+    finally:
+        assistant.tracker_db.rmdir()
+        for path in moved:
+            path.with_name(path.name + ".away").rename(path)
+    assert status == 503
+    assert "tạm gián đoạn" in body["error"]
+    assistant.send(sender, "cảm ơn")
+    texts = [e["text"] for e in assistant.tracker(sender)["events"] if e["event"] == "user"]
+    assert texts == ["xin chào", "cảm ơn"]
+
+
+def test_missing_fields_are_a_400(assistant: Assistant) -> None:
+    status, body = assistant.post("", "xin chào")
+    assert status == 400 and "sender" in body["error"]
 
 
 def _cases_of(assistant: Assistant, sender: str) -> list[dict[str, Any]]:

@@ -1,0 +1,79 @@
+"""Rasa's REST channel, with failures reported instead of hidden.
+
+Rasa 3.6's ``RestInput`` catches every exception of a turn, logs the citizen's text (which may hold
+a phone number) and answers ``200`` with whatever replies it collected, often none. A caller
+cannot tell "the assistant chose to stay silent" (during a handoff) from "the turn failed"
+(the conversation database or the action server is down), so the web chat page could not tell
+the citizen to try again. This channel keeps the same URL (``/webhooks/rest/webhook``), request
+and reply format, and answers ``503`` with a Vietnamese message when a turn fails, ``400`` when
+``sender`` or ``message`` is missing; it logs the conversation id, never the text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+TURN_FAILED = (
+    "Xin lỗi, hệ thống đang tạm gián đoạn nên chưa xử lý được tin nhắn này. "
+    "Bạn vui lòng gửi lại sau ít phút."
+)
+BAD_REQUEST = "Thiếu mã người gửi (sender) hoặc nội dung tin nhắn (message)."
+
+
+class RestChannel(RestInput):
+    """``/webhooks/rest/webhook`` with honest status codes (see the module docstring)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        bp = Blueprint("mttq_rest", __name__)
+
+        @bp.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            body = request.json if isinstance(request.json, dict) else {}
+            sender = body.get("sender")
+            text = body.get("message")
+            if not isinstance(sender, str) or not sender or not isinstance(text, str):
+                return response.json({"error": BAD_REQUEST}, status=400)
+            collector = CollectingOutputChannel()
+            message = UserMessage(
+                text,
+                collector,
+                sender,
+                input_channel=body.get("input_channel") or self.name(),
+                metadata=body.get("metadata"),
+            )
+            try:
+                await on_new_message(message)
+            except Exception as error:  # the turn failed: say so, keep the text out of the log
+                logger.error(
+                    "turn of conversation %s failed: %s: %s",
+                    sender,
+                    type(error).__name__,
+                    error,
+                    exc_info=logger.isEnabledFor(logging.DEBUG),
+                )
+                return response.json(
+                    {"error": TURN_FAILED, "messages": collector.messages}, status=503
+                )
+            return response.json(collector.messages)
+
+        return bp

@@ -7,7 +7,8 @@ For each config, one after the other (never two Rasa servers at once):
    the model's sidecar JSON (the table says which);
 2. start the action server, then the Rasa server, on free loopback ports with a fresh SQLite
    tracker store and feedback DB in a temporary directory; start-up = from ``Popen`` of the Rasa
-   process until ``/status`` answers;
+   process until ``/status`` answers. Ours runs with the repository's endpoints and credentials;
+   stock with Rasa's own SQL tracker store, lock store and REST channel (:func:`server_files`);
 3. warm up (5 ``/model/parse`` and 5 REST messages), then read the RSS of the Rasa process group
    from ``/proc``;
 4. ``/model/parse`` latency, sequential, over ``bench/messages.py``;
@@ -323,6 +324,31 @@ def _check_alive(proc: Proc) -> None:
 # one config
 
 
+def server_files(label: str, work: Path, env: dict[str, str]) -> dict[str, str]:
+    """Endpoints and credentials for one side of the comparison.
+
+    Ours runs with the repository's files (our tracker store, lock store and REST channel, and
+    with them :mod:`bot.rasa_patches`). Stock runs as Rasa ships: its own ``SQL`` tracker store on
+    a SQLite file, its in-process lock store and its ``rest`` channel, so none of our
+    replacements leak into the baseline.
+    """
+    if label != "stock":
+        return {}
+    endpoints = work / "endpoints.stock.yml"
+    endpoints.write_text(
+        "action_endpoint:\n"
+        f"  url: {env['ACTION_ENDPOINT_URL']}\n"
+        "tracker_store:\n"
+        "  type: SQL\n"
+        "  dialect: sqlite\n"
+        f"  db: {work / 'tracker.db'}\n",
+        encoding="utf-8",
+    )
+    credentials = work / "credentials.stock.yml"
+    credentials.write_text("rest:\n", encoding="utf-8")
+    return {"endpoints": str(endpoints), "credentials": str(credentials)}
+
+
 def bench_config(
     label: str, config: str, model_path: Path, plan: Plan, run_id: str, tmp: Path, procs: list[Proc]
 ) -> Measured:
@@ -352,7 +378,8 @@ def bench_config(
     for path in (actions_log, rasa_log):
         path.unlink(missing_ok=True)
     actions = action_server(actions_port, log=actions_log, env=env)
-    rasa = rasa_server(model_path, rasa_port, log=rasa_log, env=env)
+    files = server_files(label, work, env)
+    rasa = rasa_server(model_path, rasa_port, log=rasa_log, env=env, **files)
     procs.extend([actions, rasa])
 
     print(f"[{label}] action server on :{actions_port} ...", flush=True)

@@ -102,19 +102,29 @@ class SettingsTrackerStore(SQLTrackerStore):
         self._tune_engine()
 
     def _tune_engine(self) -> None:
-        import sqlalchemy as sa
+        """Rebuild Rasa's engine with what a busy replica needs (Rasa offers no options).
 
-        engine: Any = self.engine  # type: ignore[has-type]
-        if engine.dialect.name == "sqlite":
-            sa.event.listen(engine, "connect", _sqlite_pragmas)
-            return
-        # Rebuild the engine with pre-ping so connections a database restart broke are replaced
-        # before a turn uses them (Rasa builds its engine without it).
+        SQLite: a small pool of connections opened once with :func:`_sqlite_pragmas` (Rasa's
+        SQLAlchemy 1.4 default opens and closes a connection for every retrieve and save).
+        PostgreSQL: pre-ping, so connections a database restart broke are replaced before a turn
+        uses them.
+        """
+        import sqlalchemy as sa
         from rasa.core.tracker_store import create_engine_kwargs
 
+        engine: Any = self.engine  # type: ignore[has-type]
         url = engine.url
         engine.dispose()
-        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        if engine.dialect.name == "sqlite":
+            self.engine = sa.create_engine(
+                url,
+                poolclass=sa.pool.QueuePool,
+                pool_size=4,
+                connect_args={"check_same_thread": False},
+            )
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def _with_retries(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:

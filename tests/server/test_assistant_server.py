@@ -177,23 +177,20 @@ def test_restart_keeps_the_conversation(assistant: Assistant) -> None:
 
 
 def test_conversation_database_outage_fails_the_turn_loudly(assistant: Assistant) -> None:
-    """With the tracker database gone, the turn is refused with a Vietnamese 503, not answered
-    from an empty conversation (Rasa's default), and the conversation is intact afterwards."""
+    """With the tracker database unwritable, the turn is refused with a Vietnamese 503 (Rasa's
+    default would answer 200 and keep the turn only in memory), and the conversation goes on
+    intact once the database is back."""
+    import sqlite3
+
     sender = f"t-{uuid.uuid4()}"
     assistant.send(sender, "xin chào")
-    moved = []
-    for suffix in ("", "-wal", "-shm"):
-        path = Path(f"{assistant.tracker_db}{suffix}")
-        if path.exists():
-            path.rename(path.with_name(path.name + ".away"))
-            moved.append(path)
-    assistant.tracker_db.mkdir()  # SQLite cannot open a directory: the database is "down"
+    blocker = sqlite3.connect(assistant.tracker_db, timeout=1, isolation_level=None)
     try:
+        blocker.execute("BEGIN EXCLUSIVE")  # nobody else can write until we let go
         status, body = assistant.post(sender, "quỹ vì người nghèo là gì")
     finally:
-        assistant.tracker_db.rmdir()
-        for path in moved:
-            path.with_name(path.name + ".away").rename(path)
+        blocker.execute("ROLLBACK")
+        blocker.close()
     assert status == 503
     assert "tạm gián đoạn" in body["error"]
     assistant.send(sender, "cảm ơn")

@@ -52,6 +52,10 @@ class Settings:
     )
     staff_host: str = field(default_factory=lambda: _env("STAFF_HOST", "127.0.0.1"))
     staff_port: int = field(default_factory=lambda: int(_env("STAFF_PORT", "8080")))
+    #: What ``python -m bot.web`` serves: ``all`` (console, chat, Telegram webhook, outbox worker,
+    #: handoff monitor: one process, `./mttq run`), ``staff`` (all but the background work) or
+    #: ``worker`` (only the outbox worker and the handoff monitor, plus /health).
+    web_role: str = field(default_factory=lambda: _env("WEB_ROLE", "all").lower())
     timezone: str = field(default_factory=lambda: _env("TZ_NAME", "Asia/Ho_Chi_Minh"))
     #: A handoff with no message either way for this long returns to the assistant.
     handoff_idle_minutes: int = field(
@@ -59,6 +63,14 @@ class Settings:
     )
     #: Finished cases untouched for this many days lose name and phone (`./mttq retention`).
     retention_days: int = field(default_factory=lambda: int(_env("RETENTION_DAYS", "365")))
+    #: ``text`` (readable, the default for `./mttq run`) or ``json`` (one object per line, for
+    #: a log collector; the production profile sets it). See :mod:`bot.observability.logs`.
+    log_format: str = field(default_factory=lambda: _env("LOG_FORMAT", "text").lower())
+    #: Level of our processes' logs; Rasa reads the same variable for its own loggers.
+    log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO").upper())
+    #: Optional bearer token for ``/metrics``; empty means open (the endpoint is meant for the
+    #: internal network only, never exposed by the reverse proxy).
+    metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""))
 
     def __post_init__(self) -> None:
         # Defaults that depend on var_dir are filled in here so VAR_DIR moves all of them.

@@ -42,6 +42,7 @@ from sqlalchemy.exc import OperationalError
 from bot.channels import store
 from bot.channels.errors import ChannelNotConfigured
 from bot.channels.render import Capabilities, Choice, Rendered, render, resolve_number
+from bot.observability.logs import CONVERSATION_ID
 
 logger = logging.getLogger(__name__)
 
@@ -338,6 +339,8 @@ class ConversationQueues:
         return job.admitted
 
     async def _drain(self, key: str, queue: deque[_Job]) -> None:
+        # The key is the conversation: this task's log lines carry it (bot.observability.logs).
+        CONVERSATION_ID.set(key)
         try:
             while queue:
                 job = queue[0]

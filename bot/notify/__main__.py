@@ -201,6 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "member-code":
         return _member_code(args)
     if args.command in ("worker", "poll"):
+        from bot.observability import logs
+
+        logs.configure("notify")  # a long-running process: the shared log format
         return asyncio.run(_run(poll=args.command == "poll"))
     if args.command == "set-webhook":
         return asyncio.run(_set_webhook(args.url))

@@ -70,6 +70,8 @@ class OutboxRow:
     payload: Mapping[str, Any] = field(default_factory=dict)
     attempts: int = 1
     created_at: datetime | None = None
+    #: The Rasa conversation of the row's case, for log lines (None without a case).
+    conversation_id: str | None = None
 
 
 @dataclass(frozen=True)

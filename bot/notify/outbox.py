@@ -52,8 +52,10 @@ from bot.db.engine import session_scope
 from bot.db.models import TERMINAL_STATUSES, Case, Outbox, OutboxStatus, OverdueNotice
 from bot.db.types import ensure_aware, utcnow
 from bot.notify.delivery import DeliveryResult, OutboxKinds, OutboxRow, Sender
+from bot.observability.logs import bind_conversation
 
 __all__ = [
+    "ResultObserver",
     "SessionFactory",
     "WorkerOptions",
     "backoff_delay",
@@ -72,6 +74,8 @@ log = logging.getLogger(__name__)
 
 #: A callable opening one unit of work: commits on success, rolls back on error.
 SessionFactory = Callable[[], AbstractContextManager[Session]]
+#: Told each recorded delivery attempt: the row and its new state (``record_result``'s value).
+ResultObserver = Callable[[OutboxRow, str], None]
 
 #: Longest stored ``last_error`` (platform messages can be long).
 MAX_ERROR_CHARS = 1000
@@ -113,7 +117,7 @@ def backoff_delay(
     return delay
 
 
-def _row(o: Outbox) -> OutboxRow:
+def _row(o: Outbox, conversation_id: str | None = None) -> OutboxRow:
     return OutboxRow(
         id=o.id,
         kind=o.kind,
@@ -122,6 +126,7 @@ def _row(o: Outbox) -> OutboxRow:
         payload=dict(o.payload or {}),
         attempts=o.attempts,
         created_at=o.created_at,
+        conversation_id=conversation_id,
     )
 
 
@@ -166,7 +171,12 @@ def claim_next(
             outbox = session.execute(
                 select(Outbox).where(Outbox.id == row_id).execution_options(populate_existing=True)
             ).scalar_one()
-            return _row(outbox)
+            conversation = None
+            if outbox.case_id is not None:  # for the log lines of this delivery
+                conversation = session.execute(
+                    select(Case.conversation_id).where(Case.id == outbox.case_id)
+                ).scalar_one_or_none()
+            return _row(outbox, conversation)
     return None
 
 
@@ -271,8 +281,13 @@ async def deliver_pass(
     options: WorkerOptions | None = None,
     clock: Callable[[], datetime] = utcnow,
     rng: Callable[[], float] = random.random,
+    on_result: ResultObserver | None = None,
 ) -> PassReport:
-    """One pass over due rows (at most ``options.batch_limit``); see :func:`deliver_due`."""
+    """One pass over due rows (at most ``options.batch_limit``); see :func:`deliver_due`.
+
+    Log lines of a row's delivery carry its case's conversation id; ``on_result(row, state)`` is
+    called with each recorded outcome (the web service counts them for ``/metrics``).
+    """
     options = options or WorkerOptions()
 
     def current() -> datetime:
@@ -287,10 +302,16 @@ async def deliver_pass(
         if row is None:
             break
         handled += 1
-        result = await _deliver(senders[row.kind], row)
-        state = await asyncio.to_thread(
-            record_result, factory, row, result, now=current(), options=options, rng=rng
-        )
+        with bind_conversation(row.conversation_id):
+            result = await _deliver(senders[row.kind], row)
+            state = await asyncio.to_thread(
+                record_result, factory, row, result, now=current(), options=options, rng=rng
+            )
+        if on_result is not None:
+            try:
+                on_result(row, state)
+            except Exception:  # counting must never stop deliveries
+                log.exception("outbox result observer failed")
         if state == OutboxStatus.SENT.value:
             sent += 1
     return PassReport(handled=handled, sent=sent)
@@ -440,6 +461,7 @@ async def run_worker(
     poll_interval: float = 2.0,
     overdue_interval: float = 60.0,
     wake_event: asyncio.Event | None = None,
+    on_result: ResultObserver | None = None,
 ) -> None:
     """Deliver due rows until ``stop_event`` is set; scan for overdue cases now and then.
 
@@ -461,7 +483,7 @@ async def run_worker(
                 await asyncio.to_thread(_scan_once, factory)
             next_scan = time.monotonic() + overdue_interval
         with _logged("delivery pass"):
-            report = await deliver_pass(factory, current(), options=options)
+            report = await deliver_pass(factory, current(), options=options, on_result=on_result)
             busy = report.handled >= options.batch_limit
         if busy:
             continue

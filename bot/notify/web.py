@@ -33,7 +33,7 @@ from telegram.error import TelegramError
 
 from bot.notify.config import NotifyConfig
 from bot.notify.delivery import Sender, senders_for
-from bot.notify.outbox import WorkerOptions, run_worker
+from bot.notify.outbox import ResultObserver, WorkerOptions, run_worker
 from bot.notify.telegram import TelegramService, make_bot
 from bot.units import UnitTree
 
@@ -118,17 +118,20 @@ def telegram_routes(
     tree: UnitTree | Callable[[], UnitTree] | None = None,
     path: str = DEFAULT_WEBHOOK_PATH,
     bot: Bot | None = None,
+    webhook: bool = True,
 ) -> None:
     """Mount the webhook at ``path`` (POST) and start/stop the bot with the app.
 
     ``engine``: an Engine, a callable taking the app (read at start-up, e.g. from the lead's own
     app key), or None to create one from settings. Without a token the route answers 503 after
-    the secret check, and nothing else starts.
+    the secret check, and nothing else starts. ``webhook=False`` (the outbox worker process)
+    starts the bot for sending only and mounts no route.
     """
     config = config or NotifyConfig()
     state = TelegramState(config=config)
     app[TELEGRAM_STATE] = state
-    app.router.add_post(path, _webhook)
+    if webhook:
+        app.router.add_post(path, _webhook)
     if not config.telegram_enabled and bot is None:
         log.info("TELEGRAM_BOT_TOKEN is not set: Telegram is off, staff notifications wait")
         return
@@ -182,12 +185,13 @@ def outbox_worker_context(
     citizen_sender: Sender | None = None,
     options: WorkerOptions | None = None,
     poll_interval: float = 2.0,
+    on_result: ResultObserver | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A ``cleanup_ctx`` running the outbox worker inside the staff service.
 
     Staff kinds go to the app's :class:`TelegramService` when a token is configured (call
     :func:`telegram_routes` first); citizen kinds to ``citizen_sender`` when given. Kinds without
-    a sender wait in the outbox.
+    a sender wait in the outbox. ``on_result`` is told each recorded attempt (metrics).
     """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
@@ -200,7 +204,8 @@ def outbox_worker_context(
 
         stop = asyncio.Event()
         task = asyncio.create_task(
-            run_worker(db, senders, stop_event=stop, options=options, poll_interval=poll_interval)
+            run_worker(db, senders, stop_event=stop, options=options, poll_interval=poll_interval,
+                       on_result=on_result)
         )
         try:
             yield

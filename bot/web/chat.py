@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.observability.logs import bind_conversation
 from bot.web.keys import HTTP, SETTINGS
 
 logger = logging.getLogger(__name__)
@@ -49,12 +50,17 @@ async def send_message(request: web.Request) -> web.Response:
     except ValueError:
         return web.json_response({"error": "Mã phiên trò chuyện không hợp lệ."}, status=400)
 
+    with bind_conversation(f"web-{sender}"):  # Rasa's conversation id, on our log lines too
+        return await _forward(request, f"web-{sender}", message)
+
+
+async def _forward(request: web.Request, conversation_id: str, message: str) -> web.Response:
     settings = request.app[SETTINGS]
     url = f"{settings.rasa_url.rstrip('/')}/webhooks/rest/webhook"
     try:
         async with request.app[HTTP].post(
             url,
-            json={"sender": f"web-{sender}", "message": message},
+            json={"sender": conversation_id, "message": message},
             timeout=aiohttp.ClientTimeout(total=30),
         ) as response:
             if response.status != 200:

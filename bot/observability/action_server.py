@@ -1,0 +1,210 @@
+"""The action server with operations endpoints: ``python -m bot.observability.action_server``.
+
+It is rasa_sdk's own server (``rasa_sdk.endpoint.create_app``, the same ``/webhook``, ``/health``
+and ``/actions``, the same command-line arguments: ``--actions``, ``--port``, ``--cors``, SSL,
+``--auto-reload``, ``-v``), plus what ``python -m rasa_sdk`` cannot give:
+
+* ``GET /ready``: 200 when every custom action ``domain.yml`` names is registered (rasa_sdk
+  logs a module that fails to import and starts anyway, without its actions) and the feedback
+  DB answers ``SELECT 1``; 503 with the failing check otherwise;
+* ``GET /metrics``: action runs by action and outcome, their duration, HTTP requests;
+* logs through :func:`bot.observability.logs.configure` (role ``actions``), each line of an
+  action run carrying the conversation id (the request's ``sender_id``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import time
+import types
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.observability import logs
+from bot.observability.metrics import (
+    ActionMetrics,
+    exposition,
+    new_registry,
+    sanic_endpoint,
+    token_allows,
+)
+from bot.observability.readiness import run_checks, sql_ping
+from bot.settings import ROOT, get_settings
+
+__all__ = ["create_app", "domain_actions", "main"]
+
+logger = logging.getLogger(__name__)
+
+ROLE = "actions"
+
+#: HTTP status of rasa_sdk's ``/webhook`` → outcome label.
+_OUTCOMES = {200: "ok", 400: "rejected", 404: "not_found"}
+
+
+def domain_actions(domain_file: Path = ROOT / "domain.yml") -> set[str]:
+    """The custom actions the domain names (``actions:``), or an empty set without a domain."""
+    import yaml
+
+    if not domain_file.exists():
+        return set()
+    data = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
+    names: set[str] = set()
+    for item in data.get("actions") or []:
+        names.add(next(iter(item)) if isinstance(item, dict) else str(item))
+    return names
+
+
+async def _served_actions(app: Sanic) -> set[str]:
+    """The actions the app's executor serves, asked through rasa_sdk's own ``/actions`` handler
+    (the executor is local to ``rasa_sdk.endpoint.create_app``)."""
+    for route in app.router.routes:
+        if route.path == "actions":
+            answer = await route.handler(None)
+            return {str(item["name"]) for item in json.loads(answer.body)}
+    raise RuntimeError("rasa_sdk's /actions route not found")
+
+
+def _action_call(request: Request) -> dict[str, Any]:
+    """The body of a ``/webhook`` call (Rasa may deflate it), or {} when unreadable."""
+    try:
+        if request.headers.get("Content-Encoding") == "deflate":
+            data = json.loads(zlib.decompress(request.body))
+        else:
+            data = request.json
+    except Exception:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def create_app(
+    action_package: str | types.ModuleType,
+    *,
+    cors_origins: str | list[str] | None = "*",
+    auto_reload: bool = False,
+    metrics: ActionMetrics | None = None,
+    domain_file: Path = ROOT / "domain.yml",
+) -> Sanic:
+    """rasa_sdk's app for ``action_package`` with ``/ready``, ``/metrics`` and request metrics."""
+    from rasa_sdk.endpoint import create_app as sdk_app
+
+    app = sdk_app(action_package, cors_origins=cors_origins, auto_reload=auto_reload)
+    ops = metrics or ActionMetrics(new_registry())
+    expected = domain_actions(domain_file)
+    token = get_settings().metrics_token
+
+    @app.middleware("request")
+    async def started(request: Request) -> None:
+        request.ctx.ops_started = time.perf_counter()
+        call = _action_call(request) if request.path == "/webhook" else {}
+        request.ctx.ops_action = str(call.get("next_action") or "") or None
+        # Set on every request (None included): a keep-alive connection reuses the task.
+        request.ctx.ops_token = logs.CONVERSATION_ID.set(call.get("sender_id") or None)
+
+    @app.middleware("response")
+    async def finished(request: Request, result: HTTPResponse) -> None:
+        action = getattr(request.ctx, "ops_action", None)
+        begun = getattr(request.ctx, "ops_started", None)
+        if begun is not None:
+            seconds = time.perf_counter() - begun
+            status = int(getattr(result, "status", 0) or 0)
+            ops.http.observe(sanic_endpoint(request), request.method, status, seconds)
+            if action is not None:
+                ops.observe(action, _OUTCOMES.get(status, "error"), seconds)
+        token = getattr(request.ctx, "ops_token", None)
+        if token is not None:
+            try:
+                logs.CONVERSATION_ID.reset(token)
+            except ValueError:  # set in another context; the next request overwrites it
+                pass
+
+    @app.get("/ready")
+    async def ready(request: Request) -> HTTPResponse:
+        from bot.db.runtime import get_engine
+
+        served: set[str] = set()
+
+        async def actions_loaded() -> None:
+            served.update(await _served_actions(request.app))
+            if not served:
+                raise RuntimeError("no actions registered")
+            missing = sorted(expected - served)
+            if missing:
+                raise RuntimeError("not registered: " + ", ".join(missing))
+
+        ok, body = await run_checks({
+            "actions": actions_loaded,
+            "feedback_db": lambda: sql_ping(get_engine()),
+        })
+        body["actions"] = len(served)
+        return response.json(body, status=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def metrics_endpoint(request: Request) -> HTTPResponse:
+        if not token_allows(request.headers.get("Authorization"), token):
+            return response.json({"error": "unauthorized"}, status=401)
+        body, content_type = exposition(ops.registry)
+        return response.raw(body, content_type=content_type)
+
+    @app.listener("after_server_start")
+    async def warm_up(app: Sanic, loop: Any) -> None:
+        # Open (and if needed migrate) the feedback DB now rather than in the first citizen's
+        # turn; a DB that is down shows in /ready and is retried on first use.
+        from bot.db.runtime import get_engine
+
+        async def _open() -> None:
+            try:
+                await asyncio.to_thread(get_engine)
+            except Exception as error:
+                logger.warning("feedback DB not reachable at start-up: %s", error)
+
+        app.ctx.ops_warm_up = asyncio.get_running_loop().create_task(_open())
+
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Start the server as ``python -m rasa_sdk`` would, with our logs and endpoints."""
+    logs.configure(ROLE)  # first: importing rasa_sdk's server already warns
+    from rasa_sdk import utils
+    from rasa_sdk.constants import DEFAULT_SERVER_PORT
+    from rasa_sdk.endpoint import create_argument_parser, create_ssl_context
+    from rasa_sdk.plugin import plugin_manager
+
+    parser: argparse.ArgumentParser = create_argument_parser()
+    args = parser.parse_args(argv)
+    if args.loglevel != logging.INFO:  # -vv / --quiet; otherwise LOG_LEVEL decides
+        logging.getLogger().setLevel(args.loglevel)
+    utils.update_sanic_log_level()  # Sanic's loggers at LOG_LEVEL_LIBRARIES, as rasa_sdk does
+    logs.adopt_library_loggers()
+    logging.getLogger("matplotlib").setLevel(logging.WARN)
+
+    logger.info("Starting action endpoint server...")
+    # Content, moderation rules and migrations before /health answers, so the first citizens
+    # do not pay for them; then close the DB connections: Sanic workers must open their own.
+    from bot.db.runtime import dispose_all
+    from bot.warmup import warm_action_server
+
+    warm_action_server()
+    dispose_all()
+    app = create_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
+    plugin_manager().hook.attach_sanic_app_extensions(app=app)
+    ssl_context = create_ssl_context(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
+    protocol = "https" if ssl_context else "http"
+    host = os.environ.get("SANIC_HOST", "0.0.0.0")
+    port = args.port or DEFAULT_SERVER_PORT
+    logger.info("Action endpoint is up and running on %s://%s:%s", protocol, host, port)
+    app.run(host, port, ssl=ssl_context, workers=utils.number_of_sanic_workers())
+
+
+if __name__ == "__main__":
+    main()

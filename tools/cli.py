@@ -21,6 +21,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run()
 
 
+def cmd_prod(args: argparse.Namespace) -> int:
+    from tools.profile import main_prod
+
+    return main_prod(args.replicas, args.action_servers, args.host)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tools import model
 
@@ -152,6 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./mttq", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="train if needed and start the assistant with its chat page")
+    p = sub.add_parser(
+        "prod",
+        help="the production profile on this machine: PostgreSQL, Redis, Rasa replicas behind "
+        "a proxy, an action server pool, the staff service and the worker",
+    )
+    p.add_argument("--replicas", type=int, default=None,
+                   help="Rasa replicas (default: PROD_REPLICAS or 2)")
+    p.add_argument("--action-servers", type=int, default=None,
+                   help="action servers (default: PROD_ACTION_SERVERS or 2)")
+    p.add_argument("--host", default=None,
+                   help="address of the public pieces (default: PROD_HOST or 127.0.0.1)")
     sub.add_parser("shell", help="chat with the assistant in the terminal")
     p = sub.add_parser("test", help="every check CI runs")
     p.add_argument("--fast", action="store_true", help="skip the slow server tests")

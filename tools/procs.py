@@ -105,7 +105,9 @@ def wait_ready(procs: list[Proc], timeout: float = 300.0) -> float:
 def action_server(port: int, *, log: Path | None = None, env: dict[str, str] | None = None) -> Proc:
     return Proc(
         "action server",
-        [python(), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        # rasa_sdk's server plus /ready, /metrics and the project's log format.
+        [python(), "-m", "bot.observability.action_server", "--actions", "actions",
+         "--port", str(port)],
         f"http://127.0.0.1:{port}/health",
         env=env or child_env(),
         log_path=log,
@@ -142,12 +144,43 @@ def rasa_server(
     )
 
 
-def web_service(port: int, *, log: Path | None = None, env: dict[str, str] | None = None) -> Proc:
+def web_service(
+    port: int,
+    *,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+    role: str | None = None,
+) -> Proc:
+    """The web service; ``role`` (``all``/``staff``/``worker``) defaults to ``WEB_ROLE``."""
     base = env or child_env()
     return Proc(
-        "web service",
-        [python(), "-m", "bot.web"],
+        "web service" if role in (None, "all") else f"web service ({role})",
+        [python(), "-m", "bot.web", *(["--role", role] if role else [])],
         f"http://127.0.0.1:{port}/health",
         env={**base, "STAFF_PORT": str(port)},
         log_path=log,
     )
+
+
+def _loopback(host: str) -> str:
+    """Where this machine reaches a server that listens on ``host``."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def proxy(
+    name: str,
+    port: int,
+    upstreams: list[str],
+    *,
+    health_path: str = "/health",
+    host: str = "127.0.0.1",
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Proc:
+    """``python -m bot.proxy`` in front of ``upstreams``; ready once one upstream is healthy."""
+    cmd = [python(), "-m", "bot.proxy", "--name", name, "--listen", f"{host}:{port}",
+           "--health-path", health_path]
+    for url in upstreams:
+        cmd += ["--upstream", url]
+    return Proc(name, cmd, f"http://{_loopback(host)}:{port}/ready", env=env or child_env(),
+                log_path=log)

@@ -1,0 +1,517 @@
+"""The production profile on one machine: every piece of a real deployment, as local processes.
+
+::
+
+    actions-1..K   action servers (rasa_sdk)            ┐ behind actions-proxy (ACTION_ENDPOINT_URL)
+    actions-proxy  python -m bot.proxy                   ┘
+    rasa-1..N      Rasa replicas (PostgreSQL tracker    ┐ behind rasa-proxy (RASA_URL, channels'
+                   store, Redis lock store)              │ webhooks)
+    rasa-proxy     python -m bot.proxy                   ┘
+    web            python -m bot.web --role staff  (chat page, console, API, Telegram webhook)
+    worker         python -m bot.web --role worker (outbox worker, idle-handoff monitor)
+
+Configuration alone selects it: the same code runs with ``DATABASE_URL`` / ``TRACKER_STORE_URL``
+pointing at PostgreSQL and ``LOCK_STORE_URL`` at Redis. ``./mttq prod`` starts it
+(:func:`main_prod`); the load and fault tests drive :class:`Profile` directly.
+
+Start-up races: before any process starts, :func:`prepare_databases` (in a child process with
+the profile's environment) migrates the feedback DB, syncs the unit tree and creates Rasa's
+tracker table, so replicas starting together find the schema in place. Each process would do
+this itself anyway, and safely: migrations and the unit sync take PostgreSQL advisory locks, and
+Rasa tolerates a lost ``CREATE TABLE`` race (with an error line in its log, which preparing
+avoids).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tools.env import child_env, python
+from tools.procs import Proc, action_server, free_port, proxy, rasa_server, wait_ready, web_service
+
+#: The profile's defaults on this machine (`./mttq prod`); each is overridden by its variable.
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/mttq"
+DEFAULT_LOCK_STORE_URL = "redis://127.0.0.1:6379/0"
+
+
+class ProfileError(RuntimeError):
+    """Something the profile needs is missing (a database, a free port, a model)."""
+
+
+@dataclass
+class _Piece:
+    proc: Proc
+    port: int
+    #: The proxy this process sits behind, and its URL as that proxy knows it.
+    proxy: str | None = None
+    upstream_url: str = ""
+
+
+def _loopback(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def _distinct_free_ports(count: int, taken: set[int]) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in taken and port not in ports:
+            ports.append(port)
+    return ports
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host or "0.0.0.0", port))
+        except OSError:
+            return True
+    return False
+
+
+def _json(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    import json
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+            data = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            data = json.loads(error.read())
+        except ValueError:
+            return None
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class Profile:
+    """N Rasa replicas and K action servers behind two proxies, the staff service and the worker.
+
+    Internal processes listen on 127.0.0.1 on free ports; the Rasa proxy (``public_port``) and
+    the staff service (``staff_port``) listen on ``host`` (free ports too when not given).
+    """
+
+    def __init__(
+        self,
+        *,
+        replicas: int = 2,
+        action_servers: int = 2,
+        database_url: str,
+        tracker_store_url: str,
+        lock_store_url: str,
+        var_dir: Path,
+        model: Path | None = None,
+        host: str = "127.0.0.1",
+        public_port: int | None = None,
+        staff_port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+        log_dir: Path | None = None,
+        endpoints: str = "endpoints.yml",
+        credentials: str = "credentials.yml",
+    ) -> None:
+        if replicas < 1 or action_servers < 1:
+            raise ValueError("the profile needs at least one Rasa replica and one action server")
+        if replicas > 1 and not lock_store_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ProfileError(
+                f"{replicas} Rasa replicas need a Redis lock store (LOCK_STORE_URL=redis://…)"
+            )
+        if model is None:
+            from tools import model as models
+
+            model = models.latest_model()
+            if model is None:
+                raise ProfileError("no trained model in models/ (run ./mttq train)")
+        self.model = model
+        self.host = host
+        self.var_dir = var_dir
+        self.log_dir = log_dir or var_dir / "logs"
+        fixed = {p for p in (public_port, staff_port) if p}
+        ports = iter(_distinct_free_ports(replicas + action_servers + 2 + (2 - len(fixed)), fixed))
+        self.public_port = public_port or next(ports)
+        self.staff_port = staff_port or next(ports)
+        action_ports = [next(ports) for _ in range(action_servers)]
+        replica_ports = [next(ports) for _ in range(replicas)]
+        action_proxy_port, worker_port = next(ports), next(ports)
+
+        public = _loopback(host)
+        self.rasa_url = f"http://{public}:{self.public_port}"
+        self.replica_urls = [f"http://127.0.0.1:{p}" for p in replica_ports]
+        self.action_server_urls = [f"http://127.0.0.1:{p}" for p in action_ports]
+        self.action_url = f"http://127.0.0.1:{action_proxy_port}/webhook"
+        self.web_url = f"http://{public}:{self.staff_port}"
+        self.worker_url = f"http://127.0.0.1:{worker_port}"
+
+        env = child_env()
+        env.setdefault("LOG_FORMAT", "json")
+        env.setdefault("STAFF_PUBLIC_URL", self.web_url)  # the "Xem" links in Telegram
+        env.update(
+            {
+                "VAR_DIR": str(var_dir),
+                "DATABASE_URL": database_url,
+                "TRACKER_STORE_URL": tracker_store_url,
+                "LOCK_STORE_URL": lock_store_url,
+                "ACTION_ENDPOINT_URL": self.action_url,
+                "RASA_URL": self.rasa_url,
+            }
+        )
+        env.update(extra_env or {})
+        self.env = env
+        token = env.get("RASA_TOKEN", "")
+
+        def log(name: str) -> Path:
+            return self.log_dir / f"{name}.log"
+
+        pieces: dict[str, _Piece] = {}
+        for i, port in enumerate(action_ports, 1):
+            name = f"actions-{i}"
+            proc = action_server(port, log=log(name), env=env)
+            pieces[name] = _Piece(proc, port, "actions-proxy", f"http://127.0.0.1:{port}")
+        pieces["actions-proxy"] = _Piece(
+            proxy("actions-proxy", action_proxy_port, self.action_server_urls,
+                  health_path="/health", log=log("actions-proxy"), env=env),
+            action_proxy_port,
+        )
+        for i, port in enumerate(replica_ports, 1):
+            name = f"rasa-{i}"
+            proc = rasa_server(model, port, log=log(name), env=env, endpoints=endpoints,
+                               credentials=credentials)
+            if token and "--auth-token" not in proc.cmd:
+                proc.cmd += ["--auth-token", token]
+                proc.ready_url = f"http://127.0.0.1:{port}/status?token={token}"
+            pieces[name] = _Piece(proc, port, "rasa-proxy", f"http://127.0.0.1:{port}")
+        status = "/status" + (f"?token={token}" if token else "")
+        pieces["rasa-proxy"] = _Piece(
+            proxy("rasa-proxy", self.public_port, self.replica_urls, health_path=status,
+                  host=host, log=log("rasa-proxy"), env=env),
+            self.public_port,
+        )
+        web = web_service(self.staff_port, log=log("web"), env={**env, "STAFF_HOST": host},
+                          role="staff")
+        web.ready_url = f"{self.web_url}/health"
+        pieces["web"] = _Piece(web, self.staff_port)
+        worker = web_service(worker_port, log=log("worker"),
+                             env={**env, "STAFF_HOST": "127.0.0.1"}, role="worker")
+        pieces["worker"] = _Piece(worker, worker_port)
+        for name, piece in pieces.items():
+            piece.proc.name = name
+        self._pieces = pieces
+        self.names: list[str] = list(pieces)
+
+    # ------------------------------------------------------------------ introspection
+
+    def proc(self, name: str) -> Proc:
+        try:
+            return self._pieces[name].proc
+        except KeyError:
+            raise KeyError(f"no process {name!r} in the profile ({', '.join(self.names)})") from None
+
+    def port(self, name: str) -> int:
+        return self._pieces[name].port
+
+    def log_path(self, name: str) -> Path | None:
+        return self.proc(name).log_path
+
+    def alive(self, name: str) -> bool:
+        return self.proc(name).alive()
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, where it listens, log file) of every process, in start order."""
+        rows = []
+        for name, piece in self._pieces.items():
+            url = piece.proc.ready_url.rsplit("/", 1)[0]
+            if name == "actions-proxy":
+                url = self.action_url
+            rows.append((name, url, str(piece.proc.log_path or "")))
+        return rows
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self, timeout: float = 300) -> float:
+        """Prepare the databases, start everything, wait until all of it answers; seconds."""
+        started = time.monotonic()
+        for port in (self.public_port, self.staff_port):
+            if port_in_use(self.host, port):
+                raise ProfileError(f"port {port} on {self.host} is already in use")
+        prepare_databases(self.env, timeout=min(timeout, 120))
+        order = [n for n in self.names if not n.endswith("-proxy")]
+        order += [n for n in self.names if n.endswith("-proxy")]  # proxies once upstreams start
+        try:
+            for name in order:
+                self.proc(name).start()
+            left = timeout - (time.monotonic() - started)
+            wait_ready([self.proc(n) for n in self.names], timeout=max(left, 1))
+            for name, piece in self._pieces.items():
+                if piece.proxy is not None:
+                    self._wait_in_rotation(name, started + timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        """Stop every process: the entry points first, then what they forward to."""
+        front = [n for n in self.names if n.endswith("-proxy") or n in ("web", "worker")]
+        back = [n for n in self.names if n not in front]
+        for group in (front, back):
+            with ThreadPoolExecutor(max_workers=max(1, len(group))) as pool:
+                list(pool.map(lambda n: self.proc(n).stop(), group))
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process group of ``name`` (fault injection): no shutdown of any kind."""
+        proc = self.proc(name)
+        if proc.popen is None or proc.popen.poll() is not None:
+            return
+        try:
+            os.killpg(proc.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.popen.wait(timeout=10)
+        proc.stop()  # closes its log file
+
+    def restart(self, name: str, wait: bool = True) -> float:
+        """Start ``name`` again on the same port; with ``wait``, until it answers and its proxy
+        has it back in rotation. Returns the seconds that took."""
+        started = time.monotonic()
+        proc = self.proc(name)
+        proc.stop()
+        proc.start()
+        if wait:
+            wait_ready([proc], timeout=300)
+            if self._pieces[name].proxy is not None:
+                self._wait_in_rotation(name, started + 300)
+        return time.monotonic() - started
+
+    def _wait_in_rotation(self, name: str, deadline: float) -> None:
+        """Until the proxy in front of ``name`` reports it healthy."""
+        piece = self._pieces[name]
+        assert piece.proxy is not None
+        ready_url = self.proc(piece.proxy).ready_url
+        while True:
+            state = _json(ready_url) or {}
+            healthy = {u.get("url"): u.get("healthy") for u in state.get("upstreams", [])}
+            if healthy.get(piece.upstream_url):
+                return
+            if not self.alive(name):
+                raise RuntimeError(f"{name} exited (log: {self.log_path(name)})")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{piece.proxy} does not see {name} as healthy")
+            time.sleep(0.2)
+
+    def __enter__(self) -> Profile:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# ---------------------------------------------------------------------- databases and Redis
+
+
+def prepare_databases(env: dict[str, str], *, timeout: float = 120) -> None:
+    """Migrate the feedback DB, sync units and create Rasa's tracker table, in a child process
+    with exactly the environment the profile's processes get."""
+    try:
+        result = subprocess.run(
+            [python(), "-m", "tools.profile", "prepare"],
+            env=env, capture_output=True, text=True, timeout=timeout,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+    except subprocess.TimeoutExpired:
+        raise ProfileError(f"preparing the databases took more than {timeout:.0f} s") from None
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        raise ProfileError(f"preparing the databases failed: {lines[-1] if lines else '?'}")
+
+
+def _prepare_here() -> int:
+    """``python -m tools.profile prepare`` (the child process of :func:`prepare_databases`)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from bot.db.runtime import dispose_all, get_engine
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    try:
+        get_engine(settings.database_url)  # migrations + unit sync, under advisory locks
+        dispose_all()
+        from rasa.core.tracker_store import SQLTrackerStore
+
+        # The database Rasa's SQLTrackerStore will open (it ignores URL query options).
+        url = make_url(settings.tracker_store_url)
+        engine = create_engine(url.set(query={}) if url.get_backend_name() != "sqlite" else url)
+        try:
+            SQLTrackerStore.Base.metadata.create_all(engine)
+        finally:
+            engine.dispose()
+    except Exception as error:  # one line for the launcher, not a traceback
+        first = (str(error).strip().splitlines() or [""])[0]
+        print(f"{type(error).__name__}: {first}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def postgres_problem(url: str, *, create: bool = False) -> str | None:
+    """None when the server answers (and, with ``create``, the database exists, created if
+    missing); else one line saying what is wrong."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return None
+    where = f"PostgreSQL at {parsed.host or 'localhost'}:{parsed.port or 5432}"
+    admin = create_engine(parsed.set(database="postgres", query={}), future=True,
+                          isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+
+    def first_line(error: Exception) -> str:
+        text_ = str(getattr(error, "orig", None) or error).strip()
+        return (text_.splitlines() or [""])[0].rstrip(".")
+
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": parsed.database},
+            ).first()
+            if exists is None:
+                if not create:
+                    return f"{where} has no database {parsed.database!r}"
+                name = str(parsed.database).replace('"', '""')
+                try:
+                    connection.execute(text(f'CREATE DATABASE "{name}"'))
+                except Exception as error:
+                    return f"{where}: could not create database {name!r}: {first_line(error)}"
+    except Exception as error:
+        return f"{where} is not reachable: {first_line(error)}"
+    finally:
+        admin.dispose()
+    return None
+
+
+def redis_problem(url: str) -> str | None:
+    """None when Redis at ``url`` answers PING, else one line saying why not."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError) as error:
+        return f"Redis at {url} is not reachable: {str(error).rstrip('.')}"
+    return None
+
+
+# ---------------------------------------------------------------------- ./mttq prod
+
+
+def main_prod(replicas: int | None = None, action_servers: int | None = None,
+              host: str | None = None) -> int:
+    """``./mttq prod``: the profile against this machine's PostgreSQL and Redis, until Ctrl-C."""
+    from bot.settings import get_settings
+    from tools import model
+    from tools.env import rel
+
+    env = os.environ
+    database_url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    tracker_url = env.get("TRACKER_STORE_URL") or database_url
+    lock_url = env.get("LOCK_STORE_URL") or DEFAULT_LOCK_STORE_URL
+    replicas = replicas or int(env.get("PROD_REPLICAS") or 2)
+    action_servers = action_servers or int(env.get("PROD_ACTION_SERVERS") or 2)
+    host = host or env.get("PROD_HOST") or "127.0.0.1"
+    public_port = int(env.get("PROD_RASA_PORT") or 5005)
+    staff_port = int(env.get("STAFF_PORT") or 8080)
+
+    for url in dict.fromkeys((database_url, tracker_url)):
+        problem = postgres_problem(url, create=True)
+        if problem:
+            print(f"error: {problem}. Check that PostgreSQL runs there, or set DATABASE_URL / "
+                  "TRACKER_STORE_URL.",
+                  file=sys.stderr)
+            return 1
+    problem = redis_problem(lock_url)
+    if problem:
+        print(f"error: {problem}. Start Redis or set LOCK_STORE_URL.", file=sys.stderr)
+        return 1
+
+    trained = model.train(quiet=True)
+    settings = get_settings()
+    try:
+        profile = Profile(
+            replicas=replicas, action_servers=action_servers, database_url=database_url,
+            tracker_store_url=tracker_url, lock_store_url=lock_url, var_dir=settings.var_dir,
+            model=trained.path, host=host, public_port=public_port, staff_port=staff_port,
+        )
+    except (ProfileError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"Model: {rel(trained.path)}")
+    print(f"Starting {replicas} Rasa replica(s), {action_servers} action server(s), the proxies, "
+          f"the staff service and the worker (logs in {rel(profile.log_dir)}/) ...", flush=True)
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # like Ctrl-C: stop what was started, then exit
+    try:
+        seconds = profile.start()  # Ctrl-C here stops what was started (Profile.start)
+    except (ProfileError, RuntimeError, TimeoutError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopped.")
+        return 130
+    stopping = False
+
+    def stop_all(signum: int | None = None, frame: object = None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    print(f"\nReady in {seconds:.0f} s.")
+    for name, url, log in profile.describe():
+        print(f"  {name:<14} {url:<32} {rel(Path(log))}")
+    print(f"\n  Chat with the assistant:  {profile.web_url}/chat")
+    print(f"  Staff console:            {profile.web_url}/staff")
+    print(f"  Rasa (channels' webhooks): {profile.rasa_url}")
+    print("Press Ctrl-C to stop.", flush=True)
+    restarted: dict[str, float] = {}
+    while not stopping:
+        for name in profile.names:
+            if stopping or profile.alive(name):
+                continue
+            if time.monotonic() - restarted.get(name, -1e9) < 30:
+                continue  # crashed again right away: leave it to the log, retry later
+            print(f"warning: {name} stopped unexpectedly (see {rel(profile.log_path(name) or Path())})"
+                  "; restarting it", file=sys.stderr, flush=True)
+            restarted[name] = time.monotonic()
+            profile.restart(name, wait=False)
+        time.sleep(0.5)
+    print("\nStopping...", flush=True)
+    profile.stop()
+    print("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["prepare"]:
+        sys.exit(_prepare_here())
+    print("usage: python -m tools.profile prepare   (./mttq prod starts the profile)",
+          file=sys.stderr)
+    sys.exit(2)

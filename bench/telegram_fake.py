@@ -1,0 +1,115 @@
+"""The fake Telegram Bot API for the load test, and every unit's group linked to it.
+
+The fake itself is the test suite's ``tests/notify/fake_telegram.FakeTelegram`` (imported, not
+copied: one fake to keep in line with the Bot API). Here it runs on its own event loop in a
+thread, so the citizens' loop and the web service's worker never wait on each other, and reads of
+its state happen on its loop (never a half-updated list).
+
+Every unit of the unit tree gets a group, linked the way an admin does it (a one-time code from
+``bot.notify.links``, used for the group's chat id), so every case's staff notification has a
+chat to go to and can be counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from tests.notify.fake_telegram import FakeTelegram
+
+T = TypeVar("T")
+
+TOKEN = "123456:load-test-token"
+WEBHOOK_SECRET = "load_Webhook-secret_0123456789"
+ADMIN_TELEGRAM_ID = 990001
+#: Group chat ids: this base minus the unit's position in the tree.
+CHAT_BASE = -1002000000000
+
+
+class TelegramThread:
+    """``FakeTelegram`` on 127.0.0.1, served from a background thread with its own loop."""
+
+    def __init__(self, token: str = TOKEN) -> None:
+        self.fake = FakeTelegram(token=token)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="fake-telegram", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.fake.base_url
+
+    def env(self) -> dict[str, str]:
+        """What the web service and the worker need to talk to this fake."""
+        return {
+            "TELEGRAM_BOT_TOKEN": self.fake.token,
+            "TELEGRAM_API_BASE": self.base_url,
+            "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+
+    def start(self) -> None:
+        self.thread.start()
+        self.run(self.fake.start())
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def read(self, fn: Callable[[FakeTelegram], T]) -> T:
+        async def call() -> T:
+            return fn(self.fake)
+
+        return self.run(call())
+
+    def posts(self) -> list[tuple[int, str]]:
+        """(chat id, text) of every message the fake accepted (sendMessage), edits applied."""
+        return self.read(
+            lambda f: [(chat, str(m.get("text") or "")) for (chat, _), m in f.messages.items()]
+        )
+
+    def send_calls(self) -> list[str]:
+        """The text of every sendMessage request, accepted or not."""
+        return self.read(
+            lambda f: [str(c.params.get("text") or "") for c in f.calls if c.method == "sendMessage"]
+        )
+
+    def stop(self) -> None:
+        try:
+            if self.thread.is_alive():
+                self.run(self.fake.stop())
+        finally:
+            if self.thread.is_alive():
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self.thread.join(timeout=10)
+            if not self.loop.is_running():
+                self.loop.close()
+
+
+def link_every_unit(database_url: str) -> dict[int, str]:
+    """Link a group to every active unit (the DB must be migrated and the units synced);
+    returns {chat id: unit code}."""
+    from sqlalchemy import select
+
+    from bot.db.engine import make_engine, session_scope
+    from bot.db.models import Unit
+    from bot.notify import links
+
+    engine = make_engine(database_url)
+    chats: dict[int, str] = {}
+    try:
+        with session_scope(engine) as session:
+            codes = session.execute(
+                select(Unit.code).where(Unit.active.is_(True)).order_by(Unit.code)
+            ).scalars().all()
+            for n, unit_code in enumerate(codes, 1):
+                chat_id = CHAT_BASE - n
+                code = links.create_group_link_code(session, unit_code)
+                links.link_group(
+                    session, code, chat_id=chat_id, telegram_user_id=ADMIN_TELEGRAM_ID
+                )
+                chats[chat_id] = unit_code
+    finally:
+        engine.dispose()
+    return chats

@@ -11,6 +11,7 @@ imported; ``tests/unit/test_rasa_stores.py`` guards against that.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ from rasa.core.lock_store import LockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import make_url
 
@@ -164,7 +166,36 @@ class SettingsTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         # Safe to repeat: a save stores only the events beyond those already in the database, so
         # a retry after a commit whose acknowledgement was lost adds nothing twice.
-        await self._with_retries("save", lambda: SQLTrackerStore.save(self, tracker))
+        await self._with_retries("save", lambda: self._save_and_publish(tracker))
+
+    async def _save_and_publish(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's ``SQLTrackerStore.save`` without its second read of the conversation.
+
+        Rasa's ``save`` first calls ``stream_events``, which retrieves and deserialises the whole
+        stored conversation again only to find the new events for the event broker (our metrics
+        broker, ``endpoints.yml``), then counts the stored events once more to insert the same
+        ones. Here the count is taken once, the new events are inserted as Rasa inserts them, and
+        exactly those are published, after the commit (Rasa publishes before it, so a failed save
+        published events that were never stored).
+        """
+        with self.session_scope() as session:
+            new_events = list(self._additional_events(session, tracker))
+            for event in new_events:
+                data = event.as_dict()
+                intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=intent,
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()
+        if self.event_broker is not None and new_events:
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
 
 class SettingsLockStore:

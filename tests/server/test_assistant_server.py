@@ -50,7 +50,11 @@ class Assistant:
     def start(self) -> None:
         self.actions.start()
         self.rasa.start()
-        wait_ready([self.actions, self.rasa], timeout=240)
+        try:
+            wait_ready([self.actions, self.rasa], timeout=240)
+        except BaseException:
+            self.stop()  # a failed start must not leave the other server running
+            raise
 
     def restart_rasa(self) -> None:
         self.rasa.stop()

@@ -73,7 +73,7 @@ def test_a_long_outage_fails_within_the_retry_window(
     store: SettingsTrackerStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     flaky, calls = _outage(times=1000)
-    monkeypatch.setattr(SQLTrackerStore, "save", flaky)
+    monkeypatch.setattr(SettingsTrackerStore, "_save_and_publish", flaky)
     monkeypatch.setattr(rasa_stores, "_RETRY_DELAYS", (0.05, 0.05, 0.05))
     started = time.monotonic()
     with pytest.raises(TrackerStoreUnavailable, match="save"):
@@ -105,6 +105,34 @@ def test_save_twice_stores_each_event_once(store: SettingsTrackerStore) -> None:
     again = asyncio.run(store.retrieve("b"))
     assert again is not None
     assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["một", "hai"]
+
+
+class _Broker:
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.published.append(event)
+
+
+def test_new_events_are_published_once_without_reading_the_conversation_again(
+    store: SettingsTrackerStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = _Broker()
+    store.event_broker = broker  # type: ignore[assignment]
+    tracker = _tracker("c", "một")
+    asyncio.run(store.save(tracker))
+    tracker.update(UserUttered("hai", {"name": "greet", "confidence": 1.0}))
+
+    async def no_reads(self: Any, *args: Any) -> Any:
+        raise AssertionError("save must not retrieve the conversation")
+
+    monkeypatch.setattr(SQLTrackerStore, "retrieve", no_reads)
+    asyncio.run(store.save(tracker))
+    asyncio.run(store.save(tracker))  # nothing new: nothing published
+    texts = [e.get("text") for e in broker.published if e["event"] == "user"]
+    assert texts == ["một", "hai"]
+    assert all(e["sender_id"] == "c" for e in broker.published)
 
 
 def test_rasa_wrapper_lets_our_failures_through(

@@ -291,7 +291,9 @@ def problems(report: dict[str, Any]) -> list[str]:
         found.append(f"{c['not_from_any_attempt']} cases match no citizen's attempt")
     if c["not_confirmed"] and not faults:
         found.append(f"{c['not_confirmed']} confirmations got no code {c['not_confirmed_by_reason']}")
-    if c["saved_without_confirmation"] and not faults:
+    if c["saved_without_confirmation"]:
+        # Faults or not: a saved case must reach its citizen (issue 7: "either saved and
+        # confirmed or clearly not saved and not confirmed").
         found.append(f"{c['saved_without_confirmation']} cases saved but never confirmed")
     if t["lost"] or t["duplicated"] or t["out_of_order"] or t["interleaved"]:
         found.append(

@@ -109,3 +109,59 @@ async def test_redis_mutex_released_only_by_its_holder() -> None:
     assert store.try_acquire(conversation, "b", lifetime=5)
     assert not store.release(conversation, "a")  # the late first holder must not free b's lock
     assert store.release(conversation, "b")
+
+
+async def test_a_finished_turn_survives_redis_going_away_before_release(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The turn is stored by the time the lock is released: losing Redis then must not turn
+    it into an error (the citizen would be told to retry a petition that was saved)."""
+    _redis_or_skip()
+    import redis
+
+    from bot.redis_lock import RedisMutexLockStore
+
+    store = RedisMutexLockStore(REDIS_URL)
+    conversation = f"test-release-{os.getpid()}"
+    store.delete_lock(conversation)
+
+    def redis_gone(*args: object, **kwargs: object) -> bool:
+        raise redis.ConnectionError("Connection refused")
+
+    finished = False
+    async with store.lock(conversation, lock_lifetime=1):
+        store.release = redis_gone  # type: ignore[method-assign]
+        finished = True
+    assert finished
+    assert "expires within" in caplog.text
+
+
+async def test_no_turn_starts_without_redis() -> None:
+    """Acquiring needs Redis: without it there is no mutual exclusion, so the turn fails
+    (and the channel says so) before anything happens."""
+    import redis
+
+    from bot.redis_lock import RedisMutexLockStore
+
+    store = RedisMutexLockStore("redis://127.0.0.1:1/0")  # nothing listens there
+    with pytest.raises(redis.ConnectionError):
+        async with store.lock("anyone", lock_lifetime=1):
+            raise AssertionError("the turn must not run")
+
+
+async def test_a_long_turn_keeps_its_lock_and_a_dead_holder_frees_it_within_a_lease() -> None:
+    _redis_or_skip()
+    from bot.redis_lock import RedisMutexLockStore
+
+    store = RedisMutexLockStore(REDIS_URL, lease=0.3)
+    other = RedisMutexLockStore(REDIS_URL, lease=0.3)
+    conversation = f"test-lease-{os.getpid()}"
+    store.delete_lock(conversation)
+    async with store.lock(conversation, lock_lifetime=60):
+        await asyncio.sleep(0.8)  # well past one lease: renewed, still ours
+        assert not other.try_acquire(conversation, "intruder", lifetime=5)
+    # A holder that dies never releases: its hold lapses after one lease, not Rasa's 60 s.
+    assert store.try_acquire(conversation, "crashed", lifetime=0.3)
+    await asyncio.sleep(0.4)
+    assert other.try_acquire(conversation, "next", lifetime=5)
+    assert other.release(conversation, "next")

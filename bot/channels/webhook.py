@@ -298,6 +298,41 @@ class Admitter:
                 start += len(arrivals)
 
 
+#: Pauses before trying a turn again when a shared store (the Redis lock, the conversation
+#: database) was unreachable: the webhook was acknowledged already, so giving up would lose the
+#: citizen's message. About 12 s in all covers a restart of either.
+OUTAGE_RETRY_DELAYS = (1.0, 3.0, 8.0)
+
+
+def is_store_outage(error: BaseException) -> bool:
+    """True for the failures that mean "the shared stores are away", not "this turn is bad"."""
+    import redis
+    from rasa.core.lock_store import LockError
+
+    from bot.rasa_stores import TrackerStoreUnavailable
+
+    return isinstance(
+        error, (LockError, TrackerStoreUnavailable, redis.ConnectionError, redis.TimeoutError)
+    )
+
+
+async def run_retrying_outages(key: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Run one turn; when the stores are away, wait and run it again (in order: the
+    conversation's queue waits too). Other errors, and the last outage, propagate."""
+    for delay in (*OUTAGE_RETRY_DELAYS, None):
+        try:
+            await run()
+            return
+        except Exception as error:
+            if delay is None or not is_store_outage(error):
+                raise
+            logger.warning(
+                "turn of conversation %s hit a store outage (%s: %s); trying again in %.0f s",
+                key, type(error).__name__, error, delay,
+            )
+            await asyncio.sleep(delay)
+
+
 @dataclass
 class _Job:
     admitted: asyncio.Future[bool]
@@ -348,7 +383,7 @@ class ConversationQueues:
                     if await job.admitted:
                         async with self._semaphore():
                             await ACK_GATE.wait_quiet()
-                            await job.run()
+                            await run_retrying_outages(key, job.run)
                 except asyncio.CancelledError:
                     raise
                 except Exception:

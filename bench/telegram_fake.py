@@ -12,14 +12,7 @@ chat to go to and can be counted.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
-
-from tests.notify.fake_telegram import FakeTelegram
-
-T = TypeVar("T")
+from tests.notify.fake_telegram import FakeTelegram, FakeTelegramThread
 
 TOKEN = "123456:load-test-token"
 WEBHOOK_SECRET = "load_Webhook-secret_0123456789"
@@ -28,19 +21,11 @@ ADMIN_TELEGRAM_ID = 990001
 CHAT_BASE = -1002000000000
 
 
-class TelegramThread:
-    """``FakeTelegram`` on 127.0.0.1, served from a background thread with its own loop."""
+class TelegramThread(FakeTelegramThread):
+    """The shared threaded fake with what the load test reads from it."""
 
     def __init__(self, token: str = TOKEN) -> None:
-        self.fake = FakeTelegram(token=token)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="fake-telegram", daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        return self.fake.base_url
+        super().__init__(FakeTelegram(token=token))
 
     def env(self) -> dict[str, str]:
         """What the web service and the worker need to talk to this fake."""
@@ -49,19 +34,6 @@ class TelegramThread:
             "TELEGRAM_API_BASE": self.base_url,
             "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
         }
-
-    def start(self) -> None:
-        self.thread.start()
-        self.run(self.fake.start())
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def read(self, fn: Callable[[FakeTelegram], T]) -> T:
-        async def call() -> T:
-            return fn(self.fake)
-
-        return self.run(call())
 
     def posts(self) -> list[tuple[int, str]]:
         """(chat id, text) of every message the fake accepted (sendMessage), edits applied."""
@@ -74,17 +46,6 @@ class TelegramThread:
         return self.read(
             lambda f: [str(c.params.get("text") or "") for c in f.calls if c.method == "sendMessage"]
         )
-
-    def stop(self) -> None:
-        try:
-            if self.thread.is_alive():
-                self.run(self.fake.stop())
-        finally:
-            if self.thread.is_alive():
-                self.loop.call_soon_threadsafe(self.loop.stop)
-                self.thread.join(timeout=10)
-            if not self.loop.is_running():
-                self.loop.close()
 
 
 def link_every_unit(database_url: str) -> dict[int, str]:

@@ -13,10 +13,9 @@ import asyncio
 import contextlib
 import os
 import re
-import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +24,7 @@ import pytest
 import requests
 from aiohttp import web
 
-from tests.notify.fake_telegram import FakeTelegram
+from tests.notify.fake_telegram import FakeTelegram, FakeTelegramThread
 from tools import model as models
 from tools.env import child_env
 from tools.procs import Proc, free_port, web_service
@@ -104,47 +103,13 @@ class _AbandoningFakeTelegram(FakeTelegram):
             raise
 
 
-class TelegramThread:
-    """The fake Bot API on 127.0.0.1 in a background thread with its own event loop.
+class TelegramThread(FakeTelegramThread):
+    """The shared threaded fake (one that records abandoned requests) with test shortcuts."""
 
-    Everything that touches the fake's state goes through :meth:`read` / :meth:`run`, i.e. runs
-    on the fake's loop, so the test thread never sees a half-updated list.
-    """
+    fake: _AbandoningFakeTelegram
 
     def __init__(self, token: str = TOKEN) -> None:
-        self.fake = _AbandoningFakeTelegram(token=token)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="fake-telegram", daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        return self.fake.base_url
-
-    def start(self) -> None:
-        self.thread.start()
-        self.run(self.fake.start())
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def read(self, fn: Callable[[FakeTelegram], T]) -> T:
-        async def call() -> T:
-            return fn(self.fake)
-
-        return self.run(call())
-
-    def stop(self) -> None:
-        try:
-            if self.thread.is_alive():
-                self.run(self.fake.stop())
-        finally:
-            if self.thread.is_alive():
-                self.loop.call_soon_threadsafe(self.loop.stop)
-                self.thread.join(timeout=10)
-            if not self.loop.is_running():
-                self.loop.close()
+        super().__init__(_AbandoningFakeTelegram(token=token))
 
     # -- shortcuts (snapshots taken on the fake's loop)
 

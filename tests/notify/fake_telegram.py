@@ -19,11 +19,15 @@ import html
 import itertools
 import json
 import re
+import threading
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+
+T = TypeVar("T")
 
 BOT_ID = 7000000001
 BOT_USERNAME = "mttq_test_bot"
@@ -328,3 +332,47 @@ def callback_update(
             "data": data,
         },
     }
+
+
+class FakeTelegramThread:
+    """A :class:`FakeTelegram` on 127.0.0.1 served from a background thread with its own loop.
+
+    For tests and benchmarks whose own code blocks (subprocesses, ``requests``) or runs another
+    loop. Everything that touches the fake's state goes through :meth:`read` / :meth:`run`, i.e.
+    runs on the fake's loop, so the caller never sees a half-updated list.
+    """
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        self.fake = fake
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="fake-telegram", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.fake.base_url
+
+    def start(self) -> None:
+        self.thread.start()
+        self.run(self.fake.start())
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def read(self, fn: Callable[[FakeTelegram], T]) -> T:
+        async def call() -> T:
+            return fn(self.fake)
+
+        return self.run(call())
+
+    def stop(self) -> None:
+        try:
+            if self.thread.is_alive():
+                self.run(self.fake.stop())
+        finally:
+            if self.thread.is_alive():
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self.thread.join(timeout=10)
+            if not self.loop.is_running():
+                self.loop.close()

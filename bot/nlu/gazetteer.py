@@ -5,7 +5,7 @@ above all without diacritics or with a typo in a neighbouring word. These entiti
 list, and the training data already spells out their variants (synonyms, and every annotated
 example). This component learns that list at training time, folded (no case, no diacritics,
 teencode expanded, segmented like the message), and at run time finds the longest known variants
-in the message's tokens. Where it finds an entity type it replaces what the CRF said for that
+in the message's syllables (not its words: see :func:`syllables`). Where it finds an entity type it replaces what the CRF said for that
 type; where it finds none, the CRF's values are mapped to canonical values when a variant matches.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -84,9 +85,13 @@ def build_table(
 
 
 def find_matches(
-    lemmas: list[str], table: dict[str, dict[str, str]], max_tokens: int = 8
+    lemmas: list[str], table: dict[str, dict[str, str]], max_tokens: int = 12
 ) -> list[tuple[int, int, str, str]]:
-    """Longest non-overlapping matches as (first token, end token, type, value)."""
+    """Longest non-overlapping matches as (first unit, end unit, type, value).
+
+    ``lemmas`` are the message's units in order (syllables, see :func:`syllables`); a variant
+    key matches a run of consecutive units joined by single spaces.
+    """
     candidates = []
     n = len(lemmas)
     for i in range(n):
@@ -105,6 +110,29 @@ def find_matches(
         taken.update(range(i, j))
         matches.append((i, j, etype, value))
     return sorted(matches)
+
+
+def syllables(text: str, tokens: list[Any]) -> list[tuple[str, int, int]]:
+    """(folded syllable, start, end) for every syllable of the message's tokens.
+
+    Matching runs on syllables, not on the tokenizer's words: without diacritics underthesea
+    often glues a programme's first or last syllable to its neighbour ("ve quy vi", "ngheo la"
+    in "cho hoi ve quy vi nguoi ngheo la gi"), and a word-level match then misses the programme
+    altogether. A token whose folded form has as many syllables as its text gets exact offsets
+    per syllable; one that teencode expanded ("mttq") keeps the token's span for each part.
+    """
+    out: list[tuple[str, int, int]] = []
+    for token in tokens:
+        parts = token.lemma.split()
+        spans = [
+            (token.start + m.start(), token.start + m.end())
+            for m in re.finditer(r"\S+", text[token.start : token.end])
+        ]
+        if len(spans) == len(parts):
+            out.extend((part, start, end) for part, (start, end) in zip(parts, spans, strict=True))
+        else:
+            out.extend((part, token.start, token.end) for part in parts)
+    return out
 
 
 @DefaultV1Recipe.register(
@@ -175,7 +203,8 @@ class VietnameseGazetteer(GraphComponent, EntityExtractorMixin):
         tokens = message.get(TOKENS_NAMES[TEXT]) or []
         if not tokens or not self._table:
             return
-        matches = find_matches([t.lemma for t in tokens], self._table)
+        units = syllables(message.get(TEXT) or "", tokens)
+        matches = find_matches([u[0] for u in units], self._table)
         found_types = {etype for _, _, etype, _ in matches}
         kept = []
         for entity in message.get(ENTITIES) or []:
@@ -191,7 +220,7 @@ class VietnameseGazetteer(GraphComponent, EntityExtractorMixin):
                     entity = {**entity, ENTITY_ATTRIBUTE_VALUE: mapped}
             kept.append(entity)
         for i, j, etype, value in matches:
-            start, end = tokens[i].start, tokens[j - 1].end
+            start, end = units[i][1], units[j - 1][2]
             kept.append(
                 {
                     ENTITY_ATTRIBUTE_TYPE: etype,

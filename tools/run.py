@@ -46,7 +46,7 @@ def run() -> int:
     signal.signal(signal.SIGTERM, stop_all)
     print(f"Model: {rel(trained.path)}")
     print(f"Starting the action server, Rasa and the web service (logs in {rel(logs)}/) ...")
-    print("Rasa needs about a minute to load the model.", flush=True)
+    print("Rasa needs 15-60 s to load the model.", flush=True)
     for proc in procs:
         proc.start()
     try:

@@ -190,12 +190,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     logger.info("Starting action endpoint server...")
     # Content, moderation rules and migrations before /health answers, so the first citizens
-    # do not pay for them; then close the DB connections: Sanic workers must open their own.
+    # do not pay for them. Forked Sanic workers must not share this process's connections, so
+    # with several workers the engine is dropped and each opens its own; with one (the default)
+    # it is kept and the start-up listener finds it ready instead of migrating a second time.
     from bot.db.runtime import dispose_all
     from bot.warmup import warm_action_server
 
+    workers = utils.number_of_sanic_workers()
     warm_action_server()
-    dispose_all()
+    if workers > 1:
+        dispose_all()
     app = create_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     ssl_context = create_ssl_context(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
@@ -203,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     host = os.environ.get("SANIC_HOST", "0.0.0.0")
     port = args.port or DEFAULT_SERVER_PORT
     logger.info("Action endpoint is up and running on %s://%s:%s", protocol, host, port)
-    app.run(host, port, ssl=ssl_context, workers=utils.number_of_sanic_workers())
+    app.run(host, port, ssl=ssl_context, workers=workers)
 
 
 if __name__ == "__main__":

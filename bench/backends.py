@@ -20,67 +20,41 @@ REDIS_HOST = "127.0.0.1"
 REDIS_PORT = 6379
 
 
-def _first_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
-
-
-def postgres_problem(url: str = ADMIN_URL) -> str | None:
-    """None when PostgreSQL answers, else why not."""
-    engine = create_engine(url, future=True, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:  # any failure means "not usable here"
-        return f"PostgreSQL at {url} is unreachable: {_first_line(exc)}"
-    finally:
-        engine.dispose()
-
-
-def redis_problem(host: str = REDIS_HOST, port: int = REDIS_PORT) -> str | None:
-    """None when Redis answers PING, else why not."""
-    import redis
-
-    client = redis.Redis(host=host, port=port, socket_timeout=3, socket_connect_timeout=3)
-    try:
-        client.ping()
-        return None
-    except Exception as exc:
-        return f"Redis at {host}:{port} is unreachable: {_first_line(exc)}"
-    finally:
-        client.close()
-
-
 def backends_problem() -> str | None:
-    """Why PostgreSQL or Redis cannot be used here, or None when both answer."""
-    return postgres_problem() or redis_problem()
+    """Why PostgreSQL or Redis cannot be used here, or None when both answer (the same checks
+    ``./mttq prod`` makes, :mod:`tools.profile`)."""
+    from tools.profile import postgres_problem, redis_problem
+
+    return postgres_problem(ADMIN_URL) or redis_problem(f"redis://{REDIS_HOST}:{REDIS_PORT}/0")
+
+
+def _safe_name(name: str) -> str:
+    if not name or not name.replace("_", "").isalnum():
+        raise ValueError(f"not a safe database name: {name!r}")
+    return name
+
+
+def _as_admin(statement: str) -> None:
+    """Run one statement outside a transaction (CREATE/DROP DATABASE need that)."""
+    admin = create_engine(ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        admin.dispose()
 
 
 def create_database(prefix: str) -> str:
     """Create an empty database ``<prefix>_<random>`` and return its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"not a safe database name: {name!r}")
-    admin = create_engine(ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
+    name = _safe_name(f"{prefix}_{uuid.uuid4().hex[:12]}")
+    _as_admin(f'CREATE DATABASE "{name}"')
     return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_database(url: str) -> None:
     """Drop the database of ``url`` (closing other sessions on it first); missing is fine."""
-    name = make_url(url).database or ""
-    if not name or not name.replace("_", "").isalnum():
-        raise ValueError(f"not a safe database name: {name!r}")
-    admin = create_engine(ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    name = _safe_name(make_url(url).database or "")
+    _as_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def create_tracker_tables(url: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 __all__ = ["MAX_BODY_BYTES", "FacebookConfig", "ZaloConfig"]
 
@@ -28,8 +28,35 @@ def _pick(credentials: Mapping[str, Any] | None, key: str, env: str, default: st
     return value or default
 
 
+C = TypeVar("C", bound="_FromEnvironment")
+
+
+class _FromEnvironment:
+    """What both channels' settings share: every field from ``credentials.yml`` or the variable
+    ``ENV`` names, base URLs (``URLS``) without a trailing slash, and the list of ``REQUIRED``
+    variables still missing."""
+
+    ENV: ClassVar[dict[str, str]]
+    REQUIRED: ClassVar[tuple[str, ...]]
+    URLS: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def load(cls: type[C], credentials: Mapping[str, Any] | None = None) -> C:
+        values = {
+            f.name: _pick(credentials, f.name, cls.ENV[f.name], f.default)  # type: ignore[arg-type]
+            for f in fields(cls)  # type: ignore[arg-type]
+        }
+        for name in cls.URLS:
+            values[name] = values[name].rstrip("/")
+        return cls(**values)
+
+    def missing(self) -> list[str]:
+        """Variables without which the channel refuses webhooks."""
+        return [self.ENV[name] for name in self.REQUIRED if not getattr(self, name)]
+
+
 @dataclass(frozen=True)
-class FacebookConfig:
+class FacebookConfig(_FromEnvironment):
     verify_token: str = ""  # FACEBOOK_VERIFY_TOKEN: chosen by you, typed into the app dashboard
     app_secret: str = ""  # FACEBOOK_APP_SECRET: signs every webhook POST
     page_access_token: str = ""  # FACEBOOK_PAGE_ACCESS_TOKEN: sends messages as the page
@@ -44,19 +71,7 @@ class FacebookConfig:
         "graph_version": "FACEBOOK_GRAPH_VERSION",
     }
     REQUIRED = ("verify_token", "app_secret", "page_access_token")
-
-    @classmethod
-    def load(cls, credentials: Mapping[str, Any] | None = None) -> FacebookConfig:
-        values = {
-            f.name: _pick(credentials, f.name, cls.ENV[f.name], f.default)  # type: ignore[arg-type]
-            for f in fields(cls)
-        }
-        values["graph_base"] = values["graph_base"].rstrip("/")
-        return cls(**values)
-
-    def missing(self) -> list[str]:
-        """Environment variables that must be set before the channel accepts anything."""
-        return [self.ENV[name] for name in self.REQUIRED if not getattr(self, name)]
+    URLS = ("graph_base",)
 
     @property
     def messages_url(self) -> str:
@@ -64,7 +79,7 @@ class FacebookConfig:
 
 
 @dataclass(frozen=True)
-class ZaloConfig:
+class ZaloConfig(_FromEnvironment):
     app_id: str = ""  # ZALO_APP_ID
     oa_secret_key: str = ""  # ZALO_OA_SECRET_KEY: signs webhooks (not the app secret)
     access_token: str = ""  # ZALO_ACCESS_TOKEN: first OA access token (then refreshed, in the DB)
@@ -84,20 +99,7 @@ class ZaloConfig:
     }
     #: Needed to accept webhooks; sending also needs a token (checked when sending).
     REQUIRED = ("app_id", "oa_secret_key")
-
-    @classmethod
-    def load(cls, credentials: Mapping[str, Any] | None = None) -> ZaloConfig:
-        values = {
-            f.name: _pick(credentials, f.name, cls.ENV[f.name], f.default)  # type: ignore[arg-type]
-            for f in fields(cls)
-        }
-        values["api_base"] = values["api_base"].rstrip("/")
-        values["oauth_base"] = values["oauth_base"].rstrip("/")
-        return cls(**values)
-
-    def missing(self) -> list[str]:
-        """Variables without which webhooks are refused (tokens may come from the DB instead)."""
-        return [self.ENV[name] for name in self.REQUIRED if not getattr(self, name)]
+    URLS = ("api_base", "oauth_base")
 
     @property
     def send_url(self) -> str:

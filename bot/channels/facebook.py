@@ -41,12 +41,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import store
-from bot.channels.config import MAX_BODY_BYTES, FacebookConfig
+from bot.channels.config import FacebookConfig
 from bot.channels.errors import ChannelSendError, OutsideMessagingWindow
 from bot.channels.render import FACEBOOK, Part, Rendered
 from bot.channels.webhook import (
-    ACK_GATE,
-    BodyTooLarge,
     HttpClients,
     Inbound,
     LoopDatabase,
@@ -55,7 +53,6 @@ from bot.channels.webhook import (
     WebhookChannel,
     from_millis,
     raise_not_configured,
-    read_body,
 )
 from bot.db.types import utcnow
 
@@ -380,14 +377,9 @@ class FacebookChannel(WebhookChannel):
 
     async def receive(self, request: Request,
                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
-        refused = self.refuse_unconfigured()
-        if refused is not None:
-            return refused
-        try:
-            body = await read_body(request, MAX_BODY_BYTES)
-        except BodyTooLarge as error:
-            logger.warning("facebook: webhook body too large (%s), refused (413)", error)
-            return response.json({"error": "payload too large"}, status=413)
+        body = await self.accept_body(request)
+        if isinstance(body, HTTPResponse):
+            return body
         header = request.headers.get("x-hub-signature-256")
         if not verify_signature(self.config.app_secret, body, header):
             logger.warning("facebook: webhook with %s X-Hub-Signature-256 refused (403)",
@@ -404,18 +396,10 @@ class FacebookChannel(WebhookChannel):
                                       lambda: response.text("EVENT_RECEIVED"))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = self.lifecycle_blueprint("mttq_facebook_webhook")
+        webhook = self.webhook_blueprint("mttq_facebook_webhook", on_new_message)
 
         @webhook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
             return self.verify_subscription(request)
-
-        @webhook.route("/webhook", methods=["POST"], stream=True)
-        async def receive(request: Request) -> HTTPResponse:
-            ACK_GATE.enter()
-            try:
-                return await self.receive(request, on_new_message)
-            finally:
-                ACK_GATE.leave()
 
         return webhook

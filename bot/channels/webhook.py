@@ -40,6 +40,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from bot.channels import store
+from bot.channels.config import MAX_BODY_BYTES
 from bot.channels.errors import ChannelNotConfigured
 from bot.channels.render import Capabilities, Choice, Rendered, render, resolve_number
 from bot.observability.logs import CONVERSATION_ID
@@ -621,6 +622,40 @@ class WebhookChannel(InputChannel):
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         return None
+
+    async def accept_body(self, request: Request) -> bytes | HTTPResponse:
+        """The raw body of a webhook POST (signatures are computed over it), or the answer that
+        refuses it: 503 while the channel's secrets are missing, 413 when it is too large."""
+        refused = self.refuse_unconfigured()
+        if refused is not None:
+            return refused
+        try:
+            return await read_body(request, MAX_BODY_BYTES)
+        except BodyTooLarge as error:
+            logger.warning("%s: webhook body too large (%s), refused (413)",
+                           self.channel_name, error)
+            return response.json({"error": "payload too large"}, status=413)
+
+    async def receive(self, request: Request,
+                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        """Verify, parse and acknowledge one webhook POST (each platform its own way)."""
+        raise NotImplementedError
+
+    def webhook_blueprint(self, name: str,
+                          on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """:meth:`lifecycle_blueprint` plus ``POST /webhook`` to :meth:`receive`, counted by
+        ``ACK_GATE`` so turns in the background yield to acknowledgements in flight."""
+        webhook = self.lifecycle_blueprint(name)
+
+        @webhook.route("/webhook", methods=["POST"], stream=True)
+        async def receive(request: Request) -> HTTPResponse:
+            ACK_GATE.enter()
+            try:
+                return await self.receive(request, on_new_message)
+            finally:
+                ACK_GATE.leave()
+
+        return webhook
 
     def lifecycle_blueprint(self, name: str) -> Blueprint:
         """A blueprint with what every platform webhook shares: start-up and shutdown of the

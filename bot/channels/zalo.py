@@ -41,12 +41,10 @@ from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 
 from bot.channels import store
-from bot.channels.config import MAX_BODY_BYTES, ZaloConfig
+from bot.channels.config import ZaloConfig
 from bot.channels.errors import ChannelSendError, OutsideMessagingWindow
 from bot.channels.render import ZALO, Part, Rendered
 from bot.channels.webhook import (
-    ACK_GATE,
-    BodyTooLarge,
     HttpClients,
     Inbound,
     LoopDatabase,
@@ -56,7 +54,6 @@ from bot.channels.webhook import (
     feedback_engine,
     from_millis,
     raise_not_configured,
-    read_body,
 )
 from bot.db.types import utcnow
 
@@ -436,14 +433,9 @@ class ZaloChannel(WebhookChannel):
 
     async def receive(self, request: Request,
                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
-        refused = self.refuse_unconfigured()
-        if refused is not None:
-            return refused
-        try:
-            body = await read_body(request, MAX_BODY_BYTES)
-        except BodyTooLarge as error:
-            logger.warning("zalo: webhook body too large (%s), refused (413)", error)
-            return response.json({"error": "payload too large"}, status=413)
+        body = await self.accept_body(request)
+        if isinstance(body, HTTPResponse):
+            return body
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError) as error:
@@ -466,14 +458,4 @@ class ZaloChannel(WebhookChannel):
                                       lambda: response.json({"status": "ok"}))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = self.lifecycle_blueprint("mttq_zalo_webhook")
-
-        @webhook.route("/webhook", methods=["POST"], stream=True)
-        async def receive(request: Request) -> HTTPResponse:
-            ACK_GATE.enter()
-            try:
-                return await self.receive(request, on_new_message)
-            finally:
-                ACK_GATE.leave()
-
-        return webhook
+        return self.webhook_blueprint("mttq_zalo_webhook", on_new_message)

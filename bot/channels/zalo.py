@@ -200,6 +200,17 @@ def parse_event(payload: Any) -> Inbound | None:
 # --------------------------------------------------------------------------- tokens
 
 
+async def post_for_json(http: HttpClients, url: str, **kwargs: Any) -> tuple[int, Any]:
+    """POST and read the answer as JSON: (status, data), data None when the body is not JSON.
+    Network errors propagate to the caller, which decides whether they are worth a retry."""
+    async with http.get().post(url, **kwargs) as answer:
+        try:
+            data = await answer.json(content_type=None)
+        except ValueError:
+            data = None
+        return answer.status, data
+
+
 class ZaloTokens:
     """The OA's access token: from the DB (``channel_tokens``), seeded from the environment,
     refreshed with the refresh token when it expires, the new pair stored before it is used.
@@ -279,17 +290,13 @@ class ZaloTokens:
             raise_not_configured(CHANNEL, ["ZALO_REFRESH_TOKEN", "ZALO_APP_SECRET"])
         assert refresh_token is not None
         try:
-            async with self.http.get().post(
+            status, data = await post_for_json(
+                self.http,
                 self.config.refresh_url,
                 data={"app_id": self.config.app_id, "grant_type": "refresh_token",
                       "refresh_token": refresh_token},
                 headers={"secret_key": self.config.app_secret},
-            ) as answer:
-                status = answer.status
-                try:
-                    data = await answer.json(content_type=None)
-                except ValueError:
-                    data = None
+            )
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise ChannelSendError(CHANNEL, f"token refresh: OAuth unreachable: {error!r}",
                                    retryable=True) from error
@@ -340,14 +347,9 @@ class ZaloClient:
         while attempt < self.attempts:
             token = await self.tokens.current()
             try:
-                async with self.http.get().post(
-                    self.config.send_url, json=body, headers={"access_token": token}
-                ) as answer:
-                    status = answer.status
-                    try:
-                        data = await answer.json(content_type=None)
-                    except ValueError:
-                        data = None
+                status, data = await post_for_json(
+                    self.http, self.config.send_url, json=body, headers={"access_token": token}
+                )
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 last = ChannelSendError(CHANNEL, f"OA API unreachable: {error!r}", retryable=True)
             else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +30,7 @@ from bot.observability.rasa_events import (
     Turn,
     count_event,
 )
-from bot.settings import ROOT, get_settings
+from bot.settings import ROOT
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
@@ -188,16 +187,6 @@ async def test_turn_log_lines_carry_the_conversation_id(caplog: pytest.LogCaptur
     finally:
         logger.removeHandler(handler)
     assert [r.conversation_id for r in records] == ["fb-99"]  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def rasa_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{tmp_path / 'tracker.db'}")
-    monkeypatch.setenv("ACTION_ENDPOINT_URL", "http://127.0.0.1:5055/webhook")
-    monkeypatch.delenv("LOCK_STORE_URL", raising=False)
-    get_settings.cache_clear()
-    yield monkeypatch
-    get_settings.cache_clear()
 
 
 async def test_endpoints_file_configures_the_metrics_broker_and_tracked_lock(rasa_env) -> None:

@@ -17,16 +17,6 @@ from bot.settings import ROOT, get_settings
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{tmp_path / 'tracker.db'}")
-    monkeypatch.setenv("ACTION_ENDPOINT_URL", "http://127.0.0.1:5055/webhook")
-    monkeypatch.delenv("LOCK_STORE_URL", raising=False)
-    get_settings.cache_clear()
-    yield monkeypatch
-    get_settings.cache_clear()
-
-
 def _redis_or_skip() -> None:
     import redis
 
@@ -38,7 +28,7 @@ def _redis_or_skip() -> None:
         pytest.skip(f"Redis at {REDIS_URL} unreachable: {error}")
 
 
-def test_endpoints_file_gives_a_sql_tracker_store_on_sqlite(env, tmp_path: Path) -> None:
+def test_endpoints_file_gives_a_sql_tracker_store_on_sqlite(rasa_env, tmp_path: Path) -> None:
     """Rasa falls back to an in-memory store when a custom class fails to import: not here."""
     from bot.rasa_stores import SettingsTrackerStore
 
@@ -49,23 +39,23 @@ def test_endpoints_file_gives_a_sql_tracker_store_on_sqlite(env, tmp_path: Path)
     assert (tmp_path / "tracker.db").exists()
 
 
-def test_lock_store_is_in_process_by_default(env) -> None:
+def test_lock_store_is_in_process_by_default(rasa_env) -> None:
     config = read_endpoint_config(str(ROOT / "endpoints.yml"), "lock_store")
     assert isinstance(LockStore.create(config), InMemoryLockStore)
 
 
-def test_lock_store_is_the_redis_mutex_with_a_redis_url(env) -> None:
+def test_lock_store_is_the_redis_mutex_with_a_redis_url(rasa_env) -> None:
     _redis_or_skip()
     from bot.redis_lock import RedisMutexLockStore
 
-    env.setenv("LOCK_STORE_URL", REDIS_URL)
+    rasa_env.setenv("LOCK_STORE_URL", REDIS_URL)
     get_settings.cache_clear()
     config = read_endpoint_config(str(ROOT / "endpoints.yml"), "lock_store")
     assert isinstance(LockStore.create(config), RedisMutexLockStore)
 
 
-def test_bad_lock_store_url_is_a_clear_error(env) -> None:
-    env.setenv("LOCK_STORE_URL", "memcached://x")
+def test_bad_lock_store_url_is_a_clear_error(rasa_env) -> None:
+    rasa_env.setenv("LOCK_STORE_URL", "memcached://x")
     get_settings.cache_clear()
     config = read_endpoint_config(str(ROOT / "endpoints.yml"), "lock_store")
     with pytest.raises(Exception, match="LOCK_STORE_URL must be empty or a redis"):

@@ -338,6 +338,8 @@ def server_files(label: str, work: Path, env: dict[str, str]) -> dict[str, str]:
     endpoints.write_text(
         "action_endpoint:\n"
         f"  url: {env['ACTION_ENDPOINT_URL']}\n"
+        "  headers:\n"
+        "    X-Action-Server-Secret: ${ACTION_SERVER_SECRET}\n"
         "tracker_store:\n"
         "  type: SQL\n"
         "  dialect: sqlite\n"
@@ -400,8 +402,7 @@ def bench_config(
     m.startup_s = time.monotonic() - started
     print(f"[{label}] ready in {m.startup_s:.1f} s; measuring ...", flush=True)
 
-    token = os.environ.get("RASA_TOKEN")
-    token_query = f"?token={token}" if token else ""
+    token_query = f"?token={env['RASA_TOKEN']}"
     try:
         asyncio.run(
             measure_http(m, f"http://127.0.0.1:{rasa_port}", token_query, plan, rasa, run_id)

@@ -143,7 +143,7 @@ def run_load(options: LoadOptions) -> dict[str, Any]:
                 f"{options.redis_db}",
                 var_dir=Path(var),
                 model=model,
-                extra_env={**tg.env(), "NO_PROXY": "127.0.0.1,localhost", "RASA_TOKEN": ""},
+                extra_env={**tg.env(), "NO_PROXY": "127.0.0.1,localhost"},
                 log_dir=log_dir,
             )
             say(f"starting the profile ({', '.join(profile.names)}); logs in {log_dir} ...")

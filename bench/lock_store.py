@@ -114,6 +114,8 @@ def stock_endpoints(path: Path, redis_db: int) -> Path:
     path.write_text(
         "action_endpoint:\n"
         "  url: ${ACTION_ENDPOINT_URL}\n"
+        "  headers:\n"
+        "    X-Action-Server-Secret: ${ACTION_SERVER_SECRET}\n"
         "tracker_store:\n"
         "  type: bot.rasa_stores.SettingsTrackerStore\n"
         "lock_store:\n"
@@ -148,7 +150,6 @@ class Replicas:
                 "TRACKER_STORE_URL": tracker_url,
                 "LOCK_STORE_URL": lock_url if kind == "ours" else "",
                 "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
-                "RASA_TOKEN": "",
                 "NO_PROXY": "127.0.0.1,localhost",
             }
         )

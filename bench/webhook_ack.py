@@ -164,7 +164,6 @@ def main(argv: list[str] | None = None) -> int:
         "ZALO_APP_SECRET": ZALO_APP_SECRET, "ZALO_API_BASE": fakes.urls["zalo"],
         "ZALO_OAUTH_BASE": fakes.urls["zalo"],
     })
-    env.pop("RASA_TOKEN", None)
     actions = action_server(action_port, log=tmp / "actions.log", env=env)
     rasa = rasa_server(trained, rasa_port, log=tmp / "rasa.log", env=env,
                        credentials=str(tmp / "credentials.yml"))

@@ -21,7 +21,11 @@ _QUIET = {
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """os.environ plus the settings' defaults plus quiet/offline flags (explicit values win)."""
+    """os.environ plus the settings' defaults plus quiet/offline flags (explicit values win),
+    plus the shared secrets (``RASA_TOKEN``, ``ACTION_SERVER_SECRET``): the environment's when
+    set, else those in ``<VAR_DIR>/secrets/``, generated there the first time."""
+    from bot.service_secrets import ensure_secrets
+
     env = dict(os.environ)
     for key, value in {**_QUIET, **get_settings().process_environment()}.items():
         env.setdefault(key, value)
@@ -29,6 +33,10 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p
     )
     env.update(extra or {})
+    var_dir = Path(env["VAR_DIR"])
+    if not var_dir.is_absolute():
+        var_dir = ROOT / var_dir
+    env.update(ensure_secrets(var_dir, env))
     return env
 
 

@@ -109,6 +109,8 @@ def action_server(port: int, *, log: Path | None = None, env: dict[str, str] | N
         [python(), "-m", "bot.observability.action_server", "--actions", "actions",
          "--port", str(port)],
         f"http://127.0.0.1:{port}/health",
+        # 127.0.0.1 unless SANIC_HOST says otherwise (a container); either way only callers
+        # with ACTION_SERVER_SECRET get past /health.
         env=env or child_env(),
         log_path=log,
     )
@@ -123,25 +125,28 @@ def rasa_server(
     endpoints: str = "endpoints.yml",
     credentials: str = "credentials.yml",
 ) -> Proc:
+    """``rasa run`` on 127.0.0.1 with its HTTP API behind ``--auth-token $RASA_TOKEN``.
+
+    The API reads and rewrites every conversation (``/conversations/<id>/tracker``,
+    ``trigger_intent``), so it never runs without the token; :func:`tools.env.child_env`
+    always provides one."""
+    env = env or child_env()
+    token = env.get("RASA_TOKEN", "")
+    if not token:
+        raise ValueError("Rasa's HTTP API needs RASA_TOKEN (tools.env.child_env provides one)")
     cmd = rasa_cmd(
         "run",
         "--model", str(model),
         "--enable-api",
+        "--auth-token", token,
         "--interface", "127.0.0.1",
         "--port", str(port),
         "--endpoints", endpoints,
         "--credentials", credentials,
     )
-    token = os.environ.get("RASA_TOKEN")
-    if token:
-        cmd += ["--auth-token", token]
-    return Proc(
-        "Rasa server",
-        cmd,
-        f"http://127.0.0.1:{port}/status" + (f"?token={token}" if token else ""),
-        env=env or child_env(),
-        log_path=log,
-    )
+    # /status answers 401 without the token: the readiness check sends it.
+    return Proc("Rasa server", cmd, f"http://127.0.0.1:{port}/status?token={token}", env=env,
+                log_path=log)
 
 
 def web_service(
@@ -176,11 +181,15 @@ def proxy(
     host: str = "127.0.0.1",
     log: Path | None = None,
     env: dict[str, str] | None = None,
+    public_paths: tuple[str, ...] = (),
 ) -> Proc:
-    """``python -m bot.proxy`` in front of ``upstreams``; ready once one upstream is healthy."""
+    """``python -m bot.proxy`` in front of ``upstreams``; ready once one upstream is healthy.
+    With ``public_paths`` it forwards those paths only (``--public-path``)."""
     cmd = [python(), "-m", "bot.proxy", "--name", name, "--listen", f"{host}:{port}",
            "--health-path", health_path]
     for url in upstreams:
         cmd += ["--upstream", url]
+    for path in public_paths:
+        cmd += ["--public-path", path]
     return Proc(name, cmd, f"http://{_loopback(host)}:{port}/ready", env=env or child_env(),
                 log_path=log)

@@ -4,9 +4,10 @@
 
     actions-1..K   action servers (rasa_sdk)            ┐ behind actions-proxy (ACTION_ENDPOINT_URL)
     actions-proxy  python -m bot.proxy                   ┘
-    rasa-1..N      Rasa replicas (PostgreSQL tracker    ┐ behind rasa-proxy (RASA_URL, channels'
-                   store, Redis lock store)              │ webhooks)
-    rasa-proxy     python -m bot.proxy                   ┘
+    rasa-1..N      Rasa replicas (PostgreSQL tracker    ┐ behind rasa-proxy (the channels'
+                   store, Redis lock store)              │ webhooks only, on PROD_HOST) and
+    rasa-proxy     python -m bot.proxy --public-path …   │ rasa-api (127.0.0.1, everything:
+    rasa-api       python -m bot.proxy                   ┘ RASA_URL for the staff service)
     web            python -m bot.web --role staff  (chat page, console, API, Telegram webhook)
     worker         python -m bot.web --role worker (outbox worker, idle-handoff monitor)
 
@@ -44,6 +45,15 @@ from tools.procs import Proc, action_server, free_port, proxy, rasa_server, wait
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/mttq"
 DEFAULT_LOCK_STORE_URL = "redis://127.0.0.1:6379/0"
 
+#: What the public Rasa proxy forwards: the channels' webhooks (and their GET status pages,
+#: the README's check that a channel is configured). Rasa's HTTP API stays on rasa-api.
+CHANNEL_WEBHOOK_PATHS = (
+    "/webhooks/facebook/webhook",
+    "/webhooks/facebook/",
+    "/webhooks/zalo/webhook",
+    "/webhooks/zalo/",
+)
+
 
 class ProfileError(RuntimeError):
     """Something the profile needs is missing (a database, a free port, a model)."""
@@ -56,6 +66,10 @@ class _Piece:
     #: The proxy this process sits behind, and its URL as that proxy knows it.
     proxy: str | None = None
     upstream_url: str = ""
+
+
+def _is_proxy(name: str) -> bool:
+    return name.endswith("-proxy") or name == "rasa-api"
 
 
 def _loopback(host: str) -> str:
@@ -100,8 +114,9 @@ def _json(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
 class Profile:
     """N Rasa replicas and K action servers behind two proxies, the staff service and the worker.
 
-    Internal processes listen on 127.0.0.1 on free ports; the Rasa proxy (``public_port``) and
-    the staff service (``staff_port``) listen on ``host`` (free ports too when not given).
+    Internal processes listen on 127.0.0.1 on free ports; the public Rasa proxy
+    (``public_port``, channel webhooks only) and the staff service (``staff_port``) listen on
+    ``host`` (free ports too when not given). ``rasa_url`` is the internal API proxy.
     """
 
     def __init__(
@@ -139,15 +154,18 @@ class Profile:
         self.var_dir = var_dir
         self.log_dir = log_dir or var_dir / "logs"
         fixed = {p for p in (public_port, staff_port) if p}
-        ports = iter(_distinct_free_ports(replicas + action_servers + 2 + (2 - len(fixed)), fixed))
+        ports = iter(_distinct_free_ports(replicas + action_servers + 3 + (2 - len(fixed)), fixed))
         self.public_port = public_port or next(ports)
         self.staff_port = staff_port or next(ports)
         action_ports = [next(ports) for _ in range(action_servers)]
         replica_ports = [next(ports) for _ in range(replicas)]
-        action_proxy_port, worker_port = next(ports), next(ports)
+        action_proxy_port, worker_port, api_port = next(ports), next(ports), next(ports)
 
         public = _loopback(host)
-        self.rasa_url = f"http://{public}:{self.public_port}"
+        #: Where Facebook and Zalo deliver (through the operator's HTTPS front end).
+        self.public_url = f"http://{public}:{self.public_port}"
+        #: Rasa's HTTP API for our own processes and tests (still behind RASA_TOKEN).
+        self.rasa_url = f"http://127.0.0.1:{api_port}"
         self.replica_urls = [f"http://127.0.0.1:{p}" for p in replica_ports]
         self.action_server_urls = [f"http://127.0.0.1:{p}" for p in action_ports]
         self.action_url = f"http://127.0.0.1:{action_proxy_port}/webhook"
@@ -188,15 +206,18 @@ class Profile:
             name = f"rasa-{i}"
             proc = rasa_server(model, port, log=log(name), env=env, endpoints=endpoints,
                                credentials=credentials)
-            if token and "--auth-token" not in proc.cmd:
-                proc.cmd += ["--auth-token", token]
-                proc.ready_url = f"http://127.0.0.1:{port}/status?token={token}"
             pieces[name] = _Piece(proc, port, "rasa-proxy", f"http://127.0.0.1:{port}")
         status = "/status" + (f"?token={token}" if token else "")
         pieces["rasa-proxy"] = _Piece(
             proxy("rasa-proxy", self.public_port, self.replica_urls, health_path=status,
-                  host=host, log=log("rasa-proxy"), env=env),
+                  host=host, log=log("rasa-proxy"), env=env,
+                  public_paths=CHANNEL_WEBHOOK_PATHS),
             self.public_port,
+        )
+        pieces["rasa-api"] = _Piece(
+            proxy("rasa-api", api_port, self.replica_urls, health_path=status,
+                  log=log("rasa-api"), env=env),
+            api_port,
         )
         web = web_service(self.staff_port, log=log("web"), env={**env, "STAFF_HOST": host},
                           role="staff")
@@ -246,8 +267,8 @@ class Profile:
             if port_in_use(self.host, port):
                 raise ProfileError(f"port {port} on {self.host} is already in use")
         prepare_databases(self.env, timeout=min(timeout, 120))
-        order = [n for n in self.names if not n.endswith("-proxy")]
-        order += [n for n in self.names if n.endswith("-proxy")]  # proxies once upstreams start
+        order = [n for n in self.names if not _is_proxy(n)]
+        order += [n for n in self.names if _is_proxy(n)]  # proxies once upstreams start
         try:
             for name in order:
                 self.proc(name).start()
@@ -263,7 +284,7 @@ class Profile:
 
     def stop(self) -> None:
         """Stop every process: the entry points first, then what they forward to."""
-        front = [n for n in self.names if n.endswith("-proxy") or n in ("web", "worker")]
+        front = [n for n in self.names if _is_proxy(n) or n in ("web", "worker")]
         back = [n for n in self.names if n not in front]
         for group in (front, back):
             with ThreadPoolExecutor(max_workers=max(1, len(group))) as pool:
@@ -489,7 +510,7 @@ def main_prod(replicas: int | None = None, action_servers: int | None = None,
         print(f"  {name:<14} {url:<32} {rel(Path(log))}")
     print(f"\n  Chat with the assistant:  {profile.web_url}/chat")
     print(f"  Staff console:            {profile.web_url}/staff")
-    print(f"  Rasa (channels' webhooks): {profile.rasa_url}")
+    print(f"  Rasa (channels' webhooks): {profile.public_url}")
     print("Press Ctrl-C to stop.", flush=True)
     restarted: dict[str, float] = {}
     while not stopping:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tarfile
 import time
@@ -26,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.service_secrets import read_secret
 from bot.settings import ROOT, get_settings
 
 MODELS_DIR = ROOT / "models"
@@ -54,7 +54,8 @@ class PromoteResult:
 
 def _url(rasa_url: str, path: str) -> str:
     url = rasa_url.rstrip("/") + path
-    token = os.environ.get("RASA_TOKEN")
+    # RASA_TOKEN, else the one the launchers generated in var/secrets/ (bot.service_secrets).
+    token = read_secret("RASA_TOKEN", get_settings().var_dir)
     if token:
         url += "?" + urllib.parse.urlencode({"token": token})
     return url

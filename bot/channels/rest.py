@@ -7,6 +7,13 @@ cannot tell "the assistant chose to stay silent" (during a handoff) from "the tu
 the citizen to try again. This channel keeps the same URL (``/webhooks/rest/webhook``), request
 and reply format, and answers ``503`` with a Vietnamese message when a turn fails, ``400`` when
 ``sender`` or ``message`` is missing; it logs the conversation id, never the text.
+
+Who the sender is, is this channel's to say (issue 18): Rasa's ``RestInput`` takes
+``input_channel`` from the request body, so a caller could claim to be a Facebook or Zalo
+citizen and read that citizen's case status. Here every message is ``rest``, whatever the body
+says, and a ``sender`` made only of digits (the form of a Messenger page-scoped id and of a Zalo
+user id) is refused with ``403``: those conversations are only ever entered through a signed
+webhook, so a REST caller can neither read nor redirect them.
 """
 
 from __future__ import annotations
@@ -28,6 +35,12 @@ TURN_FAILED = (
     "Bạn vui lòng gửi lại sau ít phút."
 )
 BAD_REQUEST = "Thiếu mã người gửi (sender) hoặc nội dung tin nhắn (message)."
+FOREIGN_SENDER = "Mã người gửi này thuộc kênh Facebook hoặc Zalo, không dùng được ở đây."
+
+
+def foreign_sender(sender: str) -> bool:
+    """Whether ``sender`` has the form of a Facebook or Zalo conversation id (digits only)."""
+    return sender.isascii() and sender.isdigit()
 
 
 class RestChannel(RestInput):
@@ -53,12 +66,16 @@ class RestChannel(RestInput):
             text = body.get("message")
             if not isinstance(sender, str) or not sender or not isinstance(text, str):
                 return response.json({"error": BAD_REQUEST}, status=400)
+            if foreign_sender(sender):
+                logger.warning("refused a REST message into conversation %s (a channel's id)",
+                               sender)
+                return response.json({"error": FOREIGN_SENDER}, status=403)
             collector = CollectingOutputChannel()
             message = UserMessage(
                 text,
                 collector,
                 sender,
-                input_channel=body.get("input_channel") or self.name(),
+                input_channel=self.name(),  # never the body's: see the module docstring
                 metadata=body.get("metadata"),
             )
             try:

@@ -9,13 +9,19 @@ and ``/actions``, the same command-line arguments: ``--actions``, ``--port``, ``
   DB answers ``SELECT 1``; 503 with the failing check otherwise;
 * ``GET /metrics``: action runs by action and outcome, their duration, HTTP requests;
 * logs through :func:`bot.observability.logs.configure` (role ``actions``), each line of an
-  action run carrying the conversation id (the request's ``sender_id``).
+  action run carrying the conversation id (the request's ``sender_id``);
+* a caller check: every request but ``GET /health``, ``/ready`` (which say nothing about any
+  citizen) and ``/metrics`` (``METRICS_TOKEN``) must carry ``X-Action-Server-Secret: $ACTION_SERVER_SECRET``, which Rasa sends
+  (``endpoints.yml``), else ``401``. A forged ``/webhook`` call runs any action on any
+  conversation it makes up, so the server also listens on 127.0.0.1 unless ``SANIC_HOST``
+  says otherwise, and refuses to start without a secret.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -39,6 +45,7 @@ from bot.observability.metrics import (
     token_allows,
 )
 from bot.observability.readiness import run_checks, sql_ping
+from bot.service_secrets import ACTION_SECRET_HEADER
 from bot.settings import ROOT, get_settings
 
 __all__ = ["create_app", "domain_actions", "main"]
@@ -46,6 +53,10 @@ __all__ = ["create_app", "domain_actions", "main"]
 logger = logging.getLogger(__name__)
 
 ROLE = "actions"
+
+#: Paths answered without the secret (GET only): liveness and readiness, for probes and
+#: proxies, and ``/metrics``, which has its own guard (``METRICS_TOKEN``).
+OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 #: HTTP status of rasa_sdk's ``/webhook`` → outcome label.
 _OUTCOMES = {200: "ok", 400: "rejected", 404: "not_found"}
@@ -93,14 +104,34 @@ def create_app(
     auto_reload: bool = False,
     metrics: ActionMetrics | None = None,
     domain_file: Path = ROOT / "domain.yml",
+    secret: str | None = None,
 ) -> Sanic:
-    """rasa_sdk's app for ``action_package`` with ``/ready``, ``/metrics`` and request metrics."""
+    """rasa_sdk's app for ``action_package`` with ``/ready``, ``/metrics``, request metrics and
+    the caller check (``secret``: ``ACTION_SERVER_SECRET`` from the settings by default)."""
     from rasa_sdk.endpoint import create_app as sdk_app
 
+    secret = get_settings().action_server_secret if secret is None else secret
+    if not secret:
+        raise ValueError(
+            "ACTION_SERVER_SECRET is not set (./mttq run and ./mttq prod generate it in "
+            "var/secrets/; Rasa must send the same value)"
+        )
+    expected_secret = secret.encode()
     app = sdk_app(action_package, cors_origins=cors_origins, auto_reload=auto_reload)
     ops = metrics or ActionMetrics(new_registry())
     expected = domain_actions(domain_file)
     token = get_settings().metrics_token
+
+    @app.middleware("request")
+    async def caller_check(request: Request) -> HTTPResponse | None:
+        if request.method in ("GET", "HEAD") and request.path in OPEN_PATHS:
+            return None
+        given = request.headers.get(ACTION_SECRET_HEADER, "").encode()
+        if hmac.compare_digest(given, expected_secret):
+            return None
+        logger.warning("refused %s %s from %s: missing or wrong %s", request.method,
+                       request.path, request.ip, ACTION_SECRET_HEADER)
+        return response.json({"error": "unauthorized"}, status=401)
 
     @app.middleware("request")
     async def started(request: Request) -> None:
@@ -200,11 +231,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     warm_action_server()
     if workers > 1:
         dispose_all()
-    app = create_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
+    try:
+        app = create_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
+    except ValueError as error:
+        logger.error("%s", error)
+        raise SystemExit(2) from None
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     ssl_context = create_ssl_context(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
     protocol = "https" if ssl_context else "http"
-    host = os.environ.get("SANIC_HOST", "0.0.0.0")
+    host = os.environ.get("SANIC_HOST") or "127.0.0.1"  # rasa_sdk's default is 0.0.0.0
     port = args.port or DEFAULT_SERVER_PORT
     logger.info("Action endpoint is up and running on %s://%s:%s", protocol, host, port)
     app.run(host, port, ssl=ssl_context, workers=workers)

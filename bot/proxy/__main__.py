@@ -20,7 +20,7 @@ def _listen(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit():
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {value!r}")
-    return host or "0.0.0.0", int(port)
+    return host or "127.0.0.1", int(port)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--health-path", default=env.get("PROXY_HEALTH_PATH", "/health"),
                         help="path (and query) checked on every upstream, 2xx = healthy")
     parser.add_argument("--name", default=env.get("PROXY_NAME", "proxy"), help="name in logs")
+    parser.add_argument("--public-path", action="append", default=None,
+                        help="forward only this exact path (repeat for each; PROXY_PUBLIC_PATHS, "
+                             "comma-separated); every other path gets 404")
     parser.add_argument("--health-interval", type=float, default=1.0)
     parser.add_argument("--health-timeout", type=float, default=5.0)
     parser.add_argument("--fall", type=int, default=3,
@@ -48,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.upstream = [u.strip() for u in env.get("PROXY_UPSTREAMS", "").split(",") if u.strip()]
     if not args.upstream:
         parser.error("at least one --upstream URL (or PROXY_UPSTREAMS) is required")
+    if not args.public_path:
+        args.public_path = [p.strip() for p in env.get("PROXY_PUBLIC_PATHS", "").split(",")
+                            if p.strip()]
     return args
 
 
@@ -64,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         connect_timeout=args.connect_timeout,
         read_timeout=args.read_timeout,
         name=args.name,
+        public_paths=frozenset(args.public_path),
     )
     host, port = args.listen
     logging.getLogger(__name__).info(

@@ -16,6 +16,13 @@ client gets ``502`` with a JSON body. No healthy upstream at all: ``502`` too.
 Own endpoints (GET only; every other method on these paths is forwarded): ``/health`` (the
 proxy is alive), ``/ready`` (at least one upstream is healthy, with the state of each), and
 ``/metrics`` (Prometheus text format).
+
+Public paths (``ProxyOptions.public_paths``, ``--public-path``): a proxy that faces the network
+forwards only these exact paths (any query string), and answers ``404`` to everything else,
+``/metrics`` included; only ``/health`` and ``/ready`` (no citizen data) stay. The profile's
+public Rasa proxy lets through the channels' webhooks and nothing of Rasa's HTTP API. The path
+is compared as the client sent it (undecoded, before the ``?``), which is also what the
+upstream receives, so ``%2F``, ``..`` or a doubled slash cannot smuggle another route past it.
 """
 
 from __future__ import annotations
@@ -84,6 +91,8 @@ class ProxyOptions:
     #: request into a pooled connection the upstream is closing.
     keepalive_timeout: float = 2.0
     name: str = "proxy"
+    #: Empty: forward every path. Otherwise the only paths forwarded (see the module docstring).
+    public_paths: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -191,8 +200,21 @@ def _mark_down(app: web.Application, upstream: Upstream, reason: str) -> None:
         logger.warning("%s: upstream %s is down (%s)", app[OPTIONS].name, upstream.url, reason)
 
 
+def _not_public() -> web.Response:
+    return web.json_response({"error": "not_found"}, status=404)
+
+
+def forwards(options: ProxyOptions, raw_path: str) -> bool:
+    """Whether ``raw_path`` (path and query as received) may be forwarded."""
+    if not options.public_paths:
+        return True
+    return raw_path.split("?", 1)[0] in options.public_paths
+
+
 async def forward(request: web.Request) -> web.StreamResponse:
     app = request.app
+    if not forwards(app[OPTIONS], request.raw_path):
+        return _not_public()
     if request.headers.get("Upgrade", "").lower() == "websocket":
         return await _forward_websocket(request)
     started = time.monotonic()
@@ -424,6 +446,8 @@ async def ready(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    if request.app[OPTIONS].public_paths:
+        return _not_public()
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -79,6 +79,7 @@ class Stack:
         self.model = trained_model()
         self.actions: Proc | None = None
         self.rasa: Proc | None = None
+        self.token = ""
 
     @property
     def url(self) -> str:
@@ -104,7 +105,7 @@ class Stack:
             "ZALO_API_BASE": self.zalo.url,
             "ZALO_OAUTH_BASE": self.zalo.url,
         })
-        env.pop("RASA_TOKEN", None)
+        self.token = env["RASA_TOKEN"]  # Rasa's API refuses every call without it
         logs = self.tmp / "logs"
         self.actions = action_server(self.action_port, log=logs / "actions.log", env=env)
         self.rasa = rasa_server(self.model, self.rasa_port, log=logs / "rasa.log", env=env,
@@ -148,8 +149,8 @@ class Stack:
         return self.post("/webhooks/zalo/webhook", body, headers)[0]
 
     def tracker(self, sender: str) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}/conversations/{sender}/tracker",
-                                    timeout=30) as answer:
+        url = f"{self.url}/conversations/{sender}/tracker?token={self.token}"
+        with urllib.request.urlopen(url, timeout=30) as answer:
             return dict(json.loads(answer.read()))
 
     def user_events(self, sender: str) -> list[dict[str, Any]]:
@@ -177,7 +178,8 @@ class Stack:
             engine.dispose()
 
     def trigger(self, sender: str, intent: str, entities: dict[str, str]) -> tuple[int, str]:
-        return self.post(f"/conversations/{sender}/trigger_intent?output_channel=latest",
+        return self.post(f"/conversations/{sender}/trigger_intent?output_channel=latest"
+                         f"&token={self.token}",
                          json.dumps({"name": intent, "entities": entities}).encode(), {})
 
 

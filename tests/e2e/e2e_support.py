@@ -157,7 +157,6 @@ def service_env(
         "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
         "VAR_DIR": str(tmp / "var"),
         "LOCK_STORE_URL": "",
-        "RASA_TOKEN": "",
         "STAFF_HOST": "127.0.0.1",
         "STAFF_PORT": str(staff_port),
         "STAFF_PUBLIC_URL": f"http://127.0.0.1:{staff_port}",

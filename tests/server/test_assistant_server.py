@@ -104,7 +104,8 @@ class Assistant:
         return replies
 
     def tracker(self, sender: str) -> dict[str, Any]:
-        url = f"http://127.0.0.1:{self.rasa_port}/conversations/{sender}/tracker"
+        url = (f"http://127.0.0.1:{self.rasa_port}/conversations/{sender}/tracker"
+               f"?token={self.env['RASA_TOKEN']}")
         with urllib.request.urlopen(url, timeout=30) as response:
             return json.loads(response.read())
 

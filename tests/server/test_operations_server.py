@@ -41,6 +41,7 @@ class Ops:
             "LOG_FORMAT": "json",
             "LOG_LEVEL": "DEBUG",
         })
+        self.env = env
         self.rasa_log = tmp / "logs" / "rasa.log"
         self.actions_log = tmp / "logs" / "actions.log"
         self.actions = action_server(self.action_port, log=self.actions_log, env=env)
@@ -107,7 +108,8 @@ def test_operations_of_a_real_conversation(ops: Ops) -> None:
     sender = f"ops-{uuid.uuid4()}"
     ops.send(sender, f"số điện thoại của tôi là {PHONE}")
     ops.send(sender, "xin chào")
-    _, tracker = ops.get(ops.rasa_port, f"/conversations/{sender}/tracker")
+    _, tracker = ops.get(ops.rasa_port,
+                         f"/conversations/{sender}/tracker?token={ops.env['RASA_TOKEN']}")
     events = json.loads(tracker)["events"]
     intents = [e["parse_data"]["intent"]["name"] for e in events if e["event"] == "user"]
     ran = {e["name"] for e in events if e["event"] == "action"} & domain_actions()

@@ -102,7 +102,7 @@ def _cases(database: str, sender: str) -> list[dict[str, Any]]:
 
 def test_every_piece_answers(profile: Profile) -> None:
     assert profile.names == ["actions-1", "actions-2", "actions-proxy", "rasa-1", "rasa-2",
-                             "rasa-proxy", "web", "worker"]
+                             "rasa-proxy", "rasa-api", "web", "worker"]
     assert all(profile.alive(name) for name in profile.names)
     ready = _get(f"{profile.rasa_url}/ready")
     assert {u["url"] for u in ready["upstreams"] if u["healthy"]} == set(profile.replica_urls)
@@ -137,7 +137,8 @@ def test_a_petition_survives_losing_its_replica(profile: Profile, database: str)
     assert case["content"] == "cong thoat nuoc truoc nha so 12 bi vo, nuoc ban tran ra duong"
 
     # The whole conversation is in the shared tracker store, read through the proxy.
-    tracker = _get(f"{profile.rasa_url}/conversations/{sender}/tracker")
+    tracker = _get(f"{profile.rasa_url}/conversations/{sender}/tracker"
+                   f"?token={profile.env['RASA_TOKEN']}")
     texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
     assert texts[:2] == ["toi muon gui kien nghi",
                          "cong thoat nuoc truoc nha so 12 bi vo, nuoc ban tran ra duong"]

@@ -15,8 +15,11 @@ from sanic import Sanic
 from bot.observability import logs
 from bot.observability.action_server import create_app, domain_actions
 from bot.observability.metrics import ActionMetrics, new_registry
+from bot.service_secrets import ACTION_SECRET_HEADER
 from bot.settings import ROOT, get_settings
 from tools.procs import free_port
+
+SECRET = "action-server-test-secret"
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ class Served:
 async def serve(domain_file: Path = ROOT / "domain.yml") -> tuple[Served, Any]:
     Sanic.test_mode = True  # rasa_sdk names every app "rasa_sdk"
     metrics = ActionMetrics(new_registry(process_metrics=False))
-    app = create_app("actions", metrics=metrics, domain_file=domain_file)
+    app = create_app("actions", metrics=metrics, domain_file=domain_file, secret=SECRET)
     port = free_port()
     server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
     await server.startup()
@@ -75,7 +78,8 @@ async def actions(feedback_db: str) -> AsyncIterator[Served]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+    # As Rasa calls it (endpoints.yml sends the header on every action call).
+    async with aiohttp.ClientSession(headers={ACTION_SECRET_HEADER: SECRET}) as session:
         yield session
 
 

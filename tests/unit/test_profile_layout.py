@@ -23,8 +23,10 @@ def test_names_urls_and_wiring(tmp_path: Path) -> None:
     profile = _profile(tmp_path, replicas=3, action_servers=2, public_port=15005, staff_port=18080,
                        extra_env={"TELEGRAM_BOT_TOKEN": ""})
     assert profile.names == ["actions-1", "actions-2", "actions-proxy", "rasa-1", "rasa-2",
-                             "rasa-3", "rasa-proxy", "web", "worker"]
-    assert profile.rasa_url == "http://127.0.0.1:15005"
+                             "rasa-3", "rasa-proxy", "rasa-api", "web", "worker"]
+    assert profile.public_url == "http://127.0.0.1:15005"
+    assert profile.rasa_url.startswith("http://127.0.0.1:") and profile.rasa_url != \
+        profile.public_url
     assert profile.web_url == "http://127.0.0.1:18080"
     assert len(set(profile.replica_urls)) == 3 and profile.action_url.endswith("/webhook")
     ports = [profile.port(n) for n in profile.names]
@@ -35,9 +37,18 @@ def test_names_urls_and_wiring(tmp_path: Path) -> None:
     assert env["TELEGRAM_BOT_TOKEN"] == ""
     assert profile.proc("worker").cmd[-2:] == ["--role", "worker"]
     assert profile.proc("web").cmd[-2:] == ["--role", "staff"]
-    proxy_cmd = profile.proc("rasa-proxy").cmd
-    assert [proxy_cmd[i + 1] for i, a in enumerate(proxy_cmd) if a == "--upstream"] == \
-        profile.replica_urls
+    for name in ("rasa-proxy", "rasa-api"):
+        proxy_cmd = profile.proc(name).cmd
+        assert [proxy_cmd[i + 1] for i, a in enumerate(proxy_cmd) if a == "--upstream"] == \
+            profile.replica_urls
+    public = profile.proc("rasa-proxy").cmd
+    assert [public[i + 1] for i, a in enumerate(public) if a == "--public-path"] == [
+        "/webhooks/facebook/webhook", "/webhooks/facebook/", "/webhooks/zalo/webhook",
+        "/webhooks/zalo/"]
+    assert "--public-path" not in profile.proc("rasa-api").cmd
+    rasa = profile.proc("rasa-1").cmd
+    assert rasa[rasa.index("--auth-token") + 1] == env["RASA_TOKEN"] != ""
+    assert rasa[rasa.index("--interface") + 1] == "127.0.0.1"
     assert profile.log_path("rasa-1") == tmp_path / "logs" / "rasa-1.log"
 
 

@@ -313,7 +313,9 @@ def test_cli(
 
 
 @pytest.mark.slow
-def test_promote_and_rollback_on_a_real_rasa_server(tmp_path: Path, history: Path) -> None:
+def test_promote_and_rollback_on_a_real_rasa_server(
+    tmp_path: Path, history: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tools import model as trained_models
     from tools.env import child_env
     from tools.procs import rasa_server, wait_ready
@@ -332,7 +334,7 @@ def test_promote_and_rollback_on_a_real_rasa_server(tmp_path: Path, history: Pat
     port = free_port()
     env = child_env({"VAR_DIR": str(tmp_path / "var"),
                      "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}"})
-    env.pop("RASA_TOKEN", None)
+    monkeypatch.setenv("RASA_TOKEN", env["RASA_TOKEN"])  # the server's token, as ./mttq promote
     server = rasa_server(live, port, log=tmp_path / "rasa.log", env=env,
                          endpoints=str(tmp_path / "endpoints.yml"),
                          credentials=str(tmp_path / "credentials.yml"))

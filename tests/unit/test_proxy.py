@@ -415,3 +415,30 @@ def test_balancer_takes_out_after_fall_checks_or_one_refusal() -> None:
     assert {u.url for u in balancer.candidates("k")} == {"http://a", "http://b"}
     assert balancer.check_passed(b) and balancer.candidates(None) == [b]
     assert balancer.answered(a) and len(balancer.healthy()) == 2
+
+
+# --------------------------------------------------------------------------- public paths
+
+
+async def test_a_public_proxy_forwards_only_its_paths(fakes: list[Fake]) -> None:
+    from dataclasses import replace
+
+    options = replace(QUIET, public_paths=frozenset({"/webhooks/facebook/webhook"}))
+    proxy = await _proxy([fakes[0].url], options)
+    try:
+        allowed = await proxy.session.post(_raw(proxy, "/webhooks/facebook/webhook?x=1"),
+                                           data=b"{}")
+        assert allowed.status == 200
+        assert (await allowed.json())["path"] == "/webhooks/facebook/webhook?x=1"
+        before = len(fakes[0].seen)
+        for path in ("/conversations/u1/tracker?token=t", "/webhooks/rest/webhook",
+                     "/webhooks/facebook/webhook/../../conversations/u1/tracker",
+                     "/webhooks/facebook/webhook%2F..%2Fx", "//webhooks/facebook/webhook",
+                     "/webhooks/facebook/webhook/", "/metrics"):
+            for method in ("GET", "POST", "PUT"):
+                answer = await proxy.session.request(method, _raw(proxy, path), data=b"{}")
+                assert answer.status == 404, (method, path)
+        assert len(fakes[0].seen) == before  # nothing of it reached the upstream
+        assert (await proxy.get("/health")).status == 200
+    finally:
+        await proxy.close()

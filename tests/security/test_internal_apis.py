@@ -30,7 +30,7 @@ import pytest
 from trained_model import trained_model
 
 from tools.env import child_env
-from tools.procs import Proc, action_server, free_port, proxy, rasa_server, wait_ready
+from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -107,13 +107,21 @@ class Servers:
         self.procs: list[Proc] = [self.actions, self.rasa]
 
     def public_proxy(self) -> Proc:
-        """The Rasa proxy exactly as the production profile configures it for the outside."""
-        from tools.profile import CHANNEL_WEBHOOK_PATHS
+        """The Rasa proxy exactly as ``./mttq prod`` lays it out for the outside (its command
+        from :class:`tools.profile.Profile`), with our Rasa server as its one upstream."""
+        from tools.profile import Profile
 
-        status = f"/status?token={self.token}"
-        return proxy("rasa-proxy", self.public_port, [self.rasa_url], health_path=status,
-                     log=self.logs / "rasa-proxy.log", env=self.env,
-                     public_paths=CHANNEL_WEBHOOK_PATHS)
+        layout = Profile(
+            replicas=1, action_servers=1, database_url=self.db_url,
+            tracker_store_url=self.env["TRACKER_STORE_URL"], lock_store_url="",
+            var_dir=self.logs.parent / "profile", model=trained_model(),
+            public_port=self.public_port, extra_env={"RASA_TOKEN": self.token},
+        )
+        proc = layout.proc("rasa-proxy")
+        cmd = list(proc.cmd)
+        cmd[cmd.index("--upstream") + 1] = self.rasa_url
+        proc.cmd = cmd
+        return proc
 
     @property
     def rasa_url(self) -> str:

@@ -350,7 +350,7 @@ def _staff_row(conversation: str, channel: str) -> OutboxRow:
 def _deliver(stack: Stack, row: OutboxRow) -> Any:
     async def run() -> Any:
         async with aiohttp.ClientSession() as http:
-            return await RasaCitizenSender(stack.url, http).send(row)
+            return await RasaCitizenSender(stack.url, http, token=stack.token).send(row)
 
     return asyncio.run(run())
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from bot.settings import ROOT
-from tools.env import child_env, python, rasa_cmd
+from tools.env import child_env, python
 
 
 @dataclass
@@ -129,21 +129,22 @@ def rasa_server(
 
     The API reads and rewrites every conversation (``/conversations/<id>/tracker``,
     ``trigger_intent``), so it never runs without the token; :func:`tools.env.child_env`
-    always provides one."""
+    always provides one. :mod:`tools.rasa_run` adds ``--auth-token`` inside the process, so the
+    token is not on the command line for ``ps`` to show."""
     env = env or child_env()
     token = env.get("RASA_TOKEN", "")
     if not token:
         raise ValueError("Rasa's HTTP API needs RASA_TOKEN (tools.env.child_env provides one)")
-    cmd = rasa_cmd(
+    cmd = [
+        python(), "-m", "tools.rasa_run",
         "run",
         "--model", str(model),
         "--enable-api",
-        "--auth-token", token,
         "--interface", "127.0.0.1",
         "--port", str(port),
         "--endpoints", endpoints,
         "--credentials", credentials,
-    )
+    ]
     # /status answers 401 without the token: the readiness check sends it.
     return Proc("Rasa server", cmd, f"http://127.0.0.1:{port}/status?token={token}", env=env,
                 log_path=log)

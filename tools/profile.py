@@ -207,7 +207,8 @@ class Profile:
             proc = rasa_server(model, port, log=log(name), env=env, endpoints=endpoints,
                                credentials=credentials)
             pieces[name] = _Piece(proc, port, "rasa-proxy", f"http://127.0.0.1:{port}")
-        status = "/status" + (f"?token={token}" if token else "")
+        # Expanded by the proxy from its own environment: no token on a command line.
+        status = "/status?token=${RASA_TOKEN}" if token else "/status"
         pieces["rasa-proxy"] = _Piece(
             proxy("rasa-proxy", self.public_port, self.replica_urls, health_path=status,
                   host=host, log=log("rasa-proxy"), env=env,

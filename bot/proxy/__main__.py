@@ -31,7 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--upstream", action="append", default=None,
                         help="an upstream base URL; repeat for each (PROXY_UPSTREAMS)")
     parser.add_argument("--health-path", default=env.get("PROXY_HEALTH_PATH", "/health"),
-                        help="path (and query) checked on every upstream, 2xx = healthy")
+                        help="path (and query) checked on every upstream, 2xx = healthy; "
+                             "${VAR} is replaced by the environment's value (a token stays "
+                             "off the command line)")
     parser.add_argument("--name", default=env.get("PROXY_NAME", "proxy"), help="name in logs")
     parser.add_argument("--public-path", action="append", default=None,
                         help="forward only this exact path (repeat for each; PROXY_PUBLIC_PATHS, "
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logs.configure(args.name)  # LOG_FORMAT / LOG_LEVEL, like every other process
     options = ProxyOptions(
-        health_path=args.health_path,
+        health_path=os.path.expandvars(args.health_path),
         health_interval=args.health_interval,
         health_timeout=args.health_timeout,
         fall=args.fall,

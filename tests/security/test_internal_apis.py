@@ -254,6 +254,19 @@ def test_rasa_itself_gets_through_with_the_secret(servers: Servers, victim_ref: 
     assert "Quỹ \"Vì người nghèo\"" in " ".join(r.get("text") or "" for r in json.loads(body))
 
 
+def test_no_secret_on_any_command_line(servers: Servers, public_proxy: str) -> None:
+    """``ps`` shows every local user every command line; the secrets stay in environments."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        assert servers.token not in cmdline, cmdline.replace("\0", " ")[:200]
+        assert servers.secret not in cmdline, cmdline.replace("\0", " ")[:200]
+
+
 def test_the_action_server_refuses_to_start_without_a_secret() -> None:
     from bot.observability.action_server import create_app
 

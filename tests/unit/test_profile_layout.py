@@ -47,8 +47,12 @@ def test_names_urls_and_wiring(tmp_path: Path) -> None:
         "/webhooks/zalo/"]
     assert "--public-path" not in profile.proc("rasa-api").cmd
     rasa = profile.proc("rasa-1").cmd
-    assert rasa[rasa.index("--auth-token") + 1] == env["RASA_TOKEN"] != ""
+    assert rasa[1:4] == ["-m", "tools.rasa_run", "run"]  # adds --auth-token $RASA_TOKEN
+    assert env["RASA_TOKEN"] != "" and profile.proc("rasa-1").env["RASA_TOKEN"] == env["RASA_TOKEN"]
     assert rasa[rasa.index("--interface") + 1] == "127.0.0.1"
+    for name in profile.names:  # ps shows command lines to every user: no secret on one
+        assert not any(env["RASA_TOKEN"] in arg or env["ACTION_SERVER_SECRET"] in arg
+                       for arg in profile.proc(name).cmd), name
     assert profile.log_path("rasa-1") == tmp_path / "logs" / "rasa-1.log"
 
 

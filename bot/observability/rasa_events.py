@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from asyncio import AbstractEventLoop
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -89,12 +89,15 @@ class TurnTracking(LockStore):
     timed into ``mttq_turn_duration_seconds`` (when the turn carried a message)."""
 
     metrics: RasaMetrics | None = None
+    #: The clock turns are timed with; a test replaces it so a duration never depends on how
+    #: long the machine took to wake a sleeping task.
+    clock: Callable[[], float] = staticmethod(time.perf_counter)
 
     @asynccontextmanager
     async def lock(
         self, conversation_id: str, *args: Any, **kwargs: Any
     ) -> AsyncGenerator[TicketLock, None]:
-        turn = Turn(str(conversation_id), time.perf_counter())
+        turn = Turn(str(conversation_id), self.clock())
         token = CURRENT_TURN.set(turn)
         try:
             with bind_conversation(conversation_id):
@@ -105,7 +108,7 @@ class TurnTracking(LockStore):
             if turn.channel is not None:
                 metrics = self.metrics or rasa_metrics()
                 metrics.turn_duration.labels(turn.channel).observe(
-                    time.perf_counter() - turn.started
+                    self.clock() - turn.started
                 )
 
 

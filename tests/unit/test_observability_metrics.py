@@ -153,19 +153,23 @@ async def test_a_held_lock_is_a_turn_labelled_by_its_message_channel() -> None:
     metrics = RasaMetrics(new_registry(process_metrics=False))
     store = TrackedInMemoryLockStore()
     store.metrics = metrics
+    # A clock that moves only when read: the turn lasts exactly 0.25 s whatever the machine's load
+    # (a real sleep can wake a hair early on the event loop's clock and made this test flaky).
+    readings = iter([100.0, 100.25, 200.0, 200.0])
+    store.clock = lambda: next(readings)  # type: ignore[method-assign]
     broker = MetricsEventBroker(metrics)
     seen: list[tuple[str | None, Turn | None]] = []
 
     async with store.lock("zalo-123"):
         seen.append((logs.current_conversation(), CURRENT_TURN.get()))
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
         broker.publish(user_event("greet", 0.9, channel="zalo"))
     async with store.lock("api-only"):  # e.g. GET /conversations/…/tracker: no message
         pass
     assert seen[0][0] == "zalo-123" and seen[0][1] is not None
     assert (logs.current_conversation(), CURRENT_TURN.get()) == (None, None)
     assert sample(metrics.registry, "mttq_turn_duration_seconds_count", channel="zalo") == 1
-    assert sample(metrics.registry, "mttq_turn_duration_seconds_sum", channel="zalo") >= 0.01
+    assert sample(metrics.registry, "mttq_turn_duration_seconds_sum", channel="zalo") == 0.25
     total = sum(s.value for m in metrics.registry.collect() if m.name == "mttq_turn_duration_seconds"
                 for s in m.samples if s.name.endswith("_count"))
     assert total == 1

@@ -119,9 +119,21 @@ class FakeAssistant:
     messages: list[UserMessage] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
+    #: Senders being handled right now, and a snapshot of them each time a message starts: tests
+    #: read concurrency from these instead of from wall-clock durations, which vary with load.
+    active: list[str] = field(default_factory=list)
+    overlaps: list[tuple[str, ...]] = field(default_factory=list)
 
     async def __call__(self, message: UserMessage) -> None:
         self.messages.append(message)
+        self.active.append(message.sender_id)
+        self.overlaps.append(tuple(self.active))
+        try:
+            await self._answer(message)
+        finally:
+            self.active.remove(message.sender_id)
+
+    async def _answer(self, message: UserMessage) -> None:
         await asyncio.sleep(self.delay)
         try:
             for response in self.reply(message):

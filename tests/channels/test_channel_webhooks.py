@@ -207,15 +207,17 @@ async def test_one_conversation_in_order_different_ones_concurrently(
     assistant.delay = 0.2
     for n in range(4):  # four deliveries of one person, the assistant slower than they arrive
         await post_fb(http, server, fb_body(fb_message("order-a", f"a-{n}", f"tin {n}")))
-    started = time.perf_counter()
     await post_fb(http, server, fb_body(*(fb_message(f"other-{n}", f"o-{n}", "xin chao")
                                           for n in range(4))))
-    await assistant.wait_for(8, timeout=5)
+    await assistant.wait_for(8, timeout=10)
     assert assistant.texts("order-a") == ["tin 0", "tin 1", "tin 2", "tin 3"]
-    # The four other people were answered side by side, not one after another.
+    # One person's messages never overlap; the four other people were answered side by side, not
+    # one after another (read from what was in flight together, not from a wall-clock bound).
+    assert all(snapshot.count("order-a") <= 1 for snapshot in assistant.overlaps)
     others = [m for m in assistant.messages if m.sender_id.startswith("other-")]
     assert len(others) == 4
-    assert time.perf_counter() - started < 0.8 + 0.2 * 4
+    assert max(sum(s.startswith("other-") for s in snapshot)
+               for snapshot in assistant.overlaps) >= 2
 
 
 async def test_facebook_attachments_reach_the_assistant_as_metadata(
@@ -426,10 +428,13 @@ async def test_a_write_lock_held_by_another_process_does_not_stall_the_server(
             post_fb(http, server, fb_body(fb_message(FB_USER, "m-locked", "xin chao"))))
         await asyncio.sleep(0.3)
         assert not delivery.done()  # its id is not recorded yet, so no 200 yet...
-        started = time.perf_counter()
-        async with http.get(f"{server.url}/webhooks/facebook/") as answer:  # ...but the loop is free
-            assert answer.status == 200
-        assert time.perf_counter() - started < 0.2
+        async def health() -> int:
+            async with http.get(f"{server.url}/webhooks/facebook/") as answer:
+                return answer.status
+        # ...but the loop is free: another request is answered while the delivery still waits
+        # (judged by order of events, not by a wall-clock bound that a loaded machine can miss).
+        assert await asyncio.wait_for(health(), timeout=3) == 200
+        assert not delivery.done()
     finally:
         other.execute("COMMIT")
         other.close()

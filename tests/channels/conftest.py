@@ -122,6 +122,8 @@ class FakeAssistant:
     #: Senders being handled right now, and a snapshot of them each time a message starts: tests
     #: read concurrency from these instead of from wall-clock durations, which vary with load.
     active: list[str] = field(default_factory=list)
+    #: When set, every message waits for this event before it is answered.
+    gate: asyncio.Event | None = None
     overlaps: list[tuple[str, ...]] = field(default_factory=list)
 
     async def __call__(self, message: UserMessage) -> None:
@@ -134,6 +136,8 @@ class FakeAssistant:
             self.active.remove(message.sender_id)
 
     async def _answer(self, message: UserMessage) -> None:
+        if self.gate is not None:  # held until the test opens it: "slower than anything"
+            await self.gate.wait()
         await asyncio.sleep(self.delay)
         try:
             for response in self.reply(message):

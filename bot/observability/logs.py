@@ -19,6 +19,9 @@ Why each piece exists:
   replace Vietnamese phone numbers with ``<phone>`` in the message, the structured fields and the
   exception text, so the number reaches no file whatever the level. Conversation ids stay as they
   are: they are platform user ids, not phone numbers.
+* **No secrets.** The same filter and formatters redact tokens and secrets (:mod:`.redact`): an
+  HTTP client logging a Telegram URL or a traceback quoting an ``Authorization`` header must not
+  put a credential in a log file.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from contextvars import ContextVar, Token
 from datetime import datetime, timezone
 from typing import IO, Any
 
+from bot.observability.redact import redact
+
 __all__ = [
     "CONVERSATION_ID",
     "PHONE_MASK",
@@ -45,6 +50,7 @@ __all__ = [
     "configure",
     "current_conversation",
     "mask_phones",
+    "scrub",
 ]
 
 #: The conversation being handled in this task (Rasa sender id), or None.
@@ -85,6 +91,12 @@ def mask_phones(text: str) -> str:
     return _PHONE.sub(PHONE_MASK, _ANSI.sub("", text))
 
 
+def scrub(text: str) -> str:
+    """``text`` as a log line may carry it: secrets redacted (:mod:`.redact`; first, so a bot id
+    inside a token is not mistaken for a phone number), then phone numbers masked."""
+    return mask_phones(redact(text)) if text else text
+
+
 def current_conversation() -> str | None:
     return CONVERSATION_ID.get()
 
@@ -106,20 +118,20 @@ def bind_conversation(conversation_id: str | None) -> Iterator[None]:
 
 
 def _masked(value: Any, depth: int = 0) -> Any:
-    """A JSON-safe copy of ``value`` with phone numbers masked in every string."""
+    """A JSON-safe copy of ``value`` with every string scrubbed (:func:`scrub`)."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
-        return mask_phones(value)
+        return scrub(value)
     if depth >= 6:
-        return mask_phones(str(value))
+        return scrub(str(value))
     if isinstance(value, Mapping):
         return {str(key): _masked(item, depth + 1) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_masked(item, depth + 1) for item in value]
     if isinstance(value, bytes):
-        return mask_phones(value.decode("utf-8", "replace"))
-    return mask_phones(str(value))
+        return scrub(value.decode("utf-8", "replace"))
+    return scrub(str(value))
 
 
 class ContextFilter(logging.Filter):
@@ -140,9 +152,10 @@ class ContextFilter(logging.Filter):
 
 
 class PhoneMaskingFilter(logging.Filter):
-    """Masks phone numbers in the record itself: message, structured fields, exception, stack.
+    """Masks phone numbers and redacts secrets (:func:`scrub`) in the record itself: message,
+    structured fields, exception, stack.
 
-    Runs before any formatter, so every handler the record reaches sees the masked text.
+    Runs before any formatter, so every handler the record reaches sees the scrubbed text.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -150,13 +163,13 @@ class PhoneMaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string: leave it for logging's own error report
             return True
-        record.msg, record.args = mask_phones(message), None
+        record.msg, record.args = scrub(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = mask_phones(record.exc_text)
+            record.exc_text = scrub(record.exc_text)
         if record.stack_info:
-            record.stack_info = mask_phones(record.stack_info)
+            record.stack_info = scrub(record.stack_info)
         fields = getattr(record, FIELDS_ATTR, None)
         if isinstance(fields, Mapping):
             setattr(record, FIELDS_ATTR, _masked(fields))
@@ -241,7 +254,7 @@ class TextFormatter(logging.Formatter):
             text += "\n" + record.exc_text
         if record.stack_info:
             text += "\n" + record.stack_info
-        return mask_phones(text)
+        return scrub(text)
 
 
 def _is_console(handler: logging.Handler) -> bool:

@@ -340,3 +340,26 @@ def test_rest_channel_cannot_enter_a_facebook_conversation(servers: Servers,
     assert status == 403, body
     assert victim_ref not in body
     assert len(servers.tracker(VICTIM)["events"]) == before
+
+
+def test_no_secret_reaches_any_log(servers: Servers, public_proxy: str, victim_ref: str) -> None:
+    """Attack 5: tokens travel in URLs (``?token=``), in headers and in malformed headers that
+    end up in tracebacks; after traffic of every kind, no log file holds either shared secret.
+    (Runs last in this module, so it also reads what every test above made the servers log.)"""
+    token, secret = servers.token, servers.secret
+    assert len(token) >= 16 and len(secret) >= 16  # generated, recognisable values
+    _request(f"{servers.rasa_url}/conversations/{VICTIM}/tracker?token={token}")
+    _request(f"{servers.rasa_url}/conversations/{VICTIM}/tracker",
+             headers={"Authorization": f"Bearer {token}x"})
+    _request(f"{servers.rasa_url}/conversations/{VICTIM}/tracker",
+             headers={"Authorization": f"Bearer{token}"})  # malformed: no space
+    _request(servers.action_url, forged_call(), headers={SECRET_HEADER: f"{secret}x"})
+    _request(f"{public_proxy}/conversations/{VICTIM}/tracker?token={token}")
+    _request(f"{servers.rasa_url}/webhooks/rest/webhook?token={token}",
+             {"sender": f"log-{uuid.uuid4().hex[:8]}", "message": "xin chao"})
+    files = [p for p in servers.logs.parent.rglob("*.log") if p.is_file()]
+    assert any(p.name == "rasa.log" for p in files) and any(p.name == "actions.log" for p in files)
+    for path in files:
+        text = path.read_text(errors="replace")
+        assert token not in text, f"RASA_TOKEN in {path.name}"
+        assert secret not in text, f"ACTION_SERVER_SECRET in {path.name}"

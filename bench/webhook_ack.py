@@ -8,6 +8,10 @@ per channel:
   acknowledgement itself (signature, recording the id, queueing);
 * ``waves``: ``--rounds`` waves of ``--concurrency`` signed deliveries sent at once, each from a
   new person writing "xin chao"; a wave goes once the previous wave's turns are over;
+* ``flooded``: ``--rounds`` times, ``--concurrency`` chat (REST) messages of ``--flood-chars``
+  characters sent at once from as many senders, and while Rasa works on them, a wave of
+  ``--concurrency`` signed deliveries: the acknowledgements must not wait for the long messages'
+  NLU (issue 18: 20 such messages once held them for 16 s);
 * ``backlog``: the same waves back to back, without waiting for the assistant: the
   acknowledgements then share Rasa's event loop with the turns of every earlier wave (Rasa runs
   NLU, policies and its tracker store on that loop).
@@ -16,6 +20,7 @@ Every webhook answer is timed at the client. At the end it waits until every per
 reply and reports how many did.
 
     PYTHONPATH=. .venv/bin/python -m bench.webhook_ack [--rounds 10] [--concurrency 20] [--idle 20]
+        [--flood-chars 20000]
 """
 
 from __future__ import annotations
@@ -128,6 +133,36 @@ class Bench:
         return times
 
 
+#: A long, ordinary complaint: what a citizen pasting a whole letter sends.
+LONG_COMPLAINT = ("Kính gửi Ủy ban Mặt trận Tổ quốc phường, tôi xin phản ánh việc con đường trong "
+                  "ngõ 12 bị ngập nước kéo dài, cống thoát nước bị tắc, rác thải không được thu "
+                  "gom đúng giờ, ảnh hưởng tới sinh hoạt của bà con trong tổ dân phố. ")
+
+
+async def flooded(bench: Bench, channel: str, rounds: int, concurrency: int,
+                  chars: int) -> tuple[list[float], int]:
+    """Acknowledgement times of ``channel`` deliveries sent while ``concurrency`` long chat
+    messages are being handled; and how many chat messages got an answer."""
+    text = (LONG_COMPLAINT * (chars // len(LONG_COMPLAINT) + 1))[:chars]
+    times: list[float] = []
+    answered = 0
+    connector = aiohttp.TCPConnector(limit=concurrency * 4)
+    timeout = aiohttp.ClientTimeout(total=600)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+        async def chat(n: int) -> bool:
+            async with http.post(f"{bench.url}/webhooks/rest/webhook",
+                                 json={"sender": f"flood-{uuid.uuid4().hex[:8]}-{n}",
+                                       "message": text}) as answer:
+                return answer.status == 200 and bool(await answer.json())
+        for _ in range(rounds):
+            flood = [asyncio.create_task(chat(n)) for n in range(concurrency)]
+            await asyncio.sleep(0.2)  # the long messages are in Rasa now
+            times += await asyncio.gather(*(bench.deliver(http, channel)
+                                            for _ in range(concurrency)))
+            answered += sum(await asyncio.gather(*flood))
+    return times, answered
+
+
 def _row(label: str, times: list[float]) -> str:
     return (f"{label:<18}{len(times):>6}{statistics.median(times):>9.1f}"
             f"{_pct(times, 0.99):>9.1f}{max(times):>9.1f}")
@@ -138,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--idle", type=int, default=20)
+    parser.add_argument("--flood-chars", type=int, default=20_000)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 100 or not 1 <= args.concurrency <= 200 or \
@@ -179,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         for channel in ("facebook", "zalo"):
             results[f"{channel} waves"] = asyncio.run(
                 bench.burst(channel, args.rounds, args.concurrency, settle=True))
+        flood_answered = 0
+        for channel in ("facebook", "zalo"):
+            results[f"{channel} flooded"], got = asyncio.run(
+                flooded(bench, channel, args.rounds, args.concurrency, args.flood_chars))
+            flood_answered += got
         for channel in ("facebook", "zalo"):
             results[f"{channel} backlog"] = asyncio.run(
                 bench.burst(channel, args.rounds, args.concurrency))
@@ -194,13 +235,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model: {trained.name}; database: "
           f"{'postgresql' if args.database_url.startswith('postgres') else 'sqlite'}; "
           f"{os.cpu_count()} CPUs; idle: {args.idle} deliveries one at a time; waves, backlog: "
-          f"{args.rounds} waves of {args.concurrency} concurrent deliveries")
+          f"{args.rounds} waves of {args.concurrency} concurrent deliveries; flooded: each wave "
+          f"sent while {args.concurrency} chat messages of {args.flood_chars} characters run")
     print(f"{'webhook answer':<18}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for label, times in results.items():
         print(_row(label, times))
     total = {c: len(u) for c, u in bench.users.items()}
     print("replies: " + ", ".join(f"{c} {answered[c]}/{total[c]}" for c in total)
-          + f"; the last one {drained:.1f} s after the last acknowledgement")
+          + f"; the last one {drained:.1f} s after the last acknowledgement; long chat messages "
+          f"answered {flood_answered}/{2 * args.rounds * args.concurrency}")
     return 0 if answered == total else 1
 
 

@@ -12,7 +12,9 @@ schema, the same validator class, the same ``ValidationError`` with Rasa's hint 
 same class for each type name (rebuilt if an event class appears later). It also lets a tracker
 store that says ``fail_loudly`` (ours) fail the turn when its database is down, where Rasa's
 ``FailSafeTrackerStore`` would carry on with an empty in-memory conversation and drop its events
-later. Rasa offers no hook for any of these, so each is a targeted monkeypatch, installed when
+later. And it bounds each sender's work (:mod:`bot.bounded_turns`): NLU reads a message's first
+characters in a worker thread, so one sender's long messages cannot hold the event loop that
+acknowledges every other conversation's webhooks. Rasa offers no hook for any of these, so each is a targeted monkeypatch, installed when
 Rasa imports our tracker store or policy (:mod:`bot.rasa_stores`, :mod:`bot.policies`) and
 covered by ``tests/unit/test_rasa_patches.py``, which pins the Rasa version it was written for.
 """
@@ -108,8 +110,97 @@ def _patch_failsafe_tracker_store() -> None:
     Agent._create_tracker_store = staticmethod(_create_tracker_store)  # type: ignore[method-assign]
 
 
+def _patch_bounded_turns() -> None:
+    """Bounded work per sender (:mod:`bot.bounded_turns`): a channel's length ceiling, a
+    per-sender rate limit, and NLU on the first characters only, in a worker thread."""
+    import copy
+
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot import bounded_turns
+
+    original_handle = MessageProcessor.handle_message
+
+    async def handle_message(self: Any, message: UserMessage) -> Any:
+        if message.text is not None:
+            message.text = bounded_turns.kept_text(message.text, message.input_channel)
+            verdict = bounded_turns.sender_limiter().check(str(message.sender_id))
+            if verdict != "ok":
+                logger.warning("sender over the rate limit: message not handled (%s)", verdict)
+                if verdict == "tell":
+                    await message.output_channel.send_response(
+                        message.sender_id, {"text": bounded_turns.RATE_LIMIT_REPLY})
+                if isinstance(message.output_channel, CollectingOutputChannel):
+                    return message.output_channel.messages
+                return None
+        return await original_handle(self, message)
+
+    original_parse = MessageProcessor.parse_message
+
+    async def parse_message(self: Any, message: UserMessage,
+                            tracker: DialogueStateTracker | None = None,
+                            only_output_properties: bool = True) -> dict[str, Any]:
+        if self.http_interpreter:
+            return await original_parse(self, message, tracker, only_output_properties)
+        if tracker is None:
+            tracker = DialogueStateTracker.from_events(message.sender_id, [])
+        parsed = message
+        if message.text and len(message.text) > bounded_turns.MAX_NLU_CHARS:
+            parsed = copy.copy(message)
+            parsed.text = bounded_turns.cut_for_nlu(message.text)
+        parse_data: dict[str, Any] = await bounded_turns.run_nlu(
+            lambda: self._parse_message_with_graph(parsed, tracker, only_output_properties))
+        # What Rasa's parse_message does after the graph (its debug log line aside).
+        self._update_full_retrieval_intent(parse_data)
+        self._check_for_unseen_features(parse_data)
+        return parse_data
+
+    MessageProcessor.handle_message = handle_message  # type: ignore[method-assign]
+    MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
+
+
+#: What the citizen hears when a custom action could not run (action server down, frozen or
+#: answering an error): never silence, and never "saved" when nothing was.
+ACTION_FAILED_REPLY = (
+    "Xin lỗi, hệ thống đang gặp sự cố nên yêu cầu vừa rồi của bạn CHƯA được xử lý (nếu bạn vừa "
+    "gửi phản ánh, góp ý thì nội dung CHƯA được lưu). Bạn vui lòng gửi lại sau ít phút; nếu cần "
+    "gấp, hãy nhắn \"gặp cán bộ\"."
+)
+
+
+def _patch_failed_actions() -> None:
+    """A custom action that fails to run says so to the citizen and ends the turn.
+
+    Rasa logs the exception, records no event and predicts the next action, so the citizen who
+    pressed "Gửi" while the action server was down got an empty answer and believed the petition
+    sent (issue 18). A rejection (``ActionExecutionRejection``: a form step refusing the input)
+    is part of the dialogue and passes through unchanged.
+    """
+    from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+    from rasa.shared.core.events import BotUttered, FollowupAction
+
+    original_run = RemoteAction.run
+
+    async def run(self: Any, output_channel: Any, nlg: Any, tracker: Any,
+                  domain: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original_run(self, output_channel, nlg, tracker, domain,
+                                      *args, **kwargs)
+        except ActionExecutionRejection:
+            raise
+        except Exception:  # connection refused, timeout, 5xx, invalid answer
+            logger.exception("custom action %s did not run: the citizen is told so",
+                             self.name())
+            return [BotUttered(ACTION_FAILED_REPLY, metadata={"action_failed": self.name()}),
+                    FollowupAction("action_listen")]
+
+    RemoteAction.run = run  # type: ignore[method-assign]
+
+
 def install() -> None:
-    """Install both replacements once per process (safe to call many times)."""
+    """Install the replacements once per process (safe to call many times)."""
     global _installed
     if _installed:
         return
@@ -126,3 +217,5 @@ def install() -> None:
     _patch_action_validation()
     _patch_event_lookup()
     _patch_failsafe_tracker_store()
+    _patch_bounded_turns()
+    _patch_failed_actions()

@@ -513,17 +513,17 @@ def main_prod(replicas: int | None = None, action_servers: int | None = None,
     print(f"  Staff console:            {profile.web_url}/staff")
     print(f"  Rasa (channels' webhooks): {profile.public_url}")
     print("Press Ctrl-C to stop.", flush=True)
-    restarted: dict[str, float] = {}
+    from tools.procs import http_ok
+    from tools.supervise import Supervisor
+
+    supervisor = Supervisor(
+        profile.names, alive=profile.alive,
+        healthy=lambda name: http_ok(profile.proc(name).ready_url, timeout=5.0),
+        restart=lambda name: profile.restart(name, wait=False),
+        log_path=lambda name: rel(profile.log_path(name) or Path()),
+    )
     while not stopping:
-        for name in profile.names:
-            if stopping or profile.alive(name):
-                continue
-            if time.monotonic() - restarted.get(name, -1e9) < 30:
-                continue  # crashed again right away: leave it to the log, retry later
-            print(f"warning: {name} stopped unexpectedly (see {rel(profile.log_path(name) or Path())})"
-                  "; restarting it", file=sys.stderr, flush=True)
-            restarted[name] = time.monotonic()
-            profile.restart(name, wait=False)
+        supervisor.tick()  # a process it gave up on stays down; the others keep serving
         time.sleep(0.5)
     print("\nStopping...", flush=True)
     profile.stop()

@@ -11,7 +11,8 @@ from types import FrameType
 from bot.settings import get_settings
 from tools import model
 from tools.env import child_env, rel
-from tools.procs import Proc, action_server, rasa_server, wait_ready, web_service
+from tools.procs import Proc, action_server, http_ok, rasa_server, wait_ready, web_service
+from tools.supervise import Supervisor
 
 
 def _port(url: str, default: int) -> int:
@@ -61,12 +62,22 @@ def run() -> int:
     print(f"  Rasa HTTP API:            {settings.rasa_url}")
     print("  Terminal chat instead:    ./mttq shell")
     print("Press Ctrl-C to stop.", flush=True)
+    by_name = {proc.name: proc for proc in procs}
+
+    def restart(name: str) -> None:
+        by_name[name].stop()
+        by_name[name].start()
+
+    supervisor = Supervisor(
+        by_name, alive=lambda name: by_name[name].alive(),
+        healthy=lambda name: http_ok(by_name[name].ready_url, timeout=5.0),
+        restart=restart, log_path=lambda name: rel(by_name[name].log_path or logs),
+    )
     while not stopping:
-        for proc in procs:
-            if not proc.alive() and not stopping:
-                print(f"error: {proc.name} stopped unexpectedly (see {rel(proc.log_path or logs)})",
-                      file=sys.stderr)
-                stop_all()
-                return 1
+        supervisor.tick()
+        if supervisor.given_up and not stopping:
+            print("error: a process keeps failing; stopping everything.", file=sys.stderr)
+            stop_all()
+            return 1
         time.sleep(0.5)
     return 0

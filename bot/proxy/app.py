@@ -211,8 +211,16 @@ def forwards(options: ProxyOptions, raw_path: str) -> bool:
     return raw_path.split("?", 1)[0] in options.public_paths
 
 
+def _bad_target() -> web.Response:
+    return web.json_response({"error": "bad_request_target"}, status=400)
+
+
 async def forward(request: web.Request) -> web.StreamResponse:
     app = request.app
+    if not request.raw_path.startswith("/"):
+        # An absolute-form target ("GET http://elsewhere/ HTTP/1.1") asks a forward proxy to
+        # fetch another site; this is a reverse proxy: refuse it, never build a URL from it.
+        return _bad_target()
     if not forwards(app[OPTIONS], request.raw_path):
         return _not_public()
     if request.headers.get("Upgrade", "").lower() == "websocket":

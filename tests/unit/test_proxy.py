@@ -442,3 +442,29 @@ async def test_a_public_proxy_forwards_only_its_paths(fakes: list[Fake]) -> None
         assert (await proxy.get("/health")).status == 200
     finally:
         await proxy.close()
+
+
+@pytest.mark.parametrize("public", [False, True], ids=["internal", "public"])
+async def test_an_absolute_url_request_target_is_a_bad_request(fakes: list[Fake],
+                                                                public: bool) -> None:
+    """Issue 18, item 7: ``GET http://elsewhere/ HTTP/1.1`` got a 500; it is a 400, and nothing
+    reaches an upstream."""
+    import asyncio
+    from dataclasses import replace
+
+    options = replace(QUIET, public_paths=frozenset({"/webhooks/facebook/webhook"})) \
+        if public else QUIET
+    proxy = await _proxy([fakes[0].url], options)
+    try:
+        before = len(fakes[0].seen)
+        for target in ("http://example.invalid/webhooks/facebook/webhook",
+                       f"{fakes[0].url}/conversations/u1/tracker"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            await writer.drain()
+            status_line = (await reader.readline()).decode()
+            writer.close()
+            assert status_line.split()[1] == "400", (target, status_line)
+        assert len(fakes[0].seen) == before
+    finally:
+        await proxy.close()

@@ -6,6 +6,7 @@ to know where Rasa runs, and no CORS opening on Rasa is needed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from pathlib import Path
@@ -20,6 +21,11 @@ from bot.web.keys import HTTP, SETTINGS
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 MAX_MESSAGE_CHARS = 20_000
+#: How long a citizen's message may take in Rasa before the page gets the designed apology.
+RASA_TIMEOUT_SECONDS = 30.0
+#: What aiohttp raises on a timeout: on Python 3.10 ``asyncio.TimeoutError`` is not the built-in
+#: ``TimeoutError`` (it is from 3.11 on), so both are named.
+TIMEOUTS = (asyncio.TimeoutError, TimeoutError)
 RASA_UNAVAILABLE = (
     "Xin lỗi, hệ thống trả lời tự động đang tạm gián đoạn. Bạn vui lòng thử lại sau ít phút."
 )
@@ -33,7 +39,7 @@ async def send_message(request: web.Request) -> web.Response:
     """Forward one citizen message to Rasa's REST channel and return Rasa's replies."""
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         return web.json_response({"error": "Nội dung gửi lên không hợp lệ."}, status=400)
     if not isinstance(body, dict):
         return web.json_response({"error": "Nội dung gửi lên không hợp lệ."}, status=400)
@@ -61,13 +67,13 @@ async def _forward(request: web.Request, conversation_id: str, message: str) -> 
         async with request.app[HTTP].post(
             url,
             json={"sender": conversation_id, "message": message},
-            timeout=aiohttp.ClientTimeout(total=30),
+            timeout=aiohttp.ClientTimeout(total=RASA_TIMEOUT_SECONDS),
         ) as response:
             if response.status != 200:
                 logger.error("Rasa answered %s for a web chat message", response.status)
                 return web.json_response([{"text": RASA_UNAVAILABLE}], status=502)
             replies = await response.json()
-    except (aiohttp.ClientError, TimeoutError) as error:
+    except (aiohttp.ClientError, *TIMEOUTS) as error:
         logger.error("Rasa unreachable at %s: %s", url, error)
         return web.json_response([{"text": RASA_UNAVAILABLE}], status=502)
     return web.json_response(replies)
@@ -113,7 +119,7 @@ async def updates(request: web.Request) -> web.Response:
             if response.status != 200:
                 return web.json_response([], status=502)
             tracker = await response.json()
-    except (aiohttp.ClientError, TimeoutError):
+    except (aiohttp.ClientError, *TIMEOUTS):
         return web.json_response([], status=502)
     return web.json_response(external_replies(tracker.get("events") or [], after))
 

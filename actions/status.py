@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -19,6 +22,26 @@ from bot.status import NO_CASES, NOT_FOUND, describe, last_public_reply
 
 logger = logging.getLogger(__name__)
 UNAVAILABLE = "Xin lỗi, hệ thống tra cứu đang gặp sự cố. Bạn vui lòng thử lại sau ít phút."
+#: Look-ups by code that found nothing, per conversation, before the code look-up pauses.
+MAX_MISSES = 5
+MISS_WINDOW_SECONDS = 600.0
+TOO_MANY_MISSES = (
+    "Bạn đã tra cứu nhiều mã hồ sơ không đúng trong thời gian ngắn. Để bảo vệ thông tin của "
+    "người dân, việc tra cứu theo mã tạm dừng khoảng 10 phút. Bạn vẫn có thể hỏi \"hồ sơ của "
+    "tôi\" để xem hồ sơ gần nhất của mình, hoặc nhắn \"gặp cán bộ\" để được hỗ trợ."
+)
+#: Wall clock, replaceable in tests (tracker event timestamps are wall-clock seconds).
+clock: Callable[[], float] = time.time
+
+
+def recent_misses(events: list[dict[str, Any]], now: float) -> int:
+    """Code look-ups of this conversation answered "not found" in the last window: read from the
+    conversation itself, so every action server replica sees the same count."""
+    return sum(
+        1 for event in events
+        if event.get("event") == "bot" and event.get("text") == NOT_FOUND
+        and now - float(event.get("timestamp") or 0) < MISS_WINDOW_SECONDS
+    )
 
 
 class ActionCheckStatus(Action):
@@ -30,6 +53,12 @@ class ActionCheckStatus(Action):
     ) -> Events:
         code = normalise_ref_code(first_entity(tracker, "ref_code") or latest_text(tracker) or "")
         channel, user = channel_of(tracker), tracker.sender_id
+        if code and recent_misses(tracker.events, clock()) >= MAX_MISSES:
+            # Codes follow a pattern; guessing them one after another (13 a second were tried)
+            # is slowed down, though a look-up only ever shows a case to the one who filed it.
+            logger.warning("status look-up by code paused: %d misses", MAX_MISSES)
+            send(dispatcher, [Reply(TOO_MANY_MISSES)])
+            return []
         try:
             with session_scope(get_engine(), read_only=True) as session:
                 view = (

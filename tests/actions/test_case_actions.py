@@ -293,3 +293,31 @@ async def test_delete_my_data_after_confirmation(database: str) -> None:
     assert case.content == _case_slots()["case_content"]
     with session_scope(get_engine(database)) as session:
         assert session.execute(select(func.count()).select_from(Case)).scalar_one() == 1
+
+
+async def test_guessing_codes_is_paused_after_five_misses(database: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18, item 7: status look-ups by code were not throttled (13 a second)."""
+    from actions import status
+    from bot.status import NOT_FOUND
+
+    monkeypatch.setattr(status, "clock", lambda: 10_000.0)
+    missed = [{"event": "bot", "text": NOT_FOUND, "timestamp": 10_000.0 - 60 * n}
+              for n in range(5)]
+    guess = make_tracker("tra cứu KN-2611-0007", "check_status",
+                         [entity("ref_code", "KN-2611-0007")], events=missed, sender_id="guesser")
+    paused = CollectingDispatcher()
+    await ActionCheckStatus().run(paused, guess, DOMAIN)
+    assert texts(paused) == [status.TOO_MANY_MISSES]
+    # Misses older than the window no longer count; four recent ones do not pause either.
+    old = [dict(e, timestamp=10_000.0 - 601) for e in missed] + missed[:4]
+    again = CollectingDispatcher()
+    await ActionCheckStatus().run(again, make_tracker(
+        "tra cứu KN-2611-0007", "check_status", [entity("ref_code", "KN-2611-0007")],
+        events=old, sender_id="guesser"), DOMAIN)
+    assert texts(again) == [NOT_FOUND]
+    # The citizen's own last case stays reachable without a code.
+    own = CollectingDispatcher()
+    await ActionCheckStatus().run(own, make_tracker("hồ sơ của tôi", "check_status",
+                                                    events=missed, sender_id="guesser"), DOMAIN)
+    assert texts(own) != [status.TOO_MANY_MISSES]

@@ -6,7 +6,6 @@ answers 404 exactly like a case that does not exist.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +25,7 @@ from bot.db.models import (
     Staff,
 )
 from bot.staff import html as h
-from bot.staff import queries
+from bot.staff import login_csrf, queries
 from bot.staff.context import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -36,7 +35,6 @@ from bot.staff.context import (
     not_found_page,
     redirect,
     run_in_session,
-    same_token,
 )
 from bot.staff.views import (
     history_table,
@@ -45,6 +43,7 @@ from bot.staff.views import (
     overdue_badge,
     status_badge,
 )
+from bot.web.keys import SETTINGS
 
 DONE_MESSAGES = {
     "status": "Đã cập nhật trạng thái hồ sơ; người dân sẽ được báo.",
@@ -84,8 +83,10 @@ def _safe_next(value: str | None) -> str:
 
 
 def _login_page(
-    token: str, *, next_url: str, login: str = "", error: str | None = None, status: int = 200
+    request: web.Request, nonce: str, *, next_url: str, login: str = "",
+    error: str | None = None, status: int = 200,
 ) -> web.Response:
+    token = login_csrf.field_for(nonce, _address(request), _csrf_secret(request))
     body = h.fmt(
         '<div class="login card"><h1>Đăng nhập cổng cán bộ</h1>{flash}'
         '<form method="post" action="/staff/login">'
@@ -106,26 +107,43 @@ def _login_page(
     )
     response = html_response(h.page("Đăng nhập", body), status=status)
     response.set_cookie(
-        LOGIN_CSRF_COOKIE, token, path="/staff/login", httponly=True, samesite="Lax", max_age=3600
+        LOGIN_CSRF_COOKIE, nonce, path="/staff/login", httponly=True, samesite="Lax",
+        max_age=login_csrf.MAX_AGE_SECONDS,
     )
     return response
 
 
+def _address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def _csrf_secret(request: web.Request) -> str:
+    return request.app[SETTINGS].rasa_token or ""
+
+
+def _usable_nonce(request: web.Request) -> str:
+    nonce = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    return nonce if login_csrf.valid_nonce(nonce) else login_csrf.new_nonce()
+
+
 async def login_form(request: web.Request) -> web.StreamResponse:
-    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-    if len(token) > 64:
-        token = secrets.token_urlsafe(24)
-    return _login_page(token, next_url=_safe_next(request.query.get("next")))
+    return _login_page(request, _usable_nonce(request),
+                       next_url=_safe_next(request.query.get("next")))
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
+    if login_csrf.cross_site(request.headers.get("Origin"),
+                             request.headers.get("Sec-Fetch-Site"), request.host):
+        return _login_page(request, login_csrf.new_nonce(), next_url="/staff/cases",
+                           error="Yêu cầu đăng nhập không đến từ trang của cổng cán bộ.",
+                           status=403)
     form = await request.post()
     cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     given = form.get("csrf_token")
-    if not cookie_token or not same_token(given, cookie_token):
-        fresh = secrets.token_urlsafe(24)
+    if not login_csrf.verify(cookie_token, given, _address(request), _csrf_secret(request)):
         return _login_page(
-            fresh,
+            request,
+            login_csrf.new_nonce(),
             next_url="/staff/cases",
             error="Phiên đăng nhập đã hết hạn. Vui lòng nhập lại.",
             status=403,
@@ -148,7 +166,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if raw is None:
         status = 429 if result.locked_until is not None else 401
         return _login_page(
-            cookie_token, next_url=next_url, login=login[:128], error=result.error, status=status
+            request, cookie_token, next_url=next_url, login=login[:128], error=result.error,
+            status=status,
         )
     response = redirect(next_url)
     _session_cookie(response, request, raw)

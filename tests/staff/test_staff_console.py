@@ -29,6 +29,7 @@ from bot.db.models import (
     StaffSession,
 )
 from bot.db.types import utcnow
+from bot.staff.context import LOGIN_CSRF_COOKIE
 
 # --------------------------------------------------------------------------- login / logout
 
@@ -418,3 +419,39 @@ async def test_changing_ones_password_signs_out_other_sessions(world: World) -> 
     assert (await phone.get("/staff/cases", allow_redirects=False)).status == 303
     fresh = await world.client()
     assert (await login_as(fresh, "lan", "mat-khau-moi-12345")).status == 303
+
+
+async def test_a_planted_cookie_and_field_pair_does_not_log_in(world: World) -> None:
+    """Issue 18, item 7: the login accepted any equal cookie/field pair an attacker could plant."""
+    client = await world.client()
+    client.session.cookie_jar.update_cookies({LOGIN_CSRF_COOKIE: "1700000000.planted-by-attacker"})
+    for field in ("1700000000.planted-by-attacker", "a" * 43):
+        response = await client.post("/staff/login", allow_redirects=False, data={
+            "csrf_token": field, "login": "lan", "password": PASSWORD})
+        assert response.status == 403
+
+
+async def test_a_cross_site_login_post_is_refused_even_with_a_valid_token(world: World) -> None:
+    client = await world.client()
+    token = csrf_from(await (await client.get("/staff/login")).text())
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        response = await client.post("/staff/login", allow_redirects=False, headers=headers,
+                                     data={"csrf_token": token, "login": "lan",
+                                           "password": PASSWORD})
+        assert response.status == 403
+    same_site = await login_as(client, "lan", PASSWORD)
+    assert same_site.status == 303
+
+
+def test_a_login_token_is_bound_to_its_cookie_address_and_age() -> None:
+    from bot.staff import login_csrf
+
+    now = 1_800_000_000.0
+    nonce = login_csrf.new_nonce(lambda: now)
+    field = login_csrf.field_for(nonce, "203.0.113.7", "shared")
+    assert login_csrf.verify(nonce, field, "203.0.113.7", "shared", lambda: now + 60)
+    assert not login_csrf.verify(nonce, field, "198.51.100.9", "shared", lambda: now + 60)
+    assert not login_csrf.verify(login_csrf.new_nonce(lambda: now), field, "203.0.113.7",
+                                 "shared", lambda: now + 60)
+    assert not login_csrf.verify(nonce, field, "203.0.113.7", "other-key", lambda: now + 60)
+    assert not login_csrf.verify(nonce, field, "203.0.113.7", "shared", lambda: now + 3601)

@@ -13,9 +13,12 @@ Secrets are never stored as given:
 * the CSRF token of a console session is an HMAC of the raw session token, so it needs no storage
   and the database cannot reveal it either.
 
-Brute force: after :data:`MAX_FAILURES` failed logins for one login name or from one address
-within :data:`FAILURE_WINDOW`, further attempts are refused for :data:`LOCKOUT` without checking
-the password. Every function takes the caller's ``Session`` and never commits.
+Brute force: after :data:`MAX_FAILURES` failed logins for one login name *from one address*, or
+from one address for any names, within :data:`FAILURE_WINDOW`, further attempts from that
+address are refused for :data:`LOCKOUT` without checking the password. Counting per name alone
+let anyone who knew an officer's login lock the officer out from anywhere (issue 18); a guesser
+spreading tries over many addresses still meets :data:`MAX_FAILURES_ANY_ADDRESS` for the name,
+which then locks every address except those the name signed in from before (the officer's own). Every function takes the caller's ``Session`` and never commits.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -42,6 +46,7 @@ __all__ = [
     "FAILURE_WINDOW",
     "LOCKOUT",
     "MAX_FAILURES",
+    "MAX_FAILURES_ANY_ADDRESS",
     "ROLE_LABELS",
     "SESSION_TTL",
     "AccountError",
@@ -70,6 +75,8 @@ LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
+#: Failures for one name from all addresses together that lock the name for unknown addresses.
+MAX_FAILURES_ANY_ADDRESS = 20
 #: Attempts older than this are deleted as new ones come in.
 ATTEMPT_RETENTION = timedelta(days=2)
 
@@ -364,11 +371,11 @@ class LoginResult:
     locked_until: datetime | None = None
 
 
-def _lock_end(times: Sequence[datetime]) -> datetime | None:
+def _lock_end(times: Sequence[datetime], limit: int = MAX_FAILURES) -> datetime | None:
     """When the lockout caused by these failure times (ascending) ends, or None if none does."""
     end = None
-    for i in range(MAX_FAILURES - 1, len(times)):
-        if times[i] - times[i - MAX_FAILURES + 1] <= FAILURE_WINDOW:
+    for i in range(limit - 1, len(times)):
+        if times[i] - times[i - limit + 1] <= FAILURE_WINDOW:
             end = times[i] + LOCKOUT
     return end
 
@@ -376,7 +383,7 @@ def _lock_end(times: Sequence[datetime]) -> datetime | None:
 def locked_until(
     session: Session, login: str, ip: str, *, now: datetime | None = None
 ) -> datetime | None:
-    """The end of the current lockout for this login or address, or None when not locked.
+    """The end of the current lockout for this login at this address, or None when not locked.
 
     A successful login clears the count for its login name (not for its address, so one valid
     account cannot be used to keep guessing others from the same machine).
@@ -390,26 +397,27 @@ def locked_until(
         .limit(1)
     ).scalar_one_or_none()
     login_since = max(since, last_success) if last_success is not None else since
-    by_login = session.execute(
-        select(LoginAttempt.created_at)
-        .where(
-            LoginAttempt.login == login,
-            LoginAttempt.succeeded.is_(False),
-            LoginAttempt.created_at > login_since,
-        )
-        .order_by(LoginAttempt.created_at)
-    ).scalars()
-    by_ip = session.execute(
-        select(LoginAttempt.created_at)
-        .where(
-            LoginAttempt.ip == ip,
-            LoginAttempt.succeeded.is_(False),
-            LoginAttempt.created_at > since,
-        )
-        .order_by(LoginAttempt.created_at)
-    ).scalars()
-    ends = [e for e in (_lock_end(list(by_login)), _lock_end(list(by_ip))) if e is not None]
-    end = max(ends) if ends else None
+
+    def failures(*where: Any, after: datetime) -> list[datetime]:
+        return list(session.execute(
+            select(LoginAttempt.created_at)
+            .where(*where, LoginAttempt.succeeded.is_(False), LoginAttempt.created_at > after)
+            .order_by(LoginAttempt.created_at)
+        ).scalars())
+
+    ends = [
+        _lock_end(failures(LoginAttempt.login == login, LoginAttempt.ip == ip, after=login_since)),
+        _lock_end(failures(LoginAttempt.ip == ip, after=since)),
+    ]
+    known_address = session.execute(
+        select(LoginAttempt.id).where(LoginAttempt.login == login, LoginAttempt.ip == ip,
+                                      LoginAttempt.succeeded.is_(True)).limit(1)
+    ).first() is not None
+    if not known_address:
+        ends.append(_lock_end(failures(LoginAttempt.login == login, after=login_since),
+                              MAX_FAILURES_ANY_ADDRESS))
+    found = [e for e in ends if e is not None]
+    end = max(found) if found else None
     return end if end is not None and end > now else None
 
 

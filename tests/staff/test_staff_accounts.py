@@ -120,13 +120,29 @@ def test_lockout_lasts_fifteen_minutes_after_the_fifth_failure(db_with_units: En
     assert result.locked_until == T0 + timedelta(minutes=19)
     during = _attempt(db_with_units, "lan", GOOD, T0 + timedelta(minutes=18, seconds=30))
     assert during.staff is None and "thử lại sau 1 phút" in (during.error or "")
+    # Issue 18: whoever failed at 10.0.0.1 cannot lock the officer out from another address.
     elsewhere = _attempt(db_with_units, "lan", GOOD, T0 + timedelta(minutes=10), ip="10.9.9.9")
-    assert elsewhere.staff is None  # the login is locked from any address
+    assert elsewhere.staff is not None
     after = _attempt(db_with_units, "lan", GOOD, T0 + timedelta(minutes=19, seconds=1))
     assert after.staff is not None
     with session_scope(db_with_units) as session:
-        refused = session.execute(select(LoginAttempt)).scalars().all()
-    assert len(refused) == 6  # refused attempts during the lockout are not recorded
+        recorded = session.execute(select(LoginAttempt)).scalars().all()
+    assert len(recorded) == 7  # 5 failures, 2 successes: the refused attempt is not recorded
+
+
+def test_guessing_from_many_addresses_locks_unknown_addresses_not_the_officers(
+        db_with_units: Engine) -> None:
+    with session_scope(db_with_units) as session:
+        accounts.create_staff(
+            session, login="lan", unit_code="p_lang", role="officer", password=GOOD
+        )
+    assert _attempt(db_with_units, "lan", GOOD, T0 - timedelta(hours=1), ip="10.0.0.1").staff
+    for n in range(accounts.MAX_FAILURES_ANY_ADDRESS):  # one try from each of 20 addresses
+        _attempt(db_with_units, "lan", "sai", T0 + timedelta(seconds=20 * n), ip=f"10.7.0.{n}")
+    at = T0 + timedelta(minutes=8)
+    stranger = _attempt(db_with_units, "lan", GOOD, at, ip="10.8.8.8")
+    assert stranger.staff is None and stranger.locked_until is not None
+    assert _attempt(db_with_units, "lan", GOOD, at, ip="10.0.0.1").staff is not None
 
 
 def test_spread_out_failures_do_not_lock(db_with_units: Engine) -> None:

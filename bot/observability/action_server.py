@@ -40,9 +40,9 @@ from bot.observability import logs
 from bot.observability.metrics import (
     ActionMetrics,
     exposition,
+    metrics_allowed,
     new_registry,
     sanic_endpoint,
-    token_allows,
 )
 from bot.observability.readiness import run_checks, sql_ping
 from bot.service_secrets import ACTION_SECRET_HEADER
@@ -181,7 +181,7 @@ def create_app(
 
     @app.get("/metrics")
     async def metrics_endpoint(request: Request) -> HTTPResponse:
-        if not token_allows(request.headers.get("Authorization"), token):
+        if not metrics_allowed(request.headers.get("Authorization"), token, request.ip):
             return response.json({"error": "unauthorized"}, status=401)
         body, content_type = exposition(ops.registry)
         return response.raw(body, content_type=content_type)

@@ -54,6 +54,8 @@ __all__ = [
     "exposition",
     "new_registry",
     "sanic_endpoint",
+    "is_loopback",
+    "metrics_allowed",
     "token_allows",
 ]
 
@@ -87,6 +89,27 @@ def token_allows(authorization: str | None, token: str) -> bool:
     if not given.lower().startswith("bearer "):
         return False
     return hmac.compare_digest(given[7:].strip().encode(), token.encode())
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a client address is this machine (127.0.0.0/8, ::1, a Unix socket)."""
+    import ipaddress
+
+    if not address:
+        return False
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def metrics_allowed(authorization: str | None, token: str, client: str | None) -> bool:
+    """Who may read ``/metrics``: with ``METRICS_TOKEN`` set, a request carrying it; without
+    one, only this machine (issue 18: the endpoints were open to anyone who could reach a port).
+    Metrics name conversations' channels, intents and queue sizes: not for the public."""
+    if token:
+        return token_allows(authorization, token)
+    return is_loopback(client)
 
 
 class BoundedLabel:
@@ -282,7 +305,7 @@ def aiohttp_handler(
     import asyncio
 
     async def metrics(request: web.Request) -> web.StreamResponse:
-        if not token_allows(request.headers.get("Authorization"), token):
+        if not metrics_allowed(request.headers.get("Authorization"), token, request.remote):
             return web.json_response({"error": "unauthorized"}, status=401)
         target = registry if isinstance(registry, CollectorRegistry) else registry(request)
         body, content_type = await asyncio.to_thread(exposition, target)

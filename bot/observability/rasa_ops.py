@@ -33,7 +33,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.observability import logs
-from bot.observability.metrics import RasaMetrics, exposition, sanic_endpoint, token_allows
+from bot.observability.metrics import RasaMetrics, exposition, metrics_allowed, sanic_endpoint
 from bot.observability.rasa_events import rasa_metrics
 from bot.observability.readiness import Check, redis_ping, run_checks, sql_ping
 from bot.settings import get_settings
@@ -124,7 +124,7 @@ class OpsChannel(InputChannel):
         return response.json(body, status=200 if ok else 503)
 
     async def metrics_endpoint(self, request: Request) -> HTTPResponse:
-        if not token_allows(request.headers.get("Authorization"), self.token):
+        if not metrics_allowed(request.headers.get("Authorization"), self.token, request.ip):
             return response.json({"error": "unauthorized"}, status=401)
         body, content_type = exposition(self.metrics.registry)
         return response.raw(body, content_type=content_type)

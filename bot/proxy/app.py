@@ -456,6 +456,13 @@ async def ready(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     if request.app[OPTIONS].public_paths:
         return _not_public()
+    import os
+
+    from bot.observability.metrics import metrics_allowed
+
+    if not metrics_allowed(request.headers.get("Authorization"),
+                           os.environ.get("METRICS_TOKEN", ""), request.remote):
+        return web.json_response({"error": "unauthorized"}, status=401)
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

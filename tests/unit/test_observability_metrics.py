@@ -212,3 +212,31 @@ def test_credentials_file_names_the_ops_channel() -> None:
 
     credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8"))
     assert "bot.observability.rasa_ops.OpsChannel" in credentials
+
+
+@pytest.mark.parametrize(
+    ("header", "token", "client", "allowed"),
+    [
+        (None, "", "127.0.0.1", True),  # no token configured: this machine only
+        (None, "", "::1", True),
+        (None, "", "203.0.113.7", False),  # issue 18: /metrics was open to the network
+        (None, "", None, False),
+        ("Bearer s3cret", "s3cret", "203.0.113.7", True),  # a scraper elsewhere, with the token
+        (None, "s3cret", "127.0.0.1", False),  # with a token set, loopback needs it too
+    ],
+)
+def test_metrics_are_for_this_machine_or_the_token(header: str | None, token: str,
+                                                   client: str | None, allowed: bool) -> None:
+    from bot.observability.metrics import metrics_allowed
+
+    assert metrics_allowed(header, token, client) is allowed
+
+
+async def test_the_metrics_handler_refuses_a_remote_client_without_a_token() -> None:
+    from unittest.mock import MagicMock
+
+    handler = aiohttp_handler(new_registry(process_metrics=False))
+    remote = MagicMock(headers={}, remote="203.0.113.7")
+    assert (await handler(remote)).status == 401
+    local = MagicMock(headers={}, remote="127.0.0.1")
+    assert (await handler(local)).status == 200

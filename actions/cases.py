@@ -264,10 +264,10 @@ class ValidateCaseForm(FormValidationAction):
     ) -> dict[str, Any]:
         if self._requested(tracker) != "case_consent" or self._cancelling(tracker):
             return {}
-        intent = _intent(tracker)
-        if intent == "affirm" or intake.fold(latest_text(tracker)) in ("dong y", "co", "ok"):
+        consent = intake.read_consent(latest_text(tracker), _intent(tracker))
+        if consent is True:
             return {"case_consent": True}
-        if intent == "deny" or intake.is_skip(latest_text(tracker)):
+        if consent is False:
             return {"case_consent": False, "case_name": None, "case_phone": None}
         dispatcher.utter_message(text="Bạn bấm \"Đồng ý\" hoặc \"Gửi ẩn danh\" giúp tôi nhé.")
         return {"case_consent": None}
@@ -494,7 +494,8 @@ class ActionAskCaseCategory(Action):
 
 
 class ActionAskCaseConsent(Action):
-    """The personal-data notice (Decree 13/2023/NĐ-CP) before asking for name and phone."""
+    """The personal-data notice (Law 91/2025/QH15, Decree 356/2025/NĐ-CP) before asking for
+    name and phone; agreeing and not agreeing are two equally plain buttons."""
 
     def name(self) -> str:
         return "action_ask_case_consent"

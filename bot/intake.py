@@ -19,10 +19,13 @@ from bot.settings import get_settings
 
 CONSENT_NOTICE = (
     "Bạn có muốn để lại họ tên và số điện thoại để cán bộ liên hệ khi cần không?\n"
-    "Theo Nghị định 13/2023/NĐ-CP về bảo vệ dữ liệu cá nhân: thông tin này chỉ dùng để giải "
-    "quyết phản ánh, kiến nghị của bạn; chỉ cán bộ Mặt trận được giao xử lý mới xem được; bạn "
-    "có thể yêu cầu xóa bất cứ lúc nào (nhắn \"xóa dữ liệu của tôi\"). Nếu bạn không đồng ý, "
-    "phản ánh vẫn được gửi, ở dạng ẩn danh."
+    "Theo Luật Bảo vệ dữ liệu cá nhân (Luật số 91/2025/QH15) và Nghị định 356/2025/NĐ-CP: "
+    "Ủy ban MTTQ nơi bạn gửi là bên kiểm soát dữ liệu; họ tên và số điện thoại chỉ dùng để "
+    "liên hệ giải quyết phản ánh, kiến nghị này; chỉ cán bộ Mặt trận được giao xử lý mới xem "
+    "được. Bạn có quyền xem, sửa, rút lại sự đồng ý và yêu cầu xóa bất cứ lúc nào (nhắn "
+    "\"dữ liệu của tôi\" hoặc \"xóa dữ liệu của tôi\").\n"
+    "Chọn \"Đồng ý\" để để lại họ tên, số điện thoại; chọn \"Gửi ẩn danh\" nếu không đồng ý: "
+    "phản ánh vẫn được gửi, không kèm thông tin cá nhân."
 )
 SKIP_WORDS = {"bo qua", "khong", "khong co", "ko", "k", "thoi", "skip", "-", "an danh", "khong muon"}
 UNKNOWN_PLACE_WORDS = {"khong biet", "khong ro", "chua ro", "khong nho", "bo qua"}
@@ -117,6 +120,36 @@ def match_category(text: str, categories: tuple[Category, ...] | None = None) ->
 
 def is_skip(text: str) -> bool:
     return fold(text).strip(" .!") in SKIP_WORDS
+
+
+#: Words that refuse consent, anywhere in the answer ("gửi ẩn danh", "không đồng ý", "thôi khỏi").
+_REFUSE = re.compile(r"\b(an danh|khong dong y|ko dong y|k dong y|khong muon|tu choi|"
+                     r"khong cho|khong can|khoi|bo qua|thoi)\b")
+#: Whole answers that agree, once folded ("Đồng ý", "có ạ", "ok", "vâng").
+_AGREE = {"dong y", "dong y a", "toi dong y", "em dong y", "co", "co a", "ok", "oke", "okay",
+          "vang", "vang a", "da", "da dong y", "duoc", "dc", "uh", "u", "yes", "dy", "chap nhan"}
+
+
+def read_consent(text: str, intent: str | None) -> bool | None:
+    """A citizen's answer to the consent notice: True, False, or None when it is not clear.
+
+    Law 91/2025/QH15 (Article 9) wants consent that is voluntary, clear and specific, never
+    assumed; so a refusal word anywhere wins ("gửi ẩn danh" is a refusal, though NLU may read
+    "gửi" as agreeing), agreement needs words that agree, and anything else is asked again.
+    A tapped button arrives as its payload and is taken as it says.
+    """
+    raw = (text or "").strip()
+    if raw.startswith("/"):
+        return {"/affirm": True, "/deny": False}.get(raw.split("{", 1)[0])
+    folded = fold(raw).strip(" .!?")
+    if _REFUSE.search(folded) or folded in SKIP_WORDS or intent == "deny":
+        return False
+    if folded in _AGREE or re.search(r"\b(dong y|chap nhan)\b", folded):
+        return True
+    words = folded.split()
+    if intent == "affirm" and words and words[0] in _AGREE:  # "có, số tôi là…", "ok luôn"
+        return True
+    return None
 
 
 def is_unknown_place(text: str) -> bool:

@@ -18,11 +18,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from actions.cases import channel_of
 from actions.common import Events, first_entity, latest_text, send
 from bot.answers import Reply
-from bot.cases import Actor
+from bot.cases import Actor, last_case_for
 from bot.casework import CaseworkError, record_rating
 from bot.content import unit_tree
 from bot.db.engine import session_scope
@@ -32,6 +33,7 @@ from bot.handoff import forward_citizen_message, open_handoff, start_handoff
 from bot.settings import get_settings
 from bot.sla import is_working_time, load_calendar, next_working_time
 from bot.status import STATUS_LABELS
+from bot.units import UnitInfo, UnitTree
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,20 @@ def _when(now: datetime | None = None) -> str:
     return LATER.format(when=start.strftime("%H:%M ngày %d/%m/%Y"))
 
 
+def handoff_unit(tree: UnitTree, tracker: Tracker, session: Session) -> UnitInfo:
+    """The unit whose staff take the conversation: the ward the conversation names (a place
+    slot, or the form being filled), else the unit of the citizen's last case (issue 11: right
+    after filing to phường Láng, "gặp cán bộ" went to the city), else the province."""
+    for slot in ("unit_code", "case_unit"):
+        code = tracker.get_slot(slot)
+        unit = tree.get(code) if isinstance(code, str) and code else None
+        if unit is not None:
+            return unit
+    last = last_case_for(session, channel_of(tracker), tracker.sender_id)
+    known = tree.get(last.unit_code) if last is not None else None
+    return known if known is not None else tree.province()
+
+
 class ActionRequestHuman(Action):
     """request_human (or repeated "not helpful"): open a handoff case and go quiet."""
 
@@ -77,9 +93,9 @@ class ActionRequestHuman(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         tree = unit_tree()
-        unit = tree.get(tracker.get_slot("unit_code")) or tree.province()
         try:
             with session_scope(get_engine()) as session:
+                unit = handoff_unit(tree, tracker, session)
                 created = start_handoff(
                     session,
                     channel=channel_of(tracker),

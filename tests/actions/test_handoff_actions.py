@@ -176,3 +176,29 @@ async def test_a_window_refusal_is_undeliverable_not_retried() -> None:
         assert "messaging window" in (result.error or "")
     finally:
         await server.close()
+
+
+async def test_handoff_goes_to_the_ward_of_the_citizens_last_case(database: str) -> None:
+    """Issue 11, item 4: "tôi muốn gặp cán bộ" right after a petition to phường Láng went to the
+    city committee; the ward of the last case is known, so it goes there."""
+    from actions.cases import ActionSubmitCase
+
+    slots = {"case_kind": "petition", "case_key": "key-ward", "case_unit": "p_lang",
+             "case_content": "Cống đầu ngõ 7 tắc ba ngày nay", "case_location": "ngõ 7",
+             "case_category": "moi_truong", "case_consent": False, "case_confirm": "confirm"}
+    await ActionSubmitCase().run(CollectingDispatcher(), make_tracker(
+        "/affirm", "affirm", slots=slots, sender_id="ward-citizen"), DOMAIN)
+    said = CollectingDispatcher()
+    await ActionRequestHuman().run(said, make_tracker(
+        "tôi muốn gặp cán bộ", "request_human", sender_id="ward-citizen"), DOMAIN)
+    assert "phường Láng" in texts(said)[0]
+    with session_scope(get_engine(database)) as session:
+        handoff = session.execute(select(Case).where(Case.kind == CaseKind.HANDOFF,
+                                                     Case.channel_user_id == "ward-citizen")
+                                  ).scalars().one()
+        assert handoff.unit_code == "p_lang"
+    # Nothing known about a newcomer: the city (province-level) committee takes it.
+    newcomer = CollectingDispatcher()
+    await ActionRequestHuman().run(newcomer, make_tracker(
+        "gặp cán bộ", "request_human", sender_id="newcomer"), DOMAIN)
+    assert "phường Láng" not in texts(newcomer)[0]

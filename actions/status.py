@@ -17,8 +17,9 @@ from actions.common import Events, first_entity, latest_text, send
 from bot.answers import Reply
 from bot.cases import get_case_status, last_case_for, normalise_ref_code
 from bot.db.engine import session_scope
+from bot.db.refcodes import code_like
 from bot.db.runtime import get_engine
-from bot.status import NO_CASES, NOT_FOUND, describe, last_public_reply
+from bot.status import INVALID_CODE, NO_CASES, NOT_FOUND, describe, last_public_reply
 
 logger = logging.getLogger(__name__)
 UNAVAILABLE = "Xin lỗi, hệ thống tra cứu đang gặp sự cố. Bạn vui lòng thử lại sau ít phút."
@@ -53,6 +54,11 @@ class ActionCheckStatus(Action):
     ) -> Events:
         code = normalise_ref_code(first_entity(tracker, "ref_code") or latest_text(tracker) or "")
         channel, user = channel_of(tracker), tracker.sender_id
+        if not code:
+            wrong = code_like(first_entity(tracker, "ref_code") or latest_text(tracker))
+            if wrong:  # issue 11: "MT-2611-0042" was ignored and the last case shown instead
+                send(dispatcher, [Reply(INVALID_CODE.format(code=wrong[:40]))])
+                return []
         if code and recent_misses(tracker.events, clock()) >= MAX_MISSES:
             # Codes follow a pattern; guessing them one after another (13 a second were tried)
             # is slowed down, though a look-up only ever shows a case to the one who filed it.

@@ -24,6 +24,11 @@ NOT_FOUND = (
     "Tôi không tìm thấy hồ sơ nào với mã này trong các hồ sơ bạn đã gửi qua kênh này. Bạn kiểm "
     "tra lại mã (dạng KN-2611-0042), hoặc nhắn \"gặp cán bộ\" nếu cần hỗ trợ."
 )
+INVALID_CODE = (
+    "\"{code}\" không phải là một mã hồ sơ hợp lệ. Mã hồ sơ có dạng KN-2611-0042 (phản ánh, "
+    "kiến nghị), GY-2611-0042 (góp ý) hoặc HT-2611-0042 (gặp cán bộ). Bạn kiểm tra lại mã, hoặc "
+    "nhắn \"hồ sơ của tôi\" để xem hồ sơ gần nhất bạn đã gửi."
+)
 NO_CASES = (
     "Tôi chưa thấy hồ sơ nào bạn gửi qua kênh này. Nếu bạn có mã hồ sơ (dạng KN-2611-0042), "
     "hãy nhắn mã đó cho tôi."

@@ -50,6 +50,22 @@ _CODE_RE = re.compile(
 )
 
 
+#: Something a citizen typed as a code that is not one of ours: letters, then digit groups
+#: ("MT-2611-0042", "PA 2611 42", "HS2611-0042"): two or three letters, a four-digit group.
+_CODE_LIKE_RE = re.compile(
+    rf"(?<!\w)([A-Za-z]{{2,3}}){_SEP}(\d{{4}}){_SEP}(\d{{2,6}})(?![0-9])"
+)
+
+
+def code_like(text: str | None) -> str | None:
+    """A code-shaped word in ``text`` that :func:`normalise_ref_code` does not accept (a wrong
+    prefix or month), so the citizen can be told the code is not valid rather than ignored."""
+    if not text or normalise_ref_code(text) is not None:
+        return None
+    match = _CODE_LIKE_RE.search(text)
+    return match.group(0) if match else None
+
+
 def month_prefix(kind: CaseKind, now: datetime) -> str:
     """``KN-2611`` for a petition created in November 2026 (Vietnam time)."""
     local = ensure_aware(now, "now").astimezone(VIETNAM_TZ)

@@ -321,3 +321,24 @@ async def test_guessing_codes_is_paused_after_five_misses(database: str,
     await ActionCheckStatus().run(own, make_tracker("hồ sơ của tôi", "check_status",
                                                     events=missed, sender_id="guesser"), DOMAIN)
     assert texts(own) != [status.TOO_MANY_MISSES]
+
+
+@pytest.mark.parametrize("text", ["đơn MT-2611-0042 của tôi sao rồi", "tra cứu KN-2613-0042",
+                                  "ho so PA 2611 42 the nao roi"])
+async def test_a_code_in_another_format_is_called_invalid(database: str, text: str) -> None:
+    """Issue 11, item 5: a code of the wrong form was ignored (the last case was shown)."""
+    from bot.status import INVALID_CODE
+
+    said = CollectingDispatcher()
+    await ActionCheckStatus().run(said, make_tracker(text, "check_status", sender_id="someone"),
+                                  DOMAIN)
+    assert texts(said)[0].split('"')[2] == INVALID_CODE.split('"')[2]
+    assert "không phải là một mã hồ sơ hợp lệ" in texts(said)[0]
+
+
+def test_code_like_leaves_real_codes_and_plain_numbers_alone() -> None:
+    from bot.db.refcodes import code_like
+
+    assert code_like("KN-2611-0042") is None and code_like("kn26110042") is None
+    assert code_like("nhà số 12 ngõ 5") is None and code_like("gọi 0912345678") is None
+    assert code_like("mã MT-2611-0042 ạ") == "MT-2611-0042"

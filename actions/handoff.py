@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
@@ -115,6 +116,29 @@ class ActionRequestHuman(Action):
                 SlotSet("awaiting", None)]
 
 
+#: Said once per handoff, at the citizen's first message after it started (issue 11: the next
+#: message got no word at all, and citizens could not tell whether anyone had it).
+FORWARDED_ACK = "Đã chuyển tin nhắn của bạn tới cán bộ"
+FORWARDED_ACK_TEXT = (
+    FORWARDED_ACK + " (hồ sơ {ref}). Cán bộ sẽ trả lời bạn ngay tại đây; bạn cứ nhắn thêm, mọi "
+    "tin nhắn đều được chuyển tới cán bộ. Tôi sẽ không trả lời tự động trong lúc này."
+)
+
+
+def acknowledged(events: list[dict[str, Any]], ref: str | None) -> bool:
+    """Whether this handoff (the last bot message naming ``ref``) was already acknowledged."""
+    said = False
+    for event in events:
+        if event.get("event") != "bot":
+            continue
+        text = str(event.get("text") or "")
+        if ref and ref in text and text.startswith(HANDOFF_STARTED.split("{", 1)[0]):
+            said = False  # a (new) handoff began: acknowledge once after it
+        elif text.startswith(FORWARDED_ACK):
+            said = True
+    return said
+
+
 class ActionForwardToStaff(Action):
     """During a handoff: every citizen message goes to the case and the unit's staff."""
 
@@ -133,9 +157,13 @@ class ActionForwardToStaff(Action):
                     return [SlotSet("handoff_active", False), SlotSet("handoff_ref", None)]
                 forward_citizen_message(session, case, latest_text(tracker),
                                         attachments=list(metadata.get("attachments") or []))
+                ref = case.ref_code
         except SQLAlchemyError as error:
             logger.error("message not forwarded for %s: %s", tracker.sender_id, error)
             send(dispatcher, [Reply(FORWARD_FAILED)])
+            return []
+        if not acknowledged(tracker.events, ref):
+            send(dispatcher, [Reply(FORWARDED_ACK_TEXT.format(ref=ref))])
         return []
 
 

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.handoff import (
+    FORWARDED_ACK,
     ActionForwardToStaff,
     ActionHandback,
     ActionRelayStaffReply,
@@ -50,17 +51,28 @@ async def test_messages_during_handoff_reach_staff(database: str) -> None:
     await ActionRequestHuman().run(CollectingDispatcher(),
                                    make_tracker("gặp cán bộ", "request_human", sender_id="c2"),
                                    DOMAIN)
+    started = CollectingDispatcher()
+    await ActionRequestHuman().run(started, make_tracker("gặp cán bộ", "request_human",
+                                                         sender_id="c2"), DOMAIN)
+    history = [{"event": "bot", "text": texts(started)[0]}]
+    first = CollectingDispatcher()
+    await ActionForwardToStaff().run(first, make_tracker(
+        "nhà tôi ở ngõ 5, có ai không?", "inform", sender_id="c2", events=history), DOMAIN)
+    # Issue 11: the first message after the handoff is acknowledged once...
+    assert len(texts(first)) == 1 and texts(first)[0].startswith(FORWARDED_ACK)
+    history.append({"event": "bot", "text": texts(first)[0]})
     quiet = CollectingDispatcher()
-    await ActionForwardToStaff().run(quiet, make_tracker("nhà tôi ở ngõ 5, có ai không?",
-                                                         "inform", sender_id="c2"), DOMAIN)
-    assert texts(quiet) == []  # the assistant stays silent while a person handles it
+    await ActionForwardToStaff().run(quiet, make_tracker(
+        "còn ai trực không?", "inform", sender_id="c2", events=history), DOMAIN)
+    assert texts(quiet) == []  # ...then the assistant stays silent while a person handles it
     with session_scope(get_engine(database)) as session:
         case = open_handoff(session, "web", "c2")
         assert case is not None
         events = session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                          CaseEvent.action == "citizen_message")
                                  ).scalars().all()
-        assert [e.detail["text"] for e in events] == ["nhà tôi ở ngõ 5, có ai không?"]
+        assert [e.detail["text"] for e in events] == ["nhà tôi ở ngõ 5, có ai không?",
+                                                      "còn ai trực không?"]
         kinds = [o.kind for o in session.execute(select(Outbox).where(Outbox.case_id == case.id)
                                                  ).scalars()]
         assert "citizen_message" in kinds

@@ -56,6 +56,14 @@ RETRY_BUTTONS = [
 CANCELLED = "Đã hủy. Không có thông tin nào được lưu. Bạn cần hỗ trợ gì khác cứ nhắn cho tôi nhé."
 NOTHING_TO_CANCEL = "Hiện không có việc gì đang làm dở để hủy. Bạn cần hỗ trợ gì ạ?"
 NOTHING_TO_RETRY = "Hiện không có phản ánh, góp ý nào đang chờ gửi lại."
+#: "Thử lại" with nothing waiting (after "Hủy", or typed later): offer to start again.
+START_AGAIN = Reply(
+    NOTHING_TO_RETRY + " Bạn muốn bắt đầu lại không? Chọn một mục dưới đây, hoặc nhắn nội "
+    "dung bạn muốn phản ánh.",
+    [{"title": "Gửi phản ánh", "payload": "/submit_petition"},
+     {"title": "Gửi góp ý", "payload": "/give_feedback"},
+     {"title": "Gặp cán bộ", "payload": "/request_human"}],
+)
 
 
 def channel_of(tracker: Tracker) -> str:
@@ -469,7 +477,8 @@ class ActionRetryCase(ActionSubmitCase):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         if not tracker.get_slot("case_pending"):
-            send(dispatcher, [Reply(NOTHING_TO_RETRY)])
+            # Issue 11: "thử lại" after a cancel means "let me start again", not "retry a save".
+            send(dispatcher, [START_AGAIN])
             return []
         return await super().run(dispatcher, tracker, domain)
 

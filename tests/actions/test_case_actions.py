@@ -342,3 +342,18 @@ def test_code_like_leaves_real_codes_and_plain_numbers_alone() -> None:
     assert code_like("KN-2611-0042") is None and code_like("kn26110042") is None
     assert code_like("nhà số 12 ngõ 5") is None and code_like("gọi 0912345678") is None
     assert code_like("mã MT-2611-0042 ạ") == "MT-2611-0042"
+
+
+async def test_retry_after_a_cancel_offers_to_start_again(database: str) -> None:
+    """Issue 11, item 5: "thử lại" after "Hủy" said only that nothing was waiting."""
+    from action_helpers import buttons
+
+    cancelled = CollectingDispatcher()
+    events = await ActionCancelCase().run(cancelled, make_tracker("hủy", "cancel",
+                                                                  slots=_case_slots()), DOMAIN)
+    assert slots_set(events)["case_pending"] is False
+    again = CollectingDispatcher()
+    await ActionRetryCase().run(again, make_tracker("thử lại", "retry"), DOMAIN)
+    assert "bắt đầu lại" in texts(again)[0]
+    assert [b["payload"] for b in buttons(again)[0]] == [
+        "/submit_petition", "/give_feedback", "/request_human"]

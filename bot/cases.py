@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -440,10 +440,47 @@ def last_case_for(session: Session, channel: str, channel_user_id: str) -> Statu
 # --------------------------------------------------------------------------- personal data
 
 
+#: What replaces a phone number or the citizen's name inside an erased case's texts.
+ERASED_PHONE = "[số điện thoại đã xóa]"
+ERASED_NAME = "[họ tên đã xóa]"
+
+
+def scrub_personal(text: str | None, name: str | None) -> str | None:
+    """``text`` without phone numbers and without ``name`` (any case): what a citizen typed
+    into a case keeps the matter and loses who they are (issue 12: the case text kept
+    whatever the citizen wrote in it after "xóa dữ liệu của tôi")."""
+    from bot.observability.logs import PHONE_MASK, mask_phones
+
+    if not text:
+        return text
+    text = mask_phones(text).replace(PHONE_MASK, ERASED_PHONE)
+    if name and len(name.strip()) >= 2:
+        text = re.sub(re.escape(name.strip()), ERASED_NAME, text, flags=re.IGNORECASE)
+    return text
+
+
 def _anonymise(
     session: Session, case: Case, *, actor: Actor, now: datetime, detail: Mapping[str, Any]
 ) -> None:
     erased = [name for name in ("person_name", "phone") if getattr(case, name) is not None]
+    name = case.person_name
+    case.content = scrub_personal(case.content, name) or ""
+    case.location_text = scrub_personal(case.location_text, name)
+    rows = session.execute(
+        select(CaseEvent.id, CaseEvent.detail).where(CaseEvent.case_id == case.id)
+    ).all()
+    for event_id, event_detail in rows:
+        text = event_detail.get("text") if isinstance(event_detail, dict) else None
+        if isinstance(text, str):  # the citizen's messages during a handoff, staff replies
+            # The one sanctioned rewrite of the append-only trail: the right to erasure (Law
+            # 91/2025/QH15, Article 14) outranks it. A bulk UPDATE, so the ORM guard that stops
+            # accidental rewrites stays in force everywhere else; the action itself is recorded
+            # below as an "anonymised" event.
+            session.execute(
+                update(CaseEvent).where(CaseEvent.id == event_id)
+                .values(detail={**event_detail, "text": scrub_personal(text, name)})
+                .execution_options(synchronize_session=False)
+            )
     case.person_name = None
     case.phone = None
     case.anonymised = True

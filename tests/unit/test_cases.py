@@ -381,6 +381,31 @@ def test_last_case_for_returns_the_newest(db_with_units: Engine) -> None:
 # --------------------------------------------------------------------------- personal data
 
 
+def test_erasure_reaches_the_texts_the_citizen_typed(db_with_units: Engine) -> None:
+    """Issue 12: the case text kept whatever the citizen wrote in it ("Nguyễn Văn A 0912345678")."""
+    created = create(db_with_units, "k-text", person_name="Nguyễn Văn A", phone="0912345678",
+                     consent=True,
+                     content="Tôi là Nguyễn Văn A, sđt 0912 345 678, cống ngõ 5 tắc cả tuần",
+                     location_text="nhà nguyễn văn a, ngõ 5")
+    with session_scope(db_with_units) as session:
+        case = session.execute(select(Case).where(Case.ref_code == created.ref_code)).scalar_one()
+        session.add(CaseEvent(case_id=case.id, actor_kind="citizen", actor_id="psid-1",
+                              action="citizen_message", created_at=NOW,
+                              detail={"text": "gọi tôi: +84 912 345 678 nhé, Nguyễn Văn A"}))
+    with session_scope(db_with_units) as session:
+        anonymise_citizen(session, "facebook", "psid-1", actor=Actor.citizen("psid-1"))
+    with session_scope(db_with_units) as session:
+        case = session.execute(select(Case).where(Case.ref_code == created.ref_code)).scalar_one()
+        texts = [case.content, case.location_text] + [
+            str(e.detail) for e in session.execute(
+                select(CaseEvent).where(CaseEvent.case_id == case.id)).scalars()]
+        everything = " ".join(t or "" for t in texts)
+        for gone in ("0912", "345 678", "912 345", "Nguyễn Văn A", "nguyễn văn a"):
+            assert gone not in everything, gone
+        assert "cống ngõ 5 tắc cả tuần" in case.content  # the matter stays
+        assert "[số điện thoại đã xóa]" in case.content and "[họ tên đã xóa]" in case.content
+
+
 def test_anonymise_citizen(db_with_units: Engine) -> None:
     personal: dict[str, Any] = {"person_name": "Trần Thị B", "phone": "0987654321", "consent": True}
     create(db_with_units, "k1", **personal)

@@ -71,10 +71,10 @@ def verify(nonce: str, field: object, address: str, shared_secret: str,
 
 def cross_site(origin: str | None, fetch_site: str | None, host: str) -> bool:
     """Whether the browser says this POST comes from another site."""
-    if fetch_site and fetch_site.lower() == "cross-site":
-        return True
-    if origin:
-        if origin == "null":
-            return True
+    if fetch_site:  # modern browsers: the most precise signal
+        return fetch_site.lower() == "cross-site"
+    if origin and origin != "null":
+        # "null" is what a browser sends for a same-origin form under Referrer-Policy:
+        # no-referrer (the console's policy): it says nothing, the token check still applies.
         return urlsplit(origin).netloc.lower() != host.lower()
     return False

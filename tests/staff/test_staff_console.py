@@ -455,3 +455,14 @@ def test_a_login_token_is_bound_to_its_cookie_address_and_age() -> None:
                                  "shared", lambda: now + 60)
     assert not login_csrf.verify(nonce, field, "203.0.113.7", "other-key", lambda: now + 60)
     assert not login_csrf.verify(nonce, field, "203.0.113.7", "shared", lambda: now + 3601)
+
+
+def test_cross_site_signals() -> None:
+    from bot.staff.login_csrf import cross_site
+
+    assert cross_site(None, "cross-site", "127.0.0.1:8080")
+    assert cross_site("https://evil.example", None, "127.0.0.1:8080")
+    # A same-origin form under Referrer-Policy: no-referrer sends Origin: null (Chromium).
+    assert not cross_site("null", "same-origin", "127.0.0.1:8080")
+    assert not cross_site("null", None, "127.0.0.1:8080")
+    assert not cross_site("http://127.0.0.1:8080", None, "127.0.0.1:8080")

@@ -18,7 +18,10 @@ from one address for any names, within :data:`FAILURE_WINDOW`, further attempts 
 address are refused for :data:`LOCKOUT` without checking the password. Counting per name alone
 let anyone who knew an officer's login lock the officer out from anywhere (issue 18); a guesser
 spreading tries over many addresses still meets :data:`MAX_FAILURES_ANY_ADDRESS` for the name,
-which then locks every address except those the name signed in from before (the officer's own). Every function takes the caller's ``Session`` and never commits.
+which then locks every address except those the name signed in from before (the officer's own).
+The address is the client's as :mod:`bot.client_address` finds it (``X-Forwarded-For`` only from
+a trusted proxy), an IPv6 client counted by its /64. Every function takes the caller's
+``Session`` and never commits.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from bot.client_address import lockout_address
 from bot.db.models import ApiToken, LoginAttempt, Staff, StaffRole, StaffSession, Unit
 from bot.db.types import ensure_aware, utcnow
 
@@ -438,7 +442,7 @@ def attempt_login(
     """Check a login form; records the attempt (commit even when it fails)."""
     now = _now(now)
     login = normalise_login(login)[:128]
-    ip = (ip or "unknown")[:64]
+    ip = lockout_address(ip or "unknown")[:64]
     session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < now - ATTEMPT_RETENTION))
     until = locked_until(session, login, ip, now=now)
     if until is not None:

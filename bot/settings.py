@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from bot.client_address import DEFAULT_TRUSTED_PROXIES
+
 #: Repository root (this file lives in ``<root>/bot/settings.py``).
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +76,12 @@ class Settings:
     #: Optional bearer token for ``/metrics``; empty means open (the endpoint is meant for the
     #: internal network only, never exposed by the reverse proxy).
     metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""))
+    #: Reverse proxies whose ``X-Forwarded-For`` names the client (addresses or networks, comma
+    #: separated, ``none`` for none): login lockouts and loopback-only ``/metrics`` use it.
+    #: Default: this machine only. See :mod:`bot.client_address`.
+    trusted_proxies: str = field(
+        default_factory=lambda: _env("TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
+    )
 
     def __post_init__(self) -> None:
         # Defaults that depend on var_dir are filled in here so VAR_DIR moves all of them.

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot import accounts, casework
 from bot.casework import ALLOWED_TRANSITIONS, CaseworkError
+from bot.client_address import client_address, forwarded_for, parse_trusted
 from bot.db.models import (
     AttachmentKind,
     Case,
@@ -114,7 +115,9 @@ def _login_page(
 
 
 def _address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client (``X-Forwarded-For`` only from a trusted proxy): what lockouts count against."""
+    trusted = parse_trusted(request.app[SETTINGS].trusted_proxies)
+    return client_address(request.remote, forwarded_for(request.headers), trusted)
 
 
 def _csrf_secret(request: web.Request) -> str:
@@ -154,7 +157,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = password if isinstance(password, str) else ""
     raw_next = form.get("next")
     next_url = _safe_next(raw_next if isinstance(raw_next, str) else None)
-    ip = request.remote or "unknown"
+    ip = _address(request)
 
     def work(session: Session) -> tuple[accounts.LoginResult, str | None]:
         result = accounts.attempt_login(session, login, password, ip)

@@ -36,12 +36,13 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.client_address import parse_trusted
 from bot.observability import logs
 from bot.observability.metrics import (
     ActionMetrics,
     exposition,
-    metrics_allowed,
     new_registry,
+    request_allowed,
     sanic_endpoint,
 )
 from bot.observability.readiness import run_checks, sql_ping
@@ -121,6 +122,7 @@ def create_app(
     ops = metrics or ActionMetrics(new_registry())
     expected = domain_actions(domain_file)
     token = get_settings().metrics_token
+    trusted = parse_trusted(get_settings().trusted_proxies)
 
     @app.middleware("request")
     async def caller_check(request: Request) -> HTTPResponse | None:
@@ -181,7 +183,7 @@ def create_app(
 
     @app.get("/metrics")
     async def metrics_endpoint(request: Request) -> HTTPResponse:
-        if not metrics_allowed(request.headers.get("Authorization"), token, request.ip):
+        if not request_allowed(request.headers, request.ip, token, trusted):
             return response.json({"error": "unauthorized"}, status=401)
         body, content_type = exposition(ops.registry)
         return response.raw(body, content_type=content_type)

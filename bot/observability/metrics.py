@@ -10,8 +10,9 @@ Every name starts with ``mttq_``. Label values that come from outside (intent na
 type as ``/something``, action names, routes) go through :class:`BoundedLabel`, so a stream of
 odd input cannot create an unbounded number of time series.
 
-``/metrics`` is unauthenticated by default and meant for the internal network only (the reverse
-proxy never exposes it); set ``METRICS_TOKEN`` to require ``Authorization: Bearer <token>``.
+``/metrics`` answers only this machine by default (a request a local reverse proxy forwarded
+from elsewhere is not this machine's, see :func:`request_allowed`); set ``METRICS_TOKEN`` to
+require ``Authorization: Bearer <token>`` from every client instead.
 
 Public API used by the other processes (the proxy reuses it for its own ``/metrics``)::
 
@@ -27,7 +28,7 @@ import hmac
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +39,15 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
     generate_latest,
+)
+
+from bot.client_address import (
+    DEFAULT_TRUSTED_PROXIES,
+    Network,
+    client_address,
+    forwarded_for,
+    is_loopback,
+    parse_trusted,
 )
 
 __all__ = [
@@ -56,6 +66,7 @@ __all__ = [
     "sanic_endpoint",
     "is_loopback",
     "metrics_allowed",
+    "request_allowed",
     "token_allows",
 ]
 
@@ -91,18 +102,6 @@ def token_allows(authorization: str | None, token: str) -> bool:
     return hmac.compare_digest(given[7:].strip().encode(), token.encode())
 
 
-def is_loopback(address: str | None) -> bool:
-    """Whether a client address is this machine (127.0.0.0/8, ::1, a Unix socket)."""
-    import ipaddress
-
-    if not address:
-        return False
-    try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
 def metrics_allowed(authorization: str | None, token: str, client: str | None) -> bool:
     """Who may read ``/metrics``: with ``METRICS_TOKEN`` set, a request carrying it; without
     one, only this machine (issue 18: the endpoints were open to anyone who could reach a port).
@@ -110,6 +109,20 @@ def metrics_allowed(authorization: str | None, token: str, client: str | None) -
     if token:
         return token_allows(authorization, token)
     return is_loopback(client)
+
+
+def request_allowed(
+    headers: Any, peer: str | None, token: str, trusted: Sequence[Network]
+) -> bool:
+    """:func:`metrics_allowed` for one aiohttp or Sanic request from ``peer``.
+
+    The client is found as for login lockouts (:mod:`bot.client_address`): a request that a
+    reverse proxy on this machine forwarded from the Internet comes *from* 127.0.0.1 but is not
+    this machine's, so the proxy's ``X-Forwarded-For`` decides; from any other peer the header
+    is ignored, so nobody gets in by claiming to be 127.0.0.1.
+    """
+    client = client_address(peer, forwarded_for(headers), trusted)
+    return metrics_allowed(headers.get("Authorization"), token, client)
 
 
 class BoundedLabel:
@@ -300,12 +313,16 @@ def aiohttp_handler(
     registry: CollectorRegistry | Callable[[web.Request], CollectorRegistry],
     *,
     token: str = "",
+    trusted_proxies: str = DEFAULT_TRUSTED_PROXIES,
 ) -> Handler:
-    """A ``GET /metrics`` handler; collecting runs in a thread (a collector may query a DB)."""
+    """A ``GET /metrics`` handler; collecting runs in a thread (a collector may query a DB).
+    ``trusted_proxies`` as ``TRUSTED_PROXIES`` (see :func:`request_allowed`)."""
     import asyncio
 
+    trusted = parse_trusted(trusted_proxies)
+
     async def metrics(request: web.Request) -> web.StreamResponse:
-        if not metrics_allowed(request.headers.get("Authorization"), token, request.remote):
+        if not request_allowed(request.headers, request.remote, token, trusted):
             return web.json_response({"error": "unauthorized"}, status=401)
         target = registry if isinstance(registry, CollectorRegistry) else registry(request)
         body, content_type = await asyncio.to_thread(exposition, target)

@@ -32,8 +32,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.client_address import parse_trusted
 from bot.observability import logs
-from bot.observability.metrics import RasaMetrics, exposition, metrics_allowed, sanic_endpoint
+from bot.observability.metrics import RasaMetrics, exposition, request_allowed, sanic_endpoint
 from bot.observability.rasa_events import rasa_metrics
 from bot.observability.readiness import Check, redis_ping, run_checks, sql_ping
 from bot.settings import get_settings
@@ -81,6 +82,7 @@ class OpsChannel(InputChannel):
         self.metrics = metrics or rasa_metrics()
         self.configure_logs = configure_logs
         self.token = get_settings().metrics_token
+        self.trusted = parse_trusted(get_settings().trusted_proxies)
 
     @classmethod
     def name(cls) -> str:
@@ -124,7 +126,7 @@ class OpsChannel(InputChannel):
         return response.json(body, status=200 if ok else 503)
 
     async def metrics_endpoint(self, request: Request) -> HTTPResponse:
-        if not metrics_allowed(request.headers.get("Authorization"), self.token, request.ip):
+        if not request_allowed(request.headers, request.ip, self.token, self.trusted):
             return response.json({"error": "unauthorized"}, status=401)
         body, content_type = exposition(self.metrics.registry)
         return response.raw(body, content_type=content_type)

@@ -24,6 +24,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from bot.client_address import DEFAULT_TRUSTED_PROXIES
 from bot.db.engine import session_scope
 from bot.db.models import Case, Outbox, OutboxStatus
 from bot.db.types import ensure_aware, utcnow
@@ -146,7 +147,8 @@ def delivery_observer(app: web.Application) -> Callable[[OutboxRow, str], None]:
     return observe
 
 
-def setup(app: web.Application, *, engine: EngineSource, token: str = "") -> WebMetrics:
+def setup(app: web.Application, *, engine: EngineSource, token: str = "",
+          trusted_proxies: str = DEFAULT_TRUSTED_PROXIES) -> WebMetrics:
     """Add ``/ready``, ``/metrics`` and the HTTP metrics middleware to ``app``.
 
     Call it before other middlewares are added, so the timing covers them too. ``engine``
@@ -159,5 +161,6 @@ def setup(app: web.Application, *, engine: EngineSource, token: str = "") -> Web
     app[ENGINE_SOURCE] = engine
     app.middlewares.append(aiohttp_middleware(metrics.http))
     app.router.add_get("/ready", ready)
-    app.router.add_get("/metrics", aiohttp_handler(registry, token=token))
+    app.router.add_get("/metrics", aiohttp_handler(registry, token=token,
+                                                   trusted_proxies=trusted_proxies))
     return metrics

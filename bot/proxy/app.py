@@ -458,10 +458,12 @@ async def metrics(request: web.Request) -> web.Response:
         return _not_public()
     import os
 
-    from bot.observability.metrics import metrics_allowed
+    from bot.client_address import DEFAULT_TRUSTED_PROXIES, parse_trusted
+    from bot.observability.metrics import request_allowed
 
-    if not metrics_allowed(request.headers.get("Authorization"),
-                           os.environ.get("METRICS_TOKEN", ""), request.remote):
+    trusted = parse_trusted(os.environ.get("TRUSTED_PROXIES", "").strip() or DEFAULT_TRUSTED_PROXIES)
+    if not request_allowed(request.headers, request.remote,
+                           os.environ.get("METRICS_TOKEN", "").strip(), trusted):
         return web.json_response({"error": "unauthorized"}, status=401)
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

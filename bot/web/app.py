@@ -74,7 +74,8 @@ def create_app(settings: Settings | None = None, *, role: str | None = None) -> 
     app.router.add_get("/health", health)
     # /ready, /metrics and the HTTP metrics middleware (first, so it times the others too).
     observability.setup(app, engine=lambda: app.get(staff.ENGINE),
-                        token=app[SETTINGS].metrics_token)
+                        token=app[SETTINGS].metrics_token,
+                        trusted_proxies=app[SETTINGS].trusted_proxies)
     if role == "worker":
         app.cleanup_ctx.append(database_ctx)  # app[staff.ENGINE] without the console's routes
         telegram_routes(app, engine=lambda a: a[staff.ENGINE], webhook=False)  # sending only

@@ -1,5 +1,5 @@
-"""Issue 18 item 7: nobody can lock a known staff account from elsewhere, and ``/metrics`` is for
-this machine (or the metrics token) only.
+"""Issue 18 item 7: nobody can lock a known staff account from elsewhere, and every ``/metrics``
+(web service, Rasa, action server, proxy) is for this machine (or the metrics token) only.
 
 The web service runs for real (``create_app`` on 127.0.0.1 over a real database). 127.0.0.1 is a
 trusted proxy by default (an nginx on the same host), so a request carrying ``X-Forwarded-For``
@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
@@ -29,7 +33,7 @@ from bot.client_address import (
 )
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import StaffRole
-from bot.settings import Settings
+from bot.settings import Settings, get_settings
 from bot.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,3 +217,153 @@ async def test_a_forged_forwarded_for_does_not_escape_the_lockout(
             await client.close()
         await server.close()
         engine.dispose()
+
+
+# --------------------------------------------------------------------------- /metrics
+
+REMOTE = {"X-Forwarded-For": "203.0.113.7"}  # what a local nginx adds for a visitor from outside
+
+
+def _non_loopback_address() -> str | None:
+    """One of this machine's IPv4 addresses other than 127.x (``hostname -I``), if any."""
+    try:
+        out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = [a for a in out.split() if "." in a and not a.startswith("127.")]
+    return found[0] if found else None
+
+
+async def test_staff_service_metrics_answer_this_machine_only(service: Service) -> None:
+    local = await service.browser()
+    response = await local.get("/metrics")
+    assert response.status == 200
+    assert "mttq_http_requests_total" in await response.text()
+    # The same request forwarded by the local reverse proxy from the Internet (on the old code
+    # 200: its peer is 127.0.0.1).
+    outside = await service.browser(forwarded_for=REMOTE["X-Forwarded-For"])
+    refused = await outside.get("/metrics")
+    assert refused.status == 401
+    assert "mttq_" not in await refused.text()
+
+
+async def test_staff_service_metrics_from_a_non_loopback_peer_are_refused(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Listening on a real network address (``STAFF_HOST`` set for a container): a peer that is
+    not loopback is refused, and claiming 127.0.0.1 in the header does not help."""
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address (hostname -I)")
+    settings = _settings(db_url, tmp_path)
+    server = TestServer(create_app(settings), host=address)
+    await server.start_server()
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        assert (await client.get("/metrics")).status == 401
+        forged = await client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"})
+        assert forged.status == 401
+        assert (await client.get("/health")).status == 200  # the server does answer there
+    finally:
+        await client.close()
+        await server.close()
+
+
+async def test_with_a_metrics_token_every_client_must_carry_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    server, engine = await _start(_settings(db_url, tmp_path, metrics_token="m3trics-t0ken"))
+    engine.dispose()
+    client = TestClient(server, headers=REMOTE)
+    await client.start_server()
+    try:
+        assert (await client.get("/metrics")).status == 401
+        wrong = {"Authorization": "Bearer something-else"}
+        assert (await client.get("/metrics", headers=wrong)).status == 401
+        right = {"Authorization": "Bearer m3trics-t0ken"}
+        assert (await client.get("/metrics", headers=right)).status == 200
+    finally:
+        await client.close()
+        await server.close()
+
+
+def _sanic_request(peer: str, headers: dict[str, str]) -> Any:
+    from sanic.compat import Header
+
+    return SimpleNamespace(headers=Header(list(headers.items())), ip=peer)
+
+
+async def test_rasa_metrics_refuse_a_forwarded_outsider(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.observability.metrics import RasaMetrics, new_registry
+    from bot.observability.rasa_ops import OpsChannel
+
+    monkeypatch.delenv("METRICS_TOKEN", raising=False)
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    get_settings.cache_clear()
+    try:
+        ops = OpsChannel(RasaMetrics(new_registry(process_metrics=False)), configure_logs=False)
+    finally:
+        get_settings.cache_clear()
+    assert (await ops.metrics_endpoint(_sanic_request("127.0.0.1", {}))).status == 200
+    assert (await ops.metrics_endpoint(_sanic_request("127.0.0.1", REMOTE))).status == 401
+    assert (await ops.metrics_endpoint(_sanic_request("203.0.113.7", {}))).status == 401
+    forged = {"X-Forwarded-For": "127.0.0.1"}
+    assert (await ops.metrics_endpoint(_sanic_request("203.0.113.7", forged))).status == 401
+
+
+async def test_action_server_metrics_refuse_a_forwarded_outsider(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from sanic import Sanic
+
+    from bot.db.runtime import dispose_all
+    from bot.observability.action_server import create_app as action_app
+    from bot.observability.metrics import ActionMetrics, new_registry
+    from tools.procs import free_port
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'feedback.db'}")
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("METRICS_TOKEN", raising=False)
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    get_settings.cache_clear()
+    Sanic.test_mode = True
+    app = action_app("actions", metrics=ActionMetrics(new_registry(process_metrics=False)),
+                     secret="action-secret-for-this-test")
+    port = free_port()
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    http = aiohttp.ClientSession()
+    try:
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as answer:
+            assert answer.status == 200
+        async with http.get(f"http://127.0.0.1:{port}/metrics", headers=REMOTE) as answer:
+            assert answer.status == 401
+    finally:
+        await server.before_stop()
+        for connection in list(server.connections):  # the client's keep-alive one
+            connection.close_if_idle()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()
+        await http.close()
+        dispose_all()
+        get_settings.cache_clear()
+
+
+async def test_proxy_metrics_refuse_a_forwarded_outsider(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.proxy.app import ProxyOptions
+    from bot.proxy.app import create_app as proxy_app
+
+    monkeypatch.delenv("METRICS_TOKEN", raising=False)
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    client = TestClient(TestServer(proxy_app(["http://127.0.0.1:9"], ProxyOptions(health_interval=3600)),
+                                   host="127.0.0.1"))
+    await client.start_server()
+    try:
+        assert (await client.get("/metrics")).status == 200
+        assert (await client.get("/metrics", headers=REMOTE)).status == 401
+    finally:
+        await client.close()

@@ -13,6 +13,11 @@ much one sender could send. Three bounds, applied in the Rasa process by :mod:`b
 * **NLU off the event loop.** Parsing runs in one dedicated worker thread (one, because the
   TensorFlow graphs are shared and a single thread keeps them serial, as they were); the event loop
   stays free to acknowledge webhooks and answer other conversations meanwhile.
+* **A short GIL switch interval.** The NLU thread runs Python code (underthesea, scikit-learn's
+  vectorisers) that holds the interpreter lock; each time the event loop comes back from a socket
+  or a database call it must wait for the NLU thread to hand the lock over, by default up to
+  5 ms, and one acknowledgement makes dozens of such calls. :data:`GIL_SWITCH_SECONDS` shortens
+  the wait (``sys.setswitchinterval``) in the Rasa process only.
 * **A per-sender rate limit.** Past :data:`RATE_LIMIT_MESSAGES` messages in
   :data:`RATE_LIMIT_WINDOW_SECONDS`, a sender's messages are not parsed; the first one over the
   limit in a window gets :data:`RATE_LIMIT_REPLY`, the rest are logged and not answered (a flood
@@ -49,6 +54,8 @@ MAX_NLU_CHARS = int(os.environ.get("MAX_NLU_CHARS", "1000"))
 #: Characters of a message a conversation keeps, per input channel (others: ``"default"``).
 MAX_KEPT_CHARS: dict[str, int] = {"facebook": 2_000, "zalo": 2_000, "rest": 20_000,
                                   "default": 20_000}
+#: The interpreter's switch interval in the Rasa process (Python's default is 0.005 s).
+GIL_SWITCH_SECONDS = float(os.environ.get("GIL_SWITCH_SECONDS", "0.0005"))
 #: Messages one sender may send in the window before they are held back.
 RATE_LIMIT_MESSAGES = int(os.environ.get("SENDER_RATE_LIMIT_MESSAGES", "30"))
 RATE_LIMIT_WINDOW_SECONDS = float(os.environ.get("SENDER_RATE_LIMIT_WINDOW_SECONDS", "60"))

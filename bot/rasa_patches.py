@@ -114,6 +114,7 @@ def _patch_bounded_turns() -> None:
     """Bounded work per sender (:mod:`bot.bounded_turns`): a channel's length ceiling, a
     per-sender rate limit, and NLU on the first characters only, in a worker thread."""
     import copy
+    import sys
 
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.core.processor import MessageProcessor
@@ -121,6 +122,7 @@ def _patch_bounded_turns() -> None:
 
     from bot import bounded_turns
 
+    sys.setswitchinterval(bounded_turns.GIL_SWITCH_SECONDS)
     original_handle = MessageProcessor.handle_message
 
     async def handle_message(self: Any, message: UserMessage) -> Any:

@@ -14,10 +14,17 @@ citizen and read that citizen's case status. Here every message is ``rest``, wha
 says, and a ``sender`` made only of digits (the form of a Messenger page-scoped id and of a Zalo
 user id) is refused with ``403``: those conversations are only ever entered through a signed
 webhook, so a REST caller can neither read nor redirect them.
+
+Turns share Rasa's event loop with the Facebook and Zalo acknowledgements (issue 18: 20 parallel
+long chat messages held them for seconds). So, like the webhook channels' turns, at most
+:func:`~bot.channels.webhook.concurrent_turns` chat turns run at once, each after the webhook
+acknowledgements in flight (``ACK_GATE``); the others wait their turn, which a chat caller (who
+waits for the reply anyway) does not notice, while a platform that gives 2 s to acknowledge does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,6 +34,8 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot.channels.webhook import ACK_GATE, concurrent_turns
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +52,37 @@ def foreign_sender(sender: str) -> bool:
     return sender.isascii() and sender.isdigit()
 
 
+class TurnSlots:
+    """At most ``limit`` turns of this channel at once, each started when no webhook is being
+    acknowledged (one per event loop: the semaphore belongs to the loop that created it)."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit or concurrent_turns()
+        self._slots: dict[int, asyncio.Semaphore] = {}
+        self.running = 0
+        self.most_running = 0
+
+    async def run(self, turn: Callable[[], Awaitable[Any]]) -> Any:
+        loop_id = id(asyncio.get_running_loop())
+        slots = self._slots.get(loop_id)
+        if slots is None:
+            slots = self._slots[loop_id] = asyncio.Semaphore(self.limit)
+        async with slots:
+            await ACK_GATE.wait_quiet()
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+            try:
+                return await turn()
+            finally:
+                self.running -= 1
+
+
 class RestChannel(RestInput):
     """``/webhooks/rest/webhook`` with honest status codes (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.turns = TurnSlots()
 
     @classmethod
     def name(cls) -> str:
@@ -79,7 +117,7 @@ class RestChannel(RestInput):
                 metadata=body.get("metadata"),
             )
             try:
-                await on_new_message(message)
+                await self.turns.run(lambda: on_new_message(message))
             except Exception as error:  # the turn failed: say so, keep the text out of the log
                 logger.error(
                     "turn of conversation %s failed: %s: %s",

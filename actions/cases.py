@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.common import Events, entity_values, first_entity, latest_text, send
+from actions.common import Events, entity_values, first_entity, first_place, latest_text, send
 from bot import intake
 from bot.answers import Reply
 from bot.cases import AttachmentDraft, CaseDraft, create_case, normalise_vn_phone
@@ -64,6 +64,52 @@ START_AGAIN = Reply(
      {"title": "Gửi góp ý", "payload": "/give_feedback"},
      {"title": "Gặp cán bộ", "payload": "/request_human"}],
 )
+
+#: Intents that interrupt the form at any step (issue 11): answered, then the form goes on
+#: (status, programme, contact) or pauses with its draft kept (a person, erasure).
+INTERRUPTING_INTENTS = frozenset(
+    {"check_status", "ask_programme", "ask_contact", "request_human", "delete_my_data"})
+#: How sure the NLU must be; at the description step (free text) surer, and the message short.
+INTERRUPT_CONFIDENCE = 0.5
+INTERRUPT_CONFIDENCE_FREE_TEXT = 0.75
+INTERRUPT_MAX_WORDS_FREE_TEXT = 12
+#: Said before the form asks its question again after an interruption.
+RESUME_NOTE = ("Hồ sơ bạn đang soạn vẫn được giữ. Mình làm tiếp nhé; nếu không muốn gửi nữa, "
+               "bạn nhắn \"hủy\".")
+#: A step's answer was not understood twice in a row: a person is offered.
+SECOND_MISS = ("Xin lỗi, tôi vẫn chưa hiểu câu trả lời của bạn. Bạn có thể trả lời lại, hoặc bấm "
+               "\"Gặp cán bộ\" để cán bộ Mặt trận hỗ trợ trực tiếp (nội dung bạn đã nhắn vẫn "
+               "được giữ).")
+PERSON_BUTTONS = [{"title": "Gặp cán bộ", "payload": "/request_human"},
+                  {"title": "Hủy", "payload": "/cancel"}]
+MISSES_SLOT = "case_misses"
+
+
+def interrupted(tracker: Tracker, requested: str | None) -> bool:
+    """Whether the latest message is a question or request the form should not swallow as the
+    answer to its step: "đơn của tôi sao rồi", "gặp cán bộ", "xóa dữ liệu của tôi", a programme
+    question. At the description step the bar is higher: describing a problem can sound like
+    anything, and a description is long."""
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    name = intent.get("name")
+    if name not in INTERRUPTING_INTENTS:
+        return False
+    confidence = float(intent.get("confidence") or 0.0)
+    if requested in (None, "case_content"):
+        text = latest_text(tracker)
+        return (confidence >= INTERRUPT_CONFIDENCE_FREE_TEXT
+                and (text.startswith("/") or len(text.split()) <= INTERRUPT_MAX_WORDS_FREE_TEXT))
+    return confidence >= INTERRUPT_CONFIDENCE
+
+
+def missed(dispatcher: CollectingDispatcher, tracker: Tracker, first_time: str) -> dict[str, Any]:
+    """Say the step did not understand; from the second time in a row, offer a person."""
+    misses = int(tracker.get_slot(MISSES_SLOT) or 0) + 1
+    if misses >= 2:
+        dispatcher.utter_message(text=SECOND_MISS, buttons=PERSON_BUTTONS)
+    else:
+        dispatcher.utter_message(text=first_time)
+    return {MISSES_SLOT: float(misses)}
 
 
 def channel_of(tracker: Tracker) -> str:
@@ -137,9 +183,11 @@ class ValidateCaseForm(FormValidationAction):
     def _requested(tracker: Tracker) -> str | None:
         return tracker.get_slot("requested_slot")
 
-    @staticmethod
-    def _cancelling(tracker: Tracker) -> bool:
-        return _intent(tracker) == "cancel"
+    @classmethod
+    def _cancelling(cls, tracker: Tracker) -> bool:
+        """Cancelling, or interrupted: either way no slot takes this message (the form is then
+        rejected and the rules answer the interruption; see ``nlu_data/rules/cases.yml``)."""
+        return _intent(tracker) == "cancel" or interrupted(tracker, cls._requested(tracker))
 
     @staticmethod
     def _payload(tracker: Tracker) -> bool:
@@ -188,7 +236,7 @@ class ValidateCaseForm(FormValidationAction):
         if self._cancelling(tracker):
             return {}
         requested = self._requested(tracker)
-        named = first_entity(tracker, "location", "unit")
+        named = first_place(tracker, "location", "unit")
         if requested == "case_unit":
             text = named or latest_text(tracker)
             if intake.is_unknown_place(text):
@@ -220,11 +268,11 @@ class ValidateCaseForm(FormValidationAction):
             )
             return {"case_unit": None}
         if self._requested(tracker) == "case_unit":
-            dispatcher.utter_message(
-                text="Tôi chưa xác định được phường, xã này. Bạn ghi rõ tên phường hoặc xã "
+            return {"case_unit": None, **missed(
+                dispatcher, tracker,
+                "Tôi chưa xác định được phường, xã này. Bạn ghi rõ tên phường hoặc xã "
                 "(ví dụ: \"phường Láng\", \"xã Sóc Sơn\"), hoặc nhắn \"không rõ\" để gửi "
-                "về Mặt trận thành phố."
-            )
+                "về Mặt trận thành phố.")}
         # A street or landmark without a ward: keep it as the detail, still ask for the ward.
         return {"case_unit": None}
 
@@ -237,6 +285,8 @@ class ValidateCaseForm(FormValidationAction):
         if "case_location" in changed:
             place = changed["case_location"]
             events.append(SlotSet("case_location", str(place).strip()[:500] if place else None))
+        if MISSES_SLOT in changed:
+            events.append(SlotSet(MISSES_SLOT, changed[MISSES_SLOT]))
         if "case_attachments" in changed:
             if changed["case_attachments"]:
                 dispatcher.utter_message(text="Tôi đã nhận được tệp đính kèm của bạn.")
@@ -263,8 +313,9 @@ class ValidateCaseForm(FormValidationAction):
             return {"case_category": None}
         code = intake.match_category(str(value or ""))
         if code is None and self._requested(tracker) == "case_category":
-            dispatcher.utter_message(text="Bạn chọn một lĩnh vực trong danh sách giúp tôi nhé.")
-        return {"case_category": code}
+            return {"case_category": None, **missed(
+                dispatcher, tracker, "Bạn chọn một lĩnh vực trong danh sách giúp tôi nhé.")}
+        return {"case_category": code, MISSES_SLOT: None}
 
     # -- consent, name, phone
     async def extract_case_consent(
@@ -274,11 +325,12 @@ class ValidateCaseForm(FormValidationAction):
             return {}
         consent = intake.read_consent(latest_text(tracker), _intent(tracker))
         if consent is True:
-            return {"case_consent": True}
+            return {"case_consent": True, MISSES_SLOT: None}
         if consent is False:
-            return {"case_consent": False, "case_name": None, "case_phone": None}
-        dispatcher.utter_message(text="Bạn bấm \"Đồng ý\" hoặc \"Gửi ẩn danh\" giúp tôi nhé.")
-        return {"case_consent": None}
+            return {"case_consent": False, "case_name": None, "case_phone": None,
+                    MISSES_SLOT: None}
+        return {"case_consent": None, **missed(
+            dispatcher, tracker, "Bạn bấm \"Đồng ý\" hoặc \"Gửi ẩn danh\" giúp tôi nhé.")}
 
     async def extract_case_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -355,8 +407,8 @@ class ValidateCaseForm(FormValidationAction):
             if target is not None:
                 cleared.update({slot: None for slot in intake.EDIT_FIELDS[target]})
             return cleared
-        dispatcher.utter_message(text="Bạn bấm \"Gửi\" để gửi, chọn mục cần sửa, hoặc \"Hủy\".")
-        return {"case_confirm": None}
+        return {"case_confirm": None, **missed(
+            dispatcher, tracker, "Bạn bấm \"Gửi\" để gửi, chọn mục cần sửa, hoặc \"Hủy\".")}
 
 
 class ActionAskCaseConfirm(Action):
@@ -481,6 +533,33 @@ class ActionRetryCase(ActionSubmitCase):
             send(dispatcher, [START_AGAIN])
             return []
         return await super().run(dispatcher, tracker, domain)
+
+
+class ActionResumeCase(Action):
+    """After an interruption was answered inside the form: the draft is kept, the form goes on
+    (the rule runs ``case_form`` next, which asks its step again)."""
+
+    def name(self) -> str:
+        return "action_resume_case"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        dispatcher.utter_message(text=RESUME_NOTE)
+        return [SlotSet(MISSES_SLOT, None)]
+
+
+class ActionPauseCase(Action):
+    """A person asked for, or erasure, inside the form: the form stops, the draft stays in the
+    conversation (the officer sees it; erasure then removes it with the rest)."""
+
+    def name(self) -> str:
+        return "action_pause_case"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet(MISSES_SLOT, None)]
 
 
 class ActionAskCaseCategory(Action):

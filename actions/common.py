@@ -28,6 +28,32 @@ def first_entity(tracker: Tracker, *entities: str) -> str | None:
     return None
 
 
+_PLACE_GAP = set(" \t.,-/")
+
+
+def first_place(tracker: Tracker, *entities: str) -> str | None:
+    """The first place the latest message names (``entities`` in order of preference), with the
+    neighbouring place entities it was cut from joined back: the entity extractor often splits
+    an abbreviation from its name ("p." | "Cầu Giấy"), and "p" alone names no ward."""
+    latest = tracker.latest_message or {}
+    text = str(latest.get("text") or "")
+    found = [e for e in latest.get("entities") or []
+             if e.get("entity") in entities and "start" in e and "end" in e]
+    found.sort(key=lambda e: int(e["start"]))
+    runs: list[tuple[int, int, str]] = []
+    for entity in found:
+        start, end = int(entity["start"]), int(entity["end"])
+        if runs and set(text[runs[-1][1]:start]) <= _PLACE_GAP:
+            runs[-1] = (runs[-1][0], max(end, runs[-1][1]), runs[-1][2])
+        else:
+            runs.append((start, end, str(entity["entity"])))
+    for kind in entities:
+        for start, end, entity in runs:
+            if entity == kind and text[start:end].strip():
+                return text[start:end].strip()
+    return first_entity(tracker, *entities)
+
+
 def previous_action(tracker: Tracker) -> str | None:
     """The last action the assistant ran before the citizen's latest message."""
     seen_user = False

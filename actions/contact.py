@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import Events, first_entity, send
+from actions.common import Events, first_place, send
 from bot.answers import ASK_UNIT, Reply, contact_answer, unit_choice
 from bot.content import unit_tree
 
@@ -41,7 +41,7 @@ class ActionAnswerContact(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> Events:
-        named = first_entity(tracker, "unit", "location")
+        named = first_place(tracker, "unit", "location")
         if named:
             events = resolve_and_answer(dispatcher, named)
             if events is not None:

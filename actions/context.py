@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import Events, first_entity, latest_text, previous_action, send
+from actions.common import Events, first_place, latest_text, previous_action, send
 from actions.contact import AWAITING_UNIT, resolve_and_answer
 from actions.privacy import AWAITING_DELETE, erase
 from actions.programmes import AWAITING_HELPFUL, answer_programme
@@ -87,7 +87,7 @@ class ActionHandleInform(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> Events:
-        place = first_entity(tracker, "unit", "location")
+        place = first_place(tracker, "unit", "location")
         awaiting_unit = tracker.get_slot("awaiting") == AWAITING_UNIT
         text = place or (latest_text(tracker) if awaiting_unit else "")
         if text:

@@ -13,6 +13,7 @@ from bot.answers import (
     HELPFUL_BUTTONS,
     HELPFUL_QUESTION,
     Reply,
+    candidates_menu,
     canonical_programme,
     honest_overview,
     no_answer,
@@ -53,6 +54,14 @@ def answer_programme(
     return events + [SlotSet("awaiting", AWAITING_HELPFUL)]
 
 
+def guessed_only(tracker: Tracker) -> bool:
+    """Whether the latest message's programme came only from the programme classifier (the
+    citizen described a need; no name was found in the text)."""
+    found = [e for e in (tracker.latest_message or {}).get("entities") or []
+             if e.get("entity") == "programme"]
+    return bool(found) and all(e.get("extractor") == "ProgrammeClassifier" for e in found)
+
+
 class ActionAnswerProgramme(Action):
     """ask_programme, with or without programme and aspect; follow-ups keep the programme."""
 
@@ -66,13 +75,21 @@ class ActionAnswerProgramme(Action):
         said = canonical_programme(first_entity(tracker, "programme"), kb)
         aspect = first_entity(tracker, "aspect")
         aspect = aspect if aspect in ASPECTS else None
+        if said is not None and aspect is not None and guessed_only(tracker) \
+                and tracker.get_slot("programme"):
+            # "thế ai được hỗ trợ?" right after an answer: the programme being talked about,
+            # not the classifier's guess from a few words.
+            said = None
         programme = said
         if programme is None and aspect is not None:
             # "thế ai được hỗ trợ?" right after a programme answer: same programme.
             programme = canonical_programme(tracker.get_slot("programme"), kb)
         if programme is None:
-            menu = programme_menu(kb)
-            if aspect is not None:
+            candidates = [str(c) for c in
+                          (tracker.latest_message or {}).get("programme_candidates") or []]
+            offered = candidates_menu(kb, candidates, aspect)
+            menu = offered or programme_menu(kb)
+            if aspect is not None and offered is None:
                 menu = Reply(
                     "Bạn đang hỏi về chương trình nào ạ?",
                     [

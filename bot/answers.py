@@ -136,6 +136,29 @@ def programme_menu(kb: KnowledgeBase) -> Reply:
     )
 
 
+def candidates_menu(kb: KnowledgeBase, candidates: list[str], aspect: str | None = None) -> Reply | None:
+    """The two programmes a question is most likely about, and the full list as a way out.
+
+    When the assistant is unsure between two programmes it offers those two (issue 11), not all
+    thirteen; None when fewer than two of ``candidates`` are known programmes.
+    """
+    known = []
+    for name in candidates:
+        try:
+            known.append(kb.get(name))
+        except KeyError:
+            continue
+    known = known[:2]
+    if len(known) < 2:
+        return None
+    extra = {"aspect": aspect} if aspect else {}
+    buttons = [{"title": p.button_title,
+                "payload": payload("ask_programme", programme=p.programme, **extra)}
+               for p in known]
+    buttons.append({"title": "Chương trình khác", "payload": "/ask_programme"})
+    return Reply("Bạn đang hỏi về chương trình nào dưới đây ạ?", buttons)
+
+
 def aspect_buttons(programme: Programme, exclude: str | None = None) -> list[dict[str, str]]:
     return [
         {

@@ -274,3 +274,66 @@ def test_cancel_saves_nothing(assistant: Assistant) -> None:
     assert _cases_of(assistant, sender) == []
     again = assistant.send(sender, "xin chào")
     assert _texts(again).startswith("Xin chào")
+
+
+# -- issue 11: the form never traps; programmes by meaning ------------------------------------
+
+def _at_category_step(assistant: Assistant, sender: str) -> str:
+    replies = assistant.talk(sender, "toi muon phan anh",
+                             "cong o ngo 5 bi tac ca tuan nay, nuoc ban tran ra duong",
+                             "phuong Lang")
+    assert "Sự việc thuộc lĩnh vực nào?" in _texts(replies)
+    return _texts(replies)
+
+
+def test_a_status_question_inside_the_form_is_answered_and_the_form_goes_on(
+        assistant: Assistant) -> None:
+    from actions.cases import RESUME_NOTE
+    from bot.status import NO_CASES
+
+    sender = f"t-{uuid.uuid4()}"
+    _at_category_step(assistant, sender)
+    answered = _texts(assistant.send(sender, "đơn của tôi sao rồi"))
+    assert NO_CASES in answered
+    assert RESUME_NOTE in answered and "Sự việc thuộc lĩnh vực nào?" in answered
+    # The category typed in words, not tapped, is taken; the form moves on to consent.
+    moved_on = _texts(assistant.send(sender, "ha tang"))
+    assert "Gửi ẩn danh" in moved_on or "Đồng ý" in moved_on
+
+
+def test_a_person_asked_for_inside_the_form_goes_to_the_ward_being_reported(
+        assistant: Assistant) -> None:
+    sender = f"t-{uuid.uuid4()}"
+    _at_category_step(assistant, sender)
+    replies = _texts(assistant.send(sender, "tôi muốn gặp cán bộ"))
+    assert "phường Láng" in replies and "HT-" in replies
+    assert "Sự việc thuộc lĩnh vực nào?" not in replies
+    events = assistant.tracker(sender)["events"]
+    assert [e for e in events if e["event"] == "active_loop"][-1]["name"] is None
+
+
+def test_two_answers_the_step_does_not_understand_offer_a_person(assistant: Assistant) -> None:
+    from actions.cases import SECOND_MISS
+
+    sender = f"t-{uuid.uuid4()}"
+    _at_category_step(assistant, sender)
+    first = _texts(assistant.send(sender, "khong biet nua"))
+    assert SECOND_MISS not in first
+    second = assistant.send(sender, "cai gi cung duoc")
+    assert SECOND_MISS in _texts(second)
+    assert any(b.get("payload") == "/request_human" for r in second for b in r.get("buttons", []))
+
+
+@pytest.mark.parametrize("message,title", [
+    ("nha toi ngheo lam, co duoc ho tro xay nha khong a", "Đại đoàn kết"),
+    ("ngày 18/11 ở khu phố có tổ chức gì vậy", "Ngày hội"),
+])
+def test_a_programme_described_not_named_is_answered_not_a_petition(
+        assistant: Assistant, message: str, title: str) -> None:
+    sender = f"t-{uuid.uuid4()}"
+    replies = _texts(assistant.send(sender, message))
+    assert title in replies
+    events = assistant.tracker(sender)["events"]
+    assert not [e for e in events if e["event"] == "active_loop" and e.get("name")]
+    (user,) = [e for e in events if e["event"] == "user"]
+    assert user["parse_data"]["intent"]["name"] == "ask_programme"

@@ -1,0 +1,301 @@
+"""Which programme a question is about, by its meaning, when the citizen does not name it.
+
+Citizens rarely name a programme: they describe a need ("nhà tôi nghèo lắm, có được hỗ trợ xây
+nhà không", "ngày 18/11 ở khu phố có tổ chức gì"). The gazetteer finds a programme only by its
+names, so such a question got the 13-button menu, or, worse, a petition form (issue 11). This
+component learns each programme's vocabulary from
+
+* the ``ask_programme`` training examples: the programme named in an example's annotation (the
+  example is also learnt with the name cut out, so the words around a name count on their own),
+  or given for the whole block as intent metadata (``metadata: {programme: …}``), which is how
+  trainers write need-shaped questions that name no programme;
+* the programme knowledge in ``content/programmes/`` (title, summary, keywords, every answer),
+  so a programme's own words count even before anyone wrote a question with them.
+
+Text is folded (no case, no diacritics, teencode expanded) so typing without diacritics costs
+nothing; features are word uni/bigrams and character n-grams within words, and the model a
+logistic regression: it trains in about a second and answers in well under a millisecond.
+
+At run time, for every message it stores ``programme_ranking`` (the three most likely
+programmes); when no named programme was found and one programme is clearly ahead it adds a
+``programme`` entity (``extractor: ProgrammeClassifier``, no span: nothing in the text names it);
+when two are close it stores ``programme_candidates`` so the assistant offers those two instead of
+all thirteen. And a joint decision: a message the intent classifier sent to a petition, feedback
+or "out of scope" with little confidence, that reads as a question and whose programme is clear,
+is a programme question (``intent_overridden_from`` keeps what it was), because opening a
+petition form on a question is the worst answer the assistant can give.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.normalize import fold, normalize
+
+logger = logging.getLogger(__name__)
+
+_FILE = "programme_classifier.pkl"
+ASK_PROGRAMME = "ask_programme"
+RANKING = "programme_ranking"
+CANDIDATES = "programme_candidates"
+OVERRIDDEN = "intent_overridden_from"
+
+#: Words that make a message read as a question (folded; not "hong" or "dau": folded, "hỏng"
+#: and "đau" would read as "hông" and "đâu").
+_QUESTION = re.compile(
+    r"\?|\b(khong|ko|k|hok|chua|gi|j|sao|nao|the nao|ntn|lam sao|o dau|bao gio|"
+    r"khi nao|bao nhieu|ai|co duoc|duoc khong|co phai|la gi|nhu the nao|cach nao|muon biet|"
+    r"hoi|cho hoi|xin hoi|tu van|huong dan|chi giup|chi cho|can biet|a nhi|nhe)\b"
+)
+
+
+def folded(text: str) -> str:
+    """What the classifier reads: folded text with teencode expanded."""
+    return fold(normalize(text).text)
+
+
+def is_question(text: str) -> bool:
+    """Whether a message reads as a question (a mark, or a Vietnamese question word)."""
+    return bool(_QUESTION.search(folded(text)))
+
+
+def content_texts(content_dir: Path) -> list[tuple[str, str]]:
+    """(text, programme) pairs from the programme knowledge: every sentence of it."""
+    pairs: list[tuple[str, str]] = []
+    for path in sorted(content_dir.glob("programmes/*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        programme = str(data.get("programme") or path.stem)
+        chunks: list[str] = [str(data.get("title") or ""), str(data.get("short_title") or ""),
+                             str(data.get("summary") or "")]
+        chunks += [str(k) for k in data.get("keywords") or []]
+        aspects = data.get("aspects") or {}
+        if isinstance(aspects, dict):
+            chunks += [str(v) for v in aspects.values()]
+        for chunk in chunks:
+            for sentence in re.split(r"(?<=[.!?;:])\s+", chunk):
+                sentence = re.sub(r"\{[a-z_]+\}", " ", sentence).strip()
+                if len(sentence) >= 3:
+                    pairs.append((sentence, programme))
+    return pairs
+
+
+def example_label(message: Message, synonyms: dict[str, str]) -> tuple[str | None, list[tuple[int, int]]]:
+    """The programme an ``ask_programme`` training example is about, and the spans naming it."""
+    spans: list[tuple[int, int]] = []
+    values: set[str] = set()
+    for entity in message.get(ENTITIES) or []:
+        if entity.get(ENTITY_ATTRIBUTE_TYPE) != "programme":
+            continue
+        value = str(entity.get(ENTITY_ATTRIBUTE_VALUE))
+        values.add(synonyms.get(value, value))
+        spans.append((int(entity[ENTITY_ATTRIBUTE_START]), int(entity[ENTITY_ATTRIBUTE_END])))
+    if len(values) == 1:
+        return values.pop(), spans
+    if values:
+        return None, spans  # two programmes in one example: teaches nothing about either
+    metadata = message.get("metadata") or {}
+    for scope in ("example", "intent"):
+        block = metadata.get(scope) if isinstance(metadata, dict) else None
+        if isinstance(block, dict) and block.get("programme"):
+            value = str(block["programme"])
+            return synonyms.get(value, value), []
+    return None, []
+
+
+def without_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    out, last = [], 0
+    for start, end in sorted(spans):
+        out.append(text[last:start])
+        last = end
+    out.append(text[last:])
+    return " ".join("".join(out).split())
+
+
+class ProgrammeModel:
+    """The vectoriser and the logistic regression, independent of Rasa (tests, evaluation)."""
+
+    def __init__(self, c: float = 8.0) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import FeatureUnion
+
+        self.features = FeatureUnion([
+            ("words", TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b",
+                                      sublinear_tf=True, min_df=1)),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4),
+                                      sublinear_tf=True, min_df=1)),
+        ])
+        self.model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+        self.labels: list[str] = []
+
+    def fit(self, texts: list[str], labels: list[str]) -> ProgrammeModel:
+        matrix = self.features.fit_transform([folded(t) for t in texts])
+        self.model.fit(matrix, labels)
+        self.labels = [str(c) for c in self.model.classes_]
+        return self
+
+    def rank(self, text: str, top: int = 3) -> list[tuple[str, float]]:
+        if not self.labels or not text.strip():
+            return []
+        probs = self.model.predict_proba(self.features.transform([folded(text)]))[0]
+        ranked = sorted(zip(self.labels, probs, strict=True), key=lambda p: -p[1])[:top]
+        return [(name, float(p)) for name, p in ranked]
+
+
+def training_pairs(training_data: TrainingData, content_dir: Path | None) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    synonyms = dict(training_data.entity_synonyms)
+    for message in training_data.intent_examples:
+        if message.get(INTENT) != ASK_PROGRAMME:
+            continue
+        text = message.get(TEXT) or ""
+        label, spans = example_label(message, synonyms)
+        if label is None:
+            continue
+        texts.append(text)
+        labels.append(label)
+        if spans:
+            rest = without_spans(text, spans)
+            if len(rest.split()) >= 2:
+                texts.append(rest)
+                labels.append(label)
+    if content_dir is not None and content_dir.is_dir():
+        for text, label in content_texts(content_dir):
+            texts.append(text)
+            labels.append(label)
+    return texts, labels
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
+class ProgrammeClassifier(GraphComponent):
+    """Adds the programme a question is about when the citizen did not name it."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "content_dir": "content",
+            # A programme is taken when it is this likely and this far ahead of the next one.
+            "accept_confidence": 0.45,
+            "accept_margin": 0.15,
+            # Below that, the two most likely are offered when together they are this likely.
+            "offer_confidence": 0.45,
+            # The joint decision: intents a clear programme question may be taken from, the
+            # intent confidence below which it may, and the programme confidence it needs.
+            "override_intents": ["submit_petition", "give_feedback", "out_of_scope", "inform"],
+            "override_below": 0.75,
+            "override_programme_confidence": 0.55,
+            "c": 8.0,
+        }
+
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 model: ProgrammeModel | None = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> ProgrammeClassifier:
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        content_dir = Path(self._config["content_dir"])
+        if not content_dir.is_absolute():
+            content_dir = Path(__file__).resolve().parents[2] / content_dir
+        texts, labels = training_pairs(training_data, content_dir)
+        if len(set(labels)) >= 2:
+            self._model = ProgrammeModel(float(self._config["c"])).fit(texts, labels)
+            logger.info("programme classifier: %d texts, %d programmes", len(texts),
+                        len(set(labels)))
+        else:
+            logger.warning("programme classifier: fewer than two programmes to learn")
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / _FILE).write_bytes(pickle.dumps(self._model))
+        return self._resource
+
+    @classmethod
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> ProgrammeClassifier:
+        model = None
+        try:
+            with model_storage.read_from(resource) as directory:
+                model = pickle.loads((directory / _FILE).read_bytes())  # our own model file
+        except (ValueError, FileNotFoundError, pickle.UnpicklingError):
+            logger.warning("programme classifier: no stored model; it will add nothing")
+        return cls(config, model_storage, resource, model)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            self._process(message)
+        return messages
+
+    def _process(self, message: Message) -> None:
+        text = message.get(TEXT) or ""
+        if self._model is None or not text.strip() or text.startswith("/"):
+            return
+        ranking = self._model.rank(text)
+        message.set(RANKING, [{"name": n, "confidence": round(p, 4)} for n, p in ranking],
+                    add_to_output=True)
+        entities = message.get(ENTITIES) or []
+        named = any(e.get(ENTITY_ATTRIBUTE_TYPE) == "programme" for e in entities)
+        (top, p1), p2 = ranking[0], (ranking[1][1] if len(ranking) > 1 else 0.0)
+        self._joint_decision(message, text, p1 if not named else 1.0)
+        intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        if named or intent != ASK_PROGRAMME:
+            return
+        cfg = self._config
+        if p1 >= cfg["accept_confidence"] and p1 - p2 >= cfg["accept_margin"]:
+            message.set(ENTITIES, [*entities, {
+                ENTITY_ATTRIBUTE_TYPE: "programme", ENTITY_ATTRIBUTE_VALUE: top,
+                "confidence_entity": round(p1, 4), "extractor": self.__class__.__name__,
+            }], add_to_output=True)
+        elif p1 + p2 >= cfg["offer_confidence"] and len(ranking) > 1:
+            message.set(CANDIDATES, [top, ranking[1][0]], add_to_output=True)
+
+    def _joint_decision(self, message: Message, text: str, programme_confidence: float) -> None:
+        cfg = self._config
+        intent = message.get(INTENT) or {}
+        name = intent.get(INTENT_NAME_KEY)
+        confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        if (name not in cfg["override_intents"] or confidence >= cfg["override_below"]
+                or programme_confidence < cfg["override_programme_confidence"]
+                or not is_question(text)):
+            return
+        ranking = list(message.get(INTENT_RANKING_KEY) or [])
+        asked = next((r for r in ranking if r.get(INTENT_NAME_KEY) == ASK_PROGRAMME), None)
+        if asked is None:
+            return
+        # ask_programme takes the first place with the confidence the winner had.
+        reordered = [{INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: confidence}]
+        reordered += [r for r in ranking if r.get(INTENT_NAME_KEY) != ASK_PROGRAMME]
+        message.set(INTENT, {INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: confidence},
+                    add_to_output=True)
+        message.set(INTENT_RANKING_KEY, reordered, add_to_output=True)
+        message.set(OVERRIDDEN, name, add_to_output=True)

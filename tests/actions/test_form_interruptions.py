@@ -1,0 +1,109 @@
+"""Issue 11, item 3: the form never traps a citizen who types instead of tapping.
+
+At any step a status question, "gặp cán bộ", "xóa dữ liệu của tôi" or a programme question is
+not taken as the step's answer: the validation action sets no slot, so Rasa rejects the form and
+the rules in ``nlu_data/rules/cases.yml`` answer it (checked end to end in
+``tests/server/test_assistant_server.py``). An answer the step does not understand twice in a row
+offers a person.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from action_helpers import DOMAIN, make_tracker, slots_set, texts
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.cases import (
+    MISSES_SLOT,
+    SECOND_MISS,
+    ActionPauseCase,
+    ActionResumeCase,
+    ValidateCaseForm,
+    interrupted,
+)
+
+DRAFT = {"case_kind": "petition", "case_key": "k", "case_content": "Cống ngõ 5 bị tắc",
+         "case_unit": "p_lang", "case_location": "ngõ 5"}
+
+
+def at_step(step: str, text: str, intent: str, confidence: float = 0.9,
+            **slots: Any) -> Tracker:
+    tracker = make_tracker(text, intent, confidence=confidence,
+                           slots={**DRAFT, "requested_slot": step, **slots})
+    tracker.active_loop = {"name": "case_form"}
+    return tracker
+
+
+async def validate(tracker: Tracker) -> tuple[dict[str, Any], list[str]]:
+    dispatcher = CollectingDispatcher()
+    events = await ValidateCaseForm().run(dispatcher, tracker, DOMAIN)
+    slots = slots_set(events)
+    slots.pop("requested_slot", None)
+    return slots, texts(dispatcher)
+
+
+@pytest.mark.parametrize("step", ["case_unit", "case_category", "case_consent", "case_name",
+                                  "case_phone", "case_confirm"])
+@pytest.mark.parametrize("text,intent", [
+    ("đơn của tôi sao rồi", "check_status"),
+    ("tôi muốn gặp cán bộ", "request_human"),
+    ("xóa dữ liệu của tôi", "delete_my_data"),
+    ("quỹ vì người nghèo là gì", "ask_programme"),
+    ("/request_human", "request_human"),
+])
+async def test_an_interruption_sets_no_slot_so_the_form_is_rejected(
+        step: str, text: str, intent: str) -> None:
+    slots, said = await validate(at_step(step, text, intent))
+    assert slots == {}
+    assert said == []
+
+
+async def test_the_same_words_as_an_answer_are_still_taken() -> None:
+    slots, _ = await validate(at_step("case_category", "ha tang", "inform"))
+    assert slots["case_category"] == "ha_tang"
+    assert slots.get(MISSES_SLOT) is None
+
+
+def test_at_the_description_step_only_a_short_sure_request_interrupts() -> None:
+    assert interrupted(at_step("case_content", "gặp cán bộ", "request_human", 0.9),
+                       "case_content")
+    long_text = ("hôm qua tôi ra phường hỏi đơn của tôi sao rồi mà cán bộ không trả lời, "
+                 "cống ngõ 5 vẫn tắc, nước tràn vào nhà")
+    assert not interrupted(at_step("case_content", long_text, "check_status", 0.9),
+                           "case_content")
+    assert not interrupted(at_step("case_content", "gặp cán bộ", "request_human", 0.6),
+                           "case_content")
+    assert interrupted(at_step("case_category", "gặp cán bộ", "request_human", 0.6),
+                       "case_category")
+
+
+async def test_two_misses_in_a_row_offer_a_person() -> None:
+    first, said = await validate(at_step("case_category", "linh tinh gì đó", "inform"))
+    assert first["case_category"] is None and first[MISSES_SLOT] == 1.0
+    assert SECOND_MISS not in said
+    second_tracker = at_step("case_category", "cái kia", "inform", **{MISSES_SLOT: 1.0})
+    dispatcher = CollectingDispatcher()
+    events = await ValidateCaseForm().run(dispatcher, second_tracker, DOMAIN)
+    assert slots_set(events)[MISSES_SLOT] == 2.0
+    offered = [m for m in dispatcher.messages if m.get("text") == SECOND_MISS]
+    assert offered and any(b["payload"] == "/request_human" for b in offered[0]["buttons"])
+
+
+async def test_consent_typed_as_the_button_title_then_a_miss_then_a_person() -> None:
+    slots, _ = await validate(at_step("case_consent", "Gửi ẩn danh", "inform"))
+    assert slots["case_consent"] is False
+    slots, said = await validate(at_step("case_consent", "hmm", "inform", **{MISSES_SLOT: 1.0}))
+    assert slots[MISSES_SLOT] == 2.0 and SECOND_MISS in said
+
+
+async def test_resume_says_the_draft_is_kept_and_pause_stops_the_form() -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionResumeCase().run(dispatcher, at_step("case_unit", "x", "inform"), DOMAIN)
+    assert "vẫn được giữ" in texts(dispatcher)[0] and slots_set(events)[MISSES_SLOT] is None
+    events = await ActionPauseCase().run(CollectingDispatcher(),
+                                         at_step("case_unit", "x", "inform"), DOMAIN)
+    assert any(e.get("event") == "active_loop" and e.get("name") is None for e in events)
+    assert not any(e.get("name") in DRAFT for e in events if e.get("event") == "slot")

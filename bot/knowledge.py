@@ -14,6 +14,19 @@ module only reads and checks them. A file looks like::
       lien_he: >-
         Whom to contact. {unit_contact}
 
+A fact that stops being true on a known date (issue 11: the 15/3/2026 election was still "coming"
+in December) is written as a mapping instead of a text::
+
+      thoi_gian:
+        text: >-
+          What is true until the date.
+        valid_until: 2030-06-30        # the last day the text is true
+        afterwards: >-
+          What to say from the next day on (never a past event as coming).
+
+:meth:`Programme.answer` picks by today's date in Vietnam; ``./mttq validate`` lists every fact
+that expires within 60 days (and any already expired), so a trainer rewrites it in time.
+
 ``{unit_contact}`` is the only placeholder: the caller replaces it with the unit's contact facts
 (from the unit configuration) or with a sentence telling whom to ask (see :func:`render_answer`).
 National facts live in these files; local facts (addresses, phone numbers, accounts) never do.
@@ -24,6 +37,7 @@ Nothing happens at import time: call :func:`load_knowledge_base` (or
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sys
 import unicodedata
@@ -140,6 +154,19 @@ class KnowledgeBaseError(ValueError):
         super().__init__(prefix + reason)
 
 
+def vietnam_today() -> dt.date:
+    """Today's date in Vietnam (the day a citizen reads the answer)."""
+    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=7)).date()
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """An answer true until ``valid_until`` (inclusive); ``afterwards`` from the next day."""
+
+    valid_until: dt.date
+    afterwards: str
+
+
 @dataclass(frozen=True)
 class Programme:
     """One programme's entry: its title, summary and the answers per aspect."""
@@ -151,17 +178,29 @@ class Programme:
     keywords: tuple[str, ...] = ()
     source: Path | None = field(default=None, compare=False)
     short_title: str = ""
+    expiring: Mapping[str, Expiring] = field(default_factory=dict)
 
     @property
     def button_title(self) -> str:
         """What a quick-reply button for this programme says (at most 20 characters)."""
         return self.short_title or self.title[:SHORT_TITLE_MAX]
 
-    def answer(self, aspect: str) -> str | None:
+    def answer(self, aspect: str, today: dt.date | None = None) -> str | None:
         """The raw answer for ``aspect`` (may contain ``{unit_contact}``), or ``None`` when this
         programme has no answer for it or ``aspect`` is not an aspect at all (an NLU value that
-        slipped through is not a crash)."""
+        slipped through is not a crash). A fact past its ``valid_until`` gives its
+        ``afterwards`` text."""
+        expiring = self.expiring.get(aspect)
+        if expiring is not None and (today or vietnam_today()) > expiring.valid_until:
+            return expiring.afterwards
         return self.answers.get(aspect)
+
+    def expiring_within(self, days: int, today: dt.date | None = None
+                        ) -> list[tuple[str, dt.date]]:
+        """(aspect, valid_until) of the facts that expire within ``days`` or already have."""
+        horizon = (today or vietnam_today()) + dt.timedelta(days=days)
+        return [(aspect, e.valid_until) for aspect, e in sorted(self.expiring.items())
+                if e.valid_until <= horizon]
 
     @property
     def aspects(self) -> tuple[str, ...]:
@@ -427,12 +466,13 @@ def _load_file(path: Path) -> Programme:
             )
     summary = _string(top["summary"][0], path, programme=name, aspect=None, name="'summary'")
     keywords = _keywords(top.get("keywords"), path, name)
-    answers = _answers(top["aspects"][0], path, name)
+    answers, expiring = _answers(top["aspects"][0], path, name)
     return Programme(
         programme=name,
         title=title,
         summary=summary,
         answers=MappingProxyType(answers),
+        expiring=MappingProxyType(expiring),
         keywords=keywords,
         source=path,
         short_title=short_title,
@@ -452,7 +492,29 @@ def _keywords(entry: tuple[Node, int] | None, path: Path, name: str) -> tuple[st
     )
 
 
-def _answers(node: Node, path: Path, name: str) -> dict[str, str]:
+def _expiring(node: MappingNode, path: Path, name: str, aspect: str) -> tuple[str, Expiring]:
+    """``{text, valid_until, afterwards}``: the answer now, and what replaces it after."""
+    items = {key: (value, line) for key, value, line in
+             _mapping_items(node, path, f"aspect {aspect!r}", programme=name)}
+    allowed = {"text", "valid_until", "afterwards"}
+    if set(items) != allowed:
+        raise KnowledgeBaseError(
+            path, f"a fact that expires needs exactly: {', '.join(sorted(allowed))}",
+            programme=name, aspect=aspect, line=_line(node))
+    text = _string(items["text"][0], path, programme=name, aspect=aspect, name="'text'")
+    afterwards = _string(items["afterwards"][0], path, programme=name, aspect=aspect,
+                         name="'afterwards'")
+    raw, line = items["valid_until"]
+    try:
+        until = dt.date.fromisoformat(str(raw.value))
+    except (ValueError, AttributeError, TypeError):
+        raise KnowledgeBaseError(
+            path, f"'valid_until' must be a date like 2030-06-30, found {_kind(raw)}",
+            programme=name, aspect=aspect, line=line) from None
+    return text, Expiring(until, afterwards)
+
+
+def _answers(node: Node, path: Path, name: str) -> tuple[dict[str, str], dict[str, Expiring]]:
     if not isinstance(node, MappingNode):
         raise KnowledgeBaseError(
             path,
@@ -461,6 +523,7 @@ def _answers(node: Node, path: Path, name: str) -> dict[str, str]:
             line=_line(node),
         )
     answers: dict[str, str] = {}
+    expiring: dict[str, Expiring] = {}
     for aspect, value, line in _mapping_items(node, path, "aspects", programme=name):
         if aspect not in ASPECTS:
             raise KnowledgeBaseError(
@@ -470,8 +533,12 @@ def _answers(node: Node, path: Path, name: str) -> dict[str, str]:
                 aspect=aspect,
                 line=line,
             )
-        text = _string(value, path, programme=name, aspect=aspect, name="the answer")
-        for placeholder in _PLACEHOLDER_RE.findall(text):
+        if isinstance(value, MappingNode):
+            text, expiring[aspect] = _expiring(value, path, name, aspect)
+        else:
+            text = _string(value, path, programme=name, aspect=aspect, name="the answer")
+        for placeholder in _PLACEHOLDER_RE.findall(
+                text + " " + (expiring[aspect].afterwards if aspect in expiring else "")):
             if "{" + placeholder + "}" != UNIT_CONTACT_PLACEHOLDER:
                 raise KnowledgeBaseError(
                     path,
@@ -481,7 +548,7 @@ def _answers(node: Node, path: Path, name: str) -> dict[str, str]:
                     line=_line(value),
                 )
         answers[aspect] = text
-    return answers
+    return answers, expiring
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -134,6 +134,29 @@ def _check_knowledge_base() -> list[str]:
     return [f"content/programmes: {m}" for m in missing_entries(kb, PROGRAMMES)]
 
 
+#: How far ahead ``./mttq validate`` warns about facts that stop being true (issue 11).
+EXPIRY_NOTICE_DAYS = 60
+
+
+def expiring_facts(days: int = EXPIRY_NOTICE_DAYS, today: Any = None) -> list[str]:
+    """Time-bound facts in content/programmes that expire within ``days`` (or already have):
+    the assistant then says their ``afterwards`` text, but a trainer should rewrite them."""
+    from bot.knowledge import KnowledgeBaseError, load_knowledge_base, vietnam_today
+
+    try:
+        kb = load_knowledge_base(get_settings().content_dir / "programmes")
+    except KnowledgeBaseError:
+        return []  # reported by the knowledge-base check
+    today = today or vietnam_today()
+    notes = []
+    for programme in kb.programmes:
+        for aspect, until in programme.expiring_within(days, today):
+            state = "expired" if until < today else f"expires in {(until - today).days} days"
+            notes.append(f"content/programmes/{programme.programme}.yml: {aspect} is true until "
+                         f"{until:%d/%m/%Y} ({state}); rewrite 'text' and 'afterwards'")
+    return notes
+
+
 def check_actions(domain: dict[str, Any]) -> list[str]:
     """Every custom action in the domain is implemented, and every response it utters exists."""
     import importlib
@@ -191,6 +214,10 @@ def validate() -> int:
     ]
     for problem in problems:
         print(f"  - {problem}")
+    notes = expiring_facts()
+    print(f"Facts that expire within {EXPIRY_NOTICE_DAYS} days: {len(notes) or 'none'}")
+    for note in notes:
+        print(f"  ! {note}")
     if rasa_rc != 0:
         print("FAIL: Rasa's data validation reported errors (above).")
     if problems:

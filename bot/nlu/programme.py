@@ -95,7 +95,11 @@ def content_texts(content_dir: Path) -> list[tuple[str, str]]:
         chunks += [str(k) for k in data.get("keywords") or []]
         aspects = data.get("aspects") or {}
         if isinstance(aspects, dict):
-            chunks += [str(v) for v in aspects.values()]
+            for value in aspects.values():  # a text, or a fact that expires (text, afterwards)
+                if isinstance(value, dict):
+                    chunks += [str(value.get("text") or ""), str(value.get("afterwards") or "")]
+                else:
+                    chunks.append(str(value))
         for chunk in chunks:
             for sentence in re.split(r"(?<=[.!?;:])\s+", chunk):
                 sentence = re.sub(r"\{[a-z_]+\}", " ", sentence).strip()

@@ -50,12 +50,15 @@ CONTRACT_ASPECTS = ["gioi_thieu", "doi_tuong", "cach_tham_gia", "ung_ho", "lien_
 
 # Eight or more digits in a run, allowing one space, dot or hyphen between them: phone numbers
 # (0912 345 678, 024.3825.1234, +84 912345678) and bank accounts. Dates (18/11/1930) and legal
-# numbers (93/2021/NĐ-CP) do not match; year ranges (2026-2031) are blanked out first.
+# numbers (93/2021/NĐ-CP) do not match; year ranges (2026-2031) and ISO dates (a fact's
+# valid_until: 2030-06-30) are blanked out first.
 LOCAL_NUMBER_RE = re.compile(r"(?<!\d)\d(?:[ .\-]?\d){7,}(?!\d)")
 YEAR_RANGE_RE = re.compile(r"(?<!\d)(?:19|20)\d\d ?[-–] ?(?:19|20)\d\d(?!\d)")
+ISO_DATE_RE = re.compile(r"(?<!\d)(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?!\d)")
 
 
 def looks_like_local_number(text: str) -> bool:
+    text = ISO_DATE_RE.sub(" ", text)
     return LOCAL_NUMBER_RE.search(YEAR_RANGE_RE.sub(" ", text)) is not None
 
 
@@ -146,6 +149,7 @@ def test_local_number_pattern_catches_phones_and_accounts(text: str) -> None:
         "từ 17/10 đến 18/11",
         "Luật số 85/2015/QH13",
         "ngày 01/01/2014",
+        "valid_until: 2030-06-30",
     ],
 )
 def test_local_number_pattern_spares_dates_and_law_numbers(text: str) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.programme import (
     CANDIDATES,
@@ -117,3 +116,26 @@ def test_a_complaint_stays_a_petition() -> None:
     sure = _run("đường ngõ 5 ngập sao không ai xử lý", "submit_petition", 0.9,
                 [("giam_sat_dau_tu_cong_dong", 0.8), ("cuu_tro", 0.1)])
     assert sure.get("intent")["name"] == "submit_petition"
+
+
+def test_a_fact_past_its_date_gives_its_afterwards_text_and_validate_lists_it(
+        tmp_path: Path) -> None:
+    import datetime as dt
+
+    from bot.knowledge import load_knowledge_base
+    from tools.validate import expiring_facts
+
+    (tmp_path / "bau_cu.yml").write_text(
+        "programme: bau_cu\ntitle: Bầu cử\nsummary: Tóm tắt.\naspects:\n"
+        "  gioi_thieu: Giới thiệu.\n  thoi_gian:\n    text: Bầu cử sắp diễn ra ngày 15/3/2026.\n"
+        "    valid_until: 2026-03-15\n    afterwards: Cuộc bầu cử đã diễn ra ngày 15/3/2026.\n",
+        encoding="utf-8")
+    programme = load_knowledge_base(tmp_path).get("bau_cu")
+    assert programme.answer("thoi_gian", dt.date(2026, 3, 15)).startswith("Bầu cử sắp")
+    assert programme.answer("thoi_gian", dt.date(2026, 3, 16)).startswith("Cuộc bầu cử đã")
+    assert programme.expiring_within(60, dt.date(2026, 1, 20)) == [
+        ("thoi_gian", dt.date(2026, 3, 15))]
+    assert programme.expiring_within(60, dt.date(2025, 12, 1)) == []
+    # The shipped content: the election answer expires in 2030, listed 60 days ahead.
+    assert any("bau_cu.yml: thoi_gian" in n for n in expiring_facts(60, dt.date(2030, 5, 15)))
+    assert expiring_facts(60, dt.date(2026, 12, 4)) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -26,7 +26,7 @@ from bot.cases import AttachmentDraft, CaseDraft, create_case, normalise_vn_phon
 from bot.content import unit_tree
 from bot.db.engine import session_scope
 from bot.db.runtime import get_engine
-from bot.moderation_gate import check_message, record_quarantine
+from bot.moderation_gate import CLEAN, RUDE, THREAT, check_message, record_quarantine
 from bot.routing import plan_case
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,16 @@ SECOND_MISS = ("Xin lỗi, tôi vẫn chưa hiểu câu trả lời của bạn.
 PERSON_BUTTONS = [{"title": "Gặp cán bộ", "payload": "/request_human"},
                   {"title": "Hủy", "payload": "/cancel"}]
 MISSES_SLOT = "case_misses"
+#: The moderation marker of the case being written (bot.moderation_gate: clean, rude, threat).
+MODERATION_SLOT = "case_moderation"
+#: How soon a person must look at a case with a threat of violence, at the latest.
+THREAT_RESPONSE = timedelta(hours=4)
+
+
+def worst_marker(*markers: str | None) -> str:
+    """The most serious of the markers seen while the case was written."""
+    order = [CLEAN, RUDE, THREAT]
+    return max((m if m in order else CLEAN for m in markers), key=order.index)
 
 
 def interrupted(tracker: Tracker, requested: str | None) -> bool:
@@ -145,6 +155,9 @@ class ActionStartCase(Action):
     ) -> Events:
         text = latest_text(tracker)
         verdict = check_message(channel_of(tracker), tracker.sender_id, text)
+        if verdict.insult_only:
+            send(dispatcher, [Reply(verdict.citizen_message)])
+            return []
         if verdict.flagged:
             record_quarantine(channel_of(tracker), tracker.sender_id, text, verdict)
             send(dispatcher, [Reply(verdict.citizen_message)])
@@ -153,6 +166,7 @@ class ActionStartCase(Action):
         send(dispatcher, [Reply(INTRO[kind])])
         return [
             *(SlotSet(slot, None) for slot in CASE_SLOTS),
+            SlotSet(MODERATION_SLOT, verdict.marker),
             SlotSet("case_kind", kind),
             SlotSet("case_key", str(uuid.uuid4())),
             SlotSet("case_pending", False),
@@ -223,11 +237,15 @@ class ValidateCaseForm(FormValidationAction):
             dispatcher.utter_message(text=problem)
             return {"case_content": None}
         verdict = check_message(channel_of(tracker), tracker.sender_id, text)
+        if verdict.insult_only:
+            dispatcher.utter_message(text=verdict.citizen_message)
+            return {"case_content": None}
         if verdict.flagged:
             record_quarantine(channel_of(tracker), tracker.sender_id, text, verdict)
             dispatcher.utter_message(text=verdict.citizen_message)
             return {"case_content": None}
-        return {"case_content": text}
+        marker = worst_marker(tracker.get_slot(MODERATION_SLOT), verdict.marker)
+        return {"case_content": text, MODERATION_SLOT: marker}
 
     # -- where
     async def extract_case_unit(
@@ -285,6 +303,8 @@ class ValidateCaseForm(FormValidationAction):
         if "case_location" in changed:
             place = changed["case_location"]
             events.append(SlotSet("case_location", str(place).strip()[:500] if place else None))
+        if MODERATION_SLOT in changed:
+            events.append(SlotSet(MODERATION_SLOT, changed[MODERATION_SLOT]))
         if MISSES_SLOT in changed:
             events.append(SlotSet(MISSES_SLOT, changed[MISSES_SLOT]))
         if "case_attachments" in changed:
@@ -457,8 +477,13 @@ class ActionSubmitCase(Action):
         consent = tracker.get_slot("case_consent") is True
         # Routing rules may send a category elsewhere (content/routing.yml); deadlines count
         # working hours (content/calendar.yml).
+        now = datetime.now(timezone.utc)
         plan = plan_case(unit_tree(), tracker.get_slot("case_unit"),
-                         tracker.get_slot("case_category"), datetime.now(timezone.utc))
+                         tracker.get_slot("case_category"), now)
+        marker = worst_marker(tracker.get_slot(MODERATION_SLOT))
+        due = plan.first_response_due
+        if marker == THREAT:  # a threat of violence is looked at first
+            due = min(due, now + THREAT_RESPONSE) if due is not None else now + THREAT_RESPONSE
         draft = CaseDraft(
             kind=kind,  # type: ignore[arg-type]
             content=tracker.get_slot("case_content"),
@@ -466,13 +491,13 @@ class ActionSubmitCase(Action):
             channel_user_id=tracker.sender_id,
             conversation_id=tracker.sender_id,
             unit_code=plan.unit_code,
-            sla_due_at=plan.first_response_due,
+            sla_due_at=due,
             category=tracker.get_slot("case_category"),
             location_text=tracker.get_slot("case_location"),
             person_name=(tracker.get_slot("case_name") or None) if consent else None,
             phone=(tracker.get_slot("case_phone") or None) if consent else None,
             consent=consent,
-            moderation_verdict="clean",
+            moderation_verdict=marker,
             attachments=[
                 AttachmentDraft(kind=a["kind"], url=a.get("url"), payload=a.get("payload"))
                 for a in tracker.get_slot("case_attachments") or []

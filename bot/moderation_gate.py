@@ -1,15 +1,27 @@
 """The moderation check in front of intake: verdict, rate limit, citizen reply, quarantine.
 
-Flagged content never becomes a case; it is kept in the quarantine table, exactly as typed and
-with the reason, for staff to review. The reply to the sender is neutral (it never repeats what
-the filter matched), so a citizen stopped by mistake knows how to reach a person.
+The policy (issue 12) separates what to stop from what to flag:
+
+* **Stopped** (quarantined, never a case): spam and scams (gambling, betting, loan and
+  "việc nhẹ lương cao" spam, phishing links), as the rules in ``content/moderation/`` decide. A
+  citizen *reporting* any of these is a complaint (the rules' reporting discount). The reply is
+  neutral (it never repeats what the filter matched) and says how to reach a person.
+* **Never stopped**: a message that carries a complaint, a request or a question, however rude.
+  It goes on to become a case marked for staff (``RUDE``: "ngôn từ không phù hợp"); a threat of
+  violence is marked ``THREAT``, which the Telegram card and the console show first.
+* **Only an insult**, nothing asked or reported: a calm reply, no case, nothing quarantined.
+
+Whether a rude message carries something is judged by :func:`carries_request`: words of a
+problem or a request, a question, or enough words besides the swearing.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,13 +39,59 @@ RATE_LIMITED = (
     "liên hệ trực tiếp Ủy ban Mặt trận Tổ quốc xã, phường nơi bạn cư trú."
 )
 
+CALM_REPLY = (
+    "Tôi hiểu bạn đang bực bội. Nếu có sự việc cần phản ánh hoặc điều cần hỏi, bạn cứ nhắn cụ "
+    "thể (việc gì, ở đâu), tôi sẽ chuyển tới cán bộ Mặt trận; hoặc nhắn \"gặp cán bộ\" để được "
+    "hỗ trợ trực tiếp."
+)
+#: Markers a case carries for staff (``Case.moderation_verdict``).
+CLEAN, RUDE, THREAT = "clean", "rude", "threat"
+#: Vietnamese labels of the markers, for the Telegram card and the console.
+MARKER_LABELS = {
+    RUDE: "Ngôn từ không phù hợp (nội dung vẫn được tiếp nhận)",
+    THREAT: "Có lời đe dọa bạo lực: cần ưu tiên xem xét",
+}
+
+#: Folded words that show a rude message is about something: a place or thing that needs
+#: fixing, what is wrong with it, or a request. Kept broad on purpose: refusing a genuine
+#: complaint costs more than taking an insult as a case.
+_REQUEST_CUES = re.compile(
+    r"\b(duong|ngo|hem|kiet|ngach|cong|ranh|muong|rac|nuoc|dien|den duong|den duong|loa|"
+    r"tieng on|on ao|bui|khoi|mui|ngap|hong|tac|sap|do rac|lan chiem|chiem|xe|trom|cuop|nha|"
+    r"dat|tien|ho ngheo|danh sach|tro cap|ho tro|cuu tro|ung ho|xu ly|sua|don dep|giai quyet|"
+    r"phan anh|kien nghi|de nghi|yeu cau|to cao|khieu nai|bao cao|giup|can bo|phuong|"
+    r"to dan pho|thon|xom|khu pho|ubnd|cong an|may ngay|ca tuan|ca thang|tu hom|bao gio|"
+    r"bao lau|khi nao|tai sao|vi sao|lam sao|the nao|o dau|khong ai|chua ai|bao nhieu)\b"
+)
+#: Not cues, although they look like some once folded: "chó" (chợ), "đồ" (đổ), "đến" (đèn),
+#: "vợ" (vỡ): an insult would otherwise always seem to be about something.
+_WORD = re.compile(r"[^\W_]+")
+#: Words besides which a message says something, however it says it.
+_LONG_ENOUGH_WORDS = 12
+
+
+def carries_request(text: str) -> bool:
+    """Whether a rude message also reports, asks or requests something (see the module
+    docstring): then it is never stopped."""
+    from bot.moderation.normalise import fold
+
+    folded = " ".join(_WORD.findall(fold(text).lower()))
+    return "?" in text or bool(_REQUEST_CUES.search(folded)) or \
+        len(folded.split()) >= _LONG_ENOUGH_WORDS
+
+
 _limiter: SpamRateLimiter | None = None
 _lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class GateVerdict:
+    """What intake does with a message: stop it (``flagged``), answer it calmly and keep nothing
+    (``insult_only``), or take it, with the ``marker`` staff see on the case."""
+
     verdict: Verdict
+    insult_only: bool = False
+    marker: str = CLEAN
 
     @property
     def flagged(self) -> bool:
@@ -41,7 +99,24 @@ class GateVerdict:
 
     @property
     def citizen_message(self) -> str:
+        if self.insult_only:
+            return CALM_REPLY
         return RATE_LIMITED if self.verdict.category == "rate_limited" else BLOCKED
+
+
+def apply_policy(verdict: Verdict, text: str) -> GateVerdict:
+    """Stop spam; never stop a rude message that carries something (mark it); answer an insult
+    that carries nothing calmly. Pure: no rate limit, no database."""
+    if verdict.category != "abuse":
+        return GateVerdict(verdict)
+    threat = any(rule_id.startswith("abuse.threat") for rule_id in verdict.rule_ids)
+    marker = THREAT if threat else RUDE
+    taken = Verdict(False, "abuse", verdict.score, verdict.reason, verdict.rule_ids)
+    if threat or carries_request(text):
+        return GateVerdict(taken, marker=marker)
+    if verdict.flagged:
+        return GateVerdict(taken, insult_only=True, marker=marker)
+    return GateVerdict(taken, marker=marker)
 
 
 def _rate_limiter() -> SpamRateLimiter:
@@ -54,8 +129,10 @@ def _rate_limiter() -> SpamRateLimiter:
 
 def check_message(channel: str, sender_id: str, text: str) -> GateVerdict:
     """Moderate one message and apply the per-sender rate limit (in-process counts)."""
-    verdict = moderate(text, load_rules())
-    return GateVerdict(_rate_limiter().check(f"{channel}:{sender_id}", verdict))
+    gate = apply_policy(moderate(text, load_rules()), text)
+    if gate.marker != CLEAN:
+        return gate  # rudeness is answered or marked, never counted as spam
+    return GateVerdict(_rate_limiter().check(f"{channel}:{sender_id}", gate.verdict))
 
 
 def record_quarantine(channel: str, sender_id: str, text: str, gate: GateVerdict) -> None:
@@ -76,3 +153,59 @@ def record_quarantine(channel: str, sender_id: str, text: str, gate: GateVerdict
             )
     except SQLAlchemyError as error:
         logger.error("quarantine not recorded (%s): %s", gate.verdict.category, error)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def policy_report(path: Path) -> str:
+    """The policy measured on a labelled set (``label<TAB>kind<TAB>text``; labels ``allow``,
+    ``insult``, ``stop``), as ``./mttq moderate --eval`` prints it: genuine messages refused
+    (target 0), spam and scam recall (target at least 0.95), and what insults got."""
+    import csv
+    from collections import Counter
+
+    rules = load_rules()
+    total: Counter[str] = Counter()
+    refused: Counter[str] = Counter()
+    stopped: Counter[str] = Counter()
+    insults: Counter[str] = Counter()
+    marked = 0
+    mistakes: list[str] = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            label, kind, text = row["label"], row["kind"], row["text"]
+            gate = apply_policy(moderate(text, rules), text)
+            total[f"{label}/{kind}"] += 1
+            if label == "allow":
+                if gate.flagged or gate.insult_only:
+                    refused[kind] += 1
+                    mistakes.append(f"refused {kind}: {text[:100]}")
+                marked += gate.marker != CLEAN
+            elif label == "stop":
+                if gate.flagged:
+                    stopped[kind] += 1
+                else:
+                    mistakes.append(f"missed {kind}: {text[:100]}")
+            else:
+                insults["calm reply" if gate.insult_only else
+                        "stopped" if gate.flagged else
+                        f"taken ({gate.marker})"] += 1
+    allow = sum(v for k, v in total.items() if k.startswith("allow/"))
+    stop = sum(v for k, v in total.items() if k.startswith("stop/"))
+    lines = [f"Moderation policy on {path} ({sum(total.values())} messages)"]
+    lines.append(f"  genuine messages refused: {sum(refused.values())}/{allow} (target 0)")
+    for key in sorted(k for k in total if k.startswith("allow/")):
+        kind = key.split("/", 1)[1]
+        lines.append(f"    {kind:<16} {refused[kind]}/{total[key]} refused")
+    lines.append(f"    marked for staff (rude or threat): {marked}")
+    recall = sum(stopped.values()) / stop if stop else 0.0
+    lines.append(f"  spam and scam stopped: {sum(stopped.values())}/{stop} = recall {recall:.3f} "
+                 f"(target >= 0.95)")
+    for key in sorted(k for k in total if k.startswith("stop/")):
+        kind = key.split("/", 1)[1]
+        lines.append(f"    {kind:<16} {stopped[kind]}/{total[key]}")
+    if insults:
+        lines.append("  insults only: " + ", ".join(f"{k} {v}" for k, v in sorted(insults.items())))
+    lines += [f"  - {m}" for m in mistakes[:40]]
+    return "\n".join(lines)

@@ -3,7 +3,9 @@
 For trainers and staff checking a word-list edit: every line is printed back as TSV
 ``verdict<TAB>category<TAB>score<TAB>reason<TAB>text`` (verdict is ``FLAG`` or ``PASS``). With
 ``--eval`` the input is a labelled file (``spam|legit<TAB>text``) and the precision, recall and
-mistakes are printed instead. Exits 0 when the messages were read; 2 when the rules are broken.
+mistakes are printed instead; a file with the header ``label<TAB>kind<TAB>text`` (the blind sets
+of ``tests/data/moderation_blind/``, the default) is measured against the whole policy of
+:mod:`bot.moderation_gate`: genuine messages refused, spam recall, what insults got. Exits 0 when the messages were read; 2 when the rules are broken.
 """
 
 from __future__ import annotations
@@ -48,9 +50,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.eval:
-        if not args.file:
-            parser.error("--eval needs a labelled file")
-        print(evaluate(read_labelled(Path(args.file)), rules).summary(args.file), file=out)
+        from bot.moderation_gate import policy_report
+
+        blind = sorted((Path(__file__).resolve().parents[2] / "tests" / "data"
+                        / "moderation_blind").glob("*.tsv"))
+        files = [Path(args.file)] if args.file else blind
+        if not files:
+            parser.error("--eval needs a labelled file (no tests/data/moderation_blind/*.tsv)")
+        for path in files:
+            header = path.read_text(encoding="utf-8").split("\n", 1)[0]
+            if header.split("\t")[:3] == ["label", "kind", "text"]:
+                print(policy_report(path), file=out)  # the policy: stop, mark, calm
+            else:
+                print(evaluate(read_labelled(path), rules).summary(str(path)), file=out)
         return 0
     if args.header:
         print("verdict\tcategory\tscore\treason\ttext", file=out)

@@ -80,6 +80,8 @@ class CaseCard:
     assignee: str | None
     sla_due_at: datetime | None
     created_at: datetime
+    #: ``clean``, ``rude`` or ``threat`` (bot.moderation_gate): shown first on the card.
+    moderation: str = "clean"
 
     @property
     def terminal(self) -> bool:
@@ -121,6 +123,7 @@ def load_card(session: Session, case_id: int) -> CaseCard | None:
         assignee=staff_label(assignee) if assignee is not None else None,
         sla_due_at=case.sla_due_at,
         created_at=case.created_at,
+        moderation=str(case.moderation_verdict or "clean"),
     )
 
 
@@ -157,8 +160,13 @@ def render_case(
 ) -> str:
     """The HTML text of a case message. ``extra`` lines and ``quote`` are plain text; ``link`` is
     the console URL written out when it cannot be a button."""
+    from bot.moderation_gate import MARKER_LABELS, THREAT
+
     e = html.escape
     lines = [f"<b>{e(title)}</b> · <code>{e(card.ref_code)}</code>"]
+    marker = MARKER_LABELS.get(card.moderation)
+    if marker:
+        lines.append(f"{'🚨' if card.moderation == THREAT else '⚠️'} <b>{e(marker)}</b>")
     lines.append(f"Đơn vị: {e(card.unit_name)}")
     lines.append(f"Lĩnh vực: {e(card.category_name)}")
     if card.location_text:

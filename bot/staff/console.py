@@ -536,6 +536,12 @@ def _case_page(
             f"Có {len(undelivered)} tin nhắn chưa gửi được cho người dân — xem lý do bên dưới.",
             error=True,
         )
+    from bot.moderation_gate import MARKER_LABELS, THREAT
+
+    marker = MARKER_LABELS.get(str(case.moderation_verdict or ""))
+    if marker:  # issue 12: a rude complaint is a case, marked; a threat is looked at first
+        warning = h.Markup(str(warning) + str(h.flash_box(
+            marker, error=case.moderation_verdict == THREAT)))
     note_items = [
         h.fmt(
             '<li><span class="muted">{when} · {who}</span><div class="content">{text}</div></li>',

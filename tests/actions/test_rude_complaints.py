@@ -1,0 +1,74 @@
+"""Issue 12, item 1, through the actions: a rude complaint becomes a case marked for staff, a
+threat is looked at first, a bare insult gets a calm reply and nothing is kept."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from action_helpers import DOMAIN, make_tracker, slots_set, texts
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import func, select
+
+from actions.cases import (
+    MODERATION_SLOT,
+    THREAT_RESPONSE,
+    ActionStartCase,
+    ActionSubmitCase,
+    worst_marker,
+)
+from bot.db.engine import session_scope
+from bot.db.models import Case, Quarantine
+from bot.db.runtime import get_engine
+from bot.moderation_gate import CALM_REPLY, MARKER_LABELS, RUDE, THREAT
+from bot.notify.messages import load_card, render_case
+
+
+async def test_a_rude_complaint_opens_the_form_with_its_marker(database: str) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionStartCase().run(dispatcher, make_tracker(
+        "đm cái cống ngõ 5 tắc cả tuần rồi không ai xử lý", "submit_petition"), DOMAIN)
+    assert any(e.get("name") == "case_form" for e in events)
+    assert slots_set(events)[MODERATION_SLOT] == RUDE
+    with session_scope(get_engine(database)) as session:
+        assert session.execute(select(func.count()).select_from(Quarantine)).scalar_one() == 0
+
+
+async def test_a_bare_insult_gets_a_calm_reply_no_form_no_quarantine(database: str) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionStartCase().run(dispatcher, make_tracker("đm lũ ăn hại",
+                                                                  "submit_petition"), DOMAIN)
+    assert events == [] and texts(dispatcher) == [CALM_REPLY]
+    with session_scope(get_engine(database)) as session:
+        assert session.execute(select(func.count()).select_from(Quarantine)).scalar_one() == 0
+
+
+def _slots(marker: str) -> dict[str, object]:
+    return {"case_kind": "petition", "case_key": f"key-{marker}",
+            "case_content": "Đường ngõ 7 ngập cả tháng, tao mà gặp tổ trưởng là tao chém chết",
+            "case_unit": "p_lang", "case_location": "ngõ 7", "case_category": "ha_tang",
+            "case_consent": False, "case_confirm": "confirm", MODERATION_SLOT: marker}
+
+
+async def test_a_threat_case_is_marked_due_within_hours_and_says_so_on_the_card(
+        database: str) -> None:
+    dispatcher = CollectingDispatcher()
+    before = datetime.now(timezone.utc)
+    await ActionSubmitCase().run(dispatcher, make_tracker("/affirm", "affirm",
+                                                          slots=_slots(THREAT)), DOMAIN)
+    with session_scope(get_engine(database)) as session:
+        (case,) = session.execute(select(Case)).scalars().all()
+        assert case.moderation_verdict == THREAT
+        assert case.sla_due_at is not None
+        assert case.sla_due_at <= before + THREAT_RESPONSE + timedelta(minutes=1)
+        card = load_card(session, case.id)
+    assert card is not None
+    text = render_case(card, title="Kiến nghị mới", tz=__import__("zoneinfo").ZoneInfo(
+        "Asia/Ho_Chi_Minh"))
+    assert MARKER_LABELS[THREAT] in text and text.index(MARKER_LABELS[THREAT]) < text.index(
+        "Đơn vị")
+
+
+def test_the_worst_marker_wins() -> None:
+    assert worst_marker(None, RUDE) == RUDE
+    assert worst_marker(RUDE, THREAT, "clean") == THREAT
+    assert worst_marker("nonsense") == "clean"

@@ -1,0 +1,68 @@
+"""Issue 12, item 1: stop spam, never stop a rude complaint (mark it), answer a bare insult
+calmly. Each rule has a phrase it must catch and one it must not."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.moderation import moderate
+from bot.moderation_gate import CALM_REPLY, CLEAN, RUDE, THREAT, apply_policy, carries_request
+
+
+def gate(text: str):  # type: ignore[no-untyped-def]
+    return apply_policy(moderate(text), text)
+
+
+@pytest.mark.parametrize("text", [
+    "đm cái cống đầu ngõ 5 tắc cả tuần rồi không ai xử lý",
+    "vcl đường ngập tới đầu gối mà phường không ai xuống xem",
+    "dm bon no do rac ra dau ngo 5 ngay roi, thoi khong chiu noi",
+    "địt mẹ cái loa phát thanh 5h sáng kêu inh ỏi, đề nghị vặn nhỏ lại",
+])
+def test_a_rude_complaint_is_taken_and_marked(text: str) -> None:
+    verdict = gate(text)
+    assert not verdict.flagged and not verdict.insult_only
+    assert verdict.marker == RUDE
+
+
+@pytest.mark.parametrize("text", [
+    "mấy thằng cán bộ phường ăn hại, đèn đường hỏng 2 tháng không sửa",
+    "loa phát thanh 5h sáng kêu như cc, đề nghị vặn nhỏ lại",
+])
+def test_milder_rudeness_is_taken(text: str) -> None:
+    verdict = gate(text)
+    assert not verdict.flagged and not verdict.insult_only
+
+
+@pytest.mark.parametrize("text", [
+    "đường ngõ 12 ngập chết đi được, cả tuần nay rồi",
+    "xe tải chạy cả đêm, bọn trẻ không ngủ được",
+    "nóng chết mất mà khu tôi mất điện từ sáng",
+])
+def test_everyday_words_are_not_rudeness(text: str) -> None:
+    verdict = gate(text)
+    assert not verdict.flagged and verdict.marker == CLEAN
+
+
+@pytest.mark.parametrize("text", ["bot ngu vl", "đm lũ ăn hại", "đồ óc chó, đm"])
+def test_an_insult_with_nothing_asked_gets_a_calm_reply_and_no_case(text: str) -> None:
+    verdict = gate(text)
+    assert verdict.insult_only and verdict.citizen_message == CALM_REPLY
+
+
+def test_a_threat_is_taken_and_raised() -> None:
+    verdict = gate("tao mà gặp thằng tổ trưởng là tao chém chết, đường ngập cả tháng không ai lo")
+    assert not verdict.flagged and verdict.marker == THREAT
+    bare = gate("tao giết mày")
+    assert not bare.flagged and bare.marker == THREAT  # never dropped: staff must see it
+
+
+def test_gambling_spam_is_still_stopped() -> None:
+    verdict = gate("Nhà cái Fv88 uy tín, nạp đầu tặng 100%, link vào không bị chặn fv88.vip")
+    assert verdict.flagged and verdict.marker == CLEAN
+
+
+def test_carries_request_on_words_of_a_problem_a_question_or_length() -> None:
+    assert carries_request("đm đèn đường hỏng")
+    assert carries_request("sao lại thế hả?")
+    assert not carries_request("đm lũ ăn hại")

@@ -42,7 +42,8 @@ from bot.moderation.rules import (
 __all__ = ["Category", "RuleHit", "Url", "Verdict", "find_urls", "match_rules", "moderate"]
 
 Category = Literal[
-    "gambling", "scam_link", "loan_spam", "earn_money_spam", "abuse", "rate_limited", "clean"
+    "gambling", "scam_link", "loan_spam", "earn_money_spam", "account_trade", "ad_spam", "abuse",
+    "rate_limited", "clean"
 ]
 
 #: The quarantine table's ``reason`` column is VARCHAR(255).

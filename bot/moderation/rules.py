@@ -58,7 +58,8 @@ __all__ = [
 ]
 
 #: Spam families: supporting ``signal`` rules add to whichever of these already matched.
-SPAM_FAMILIES: tuple[str, ...] = ("gambling", "scam_link", "loan_spam", "earn_money_spam")
+SPAM_FAMILIES: tuple[str, ...] = (
+    "gambling", "scam_link", "loan_spam", "earn_money_spam", "account_trade", "ad_spam")
 #: Every category a verdict can carry.
 CATEGORIES: tuple[str, ...] = (*SPAM_FAMILIES, "abuse", "rate_limited", "clean")
 #: Categories a rule file may declare: the flaggable ones, generic spam ``signal``s, and
@@ -75,6 +76,8 @@ DEFAULT_LABELS: Mapping[str, str] = MappingProxyType(
         "scam_link": "Lừa đảo, đường link giả mạo",
         "loan_spam": "Quảng cáo cho vay tiền",
         "earn_money_spam": "Quảng cáo việc nhẹ lương cao, kiếm tiền online",
+        "account_trade": "Mua bán sim, tài khoản ngân hàng, thẻ ATM, giấy tờ",
+        "ad_spam": "Quảng cáo bán hàng, dịch vụ đăng tràn lan",
         "abuse": "Ngôn từ xúc phạm, đe dọa, tục tĩu",
         "rate_limited": "Gửi tin vi phạm liên tục",
         "clean": "Không vi phạm",

@@ -66,3 +66,29 @@ def test_carries_request_on_words_of_a_problem_a_question_or_length() -> None:
     assert carries_request("đm đèn đường hỏng")
     assert carries_request("sao lại thế hả?")
     assert not carries_request("đm lũ ăn hại")
+
+
+@pytest.mark.parametrize("spam,kind", [
+    ("Thu mua tài khoản ngân hàng chính chủ, thẻ ATM, giá cao, liên hệ zalo 0901 111 222",
+     "account_trade"),
+    ("Bán sim rác kích hoạt sẵn nhận OTP số lượng lớn, tele @simgiare", "account_trade"),
+    ("Room tín hiệu crypto miễn phí, cam kết lợi nhuận 30%/tháng, vào nhóm ngay", "earn_money_spam"),
+    ("Kem trộn trắng da chính hãng 100%, freeship toàn quốc, inbox để được tư vấn 0988 123 456",
+     "ad_spam"),
+])
+def test_new_spam_families_are_stopped(spam: str, kind: str) -> None:
+    verdict = gate(spam)
+    assert verdict.flagged
+    assert verdict.verdict.category in (kind, "earn_money_spam")  # trading accounts is both
+
+
+@pytest.mark.parametrize("text", [
+    "có người trong xóm đi thu mua tài khoản ngân hàng của người già, đề nghị công an xử lý",
+    "cho hỏi đăng ký sim chính chủ ở đâu",
+    "ở chợ bán kem trộn không rõ nguồn gốc, đề nghị kiểm tra",
+    "admin ơi xóa giùm mấy comment nhà cái fv88 trên page với",
+    "tôi bị lừa đầu tư usdt mất 50 triệu, đề nghị công an vào cuộc",
+])
+def test_reporting_the_same_things_is_taken(text: str) -> None:
+    verdict = gate(text)
+    assert not verdict.flagged and not verdict.insult_only

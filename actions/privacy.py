@@ -1,4 +1,5 @@
-"""Delete my data: erase name and phone from the citizen's cases after a confirmation."""
+"""Delete my data: after a confirmation, erase name and phone from the citizen's cases, phone
+numbers and the name from the case texts, and what they typed from the conversation store."""
 
 from __future__ import annotations
 
@@ -14,18 +15,27 @@ from actions.cases import channel_of
 from actions.common import Events, send
 from bot.answers import Reply
 from bot.cases import Actor, anonymise_citizen
+from bot.conversation_erasure import PERSONAL_SLOTS, redact_conversation
 from bot.db.engine import session_scope
 from bot.db.models import ActorKind
 from bot.db.runtime import get_engine
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 AWAITING_DELETE = "delete_data"
 ASK = (
-    "Bạn muốn xóa họ tên và số điện thoại của bạn khỏi mọi phản ánh, góp ý đã gửi qua kênh này? "
-    "Nội dung phản ánh vẫn được giữ lại (ẩn danh) để cán bộ tiếp tục giải quyết."
+    "Bạn muốn xóa họ tên và số điện thoại của bạn khỏi mọi phản ánh, góp ý đã gửi qua kênh này, "
+    "và xóa nội dung các tin nhắn bạn đã gửi trong cuộc trò chuyện? Nội dung sự việc vẫn được "
+    "giữ lại (ẩn danh) để cán bộ tiếp tục giải quyết."
 )
-DONE = "Đã xóa họ tên và số điện thoại của bạn khỏi {n} hồ sơ. Các hồ sơ được giữ lại ở dạng ẩn danh."
-NOTHING = "Tôi không thấy họ tên hay số điện thoại nào của bạn trong các hồ sơ gửi qua kênh này."
+DONE = (
+    "Đã xóa họ tên và số điện thoại của bạn khỏi {n} hồ sơ, và xóa nội dung các tin nhắn trong "
+    "cuộc trò chuyện này. Các hồ sơ được giữ lại ở dạng ẩn danh."
+)
+NOTHING = (
+    "Tôi không thấy họ tên hay số điện thoại nào của bạn trong các hồ sơ gửi qua kênh này. Nội "
+    "dung các tin nhắn trong cuộc trò chuyện này đã được xóa."
+)
 KEPT = "Dạ, tôi giữ nguyên thông tin. Bạn cần hỗ trợ gì khác cứ nhắn cho tôi nhé."
 FAILED = "Xin lỗi, hệ thống đang gặp sự cố nên chưa xóa được. Bạn vui lòng thử lại sau ít phút."
 
@@ -56,9 +66,11 @@ def erase(dispatcher: CollectingDispatcher, tracker: Tracker, confirmed: bool) -
                 session, channel_of(tracker), tracker.sender_id,
                 actor=Actor(ActorKind.CITIZEN, tracker.sender_id),
             )
+        redact_conversation(get_settings().tracker_store_url, tracker.sender_id)
     except SQLAlchemyError as error:
         logger.error("erasure failed: %s", error)
         send(dispatcher, [Reply(FAILED)])
         return [SlotSet("awaiting", None)]
     send(dispatcher, [Reply(DONE.format(n=count) if count else NOTHING)])
-    return [SlotSet("awaiting", None)]
+    # The draft of a form in progress goes too (it is what the citizen typed).
+    return [SlotSet("awaiting", None), *(SlotSet(slot, None) for slot in PERSONAL_SLOTS)]

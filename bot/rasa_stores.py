@@ -42,7 +42,7 @@ def tracker_store_kwargs(url: str) -> dict[str, Any]:
     dialect = parsed.get_backend_name()
     if dialect == "sqlite":
         return {"dialect": "sqlite", "db": parsed.database or "rasa.db"}
-    return {
+    kwargs: dict[str, Any] = {
         "dialect": parsed.drivername,
         "host": parsed.host,
         "port": parsed.port,
@@ -50,6 +50,9 @@ def tracker_store_kwargs(url: str) -> dict[str, Any]:
         "username": parsed.username,
         "password": parsed.password,
     }
+    if parsed.query:  # sslmode, options=-csearch_path=…: dropping them would talk elsewhere
+        kwargs["query"] = dict(parsed.query)
+    return kwargs
 
 
 #: Transient database failures (a PostgreSQL restart, a dropped connection) are retried for about

@@ -85,7 +85,8 @@ def cmd_moderate(args: argparse.Namespace) -> int:
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
-    """Anonymise finished cases older than the retention period (schedule it, e.g. nightly)."""
+    """Anonymise finished cases older than the retention period, and erase what was typed in
+    conversations idle for as long (schedule it, e.g. nightly)."""
     from bot.cases import anonymise_closed_older_than
     from bot.db.engine import session_scope
     from bot.db.runtime import get_engine
@@ -98,6 +99,14 @@ def cmd_retention(args: argparse.Namespace) -> int:
     with session_scope(get_engine()) as session:
         count = anonymise_closed_older_than(session, days)
     print(f"Anonymised {count} finished case(s) untouched for more than {days} days.")
+    import time
+
+    from bot.conversation_erasure import redact_conversations_idle_since
+
+    talks, events = redact_conversations_idle_since(get_settings().tracker_store_url,
+                                                    time.time() - days * 86_400)
+    print(f"Erased what was typed in {talks} conversation(s) idle for more than {days} days "
+          f"({events} stored events rewritten).")
     return 0
 
 

@@ -337,3 +337,50 @@ def test_a_programme_described_not_named_is_answered_not_a_petition(
     assert not [e for e in events if e["event"] == "active_loop" and e.get("name")]
     (user,) = [e for e in events if e["event"] == "user"]
     assert user["parse_data"]["intent"]["name"] == "ask_programme"
+
+
+# -- issue 12: erasure reaches every copy ------------------------------------------------------
+
+def test_erasure_leaves_no_name_or_phone_in_any_store_and_keeps_the_case(
+        assistant: Assistant) -> None:
+    import sqlite3
+
+    sender = f"t-{uuid.uuid4()}"
+    name, phone = "Lưu Thị Bích Ngọc", "0987654321"
+    assistant.talk(
+        sender,
+        f"Tôi là {name}, số {phone}, muốn phản ánh: cống ngõ 9 phường Láng tắc 3 ngày nay",
+        "/inform{\"category\":\"ha_tang\"}",
+        "/affirm",
+        name,
+        phone,
+    )
+    saved = _texts(assistant.send(sender, "/affirm"))
+    (case,) = _cases_of(assistant, sender)
+    assert case["ref_code"] in saved and case["phone"] == phone
+    asked = _texts(assistant.send(sender, "xóa dữ liệu của tôi"))
+    assert "xóa" in asked.lower()
+    done = _texts(assistant.send(sender, "/affirm"))
+    assert "Đã xóa" in done
+
+    (after,) = _cases_of(assistant, sender)
+    assert after["ref_code"] == case["ref_code"]  # the matter stays, for staff
+    assert "cống ngõ 9" in after["content"] and after["person_name"] is None
+    folded_phone = phone[1:]  # "987654321": also catches +84 and spaced spellings
+
+    def dump_sqlite(path: Path) -> str:
+        with sqlite3.connect(path) as db:
+            return "\n".join(
+                str(row) for table, in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+                for row in db.execute(f'SELECT * FROM "{table}"').fetchall())
+
+    feedback = dump_sqlite(Path(assistant.env["DATABASE_URL"].removeprefix("sqlite:///")))
+    tracker = dump_sqlite(assistant.tracker_db)
+    logs = "\n".join(p.read_text(encoding="utf-8", errors="replace")
+                     for p in assistant.logs.glob("*.log"))
+    for where, dump in (("feedback DB", feedback), ("tracker store", tracker), ("logs", logs)):
+        assert folded_phone not in dump.replace(" ", "").replace(".", ""), where
+        assert name not in dump and "Bích Ngọc" not in dump, where
+    # The conversation goes on after the erasure.
+    assert _texts(assistant.send(sender, "xin chào")).startswith("Xin chào")

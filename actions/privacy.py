@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions.cases import channel_of
 from actions.common import Events, send
 from bot.answers import Reply
-from bot.cases import Actor, anonymise_citizen
+from bot.cases import Actor, HeldData, anonymise_citizen, personal_data_of
 from bot.conversation_erasure import PERSONAL_SLOTS, redact_conversation
 from bot.db.engine import session_scope
 from bot.db.models import ActorKind
@@ -38,6 +38,61 @@ NOTHING = (
 )
 KEPT = "Dạ, tôi giữ nguyên thông tin. Bạn cần hỗ trợ gì khác cứ nhắn cho tôi nhé."
 FAILED = "Xin lỗi, hệ thống đang gặp sự cố nên chưa xóa được. Bạn vui lòng thử lại sau ít phút."
+
+
+HELD_NONE = (
+    "Qua kênh này, bạn chưa gửi phản ánh, góp ý nào có họ tên hay số điện thoại. Hệ thống chỉ "
+    "lưu nội dung các tin nhắn trong cuộc trò chuyện để trả lời bạn, tối đa {days} ngày sau tin "
+    "nhắn cuối. Bạn có thể nhắn \"xóa dữ liệu của tôi\" để xóa ngay."
+)
+HELD_INTRO = "Dữ liệu cá nhân của bạn đang được lưu qua kênh này:"
+HELD_OUTRO = (
+    "Ngoài ra, nội dung các tin nhắn trong cuộc trò chuyện được lưu để trả lời bạn, tối đa {days} "
+    "ngày sau tin nhắn cuối. Dữ liệu chỉ dùng để cán bộ Mặt trận giải quyết và liên hệ lại với "
+    "bạn về các hồ sơ trên. Bạn có thể nhắn \"xóa dữ liệu của tôi\" để xóa họ tên, số điện "
+    "thoại và nội dung tin nhắn (hồ sơ được giữ ở dạng ẩn danh)."
+)
+
+
+def mask_phone(phone: str) -> str:
+    """``0912345678`` → ``091****678``: enough for the citizen to recognise, not to copy."""
+    return phone[:3] + "*" * max(0, len(phone) - 6) + phone[-3:] if len(phone) > 6 else "***"
+
+
+def describe_held(held: list[HeldData], days: int) -> str:
+    """The answer to "what do you keep about me?" (pure, for tests)."""
+    personal = [h for h in held if not h.anonymised and (h.person_name or h.phone)]
+    if not personal:
+        return HELD_NONE.format(days=days)
+    lines = [HELD_INTRO]
+    for item in personal:
+        parts = [f"họ tên {item.person_name}" if item.person_name else "",
+                 f"số điện thoại {mask_phone(item.phone)}" if item.phone else ""]
+        lines.append(f"- Hồ sơ {item.ref_code} ({item.created_at:%d/%m/%Y}): "
+                     + ", ".join(p for p in parts if p) + ".")
+    lines.append(HELD_OUTRO.format(days=days))
+    return "\n".join(lines)
+
+
+class ActionShowMyData(Action):
+    """access_my_data: what is held about the citizen, answered at once (the law's time limit
+    for a data request is days; the assistant answers in the conversation)."""
+
+    def name(self) -> str:
+        return "action_show_my_data"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        try:
+            with session_scope(get_engine(), read_only=True) as session:
+                held = personal_data_of(session, channel_of(tracker), tracker.sender_id)
+        except SQLAlchemyError as error:
+            logger.error("data access request failed: %s", error)
+            send(dispatcher, [Reply(FAILED.replace("xóa", "tra cứu"))])
+            return []
+        send(dispatcher, [Reply(describe_held(held, get_settings().retention_days))])
+        return []
 
 
 class ActionDeleteMyData(Action):

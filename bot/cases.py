@@ -497,6 +497,28 @@ def _anonymise(
     )
 
 
+@dataclass(frozen=True)
+class HeldData:
+    """What one case holds about the citizen who filed it (the right to access)."""
+
+    ref_code: str
+    created_at: datetime
+    person_name: str | None
+    phone: str | None
+    anonymised: bool
+
+
+def personal_data_of(session: Session, channel: str, channel_user_id: str) -> list[HeldData]:
+    """Every case this channel user filed, with the personal data it still holds, newest
+    first (Law 91/2025/QH15: the citizen may ask what is held about them)."""
+    cases = session.execute(
+        select(Case).where(Case.channel == channel, Case.channel_user_id == channel_user_id)
+        .order_by(Case.created_at.desc(), Case.id.desc())
+    ).scalars()
+    return [HeldData(c.ref_code, c.created_at, c.person_name, c.phone, bool(c.anonymised))
+            for c in cases]
+
+
 def anonymise_citizen(
     session: Session,
     channel: str,

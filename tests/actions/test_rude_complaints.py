@@ -72,3 +72,27 @@ def test_the_worst_marker_wins() -> None:
     assert worst_marker(None, RUDE) == RUDE
     assert worst_marker(RUDE, THREAT, "clean") == THREAT
     assert worst_marker("nonsense") == "clean"
+
+
+async def test_the_citizen_can_see_what_is_held_about_them(database: str) -> None:
+    """Issue 12, item 3: the right to access, in the conversation."""
+    from actions.privacy import HELD_INTRO, ActionShowMyData, mask_phone
+
+    dispatcher = CollectingDispatcher()
+    await ActionShowMyData().run(dispatcher, make_tracker("dữ liệu của tôi", "access_my_data",
+                                                          sender_id="owner"), DOMAIN)
+    assert "chưa gửi phản ánh" in texts(dispatcher)[0]
+    slots = {**_slots(RUDE), "case_consent": True, "case_name": "Trần Văn Bình",
+             "case_phone": "0912345678", "case_key": "access-key"}
+    await ActionSubmitCase().run(CollectingDispatcher(), make_tracker(
+        "/affirm", "affirm", slots=slots, sender_id="owner"), DOMAIN)
+    shown = CollectingDispatcher()
+    await ActionShowMyData().run(shown, make_tracker("dữ liệu của tôi", "access_my_data",
+                                                     sender_id="owner"), DOMAIN)
+    answer = texts(shown)[0]
+    assert answer.startswith(HELD_INTRO) and "Trần Văn Bình" in answer
+    assert mask_phone("0912345678") in answer and "0912345678" not in answer
+    other = CollectingDispatcher()
+    await ActionShowMyData().run(other, make_tracker("dữ liệu của tôi", "access_my_data",
+                                                     sender_id="someone-else"), DOMAIN)
+    assert "Trần Văn Bình" not in texts(other)[0]

@@ -102,7 +102,7 @@ def interrupted(tracker: Tracker, requested: str | None) -> bool:
     anything, and a description is long."""
     intent = (tracker.latest_message or {}).get("intent") or {}
     name = intent.get("name")
-    if name not in INTERRUPTING_INTENTS:
+    if name not in INTERRUPTING_INTENTS or answers_the_step(tracker, requested):
         return False
     confidence = float(intent.get("confidence") or 0.0)
     if requested in (None, "case_content"):
@@ -110,6 +110,24 @@ def interrupted(tracker: Tracker, requested: str | None) -> bool:
         return (confidence >= INTERRUPT_CONFIDENCE_FREE_TEXT
                 and (text.startswith("/") or len(text.split()) <= INTERRUPT_MAX_WORDS_FREE_TEXT))
     return confidence >= INTERRUPT_CONFIDENCE
+
+
+def answers_the_step(tracker: Tracker, requested: str | None) -> bool:
+    """Whether the latest message is a valid answer to the step being asked, whatever the NLU
+    thought it was: "phường Láng" at the place step is the place, not a contact question."""
+    text = latest_text(tracker)
+    if not text or text.startswith("/"):
+        return False
+    if requested == "case_unit":
+        place = first_place(tracker, "location", "unit") or text
+        return unit_tree().resolve(place).status in ("one", "ambiguous")
+    if requested == "case_category":
+        return intake.match_category(text) is not None
+    if requested == "case_consent":
+        return intake.read_consent(text, None) is not None
+    if requested == "case_phone":
+        return bool(first_entity(tracker, "phone")) or normalise_vn_phone(text) is not None
+    return False
 
 
 def missed(dispatcher: CollectingDispatcher, tracker: Tracker, first_time: str) -> dict[str, Any]:

@@ -107,3 +107,19 @@ async def test_resume_says_the_draft_is_kept_and_pause_stops_the_form() -> None:
                                          at_step("case_unit", "x", "inform"), DOMAIN)
     assert any(e.get("event") == "active_loop" and e.get("name") is None for e in events)
     assert not any(e.get("name") in DRAFT for e in events if e.get("event") == "slot")
+
+
+@pytest.mark.parametrize("step,text,intent", [
+    ("case_unit", "phường Láng", "ask_contact"),
+    ("case_category", "môi trường", "ask_programme"),
+    ("case_consent", "đồng ý", "request_human"),
+    ("case_phone", "0912 345 678", "check_status"),
+])
+async def test_a_valid_answer_to_the_step_never_interrupts(step: str, text: str,
+                                                           intent: str) -> None:
+    """Whatever the NLU made of it, the step's own answer fills the step."""
+    tracker = at_step(step, text, intent, **({"case_consent": True} if step == "case_phone"
+                                             else {}))
+    assert not interrupted(tracker, step)
+    slots, _ = await validate(tracker)
+    assert slots.get(step) not in (None, "")

@@ -151,6 +151,10 @@ class Replicas:
                 "LOCK_STORE_URL": lock_url if kind == "ours" else "",
                 "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
                 "NO_PROXY": "127.0.0.1,localhost",
+                # Chat turns are bounded per process in production (bot/channels/rest.py), which
+                # makes replicas race less; the lock store must be correct however many turns
+                # run at once, so this comparison lets them all run, as before the bound.
+                "CHANNEL_CONCURRENT_TURNS": "64",
             }
         )
         endpoints = "endpoints.yml"

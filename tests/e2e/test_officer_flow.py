@@ -274,7 +274,10 @@ def test_officer_works_a_case_from_telegram_and_the_console(world: World) -> Non
     assert DESCRIPTION in message["text"]
 
     # 3. Someone nobody linked presses the buttons, and an officer of another ward tries to take
-    #    it: both are refused and nothing changes.
+    #    it: both are refused and nothing changes. (The worker records the post as sent just
+    #    after Telegram accepted it: wait for that, or the snapshot races the worker.)
+    wait_for(lambda: _outbox(world, case.id) == [("staff_notify", "sent")], timeout=30,
+             what="the case post recorded as sent")
     events_before, outbox_before = _events(world, case.id), _outbox(world, case.id)
     answers_before = len(tg.calls_of("answerCallbackQuery"))
     for label in ("Nhận xử lý", "Đã giải quyết", "Chuyển đơn vị"):

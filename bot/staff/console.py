@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import accounts, casework
+from bot import accounts, casework, quarantine_review
 from bot.casework import ALLOWED_TRANSITIONS, CaseworkError
 from bot.client_address import client_address, forwarded_for, parse_trusted
 from bot.db.models import (
@@ -810,7 +810,10 @@ def overview_page(ctx: StaffContext) -> web.StreamResponse:
         '<div class="muted">trên {first_n} hồ sơ</div></div>'
         '<div class="card"><div class="muted">Thời gian giải quyết (trung vị)</div>'
         '<div style="font-size:1.6rem" id="median-resolution">{resolution}</div>'
-        '<div class="muted">trên {resolution_n} hồ sơ</div></div></div>'
+        '<div class="muted">trên {resolution_n} hồ sơ</div></div>'
+        '<div class="card"><div class="muted">Tin bị chặn chờ xem lại</div>'
+        '<div style="font-size:1.6rem" id="quarantine-count"><a href="/staff/quarantine">'
+        "{quarantined}</a></div></div></div>"
         "<h2>Số hồ sơ theo tuần và lĩnh vực</h2>{chart}"
         "<table><thead><tr><th>Tuần bắt đầu</th>{header}<th>Tổng</th></tr></thead>"
         "<tbody>{week_rows}</tbody></table>"
@@ -824,6 +827,7 @@ def overview_page(ctx: StaffContext) -> web.StreamResponse:
         first_n=ov.first_response_count,
         resolution=h.duration(ov.median_resolution),
         resolution_n=ov.resolution_count,
+        quarantined=quarantine_review.unreviewed_count(ctx.session),
         chart=_week_chart(ctx, ov),
         header=header,
         week_rows=week_rows,

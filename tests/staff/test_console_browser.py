@@ -124,3 +124,43 @@ async def test_login_queue_status_change_and_reply(browser_ready: None, world: W
     assert reply.payload["text"] == "Cán bộ phường đã xuống kiểm tra."
     statuses = [r.payload["status"] for r in outbox_rows(world.engine, case_id, "citizen_status")]
     assert statuses == ["in_progress"]
+
+
+@pytest.mark.slow
+async def test_an_officer_restores_a_quarantined_message_and_the_citizen_gets_the_code(
+        browser_ready: None, world: World) -> None:
+    """Issue 12: a mistaken stop is visible and reversible in one click."""
+    from playwright.async_api import async_playwright, expect
+    from sqlalchemy import select
+
+    from bot.cases import quarantine
+
+    complaint = "dm cai cong ngo 7 tac ca tuan roi, nuoc ban tran vao nha, ai xu ly di"
+    with session_scope(world.engine) as session:
+        quarantine(session, channel="zalo", channel_user_id="zalo-user-77", text=complaint,
+                   reason="Ngôn từ xúc phạm", category="abuse")
+    base = str(world.server.make_url("")).rstrip("/")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+        )
+        try:
+            page = await browser.new_page(locale="vi-VN")
+            await page.goto(f"{base}/staff/quarantine")
+            await page.get_by_label("Tên đăng nhập").fill("lan")
+            await page.get_by_label("Mật khẩu").fill(PASSWORD)
+            await page.get_by_role("button", name="Đăng nhập").click()
+            await expect(page).to_have_url(f"{base}/staff/quarantine")
+            row = page.locator("tr", has_text=complaint)
+            await expect(row).to_be_visible()
+            await row.get_by_role("button", name="Khôi phục thành hồ sơ").click()
+            await expect(page.get_by_role("status")).to_contain_text("Đã khôi phục thành hồ sơ KN-")
+            await expect(page.get_by_text(complaint)).to_have_count(0)
+        finally:
+            await browser.close()
+    with session_scope(world.engine) as session:
+        case = session.execute(select(Case).where(
+            Case.channel_user_id == "zalo-user-77")).scalar_one()
+        case_id, ref = case.id, case.ref_code
+    [told] = outbox_rows(world.engine, case_id, "citizen_reply")
+    assert ref in told.payload["text"] and told.payload["channel"] == "zalo"

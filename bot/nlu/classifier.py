@@ -4,10 +4,18 @@ Rasa 3.6's ``LogisticRegressionClassifier`` raises on a message that produced no
 empty or whitespace-only text: sklearn refuses a 0-column matrix), so the whole turn fails and
 the citizen gets no reply. Here such messages get no intent with confidence 0, which the
 ``FallbackClassifier`` turns into ``nlu_fallback``; the dialogue then answers them in Vietnamese.
+
+Two options (``config.yml``): ``normalize`` scales each message's counts (log, then unit length),
+so a long message is not more confident than a short one just for having more words (raw counts
+made long complaints near-certain of whatever they resembled); ``C`` is the inverse
+regularisation strength of the logistic regression (sklearn's default 1.0).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import TEXT
@@ -19,6 +27,24 @@ from rasa.shared.nlu.training_data.message import Message
 )
 class SafeLogisticRegressionClassifier(LogisticRegressionClassifier):
     """Logistic regression on sparse features; an empty message is "no intent", not a crash."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**LogisticRegressionClassifier.get_default_config(), "normalize": False, "C": 1.0}
+
+    def __init__(self, config: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self.clf.C = float(self.config.get("C", 1.0))
+
+    def _create_X(self, messages: list[Message]) -> Any:
+        matrix = super()._create_X(messages)
+        if not self.config.get("normalize"):
+            return matrix
+        from sklearn.preprocessing import normalize
+
+        matrix = matrix.tocsr(copy=True)
+        matrix.data = np.log1p(np.abs(matrix.data)) * np.sign(matrix.data)
+        return normalize(matrix, norm="l2")
 
     def process(self, messages: list[Message]) -> list[Message]:
         empty = [m for m in messages if not str(m.get(TEXT) or "").strip()]

@@ -1,0 +1,45 @@
+"""The intent classifier's ``normalize`` option: a message's counts are log-scaled and set to
+unit length, so repeating words does not make a message more certain (issue 11: long
+complaints were near-certain of whatever they resembled)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from scipy.sparse import csr_matrix
+
+from bot.nlu.classifier import SafeLogisticRegressionClassifier
+
+
+def _message(counts: list[float]) -> Message:
+    message = Message({TEXT: "x"})
+    message.add_features(Features(csr_matrix([counts]), FEATURE_TYPE_SEQUENCE, TEXT, "t"))
+    message.add_features(Features(csr_matrix([counts]), FEATURE_TYPE_SENTENCE, TEXT, "t"))
+    return message
+
+
+def _classifier(tmp_path: Any, **config: Any) -> SafeLogisticRegressionClassifier:
+    storage = LocalModelStorage(tmp_path)
+    return SafeLogisticRegressionClassifier(
+        {**SafeLogisticRegressionClassifier.get_default_config(), **config}, "lr", storage,
+        Resource("lr"))
+
+
+def test_normalized_rows_have_unit_length_and_repetition_does_not_scale(tmp_path: Any) -> None:
+    clf = _classifier(tmp_path, normalize=True, C=500.0)
+    assert clf.clf.C == 500.0
+    matrix = clf._create_X([_message([1, 0, 2]), _message([10, 0, 20])]).toarray()
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0)
+    assert matrix[1][0] / matrix[1][2] > matrix[0][0] / matrix[0][2] * 0.9  # log-scaled
+
+
+def test_without_the_option_the_counts_are_unchanged(tmp_path: Any) -> None:
+    clf = _classifier(tmp_path)
+    matrix = clf._create_X([_message([10, 0, 20])]).toarray()
+    assert matrix.tolist() == [[10, 0, 20]]

@@ -123,3 +123,17 @@ async def test_a_valid_answer_to_the_step_never_interrupts(step: str, text: str,
     assert not interrupted(tracker, step)
     slots, _ = await validate(tracker)
     assert slots.get(step) not in (None, "")
+
+
+def test_a_place_split_by_the_entity_extractor_is_joined_back() -> None:
+    """Issue 11, item 5: the CRF found "p" and "Cầu Giấy"; "p" alone names no ward."""
+    from actions.common import first_place
+
+    entities = [{"entity": "location", "value": "p", "start": 0, "end": 1},
+                {"entity": "location", "value": "Cầu Giấy", "start": 3, "end": 11}]
+    tracker = make_tracker("p. Cầu Giấy", "inform", entities)
+    assert first_place(tracker, "location", "unit") == "p. Cầu Giấy"
+    apart = make_tracker("ngõ 5 và phường Láng", "inform", [
+        {"entity": "location", "value": "ngõ 5", "start": 0, "end": 5},
+        {"entity": "location", "value": "phường Láng", "start": 9, "end": 20}])
+    assert first_place(apart, "location", "unit") == "ngõ 5"

@@ -49,11 +49,20 @@ def read_secret(name: str, var_dir: Path) -> str:
         return ""
 
 
+def new_secret() -> str:
+    """A random secret that no command line can mistake for an option (never starts with "-":
+    CI failed once in a while when ``rasa run --auth-token`` read the token as a flag)."""
+    while True:
+        value = secrets.token_urlsafe(32)
+        if not value.startswith("-"):
+            return value
+
+
 def _create(path: Path) -> str:
     """Write a fresh random value to ``path`` unless another process just did; return it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    value = secrets.token_urlsafe(32)
+    value = new_secret()
     try:
         # O_EXCL: two launchers starting at once agree on one value (the loser reads it back).
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

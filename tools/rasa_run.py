@@ -22,7 +22,9 @@ def main() -> int:
     if "--auth-token" in sys.argv[1:]:
         print("error: pass the token in RASA_TOKEN, not as --auth-token", file=sys.stderr)
         return 2
-    sys.argv = ["rasa", *sys.argv[1:], "--auth-token", token]
+    # "--auth-token=VALUE", never "--auth-token VALUE": a token that starts with "-" (1 in 64
+    # of token_urlsafe's) is otherwise read by argparse as an option, and Rasa does not start.
+    sys.argv = ["rasa", *sys.argv[1:], f"--auth-token={token}"]
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

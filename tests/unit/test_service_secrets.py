@@ -51,3 +51,29 @@ def test_children_and_settings_see_the_same_values(
     settings = Settings()
     assert settings.rasa_token == env["RASA_TOKEN"]
     assert settings.action_server_secret == env["ACTION_SERVER_SECRET"] != ""
+
+
+def test_a_generated_secret_never_looks_like_an_option(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """CI failed by chance: a token starting with "-" made ``rasa run --auth-token`` refuse."""
+    import secrets as stdlib_secrets
+
+    from bot import service_secrets
+
+    values = iter(["-starts-with-a-dash", "-again", "fine-value"])
+    monkeypatch.setattr(stdlib_secrets, "token_urlsafe", lambda n: next(values))
+    assert service_secrets.new_secret() == "fine-value"
+
+
+def test_rasa_gets_the_token_in_one_argument(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    import rasa.__main__
+
+    from tools import rasa_run
+
+    seen: list[list[str]] = []
+    monkeypatch.setenv("RASA_TOKEN", "-dash-first-token")
+    monkeypatch.setattr(sys, "argv", ["tools.rasa_run", "run", "--enable-api"])
+    monkeypatch.setattr(rasa.__main__, "main", lambda: seen.append(list(sys.argv)))
+    assert rasa_run.main() == 0
+    assert seen == [["rasa", "run", "--enable-api", "--auth-token=-dash-first-token"]]

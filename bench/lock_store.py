@@ -155,6 +155,7 @@ class Replicas:
                 # makes replicas race less; the lock store must be correct however many turns
                 # run at once, so this comparison lets them all run, as before the bound.
                 "CHANNEL_CONCURRENT_TURNS": "64",
+                "REST_CONCURRENT_TURNS": "64",
             }
         )
         endpoints = "endpoints.yml"

@@ -35,7 +35,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.webhook import ACK_GATE, concurrent_turns
+from bot.channels.webhook import ACK_GATE
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +52,26 @@ def foreign_sender(sender: str) -> bool:
     return sender.isascii() and sender.isdigit()
 
 
+DEFAULT_REST_CONCURRENT_TURNS = 8
+
+
+def rest_concurrent_turns() -> int:
+    """``REST_CONCURRENT_TURNS``, else :data:`DEFAULT_REST_CONCURRENT_TURNS`."""
+    import os
+
+    raw = os.environ.get("REST_CONCURRENT_TURNS", "").strip()
+    try:
+        return max(1, int(raw)) if raw else DEFAULT_REST_CONCURRENT_TURNS
+    except ValueError:
+        return DEFAULT_REST_CONCURRENT_TURNS
+
+
 class TurnSlots:
     """At most ``limit`` turns of this channel at once, each started when no webhook is being
     acknowledged (one per event loop: the semaphore belongs to the loop that created it)."""
 
     def __init__(self, limit: int | None = None) -> None:
-        self.limit = limit or concurrent_turns()
+        self.limit = limit or rest_concurrent_turns()
         self._slots: dict[int, asyncio.Semaphore] = {}
         self.running = 0
         self.most_running = 0

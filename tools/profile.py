@@ -63,8 +63,8 @@ class ProfileError(RuntimeError):
 class _Piece:
     proc: Proc
     port: int
-    #: The proxy this process sits behind, and its URL as that proxy knows it.
-    proxy: str | None = None
+    #: The proxies this process sits behind, and its URL as they know it.
+    proxies: tuple[str, ...] = ()
     upstream_url: str = ""
 
 
@@ -196,7 +196,7 @@ class Profile:
         for i, port in enumerate(action_ports, 1):
             name = f"actions-{i}"
             proc = action_server(port, log=log(name), env=env)
-            pieces[name] = _Piece(proc, port, "actions-proxy", f"http://127.0.0.1:{port}")
+            pieces[name] = _Piece(proc, port, ("actions-proxy",), f"http://127.0.0.1:{port}")
         pieces["actions-proxy"] = _Piece(
             proxy("actions-proxy", action_proxy_port, self.action_server_urls,
                   health_path="/health", log=log("actions-proxy"), env=env),
@@ -206,7 +206,8 @@ class Profile:
             name = f"rasa-{i}"
             proc = rasa_server(model, port, log=log(name), env=env, endpoints=endpoints,
                                credentials=credentials)
-            pieces[name] = _Piece(proc, port, "rasa-proxy", f"http://127.0.0.1:{port}")
+            # Both Rasa proxies (public and internal API) send to every replica.
+            pieces[name] = _Piece(proc, port, ("rasa-proxy", "rasa-api"), f"http://127.0.0.1:{port}")
         # Expanded by the proxy from its own environment: no token on a command line.
         status = "/status?token=${RASA_TOKEN}" if token else "/status"
         pieces["rasa-proxy"] = _Piece(
@@ -276,7 +277,7 @@ class Profile:
             left = timeout - (time.monotonic() - started)
             wait_ready([self.proc(n) for n in self.names], timeout=max(left, 1))
             for name, piece in self._pieces.items():
-                if piece.proxy is not None:
+                if piece.proxies:
                     self._wait_in_rotation(name, started + timeout)
         except BaseException:
             self.stop()
@@ -312,25 +313,26 @@ class Profile:
         proc.start()
         if wait:
             wait_ready([proc], timeout=300)
-            if self._pieces[name].proxy is not None:
+            if self._pieces[name].proxies:
                 self._wait_in_rotation(name, started + 300)
         return time.monotonic() - started
 
     def _wait_in_rotation(self, name: str, deadline: float) -> None:
-        """Until the proxy in front of ``name`` reports it healthy."""
+        """Until every proxy in front of ``name`` reports it healthy (each proxy checks on its
+        own clock, so one seeing it is no promise about the other)."""
         piece = self._pieces[name]
-        assert piece.proxy is not None
-        ready_url = self.proc(piece.proxy).ready_url
-        while True:
-            state = _json(ready_url) or {}
-            healthy = {u.get("url"): u.get("healthy") for u in state.get("upstreams", [])}
-            if healthy.get(piece.upstream_url):
-                return
-            if not self.alive(name):
-                raise RuntimeError(f"{name} exited (log: {self.log_path(name)})")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{piece.proxy} does not see {name} as healthy")
-            time.sleep(0.2)
+        for proxy_name in piece.proxies:
+            ready_url = self.proc(proxy_name).ready_url
+            while True:
+                state = _json(ready_url) or {}
+                healthy = {u.get("url"): u.get("healthy") for u in state.get("upstreams", [])}
+                if healthy.get(piece.upstream_url):
+                    break
+                if not self.alive(name):
+                    raise RuntimeError(f"{name} exited (log: {self.log_path(name)})")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{proxy_name} does not see {name} as healthy")
+                time.sleep(0.2)
 
     def __enter__(self) -> Profile:
         self.start()

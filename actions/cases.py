@@ -2,7 +2,7 @@
 
 The form (``case_form``) collects what happened, where, the category and, after a consent notice,
 optional name and phone; a summary lets the citizen send, edit one part, or cancel. The case is
-written by :func:`bot.cases.create_case` in one transaction with its first event and the staff
+written by :func:`bot.cases.service.create_case` in one transaction with its first event and the staff
 notification, and the reference code is told only after the commit.
 """
 
@@ -20,14 +20,14 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import Events, entity_values, first_entity, first_place, latest_text, send
-from bot import intake
-from bot.answers import Reply
-from bot.cases import AttachmentDraft, CaseDraft, create_case, normalise_vn_phone
-from bot.content import unit_tree
+from bot.cases import intake
+from bot.cases.routing import plan_case
+from bot.cases.service import AttachmentDraft, CaseDraft, create_case, normalise_vn_phone
 from bot.db.engine import session_scope
 from bot.db.runtime import get_engine
-from bot.moderation_gate import CLEAN, RUDE, THREAT, check_message, record_quarantine
-from bot.routing import plan_case
+from bot.knowledge.answers import Reply
+from bot.knowledge.content import unit_tree
+from bot.moderation.gate import CLEAN, RUDE, THREAT, check_message, record_quarantine
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ SECOND_MISS = ("Xin lỗi, tôi vẫn chưa hiểu câu trả lời của bạn.
 PERSON_BUTTONS = [{"title": "Gặp cán bộ", "payload": "/request_human"},
                   {"title": "Hủy", "payload": "/cancel"}]
 MISSES_SLOT = "case_misses"
-#: The moderation marker of the case being written (bot.moderation_gate: clean, rude, threat).
+#: The moderation marker of the case being written (bot.moderation.gate: clean, rude, threat).
 MODERATION_SLOT = "case_moderation"
 #: How soon a person must look at a case with a threat of violence, at the latest.
 THREAT_RESPONSE = timedelta(hours=4)

@@ -8,7 +8,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.answers import Reply
+from bot.knowledge.answers import Reply
 
 
 def entity_values(tracker: Tracker, entity: str) -> list[str]:

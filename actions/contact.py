@@ -9,8 +9,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import Events, first_place, send
-from bot.answers import ASK_UNIT, Reply, contact_answer, unit_choice
-from bot.content import unit_tree
+from bot.knowledge.answers import ASK_UNIT, Reply, contact_answer, unit_choice
+from bot.knowledge.content import unit_tree
 
 AWAITING_UNIT = "unit"
 

@@ -12,8 +12,8 @@ from actions.common import Events, first_place, latest_text, previous_action, se
 from actions.contact import AWAITING_UNIT, resolve_and_answer
 from actions.privacy import AWAITING_DELETE, erase
 from actions.programmes import AWAITING_HELPFUL, answer_programme
-from bot.answers import Reply
-from bot.content import unit_tree
+from bot.knowledge.answers import Reply
+from bot.knowledge.content import unit_tree
 
 GLAD = "Rất vui vì thông tin đã giúp ích cho bạn. Bạn cần hỏi thêm gì cứ nhắn cho tôi nhé."
 NOT_HELPFUL = (

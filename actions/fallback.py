@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.clarify import HUMAN_LABEL, HUMAN_PAYLOAD, clarification_options, load_labels
+from bot.knowledge.clarify import HUMAN_LABEL, HUMAN_PAYLOAD, clarification_options, load_labels
 
 CLARIFY_TEXT = "Xin lỗi, tôi chưa chắc đã hiểu đúng ý bạn. Có phải bạn muốn:"
 SECOND_MISS_TEXT = (

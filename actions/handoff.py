@@ -1,7 +1,7 @@
 """Talking to a person: the handoff, messages forwarded to staff, and what staff send back.
 
 Staff replies, status changes and the hand-back reach the citizen's conversation as external
-intents triggered through Rasa's HTTP API (``bot/citizen_delivery.py``), so the transcript stays
+intents triggered through Rasa's HTTP API (``bot/delivery/citizens.py``), so the transcript stays
 whole and the reply leaves through the channel the citizen used.
 """
 
@@ -23,18 +23,18 @@ from sqlalchemy.orm import Session
 
 from actions.cases import channel_of
 from actions.common import Events, first_entity, latest_text, send
-from bot.answers import Reply
-from bot.cases import Actor, last_case_for
-from bot.casework import CaseworkError, record_rating
-from bot.content import unit_tree
+from bot.cases.casework import CaseworkError, record_rating
+from bot.cases.handoff import forward_citizen_message, open_handoff, start_handoff
+from bot.cases.service import Actor, last_case_for
+from bot.cases.sla import is_working_time, load_calendar, next_working_time
+from bot.cases.status import STATUS_LABELS
 from bot.db.engine import session_scope
 from bot.db.models import Case
 from bot.db.runtime import get_engine
-from bot.handoff import forward_citizen_message, open_handoff, start_handoff
+from bot.knowledge.answers import Reply
+from bot.knowledge.content import unit_tree
+from bot.knowledge.units import UnitInfo, UnitTree
 from bot.settings import get_settings
-from bot.sla import is_working_time, load_calendar, next_working_time
-from bot.status import STATUS_LABELS
-from bot.units import UnitInfo, UnitTree
 
 logger = logging.getLogger(__name__)
 

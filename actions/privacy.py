@@ -13,12 +13,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.cases import channel_of
 from actions.common import Events, send
-from bot.answers import Reply
-from bot.cases import Actor, HeldData, anonymise_citizen, personal_data_of
-from bot.conversation_erasure import PERSONAL_SLOTS, redact_conversation
+from bot.cases.service import Actor, HeldData, anonymise_citizen, personal_data_of
+from bot.conversation.erasure import PERSONAL_SLOTS, redact_conversation
 from bot.db.engine import session_scope
 from bot.db.models import ActorKind
 from bot.db.runtime import get_engine
+from bot.knowledge.answers import Reply
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import Events, first_entity, latest_text, send
-from bot.answers import (
+from bot.knowledge.answers import (
     HELPFUL_BUTTONS,
     HELPFUL_QUESTION,
     Reply,
@@ -23,8 +23,8 @@ from bot.answers import (
     programme_overview,
     unanswered_question,
 )
-from bot.content import knowledge_base, unit_tree
-from bot.knowledge import ASPECTS
+from bot.knowledge.content import knowledge_base, unit_tree
+from bot.knowledge.programmes import ASPECTS
 
 AWAITING_HELPFUL = "helpful"
 

@@ -14,12 +14,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.cases import channel_of
 from actions.common import Events, first_entity, latest_text, send
-from bot.answers import Reply
-from bot.cases import get_case_status, last_case_for, normalise_ref_code
+from bot.cases.service import get_case_status, last_case_for, normalise_ref_code
+from bot.cases.status import INVALID_CODE, NO_CASES, NOT_FOUND, describe, last_public_reply
 from bot.db.engine import session_scope
 from bot.db.refcodes import code_like
 from bot.db.runtime import get_engine
-from bot.status import INVALID_CODE, NO_CASES, NOT_FOUND, describe, last_public_reply
+from bot.knowledge.answers import Reply
 
 logger = logging.getLogger(__name__)
 UNAVAILABLE = "Xin lỗi, hệ thống tra cứu đang gặp sự cố. Bạn vui lòng thử lại sau ít phút."

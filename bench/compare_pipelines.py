@@ -328,7 +328,7 @@ def server_files(label: str, work: Path, env: dict[str, str]) -> dict[str, str]:
     """Endpoints and credentials for one side of the comparison.
 
     Ours runs with the repository's files (our tracker store, lock store and REST channel, and
-    with them :mod:`bot.rasa_patches`). Stock runs as Rasa ships: its own ``SQL`` tracker store on
+    with them :mod:`bot.conversation.rasa_patches`). Stock runs as Rasa ships: its own ``SQL`` tracker store on
     a SQLite file, its in-process lock store and its ``rest`` channel, so none of our
     replacements leak into the baseline.
     """

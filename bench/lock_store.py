@@ -4,7 +4,7 @@ Rasa 3.6's ``RedisLockStore`` hands out tickets with a GET, a change in Python a
 not atomic across processes (RasaHQ/rasa#9213): two replicas that get a message of the same
 conversation at the same moment can both believe they hold the conversation, both load the same
 tracker, and the second save skips events (``SQLTrackerStore`` appends "the events after the
-number already stored"). ``bot.redis_lock.RedisMutexLockStore`` (``LOCK_STORE_URL=redis://…``)
+number already stored"). ``bot.conversation.redis_lock.RedisMutexLockStore`` (``LOCK_STORE_URL=redis://…``)
 takes the lock with one ``SET NX PX``.
 
 For each lock store ("stock": ``lock_store: {type: redis}`` in a temporary endpoints file;
@@ -117,7 +117,7 @@ def stock_endpoints(path: Path, redis_db: int) -> Path:
         "  headers:\n"
         "    X-Action-Server-Secret: ${ACTION_SERVER_SECRET}\n"
         "tracker_store:\n"
-        "  type: bot.rasa_stores.SettingsTrackerStore\n"
+        "  type: bot.conversation.rasa_stores.SettingsTrackerStore\n"
         "lock_store:\n"
         "  type: redis\n"
         f"  url: {backends.REDIS_HOST}\n"

@@ -1,6 +1,6 @@
 """How long the moderation policy takes per message (issue 12: under 1 ms at p95).
 
-Times :func:`bot.moderation_gate.apply_policy` over :func:`bot.moderation.moderate` (the rules
+Times :func:`bot.moderation.gate.apply_policy` over :func:`bot.moderation.moderate` (the rules
 loaded once, as in a running process) on every message of the labelled sets in
 ``tests/data/moderation/`` and ``tests/data/moderation_blind/``, ``--rounds`` times, and prints
 p50, p95, p99 and max per message, by message length.
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bot.moderation import load_rules, moderate
-from bot.moderation_gate import apply_policy
+from bot.moderation.gate import apply_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from bot.client_address import DEFAULT_TRUSTED_PROXIES
+from bot.web.client_address import DEFAULT_TRUSTED_PROXIES
 
 #: Repository root (this file lives in ``<root>/bot/settings.py``).
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ class Settings:
     metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""))
     #: Reverse proxies whose ``X-Forwarded-For`` names the client (addresses or networks, comma
     #: separated, ``none`` for none): login lockouts and loopback-only ``/metrics`` use it.
-    #: Default: this machine only. See :mod:`bot.client_address`.
+    #: Default: this machine only. See :mod:`bot.web.client_address`.
     trusted_proxies: str = field(
         default_factory=lambda: _env("TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
     )

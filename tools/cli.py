@@ -87,7 +87,7 @@ def cmd_moderate(args: argparse.Namespace) -> int:
 def cmd_retention(args: argparse.Namespace) -> int:
     """Anonymise finished cases older than the retention period, and erase what was typed in
     conversations idle for as long (schedule it, e.g. nightly)."""
-    from bot.cases import anonymise_closed_older_than
+    from bot.cases.service import anonymise_closed_older_than
     from bot.db.engine import session_scope
     from bot.db.runtime import get_engine
     from bot.settings import get_settings
@@ -101,7 +101,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
     print(f"Anonymised {count} finished case(s) untouched for more than {days} days.")
     import time
 
-    from bot.conversation_erasure import redact_conversations_idle_since
+    from bot.conversation.erasure import redact_conversations_idle_since
 
     talks, events = redact_conversations_idle_since(get_settings().tracker_store_url,
                                                     time.time() - days * 86_400)
@@ -111,7 +111,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts(args: argparse.Namespace) -> int:
-    from bot.accounts import main as accounts_main
+    from bot.staff.accounts import main as accounts_main
 
     return int(accounts_main(args.rest) or 0)
 

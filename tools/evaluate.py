@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.nlu.normalize import fold, strip_diacritics
 from bot.settings import ROOT
+from bot.vietnamese.normalize import fold, strip_diacritics
 
 EVAL_DIR = ROOT / "tests" / "data" / "nlu_eval"
 BLIND_DIR = ROOT / "tests" / "data" / "nlu_blind"
@@ -193,7 +193,7 @@ PLACE_ENTITIES = ("unit", "location")
 
 def _comparable(entity: str, value: str) -> tuple[str, str]:
     if entity in PLACE_ENTITIES:
-        from bot.content import unit_tree
+        from bot.knowledge.content import unit_tree
 
         result = unit_tree().resolve(value)
         if result.status == "one" and result.unit is not None:

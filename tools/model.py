@@ -30,7 +30,7 @@ def _inputs_for(config: str) -> list[str]:
     inputs = [config, "domain.yml", "nlu_data", "requirements.lock"]
     config_path = ROOT / config
     if config_path.exists() and "bot." in config_path.read_text(encoding="utf-8"):
-        inputs.append("bot/nlu")
+        inputs += ["bot/nlu", "bot/vietnamese"]  # the components and the text they normalise
     return inputs
 
 

@@ -491,7 +491,7 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def index_examples(directory: Path) -> dict[str, tuple[str, Path]]:
     """Folded text -> (intent, file) for every intent example of the NLU files in directory."""
-    from bot.nlu.normalize import fold
+    from bot.vietnamese.normalize import fold
 
     index: dict[str, tuple[str, Path]] = {}
     for path in _nlu_files(directory):
@@ -597,7 +597,7 @@ def merge_review(
     written and the report lists the errors. Texts already in ``nlu_dir`` (compared folded) are
     duplicates; texts of the held-out split in ``eval_dir`` are refused.
     """
-    from bot.nlu.normalize import fold
+    from bot.vietnamese.normalize import fold
 
     report = MergeReport()
     intents = valid_intents(domain_path)

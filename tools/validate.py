@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from bot.nlu.normalize import fold
 from bot.settings import ROOT, get_settings
+from bot.vietnamese.normalize import fold
 from tools.env import child_env, rasa_cmd
 
 CONTRACT_INTENTS = {
@@ -124,9 +124,13 @@ def check_programmes(training: Any) -> list[str]:
 
 def _check_knowledge_base() -> list[str]:
     try:
-        from bot.knowledge import KnowledgeBaseError, load_knowledge_base, missing_entries
+        from bot.knowledge.programmes import (
+            KnowledgeBaseError,
+            load_knowledge_base,
+            missing_entries,
+        )
     except ImportError as error:  # pragma: no cover - the module is part of the repository
-        return [f"bot/knowledge.py cannot be imported: {error}"]
+        return [f"bot/knowledge/programmes.py cannot be imported: {error}"]
     try:
         kb = load_knowledge_base(get_settings().content_dir / "programmes")
     except KnowledgeBaseError as error:
@@ -141,7 +145,7 @@ EXPIRY_NOTICE_DAYS = 60
 def expiring_facts(days: int = EXPIRY_NOTICE_DAYS, today: Any = None) -> list[str]:
     """Time-bound facts in content/programmes that expire within ``days`` (or already have):
     the assistant then says their ``afterwards`` text, but a trainer should rewrite them."""
-    from bot.knowledge import KnowledgeBaseError, load_knowledge_base, vietnam_today
+    from bot.knowledge.programmes import KnowledgeBaseError, load_knowledge_base, vietnam_today
 
     try:
         kb = load_knowledge_base(get_settings().content_dir / "programmes")

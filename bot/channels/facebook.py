@@ -20,7 +20,7 @@ text, images as attachments. Window rules (Messenger Platform policy): an answer
 just received goes as ``RESPONSE``; a message Rasa sends on its own (``trigger_intent``: a staff
 reply, a status change) goes as ``RESPONSE`` within 24 hours of the person's last message, as
 ``MESSAGE_TAG`` / ``HUMAN_AGENT`` up to 7 days, and is refused with
-:class:`~bot.channels.errors.OutsideMessagingWindow` beyond (nothing is sent).
+:class:`~bot.delivery.errors.OutsideMessagingWindow` beyond (nothing is sent).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from sanic.response import HTTPResponse
 
 from bot.channels import store
 from bot.channels.config import FacebookConfig
-from bot.channels.errors import ChannelSendError, OutsideMessagingWindow
 from bot.channels.render import FACEBOOK, Part, Rendered
 from bot.channels.webhook import (
     HttpClients,
@@ -55,6 +54,7 @@ from bot.channels.webhook import (
     raise_not_configured,
 )
 from bot.db.types import utcnow
+from bot.delivery.errors import ChannelSendError, OutsideMessagingWindow
 
 logger = logging.getLogger(__name__)
 

@@ -41,8 +41,8 @@ from sqlalchemy.exc import OperationalError
 
 from bot.channels import store
 from bot.channels.config import MAX_BODY_BYTES
-from bot.channels.errors import ChannelNotConfigured
 from bot.channels.render import Capabilities, Choice, Rendered, render, resolve_number
+from bot.delivery.errors import ChannelNotConfigured
 from bot.observability.logs import CONVERSATION_ID
 
 logger = logging.getLogger(__name__)
@@ -310,7 +310,7 @@ def is_store_outage(error: BaseException) -> bool:
     import redis
     from rasa.core.lock_store import LockError
 
-    from bot.rasa_stores import TrackerStoreUnavailable
+    from bot.conversation.rasa_stores import TrackerStoreUnavailable
 
     return isinstance(
         error, (LockError, TrackerStoreUnavailable, redis.ConnectionError, redis.TimeoutError)

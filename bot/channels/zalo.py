@@ -18,7 +18,7 @@ the refresh token (``POST {ZALO_OAUTH_BASE}/v4/oa/access_token``, header ``secre
 new pair is stored in the DB (``channel_tokens``) at once, since a refresh token works only once.
 Errors -32 and -100 are retried with backoff; an expired or invalid token is refreshed once;
 -213, -217, -227, -230, -232, -234, -244 (the person is outside the messaging window, or it is
-the 22:00–06:00 quiet period) raise :class:`~bot.channels.errors.OutsideMessagingWindow` at once,
+the 22:00–06:00 quiet period) raise :class:`~bot.delivery.errors.OutsideMessagingWindow` at once,
 without retries.
 """
 
@@ -42,7 +42,6 @@ from sqlalchemy.engine import Engine
 
 from bot.channels import store
 from bot.channels.config import ZaloConfig
-from bot.channels.errors import ChannelSendError, OutsideMessagingWindow
 from bot.channels.render import ZALO, Part, Rendered
 from bot.channels.webhook import (
     HttpClients,
@@ -56,6 +55,7 @@ from bot.channels.webhook import (
     raise_not_configured,
 )
 from bot.db.types import utcnow
+from bot.delivery.errors import ChannelSendError, OutsideMessagingWindow
 
 logger = logging.getLogger(__name__)
 

@@ -119,7 +119,7 @@ def _enum(enum_cls: type[enum.Enum], name: str, length: int) -> Enum:
 
 
 class Unit(Base):
-    """A Front committee; mirrors the YAML unit tree (see ``bot.units.sync_units``)."""
+    """A Front committee; mirrors the YAML unit tree (see ``bot.knowledge.units.sync_units``)."""
 
     __tablename__ = "units"
 

@@ -5,7 +5,7 @@ For trainers and staff checking a word-list edit: every line is printed back as 
 ``--eval`` the input is a labelled file (``spam|legit<TAB>text``) and the precision, recall and
 mistakes are printed instead; a file with the header ``label<TAB>kind<TAB>text`` (the blind sets
 of ``tests/data/moderation_blind/``, the default) is measured against the whole policy of
-:mod:`bot.moderation_gate`: genuine messages refused, spam recall, what insults got. Exits 0 when the messages were read; 2 when the rules are broken.
+:mod:`bot.moderation.gate`: genuine messages refused, spam recall, what insults got. Exits 0 when the messages were read; 2 when the rules are broken.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.eval:
-        from bot.moderation_gate import policy_report
+        from bot.moderation.gate import policy_report
 
         blind = sorted((Path(__file__).resolve().parents[2] / "tests" / "data"
                         / "moderation_blind").glob("*.tsv"))

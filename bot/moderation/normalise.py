@@ -19,7 +19,7 @@ spaces, ``hoà``/``hòa``), and they break words apart on purpose ("f.v.8.8", "c
     "casino"). Only rules that ask for de-obfuscation look at it, because joining letters can
     also create words nobody wrote.
 
-The NLU has its own normaliser (:mod:`bot.nlu.normalize`) that keeps offsets into the original
+The NLU has its own normaliser (:mod:`bot.vietnamese.normalize`) that keeps offsets into the original
 text for entities; moderation needs different things (NFKC, leetspeak, joined letters) and no
 offsets into the original, so it keeps this small helper of its own.
 """
@@ -51,7 +51,7 @@ def _tone_placements() -> dict[str, str]:
     """Map new-style placements ("hoà", "khoẻ", "thuỷ") to old-style ones ("hòa", "khỏe", "thủy").
 
     Both spellings are correct Vietnamese; which one wins does not matter as long as the text and
-    the word lists are brought to the same one. Old style is what :mod:`bot.nlu.normalize` (and
+    the word lists are brought to the same one. Old style is what :mod:`bot.vietnamese.normalize` (and
     underthesea) use, so the project has one placement.
     """
     table: dict[str, str] = {}

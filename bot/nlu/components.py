@@ -1,6 +1,6 @@
 """Rasa graph components for Vietnamese: a normaliser and a word tokenizer.
 
-They are thin adapters over :mod:`bot.nlu.normalize` and :mod:`bot.nlu.segment` (which know
+They are thin adapters over :mod:`bot.vietnamese.normalize` and :mod:`bot.nlu.segment` (which know
 nothing of Rasa), modelled on Rasa's ``JiebaTokenizer`` but computing offsets themselves:
 underthesea rewrites characters, and Rasa's default offset search then raises.
 
@@ -23,8 +23,8 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.normalize import Normalized, normalize
 from bot.nlu.segment import segment_normalized
+from bot.vietnamese.normalize import Normalized, normalize
 
 #: Message keys where the normaliser stores its result for the tokenizer.
 NORMALIZED_TEXT = "vi_normalized_text"

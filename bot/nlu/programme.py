@@ -55,7 +55,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.normalize import fold, normalize
+from bot.vietnamese.normalize import fold, normalize
 
 logger = logging.getLogger(__name__)
 

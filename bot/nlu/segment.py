@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.nlu.normalize import Normalized, normalize, strip_diacritics
+from bot.vietnamese.normalize import Normalized, normalize, strip_diacritics
 
 #: Messages longer than this are segmented in chunks: underthesea's CRF is linear, but one
 #: 10,000-character line without punctuation still costs more than splitting at spaces.

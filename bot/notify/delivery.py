@@ -124,7 +124,7 @@ class Sender(Protocol):
 class CitizenSender(Sender, Protocol):
     """Delivers ``citizen_reply`` and ``citizen_status`` rows through the citizen's channel.
 
-    The row's payload (written by ``bot.casework``) has ``channel``, ``channel_user_id``,
+    The row's payload (written by ``bot.cases.casework``) has ``channel``, ``channel_user_id``,
     ``conversation_id``, ``ref_code`` and either ``text`` (a reply) or ``status`` / ``reason`` /
     ``ask_rating`` (a status change). ``row.target`` is ``<channel>:<channel user id>``.
     """

@@ -13,7 +13,7 @@ SHA-256, expire (30 minutes for a group, 15 for an officer by default) and are u
 is a guarded ``UPDATE … WHERE used_at IS NULL AND expires_at > now`` whose row count decides, so
 two people racing with one code cannot both succeed.
 
-Like ``bot.cases``, every function takes the caller's session and never commits.
+Like ``bot.cases.service``, every function takes the caller's session and never commits.
 """
 
 from __future__ import annotations

@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.casework import STATUS_LABELS
+from bot.cases.casework import STATUS_LABELS
 from bot.db.models import TERMINAL_STATUSES, Case, CaseKind, CaseStatus, Staff, Unit
+from bot.knowledge.units import UnitInfo
 from bot.notify.delivery import OutboxKinds
-from bot.units import UnitInfo
 
 __all__ = [
     "ACTIONS",
@@ -80,7 +80,7 @@ class CaseCard:
     assignee: str | None
     sla_due_at: datetime | None
     created_at: datetime
-    #: ``clean``, ``rude`` or ``threat`` (bot.moderation_gate): shown first on the card.
+    #: ``clean``, ``rude`` or ``threat`` (bot.moderation.gate): shown first on the card.
     moderation: str = "clean"
 
     @property
@@ -96,7 +96,7 @@ def _category_name(code: str | None) -> str:
     if not code:
         return "Chưa phân loại"
     try:
-        from bot.intake import category_name
+        from bot.cases.intake import category_name
 
         return category_name(code) or code
     except Exception:  # a broken categories file must not stop a notification
@@ -160,7 +160,7 @@ def render_case(
 ) -> str:
     """The HTML text of a case message. ``extra`` lines and ``quote`` are plain text; ``link`` is
     the console URL written out when it cannot be a button."""
-    from bot.moderation_gate import MARKER_LABELS, THREAT
+    from bot.moderation.gate import MARKER_LABELS, THREAT
 
     e = html.escape
     lines = [f"<b>{e(title)}</b> · <code>{e(card.ref_code)}</code>"]

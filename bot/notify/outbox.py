@@ -1,6 +1,6 @@
 """The outbox worker: delivers notifications with retries, each marked sent exactly once.
 
-Rows are written by the change that causes them (``bot.cases``, ``bot.casework``, the overdue scan
+Rows are written by the change that causes them (``bot.cases.service``, ``bot.cases.casework``, the overdue scan
 below) in the same transaction. The worker then, one row at a time:
 
 1. **claims** a pending row whose ``next_attempt_at`` has passed: PostgreSQL picks it with

@@ -6,7 +6,7 @@
   for ``staff_notify``, ``overdue`` and ``citizen_message`` rows — with the buttons *Nhận xử lý*,
   *Đã giải quyết*, *Chuyển đơn vị* and *Xem* (a link to the console), and remembers which message
   belongs to which case;
-* **handles updates**: a button press acts on the case through ``bot.casework`` and edits the
+* **handles updates**: a button press acts on the case through ``bot.cases.casework`` and edits the
   message to show who did what; a reply to a case message becomes a ``citizen_reply`` through
   ``casework.reply_to_citizen``; ``/lienket <mã>`` links the group to a unit and ``/canbo <mã>``
   links the sender's Telegram account to their staff account (``bot.notify.links``). Only a
@@ -54,11 +54,12 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot import casework
-from bot.cases import Actor, record_seen_message
+from bot.cases import casework
+from bot.cases.service import Actor, record_seen_message
 from bot.db.engine import session_scope
 from bot.db.models import Case, CaseStatus, Staff, TelegramMessage, Unit
 from bot.db.types import utcnow
+from bot.knowledge.units import UnitTree
 from bot.notify import links
 from bot.notify.config import NotifyConfig
 from bot.notify.delivery import (
@@ -84,7 +85,6 @@ from bot.notify.messages import (
     transfer_keyboard,
     unit_from_token,
 )
-from bot.units import UnitTree
 
 __all__ = ["TelegramService", "make_bot"]
 
@@ -120,7 +120,7 @@ def make_bot(config: NotifyConfig) -> Bot | None:
 
 
 def _default_tree() -> UnitTree:
-    from bot.content import unit_tree
+    from bot.knowledge.content import unit_tree
 
     return unit_tree()
 

@@ -36,7 +36,6 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.client_address import parse_trusted
 from bot.observability import logs
 from bot.observability.metrics import (
     ActionMetrics,
@@ -48,6 +47,7 @@ from bot.observability.metrics import (
 from bot.observability.readiness import run_checks, sql_ping
 from bot.service_secrets import ACTION_SECRET_HEADER
 from bot.settings import ROOT, get_settings
+from bot.web.client_address import parse_trusted
 
 __all__ = ["create_app", "domain_actions", "main"]
 
@@ -226,8 +226,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # do not pay for them. Forked Sanic workers must not share this process's connections, so
     # with several workers the engine is dropped and each opens its own; with one (the default)
     # it is kept and the start-up listener finds it ready instead of migrating a second time.
+    from bot.conversation.warmup import warm_action_server
     from bot.db.runtime import dispose_all
-    from bot.warmup import warm_action_server
 
     workers = utils.number_of_sanic_workers()
     warm_action_server()

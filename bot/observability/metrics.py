@@ -41,7 +41,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from bot.client_address import (
+from bot.web.client_address import (
     DEFAULT_TRUSTED_PROXIES,
     Network,
     client_address,
@@ -116,7 +116,7 @@ def request_allowed(
 ) -> bool:
     """:func:`metrics_allowed` for one aiohttp or Sanic request from ``peer``.
 
-    The client is found as for login lockouts (:mod:`bot.client_address`): a request that a
+    The client is found as for login lockouts (:mod:`bot.web.client_address`): a request that a
     reverse proxy on this machine forwarded from the Internet comes *from* 127.0.0.1 but is not
     this machine's, so the proxy's ``X-Forwarded-For`` decides; from any other peer the header
     is ignored, so nobody gets in by claiming to be 127.0.0.1.

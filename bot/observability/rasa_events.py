@@ -2,7 +2,7 @@
 
 Two hooks, both named in the project's configuration, neither inside Rasa's code:
 
-* **The lock store** (``endpoints.yml`` → :class:`bot.rasa_stores.SettingsLockStore`). Rasa holds a
+* **The lock store** (``endpoints.yml`` → :class:`bot.conversation.rasa_stores.SettingsLockStore`). Rasa holds a
   conversation's lock for the whole of a turn (``Agent.handle_message``, ``trigger_intent``),
   whatever the channel, so its ``lock()`` is where a turn starts and ends. :class:`TurnTracking`
   binds the conversation id for the log lines of the turn and times it.
@@ -39,9 +39,9 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import InMemoryLockStore, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.conversation.redis_lock import RedisMutexLockStore
 from bot.observability.logs import bind_conversation
 from bot.observability.metrics import RasaMetrics, new_registry
-from bot.redis_lock import RedisMutexLockStore
 
 __all__ = [
     "CURRENT_TURN",

@@ -32,12 +32,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.client_address import parse_trusted
 from bot.observability import logs
 from bot.observability.metrics import RasaMetrics, exposition, request_allowed, sanic_endpoint
 from bot.observability.rasa_events import rasa_metrics
 from bot.observability.readiness import Check, redis_ping, run_checks, sql_ping
 from bot.settings import get_settings
+from bot.web.client_address import parse_trusted
 
 __all__ = ["OpsChannel", "readiness_checks"]
 

@@ -24,13 +24,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from bot.client_address import DEFAULT_TRUSTED_PROXIES
 from bot.db.engine import session_scope
 from bot.db.models import Case, Outbox, OutboxStatus
 from bot.db.types import ensure_aware, utcnow
 from bot.notify.delivery import OutboxRow
 from bot.observability.metrics import WebMetrics, aiohttp_handler, aiohttp_middleware, new_registry
 from bot.observability.readiness import run_checks, sql_ping
+from bot.web.client_address import DEFAULT_TRUSTED_PROXIES
 
 __all__ = ["ENGINE_SOURCE", "WEB_METRICS", "FeedbackDbCollector", "delivery_observer", "setup"]
 

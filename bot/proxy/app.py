@@ -458,8 +458,8 @@ async def metrics(request: web.Request) -> web.Response:
         return _not_public()
     import os
 
-    from bot.client_address import DEFAULT_TRUSTED_PROXIES, parse_trusted
     from bot.observability.metrics import request_allowed
+    from bot.web.client_address import DEFAULT_TRUSTED_PROXIES, parse_trusted
 
     trusted = parse_trusted(os.environ.get("TRUSTED_PROXIES", "").strip() or DEFAULT_TRUSTED_PROXIES)
     if not request_allowed(request.headers, request.remote,

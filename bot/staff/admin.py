@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot import accounts
 from bot.db.models import Staff, StaffRole
+from bot.staff import accounts
 from bot.staff import html as h
 from bot.staff.context import StaffContext, console_view, html_response, not_found_page
 from bot.staff.views import ADMIN_ROLES, nav

@@ -14,9 +14,8 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import accounts, casework, quarantine_review
-from bot.casework import ALLOWED_TRANSITIONS, CaseworkError
-from bot.client_address import client_address, forwarded_for, parse_trusted
+from bot.cases import casework
+from bot.cases.casework import ALLOWED_TRANSITIONS, CaseworkError
 from bot.db.models import (
     AttachmentKind,
     Case,
@@ -25,8 +24,9 @@ from bot.db.models import (
     Outbox,
     Staff,
 )
+from bot.moderation import quarantine_review
+from bot.staff import accounts, login_csrf, queries
 from bot.staff import html as h
-from bot.staff import login_csrf, queries
 from bot.staff.context import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -44,6 +44,7 @@ from bot.staff.views import (
     overdue_badge,
     status_badge,
 )
+from bot.web.client_address import client_address, forwarded_for, parse_trusted
 from bot.web.keys import SETTINGS
 
 DONE_MESSAGES = {
@@ -536,7 +537,7 @@ def _case_page(
             f"Có {len(undelivered)} tin nhắn chưa gửi được cho người dân — xem lý do bên dưới.",
             error=True,
         )
-    from bot.moderation_gate import MARKER_LABELS, THREAT
+    from bot.moderation.gate import MARKER_LABELS, THREAT
 
     marker = MARKER_LABELS.get(str(case.moderation_verdict or ""))
     if marker:  # issue 12: a rude complaint is a case, marked; a threat is looked at first

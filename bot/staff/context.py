@@ -28,17 +28,17 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot import accounts
-from bot.cases import Actor
-from bot.casework import case_for_staff, visible_unit_codes
+from bot.cases.casework import case_for_staff, visible_unit_codes
+from bot.cases.intake import Category, load_categories
+from bot.cases.service import Actor
 from bot.db.engine import make_engine, session_scope
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import Case, Staff, StaffRole
 from bot.db.types import utcnow
-from bot.intake import Category, load_categories
+from bot.knowledge.units import UnitTree, load_units, sync_units
 from bot.settings import Settings
+from bot.staff import accounts
 from bot.staff import html as h
-from bot.units import UnitTree, load_units, sync_units
 from bot.web.keys import SETTINGS
 
 logger = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from bot.accounts import ROLE_LABELS
-from bot.casework import STATUS_LABELS
+from bot.cases.casework import STATUS_LABELS
 from bot.db.models import ActorKind, CaseKind, CaseStatus, OutboxStatus
+from bot.staff.accounts import ROLE_LABELS
 
 __all__ = ["ROLE_LABELS", "STATUS_LABELS", "Markup", "esc", "fmt", "join", "page"]
 

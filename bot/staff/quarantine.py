@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot import quarantine_review
+from bot.moderation import quarantine_review
 from bot.staff import html as h
 from bot.staff.context import StaffContext, console_view, html_response, not_found_page
 from bot.staff.views import nav

@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from bot.casework import STATUS_LABELS
+from bot.cases.casework import STATUS_LABELS
 from bot.db.models import (
     TERMINAL_STATUSES,
     Case,

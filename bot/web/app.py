@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from bot import staff
-from bot.citizen_delivery import RasaCitizenSender
+from bot.delivery.citizens import RasaCitizenSender
 from bot.notify.delivery import DeliveryResult, OutboxRow
 from bot.notify.web import outbox_worker_context, telegram_routes
 from bot.observability import web_ops as observability

@@ -15,9 +15,9 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cases import Actor
+from bot.cases.handoff import hand_back, idle_handoffs
+from bot.cases.service import Actor
 from bot.db.engine import session_scope
-from bot.handoff import hand_back, idle_handoffs
 from bot.staff import ENGINE
 from bot.web.keys import SETTINGS
 

@@ -299,7 +299,7 @@ async def test_guessing_codes_is_paused_after_five_misses(database: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 18, item 7: status look-ups by code were not throttled (13 a second)."""
     from actions import status
-    from bot.status import NOT_FOUND
+    from bot.cases.status import NOT_FOUND
 
     monkeypatch.setattr(status, "clock", lambda: 10_000.0)
     missed = [{"event": "bot", "text": NOT_FOUND, "timestamp": 10_000.0 - 60 * n}
@@ -327,7 +327,7 @@ async def test_guessing_codes_is_paused_after_five_misses(database: str,
                                   "ho so PA 2611 42 the nao roi"])
 async def test_a_code_in_another_format_is_called_invalid(database: str, text: str) -> None:
     """Issue 11, item 5: a code of the wrong form was ignored (the last case was shown)."""
-    from bot.status import INVALID_CODE
+    from bot.cases.status import INVALID_CODE
 
     said = CollectingDispatcher()
     await ActionCheckStatus().run(said, make_tracker(text, "check_status", sender_id="someone"),

@@ -21,12 +21,12 @@ from actions.handoff import (
     ActionRelayStatus,
     ActionRequestHuman,
 )
-from bot.cases import Actor
-from bot.citizen_delivery import RasaCitizenSender, external_intent
+from bot.cases.handoff import CITIZEN_HANDBACK, hand_back, idle_handoffs, open_handoff
+from bot.cases.service import Actor
 from bot.db.engine import session_scope
 from bot.db.models import Case, CaseEvent, CaseKind, Outbox
 from bot.db.runtime import get_engine
-from bot.handoff import CITIZEN_HANDBACK, hand_back, idle_handoffs, open_handoff
+from bot.delivery.citizens import RasaCitizenSender, external_intent
 from bot.notify.delivery import OutboxRow
 
 
@@ -167,7 +167,7 @@ async def test_rasa_sender_triggers_the_intent_in_the_conversation() -> None:
 
 async def test_a_window_refusal_is_undeliverable_not_retried() -> None:
     """Rasa answers 500 with the channel's window marker: keep the reply visible, no retries."""
-    from bot.channels.errors import WINDOW_MARKER
+    from bot.delivery.errors import WINDOW_MARKER
 
     async def trigger(request: web.Request) -> web.Response:
         return web.json_response(

@@ -21,7 +21,7 @@ from actions.contact import ActionAnswerContact
 from actions.context import ActionHandleInform, ActionHandleYesNo
 from actions.fallback import ActionClarify
 from actions.programmes import ActionAnswerProgramme
-from bot.content import knowledge_base
+from bot.knowledge.content import knowledge_base
 
 PHONE_LIKE = re.compile(r"\d{3}[\s.]?\d{3}[\s.]?\d{3,4}")
 
@@ -182,7 +182,7 @@ async def test_empty_message_is_answered_in_vietnamese(dispatcher) -> None:
 def test_a_question_the_knowledge_base_cannot_answer_is_recognised(
     text: str, span: tuple[int, int], expected: bool
 ) -> None:
-    from bot.answers import unanswered_question
+    from bot.knowledge.answers import unanswered_question
 
     assert unanswered_question(text, span) is expected
 

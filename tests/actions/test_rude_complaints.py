@@ -19,7 +19,7 @@ from actions.cases import (
 from bot.db.engine import session_scope
 from bot.db.models import Case, Quarantine
 from bot.db.runtime import get_engine
-from bot.moderation_gate import CALM_REPLY, MARKER_LABELS, RUDE, THREAT
+from bot.moderation.gate import CALM_REPLY, MARKER_LABELS, RUDE, THREAT
 from bot.notify.messages import load_card, render_case
 
 

@@ -6,13 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.channels.errors import (
+from bot.channels.facebook import graph_error, messaging_for
+from bot.delivery.errors import (
     WINDOW_MARKER,
     ChannelSendError,
     OutsideMessagingWindow,
     classify_trigger_failure,
 )
-from bot.channels.facebook import graph_error, messaging_for
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
 RESPONSE = {"messaging_type": "RESPONSE"}

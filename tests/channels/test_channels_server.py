@@ -28,8 +28,8 @@ from sqlalchemy import create_engine, text
 from trained_model import trained_model
 
 from bot.channels import facebook, zalo
-from bot.channels.errors import WINDOW_MARKER, classify_trigger_failure
-from bot.citizen_delivery import RasaCitizenSender
+from bot.delivery.citizens import RasaCitizenSender
+from bot.delivery.errors import WINDOW_MARKER, classify_trigger_failure
 from bot.notify.delivery import OutboxKinds, OutboxRow
 from tests.channels.conftest import (
     FB_PAGE_TOKEN,

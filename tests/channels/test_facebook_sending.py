@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine
 
 from bot.channels import store
 from bot.channels.config import FacebookConfig
-from bot.channels.errors import ChannelSendError, OutsideMessagingWindow
 from bot.channels.facebook import FacebookOutput, GraphClient
 from bot.channels.webhook import HttpClients
+from bot.delivery.errors import ChannelSendError, OutsideMessagingWindow
 from tests.channels.conftest import GREETING_BUTTONS
 from tests.channels.fake_platforms import FakeGraph
 

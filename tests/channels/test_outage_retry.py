@@ -14,7 +14,7 @@ from rasa.core.lock_store import LockError
 
 from bot.channels import webhook
 from bot.channels.webhook import ConversationQueues, is_store_outage, run_retrying_outages
-from bot.rasa_stores import TrackerStoreUnavailable
+from bot.conversation.rasa_stores import TrackerStoreUnavailable
 
 
 @pytest.fixture(autouse=True)

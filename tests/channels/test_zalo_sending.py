@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 
 from bot.channels import store
 from bot.channels.config import ZaloConfig
-from bot.channels.errors import ChannelNotConfigured, ChannelSendError, OutsideMessagingWindow
 from bot.channels.webhook import HttpClients
 from bot.channels.zalo import ZaloClient, ZaloOutput, ZaloTokens
+from bot.delivery.errors import ChannelNotConfigured, ChannelSendError, OutsideMessagingWindow
 from tests.channels.conftest import GREETING_BUTTONS
 from tests.channels.fake_platforms import FakeZalo
 

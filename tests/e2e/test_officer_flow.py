@@ -26,7 +26,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot import accounts
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import (
     Case,
@@ -40,6 +39,7 @@ from bot.db.models import (
     Unit,
 )
 from bot.notify import links
+from bot.staff import accounts
 from tests.e2e.e2e_support import (
     PASSWORD,
     Citizen,

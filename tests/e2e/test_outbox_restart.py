@@ -4,7 +4,7 @@ sent once.
 The real web service (``python -m bot.web``: outbox worker + Telegram webhook, the real
 python-telegram-bot) runs against a fake Bot API in this process that answers slowly and fails
 the first post. Several cases are filed straight into the shared SQLite database (each with its
-``staff_notify`` row, as ``bot.cases.create_case`` writes them); the service is SIGKILLed while
+``staff_notify`` row, as ``bot.cases.service.create_case`` writes them); the service is SIGKILLed while
 one notification is in flight, then started again. Afterwards every notification was posted to
 the unit's group exactly once and every outbox row is ``sent`` once:
 
@@ -33,7 +33,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.cases import CaseDraft, create_case
+from bot.cases.service import CaseDraft, create_case
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import CaseKind, Outbox, OutboxStatus, TelegramMessage, Unit
 from bot.db.types import utcnow

@@ -17,14 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from telegram import Bot
 
-from bot.cases import CaseDraft, create_case
+from bot.cases.service import CaseDraft, create_case
 from bot.db.engine import session_scope
 from bot.db.models import CaseKind, Outbox, Staff, StaffRole, TelegramMember, Unit
+from bot.knowledge.units import UnitTree, load_units
 from bot.notify.config import NotifyConfig
 from bot.notify.delivery import DeliveryResult, OutboxRow
 from bot.notify.outbox import SessionFactory, WorkerOptions, session_factory
 from bot.notify.telegram import TelegramService
-from bot.units import UnitTree, load_units
 from tests.notify.fake_telegram import FakeTelegram
 
 UTC = timezone.utc
@@ -140,7 +140,7 @@ def new_case(
     sla_due_at: datetime | None = None,
     channel: str = "facebook",
 ) -> int:
-    """A petition filed through ``bot.cases.create_case`` (which queues its staff_notify row)."""
+    """A petition filed through ``bot.cases.service.create_case`` (which queues its staff_notify row)."""
     key = next(_keys)
     with session_scope(engine) as session:
         created = create_case(

@@ -13,10 +13,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.cases import Actor
-from bot.casework import change_status, reply_to_citizen
+from bot.cases.casework import change_status, reply_to_citizen
+from bot.cases.service import Actor
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import CaseStatus, Outbox, OutboxStatus, OverdueNotice, TelegramMessage, Unit
+from bot.knowledge.units import UnitTree
 from bot.notify.config import NotifyConfig
 from bot.notify.delivery import DeliveryResult, OutboxKinds, OutboxRow, senders_for
 from bot.notify.outbox import (
@@ -33,7 +34,6 @@ from bot.notify.outbox import (
 )
 from bot.notify.telegram import TelegramService, make_bot
 from bot.notify.web import SECRET_HEADER, outbox_worker_context, telegram_routes
-from bot.units import UnitTree
 from tests.notify.conftest import (
     LANG_CHAT,
     OPTIONS,

@@ -1,4 +1,4 @@
-"""Routing as data: table tests of ``bot.routing.route`` over the sample unit tree."""
+"""Routing as data: table tests of ``bot.cases.routing.route`` over the sample unit tree."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.intake import load_categories
-from bot.routing import (
+from bot.cases.intake import load_categories
+from bot.cases.routing import (
     RouteDecision,
     RoutingConfig,
     RoutingError,
@@ -16,8 +16,8 @@ from bot.routing import (
     parse_routing,
     route,
 )
-from bot.sla import SlaPolicy
-from bot.units import UnitTree
+from bot.cases.sla import SlaPolicy
+from bot.knowledge.units import UnitTree
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = load_routing(ROOT / "content" / "routing.yml")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.routing import load_routing
-from bot.sla import (
+from bot.cases.routing import load_routing
+from bot.cases.sla import (
     CalendarError,
     WorkingCalendar,
     add_working_hours,

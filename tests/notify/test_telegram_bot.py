@@ -27,6 +27,7 @@ from bot.db.models import (
     Unit,
 )
 from bot.db.types import utcnow
+from bot.knowledge.units import UnitTree
 from bot.notify import links
 from bot.notify.config import NotifyConfig
 from bot.notify.delivery import OutboxKinds, senders_for
@@ -34,7 +35,6 @@ from bot.notify.messages import decode_callback
 from bot.notify.outbox import deliver_due, queue_citizen_message, session_factory
 from bot.notify.telegram import TelegramService
 from bot.notify.web import SECRET_HEADER, telegram_routes
-from bot.units import UnitTree
 from tests.notify.conftest import (
     LANG_CHAT,
     OPTIONS,

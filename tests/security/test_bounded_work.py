@@ -33,9 +33,9 @@ import aiohttp
 import pytest
 from trained_model import trained_model
 
-from bot.bounded_turns import MAX_KEPT_CHARS, RATE_LIMIT_MESSAGES, RATE_LIMIT_REPLY
 from bot.channels import facebook
-from bot.rasa_patches import ACTION_FAILED_REPLY
+from bot.conversation.bounded_turns import MAX_KEPT_CHARS, RATE_LIMIT_MESSAGES, RATE_LIMIT_REPLY
+from bot.conversation.rasa_patches import ACTION_FAILED_REPLY
 from tests.channels.fake_platforms import FakesProcess
 from tools.env import child_env
 from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready

@@ -146,7 +146,7 @@ class Servers:
 
     def victim_case(self) -> str:
         """A case filed by the victim on Facebook; its reference code."""
-        from bot.cases import CaseDraft, create_case
+        from bot.cases.service import CaseDraft, create_case
         from bot.db.engine import session_scope
         from bot.db.models import CaseKind
         from bot.db.runtime import get_engine

@@ -25,16 +25,16 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import Engine
 
-from bot import accounts
-from bot.client_address import (
+from bot.db.engine import make_engine, session_scope
+from bot.db.models import StaffRole
+from bot.settings import Settings, get_settings
+from bot.staff import accounts
+from bot.web.app import create_app
+from bot.web.client_address import (
     client_address,
     lockout_address,
     parse_trusted,
 )
-from bot.db.engine import make_engine, session_scope
-from bot.db.models import StaffRole
-from bot.settings import Settings, get_settings
-from bot.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "mat-khau-thu-nghiem-1"

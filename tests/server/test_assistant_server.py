@@ -289,7 +289,7 @@ def _at_category_step(assistant: Assistant, sender: str) -> str:
 def test_a_status_question_inside_the_form_is_answered_and_the_form_goes_on(
         assistant: Assistant) -> None:
     from actions.cases import RESUME_NOTE
-    from bot.status import NO_CASES
+    from bot.cases.status import NO_CASES
 
     sender = f"t-{uuid.uuid4()}"
     _at_category_step(assistant, sender)

@@ -5,7 +5,7 @@ conversations each send 6 messages in 3 rounds, the 2 messages of a round at the
 one to each replica (``bench/lock_store.py`` does the work; the benchmark prints the same
 figures). Every message carries a tag in its metadata, and the tracker store is read back.
 
-* ours (``LOCK_STORE_URL=redis://…`` → ``bot.redis_lock.RedisMutexLockStore``): every message is
+* ours (``LOCK_STORE_URL=redis://…`` → ``bot.conversation.redis_lock.RedisMutexLockStore``): every message is
   stored exactly once, rounds in order, turns never overlap;
 * stock (``lock_store: {type: redis}``, Rasa 3.6's ``RedisLockStore``): loses messages
   (RasaHQ/rasa#9213). Measured with this plan on the 2-core development machine: every one of 9

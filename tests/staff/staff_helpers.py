@@ -20,11 +20,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot import accounts
-from bot.cases import CaseDraft, create_case
+from bot.cases.service import CaseDraft, create_case
 from bot.db.engine import session_scope
 from bot.db.models import CaseKind, Outbox, StaffRole
 from bot.settings import Settings
+from bot.staff import accounts
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_UNITS = ROOT / "content" / "units.sample.yml"

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from staff_helpers import SAMPLE_UNITS, seed_case, seed_staff
 
-from bot import casework
-from bot.cases import Actor
-from bot.casework import ALLOWED_TRANSITIONS, CaseworkError
+from bot.cases import casework
+from bot.cases.casework import ALLOWED_TRANSITIONS, CaseworkError
+from bot.cases.service import Actor
 from bot.db.engine import session_scope
 from bot.db.models import (
     ActorKind,
@@ -27,7 +27,7 @@ from bot.db.models import (
     Staff,
     StaffRole,
 )
-from bot.units import load_units
+from bot.knowledge.units import load_units
 
 UTC = timezone.utc
 FILED = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)

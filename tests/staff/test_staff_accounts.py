@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot import accounts
-from bot.accounts import AccountError
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import ApiToken, LoginAttempt, Staff, StaffRole
+from bot.staff import accounts
+from bot.staff.accounts import AccountError
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

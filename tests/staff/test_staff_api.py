@@ -6,9 +6,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from staff_helpers import World, outbox_rows
 
-from bot import accounts
 from bot.db.engine import session_scope
 from bot.db.models import ApiToken, Case, CaseStatus
+from bot.staff import accounts
 
 
 def _token(world: World, login: str) -> str:

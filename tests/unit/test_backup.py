@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.cases import CaseDraft, create_case
+from bot.cases.service import CaseDraft, create_case
 from bot.db.backup import BackupError, backup, restore
 from bot.db.engine import make_engine, session_scope
 from bot.db.migrate import upgrade_to_head

@@ -1,5 +1,5 @@
-"""Issue 18, attack 4: bounded work per sender (bot.bounded_turns, installed into Rasa's
-MessageProcessor by bot.rasa_patches). No wall clock anywhere: limits run on a fake clock and
+"""Issue 18, attack 4: bounded work per sender (bot.conversation.bounded_turns, installed into Rasa's
+MessageProcessor by bot.conversation.rasa_patches). No wall clock anywhere: limits run on a fake clock and
 "NLU leaves the event loop free" is shown by the loop doing work while a parse is blocked."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.processor import MessageProcessor
 
-from bot import bounded_turns, rasa_patches
-from bot.bounded_turns import SenderRateLimiter, cut_for_nlu, kept_text
+from bot.conversation import bounded_turns, rasa_patches
+from bot.conversation.bounded_turns import SenderRateLimiter, cut_for_nlu, kept_text
 
 
 def test_the_rate_limit_tells_once_per_window_then_recovers() -> None:

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
 
-import bot.cases as cases
-from bot.cases import (
+import bot.cases.service as cases
+from bot.cases.service import (
     Actor,
     AttachmentDraft,
     CaseDraft,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intake import load_categories, match_category
+from bot.cases.intake import load_categories, match_category
 
 
 @pytest.mark.parametrize(("typed", "code"), [

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
-from bot.cases import CaseDraft, create_case
+from bot.cases.service import CaseDraft, create_case
 from bot.db.engine import session_scope
 from bot.db.models import Case, CaseStatus
 from bot.db.runtime import dispose_all, get_engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intake import CONSENT_NOTICE, read_consent
+from bot.cases.intake import CONSENT_NOTICE, read_consent
 
 
 @pytest.mark.parametrize(("text", "intent", "expected"), [

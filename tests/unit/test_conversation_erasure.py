@@ -12,13 +12,13 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUtt
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 
-from bot.conversation_erasure import (
+from bot.conversation.erasure import (
     REDACTED,
     redact_conversation,
     redact_conversations_idle_since,
     redact_event,
 )
-from bot.rasa_stores import tracker_store_kwargs
+from bot.conversation.rasa_stores import tracker_store_kwargs
 
 PHONE, NAME = "0912345678", "Nguyễn Văn A"
 

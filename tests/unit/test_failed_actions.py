@@ -17,7 +17,7 @@ from rasa.shared.core.events import BotUttered, FollowupAction
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import rasa_patches
+from bot.conversation import rasa_patches
 
 
 @pytest.fixture(autouse=True)

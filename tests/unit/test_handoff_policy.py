@@ -11,7 +11,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.policies import FORWARD_ACTION, HandoffPolicy
+from bot.conversation.policies import FORWARD_ACTION, HandoffPolicy
 
 DOMAIN = Domain.from_yaml(
     """

@@ -1,4 +1,4 @@
-"""Tests of the programme knowledge base (bot/knowledge.py and content/programmes/*.yml).
+"""Tests of the programme knowledge base (bot/knowledge/programmes.py and content/programmes/*.yml).
 
 Run from the repository root: ``PYTHONPATH=. python -m pytest tests/unit/test_knowledge.py -q``.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge import (
+from bot.knowledge.programmes import (
     ASPECT_LABELS,
     ASPECTS,
     DEFAULT_CONTACT_FALLBACK,
@@ -314,7 +314,7 @@ def test_validation_command(capsys: pytest.CaptureFixture[str]) -> None:
 def test_default_directory_follows_content_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.knowledge import default_directory
+    from bot.knowledge.programmes import default_directory
     from bot.settings import get_settings
 
     monkeypatch.setenv("CONTENT_DIR", str(tmp_path / "content"))

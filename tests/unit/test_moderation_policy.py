@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.moderation import moderate
-from bot.moderation_gate import CALM_REPLY, CLEAN, RUDE, THREAT, apply_policy, carries_request
+from bot.moderation.gate import CALM_REPLY, CLEAN, RUDE, THREAT, apply_policy, carries_request
 
 
 def gate(text: str):  # type: ignore[no-untyped-def]

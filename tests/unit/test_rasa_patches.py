@@ -1,4 +1,4 @@
-"""The per-process replacements in bot.rasa_patches behave exactly like Rasa's originals."""
+"""The per-process replacements in bot.conversation.rasa_patches behave exactly like Rasa's originals."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from rasa.core.actions.action import RemoteAction
 from rasa.shared.core import events
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import rasa_patches
+from bot.conversation import rasa_patches
 
 
 def test_written_for_this_rasa() -> None:
     assert rasa.__version__ == rasa_patches.RASA_VERSION, (
-        "Rasa changed: re-check bot/rasa_patches.py against the new release and update it"
+        "Rasa changed: re-check bot/conversation/rasa_patches.py against the new release and update it"
     )
 
 

@@ -30,7 +30,7 @@ def _redis_or_skip() -> None:
 
 def test_endpoints_file_gives_a_sql_tracker_store_on_sqlite(rasa_env, tmp_path: Path) -> None:
     """Rasa falls back to an in-memory store when a custom class fails to import: not here."""
-    from bot.rasa_stores import SettingsTrackerStore
+    from bot.conversation.rasa_stores import SettingsTrackerStore
 
     config = read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store")
     store = TrackerStore.create(config, Domain.empty())
@@ -46,7 +46,7 @@ def test_lock_store_is_in_process_by_default(rasa_env) -> None:
 
 def test_lock_store_is_the_redis_mutex_with_a_redis_url(rasa_env) -> None:
     _redis_or_skip()
-    from bot.redis_lock import RedisMutexLockStore
+    from bot.conversation.redis_lock import RedisMutexLockStore
 
     rasa_env.setenv("LOCK_STORE_URL", REDIS_URL)
     get_settings.cache_clear()
@@ -65,7 +65,7 @@ def test_bad_lock_store_url_is_a_clear_error(rasa_env) -> None:
 async def test_redis_mutex_serialises_two_stores_on_one_conversation() -> None:
     """Two store instances (two replicas) never hold one conversation at the same time."""
     _redis_or_skip()
-    from bot.redis_lock import RedisMutexLockStore
+    from bot.conversation.redis_lock import RedisMutexLockStore
 
     first, second = RedisMutexLockStore(REDIS_URL), RedisMutexLockStore(REDIS_URL)
     conversation = f"test-{os.getpid()}"
@@ -89,7 +89,7 @@ async def test_redis_mutex_serialises_two_stores_on_one_conversation() -> None:
 
 async def test_redis_mutex_released_only_by_its_holder() -> None:
     _redis_or_skip()
-    from bot.redis_lock import RedisMutexLockStore
+    from bot.conversation.redis_lock import RedisMutexLockStore
 
     store = RedisMutexLockStore(REDIS_URL)
     conversation = f"test-expire-{os.getpid()}"
@@ -109,7 +109,7 @@ async def test_a_finished_turn_survives_redis_going_away_before_release(
     _redis_or_skip()
     import redis
 
-    from bot.redis_lock import RedisMutexLockStore
+    from bot.conversation.redis_lock import RedisMutexLockStore
 
     store = RedisMutexLockStore(REDIS_URL)
     conversation = f"test-release-{os.getpid()}"
@@ -131,7 +131,7 @@ async def test_no_turn_starts_without_redis() -> None:
     (and the channel says so) before anything happens."""
     import redis
 
-    from bot.redis_lock import RedisMutexLockStore
+    from bot.conversation.redis_lock import RedisMutexLockStore
 
     store = RedisMutexLockStore("redis://127.0.0.1:1/0")  # nothing listens there
     with pytest.raises(redis.ConnectionError):
@@ -141,7 +141,7 @@ async def test_no_turn_starts_without_redis() -> None:
 
 async def test_a_long_turn_keeps_its_lock_and_a_dead_holder_frees_it_within_a_lease() -> None:
     _redis_or_skip()
-    from bot.redis_lock import RedisMutexLockStore
+    from bot.conversation.redis_lock import RedisMutexLockStore
 
     store = RedisMutexLockStore(REDIS_URL, lease=0.3)
     other = RedisMutexLockStore(REDIS_URL, lease=0.3)

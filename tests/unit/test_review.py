@@ -29,7 +29,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.importers.rasa import RasaFileImporter
 from rasa.shared.nlu.training_data.loading import load_data
 
-from bot.nlu.normalize import fold, strip_diacritics
+from bot.vietnamese.normalize import fold, strip_diacritics
 from tools.review import (
     EVAL_DIR,
     PHONE_MASK,

@@ -19,8 +19,8 @@ from bot.nlu.components import (
     VietnameseNormalizer,
     VietnameseTokenizer,
 )
-from bot.nlu.normalize import fold, normalize, strip_diacritics
 from bot.nlu.segment import segment
+from bot.vietnamese.normalize import fold, normalize, strip_diacritics
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:

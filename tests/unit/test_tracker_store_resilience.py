@@ -16,8 +16,8 @@ from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from bot import rasa_stores
-from bot.rasa_stores import SettingsTrackerStore, TrackerStoreUnavailable
+from bot.conversation import rasa_stores
+from bot.conversation.rasa_stores import SettingsTrackerStore, TrackerStoreUnavailable
 from bot.settings import get_settings
 
 

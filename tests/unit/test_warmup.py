@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import warmup
+from bot.conversation import warmup
 from bot.settings import get_settings
 
 

@@ -19,7 +19,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import rasa_patches
+from bot.conversation import rasa_patches
 
 # Rasa imports this module at start-up: the right moment to remove repeated per-message work.
 rasa_patches.install()

@@ -552,7 +552,7 @@ def _answers(node: Node, path: Path, name: str) -> tuple[dict[str, str], dict[st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bot.knowledge [DIRECTORY]``: load, then list gaps; exit 1 on any problem."""
+    """``python -m bot.knowledge.programmes [DIRECTORY]``: load, then list gaps; exit 1 on any problem."""
     args = list(sys.argv[1:] if argv is None else argv)
     directory = Path(args[0]) if args else default_directory()
     try:

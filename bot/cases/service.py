@@ -74,7 +74,7 @@ MAX_REF_ATTEMPTS = 5
 
 
 class UnknownUnitError(ValueError):
-    """The draft names a unit that is not in the database (run ``bot.units.sync_units``)."""
+    """The draft names a unit that is not in the database (run ``bot.knowledge.units.sync_units``)."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Issue 18 measured it: 20 parallel 19,999-character messages held the Facebook webhook
 acknowledgements for 16 s, because Rasa 3.6 runs NLU (underthesea's tokenizer, the featurizers,
 DIET) synchronously on the event loop, about one second per such message, and nothing limited how
-much one sender could send. Three bounds, applied in the Rasa process by :mod:`bot.rasa_patches`:
+much one sender could send. Three bounds, applied in the Rasa process by :mod:`bot.conversation.rasa_patches`:
 
 * **Length before NLU.** Only the first :data:`MAX_NLU_CHARS` characters are parsed: the intent of
   a message is in its opening, and NLU cost grows with length. The whole text is still what the

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from bot.knowledge import KnowledgeBase, load_knowledge_base
+from bot.knowledge.programmes import KnowledgeBase, load_knowledge_base
+from bot.knowledge.units import UnitTree, load_units
 from bot.settings import get_settings
-from bot.units import UnitTree, load_units
 
 T = TypeVar("T")
 

@@ -3,7 +3,7 @@
 A handoff is a case of kind ``handoff``: staff see it in their queue and Telegram group like any
 other case, every citizen message during the handoff is appended to it (and notified), and it
 ends when an officer hands the conversation back or it has been idle too long. The assistant
-stays silent meanwhile (``bot.policies.HandoffPolicy``).
+stays silent meanwhile (``bot.conversation.policies.HandoffPolicy``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cases import Actor, CaseDraft, CreatedCase, create_case
+from bot.cases.service import Actor, CaseDraft, CreatedCase, create_case
 from bot.db.models import Case, CaseEvent, CaseKind, CaseStatus, Outbox
 from bot.db.types import utcnow
 from bot.notify.delivery import OutboxKinds

@@ -4,7 +4,7 @@ A case goes to the unit of the place it is about; a citizen who gave no place, o
 tree does not know, reaches the province-level unit, which forwards it. Rules in the YAML file send
 some categories elsewhere — ``an_ninh`` to the province, ``dat_dai_xay_dung`` from a ward to the
 unit above it — the first matching rule winning, in the spirit of FixMyStreet's category-to-body
-routing. The same file holds the SLA table (``bot.sla``).
+routing. The same file holds the SLA table (``bot.cases.sla``).
 
 :func:`route` is a pure function of the tree, the located unit, the category and the rules, so it is
 tested with tables and reused by the action that files a case and by the console's "transfer".
@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from bot.sla import CalendarError, SlaTable, parse_sla_table
-from bot.units import UnitTree
+from bot.cases.sla import CalendarError, SlaTable, parse_sla_table
+from bot.knowledge.units import UnitTree
 
 __all__ = [
     "RouteDecision",
@@ -217,7 +217,7 @@ def plan_case(
     tree: UnitTree, location_unit_code: str | None, category: str | None, now: datetime
 ) -> CasePlan:
     """Route a new case (content/routing.yml) and compute its deadlines in working hours."""
-    from bot.sla import due_times, load_calendar
+    from bot.cases.sla import due_times, load_calendar
 
     config = load_routing()
     decision = route(tree, location_unit_code, category, config)

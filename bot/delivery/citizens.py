@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.channels.errors import classify_trigger_failure
-from bot.handoff import CITIZEN_HANDBACK
+from bot.cases.handoff import CITIZEN_HANDBACK
+from bot.delivery.errors import classify_trigger_failure
 from bot.notify.delivery import DeliveryResult, OutboxKinds, OutboxRow
 
 EXTERNAL_INTENTS = {

@@ -1,7 +1,7 @@
 """Casework: what staff (and the citizen's rating) do to a case once it exists.
 
 The web console, the JSON API and the Telegram buttons all call these functions, so a rule holds
-the same way everywhere. Like ``bot.cases``, every function takes the caller's ``Session`` and
+the same way everywhere. Like ``bot.cases.service``, every function takes the caller's ``Session`` and
 never commits: the change, its :class:`~bot.db.models.CaseEvent` and any
 :class:`~bot.db.models.Outbox` row are saved together or not at all.
 
@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cases import Actor
+from bot.cases.service import Actor
 from bot.db.models import (
     TERMINAL_STATUSES,
     ActorKind,
@@ -47,7 +47,7 @@ from bot.db.models import (
     Unit,
 )
 from bot.db.types import ensure_aware, utcnow
-from bot.units import UnitTree
+from bot.knowledge.units import UnitTree
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -241,7 +241,7 @@ def citizen_target(case: Case) -> str:
 
 
 def _citizen_payload(case: Case) -> dict[str, Any]:
-    """Where a citizen message goes; never name or phone (see ``bot.cases``)."""
+    """Where a citizen message goes; never name or phone (see ``bot.cases.service``)."""
     return {
         "case_id": case.id,
         "ref_code": case.ref_code,

@@ -8,7 +8,7 @@ that is data (``content/calendar.yml``, :func:`load_calendar`); this module only
 * :func:`next_working_time` — ``now`` if someone is at work, else when work next starts;
 * :func:`working_time_between` — working time elapsed between two moments (reports, tests);
 * :class:`SlaTable` / :func:`due_times` — per unit and category: hours to a first response and to
-  resolution (the ``sla:`` section of ``content/routing.yml``, loaded by ``bot.routing``).
+  resolution (the ``sla:`` section of ``content/routing.yml``, loaded by ``bot.cases.routing``).
 
 Every function takes and returns timezone-aware datetimes; a naive one is refused because its zone
 would be a guess. Results are in the calendar's zone (compare them with ``==`` freely: aware

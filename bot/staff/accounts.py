@@ -1,6 +1,6 @@
 """Staff accounts: passwords, console sessions, API tokens, login lockout — and their command line.
 
-``python -m bot.accounts create --login lan --unit p_lang --role officer [--password-stdin]``
+``python -m bot.staff.accounts create --login lan --unit p_lang --role officer [--password-stdin]``
 (also ``list``, ``disable``, ``enable``, ``set-password``, ``token``). Run ``--help`` for details.
 
 Secrets are never stored as given:
@@ -19,7 +19,7 @@ address are refused for :data:`LOCKOUT` without checking the password. Counting 
 let anyone who knew an officer's login lock the officer out from anywhere (issue 18); a guesser
 spreading tries over many addresses still meets :data:`MAX_FAILURES_ANY_ADDRESS` for the name,
 which then locks every address except those the name signed in from before (the officer's own).
-The address is the client's as :mod:`bot.client_address` finds it (``X-Forwarded-For`` only from
+The address is the client's as :mod:`bot.web.client_address` finds it (``X-Forwarded-For`` only from
 a trusted proxy), an IPv6 client counted by its /64. Every function takes the caller's
 ``Session`` and never commits.
 """
@@ -42,9 +42,9 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.client_address import lockout_address
 from bot.db.models import ApiToken, LoginAttempt, Staff, StaffRole, StaffSession, Unit
 from bot.db.types import ensure_aware, utcnow
+from bot.web.client_address import lockout_address
 
 __all__ = [
     "FAILURE_WINDOW",
@@ -483,7 +483,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.accounts", description="Quản lý tài khoản cán bộ (staff accounts)."
+        prog="python -m bot.staff.accounts", description="Quản lý tài khoản cán bộ (staff accounts)."
     )
     parser.add_argument("--database-url", help="default: DATABASE_URL / settings")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -525,8 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from bot.db.engine import make_engine, session_scope
     from bot.db.migrate import upgrade_to_head
+    from bot.knowledge.units import load_units, sync_units
     from bot.settings import get_settings
-    from bot.units import load_units, sync_units
 
     settings = get_settings()
     url = args.database_url or settings.database_url

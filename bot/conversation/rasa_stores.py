@@ -26,7 +26,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import make_url
 
-from bot import rasa_patches
+from bot.conversation import rasa_patches
 from bot.settings import get_settings
 
 # Rasa imports this module at start-up: the right moment to remove repeated per-message work.
@@ -84,11 +84,11 @@ class SettingsTrackerStore(SQLTrackerStore):
     PostgreSQL costs no failed turn), transient failures are retried for ``RETRY_SECONDS``, and
     a store that stays down *fails the turn* instead of Rasa's default of silently continuing
     with an empty in-memory conversation (``fail_loudly``, honoured by
-    :mod:`bot.rasa_patches`): a citizen in the middle of a petition is told to try again rather
+    :mod:`bot.conversation.rasa_patches`): a citizen in the middle of a petition is told to try again rather
     than finding the assistant has forgotten everything.
     """
 
-    #: Read by bot.rasa_patches: errors of this store propagate instead of being swallowed.
+    #: Read by bot.conversation.rasa_patches: errors of this store propagate instead of being swallowed.
     fail_loudly = True
 
     def __init__(
@@ -205,7 +205,7 @@ class SettingsLockStore:
     """Factory Rasa instantiates for ``lock_store``: the lock store ``LOCK_STORE_URL`` asks for.
 
     Without a URL, Rasa's in-process lock store (correct for one Rasa process). With a
-    ``redis://`` URL, :class:`bot.redis_lock.RedisMutexLockStore`, which stays correct across
+    ``redis://`` URL, :class:`bot.conversation.redis_lock.RedisMutexLockStore`, which stays correct across
     several replicas where Rasa 3.6's own ``RedisLockStore`` loses events (RasaHQ/rasa#9213).
     Both come with turn tracking (:class:`bot.observability.rasa_events.TurnTracking`): the log
     lines of a turn carry its conversation id, and the turn is timed for ``/metrics``.

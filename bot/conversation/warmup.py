@@ -17,8 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 def _steps() -> list[tuple[str, Callable[[], object]]]:
-    from bot.content import knowledge_base, unit_tree
     from bot.db.runtime import get_engine
+    from bot.knowledge.content import knowledge_base, unit_tree
     from bot.moderation.rules import load_rules
 
     return [

@@ -12,10 +12,10 @@ schema, the same validator class, the same ``ValidationError`` with Rasa's hint 
 same class for each type name (rebuilt if an event class appears later). It also lets a tracker
 store that says ``fail_loudly`` (ours) fail the turn when its database is down, where Rasa's
 ``FailSafeTrackerStore`` would carry on with an empty in-memory conversation and drop its events
-later. And it bounds each sender's work (:mod:`bot.bounded_turns`): NLU reads a message's first
+later. And it bounds each sender's work (:mod:`bot.conversation.bounded_turns`): NLU reads a message's first
 characters in a worker thread, so one sender's long messages cannot hold the event loop that
 acknowledges every other conversation's webhooks. Rasa offers no hook for any of these, so each is a targeted monkeypatch, installed when
-Rasa imports our tracker store or policy (:mod:`bot.rasa_stores`, :mod:`bot.policies`) and
+Rasa imports our tracker store or policy (:mod:`bot.conversation.rasa_stores`, :mod:`bot.conversation.policies`) and
 covered by ``tests/unit/test_rasa_patches.py``, which pins the Rasa version it was written for.
 """
 
@@ -111,7 +111,7 @@ def _patch_failsafe_tracker_store() -> None:
 
 
 def _patch_bounded_turns() -> None:
-    """Bounded work per sender (:mod:`bot.bounded_turns`): a channel's length ceiling, a
+    """Bounded work per sender (:mod:`bot.conversation.bounded_turns`): a channel's length ceiling, a
     per-sender rate limit, and NLU on the first characters only, in a worker thread."""
     import copy
     import sys
@@ -120,7 +120,7 @@ def _patch_bounded_turns() -> None:
     from rasa.core.processor import MessageProcessor
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    from bot import bounded_turns
+    from bot.conversation import bounded_turns
 
     sys.setswitchinterval(bounded_turns.GIL_SWITCH_SECONDS)
     original_handle = MessageProcessor.handle_message
@@ -211,7 +211,7 @@ def install() -> None:
 
     if rasa.__version__ != RASA_VERSION:
         logger.warning(
-            "bot.rasa_patches was written for Rasa %s, this is %s: patches not installed",
+            "bot.conversation.rasa_patches was written for Rasa %s, this is %s: patches not installed",
             RASA_VERSION,
             rasa.__version__,
         )

@@ -1,6 +1,6 @@
 """Staff review of quarantined messages: restore one as a case, or confirm it as spam.
 
-Moderation stops spam before it becomes a case (``bot/moderation_gate.py``); a mistaken stop
+Moderation stops spam before it becomes a case (``bot/moderation/gate.py``); a mistaken stop
 must be visible and reversible (issue 12). A restored message becomes a petition of the
 reviewing officer's unit (transfer it if it belongs elsewhere) and the citizen is told its
 reference code through the channel they wrote on; a confirmed one stays in the table, marked
@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.cases import Actor, CaseDraft, create_case
-from bot.casework import reply_to_citizen
+from bot.cases.casework import reply_to_citizen
+from bot.cases.service import Actor, CaseDraft, create_case
 from bot.db.models import CaseKind, Quarantine
 from bot.db.types import utcnow
 

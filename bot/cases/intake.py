@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.nlu.normalize import fold
 from bot.settings import get_settings
+from bot.vietnamese.normalize import fold
 
 CONSENT_NOTICE = (
     "Bạn có muốn để lại họ tên và số điện thoại để cán bộ liên hệ khi cần không?\n"

@@ -1,7 +1,7 @@
 """Why a message to a citizen's Facebook or Zalo conversation did not leave, in a form callers map.
 
 The output channels raise these; they import neither Rasa nor aiohttp, so the staff side
-(``bot.citizen_delivery``) can import them too.
+(``bot.delivery.citizens``) can import them too.
 
 A staff reply reaches the citizen through Rasa's ``trigger_intent`` (``output_channel=latest``):
 when our output channel raises, Rasa answers that request with HTTP 500 and the exception's text in

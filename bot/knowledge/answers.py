@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.knowledge import ASPECT_LABELS, ASPECTS, KnowledgeBase, Programme, render_answer
-from bot.nlu.normalize import fold
-from bot.units import UnitInfo
+from bot.knowledge.programmes import ASPECT_LABELS, ASPECTS, KnowledgeBase, Programme, render_answer
+from bot.knowledge.units import UnitInfo
+from bot.vietnamese.normalize import fold
 
 HELPFUL_QUESTION = "Thông tin này có giúp ích cho bạn không?"
 HELPFUL_BUTTONS = [

@@ -1,6 +1,6 @@
 """The fake Telegram Bot API for the load test, and every unit's group linked to it.
 
-The fake itself is the test suite's ``tests/notify/fake_telegram.FakeTelegram`` (imported, not
+The fake itself is ``bot.fakes.telegram.FakeTelegram``, shared with the test suite (imported, not
 copied: one fake to keep in line with the Bot API). Here it runs on its own event loop in a
 thread, so the citizens' loop and the web service's worker never wait on each other, and reads of
 its state happen on its loop (never a half-updated list).
@@ -12,7 +12,7 @@ chat to go to and can be counted.
 
 from __future__ import annotations
 
-from tests.notify.fake_telegram import FakeTelegram, FakeTelegramThread
+from bot.fakes.telegram import FakeTelegram, FakeTelegramThread
 
 TOKEN = "123456:load-test-token"
 WEBHOOK_SECRET = "load_Webhook-secret_0123456789"

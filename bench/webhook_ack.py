@@ -40,7 +40,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.channels import facebook, zalo
-from tests.channels.fake_platforms import FakesProcess
+from bot.fakes.platforms import FakesProcess
 from tools import model
 from tools.env import child_env
 from tools.procs import action_server, free_port, rasa_server, wait_ready

@@ -8,20 +8,54 @@ crash.
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
-from bot.web.client_address import DEFAULT_TRUSTED_PROXIES
+logger = logging.getLogger(__name__)
 
 #: Repository root (this file lives in ``<root>/bot/settings.py``).
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: Reverse proxies trusted to name the client by default: this machine only.
+DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1"
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return default if value is None or value.strip() == "" else value.strip()
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """An integer setting; a value that is not a number logs a warning and gives ``default``
+    (a typo in a deployment must not stop a process)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        logger.warning("%s=%r is not a whole number; using %d", name, raw, default)
+        return default
+    return value if minimum is None else max(minimum, value)
+
+
+def env_float(name: str, default: float) -> float:
+    """A decimal setting, read like :func:`env_int`."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        logger.warning("%s=%r is not a number; using %s", name, raw, default)
+        return default
 
 
 def _path(name: str, default: Path) -> Path:
@@ -131,3 +165,178 @@ def get_settings() -> Settings:
     settings = Settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     return settings
+
+
+# --------------------------------------------------------------------------- turns in flight
+
+#: Turns processed at once across all conversations of a webhook channel
+#: (``CHANNEL_CONCURRENT_TURNS``). Rasa runs the NLU pipeline on the web server's event loop, so
+#: every turn in flight delays the next webhook acknowledgement by its CPU time; a few at once
+#: still overlap one turn's wait for the action server with another's NLU.
+DEFAULT_CHANNEL_CONCURRENT_TURNS = 2
+#: Chat-page (REST) turns at once (``REST_CONCURRENT_TURNS``); see ``bot/channels/rest.py``.
+DEFAULT_REST_CONCURRENT_TURNS = 8
+
+
+def channel_concurrent_turns() -> int:
+    return env_int("CHANNEL_CONCURRENT_TURNS", DEFAULT_CHANNEL_CONCURRENT_TURNS, minimum=1)
+
+
+def rest_concurrent_turns() -> int:
+    return env_int("REST_CONCURRENT_TURNS", DEFAULT_REST_CONCURRENT_TURNS, minimum=1)
+
+
+def action_server_host() -> str:
+    """Where the action server listens (``SANIC_HOST``): loopback unless a deployment says
+    otherwise, because rasa_sdk's own default, 0.0.0.0, exposed it (issue 18)."""
+    return _env("SANIC_HOST", "127.0.0.1")
+
+
+# --------------------------------------------------------------------------- notifications
+# Telegram is off without a token, and staff notifications then wait in the outbox.
+# ==========================  =====================================  ==============================
+# variable                    default                                meaning
+# ==========================  =====================================  ==============================
+# TELEGRAM_BOT_TOKEN          "" (Telegram disabled)                 the bot's token from BotFather
+# TELEGRAM_API_BASE           https://api.telegram.org/bot           Bot API base URL (tests: fake)
+# TELEGRAM_WEBHOOK_SECRET     "" (webhook refuses every update)      ``secret_token`` of setWebhook
+# STAFF_PUBLIC_URL            http://127.0.0.1:8080                  console URL for "Xem" buttons
+# ==========================  =====================================  ==============================
+
+#: Telegram accepts 1–256 characters A-Z, a-z, 0-9, _ and - as a webhook secret token.
+WEBHOOK_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """A snapshot of the notification settings (build one per process, or pass one in tests)."""
+
+    telegram_bot_token: str = field(default_factory=lambda: _env("TELEGRAM_BOT_TOKEN", ""))
+    telegram_api_base: str = field(
+        default_factory=lambda: _env("TELEGRAM_API_BASE", "https://api.telegram.org/bot")
+    )
+    telegram_webhook_secret: str = field(
+        default_factory=lambda: _env("TELEGRAM_WEBHOOK_SECRET", "")
+    )
+    staff_public_url: str = field(
+        default_factory=lambda: _env("STAFF_PUBLIC_URL", "http://127.0.0.1:8080")
+    )
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token)
+
+    def case_url(self, case_id: int) -> str:
+        """The console page of a case (the "Xem" button)."""
+        return f"{self.staff_public_url.rstrip('/')}/staff/cases/{case_id}"
+
+    def __repr__(self) -> str:  # never print the token or the secret
+        return (
+            f"NotifyConfig(telegram_enabled={self.telegram_enabled}, "
+            f"telegram_api_base={self.telegram_api_base!r}, "
+            f"webhook_secret_set={bool(self.telegram_webhook_secret)}, "
+            f"staff_public_url={self.staff_public_url!r})"
+        )
+
+
+# --------------------------------------------------------------------------- channels
+# The channels' tokens, secrets and platform addresses, read when Rasa creates the channel.
+#
+# Each value comes from the channel's entry in ``credentials.yml`` when it is set there (only as a
+# ``${VAR}`` placeholder, never a literal secret), else from the environment variable named below.
+# Nothing is read at import time. A channel whose secrets are missing still starts: it refuses
+# webhooks with a log line naming the missing variables (:meth:`missing`), so Rasa and the other
+# channels keep running.
+
+#: Webhook bodies above this size are refused (413) before anything else is done.
+MAX_BODY_BYTES = 1_000_000
+
+
+def _pick(credentials: Mapping[str, Any] | None, key: str, env: str, default: str = "") -> str:
+    value = (credentials or {}).get(key)
+    if value is None or str(value).strip() == "":
+        value = os.environ.get(env, "")
+    value = str(value).strip()
+    return value or default
+
+
+C = TypeVar("C", bound="_FromEnvironment")
+
+
+class _FromEnvironment:
+    """What both channels' settings share: every field from ``credentials.yml`` or the variable
+    ``ENV`` names, base URLs (``URLS``) without a trailing slash, and the list of ``REQUIRED``
+    variables still missing."""
+
+    ENV: ClassVar[dict[str, str]]
+    REQUIRED: ClassVar[tuple[str, ...]]
+    URLS: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def load(cls: type[C], credentials: Mapping[str, Any] | None = None) -> C:
+        values = {
+            f.name: _pick(credentials, f.name, cls.ENV[f.name], f.default)  # type: ignore[arg-type]
+            for f in fields(cls)  # type: ignore[arg-type]
+        }
+        for name in cls.URLS:
+            values[name] = values[name].rstrip("/")
+        return cls(**values)
+
+    def missing(self) -> list[str]:
+        """Variables without which the channel refuses webhooks."""
+        return [self.ENV[name] for name in self.REQUIRED if not getattr(self, name)]
+
+
+@dataclass(frozen=True)
+class FacebookConfig(_FromEnvironment):
+    verify_token: str = ""  # FACEBOOK_VERIFY_TOKEN: chosen by you, typed into the app dashboard
+    app_secret: str = ""  # FACEBOOK_APP_SECRET: signs every webhook POST
+    page_access_token: str = ""  # FACEBOOK_PAGE_ACCESS_TOKEN: sends messages as the page
+    graph_base: str = "https://graph.facebook.com"  # FACEBOOK_GRAPH_BASE
+    graph_version: str = "v18.0"  # FACEBOOK_GRAPH_VERSION
+
+    ENV = {
+        "verify_token": "FACEBOOK_VERIFY_TOKEN",
+        "app_secret": "FACEBOOK_APP_SECRET",
+        "page_access_token": "FACEBOOK_PAGE_ACCESS_TOKEN",
+        "graph_base": "FACEBOOK_GRAPH_BASE",
+        "graph_version": "FACEBOOK_GRAPH_VERSION",
+    }
+    REQUIRED = ("verify_token", "app_secret", "page_access_token")
+    URLS = ("graph_base",)
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.graph_base}/{self.graph_version}/me/messages"
+
+
+@dataclass(frozen=True)
+class ZaloConfig(_FromEnvironment):
+    app_id: str = ""  # ZALO_APP_ID
+    oa_secret_key: str = ""  # ZALO_OA_SECRET_KEY: signs webhooks (not the app secret)
+    access_token: str = ""  # ZALO_ACCESS_TOKEN: first OA access token (then refreshed, in the DB)
+    refresh_token: str = ""  # ZALO_REFRESH_TOKEN: first refresh token (then rotated, in the DB)
+    app_secret: str = ""  # ZALO_APP_SECRET: authenticates token refreshes
+    api_base: str = "https://openapi.zalo.me"  # ZALO_API_BASE
+    oauth_base: str = "https://oauth.zaloapp.com"  # ZALO_OAUTH_BASE
+
+    ENV = {
+        "app_id": "ZALO_APP_ID",
+        "oa_secret_key": "ZALO_OA_SECRET_KEY",
+        "access_token": "ZALO_ACCESS_TOKEN",
+        "refresh_token": "ZALO_REFRESH_TOKEN",
+        "app_secret": "ZALO_APP_SECRET",
+        "api_base": "ZALO_API_BASE",
+        "oauth_base": "ZALO_OAUTH_BASE",
+    }
+    #: Needed to accept webhooks; sending also needs a token (checked when sending).
+    REQUIRED = ("app_id", "oa_secret_key")
+    URLS = ("api_base", "oauth_base")
+
+    @property
+    def send_url(self) -> str:
+        return f"{self.api_base}/v3.0/oa/message/cs"
+
+    @property
+    def refresh_url(self) -> str:
+        return f"{self.oauth_base}/v4/oa/access_token"

@@ -39,14 +39,13 @@ from bot.db.models import (
     CaseKind,
     CaseNote,
     CaseStatus,
-    Outbox,
     OutboxKind,
-    OutboxStatus,
     Staff,
     StaffRole,
     Unit,
 )
 from bot.db.types import ensure_aware, utcnow
+from bot.delivery.outbox import enqueue, staff_notice
 from bot.knowledge.units import UnitTree
 
 __all__ = [
@@ -254,19 +253,7 @@ def _citizen_payload(case: Case) -> dict[str, Any]:
 def _outbox(
     session: Session, case: Case, kind: str, target: str, payload: dict[str, Any], now: datetime
 ) -> int:
-    row = Outbox(
-        kind=kind,
-        case_id=case.id,
-        target=target,
-        payload=payload,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return int(row.id)
+    return int(enqueue(session, kind, case_id=case.id, target=target, payload=payload, now=now).id)
 
 
 # --------------------------------------------------------------------------- actions
@@ -447,22 +434,8 @@ def transfer(
         {"from": previous_unit, "to": unit.code, "note_id": note_id, "unassigned": unassigned},
         now,
     )
-    _outbox(
-        session,
-        case,
-        OutboxKind.STAFF_NOTIFY,
-        unit.code,
-        {
-            "case_id": case.id,
-            "ref_code": case.ref_code,
-            "kind": CaseKind(case.kind).value,
-            "category": case.category,
-            "unit_code": unit.code,
-            "event": "transferred",
-            "from_unit_code": previous_unit,
-        },
-        now,
-    )
+    staff_notice(session, case, unit.code, now, event="transferred",
+                 from_unit_code=previous_unit)
     _stamp_first_response(session, case, actor, "transferred", now)
     session.flush()
     # The joined ``unit`` relationship still points at the old row until refreshed.

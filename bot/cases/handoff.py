@@ -15,13 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.cases.service import Actor, CaseDraft, CreatedCase, create_case
-from bot.db.models import Case, CaseEvent, CaseKind, CaseStatus, Outbox
+from bot.db.models import Case, CaseEvent, CaseKind, CaseStatus, OutboxKind
 from bot.db.types import utcnow
-from bot.notify.delivery import OutboxKinds
-from bot.notify.outbox import queue_citizen_message
+from bot.delivery.outbox import enqueue, queue_citizen_message
 
 #: Outbox kind that tells the citizen's conversation the assistant is back.
-CITIZEN_HANDBACK = OutboxKinds.CITIZEN_HANDBACK
+CITIZEN_HANDBACK = OutboxKind.CITIZEN_HANDBACK
 #: Event action on the handoff case for each citizen message.
 CITIZEN_MESSAGE = "citizen_message"
 HANDED_BACK = "handed_back"
@@ -107,14 +106,14 @@ def hand_back(session: Session, case: Case, *, actor: Actor, reason: str,
         case_id=case.id, actor_kind=actor.kind.value, actor_id=actor.id, action=HANDED_BACK,
         detail={"reason": reason}, created_at=now,
     ))
-    session.add(Outbox(
-        kind=CITIZEN_HANDBACK, case_id=case.id,
+    enqueue(
+        session, CITIZEN_HANDBACK, case_id=case.id,
         target=f"{case.channel}:{case.channel_user_id}",
         payload={"case_id": case.id, "ref_code": case.ref_code, "reason": reason,
                  "channel": case.channel, "channel_user_id": case.channel_user_id,
                  "conversation_id": case.conversation_id},
-        created_at=now, next_attempt_at=now,
-    ))
+        now=now,
+    )
 
 
 def idle_handoffs(session: Session, idle: timedelta, now: datetime | None = None) -> list[Case]:

@@ -33,9 +33,6 @@ from bot.db.models import (
     CaseEvent,
     CaseKind,
     CaseStatus,
-    Outbox,
-    OutboxKind,
-    OutboxStatus,
     Quarantine,
     SeenMessage,
     Unit,
@@ -48,6 +45,7 @@ from bot.db.refcodes import (
     resync_counter,
 )
 from bot.db.types import ensure_aware, utcnow
+from bot.delivery.outbox import staff_notice
 
 __all__ = [
     "Actor",
@@ -237,24 +235,7 @@ def _result(case: Case, *, created: bool) -> CreatedCase:
 
 def _notify_staff(session: Session, case: Case, now: datetime) -> None:
     """Queue the staff notification; the worker resolves the unit's Telegram chat at delivery."""
-    session.add(
-        Outbox(
-            kind=OutboxKind.STAFF_NOTIFY,
-            case_id=case.id,
-            target=case.unit_code,
-            payload={
-                "case_id": case.id,
-                "ref_code": case.ref_code,
-                "kind": CaseKind(case.kind).value,
-                "category": case.category,
-                "unit_code": case.unit_code,
-            },
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
+    staff_notice(session, case, case.unit_code, now)
 
 
 def _insert_case(

@@ -41,7 +41,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import store
-from bot.channels.config import FacebookConfig
 from bot.channels.render import FACEBOOK, Part, Rendered
 from bot.channels.webhook import (
     HttpClients,
@@ -55,6 +54,7 @@ from bot.channels.webhook import (
 )
 from bot.db.types import utcnow
 from bot.delivery.errors import ChannelSendError, OutsideMessagingWindow
+from bot.settings import FacebookConfig
 
 logger = logging.getLogger(__name__)
 
@@ -339,7 +339,7 @@ class FacebookOutput(PlatformOutput):
 
 class FacebookChannel(WebhookChannel):
     """``credentials.yml``: ``bot.channels.facebook.FacebookChannel:`` (values from the
-    environment, see :class:`bot.channels.config.FacebookConfig`)."""
+    environment, see :class:`bot.settings.FacebookConfig`)."""
 
     channel_name = CHANNEL
 

@@ -17,7 +17,7 @@ webhook, so a REST caller can neither read nor redirect them.
 
 Turns share Rasa's event loop with the Facebook and Zalo acknowledgements (issue 18: 20 parallel
 long chat messages held them for seconds). So, like the webhook channels' turns, at most
-:func:`~bot.channels.webhook.concurrent_turns` chat turns run at once, each after the webhook
+:func:`~bot.settings.rest_concurrent_turns` chat turns run at once, each after the webhook
 acknowledgements in flight (``ACK_GATE``); the others wait their turn, which a chat caller (who
 waits for the reply anyway) does not notice, while a platform that gives 2 s to acknowledge does.
 """
@@ -36,6 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.webhook import ACK_GATE
+from bot.settings import rest_concurrent_turns
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +51,6 @@ FOREIGN_SENDER = "Mã người gửi này thuộc kênh Facebook hoặc Zalo, kh
 def foreign_sender(sender: str) -> bool:
     """Whether ``sender`` has the form of a Facebook or Zalo conversation id (digits only)."""
     return sender.isascii() and sender.isdigit()
-
-
-DEFAULT_REST_CONCURRENT_TURNS = 8
-
-
-def rest_concurrent_turns() -> int:
-    """``REST_CONCURRENT_TURNS``, else :data:`DEFAULT_REST_CONCURRENT_TURNS`."""
-    import os
-
-    raw = os.environ.get("REST_CONCURRENT_TURNS", "").strip()
-    try:
-        return max(1, int(raw)) if raw else DEFAULT_REST_CONCURRENT_TURNS
-    except ValueError:
-        return DEFAULT_REST_CONCURRENT_TURNS
 
 
 class TurnSlots:

@@ -3,7 +3,7 @@
 A platform redelivers a webhook that is not answered 200 in time (Facebook: 20 s, Zalo: 2 s), and
 the assistant's turn (NLU, policies, actions, DB) can take longer. So a webhook
 
-1. reads at most :data:`~bot.channels.config.MAX_BODY_BYTES` (413 beyond), checks the signature
+1. reads at most :data:`~bot.settings.MAX_BODY_BYTES` (413 beyond), checks the signature
    (403), parses the events (400 when the body is not what the platform sends);
 2. queues each event behind the earlier ones of the same conversation (:class:`ConversationQueues`),
    reserving its place before anything is awaited, so arrival order is kept;
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -40,10 +39,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from bot.channels import store
-from bot.channels.config import MAX_BODY_BYTES
 from bot.channels.render import Capabilities, Choice, Rendered, render, resolve_number
 from bot.delivery.errors import ChannelNotConfigured
 from bot.observability.logs import CONVERSATION_ID
+from bot.settings import MAX_BODY_BYTES, channel_concurrent_turns
 
 logger = logging.getLogger(__name__)
 
@@ -63,23 +62,6 @@ __all__ = [
 MAX_PENDING = 10_000
 #: How long shutdown waits for queued conversations to finish.
 DRAIN_SECONDS = 10.0
-#: Turns processed at once across all conversations of a channel (``CHANNEL_CONCURRENT_TURNS``).
-#: Rasa runs the NLU pipeline on the web server's event loop, so every turn in flight delays the
-#: next webhook acknowledgement by its CPU time; a few at once still overlap one turn's wait for
-#: the action server with another's NLU.
-DEFAULT_CONCURRENT_TURNS = 2
-
-
-def concurrent_turns() -> int:
-    raw = os.environ.get("CHANNEL_CONCURRENT_TURNS", "").strip()
-    try:
-        return max(1, int(raw)) if raw else DEFAULT_CONCURRENT_TURNS
-    except ValueError:
-        logger.warning("CHANNEL_CONCURRENT_TURNS=%r is not a number; using %d", raw,
-                       DEFAULT_CONCURRENT_TURNS)
-        return DEFAULT_CONCURRENT_TURNS
-
-
 class MalformedPayload(ValueError):
     """The body is not what the platform sends (→ 400)."""
 
@@ -351,7 +333,7 @@ class ConversationQueues:
     def __init__(self, limit: int | None = None) -> None:
         self._queues: dict[str, deque[_Job]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.limit = limit or concurrent_turns()
+        self.limit = limit or channel_concurrent_turns()
         self._slots: asyncio.Semaphore | None = None
         self.pending = 0
 

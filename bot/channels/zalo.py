@@ -41,7 +41,6 @@ from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 
 from bot.channels import store
-from bot.channels.config import ZaloConfig
 from bot.channels.render import ZALO, Part, Rendered
 from bot.channels.webhook import (
     HttpClients,
@@ -56,6 +55,7 @@ from bot.channels.webhook import (
 )
 from bot.db.types import utcnow
 from bot.delivery.errors import ChannelSendError, OutsideMessagingWindow
+from bot.settings import ZaloConfig
 
 logger = logging.getLogger(__name__)
 
@@ -410,7 +410,7 @@ class ZaloOutput(PlatformOutput):
 
 class ZaloChannel(WebhookChannel):
     """``credentials.yml``: ``bot.channels.zalo.ZaloChannel:`` (values from the environment, see
-    :class:`bot.channels.config.ZaloConfig`)."""
+    :class:`bot.settings.ZaloConfig`)."""
 
     channel_name = CHANNEL
 

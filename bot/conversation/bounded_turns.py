@@ -28,13 +28,14 @@ much one sender could send. Three bounds, applied in the Rasa process by :mod:`b
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import TypeVar
+
+from bot.settings import env_float, env_int
 
 __all__ = [
     "MAX_KEPT_CHARS",
@@ -50,15 +51,15 @@ __all__ = [
 T = TypeVar("T")
 
 #: Characters of a message NLU reads (``MAX_NLU_CHARS`` overrides).
-MAX_NLU_CHARS = int(os.environ.get("MAX_NLU_CHARS", "1000"))
+MAX_NLU_CHARS = env_int("MAX_NLU_CHARS", 1000, minimum=1)
 #: Characters of a message a conversation keeps, per input channel (others: ``"default"``).
 MAX_KEPT_CHARS: dict[str, int] = {"facebook": 2_000, "zalo": 2_000, "rest": 20_000,
                                   "default": 20_000}
 #: The interpreter's switch interval in the Rasa process (Python's default is 0.005 s).
-GIL_SWITCH_SECONDS = float(os.environ.get("GIL_SWITCH_SECONDS", "0.0005"))
+GIL_SWITCH_SECONDS = env_float("GIL_SWITCH_SECONDS", 0.0005)
 #: Messages one sender may send in the window before they are held back.
-RATE_LIMIT_MESSAGES = int(os.environ.get("SENDER_RATE_LIMIT_MESSAGES", "30"))
-RATE_LIMIT_WINDOW_SECONDS = float(os.environ.get("SENDER_RATE_LIMIT_WINDOW_SECONDS", "60"))
+RATE_LIMIT_MESSAGES = env_int("SENDER_RATE_LIMIT_MESSAGES", 30, minimum=1)
+RATE_LIMIT_WINDOW_SECONDS = env_float("SENDER_RATE_LIMIT_WINDOW_SECONDS", 60.0)
 #: What a sender over the limit is told, once per window.
 RATE_LIMIT_REPLY = (
     "Bạn đang gửi tin nhắn nhanh hơn mức hệ thống xử lý được. Xin vui lòng chờ khoảng một phút "

@@ -98,11 +98,18 @@ class OutboxStatus(str, enum.Enum):
 
 
 class OutboxKind:
-    """Known outbox kinds; the column is open-ended so new notifiers need no migration."""
+    """Every outbox kind, in one list; the column is open-ended so a new kind needs no migration.
+    Rows are written only by :func:`bot.delivery.outbox.enqueue`."""
 
-    STAFF_NOTIFY = "staff_notify"
-    CITIZEN_REPLY = "citizen_reply"
-    CITIZEN_STATUS = "citizen_status"
+    STAFF_NOTIFY = "staff_notify"  # a new or transferred case → the unit's group
+    OVERDUE = "overdue"  # a missed deadline → the unit's group (written by the overdue scan)
+    CITIZEN_MESSAGE = "citizen_message"  # a citizen wrote again on a case → the unit's group
+    CITIZEN_REPLY = "citizen_reply"  # staff reply → the citizen's channel
+    CITIZEN_STATUS = "citizen_status"  # status change → the citizen's channel
+    CITIZEN_HANDBACK = "citizen_handback"  # a handoff ended → the citizen's conversation
+
+    ALL = frozenset({STAFF_NOTIFY, OVERDUE, CITIZEN_MESSAGE, CITIZEN_REPLY, CITIZEN_STATUS,
+                     CITIZEN_HANDBACK})
 
 
 def _enum(enum_cls: type[enum.Enum], name: str, length: int) -> Enum:

@@ -16,12 +16,13 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.cases.handoff import CITIZEN_HANDBACK
+from bot.db.models import OutboxKind
 from bot.delivery.errors import classify_trigger_failure
-from bot.notify.delivery import DeliveryResult, OutboxKinds, OutboxRow
+from bot.delivery.senders import DeliveryResult, OutboxRow
 
 EXTERNAL_INTENTS = {
-    OutboxKinds.CITIZEN_REPLY: "EXTERNAL_staff_reply",
-    OutboxKinds.CITIZEN_STATUS: "EXTERNAL_case_status",
+    OutboxKind.CITIZEN_REPLY: "EXTERNAL_staff_reply",
+    OutboxKind.CITIZEN_STATUS: "EXTERNAL_case_status",
     CITIZEN_HANDBACK: "EXTERNAL_handback",
 }
 #: Outbox kinds this sender delivers.
@@ -32,10 +33,10 @@ def external_intent(row: OutboxRow) -> tuple[str, dict[str, Any]]:
     """The intent and entities that carry this row into the conversation."""
     payload = row.payload
     ref = str(payload.get("ref_code") or "")
-    if row.kind == OutboxKinds.CITIZEN_REPLY:
+    if row.kind == OutboxKind.CITIZEN_REPLY:
         return EXTERNAL_INTENTS[row.kind], {"reply_text": str(payload.get("text") or ""),
                                             "ref_code": ref}
-    if row.kind == OutboxKinds.CITIZEN_STATUS:
+    if row.kind == OutboxKind.CITIZEN_STATUS:
         entities = {"ref_code": ref, "case_status": str(payload.get("status") or "")}
         if payload.get("reason"):
             entities["reply_text"] = str(payload["reason"])

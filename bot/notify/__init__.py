@@ -1,11 +1,11 @@
 """Staff notifications: the Telegram bot for unit groups and the outbox worker.
 
-* :mod:`bot.notify.config` — the environment variables this package reads;
+* :mod:`bot.settings` — the environment variables this package reads;
 * :mod:`bot.notify.links` — one-time codes linking a Telegram group to a unit and a Telegram
   account to a staff member;
 * :mod:`bot.notify.messages` — what a case message says and which buttons it carries;
-* :mod:`bot.notify.delivery` — the outbox row a sender receives and what it answers
-  (:class:`~bot.notify.delivery.CitizenSender` is the interface for citizen channels);
+* :mod:`bot.delivery.senders` — the outbox row a sender receives and what it answers
+  (:class:`~bot.delivery.senders.CitizenSender` is the interface for citizen channels);
 * :mod:`bot.notify.outbox` — the worker: claims due rows, delivers, retries with backoff, marks
   each sent exactly once; the overdue scan;
 * :mod:`bot.notify.telegram` — the python-telegram-bot side: posting case messages, buttons,

@@ -27,9 +27,9 @@ from sqlalchemy.engine import Engine
 from bot.db.engine import make_engine, session_scope
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import Staff
+from bot.delivery.senders import senders_for
 from bot.notify import links
-from bot.notify.config import NotifyConfig
-from bot.notify.delivery import senders_for
+from bot.settings import NotifyConfig
 
 log = logging.getLogger("bot.notify")
 

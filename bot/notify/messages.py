@@ -23,9 +23,8 @@ from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.cases.casework import STATUS_LABELS
-from bot.db.models import TERMINAL_STATUSES, Case, CaseKind, CaseStatus, Staff, Unit
+from bot.db.models import TERMINAL_STATUSES, Case, CaseKind, CaseStatus, OutboxKind, Staff, Unit
 from bot.knowledge.units import UnitInfo
-from bot.notify.delivery import OutboxKinds
 
 __all__ = [
     "ACTIONS",
@@ -137,9 +136,9 @@ def _local(moment: datetime, tz: ZoneInfo) -> str:
 
 def headline(kind: str, payload: Mapping[str, Any], card: CaseCard) -> str:
     """The first line of a posted message, by outbox kind (plain text, escaped by the caller)."""
-    if kind == OutboxKinds.OVERDUE:
+    if kind == OutboxKind.OVERDUE:
         return f"⏰ QUÁ HẠN: {KIND_LABELS[card.kind]}"
-    if kind == OutboxKinds.CITIZEN_MESSAGE:
+    if kind == OutboxKind.CITIZEN_MESSAGE:
         return "💬 Người dân nhắn thêm"
     if payload.get("event") == "transferred":
         return f"🔁 Hồ sơ được chuyển đến: {KIND_LABELS[card.kind]}"

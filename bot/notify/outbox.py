@@ -49,9 +49,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db.engine import session_scope
-from bot.db.models import TERMINAL_STATUSES, Case, Outbox, OutboxStatus, OverdueNotice
+from bot.db.models import TERMINAL_STATUSES, Case, Outbox, OutboxKind, OutboxStatus, OverdueNotice
 from bot.db.types import ensure_aware, utcnow
-from bot.notify.delivery import DeliveryResult, OutboxKinds, OutboxRow, Sender
+from bot.delivery.outbox import enqueue
+from bot.delivery.senders import DeliveryResult, OutboxRow, Sender
 from bot.observability.logs import bind_conversation
 
 __all__ = [
@@ -62,7 +63,6 @@ __all__ = [
     "claim_next",
     "deliver_due",
     "deliver_pass",
-    "queue_citizen_message",
     "record_result",
     "requeue",
     "run_worker",
@@ -349,39 +349,6 @@ def requeue(session: Session, outbox_id: int, *, now: datetime | None = None) ->
     return bool(result.rowcount == 1)
 
 
-def queue_citizen_message(
-    session: Session, case_id: int, text: str, *, now: datetime | None = None
-) -> int:
-    """Queue "the citizen wrote again on this case" for the unit's group; returns the row id.
-
-    For the handoff flow and for messages a citizen sends about an open case: the group sees the
-    text quoted under the case card, and an officer answers by replying to it. Call it in the
-    same transaction that records the citizen's message.
-    """
-    now = ensure_aware(now, "now") if now is not None else utcnow()
-    case = session.get(Case, case_id)
-    if case is None:
-        raise ValueError(f"no case {case_id}")
-    row = Outbox(
-        kind=OutboxKinds.CITIZEN_MESSAGE,
-        case_id=case.id,
-        target=case.unit_code,
-        payload={
-            "case_id": case.id,
-            "ref_code": case.ref_code,
-            "unit_code": case.unit_code,
-            "text": text,
-        },
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return int(row.id)
-
-
 # --------------------------------------------------------------------------- overdue scan
 
 
@@ -416,8 +383,9 @@ def scan_overdue(session: Session, *, now: datetime | None = None, limit: int = 
                 notice = OverdueNotice(case_id=case_id, due_at=due_at, created_at=now)
                 session.add(notice)
                 session.flush()
-                row = Outbox(
-                    kind=OutboxKinds.OVERDUE,
+                row = enqueue(
+                    session,
+                    OutboxKind.OVERDUE,
                     case_id=case_id,
                     target=unit_code,
                     payload={
@@ -426,13 +394,8 @@ def scan_overdue(session: Session, *, now: datetime | None = None, limit: int = 
                         "unit_code": unit_code,
                         "due_at": due_at.isoformat(),
                     },
-                    status=OutboxStatus.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
+                    now=now,
                 )
-                session.add(row)
-                session.flush()
                 notice.outbox_id = row.id
                 session.flush()
         except IntegrityError:
@@ -472,7 +435,7 @@ async def run_worker(
     options = options or WorkerOptions()
     factory = session_factory(engine)
     current = senders if callable(senders) else (lambda: senders)
-    missing = sorted({OutboxKinds.STAFF_NOTIFY, OutboxKinds.CITIZEN_REPLY} - set(current()))
+    missing = sorted({OutboxKind.STAFF_NOTIFY, OutboxKind.CITIZEN_REPLY} - set(current()))
     if missing:
         log.warning("outbox worker: no sender for %s yet; those rows wait in the outbox", missing)
     next_scan = 0.0

@@ -2,7 +2,7 @@
 
 :class:`TelegramService` does three things with one ``telegram.Bot``:
 
-* **posts** case messages to a unit's group — it is the outbox :class:`~bot.notify.delivery.Sender`
+* **posts** case messages to a unit's group — it is the outbox :class:`~bot.delivery.senders.Sender`
   for ``staff_notify``, ``overdue`` and ``citizen_message`` rows — with the buttons *Nhận xử lý*,
   *Đã giải quyết*, *Chuyển đơn vị* and *Xem* (a link to the console), and remembers which message
   belongs to which case;
@@ -59,15 +59,14 @@ from bot.cases.service import Actor, record_seen_message
 from bot.db.engine import session_scope
 from bot.db.models import Case, CaseStatus, Staff, TelegramMessage, Unit
 from bot.db.types import utcnow
-from bot.knowledge.units import UnitTree
-from bot.notify import links
-from bot.notify.config import NotifyConfig
-from bot.notify.delivery import (
+from bot.delivery.senders import (
     STAFF_KINDS,
     DeliveryResult,
-    OutboxKinds,
+    OutboxKind,
     OutboxRow,
 )
+from bot.knowledge.units import UnitTree
+from bot.notify import links
 from bot.notify.messages import (
     BACK,
     KIND_LABELS,
@@ -85,6 +84,7 @@ from bot.notify.messages import (
     transfer_keyboard,
     unit_from_token,
 )
+from bot.settings import NotifyConfig
 
 __all__ = ["TelegramService", "make_bot"]
 
@@ -265,9 +265,9 @@ class TelegramService:
             )
         if from_name:
             extra.append(f"Chuyển từ: {from_name}")
-        if row.kind == OutboxKinds.OVERDUE and card.sla_due_at is not None:
+        if row.kind == OutboxKind.OVERDUE and card.sla_due_at is not None:
             extra.append(f"Đã quá hạn từ {self._local(card.sla_due_at)}.")
-        quote = row.payload.get("text") if row.kind == OutboxKinds.CITIZEN_MESSAGE else None
+        quote = row.payload.get("text") if row.kind == OutboxKind.CITIZEN_MESSAGE else None
         url = self.config.case_url(card.id)
 
         async def post(url_button: bool) -> Message:
@@ -662,7 +662,7 @@ class TelegramService:
 
     async def set_webhook(self, url: str) -> bool:
         """Register ``url`` with the configured secret token (required)."""
-        from bot.notify.config import WEBHOOK_SECRET_RE
+        from bot.settings import WEBHOOK_SECRET_RE
 
         secret = self.config.telegram_webhook_secret
         if not WEBHOOK_SECRET_RE.match(secret):

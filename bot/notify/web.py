@@ -31,11 +31,11 @@ from sqlalchemy.engine import Engine
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
+from bot.delivery.senders import Sender, senders_for
 from bot.knowledge.units import UnitTree
-from bot.notify.config import NotifyConfig
-from bot.notify.delivery import Sender, senders_for
 from bot.notify.outbox import ResultObserver, WorkerOptions, run_worker
 from bot.notify.telegram import TelegramService, make_bot
+from bot.settings import NotifyConfig
 
 __all__ = [
     "DEFAULT_WEBHOOK_PATH",

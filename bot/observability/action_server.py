@@ -24,7 +24,6 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 import time
 import types
 import zlib
@@ -46,7 +45,7 @@ from bot.observability.metrics import (
 )
 from bot.observability.readiness import run_checks, sql_ping
 from bot.service_secrets import ACTION_SECRET_HEADER
-from bot.settings import ROOT, get_settings
+from bot.settings import ROOT, action_server_host, get_settings
 from bot.web.client_address import parse_trusted
 
 __all__ = ["create_app", "domain_actions", "main"]
@@ -241,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     ssl_context = create_ssl_context(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
     protocol = "https" if ssl_context else "http"
-    host = os.environ.get("SANIC_HOST") or "127.0.0.1"  # rasa_sdk's default is 0.0.0.0
+    host = action_server_host()
     port = args.port or DEFAULT_SERVER_PORT
     logger.info("Action endpoint is up and running on %s://%s:%s", protocol, host, port)
     app.run(host, port, ssl=ssl_context, workers=workers)

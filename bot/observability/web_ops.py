@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from bot.db.engine import session_scope
 from bot.db.models import Case, Outbox, OutboxStatus
 from bot.db.types import ensure_aware, utcnow
-from bot.notify.delivery import OutboxRow
+from bot.delivery.senders import OutboxRow
 from bot.observability.metrics import WebMetrics, aiohttp_handler, aiohttp_middleware, new_registry
 from bot.observability.readiness import run_checks, sql_ping
 from bot.web.client_address import DEFAULT_TRUSTED_PROXIES

@@ -1,1 +1,2 @@
-"""The aiohttp web service: the citizens' web chat page (and, as it grows, the staff console)."""
+"""The aiohttp web service: app factory by role (staff, worker, all), the citizens' chat page,
+the handoff monitor, and who the client of a request is. The staff pages are :mod:`bot.staff`."""

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot import staff
 from bot.delivery.citizens import RasaCitizenSender
-from bot.notify.delivery import DeliveryResult, OutboxRow
+from bot.delivery.senders import DeliveryResult, OutboxRow
 from bot.notify.web import outbox_worker_context, telegram_routes
 from bot.observability import web_ops as observability
 from bot.settings import Settings, get_settings

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from bot.settings import DEFAULT_TRUSTED_PROXIES
+
 __all__ = [
     "DEFAULT_TRUSTED_PROXIES",
     "Network",
@@ -35,7 +37,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: This machine only: a reverse proxy on the same host (and our own ``bot.proxy``).
-DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1"
 #: IPv6 clients are counted by this prefix (see the module docstring).
 IPV6_LOCKOUT_PREFIX = 64
 

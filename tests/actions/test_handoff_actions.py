@@ -27,7 +27,7 @@ from bot.db.engine import session_scope
 from bot.db.models import Case, CaseEvent, CaseKind, Outbox
 from bot.db.runtime import get_engine
 from bot.delivery.citizens import RasaCitizenSender, external_intent
-from bot.notify.delivery import OutboxRow
+from bot.delivery.senders import OutboxRow
 
 
 async def test_request_human_opens_one_handoff_case_and_says_when(database: str) -> None:

@@ -17,7 +17,7 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from sqlalchemy.engine import Engine
 
-from tests.channels.fake_platforms import FakeGraph, FakeZalo
+from bot.fakes.platforms import FakeGraph, FakeZalo
 from tools.procs import free_port
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "channels"

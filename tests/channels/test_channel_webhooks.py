@@ -17,11 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.channels import facebook, store, zalo
-from bot.channels.config import FacebookConfig
 from bot.channels.facebook import FacebookChannel
 from bot.channels.zalo import ZaloChannel
 from bot.db.engine import session_scope
 from bot.db.models import ChannelUser, SeenMessage
+from bot.fakes.platforms import FakeGraph, FakeZalo
+from bot.settings import FacebookConfig
 from tests.channels.conftest import (
     FB_SECRET,
     FB_VERIFY,
@@ -31,7 +32,6 @@ from tests.channels.conftest import (
     FakeAssistant,
     payload,
 )
-from tests.channels.fake_platforms import FakeGraph, FakeZalo
 
 FB_USER = "7012345678901234"
 ZALO_USER = "2468101214161820222"

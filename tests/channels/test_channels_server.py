@@ -30,7 +30,8 @@ from trained_model import trained_model
 from bot.channels import facebook, zalo
 from bot.delivery.citizens import RasaCitizenSender
 from bot.delivery.errors import WINDOW_MARKER, classify_trigger_failure
-from bot.notify.delivery import OutboxKinds, OutboxRow
+from bot.delivery.senders import OutboxKind, OutboxRow
+from bot.fakes.platforms import FakeGraph, FakeZalo, ThreadedFakes
 from tests.channels.conftest import (
     FB_PAGE_TOKEN,
     FB_SECRET,
@@ -40,7 +41,6 @@ from tests.channels.conftest import (
     ZALO_OA_SECRET,
     payload,
 )
-from tests.channels.fake_platforms import FakeGraph, FakeZalo, ThreadedFakes
 from tools.env import child_env
 from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
 
@@ -340,7 +340,7 @@ def test_zalo_petition_with_a_photo_numbered_answers_and_a_redelivered_confirmat
 
 
 def _staff_row(conversation: str, channel: str) -> OutboxRow:
-    return OutboxRow(id=1, kind=OutboxKinds.CITIZEN_REPLY, case_id=None,
+    return OutboxRow(id=1, kind=OutboxKind.CITIZEN_REPLY, case_id=None,
                      target=f"{channel}:{conversation}",
                      payload={"conversation_id": conversation, "channel": channel,
                               "channel_user_id": conversation, "ref_code": "KN-2611-0001",

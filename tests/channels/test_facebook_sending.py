@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.channels import store
-from bot.channels.config import FacebookConfig
 from bot.channels.facebook import FacebookOutput, GraphClient
 from bot.channels.webhook import HttpClients
 from bot.delivery.errors import ChannelSendError, OutsideMessagingWindow
+from bot.fakes.platforms import FakeGraph
+from bot.settings import FacebookConfig
 from tests.channels.conftest import GREETING_BUTTONS
-from tests.channels.fake_platforms import FakeGraph
 
 PSID = "7012345678901234"
 

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.channels import store
-from bot.channels.config import ZaloConfig
 from bot.channels.webhook import HttpClients
 from bot.channels.zalo import ZaloClient, ZaloOutput, ZaloTokens
 from bot.delivery.errors import ChannelNotConfigured, ChannelSendError, OutsideMessagingWindow
+from bot.fakes.platforms import FakeZalo
+from bot.settings import ZaloConfig
 from tests.channels.conftest import GREETING_BUTTONS
-from tests.channels.fake_platforms import FakeZalo
 
 USER = "2468101214161820222"
 

@@ -1,7 +1,7 @@
 """Helpers of the end-to-end tests: real processes, a fake Telegram Bot API running in a thread,
 bounded waits, a cookie-keeping console client and direct database reads.
 
-The fake Bot API is ``tests/notify/fake_telegram.FakeTelegram`` (reused, not copied) with two
+The fake Bot API is ``bot.fakes.telegram.FakeTelegram`` (reused, not copied) with two
 additions for tests that kill the staff service mid-request: the server abandons a request whose
 client went away (``handler_cancellation``: the request never reached "Telegram"), and it records
 every request as it starts (``started``) so a test can tell a delivery is in flight.
@@ -24,7 +24,7 @@ import pytest
 import requests
 from aiohttp import web
 
-from tests.notify.fake_telegram import FakeTelegram, FakeTelegramThread
+from bot.fakes.telegram import FakeTelegram, FakeTelegramThread
 from tools import model as models
 from tools.env import child_env
 from tools.procs import Proc, free_port, web_service

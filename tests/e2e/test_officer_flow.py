@@ -38,6 +38,7 @@ from bot.db.models import (
     TelegramMember,
     Unit,
 )
+from bot.fakes.telegram import callback_update, message_update, user
 from bot.notify import links
 from bot.staff import accounts
 from tests.e2e.e2e_support import (
@@ -56,7 +57,6 @@ from tests.e2e.e2e_support import (
     trained_model,
     wait_for,
 )
-from tests.notify.fake_telegram import callback_update, message_update, user
 from tools.procs import Proc, action_server, rasa_server, wait_ready
 
 pytestmark = pytest.mark.slow

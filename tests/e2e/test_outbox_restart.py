@@ -37,6 +37,7 @@ from bot.cases.service import CaseDraft, create_case
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import CaseKind, Outbox, OutboxStatus, TelegramMessage, Unit
 from bot.db.types import utcnow
+from bot.fakes.telegram import message_update, user
 from bot.notify import links
 from tests.e2e.e2e_support import (
     TelegramThread,
@@ -48,7 +49,6 @@ from tests.e2e.e2e_support import (
     staff_service,
     wait_for,
 )
-from tests.notify.fake_telegram import message_update, user
 from tools.procs import Proc, wait_ready
 
 pytestmark = pytest.mark.slow

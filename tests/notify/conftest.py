@@ -20,12 +20,12 @@ from telegram import Bot
 from bot.cases.service import CaseDraft, create_case
 from bot.db.engine import session_scope
 from bot.db.models import CaseKind, Outbox, Staff, StaffRole, TelegramMember, Unit
+from bot.delivery.senders import DeliveryResult, OutboxRow
+from bot.fakes.telegram import FakeTelegram
 from bot.knowledge.units import UnitTree, load_units
-from bot.notify.config import NotifyConfig
-from bot.notify.delivery import DeliveryResult, OutboxRow
 from bot.notify.outbox import SessionFactory, WorkerOptions, session_factory
 from bot.notify.telegram import TelegramService
-from tests.notify.fake_telegram import FakeTelegram
+from bot.settings import NotifyConfig
 
 UTC = timezone.utc
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -179,7 +179,7 @@ def buttons(markup: dict[str, Any]) -> list[dict[str, Any]]:
 
 @dataclass
 class FakeCitizenSender:
-    """A :class:`~bot.notify.delivery.CitizenSender` answering from a script, recording rows."""
+    """A :class:`~bot.delivery.senders.CitizenSender` answering from a script, recording rows."""
 
     results: list[DeliveryResult] = field(default_factory=list)
     sent: list[OutboxRow] = field(default_factory=list)

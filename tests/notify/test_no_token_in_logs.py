@@ -10,8 +10,8 @@ import logging
 import pytest
 from telegram import Bot
 
+from bot.fakes.telegram import FakeTelegram
 from bot.observability import logs
-from tests.notify.fake_telegram import FakeTelegram
 
 #: Shaped like a real token (bot id, colon, 35 characters) and recognisable in a log.
 REAL_LOOKING = "7012345678:AAF-recognisable_token-QwErTyUiOpAsDfGhJk"

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy.engine import Engine
 
-from bot.notify.delivery import DeliveryResult, OutboxKinds, OutboxRow
+from bot.db.models import OutboxKind
+from bot.delivery.senders import DeliveryResult, OutboxRow
 from bot.notify.outbox import SessionFactory, deliver_pass
 from bot.observability import logs
 from tests.notify.conftest import OPTIONS, new_case
@@ -40,7 +41,7 @@ async def test_results_are_reported_and_logs_carry_the_conversation(
     def on_result(row: OutboxRow, state: str) -> None:
         results.append((row.kind, state, row.conversation_id))
 
-    senders = {OutboxKinds.STAFF_NOTIFY: sender}
+    senders = {OutboxKind.STAFF_NOTIFY: sender}
     await deliver_pass(factory, senders, now=NOW, options=OPTIONS, on_result=on_result)
     later = NOW.replace(hour=3)
     await deliver_pass(factory, senders, now=later, options=OPTIONS, on_result=on_result)
@@ -64,6 +65,6 @@ async def test_a_failing_observer_never_stops_deliveries(
         async def send(self, row: OutboxRow) -> DeliveryResult:
             return DeliveryResult.sent()
 
-    report = await deliver_pass(factory, {OutboxKinds.STAFF_NOTIFY: Deliver()}, now=NOW,
+    report = await deliver_pass(factory, {OutboxKind.STAFF_NOTIFY: Deliver()}, now=NOW,
                                 options=OPTIONS, on_result=broken)
     assert (report.handled, report.sent) == (1, 1)

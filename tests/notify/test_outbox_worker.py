@@ -17,9 +17,9 @@ from bot.cases.casework import change_status, reply_to_citizen
 from bot.cases.service import Actor
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import CaseStatus, Outbox, OutboxStatus, OverdueNotice, TelegramMessage, Unit
+from bot.delivery.senders import DeliveryResult, OutboxKind, OutboxRow, senders_for
+from bot.fakes.telegram import FakeTelegram
 from bot.knowledge.units import UnitTree
-from bot.notify.config import NotifyConfig
-from bot.notify.delivery import DeliveryResult, OutboxKinds, OutboxRow, senders_for
 from bot.notify.outbox import (
     SessionFactory,
     WorkerOptions,
@@ -34,6 +34,7 @@ from bot.notify.outbox import (
 )
 from bot.notify.telegram import TelegramService, make_bot
 from bot.notify.web import SECRET_HEADER, outbox_worker_context, telegram_routes
+from bot.settings import NotifyConfig
 from tests.notify.conftest import (
     LANG_CHAT,
     OPTIONS,
@@ -44,15 +45,14 @@ from tests.notify.conftest import (
     outbox_rows,
     start_service,
 )
-from tests.notify.fake_telegram import FakeTelegram
 
 UTC = timezone.utc
 #: Monday 23 November 2026, 09:00 in Hà Nội.
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-STAFF = frozenset({OutboxKinds.STAFF_NOTIFY})
+STAFF = frozenset({OutboxKind.STAFF_NOTIFY})
 
 
-def only_row(engine: Engine, kind: str = OutboxKinds.STAFF_NOTIFY) -> Outbox:
+def only_row(engine: Engine, kind: str = OutboxKind.STAFF_NOTIFY) -> Outbox:
     [row] = outbox_rows(engine, kind)
     return row
 
@@ -227,7 +227,7 @@ async def test_platform_refusal_is_undeliverable_with_the_reason(
         results=[DeliveryResult.refused("Zalo -213: người dùng ngoài khung 7 ngày")]
     )
     assert await deliver_due(factory, senders_for(None, citizen), now=NOW, options=OPTIONS) == 0
-    row = only_row(engine, OutboxKinds.CITIZEN_REPLY)
+    row = only_row(engine, OutboxKind.CITIZEN_REPLY)
     assert row.status == OutboxStatus.UNDELIVERABLE
     assert row.last_error == "Zalo -213: người dùng ngoài khung 7 ngày"
 
@@ -241,7 +241,7 @@ async def test_gives_up_after_max_attempts(engine: Engine, factory: SessionFacto
             factory, senders_for(None, citizen), now=NOW + timedelta(hours=hour), options=OPTIONS
         )
     assert citizen.calls == OPTIONS.max_attempts == 4
-    row = only_row(engine, OutboxKinds.CITIZEN_REPLY)
+    row = only_row(engine, OutboxKind.CITIZEN_REPLY)
     assert row.status == OutboxStatus.FAILED
     assert row.last_error == "gave up after 4 attempts: HTTP 502"
 
@@ -255,7 +255,7 @@ async def test_a_sender_that_raises_is_retried(engine: Engine, factory: SessionF
             raise RuntimeError("boom")
 
     assert await deliver_due(factory, senders_for(None, Broken()), now=NOW, options=OPTIONS) == 0
-    row = only_row(engine, OutboxKinds.CITIZEN_REPLY)
+    row = only_row(engine, OutboxKind.CITIZEN_REPLY)
     assert (row.status, row.attempts, row.last_error) == (
         OutboxStatus.PENDING,
         1,
@@ -297,7 +297,7 @@ async def test_two_workers_deliver_every_row_exactly_once(
     assert len(texts) == 12
     for i in range(12):
         assert sum(f"Phản ánh số {i}\n" in t for t in texts) == 1
-    rows = outbox_rows(engine, OutboxKinds.STAFF_NOTIFY)
+    rows = outbox_rows(engine, OutboxKind.STAFF_NOTIFY)
     assert {(r.status, r.attempts) for r in rows} == {(OutboxStatus.SENT, 1)}
     with session_scope(engine, read_only=True) as session:
         mapped = sorted(session.execute(select(TelegramMessage.case_id)).scalars())
@@ -444,7 +444,7 @@ async def test_overdue_scan_writes_one_notification_per_case(
         assert scan_overdue(session, now=NOW) == 1
     with session_scope(engine) as session:
         assert scan_overdue(session, now=NOW + timedelta(minutes=5)) == 0
-    [row] = outbox_rows(engine, OutboxKinds.OVERDUE)
+    [row] = outbox_rows(engine, OutboxKind.OVERDUE)
     assert (row.case_id, row.target) == (late, "p_lang")
 
     await deliver_due(factory, senders_for(service), now=NOW, options=OPTIONS)
@@ -456,7 +456,7 @@ async def test_overdue_scan_writes_one_notification_per_case(
     for _ in range(2):
         with session_scope(engine) as session:
             scan_overdue(session, now=NOW + timedelta(hours=1))
-    assert [r.case_id for r in outbox_rows(engine, OutboxKinds.OVERDUE)] == [late, soon]
+    assert [r.case_id for r in outbox_rows(engine, OutboxKind.OVERDUE)] == [late, soon]
 
 
 def test_concurrent_overdue_scans_notify_once(engine: Engine) -> None:
@@ -479,7 +479,7 @@ def test_concurrent_overdue_scans_notify_once(engine: Engine) -> None:
     for t in threads:
         t.join()
     assert errors == [] and sum(counts) == 1
-    assert len(outbox_rows(engine, OutboxKinds.OVERDUE)) == 1
+    assert len(outbox_rows(engine, OutboxKind.OVERDUE)) == 1
     with session_scope(engine, read_only=True) as session:
         notice = session.execute(select(OverdueNotice)).scalar_one()
-    assert notice.outbox_id == outbox_rows(engine, OutboxKinds.OVERDUE)[0].id
+    assert notice.outbox_id == outbox_rows(engine, OutboxKind.OVERDUE)[0].id

@@ -27,14 +27,22 @@ from bot.db.models import (
     Unit,
 )
 from bot.db.types import utcnow
+from bot.delivery.outbox import queue_citizen_message
+from bot.delivery.senders import OutboxKind, senders_for
+from bot.fakes.telegram import (
+    FakeTelegram,
+    callback_update,
+    group,
+    message_update,
+    user,
+)
 from bot.knowledge.units import UnitTree
 from bot.notify import links
-from bot.notify.config import NotifyConfig
-from bot.notify.delivery import OutboxKinds, senders_for
 from bot.notify.messages import decode_callback
-from bot.notify.outbox import deliver_due, queue_citizen_message, session_factory
+from bot.notify.outbox import deliver_due, session_factory
 from bot.notify.telegram import TelegramService
 from bot.notify.web import SECRET_HEADER, telegram_routes
+from bot.settings import NotifyConfig
 from tests.notify.conftest import (
     LANG_CHAT,
     OPTIONS,
@@ -45,13 +53,6 @@ from tests.notify.conftest import (
     link_chat,
     new_case,
     outbox_rows,
-)
-from tests.notify.fake_telegram import (
-    FakeTelegram,
-    callback_update,
-    group,
-    message_update,
-    user,
 )
 
 OFFICER_TG = 555001
@@ -137,7 +138,7 @@ async def test_new_case_posts_one_message_with_four_buttons(
     ]
     assert keyboard[3]["url"] == f"http://127.0.0.1:8080/staff/cases/{case_id}"
 
-    [row] = outbox_rows(engine, OutboxKinds.STAFF_NOTIFY)
+    [row] = outbox_rows(engine, OutboxKind.STAFF_NOTIFY)
     assert row.status == OutboxStatus.SENT and row.attempts == 1 and row.sent_at is not None
     with session_scope(engine, read_only=True) as session:
         mapping = session.execute(select(TelegramMessage)).scalar_one()
@@ -174,7 +175,7 @@ async def test_console_url_refused_as_a_button_becomes_a_link_in_the_text(
     ]
     link = f"Xem trên trang quản trị: http://127.0.0.1:8080/staff/cases/{case_id}"
     assert link in second.params["text"]
-    assert outbox_rows(engine, OutboxKinds.STAFF_NOTIFY)[0].status == OutboxStatus.SENT
+    assert outbox_rows(engine, OutboxKind.STAFF_NOTIFY)[0].status == OutboxStatus.SENT
 
     take = buttons(message["reply_markup"])[0]["callback_data"]
     await service.process_json(callback_update(message, user(OFFICER_TG), take))
@@ -222,7 +223,7 @@ async def test_resolve_button_resolves_and_leaves_only_view(
     await service.process_json(callback_update(message, user(OFFICER_TG), done))
 
     assert case_row(engine, case_id).status == CaseStatus.RESOLVED
-    [status_row] = outbox_rows(engine, OutboxKinds.CITIZEN_STATUS)
+    [status_row] = outbox_rows(engine, OutboxKind.CITIZEN_STATUS)
     assert status_row.payload["status"] == "resolved" and status_row.payload["ask_rating"] is True
     [edit] = fake_tg.calls_of("editMessageText")
     assert "đã đánh dấu «Đã giải quyết»" in edit.params["text"]
@@ -232,7 +233,7 @@ async def test_resolve_button_resolves_and_leaves_only_view(
     await service.process_json(callback_update(message, user(OFFICER_TG), done))
     assert len(fake_tg.calls_of("editMessageText")) == 1
     assert fake_tg.calls_of("answerCallbackQuery")[-1].params["show_alert"] is True
-    assert len(outbox_rows(engine, OutboxKinds.CITIZEN_STATUS)) == 1
+    assert len(outbox_rows(engine, OutboxKind.CITIZEN_STATUS)) == 1
 
 
 async def test_transfer_offers_units_then_moves_the_case(
@@ -260,7 +261,7 @@ async def test_transfer_offers_units_then_moves_the_case(
     )
 
     assert case_row(engine, case_id).unit_code == "p_cua_nam"
-    notify = outbox_rows(engine, OutboxKinds.STAFF_NOTIFY)
+    notify = outbox_rows(engine, OutboxKind.STAFF_NOTIFY)
     assert [r.target for r in notify] == ["p_lang", "p_cua_nam"]
     [edit] = fake_tg.calls_of("editMessageText")
     assert "đã chuyển hồ sơ đến phường Cửa Nam" in edit.params["text"]
@@ -349,7 +350,7 @@ async def test_reply_to_the_case_message_becomes_a_citizen_reply(
 
     await service.process_json(message_update(LANG_CHAT, user(OFFICER_TG), text, reply_to=message))
 
-    [reply] = outbox_rows(engine, OutboxKinds.CITIZEN_REPLY)
+    [reply] = outbox_rows(engine, OutboxKind.CITIZEN_REPLY)
     assert reply.case_id == case_id and reply.status == OutboxStatus.PENDING
     assert reply.payload["text"] == text
     assert reply.payload["staff_id"] == str(linked["officer"])
@@ -367,7 +368,7 @@ async def test_reply_from_someone_without_rights_is_not_sent(
     await service.process_json(
         message_update(LANG_CHAT, user(STRANGER_TG), "Tôi trả lời hộ", reply_to=message)
     )
-    assert outbox_rows(engine, OutboxKinds.CITIZEN_REPLY) == []
+    assert outbox_rows(engine, OutboxKind.CITIZEN_REPLY) == []
     assert fake_tg.calls_of("sendMessage")[-1].params["text"].startswith("❌ Bạn không có quyền")
 
 
@@ -379,7 +380,7 @@ async def test_reply_to_other_messages_is_ignored(
     await service.process_json(
         message_update(LANG_CHAT, user(OFFICER_TG), "Vâng ạ", reply_to=chatter)
     )
-    assert outbox_rows(engine, OutboxKinds.CITIZEN_REPLY) == []
+    assert outbox_rows(engine, OutboxKind.CITIZEN_REPLY) == []
     assert len(fake_tg.calls_of("sendMessage")) == 1  # only the case message
 
 
@@ -400,7 +401,7 @@ async def test_citizen_message_is_quoted_and_can_be_answered(
             LANG_CHAT, user(OFFICER_TG), "Tối nay tổ dân phố sẽ kiểm tra.", reply_to=posted
         )
     )
-    [reply] = outbox_rows(engine, OutboxKinds.CITIZEN_REPLY)
+    [reply] = outbox_rows(engine, OutboxKind.CITIZEN_REPLY)
     assert reply.case_id == case_id
 
 
@@ -497,7 +498,7 @@ async def test_redelivered_update_is_handled_once(
     update = message_update(LANG_CHAT, user(OFFICER_TG), "Đã xử lý xong", reply_to=message)
     await service.process_json(update)
     await service.process_json(update)
-    assert len(outbox_rows(engine, OutboxKinds.CITIZEN_REPLY)) == 1
+    assert len(outbox_rows(engine, OutboxKind.CITIZEN_REPLY)) == 1
 
 
 # --------------------------------------------------------------------------- the webhook

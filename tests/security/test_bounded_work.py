@@ -36,7 +36,7 @@ from trained_model import trained_model
 from bot.channels import facebook
 from bot.conversation.bounded_turns import MAX_KEPT_CHARS, RATE_LIMIT_MESSAGES, RATE_LIMIT_REPLY
 from bot.conversation.rasa_patches import ACTION_FAILED_REPLY
-from tests.channels.fake_platforms import FakesProcess
+from bot.fakes.platforms import FakesProcess
 from tools.env import child_env
 from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
 

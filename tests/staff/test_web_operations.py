@@ -14,7 +14,7 @@ from staff_helpers import World
 from bot.db.engine import session_scope
 from bot.db.models import Outbox
 from bot.db.types import utcnow
-from bot.notify.delivery import OutboxRow
+from bot.delivery.senders import OutboxRow
 from bot.observability.web_ops import ENGINE_SOURCE, WEB_METRICS, delivery_observer
 from bot.web.app import create_app
 from bot.web.keys import SETTINGS

@@ -4,8 +4,8 @@ A sender delivers one kind of outbox row (``staff_notify`` → Telegram, ``citiz
 citizen's channel, …). It never touches the row's status: it returns a :class:`DeliveryResult` and
 the worker records it, guarded in SQL, so a row is marked sent exactly once whatever the senders do.
 
-The citizen side is the lead's to implement for Rasa / Facebook / Zalo: any object with
-``async def send(self, row: OutboxRow) -> DeliveryResult`` is a :class:`CitizenSender`. Map the
+Any object with ``async def send(self, row: OutboxRow) -> DeliveryResult`` is a sender; the
+citizen side is :mod:`bot.delivery.citizens`, the staff side the Telegram bot. Map the
 platform's answers like this:
 
 ==============================================  =================================================
@@ -26,36 +26,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from bot.db.models import OutboxKind
+
 __all__ = [
     "CITIZEN_KINDS",
     "STAFF_KINDS",
     "CitizenSender",
     "DeliveryResult",
-    "OutboxKinds",
     "OutboxRow",
     "Sender",
     "senders_for",
 ]
 
 
-class OutboxKinds:
-    """Outbox kinds this package delivers (``bot.db.models.OutboxKind`` plus its own)."""
-
-    STAFF_NOTIFY = "staff_notify"  # a new or transferred case → the unit's group
-    OVERDUE = "overdue"  # a missed deadline → the unit's group (written by the overdue scan)
-    CITIZEN_MESSAGE = "citizen_message"  # a citizen wrote again on a case → the unit's group
-    CITIZEN_REPLY = "citizen_reply"  # staff reply → the citizen's channel
-    CITIZEN_STATUS = "citizen_status"  # status change → the citizen's channel
-    CITIZEN_HANDBACK = "citizen_handback"  # a handoff ended → the citizen's conversation
-
-
 #: Kinds posted to a unit's Telegram group.
 STAFF_KINDS = frozenset(
-    {OutboxKinds.STAFF_NOTIFY, OutboxKinds.OVERDUE, OutboxKinds.CITIZEN_MESSAGE}
+    {OutboxKind.STAFF_NOTIFY, OutboxKind.OVERDUE, OutboxKind.CITIZEN_MESSAGE}
 )
 #: Kinds delivered to the citizen through a :class:`CitizenSender`.
 CITIZEN_KINDS = frozenset(
-    {OutboxKinds.CITIZEN_REPLY, OutboxKinds.CITIZEN_STATUS, OutboxKinds.CITIZEN_HANDBACK}
+    {OutboxKind.CITIZEN_REPLY, OutboxKind.CITIZEN_STATUS, OutboxKind.CITIZEN_HANDBACK}
 )
 
 

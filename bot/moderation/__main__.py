@@ -63,6 +63,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 print(policy_report(path), file=out)  # the policy: stop, mark, calm
             else:
                 print(evaluate(read_labelled(path), rules).summary(str(path)), file=out)
+        if not args.file:
+            from bot.moderation.corpus import corpus_report
+
+            corpus = corpus_report()
+            print(corpus.summary() if corpus else "Ordinary text: no corpus in this underthesea",
+                  file=out)
         return 0
     if args.header:
         print("verdict\tcategory\tscore\treason\ttext", file=out)

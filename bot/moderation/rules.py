@@ -41,7 +41,15 @@ from typing import Any
 
 import yaml
 
-from bot.moderation.normalise import WORD_END, WORD_START, canonical, fold, lenient_pattern
+from bot.moderation.normalise import (
+    WORD_END,
+    WORD_START,
+    canonical,
+    fold,
+    lenient_atoms,
+    lenient_pattern,
+    trie_pattern,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -393,7 +401,7 @@ def _alternation(entries: list[tuple[str, bool]]) -> str:
     phrases ("nhà cái", "nhà cái uy tín") count as one occurrence."""
     ordered = sorted(dict.fromkeys(entries), key=lambda entry: len(entry[0]), reverse=True)
     bounded = [
-        lenient_pattern(term, strict=strict, edges=False)
+        lenient_atoms(term, strict=strict)
         for term, strict in ordered
         if term[:1].isalnum() and term[-1:].isalnum()
     ]
@@ -402,7 +410,7 @@ def _alternation(entries: list[tuple[str, bool]]) -> str:
         for term, strict in ordered
         if not (term[:1].isalnum() and term[-1:].isalnum())
     ]
-    branches = [f"{WORD_START}(?:{'|'.join(bounded)}){WORD_END}"] if bounded else []
+    branches = [f"{WORD_START}(?:{trie_pattern(bounded)}){WORD_END}"] if bounded else []
     return "|".join(branches + [f"(?:{p})" for p in other])
 
 

@@ -25,6 +25,7 @@ from bot.db.models import (
     Staff,
 )
 from bot.moderation import quarantine_review
+from bot.moderation.gate import MARKER_LABELS, THREAT
 from bot.staff import accounts, login_csrf, queries
 from bot.staff import html as h
 from bot.staff.context import (
@@ -537,8 +538,6 @@ def _case_page(
             f"Có {len(undelivered)} tin nhắn chưa gửi được cho người dân — xem lý do bên dưới.",
             error=True,
         )
-    from bot.moderation.gate import MARKER_LABELS, THREAT
-
     marker = MARKER_LABELS.get(str(case.moderation_verdict or ""))
     if marker:  # issue 12: a rude complaint is a case, marked; a threat is looked at first
         warning = h.Markup(str(warning) + str(h.flash_box(

@@ -39,6 +39,7 @@ from bot.staff.context import (
     run_in_session,
 )
 from bot.staff.views import (
+    DONE_MESSAGES,
     history_table,
     nav,
     outbox_badge,
@@ -47,15 +48,6 @@ from bot.staff.views import (
 )
 from bot.web.client_address import client_address, forwarded_for, parse_trusted
 from bot.web.keys import SETTINGS
-
-DONE_MESSAGES = {
-    "status": "Đã cập nhật trạng thái hồ sơ; người dân sẽ được báo.",
-    "assign": "Đã cập nhật phân công.",
-    "note": "Đã thêm ghi chú nội bộ.",
-    "reply": "Đã đưa câu trả lời vào hàng gửi cho người dân.",
-    "transfer": "Đã chuyển hồ sơ sang đơn vị khác.",
-    "password": "Đã đổi mật khẩu.",
-}
 
 
 def _session_cookie(response: web.StreamResponse, request: web.Request, raw: str) -> None:

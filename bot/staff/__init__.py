@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.staff import admin, api, console, login, overview, quarantine
+from bot.staff import admin, api, case_queue, console, login, overview, quarantine
 from bot.staff.context import CATEGORIES, ENGINE, UNITS, database_ctx
 from bot.staff.security import security_headers
 
@@ -22,6 +22,7 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(database_ctx)
     app.middlewares.append(security_headers)
     login.setup_routes(app)
+    case_queue.setup_routes(app)
     console.setup_routes(app)
     overview.setup_routes(app)
     admin.setup_routes(app)

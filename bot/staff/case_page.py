@@ -1,4 +1,5 @@
-"""The web console's pages: a case and its actions.
+"""The page of one case, ``/staff/cases/{id}``: what the citizen sent, its attachments, the
+messages queued for them, internal notes, history, and the forms of ``bot.staff.case_actions``.
 
 Everything a citizen wrote goes through ``bot.staff.html.fmt`` (escaped). Another unit's case
 answers 404 exactly like a case that does not exist.
@@ -6,33 +7,18 @@ answers 404 exactly like a case that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy import select
 
 from bot.cases import casework
-from bot.cases.casework import ALLOWED_TRANSITIONS, CaseworkError
-from bot.db.models import (
-    AttachmentKind,
-    Case,
-    CaseNote,
-    CaseStatus,
-    Outbox,
-    Staff,
-)
+from bot.cases.casework import ALLOWED_TRANSITIONS
+from bot.db.models import AttachmentKind, Case, CaseNote, CaseStatus, Outbox, Staff
 from bot.moderation.gate import MARKER_LABELS, THREAT
 from bot.staff import html as h
 from bot.staff import queries
-from bot.staff.context import (
-    StaffContext,
-    console_view,
-    html_response,
-    not_found_page,
-    redirect,
-)
+from bot.staff.context import StaffContext, console_view, html_response, not_found_page
 from bot.staff.views import (
     DONE_MESSAGES,
     history_table,
@@ -42,10 +28,8 @@ from bot.staff.views import (
     status_badge,
 )
 
-# --------------------------------------------------------------------------- one case
 
-
-def _assignable(ctx: StaffContext, case: Case) -> list[Staff]:
+def assignable(ctx: StaffContext, case: Case) -> list[Staff]:
     """Active staff who can see ``case`` and belong to a unit the current user sees."""
     chain = {case.unit_code} | (
         {u.code for u in ctx.tree.ancestors(case.unit_code)}
@@ -159,7 +143,7 @@ def _action_forms(ctx: StaffContext, case: Case) -> h.Markup:
             '<p class="muted">Hồ sơ đã kết thúc, không đổi trạng thái được nữa.</p>'
         )
 
-    candidates = _assignable(ctx, case)
+    candidates = assignable(ctx, case)
     assign_form = h.fmt(
         '<form method="post" action="{base}/assign">{csrf}'
         '<p><label for="assignee">Giao cho</label> <select id="assignee" name="staff_id">{opts}</select> '
@@ -222,9 +206,10 @@ def _action_forms(ctx: StaffContext, case: Case) -> h.Markup:
     )
 
 
-def _case_page(
+def render(
     ctx: StaffContext, case: Case, *, error: str | None = None, status: int = 200
 ) -> web.Response:
+    """The page of ``case``; ``case_actions`` shows it again with ``error`` when one is refused."""
     events = queries.case_events(ctx.session, case.id)
     notes = {
         n.id: n
@@ -337,89 +322,8 @@ def case_page(ctx: StaffContext) -> web.StreamResponse:
     case = ctx.case(case_id) if case_id is not None else None
     if case is None:
         return not_found_page()
-    return _case_page(ctx, case)
-
-
-def _case_action(
-    done: str, act: Callable[[StaffContext, Case], Any]
-) -> Callable[[StaffContext], web.StreamResponse]:
-    """A POST on a visible case: run ``act`` in a savepoint; on a CaseworkError show it."""
-
-    def handler(ctx: StaffContext) -> web.StreamResponse:
-        case_id = ctx.match_int("case_id")
-        case = ctx.case(case_id) if case_id is not None else None
-        if case is None:
-            return not_found_page()
-        try:
-            with ctx.session.begin_nested():
-                act(ctx, case)
-        except CaseworkError as error:
-            ctx.session.expire_all()
-            fresh = ctx.case(case.id)
-            if fresh is None:
-                return not_found_page()
-            return _case_page(ctx, fresh, error=str(error), status=422)
-        ctx.session.expire_all()
-        if ctx.case(case.id) is None:  # transferred out of sight
-            return redirect(f"/staff/cases?done={done}")
-        return redirect(f"/staff/cases/{case.id}?done={done}")
-
-    handler.__name__ = f"case_{done}"
-    return handler
-
-
-def _status(ctx: StaffContext, case: Case) -> None:
-    try:
-        status = CaseStatus(ctx.field("status"))
-    except ValueError:
-        raise CaseworkError("Hãy chọn trạng thái mới.") from None
-    casework.change_status(
-        ctx.session, case.id, status, actor=ctx.actor, note=ctx.field("note") or None
-    )
-
-
-def _assign(ctx: StaffContext, case: Case) -> None:
-    raw = ctx.field("staff_id").strip()
-    if not raw:
-        casework.assign(ctx.session, case.id, None, actor=ctx.actor)
-        return
-    if not raw.isdigit():
-        raise CaseworkError("Cán bộ không hợp lệ.")
-    staff_id = int(raw)
-    if staff_id not in {int(s.id) for s in _assignable(ctx, case)}:
-        raise CaseworkError("Chỉ giao được cho cán bộ của đơn vị bạn phụ trách.")
-    casework.assign(ctx.session, case.id, staff_id, actor=ctx.actor)
-
-
-def _note(ctx: StaffContext, case: Case) -> None:
-    casework.add_note(ctx.session, case.id, ctx.field("text"), actor=ctx.actor)
-
-
-def _reply(ctx: StaffContext, case: Case) -> None:
-    casework.reply_to_citizen(ctx.session, case.id, ctx.field("text"), actor=ctx.actor)
-
-
-def _transfer(ctx: StaffContext, case: Case) -> None:
-    casework.transfer(
-        ctx.session,
-        case.id,
-        ctx.field("unit_code"),
-        actor=ctx.actor,
-        note=ctx.field("note") or None,
-    )
-
-
-case_status = console_view()(_case_action("status", _status))
-case_assign = console_view()(_case_action("assign", _assign))
-case_note = console_view()(_case_action("note", _note))
-case_reply = console_view()(_case_action("reply", _reply))
-case_transfer = console_view()(_case_action("transfer", _transfer))
+    return render(ctx, case)
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get(r"/staff/cases/{case_id:\d+}", case_page)
-    app.router.add_post(r"/staff/cases/{case_id:\d+}/status", case_status)
-    app.router.add_post(r"/staff/cases/{case_id:\d+}/assign", case_assign)
-    app.router.add_post(r"/staff/cases/{case_id:\d+}/note", case_note)
-    app.router.add_post(r"/staff/cases/{case_id:\d+}/reply", case_reply)
-    app.router.add_post(r"/staff/cases/{case_id:\d+}/transfer", case_transfer)

@@ -5,13 +5,26 @@
 (migrate, engine, unit sync on start-up; dispose on shutdown), the security headers and the
 routes. Other parts of the staff service (the outbox worker, Telegram) may reuse the engine as
 ``app[bot.staff.context.ENGINE]`` once the app has started.
+
+The console is one module per group of pages (``login``, ``case_queue``, ``case_page``,
+``case_actions``, ``overview``, ``admin``, ``quarantine``), each with its own ``setup_routes``;
+:func:`setup` is the one list of them.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from bot.staff import admin, api, console, quarantine
+from bot.staff import (
+    admin,
+    api,
+    case_actions,
+    case_page,
+    case_queue,
+    login,
+    overview,
+    quarantine,
+)
 from bot.staff.context import CATEGORIES, ENGINE, UNITS, database_ctx
 from bot.staff.security import security_headers
 
@@ -21,7 +34,11 @@ __all__ = ["CATEGORIES", "ENGINE", "UNITS", "setup"]
 def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(database_ctx)
     app.middlewares.append(security_headers)
-    console.setup_routes(app)
+    login.setup_routes(app)
+    case_queue.setup_routes(app)
+    case_page.setup_routes(app)
+    case_actions.setup_routes(app)
+    overview.setup_routes(app)
     admin.setup_routes(app)
     quarantine.setup_routes(app)
     api.setup_routes(app)

@@ -1,4 +1,5 @@
-"""HTML fragments of the console shared by several pages (navigation, badges, case history)."""
+"""HTML fragments of the console shared by several pages (navigation, badges, case history),
+and the messages a page shows after an action redirected to it (``?done=...``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ from bot.staff.context import StaffContext
 from bot.staff.queries import is_overdue
 
 ADMIN_ROLES = frozenset({StaffRole.UNIT_ADMIN, StaffRole.SYSTEM_ADMIN})
+
+DONE_MESSAGES = {
+    "status": "Đã cập nhật trạng thái hồ sơ; người dân sẽ được báo.",
+    "assign": "Đã cập nhật phân công.",
+    "note": "Đã thêm ghi chú nội bộ.",
+    "reply": "Đã đưa câu trả lời vào hàng gửi cho người dân.",
+    "transfer": "Đã chuyển hồ sơ sang đơn vị khác.",
+    "password": "Đã đổi mật khẩu.",
+}
 
 
 def nav(ctx: StaffContext) -> h.Markup:

@@ -1,0 +1,103 @@
+"""What the forms on the case page do: change the status, assign, add a note, reply to the
+citizen, transfer to another unit (POSTs under ``/staff/cases/{id}/``).
+
+Each runs in a savepoint; a refusal (``CaseworkError``) shows the case page again with the
+reason, a success redirects back to it (or to the queue if the case left the officer's sight).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.cases import casework
+from bot.cases.casework import CaseworkError
+from bot.db.models import Case, CaseStatus
+from bot.staff import case_page
+from bot.staff.context import StaffContext, console_view, not_found_page, redirect
+
+
+def _case_action(
+    done: str, act: Callable[[StaffContext, Case], Any]
+) -> Callable[[StaffContext], web.StreamResponse]:
+    """A POST on a visible case: run ``act`` in a savepoint; on a CaseworkError show it."""
+
+    def handler(ctx: StaffContext) -> web.StreamResponse:
+        case_id = ctx.match_int("case_id")
+        case = ctx.case(case_id) if case_id is not None else None
+        if case is None:
+            return not_found_page()
+        try:
+            with ctx.session.begin_nested():
+                act(ctx, case)
+        except CaseworkError as error:
+            ctx.session.expire_all()
+            fresh = ctx.case(case.id)
+            if fresh is None:
+                return not_found_page()
+            return case_page.render(ctx, fresh, error=str(error), status=422)
+        ctx.session.expire_all()
+        if ctx.case(case.id) is None:  # transferred out of sight
+            return redirect(f"/staff/cases?done={done}")
+        return redirect(f"/staff/cases/{case.id}?done={done}")
+
+    handler.__name__ = f"case_{done}"
+    return handler
+
+
+def _status(ctx: StaffContext, case: Case) -> None:
+    try:
+        status = CaseStatus(ctx.field("status"))
+    except ValueError:
+        raise CaseworkError("Hãy chọn trạng thái mới.") from None
+    casework.change_status(
+        ctx.session, case.id, status, actor=ctx.actor, note=ctx.field("note") or None
+    )
+
+
+def _assign(ctx: StaffContext, case: Case) -> None:
+    raw = ctx.field("staff_id").strip()
+    if not raw:
+        casework.assign(ctx.session, case.id, None, actor=ctx.actor)
+        return
+    if not raw.isdigit():
+        raise CaseworkError("Cán bộ không hợp lệ.")
+    staff_id = int(raw)
+    if staff_id not in {int(s.id) for s in case_page.assignable(ctx, case)}:
+        raise CaseworkError("Chỉ giao được cho cán bộ của đơn vị bạn phụ trách.")
+    casework.assign(ctx.session, case.id, staff_id, actor=ctx.actor)
+
+
+def _note(ctx: StaffContext, case: Case) -> None:
+    casework.add_note(ctx.session, case.id, ctx.field("text"), actor=ctx.actor)
+
+
+def _reply(ctx: StaffContext, case: Case) -> None:
+    casework.reply_to_citizen(ctx.session, case.id, ctx.field("text"), actor=ctx.actor)
+
+
+def _transfer(ctx: StaffContext, case: Case) -> None:
+    casework.transfer(
+        ctx.session,
+        case.id,
+        ctx.field("unit_code"),
+        actor=ctx.actor,
+        note=ctx.field("note") or None,
+    )
+
+
+case_status = console_view()(_case_action("status", _status))
+case_assign = console_view()(_case_action("assign", _assign))
+case_note = console_view()(_case_action("note", _note))
+case_reply = console_view()(_case_action("reply", _reply))
+case_transfer = console_view()(_case_action("transfer", _transfer))
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/status", case_status)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/assign", case_assign)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/note", case_note)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/reply", case_reply)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/transfer", case_transfer)

@@ -67,7 +67,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from tools.review import main_review
+    from tools.review.__main__ import main_review
 
     return main_review(args.rest)
 

@@ -87,7 +87,7 @@ def cmd_moderate(args: argparse.Namespace) -> int:
 def cmd_retention(args: argparse.Namespace) -> int:
     """Anonymise finished cases older than the retention period, and erase what was typed in
     conversations idle for as long (schedule it, e.g. nightly)."""
-    from bot.cases.service import anonymise_closed_older_than
+    from bot.cases.privacy import anonymise_closed_older_than
     from bot.db.engine import session_scope
     from bot.db.runtime import get_engine
     from bot.settings import get_settings

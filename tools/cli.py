@@ -111,7 +111,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts(args: argparse.Namespace) -> int:
-    from bot.staff.accounts import main as accounts_main
+    from bot.staff.accounts_cli import main as accounts_main
 
     return int(accounts_main(args.rest) or 0)
 

@@ -22,7 +22,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_prod(args: argparse.Namespace) -> int:
-    from tools.profile import main_prod
+    from tools.prod import main_prod
 
     return main_prod(args.replicas, args.action_servers, args.host)
 

@@ -25,7 +25,8 @@ from actions.cases import channel_of
 from actions.common import Events, first_entity, latest_text, send
 from bot.cases.casework import CaseworkError, record_rating
 from bot.cases.handoff import forward_citizen_message, open_handoff, start_handoff
-from bot.cases.service import Actor, last_case_for
+from bot.cases.lookup import last_case_for
+from bot.cases.service import Actor
 from bot.cases.sla import is_working_time, load_calendar, next_working_time
 from bot.cases.status import STATUS_LABELS
 from bot.db.engine import session_scope

@@ -13,7 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.cases import channel_of
 from actions.common import Events, send
-from bot.cases.service import Actor, HeldData, anonymise_citizen, personal_data_of
+from bot.cases.privacy import HeldData, anonymise_citizen, personal_data_of
+from bot.cases.service import Actor
 from bot.conversation.erasure import PERSONAL_SLOTS, redact_conversation
 from bot.db.engine import session_scope
 from bot.db.models import ActorKind

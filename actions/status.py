@@ -14,10 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.cases import channel_of
 from actions.common import Events, first_entity, latest_text, send
-from bot.cases.service import get_case_status, last_case_for, normalise_ref_code
+from bot.cases.lookup import get_case_status, last_case_for
 from bot.cases.status import INVALID_CODE, NO_CASES, NOT_FOUND, describe, last_public_reply
 from bot.db.engine import session_scope
-from bot.db.refcodes import code_like
+from bot.db.refcodes import code_like, normalise_ref_code
 from bot.db.runtime import get_engine
 from bot.knowledge.answers import Reply
 

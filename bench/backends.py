@@ -22,8 +22,8 @@ REDIS_PORT = 6379
 
 def backends_problem() -> str | None:
     """Why PostgreSQL or Redis cannot be used here, or None when both answer (the same checks
-    ``./mttq prod`` makes, :mod:`tools.profile`)."""
-    from tools.profile import postgres_problem, redis_problem
+    ``./mttq prod`` makes, :mod:`tools.prod`)."""
+    from tools.prod import postgres_problem, redis_problem
 
     return postgres_problem(ADMIN_URL) or redis_problem(f"redis://{REDIS_HOST}:{REDIS_PORT}/0")
 

@@ -22,7 +22,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_prod(args: argparse.Namespace) -> int:
-    from tools.profile import main_prod
+    from tools.prod import main_prod
 
     return main_prod(args.replicas, args.action_servers, args.host)
 
@@ -67,7 +67,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from tools.review import main_review
+    from tools.review.__main__ import main_review
 
     return main_review(args.rest)
 
@@ -87,7 +87,7 @@ def cmd_moderate(args: argparse.Namespace) -> int:
 def cmd_retention(args: argparse.Namespace) -> int:
     """Anonymise finished cases older than the retention period, and erase what was typed in
     conversations idle for as long (schedule it, e.g. nightly)."""
-    from bot.cases.service import anonymise_closed_older_than
+    from bot.cases.privacy import anonymise_closed_older_than
     from bot.db.engine import session_scope
     from bot.db.runtime import get_engine
     from bot.settings import get_settings
@@ -111,7 +111,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts(args: argparse.Namespace) -> int:
-    from bot.staff.accounts import main as accounts_main
+    from bot.staff.accounts_cli import main as accounts_main
 
     return int(accounts_main(args.rest) or 0)
 

@@ -124,11 +124,8 @@ def check_programmes(training: Any) -> list[str]:
 
 def _check_knowledge_base() -> list[str]:
     try:
-        from bot.knowledge.programmes import (
-            KnowledgeBaseError,
-            load_knowledge_base,
-            missing_entries,
-        )
+        from bot.knowledge.programme_files import load_knowledge_base
+        from bot.knowledge.programmes import KnowledgeBaseError, missing_entries
     except ImportError as error:  # pragma: no cover - the module is part of the repository
         return [f"bot/knowledge/programmes.py cannot be imported: {error}"]
     try:
@@ -145,7 +142,8 @@ EXPIRY_NOTICE_DAYS = 60
 def expiring_facts(days: int = EXPIRY_NOTICE_DAYS, today: Any = None) -> list[str]:
     """Time-bound facts in content/programmes that expire within ``days`` (or already have):
     the assistant then says their ``afterwards`` text, but a trainer should rewrite them."""
-    from bot.knowledge.programmes import KnowledgeBaseError, load_knowledge_base, vietnam_today
+    from bot.knowledge.programme_files import load_knowledge_base
+    from bot.knowledge.programmes import KnowledgeBaseError, vietnam_today
 
     try:
         kb = load_knowledge_base(get_settings().content_dir / "programmes")

@@ -1,4 +1,4 @@
-"""Cases: the plain service that Rasa actions and the staff service call.
+"""Filing a case: the plain service that Rasa actions, hand-offs and quarantine review call.
 
 Every function takes the caller's ``Session`` and never commits: the caller's unit of work
 (``bot.db.engine.session_scope``) decides, so a case, its first event and its staff notification
@@ -6,8 +6,9 @@ are saved together or not at all. Functions return frozen dataclasses rather tha
 results stay usable after the session closes and callers cannot change rows by accident.
 
 Personal data rules kept here: name and phone only with recorded consent; never copied into event
-details or outbox payloads (so erasing them from ``cases`` erases them everywhere); a status lookup
-answers only the channel user who filed the case.
+details or outbox payloads (so erasing them from ``cases`` erases them everywhere, see
+``bot.cases.privacy``). Looking cases up is ``bot.cases.lookup``; platform message dedupe and the
+moderation quarantine are ``bot.cases.inbound``.
 """
 
 from __future__ import annotations
@@ -16,16 +17,14 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
-    TERMINAL_STATUSES,
     ActorKind,
     AttachmentKind,
     Case,
@@ -33,17 +32,9 @@ from bot.db.models import (
     CaseEvent,
     CaseKind,
     CaseStatus,
-    Quarantine,
-    SeenMessage,
     Unit,
 )
-from bot.db.refcodes import (
-    format_ref_code,
-    month_prefix,
-    next_sequence,
-    normalise_ref_code,
-    resync_counter,
-)
+from bot.db.refcodes import format_ref_code, month_prefix, next_sequence, resync_counter
 from bot.db.types import ensure_aware, utcnow
 from bot.delivery.outbox import staff_notice
 
@@ -52,19 +43,9 @@ __all__ = [
     "AttachmentDraft",
     "CaseDraft",
     "CreatedCase",
-    "StatusView",
     "UnknownUnitError",
-    "anonymise_citizen",
-    "anonymise_closed_older_than",
     "create_case",
-    "find_case",
-    "get_case_status",
-    "last_case_for",
-    "normalise_ref_code",
     "normalise_vn_phone",
-    "prune_seen_messages",
-    "quarantine",
-    "record_seen_message",
 ]
 
 #: How often create_case retries after a reference-code collision before giving up.
@@ -140,21 +121,6 @@ class CreatedCase:
     unit_code: str
     created_at: datetime
     created: bool
-
-
-@dataclass(frozen=True)
-class StatusView:
-    """What a citizen may see about their own case."""
-
-    ref_code: str
-    kind: CaseKind
-    status: CaseStatus
-    category: str | None
-    unit_code: str
-    unit_name: str
-    created_at: datetime
-    updated_at: datetime
-    rating: int | None
 
 
 # --------------------------------------------------------------------------- phone numbers
@@ -355,272 +321,3 @@ def create_case(
                 raise
             resync_counter(session, prefix)
     raise RuntimeError(f"could not allocate a reference code for {prefix} after retries")
-
-
-# --------------------------------------------------------------------------- reading cases
-
-
-def _status_view(case: Case) -> StatusView:
-    return StatusView(
-        ref_code=case.ref_code,
-        kind=CaseKind(case.kind),
-        status=CaseStatus(case.status),
-        category=case.category,
-        unit_code=case.unit_code,
-        unit_name=case.unit.name,
-        created_at=case.created_at,
-        updated_at=case.updated_at,
-        rating=case.rating,
-    )
-
-
-def find_case(session: Session, ref_code: str) -> Case | None:
-    """Staff-side lookup by reference code in any typed form (no owner check: staff only)."""
-    code = normalise_ref_code(ref_code)
-    if code is None:
-        return None
-    return session.execute(select(Case).where(Case.ref_code == code)).scalar_one_or_none()
-
-
-def get_case_status(
-    session: Session, ref_code: str, channel: str, channel_user_id: str
-) -> StatusView | None:
-    """The status of the caller's own case, or None.
-
-    None both when the code does not exist and when it belongs to someone else, in one query, so
-    neither the answer nor its timing tells a guesser that a code exists.
-    """
-    code = normalise_ref_code(ref_code)
-    if code is None:
-        return None
-    case = session.execute(
-        select(Case).where(
-            Case.ref_code == code,
-            Case.channel == channel,
-            Case.channel_user_id == channel_user_id,
-        )
-    ).scalar_one_or_none()
-    return _status_view(case) if case is not None else None
-
-
-def last_case_for(session: Session, channel: str, channel_user_id: str) -> StatusView | None:
-    """The most recent case this channel user filed ("what about my last petition?")."""
-    case = (
-        session.execute(
-            select(Case)
-            .where(Case.channel == channel, Case.channel_user_id == channel_user_id)
-            .order_by(Case.created_at.desc(), Case.id.desc())
-            .limit(1)
-        )
-        .scalars()
-        .first()
-    )
-    return _status_view(case) if case is not None else None
-
-
-# --------------------------------------------------------------------------- personal data
-
-
-#: What replaces a phone number or the citizen's name inside an erased case's texts.
-ERASED_PHONE = "[số điện thoại đã xóa]"
-ERASED_NAME = "[họ tên đã xóa]"
-
-
-def scrub_personal(text: str | None, name: str | None) -> str | None:
-    """``text`` without phone numbers and without ``name`` (any case): what a citizen typed
-    into a case keeps the matter and loses who they are (issue 12: the case text kept
-    whatever the citizen wrote in it after "xóa dữ liệu của tôi")."""
-    from bot.observability.logs import PHONE_MASK, mask_phones
-
-    if not text:
-        return text
-    text = mask_phones(text).replace(PHONE_MASK, ERASED_PHONE)
-    if name and len(name.strip()) >= 2:
-        text = re.sub(re.escape(name.strip()), ERASED_NAME, text, flags=re.IGNORECASE)
-    return text
-
-
-def _anonymise(
-    session: Session, case: Case, *, actor: Actor, now: datetime, detail: Mapping[str, Any]
-) -> None:
-    erased = [name for name in ("person_name", "phone") if getattr(case, name) is not None]
-    name = case.person_name
-    case.content = scrub_personal(case.content, name) or ""
-    case.location_text = scrub_personal(case.location_text, name)
-    rows = session.execute(
-        select(CaseEvent.id, CaseEvent.detail).where(CaseEvent.case_id == case.id)
-    ).all()
-    for event_id, event_detail in rows:
-        text = event_detail.get("text") if isinstance(event_detail, dict) else None
-        if isinstance(text, str):  # the citizen's messages during a handoff, staff replies
-            # The one sanctioned rewrite of the append-only trail: the right to erasure (Law
-            # 91/2025/QH15, Article 14) outranks it. A bulk UPDATE, so the ORM guard that stops
-            # accidental rewrites stays in force everywhere else; the action itself is recorded
-            # below as an "anonymised" event.
-            session.execute(
-                update(CaseEvent).where(CaseEvent.id == event_id)
-                .values(detail={**event_detail, "text": scrub_personal(text, name)})
-                .execution_options(synchronize_session=False)
-            )
-    case.person_name = None
-    case.phone = None
-    case.anonymised = True
-    case.updated_at = now
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            action="anonymised",
-            detail={**detail, "erased": erased},
-            created_at=now,
-        )
-    )
-
-
-@dataclass(frozen=True)
-class HeldData:
-    """What one case holds about the citizen who filed it (the right to access)."""
-
-    ref_code: str
-    created_at: datetime
-    person_name: str | None
-    phone: str | None
-    anonymised: bool
-
-
-def personal_data_of(session: Session, channel: str, channel_user_id: str) -> list[HeldData]:
-    """Every case this channel user filed, with the personal data it still holds, newest
-    first (Law 91/2025/QH15: the citizen may ask what is held about them)."""
-    cases = session.execute(
-        select(Case).where(Case.channel == channel, Case.channel_user_id == channel_user_id)
-        .order_by(Case.created_at.desc(), Case.id.desc())
-    ).scalars()
-    return [HeldData(c.ref_code, c.created_at, c.person_name, c.phone, bool(c.anonymised))
-            for c in cases]
-
-
-def anonymise_citizen(
-    session: Session,
-    channel: str,
-    channel_user_id: str,
-    *,
-    actor: Actor,
-    now: datetime | None = None,
-) -> int:
-    """Erase name and phone from every case of this channel user ("delete my data").
-
-    The content and the channel user id stay: the first is the record of the matter, the second
-    lets the citizen still ask about the case and staff still reply. Returns the number of cases
-    changed (already anonymised cases are skipped), one ``anonymised`` event each.
-    """
-    now = ensure_aware(now, "now") if now is not None else utcnow()
-    cases = session.execute(
-        select(Case).where(
-            Case.channel == channel,
-            Case.channel_user_id == channel_user_id,
-            Case.anonymised.is_(False),
-        )
-    ).scalars()
-    count = 0
-    for case in cases.all():
-        _anonymise(session, case, actor=actor, now=now, detail={"reason": "citizen_request"})
-        count += 1
-    session.flush()
-    return count
-
-
-def anonymise_closed_older_than(session: Session, days: int, now: datetime | None = None) -> int:
-    """Retention: anonymise finished cases (resolved, rejected, closed) untouched for ``days``."""
-    if days < 0:
-        raise ValueError("days must not be negative")
-    now = ensure_aware(now, "now") if now is not None else utcnow()
-    cutoff = now - timedelta(days=days)
-    cases = session.execute(
-        select(Case).where(
-            Case.status.in_([s.value for s in TERMINAL_STATUSES]),
-            Case.updated_at < cutoff,
-            Case.anonymised.is_(False),
-        )
-    ).scalars()
-    count = 0
-    for case in cases.all():
-        _anonymise(
-            session,
-            case,
-            actor=Actor.system(),
-            now=now,
-            detail={"reason": "retention", "days": days},
-        )
-        count += 1
-    session.flush()
-    return count
-
-
-# --------------------------------------------------------------------------- dedupe, moderation
-
-
-def record_seen_message(
-    session: Session, channel: str, message_id: str, now: datetime | None = None
-) -> bool:
-    """Remember a platform message id; False if it was already seen (a redelivery).
-
-    Relies on the unique (channel, message_id) constraint with ``ON CONFLICT DO NOTHING``, so two
-    workers handling the same redelivery at once cannot both get True.
-    """
-    now = ensure_aware(now, "now") if now is not None else utcnow()
-    values = {"channel": channel, "message_id": message_id, "seen_at": now}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = (
-            postgresql.insert(SeenMessage)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-        )
-    elif dialect == "sqlite":
-        stmt = (
-            sqlite.insert(SeenMessage)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-        )
-    else:  # pragma: no cover - other databases: let the constraint fail inside a savepoint
-        try:
-            with session.begin_nested():
-                session.add(SeenMessage(**values))
-            return True
-        except IntegrityError:
-            return False
-    return bool(session.execute(stmt).rowcount == 1)
-
-
-def prune_seen_messages(session: Session, older_than: datetime) -> int:
-    """Forget message ids seen before ``older_than`` (platforms redeliver within hours)."""
-    result = session.execute(
-        delete(SeenMessage).where(SeenMessage.seen_at < ensure_aware(older_than, "older_than"))
-    )
-    return int(result.rowcount)
-
-
-def quarantine(
-    session: Session,
-    *,
-    channel: str,
-    channel_user_id: str,
-    text: str,
-    reason: str,
-    category: str | None = None,
-    now: datetime | None = None,
-) -> int:
-    """Hold a message that moderation stopped, exactly as typed, for a person to review."""
-    now = ensure_aware(now, "now") if now is not None else utcnow()
-    row = Quarantine(
-        channel=channel,
-        channel_user_id=channel_user_id,
-        text=text,
-        category=category,
-        reason=reason,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return int(row.id)

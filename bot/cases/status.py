@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cases.service import StatusView
+from bot.cases.lookup import StatusView
 from bot.db.models import Case, Outbox, OutboxKind
 from bot.settings import get_settings
 

@@ -1,7 +1,7 @@
 """What the messaging channels keep in the feedback DB (plain service: no Rasa, no HTTP).
 
 * :func:`admit` records each incoming platform message id once (``seen_messages`` through
-  :func:`bot.cases.service.record_seen_message`) and when that person last wrote, in one transaction, so
+  :func:`bot.cases.inbound.record_seen_message`) and when that person last wrote, in one transaction, so
   a webhook answers 200 only once both are stored and a redelivery is recognised.
 * :func:`last_inbound` feeds Facebook's window rules (24 hours; 7 days for a person's reply).
 * :func:`set_options` / :func:`get_options`: the choices last offered as numbered text.
@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.cases.service import record_seen_message
+from bot.cases.inbound import record_seen_message
 from bot.channels.render import Choice
 from bot.db.engine import session_scope
 from bot.db.models import ChannelToken, ChannelUser

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from bot.knowledge.programmes import KnowledgeBase, load_knowledge_base
+from bot.knowledge.programme_files import load_knowledge_base
+from bot.knowledge.programmes import KnowledgeBase
 from bot.knowledge.units import UnitTree, load_units
 from bot.settings import get_settings
 

@@ -137,7 +137,7 @@ def check_message(channel: str, sender_id: str, text: str) -> GateVerdict:
 
 def record_quarantine(channel: str, sender_id: str, text: str, gate: GateVerdict) -> None:
     """Keep the stopped message for staff review; a DB outage is logged, never shown to spam."""
-    from bot.cases.service import quarantine
+    from bot.cases.inbound import quarantine
     from bot.db.engine import session_scope
     from bot.db.runtime import get_engine
 

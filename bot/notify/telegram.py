@@ -55,7 +55,8 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.cases import casework
-from bot.cases.service import Actor, record_seen_message
+from bot.cases.inbound import record_seen_message
+from bot.cases.service import Actor
 from bot.db.engine import session_scope
 from bot.db.models import Case, CaseStatus, Staff, TelegramMessage, Unit
 from bot.db.types import utcnow

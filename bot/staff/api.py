@@ -1,6 +1,6 @@
 """JSON API under ``/api/v1`` for other tools: the console's operations with bearer tokens.
 
-Tokens come from ``python -m bot.staff.accounts token --login ...``. Visibility is the console's: a case
+Tokens come from ``./mttq accounts token --login ...``. Visibility is the console's: a case
 of a unit the token's owner cannot see is 404, like one that does not exist. Errors are
 ``{"error": "<Vietnamese sentence>"}`` with 400 (malformed request), 401 (no or bad token),
 404 (no such case) or 422 (the action is refused, e.g. "rejected" without a reason).

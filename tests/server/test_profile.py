@@ -16,7 +16,8 @@ import pytest
 from trained_model import trained_model
 
 from bot.proxy.balancer import rank
-from tools.profile import Profile, postgres_problem, redis_problem
+from tools.prod import postgres_problem, redis_problem
+from tools.profile import Profile
 
 pytestmark = pytest.mark.slow
 

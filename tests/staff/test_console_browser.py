@@ -133,7 +133,7 @@ async def test_an_officer_restores_a_quarantined_message_and_the_citizen_gets_th
     from playwright.async_api import async_playwright, expect
     from sqlalchemy import select
 
-    from bot.cases.service import quarantine
+    from bot.cases.inbound import quarantine
 
     complaint = "dm cai cong ngo 7 tac ca tuan roi, nuoc ban tran vao nha, ai xu ly di"
     with session_scope(world.engine) as session:

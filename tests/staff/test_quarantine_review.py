@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from staff_helpers import World, csrf_of, form, outbox_rows
 
-from bot.cases.service import quarantine
+from bot.cases.inbound import quarantine
 from bot.db.engine import session_scope
 from bot.db.models import Case, Quarantine
 

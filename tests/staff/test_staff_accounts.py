@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import ApiToken, LoginAttempt, Staff, StaffRole
-from bot.staff import accounts
+from bot.staff import accounts, accounts_cli
 from bot.staff.accounts import AccountError
 
 UTC = timezone.utc
@@ -201,7 +201,7 @@ def test_command_line_create_list_token_disable(
     monkeypatch.setattr(sys, "stdin", io.StringIO(GOOD + "\n"))
     args = ["--database-url", db_url]
     assert (
-        accounts.main(
+        accounts_cli.main(
             [
                 *args,
                 "create",
@@ -219,11 +219,11 @@ def test_command_line_create_list_token_disable(
         == 0
     )
     assert "Đã tạo tài khoản lan" in capsys.readouterr().out
-    assert accounts.main([*args, "list", "--unit", "p_lang"]) == 0
+    assert accounts_cli.main([*args, "list", "--unit", "p_lang"]) == 0
     listing = capsys.readouterr().out
     assert "lan\tofficer\tp_lang\thoạt động\tNguyễn Thị Lan" in listing
 
-    assert accounts.main([*args, "token", "--login", "lan", "--label", "báo cáo"]) == 0
+    assert accounts_cli.main([*args, "token", "--login", "lan", "--label", "báo cáo"]) == 0
     token = capsys.readouterr().out.strip()
     engine = make_engine(db_url)
     try:
@@ -233,8 +233,8 @@ def test_command_line_create_list_token_disable(
             assert accounts.verify_password(GOOD, staff.password_hash)
 
         monkeypatch.setattr(sys, "stdin", io.StringIO("mat-khau-moi-12345\n"))
-        assert accounts.main([*args, "set-password", "--login", "lan", "--password-stdin"]) == 0
-        assert accounts.main([*args, "disable", "--login", "lan"]) == 0
+        assert accounts_cli.main([*args, "set-password", "--login", "lan", "--password-stdin"]) == 0
+        assert accounts_cli.main([*args, "disable", "--login", "lan"]) == 0
         with session_scope(engine) as session:
             staff = session.execute(select(Staff)).scalar_one()
             assert accounts.verify_password("mat-khau-moi-12345", staff.password_hash)
@@ -245,7 +245,7 @@ def test_command_line_create_list_token_disable(
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("ngan\n"))
     capsys.readouterr()
-    code = accounts.main(
+    code = accounts_cli.main(
         [
             *args,
             "create",
@@ -259,4 +259,4 @@ def test_command_line_create_list_token_disable(
         ]
     )
     assert code == 1 and "Lỗi:" in capsys.readouterr().err
-    assert accounts.main([*args, "disable", "--login", "khong-co"]) == 1
+    assert accounts_cli.main([*args, "disable", "--login", "khong-co"]) == 1

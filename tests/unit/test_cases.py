@@ -15,22 +15,17 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
 
 import bot.cases.service as cases
+from bot.cases.inbound import quarantine, record_seen_message
+from bot.cases.lookup import find_case, get_case_status, last_case_for
+from bot.cases.privacy import anonymise_citizen, anonymise_closed_older_than
 from bot.cases.service import (
     Actor,
     AttachmentDraft,
     CaseDraft,
     CreatedCase,
     UnknownUnitError,
-    anonymise_citizen,
-    anonymise_closed_older_than,
     create_case,
-    find_case,
-    get_case_status,
-    last_case_for,
-    normalise_ref_code,
     normalise_vn_phone,
-    quarantine,
-    record_seen_message,
 )
 from bot.db.engine import session_scope
 from bot.db.models import (
@@ -45,6 +40,7 @@ from bot.db.models import (
     RefCounter,
     SeenMessage,
 )
+from bot.db.refcodes import normalise_ref_code
 
 UTC = timezone.utc
 #: 00:30 on 1 November 2026 in Hà Nội, still October in UTC: the code must say 2611.

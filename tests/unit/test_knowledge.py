@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.knowledge.programme_files import load_knowledge_base, main
 from bot.knowledge.programmes import (
     ASPECT_LABELS,
     ASPECTS,
@@ -19,8 +20,6 @@ from bot.knowledge.programmes import (
     UNIT_CONTACT_PLACEHOLDER,
     KnowledgeBase,
     KnowledgeBaseError,
-    load_knowledge_base,
-    main,
     missing_entries,
     render_answer,
 )
@@ -314,7 +313,7 @@ def test_validation_command(capsys: pytest.CaptureFixture[str]) -> None:
 def test_default_directory_follows_content_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.knowledge.programmes import default_directory
+    from bot.knowledge.programme_files import default_directory
     from bot.settings import get_settings
 
     monkeypatch.setenv("CONTENT_DIR", str(tmp_path / "content"))

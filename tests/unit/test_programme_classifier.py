@@ -122,7 +122,7 @@ def test_a_fact_past_its_date_gives_its_afterwards_text_and_validate_lists_it(
         tmp_path: Path) -> None:
     import datetime as dt
 
-    from bot.knowledge.programmes import load_knowledge_base
+    from bot.knowledge.programme_files import load_knowledge_base
     from tools.validate import expiring_facts
 
     (tmp_path / "bau_cu.yml").write_text(

@@ -30,17 +30,10 @@ from rasa.shared.importers.rasa import RasaFileImporter
 from rasa.shared.nlu.training_data.loading import load_data
 
 from bot.vietnamese.normalize import fold, strip_diacritics
-from tools.review import (
-    EVAL_DIR,
-    PHONE_MASK,
-    ReviewError,
-    export_review,
-    fallback_threshold,
-    main_review,
-    mask_personal_numbers,
-    merge_review,
-    valid_intents,
-)
+from tools.review.__main__ import main_review
+from tools.review.common import PHONE_MASK, ReviewError, mask_personal_numbers, valid_intents
+from tools.review.export import export_review, fallback_threshold
+from tools.review.merge import EVAL_DIR, merge_review
 
 # Rasa 3.6 warns about removed slot auto-fill for every domain that has slots.
 pytestmark = pytest.mark.filterwarnings("ignore:Slot auto-fill has been removed:UserWarning")

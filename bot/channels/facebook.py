@@ -12,7 +12,8 @@ Webhook (``/webhooks/facebook/webhook``):
   constant time (403 when missing or wrong); every ``entry[].messaging[]`` event of the batch;
   echoes, reads, deliveries, reactions and ``standby`` ignored; text, quick-reply payloads,
   postbacks, attachments (image / file / location → message metadata ``attachments``, never their
-  URL as text). Acknowledged at once, processed in the background (``bot.channels.webhook``).
+  URL as text). Acknowledged at once (``bot.channels.webhook``), processed in the background
+  (``bot.channels.pipeline``).
 
 Sending (``POST {FACEBOOK_GRAPH_BASE}/v18.0/me/messages?access_token=…``): text split at 2,000
 characters, up to 13 quick replies with titles cut to 20 characters, more choices as numbered
@@ -41,11 +42,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import store
+from bot.channels.pipeline import LoopDatabase
 from bot.channels.render import FACEBOOK, Part, Rendered
 from bot.channels.webhook import (
     HttpClients,
     Inbound,
-    LoopDatabase,
     MalformedPayload,
     PlatformOutput,
     WebhookChannel,

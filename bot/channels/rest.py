@@ -35,7 +35,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.webhook import ACK_GATE
+from bot.channels.pipeline import ACK_GATE
 from bot.settings import rest_concurrent_turns
 
 logger = logging.getLogger(__name__)

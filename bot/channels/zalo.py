@@ -41,15 +41,14 @@ from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 
 from bot.channels import store
+from bot.channels.pipeline import LoopDatabase, feedback_engine
 from bot.channels.render import ZALO, Part, Rendered
 from bot.channels.webhook import (
     HttpClients,
     Inbound,
-    LoopDatabase,
     MalformedPayload,
     PlatformOutput,
     WebhookChannel,
-    feedback_engine,
     from_millis,
     raise_not_configured,
 )

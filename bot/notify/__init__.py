@@ -3,13 +3,16 @@
 * :mod:`bot.settings` — the environment variables this package reads;
 * :mod:`bot.notify.links` — one-time codes linking a Telegram group to a unit and a Telegram
   account to a staff member;
-* :mod:`bot.notify.messages` — what a case message says and which buttons it carries;
+* :mod:`bot.notify.messages` — what a case message says and which buttons it carries, and the
+  bot's other texts;
 * :mod:`bot.delivery.senders` — the outbox row a sender receives and what it answers
   (:class:`~bot.delivery.senders.CitizenSender` is the interface for citizen channels);
 * :mod:`bot.notify.outbox` — the worker: claims due rows, delivers, retries with backoff, marks
   each sent exactly once; the overdue scan;
-* :mod:`bot.notify.telegram` — the python-telegram-bot side: posting case messages, buttons,
-  replies, linking commands, long polling;
+* :mod:`bot.notify.telegram` — the python-telegram-bot side: posting case messages, long
+  polling, registering the webhook;
+* :mod:`bot.notify.handlers` — what the bot does with officers' updates: buttons, replies,
+  linking commands;
 * :mod:`bot.notify.web` — mounting it in the aiohttp staff service: the webhook route factory
   ``telegram_routes(app)`` and the worker's ``cleanup_ctx``.
 

@@ -1,4 +1,7 @@
-"""What a case message in a unit's Telegram group says, and the buttons under it.
+"""What a case message in a unit's Telegram group says, the buttons under it, and the bot's texts.
+
+Everything the staff bot writes is here, apart from the short answers its handlers give
+(:mod:`bot.notify.handlers`), so officer-facing wording is changed in one place.
 
 The text is rebuilt from the database every time (posting, and after every button press), so the
 group always shows the case as it is now, plus one line saying who last did what. Everything a
@@ -28,7 +31,9 @@ from bot.knowledge.units import UnitInfo
 
 __all__ = [
     "ACTIONS",
+    "HELP_TEXT",
     "MAX_CALLBACK_BYTES",
+    "NO_PERMISSION",
     "CallbackData",
     "CaseCard",
     "case_keyboard",
@@ -36,6 +41,7 @@ __all__ = [
     "encode_callback",
     "headline",
     "load_card",
+    "posting_notes",
     "render_case",
     "transfer_keyboard",
     "unit_from_token",
@@ -54,6 +60,20 @@ BUTTON_RESOLVE = "Đã giải quyết"
 BUTTON_TRANSFER = "Chuyển đơn vị"
 BUTTON_VIEW = "Xem"
 BUTTON_BACK = "« Quay lại"
+
+#: Shown to anyone who may not act on a case (not linked, or not of a unit that sees it).
+NO_PERMISSION = (
+    "Bạn không có quyền xử lý hồ sơ này. Cán bộ của đơn vị cần liên kết tài khoản Telegram "
+    "bằng lệnh /canbo <mã> (xin mã cá nhân từ quản trị viên)."
+)
+#: The answer to /start, /trogiup and /help.
+HELP_TEXT = (
+    "Trợ lý tiếp nhận phản ánh của Ủy ban MTTQ.\n"
+    "• /lienket <mã> — liên kết nhóm này với đơn vị (mã do quản trị viên đơn vị cấp).\n"
+    "• /canbo <mã> — liên kết tài khoản Telegram của bạn với tài khoản cán bộ.\n"
+    "• Bấm nút dưới mỗi hồ sơ để nhận xử lý, báo đã giải quyết hoặc chuyển đơn vị.\n"
+    "• Trả lời (reply) tin nhắn hồ sơ để gửi phản hồi tới người dân."
+)
 
 KIND_LABELS: Mapping[CaseKind, str] = {
     CaseKind.PETITION: "Phản ánh, kiến nghị",
@@ -192,6 +212,23 @@ def render_case(
         lines.append("")
         lines.append("<i>Trả lời (reply) tin nhắn này để gửi phản hồi tới người dân.</i>")
     return _cut("\n".join(lines), MAX_MESSAGE_CHARS)
+
+
+def posting_notes(
+    *, unit_name: str, via_unit_name: str | None, from_name: str | None, overdue_since: str | None
+) -> list[str]:
+    """The plain-text lines under the facts of a posted case: posted to the group of the unit
+    above (``via_unit_name``), transferred from another unit, overdue since (a local time)."""
+    extra = []
+    if via_unit_name:
+        extra.append(
+            f"⚠️ {unit_name} chưa liên kết nhóm Telegram; tin được gửi tới {via_unit_name}."
+        )
+    if from_name:
+        extra.append(f"Chuyển từ: {from_name}")
+    if overdue_since is not None:
+        extra.append(f"Đã quá hạn từ {overdue_since}.")
+    return extra
 
 
 # --------------------------------------------------------------------------- callback data

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.channels import store
+from bot.channels.pipeline import LoopDatabase
 from bot.channels.render import Choice
-from bot.channels.webhook import LoopDatabase
 from bot.db.engine import session_scope
 from bot.db.models import ChannelUser, SeenMessage
 

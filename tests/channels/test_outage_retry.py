@@ -12,14 +12,14 @@ import pytest
 import redis
 from rasa.core.lock_store import LockError
 
-from bot.channels import webhook
-from bot.channels.webhook import ConversationQueues, is_store_outage, run_retrying_outages
+from bot.channels import pipeline
+from bot.channels.pipeline import ConversationQueues, is_store_outage, run_retrying_outages
 from bot.conversation.rasa_stores import TrackerStoreUnavailable
 
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(webhook, "OUTAGE_RETRY_DELAYS", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(pipeline, "OUTAGE_RETRY_DELAYS", (0.01, 0.01, 0.01))
 
 
 def test_outages_are_told_apart_from_bad_turns() -> None:

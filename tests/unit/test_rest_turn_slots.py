@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.channels import rest
-from bot.channels.webhook import ACK_GATE
+from bot.channels.pipeline import ACK_GATE
 
 
 def test_no_more_than_the_limit_run_at_once() -> None:

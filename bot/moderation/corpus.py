@@ -23,11 +23,13 @@ _NO_SPACE_AFTER = re.compile(r"([(\[]) ")
 
 def corpus_path() -> Path | None:
     """The tagged test sentences shipped with underthesea, or None when the wheel has none."""
-    try:
-        import underthesea
-    except ImportError:  # pragma: no cover - underthesea is part of the pinned environment
+    import importlib.util
+
+    # Located, not imported: moderation must not load the NLU's toolkit (tests/test_architecture.py).
+    spec = importlib.util.find_spec("underthesea")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    models = Path(underthesea.__file__).parent / "pipeline" / "pos_tag" / "models"
+    models = Path(list(spec.submodule_search_locations)[0]) / "pipeline" / "pos_tag" / "models"
     found = sorted(models.glob("pos_crf_vlsp2013_*/test_output.txt"))
     return found[-1] if found else None
 

@@ -362,7 +362,7 @@ def _compile_rule(path: Path, category: str, index: int, raw: Any) -> Rule:
         if not canon:
             raise ModerationRulesError(f"{where}: empty term {term!r}")
         # Written without diacritics (brands, teencode): matches however it is accented.
-        by_view["folded" if fold(canon) == canon else "text"].append((canon, strict))
+        by_view["folded" if fold(canon) == canon and not strict else "text"].append((canon, strict))
         if deobfuscate and not strict:
             by_view["compact"].append((fold(canon), False))
     for term_view, entries in by_view.items():

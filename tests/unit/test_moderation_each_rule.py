@@ -1,0 +1,470 @@
+"""One message each moderation rule must catch, and one it must leave alone (issue 12).
+
+Issue 12: "Every rule has a test with a phrase it must catch and a phrase it must not (e.g. 'ngủ',
+'bọn trẻ', 'chết' in 'ngập chết đi được')." :data:`EXAMPLES` maps every rule id of
+``content/moderation/*.yml`` to ``(catch, spare)``:
+
+``catch``
+    A message as a spammer, a scammer or an angry writer would post it on Facebook or Zalo. The
+    rule must be among the rules that :func:`bot.moderation.moderate` reports for it
+    (``Verdict.rule_ids``). Supporting rules (``boost_only``, ``signal.*``, ``report.*``) are only
+    looked for when a deciding rule of the right kind matched, so their catch carries one too, as
+    real messages do.
+``spare``
+    A near miss, usually an innocent citizen's message that shares a word with the rule ("công an
+    đang làm nhiệm vụ", "ngập chết đi được", "bọn trẻ không ngủ được"). The rule's own words
+    (terms, patterns, links) must not match it at all, whether or not the engine would have looked
+    for that rule in this message: :func:`_matching_rules` runs every rule, without the shortcut
+    that skips supporting rules.
+
+Why: a trainer who widens a rule (adds a term, loosens a pattern) sees here the innocent phrase it
+would now hit, and a new rule cannot be added without saying what it catches and what it spares:
+:func:`test_every_rule_has_an_example` fails until the table has a line for it (and when a rule is
+removed, until its line goes).
+
+:data:`SPARE_STILL_HIT` lists the near misses a rule still hits today. Their cases are strict
+``xfail``: they document a fault of the rule, and fail (XPASS) once the rule is fixed, so the mark
+is removed then. Do not weaken a spare to make it pass; fix the rule or leave the mark.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.moderation import ModerationRules, load_rules, moderate, normalise
+from bot.moderation.engine import _hits, find_urls, quoted_spans
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES_DIR = ROOT / "content" / "moderation"
+
+#: rule id -> (a message the rule must catch, a near miss it must not match).
+EXAMPLES: dict[str, tuple[str, str]] = {
+    # ------------------------------------------------------------------ abuse.yml
+    "abuse.obscene": (
+        "Đéo ai chịu nổi cái mùi rác ở chợ này nữa, tháng nào cũng thế",
+        "Cháu đeo khẩu trang cả ngày mà vẫn ho vì khói đốt rác ở bãi đất lớn",
+    ),
+    "abuse.obscene_teencode": (
+        "vcl đường vừa trải nhựa xong lại đào lên, dm bọn nhà thầu",
+        "Tối qua mấy thanh niên uống vài lon bia rồi hát karaoke đến 2h sáng",
+    ),
+    "abuse.insult": (
+        "Mấy ông cán bộ phường ngu như bò, hỏi gì cũng không biết",
+        "Nhà tôi nuôi con chó nhỏ, hàng xóm kêu nó sủa nhưng tôi đã nhốt trong nhà rồi",
+    ),
+    "abuse.threat": (
+        "Mày cứ báo phường đi, tao biết nhà mày rồi, liệu hồn đấy",
+        "Mưa to một tiếng mà ngõ 12 ngập chết đi được, xe máy chết máy hàng loạt",
+    ),
+    "abuse.address": (
+        "Bọn mày là lũ ăn hại, có mỗi cái đèn đường cũng không sửa",
+        "Karaoke nhà bên hát đến 1h sáng, bọn trẻ không ngủ được",
+    ),
+    "abuse.mild": (
+        "Cán bộ gì mà vô dụng thế, đồ ăn hại",
+        "Tối nào hàng xóm cũng hát karaoke đến khuya, con tôi không ngủ được",
+    ),
+    # ------------------------------------------------------------------ account_trade.yml
+    "trade.bank_account": (
+        "Thu mua tài khoản ngân hàng chính chủ giá cao, đã ekyc khuôn mặt, ib zalo",
+        "Cho tôi hỏi mở tài khoản ngân hàng cho con để nhận học bổng thì cần giấy tờ gì",
+    ),
+    "trade.sim": (
+        "Bán sim đã kích hoạt sẵn, sim nhận otp số lượng lớn, giao toàn quốc",
+        "Tôi muốn đăng ký lại sim chính chủ cho mẹ thì ra cửa hàng nào ạ",
+    ),
+    "trade.social_accounts": (
+        "Bán acc facebook cổ, via cổ tạo 2015, bảo hành 7 ngày",
+        "Bà bán rau đầu ngõ nhờ tôi hỏi cách lập trang facebook để bán hàng",
+    ),
+    "trade.fake_papers": (
+        "Nhận làm bằng đại học, bằng cấp 3, phôi thật, bao tra cứu",
+        "Con tôi mất bằng tốt nghiệp cấp 3, cần làm lại bản sao thì liên hệ ở đâu",
+    ),
+    "trade.identity": (
+        "Thu mua cccd, mở tài khoản ngân hàng hộ, xác thực khuôn mặt hộ, trả 500k một bộ",
+        "Bà tôi 80 tuổi không đi được, phường có cán bộ đến nhà làm căn cước cho người già không ạ",
+    ),
+    # ------------------------------------------------------------------ ad_spam.yml
+    "ad.pitch": (
+        "Kem trộn trắng da cấp tốc, freeship toàn quốc, inbox ngay để được tư vấn",
+        "Phường có buổi tư vấn pháp luật miễn phí cho người dân không ạ",
+    ),
+    "ad.growth_services": (
+        "Dịch vụ tăng like, tăng follow, buff mắt livestream giá rẻ",
+        "Trang của phường đăng thông báo mà ít người like quá, nên chia sẻ vào nhóm zalo tổ dân phố",
+    ),
+    "ad.products": (
+        "Thuốc giảm cân gia truyền, không cần ăn kiêng, freeship toàn quốc",
+        "Mẹ tôi bị đau khớp gối, trạm y tế phường có khám cho người cao tuổi không",
+    ),
+    # ------------------------------------------------------------------ earn_money.yml
+    "earn.easy_money": (
+        "Việc nhẹ lương cao, kiếm tiền online tại nhà chỉ cần điện thoại",
+        "Cháu đi làm công nhân lương thấp, muốn hỏi về vay vốn học nghề để kiếm tiền nuôi mẹ",
+    ),
+    "earn.tasks": (
+        "Nhận nhiệm vụ trên app, làm nhiệm vụ xong rút tiền ngay",
+        "Công an phường đang làm nhiệm vụ ở đầu ngõ",
+    ),
+    "earn.job_pitch": (
+        "Tuyển cộng tác viên làm online tại nhà, không cần vốn, không cần kinh nghiệm, "
+        "trả lương trong ngày",
+        "Trung tâm dịch vụ việc làm quận có tuyển lao động đi làm ở khu công nghiệp không, "
+        "cho tôi đăng ký",
+    ),
+    "earn.commission": (
+        "Làm nhiệm vụ nhận hoa hồng cao, thu nhập 300-500k/ngày, rút tiền hằng ngày",
+        "Xe thu gom rác chỉ đến 2 lần một tuần, rác ùn ứ cả ngõ",
+    ),
+    "earn.commission_word": (
+        "Làm nhiệm vụ like video nhận hoa hồng 10%, ib mình",
+        "Hội phụ nữ phường tặng hoa cho các mẹ nhân ngày 20/10",
+    ),
+    "earn.investment": (
+        "Đầu tư tiền ảo cùng chuyên gia, 1 vốn 4 lời, x10 tài khoản sau 1 tuần",
+        "Con tôi đầu tư mở xưởng mộc, có được vay vốn giải quyết việc làm không",
+    ),
+    "earn.account_trade": (
+        "Cần thuê tài khoản ngân hàng chính chủ, trả 2 triệu một tháng, không rủi ro",
+        "Bố tôi mất, gia đình cần làm thủ tục đóng tài khoản ngân hàng của ông",
+    ),
+    "earn.deposit_first": (
+        "Việc làm tại nhà xâu hạt, cọc nguyên liệu 500k, hàng về trả công ngay",
+        "Chủ nhà trọ giữ tiền cọc của tôi không trả, tôi phải làm sao",
+    ),
+    "earn.home_crafts": (
+        "Nhận hàng về nhà làm: dán tem, xâu hạt, đóng gói tại nhà, trả công theo sản phẩm",
+        "Nhà văn hóa tổ dân phố dán thông báo lịch tiêm chủng ở đâu ạ",
+    ),
+    "earn.overseas": (
+        "Tuyển lao động sang Campuchia, không cần ngoại ngữ, bao ăn ở, bay nhanh, lương 1000 usd",
+        "Con tôi đi xuất khẩu lao động Nhật Bản qua công ty, cho hỏi cách kiểm tra công ty "
+        "có giấy phép không",
+    ),
+    "earn.pay_to_work": (
+        "Nhập liệu online tại nhà, đóng phí tài liệu 300k là có việc ngay",
+        "Hồ sơ xin trợ cấp của mẹ tôi có mất phí không, nộp ở bộ phận một cửa phải không",
+    ),
+    "earn.url": (
+        "Kiếm tiền tại nhà mỗi ngày, đăng ký tại kiemtien365.com nhận ngay 50k",
+        "Tôi đọc trên baomoi.com thấy phường sắp cắt điện, có đúng không",
+    ),
+    "earn.crypto_signal": (
+        "Vào room tín hiệu vàng, kèo long short mỗi ngày, lợi nhuận 5%/ngày",
+        "Tiệm vàng đầu ngõ có dấu hiệu bán vàng giả, đề nghị kiểm tra",
+    ),
+    # ------------------------------------------------------------------ gambling.yml
+    "gambling.brand_names": (
+        "FV88 nhà cái uy tín số 1, nạp đầu tặng 100%",
+        "Nhà tôi ở số 88 ngõ 12, đường ống thoát nước bị vỡ",
+    ),
+    "gambling.brand_pattern": (
+        "Sân chơi đẳng cấp top88, đăng ký nhận 88k",
+        "Tuyến buýt số 88 đổi lộ trình, không còn dừng trước cổng chợ",
+    ),
+    "gambling.games": (
+        "Cổng game bài đổi thưởng, nổ hũ jackpot mỗi ngày, tải app nhận code",
+        "Cuối tuần nào cũng có người đá gà ở bãi đất trống sau đình, ồn ào lắm",
+    ),
+    "gambling.games_plain": (
+        "Tài xỉu, xóc đĩa, bắn cá đủ cả, nạp rút nhanh",
+        "Con tôi mê chơi game trên điện thoại cả ngày, phường có lớp kỹ năng hè không",
+    ),
+    "gambling.operator_talk": (
+        "Soi kèo ngoại hạng anh tối nay, kèo thơm, vào tiền ngay",
+        "Mái nhà văn hóa thôn bị mối ăn hết kèo, mưa là dột",
+    ),
+    "gambling.promo": (
+        "Nạp đầu tặng 100%, nhập code tân thủ nhận 88k",
+        "Tiền điện tháng này tăng 2 lần so với tháng trước",
+    ),
+    "gambling.register_brand": (
+        "Đăng ký: hi88 nhận ngay 88k",
+        "Muốn đăng ký xe máy ở phường thì mang giấy tờ gì, nhà tôi ở tổ 12",
+    ),
+    "gambling.site_talk": (
+        "Link vào fv88 mới nhất không bị chặn, trang chủ chính thức",
+        "Cổng thông tin điện tử của phường không vào được",
+    ),
+    "gambling.topic": (
+        "Cá độ bóng đá online uy tín, nhà cái fv88",
+        "Tối nào cũng có mấy ông ngồi đánh cờ tướng ở gốc cây đầu ngõ",
+    ),
+    "gambling.url": (
+        "Tải app tại fv88bet.com nhận code 88k",
+        "Đặt lịch tiêm vắc xin cho con ở trang vnvc.vn được không",
+    ),
+    "gambling.money_88k": (
+        "Đăng ký fv88 nhận ngay 88k",
+        "Tiền rác mỗi tháng thu 88 nghìn một hộ, sao phường bên chỉ thu 40 nghìn",
+    ),
+    # ------------------------------------------------------------------ loan.yml
+    "loan.fast_loan": (
+        "Vay tiền nhanh online, không thế chấp, giải ngân trong 30 phút",
+        "Hộ nghèo muốn vay vốn ngân hàng chính sách để chăn nuôi thì làm hồ sơ ở đâu",
+    ),
+    "loan.loan_products": (
+        "Hỗ trợ vay tín chấp, gói vay 50 triệu, giải ngân ngay",
+        "Hội nông dân xã có chương trình vay vốn ưu đãi cho hộ nuôi bò không ạ",
+    ),
+    "loan.no_collateral": (
+        "Cho vay không cần thế chấp, nợ xấu vẫn vay được",
+        "Ngân hàng chính sách cho hộ nghèo vay có cần thế chấp sổ đỏ không ạ",
+    ),
+    "loan.easy_process": (
+        "Vay tiền nhanh hồ sơ đơn giản, có mặt tận nơi, alo là có",
+        "Phường có cán bộ đến tận nhà người già làm căn cước không",
+    ),
+    "loan.easy_documents": (
+        "Vay đến 50 triệu chỉ cần cccd, không cần gặp mặt",
+        "Đi rút lương hưu có cần mang căn cước không hay chỉ cần sổ hưu",
+    ),
+    "loan.fast_money": (
+        "Giải ngân trong 15 phút, duyệt tự động, tiền về ngay",
+        "Tiền hỗ trợ lũ lụt của xã bao giờ mới về tài khoản, nhà tôi chưa nhận được",
+    ),
+    "loan.interest_pitch": (
+        "Cho vay lãi suất thấp nhất, lãi 0% tháng đầu",
+        "Vay vốn ngân hàng chính sách lãi suất bao nhiêu một tháng",
+    ),
+    "loan.credit_repair": (
+        "Nhận xóa nợ xấu, xóa lịch sử nợ CIC, làm đẹp hồ sơ vay",
+        "Tôi đã trả hết nợ ngân hàng mà vẫn bị ghi nợ xấu, muốn khiếu nại",
+    ),
+    "loan.url": (
+        "Vay tiền nhanh tại vaynhanh247.vip, duyệt 5 phút",
+        "Tôi tìm thấy số tổng đài hỗ trợ vay vốn trên trang thuvienphapluat.vn",
+    ),
+    # ------------------------------------------------------------------ reporting_signals.yml
+    # A report rule only lowers a score, so its catch is a citizen reporting spam in the spam's
+    # own words; its near miss may as well be spam that sounds like a report.
+    "report.victim": (
+        "Tôi bị lừa mất 20 triệu qua link vay tiền nhanh",
+        "Tài khoản của bạn sẽ bị khóa trong 24h, xác thực ngay tại vcb-xacthuc.com",
+    ),
+    "report.request_action": (
+        "Đề nghị công an xử lý nhóm dán quảng cáo vay tiền nhanh khắp cột điện",
+        "Tôi đề nghị được cấp lại giấy khai sinh cho con",
+    ),
+    "report.reporting": (
+        "Cảnh báo bà con: có nhóm gọi điện giả danh công an bắt chuyển toàn bộ số dư "
+        "vào tài khoản an toàn",
+        "Thông báo của phường về lịch tiêm phòng dại đã dán ở nhà văn hóa",
+    ),
+    "report.scam_naming": (
+        "Đây là trang giả mạo Vietcombank, link vietcombank-xacthuc.com",
+        "Không lừa đảo, uy tín 100%, vay tiền nhanh liên hệ 0912345678",
+    ),
+    "report.received": (
+        "Tôi nhận được tin nhắn báo trúng thưởng iphone, bảo đóng phí vận chuyển",
+        "Phường đã nhận hồ sơ của tôi từ tuần trước mà chưa có kết quả",
+    ),
+    "report.describes_ad": (
+        "Fanpage của xã có bình luận quảng cáo cờ bạc fv88",
+        "Cho hỏi treo biển quảng cáo trước cửa hàng có cần xin phép phường không",
+    ),
+    "report.scam_question": (
+        "Tin nhắn bảo tài khoản sẽ bị khóa, xác thực tại vcb-verify.com, có phải lừa đảo không ạ",
+        "Nhà cái FV88 là lựa chọn số 1 của cược thủ Việt",
+    ),
+    "report.third_party": (
+        "Có người gọi điện xưng là công an, đòi chuyển tiền vào tài khoản an toàn",
+        "Phường có tổ chức tiêm vắc xin sởi cho trẻ không",
+    ),
+    "report.question": (
+        "Cho tôi hỏi app vay tiền nhanh này có phải của ngân hàng không?",
+        "Cho vay tiền nhanh, giải ngân trong ngày, không thế chấp.",
+    ),
+    "report.hacked_page": (
+        "Page của phường bị hack, đang đăng toàn bài cờ bạc fv88",
+        "Fanpage của phường đăng thông báo lịch cắt điện rồi đấy",
+    ),
+    "report.public_programme": (
+        "Có người tự xưng cán bộ ngân hàng chính sách mời hộ nghèo vay online, có đúng không?",
+        "Ngân hàng gần nhà tôi có nhận hồ sơ vay mua nhà không",
+    ),
+    "report.first_person": (
+        "Tôi thấy trên nhóm zalo có người rao vay tiền nhanh không thế chấp",
+        "Tối nay phường có họp tổ dân phố không",
+    ),
+    "report.authority": (
+        "Công an phường ơi, ngoài chợ có người phát tờ rơi vay tiền nhanh",
+        "Cổng trường tiểu học ùn tắc giờ tan học, rất mất an toàn",
+    ),
+    "report.worry": (
+        "Con tôi nghiện cá độ bóng đá online, gia đình bất lực, xin giúp đỡ",
+        "Khu vui chơi trẻ em ở công viên rất lộn xộn, xe máy đi vào",
+    ),
+    "report.ask_admin": (
+        "Admin xóa giùm mấy bình luận quảng cáo tài xỉu online với",
+        "Admin nhóm ơi cho em hỏi lịch họp phụ huynh",
+    ),
+    # ------------------------------------------------------------------ scam.yml
+    "scam.impersonating_url": (
+        "Tài khoản của quý khách sẽ bị khóa, xác thực tại vietcombank-xacthuc.com",
+        "Tôi xem tỷ giá trên vietcombank.com.vn thấy khác với ngoài quầy",
+    ),
+    "scam.phishing_url": (
+        "Nhận quà tri ân tại quatang-trian.xyz trong 24h",
+        "Tôi đặt hàng trên shopee.vn mà shipper không giao",
+    ),
+    "scam.account_threat": (
+        "Tài khoản của bạn có đăng nhập bất thường và sẽ bị khóa trong 24h",
+        "Thẻ ATM của mẹ tôi bị nuốt vì nhập sai mã PIN, ra đâu để lấy lại",
+    ),
+    "scam.verify_request": (
+        "Cập nhật ngay thông tin tại vneid-capnhat.com để tránh bị khóa",
+        "Cho hỏi cập nhật thông tin cư trú trên VNeID thì làm ở đâu",
+    ),
+    "scam.credentials": (
+        "Quý khách vui lòng cung cấp mã OTP để hoàn tất hoàn tiền",
+        "Ngân hàng dặn không cung cấp mã OTP cho bất kỳ ai",
+    ),
+    "scam.credentials_words": (
+        "Nhân viên Vietcombank đây, đọc giúp mã OTP vừa gửi để hủy giao dịch bất thường",
+        "Cho hỏi quên mật mã ví VNeID thì lấy lại thế nào",
+    ),
+    "scam.prize": (
+        "Chúc mừng quý khách đã trúng thưởng xe SH, nhận quà tại link",
+        "Hội khuyến học trao thưởng cho học sinh giỏi vào chủ nhật",
+    ),
+    "scam.gift_words": (
+        "Chúc mừng bạn được chọn nhận phần quà tri ân 5 triệu",
+        "Phường phát quà Tết cho hộ nghèo vào sáng mai",
+    ),
+    "scam.fee_first": (
+        "Bạn cần chuyển phí vận chuyển 300k trước để nhận quà",
+        "Đóng tiền điện tháng này ở đâu, bưu điện hay ngân hàng",
+    ),
+    "scam.authority_threat": (
+        "Cơ quan điều tra thông báo tài khoản của ông liên quan vụ án rửa tiền, "
+        "yêu cầu chuyển toàn bộ số dư",
+        "Tôi nhận được giấy mời của công an phường lên làm việc về vụ tranh chấp đất",
+    ),
+    "scam.free_money_from_authority": (
+        "Chương trình an sinh: mỗi hộ nhận 2 triệu, đăng ký tại ansinh-hotro.com",
+        "Phường có phát gạo hỗ trợ cho hộ khó khăn không",
+    ),
+    "scam.urgency": (
+        "Tài khoản sẽ bị khóa, xác thực gấp tại vcb-online.com",
+        "Khu tôi bị cắt nước từ hôm qua mà không có thông báo",
+    ),
+    # ------------------------------------------------------------------ signals.yml
+    # Signals only add to a spam family, so each catch carries one.
+    "signal.call_to_action": (
+        "Đăng ký ngay fv88 nhận thưởng 88k",
+        "Bà con đăng ký tiêm vắc xin cho trẻ tại trạm y tế phường",
+    ),
+    "signal.contact": (
+        "Vay tiền nhanh, ai cần ib em",
+        "Ai cũng cần có nước sạch, sao khu tôi mãi chưa có",
+    ),
+    "signal.phone": (
+        "Vay nhanh gọi 0912 345 678",
+        "Đường dây nóng của phường là 024 3856 1234 phải không",
+    ),
+    "signal.trust_claims": (
+        "Nhà cái fv88 uy tín, cam kết không lừa đảo",
+        "Cán bộ phường làm việc rất có tâm, tôi rất tin tưởng",
+    ),
+    "signal.free_money": (
+        "Tặng ngay 100k cho tân thủ khi đăng ký fv88",
+        "Phường có tặng quà Tết cho người cao tuổi không",
+    ),
+    "signal.big_promise": (
+        "Tỷ lệ thắng 90%, thưởng lên đến 10 triệu, đăng ký fv88",
+        "Nước lên đến đầu gối, cả ngõ ngập",
+    ),
+    "signal.link": (
+        "Vào fv88vip.com nhận code tân thủ",
+        "Thông tin chi tiết xem tại dichvucong.gov.vn",
+    ),
+    "signal.link_shortener": (
+        "Vay nhanh tại bit.ly/vaynhanh24",
+        "Mẫu đơn có trên trang thuvienphapluat.vn",
+    ),
+    "signal.emoji": (
+        "🔥 Nhà cái fv88 👉 nạp đầu tặng 100% 💰",
+        "Cảm ơn phường đã sửa đèn đường 👍",
+    ),
+}
+
+#: Near misses the rule still matches today (a fault of the rule, not of the example): rule id ->
+#: why. Their spare cases are strict xfail; remove the line when the rule is fixed.
+SPARE_STILL_HIT: dict[str, str] = {
+    "earn.tasks": (
+        "the term 'làm nhiệm vụ' is everyday speech; the rule cannot tell a task scam from "
+        "police on duty, only its 0.6 weight keeps the verdict clean (see earn_money.yml and "
+        "test_police_on_duty_is_not_a_task_scam)"
+    ),
+}
+# Fixed since this file was written (2026-12-04): 'vai lon' / 'vài lon bia', bare 'bọn' /
+# 'bọn trẻ', 'ngu' / 'ngủ' (strict terms are now always matched with their marks), 'tăng 2 lần'
+# as a gambling bonus, 'là lựa chọn' as a citizen's "là lừa".
+
+
+@pytest.fixture(scope="module")
+def rules() -> ModerationRules:
+    return load_rules(RULES_DIR)
+
+
+def _matching_rules(text: str, rules: ModerationRules) -> set[str]:
+    """Every rule whose terms, patterns or link criteria match ``text``.
+
+    :func:`bot.moderation.engine.match_rules` (and so ``Verdict.rule_ids``) skips the supporting
+    rules (``boost_only``, ``signal``, ``report``) when no deciding rule of the right kind
+    matched, because they cannot change the verdict then. A near miss must not match the rule
+    even so, so this runs the engine's own matcher over every rule.
+    """
+    norm = normalise(text)
+    hits = _hits(list(rules.rules), norm, rules, find_urls(norm, rules), quoted_spans(norm.text))
+    return {hit.rule.id for hit in hits}
+
+
+def _spare_cases() -> list[object]:
+    cases: list[object] = []
+    for rule_id in EXAMPLES:
+        reason = SPARE_STILL_HIT.get(rule_id)
+        if reason is None:
+            cases.append(rule_id)
+        else:
+            cases.append(pytest.param(rule_id, marks=pytest.mark.xfail(strict=True, reason=reason)))
+    return cases
+
+
+def test_every_rule_has_an_example(rules: ModerationRules) -> None:
+    loaded = {rule.id for rule in rules.rules}
+    missing = sorted(loaded - set(EXAMPLES))
+    stale = sorted(set(EXAMPLES) - loaded)
+    assert not missing, f"rules without a (catch, spare) example in EXAMPLES: {missing}"
+    assert not stale, f"EXAMPLES lines for rules that no longer exist: {stale}"
+    assert set(SPARE_STILL_HIT) <= set(EXAMPLES)
+
+
+@pytest.mark.parametrize("rule_id", list(EXAMPLES))
+def test_each_rule_catches_its_phrase(rule_id: str, rules: ModerationRules) -> None:
+    catch, _ = EXAMPLES[rule_id]
+    verdict = moderate(catch, rules)
+    assert rule_id in verdict.rule_ids, (
+        f"{rule_id} does not match {catch!r}; the engine reported {verdict.rule_ids}"
+    )
+    # The exhaustive matcher the near-miss test relies on finds what the engine finds.
+    assert set(verdict.rule_ids) <= _matching_rules(catch, rules)
+
+
+@pytest.mark.parametrize("rule_id", _spare_cases())
+def test_each_rule_spares_its_near_miss(rule_id: str, rules: ModerationRules) -> None:
+    _, spare = EXAMPLES[rule_id]
+    matched = _matching_rules(spare, rules)
+    assert rule_id not in matched, f"{rule_id} matches the innocent {spare!r}"
+
+
+def test_police_on_duty_is_not_a_task_scam() -> None:
+    """The everyday sense of the one rule above that still matches its near miss."""
+    from bot.moderation import moderate
+
+    text = "Công an phường đang làm nhiệm vụ ở đầu ngõ mà xe vẫn đỗ tràn lan, đề nghị xử lý"
+    assert not moderate(text).flagged

@@ -7,7 +7,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.knowledge.clarify import HUMAN_LABEL, HUMAN_PAYLOAD, clarification_options, load_labels
+from bot.knowledge.clarify import HUMAN_LABEL, HUMAN_PAYLOAD, clarification_menu, load_labels
+from bot.knowledge.content import knowledge_base
 
 CLARIFY_TEXT = "Xin lỗi, tôi chưa chắc đã hiểu đúng ý bạn. Có phải bạn muốn:"
 SECOND_MISS_TEXT = (
@@ -47,7 +48,8 @@ class ActionClarify(Action):
         if not text.strip():
             dispatcher.utter_message(text=EMPTY_TEXT)
             return []
-        options = clarification_options(message.get("intent_ranking") or [], load_labels())
+        titles = {p.programme: p.button_title for p in knowledge_base()}
+        options = clarification_menu(message, load_labels(), titles)
         history = _user_texts(tracker)
         repeated_miss = len(history) >= 2 and history[-2][0] == "nlu_fallback"
         if repeated_miss:

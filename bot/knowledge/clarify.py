@@ -73,3 +73,43 @@ def clarification_options(
             break
     options.append(Option(HUMAN_LABEL, HUMAN_PAYLOAD))
     return options
+
+
+def likely_programmes(message: Mapping[str, Any]) -> list[str]:
+    """Programmes a message the assistant is unsure about most likely asks about: when its most
+    likely intent (the fallback aside) is a programme question, the programme the NLU found, else
+    the two it hesitated between (``programme_candidates``); otherwise none.
+
+    Issue 11: a need-shaped question ("nhà tôi dột nát, có được hỗ trợ không") often has a clear
+    programme but a shaky intent; offering that programme by name answers it in one tap, where a
+    "Hỏi về chương trình" button led to the thirteen-programme menu."""
+    ranking = [r for r in message.get("intent_ranking") or []
+               if str(r.get("name") or "") != "nlu_fallback"]
+    if not ranking or ranking[0].get("name") != "ask_programme":
+        return []
+    found = [str(e.get("value")) for e in message.get("entities") or []
+             if e.get("entity") == "programme" and e.get("value")]
+    if found:
+        return found[:1]
+    return [str(c) for c in message.get("programme_candidates") or []][:2]
+
+
+def programme_options(names: Iterable[str], titles: Mapping[str, str]) -> list[Option]:
+    """A button per programme (``titles``: programme -> button title), asking about it directly."""
+    from bot.knowledge.answers import payload
+
+    return [Option(titles[name], payload("ask_programme", programme=name))
+            for name in names if name in titles]
+
+
+def clarification_menu(message: Mapping[str, Any], labels: Labels,
+                       programme_titles: Mapping[str, str]) -> list[Option]:
+    """What to offer for a message below the confidence threshold: the likely programmes by name
+    (when it reads as a programme question), then the likely intents, then a person."""
+    programmes = programme_options(likely_programmes(message), programme_titles)
+    ranking = message.get("intent_ranking") or []
+    if programmes:  # the generic programme button would only lead to the full list
+        ranking = [r for r in ranking if r.get("name") != "ask_programme"]
+    limit = 3 - len(programmes) if programmes else 2  # at most three topics and a person
+    intents = clarification_options(ranking, labels, limit=limit)
+    return programmes + intents

@@ -154,6 +154,44 @@ async def test_clarify_offers_two_likely_topics_then_a_person(dispatcher) -> Non
     ]
 
 
+async def test_clarify_names_the_programme_a_shaky_programme_question_is_about(dispatcher) -> None:
+    """Issue 11: the intent is unsure but the programme is clear: offer it by name, not the
+    generic programme button that leads to the thirteen-programme menu."""
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "ask_programme", "confidence": 0.44},
+        {"name": "submit_petition", "confidence": 0.31},
+        {"name": "give_feedback", "confidence": 0.1},
+    ]
+    found = [{"entity": "programme", "value": "mai_am_dai_doan_ket",
+              "extractor": "ProgrammeClassifier"}]
+    tracker = make_tracker("nha toi dot nat qua co dc ho tro ko", "nlu_fallback",
+                           entities=found, ranking=ranking)
+    await run(ActionClarify(), tracker, dispatcher)
+    offered = buttons(dispatcher)[0]
+    title = knowledge_base().get("mai_am_dai_doan_ket").button_title
+    assert offered[0] == {"title": title,
+                          "payload": '/ask_programme{"programme":"mai_am_dai_doan_ket"}'}
+    assert [b["payload"] for b in offered[1:]] == [
+        "/submit_petition", "/give_feedback", "/request_human"
+    ]
+
+
+async def test_clarify_offers_the_two_programmes_it_hesitates_between(dispatcher) -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.5},
+               {"name": "ask_programme", "confidence": 0.45},
+               {"name": "submit_petition", "confidence": 0.4}]
+    tracker = make_tracker("giam sat con duong dang lam", "nlu_fallback", ranking=ranking)
+    tracker.latest_message["programme_candidates"] = ["giam_sat_dau_tu_cong_dong",
+                                                      "thanh_tra_nhan_dan"]
+    await run(ActionClarify(), tracker, dispatcher)
+    assert [b["payload"] for b in buttons(dispatcher)[0]] == [
+        '/ask_programme{"programme":"giam_sat_dau_tu_cong_dong"}',
+        '/ask_programme{"programme":"thanh_tra_nhan_dan"}',
+        "/submit_petition", "/request_human",
+    ]
+
+
 async def test_second_miss_in_a_row_puts_the_person_first(dispatcher) -> None:
     history = [user_event("abc", "nlu_fallback"), action_event("action_clarify")]
     tracker = make_tracker("xyz", "nlu_fallback", events=history,

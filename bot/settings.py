@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import time as dt_time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -190,6 +191,20 @@ def action_server_host() -> str:
     """Where the action server listens (``SANIC_HOST``): loopback unless a deployment says
     otherwise, because rasa_sdk's own default, 0.0.0.0, exposed it (issue 18)."""
     return _env("SANIC_HOST", "127.0.0.1")
+
+
+def daily_summary_at() -> dt_time | None:
+    """Local time after which each unit's group gets its morning summary (``DAILY_SUMMARY_AT``,
+    ``HH:MM``, default 07:30 — before work starts at 08:00); ``off`` turns the summaries off."""
+    raw = _env("DAILY_SUMMARY_AT", "07:30").lower()
+    if raw in ("off", "none", "no", "0"):
+        return None
+    try:
+        hour, minute = (int(part) for part in raw.split(":"))
+        return dt_time(hour, minute)
+    except ValueError:
+        logger.warning("DAILY_SUMMARY_AT=%r is not HH:MM; using 07:30", raw)
+        return dt_time(7, 30)
 
 
 # --------------------------------------------------------------------------- notifications

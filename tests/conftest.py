@@ -20,6 +20,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# The outbox worker posts each unit's morning summary after 07:30; tests that count what reaches a
+# Telegram group (and the services they start) would see it depending on the hour they run.
+# tests/notify/test_daily_summary.py turns it on where it is the subject.
+os.environ.setdefault("DAILY_SUMMARY_AT", "off")
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 

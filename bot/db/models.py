@@ -107,9 +107,10 @@ class OutboxKind:
     CITIZEN_REPLY = "citizen_reply"  # staff reply → the citizen's channel
     CITIZEN_STATUS = "citizen_status"  # status change → the citizen's channel
     CITIZEN_HANDBACK = "citizen_handback"  # a handoff ended → the citizen's conversation
+    DAILY_SUMMARY = "daily_summary"  # the morning counts → the unit's group (no case)
 
     ALL = frozenset({STAFF_NOTIFY, OVERDUE, CITIZEN_MESSAGE, CITIZEN_REPLY, CITIZEN_STATUS,
-                     CITIZEN_HANDBACK})
+                     CITIZEN_HANDBACK, DAILY_SUMMARY})
 
 
 def _enum(enum_cls: type[enum.Enum], name: str, length: int) -> Enum:

@@ -336,3 +336,23 @@ def transfer_keyboard(card: CaseCard, units: Iterable[UnitInfo]) -> InlineKeyboa
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     rows.append([InlineKeyboardButton(BUTTON_BACK, callback_data=encode_callback(card.id, BACK))])
     return InlineKeyboardMarkup(rows)
+
+
+def render_daily_summary(payload: Mapping[str, Any], unit_name: str, console_url: str) -> str:
+    """The morning summary of :mod:`bot.cases.daily_summary` as a group message (HTML)."""
+    base = console_url.rstrip("/")
+    day = str(payload.get("day") or "")
+    shown = f"{day[8:10]}/{day[5:7]}/{day[:4]}" if len(day) == 10 else day
+    lines = [
+        f"<b>Tóm tắt ngày {html.escape(shown)} — {html.escape(unit_name)}</b>",
+        f"• Hồ sơ mới tiếp nhận: {int(payload.get('received') or 0)}",
+        f"• Đã xử lý xong: {int(payload.get('finished') or 0)}",
+        f"• Đang mở: {int(payload.get('open') or 0)}"
+        f" (quá hạn: {int(payload.get('overdue') or 0)})",
+    ]
+    quarantined = payload.get("quarantined")
+    if quarantined is not None:
+        lines.append(f"• Tin bị bộ lọc tạm giữ, chờ cán bộ xem lại: {int(quarantined)}"
+                     f" — {html.escape(base)}/staff/quarantine")
+    lines.append(f"Danh sách hồ sơ: {html.escape(base)}/staff/cases")
+    return "\n".join(lines)

@@ -454,8 +454,19 @@ async def run_worker(
 
 
 def _scan_once(factory: SessionFactory) -> int:
+    """The periodic scans: missed deadlines, and the units' morning summaries once a day."""
+    from zoneinfo import ZoneInfo
+
+    from bot.cases.daily_summary import queue_daily_summaries
+    from bot.settings import daily_summary_at, get_settings
+
     with factory() as session:
-        return scan_overdue(session)
+        queued = scan_overdue(session)
+    at = daily_summary_at()
+    if at is not None:
+        with factory() as session:
+            queued += queue_daily_summaries(session, tz=ZoneInfo(get_settings().timezone), at=at)
+    return queued
 
 
 async def _wait(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:

@@ -62,6 +62,7 @@ from bot.notify.messages import (
     load_card,
     posting_notes,
     render_case,
+    render_daily_summary,
 )
 from bot.settings import NotifyConfig
 
@@ -182,6 +183,8 @@ class TelegramService(UpdateHandlers):
         """Post a staff notification (the outbox worker calls this for :data:`STAFF_KINDS`)."""
         if row.kind not in STAFF_KINDS:
             return DeliveryResult.fail(f"TelegramService does not deliver {row.kind!r} rows")
+        if row.kind == OutboxKind.DAILY_SUMMARY:
+            return await self._send_summary(row)
         if row.case_id is None:
             return DeliveryResult.fail("staff notification without a case")
         case_id = int(row.case_id)
@@ -239,23 +242,10 @@ class TelegramService(UpdateHandlers):
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
 
-        try:
-            message = await self._url_fallback(post)
-        except ChatMigrated as exc:
-            new_id = int(exc.new_chat_id)
-            await self._db(lambda s: links.migrate_chat(s, target.chat_id, new_id))
-            return DeliveryResult.retry(f"group moved to {new_id}", after=0)
-        except RetryAfter as exc:
-            return DeliveryResult.retry(f"Telegram flood control: {exc}", after=_seconds(exc))
-        except InvalidToken as exc:
-            return DeliveryResult.later(f"Telegram rejects the bot token: {exc}", after=600)
-        except Forbidden as exc:
-            # Bot removed from the group: retried (admins may add it back), then failed.
-            return DeliveryResult.retry(f"bot cannot post to the group: {exc}")
-        except BadRequest as exc:
-            return DeliveryResult.fail(f"Telegram refused the message: {exc}")
-        except TelegramError as exc:  # NetworkError, TimedOut, 5xx
-            return DeliveryResult.retry(f"{type(exc).__name__}: {exc}")
+        posted = await self._post(target, post)
+        if isinstance(posted, DeliveryResult):
+            return posted
+        message = posted
 
         def remember(session: Session) -> None:
             session.add(
@@ -275,6 +265,43 @@ class TelegramService(UpdateHandlers):
                 "could not record Telegram message %s for case %s", message.message_id, card.id
             )
         return DeliveryResult.sent()
+
+    async def _post(self, target: _Target,
+                    post: Callable[[bool], Awaitable[Message]]) -> Message | DeliveryResult:
+        """Post to ``target``'s group; a Telegram error becomes the outbox's verdict on the row."""
+        try:
+            return await self._url_fallback(post)
+        except ChatMigrated as exc:
+            new_id = int(exc.new_chat_id)
+            await self._db(lambda s: links.migrate_chat(s, target.chat_id, new_id))
+            return DeliveryResult.retry(f"group moved to {new_id}", after=0)
+        except RetryAfter as exc:
+            return DeliveryResult.retry(f"Telegram flood control: {exc}", after=_seconds(exc))
+        except InvalidToken as exc:
+            return DeliveryResult.later(f"Telegram rejects the bot token: {exc}", after=600)
+        except Forbidden as exc:
+            # Bot removed from the group: retried (admins may add it back), then failed.
+            return DeliveryResult.retry(f"bot cannot post to the group: {exc}")
+        except BadRequest as exc:
+            return DeliveryResult.fail(f"Telegram refused the message: {exc}")
+        except TelegramError as exc:  # NetworkError, TimedOut, 5xx
+            return DeliveryResult.retry(f"{type(exc).__name__}: {exc}")
+
+    async def _send_summary(self, row: OutboxRow) -> DeliveryResult:
+        """The morning summary (:mod:`bot.cases.daily_summary`): plain text, no case, no buttons."""
+        target = await self._db(lambda s: self._target(s, row.target))
+        if target is None:
+            return DeliveryResult.later(f"unit {row.target!r} has no linked Telegram group")
+        text = render_daily_summary(row.payload, target.unit_name, self.config.staff_public_url)
+
+        async def post(url_button: bool) -> Message:
+            return await self.bot.send_message(
+                target.chat_id, text, parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+
+        posted = await self._post(target, post)
+        return posted if isinstance(posted, DeliveryResult) else DeliveryResult.sent()
 
     async def _url_fallback(self, call: Callable[[bool], Awaitable[T]]) -> T:
         """Run ``call(url_button)``; when Telegram refuses the "Xem" URL, again without it."""

@@ -2,32 +2,29 @@
 
 The form (``case_form``) collects what happened, where, the category and, after a consent notice,
 optional name and phone; a summary lets the citizen send, edit one part, or cancel. The case is
-written by :func:`bot.cases.service.create_case` in one transaction with its first event and the staff
-notification, and the reference code is told only after the commit.
+written by :func:`bot.cases.citizen.submit_case`, off the event loop, in one transaction with its
+first event and the staff notification, and the reference code is told only after the commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import Events, entity_values, first_entity, first_place, latest_text, send
 from bot.cases import intake
-from bot.cases.routing import plan_case
-from bot.cases.service import AttachmentDraft, CaseDraft, create_case, normalise_vn_phone
-from bot.db.engine import session_scope
-from bot.db.runtime import get_engine
+from bot.cases.citizen import StoreUnavailable, submit_case, worst_marker
+from bot.cases.service import normalise_vn_phone
 from bot.knowledge.answers import Reply
 from bot.knowledge.content import unit_tree
-from bot.moderation.gate import CLEAN, RUDE, THREAT, check_message, record_quarantine
+from bot.moderation.gate import check_message, record_quarantine
 
 logger = logging.getLogger(__name__)
 
@@ -85,14 +82,6 @@ PERSON_BUTTONS = [{"title": "Gặp cán bộ", "payload": "/request_human"},
 MISSES_SLOT = "case_misses"
 #: The moderation marker of the case being written (bot.moderation.gate: clean, rude, threat).
 MODERATION_SLOT = "case_moderation"
-#: How soon a person must look at a case with a threat of violence, at the latest.
-THREAT_RESPONSE = timedelta(hours=4)
-
-
-def worst_marker(*markers: str | None) -> str:
-    """The most serious of the markers seen while the case was written."""
-    order = [CLEAN, RUDE, THREAT]
-    return max((m if m in order else CLEAN for m in markers), key=order.index)
 
 
 def interrupted(tracker: Tracker, requested: str | None) -> bool:
@@ -177,7 +166,8 @@ class ActionStartCase(Action):
             send(dispatcher, [Reply(verdict.citizen_message)])
             return []
         if verdict.flagged:
-            record_quarantine(channel_of(tracker), tracker.sender_id, text, verdict)
+            await asyncio.to_thread(
+                record_quarantine, channel_of(tracker), tracker.sender_id, text, verdict)
             send(dispatcher, [Reply(verdict.citizen_message)])
             return []
         kind = "feedback" if _intent(tracker) == "give_feedback" else "petition"
@@ -259,7 +249,8 @@ class ValidateCaseForm(FormValidationAction):
             dispatcher.utter_message(text=verdict.citizen_message)
             return {"case_content": None}
         if verdict.flagged:
-            record_quarantine(channel_of(tracker), tracker.sender_id, text, verdict)
+            await asyncio.to_thread(
+                record_quarantine, channel_of(tracker), tracker.sender_id, text, verdict)
             dispatcher.utter_message(text=verdict.citizen_message)
             return {"case_content": None}
         marker = worst_marker(tracker.get_slot(MODERATION_SLOT), verdict.marker)
@@ -492,39 +483,24 @@ class ActionSubmitCase(Action):
             send(dispatcher, [Reply(NOTHING_TO_RETRY)])
             return []
         kind = tracker.get_slot("case_kind") or "petition"
-        consent = tracker.get_slot("case_consent") is True
-        # Routing rules may send a category elsewhere (content/routing.yml); deadlines count
-        # working hours (content/calendar.yml).
-        now = datetime.now(timezone.utc)
-        plan = plan_case(unit_tree(), tracker.get_slot("case_unit"),
-                         tracker.get_slot("case_category"), now)
-        marker = worst_marker(tracker.get_slot(MODERATION_SLOT))
-        due = plan.first_response_due
-        if marker == THREAT:  # a threat of violence is looked at first
-            due = min(due, now + THREAT_RESPONSE) if due is not None else now + THREAT_RESPONSE
-        draft = CaseDraft(
-            kind=kind,  # type: ignore[arg-type]
-            content=tracker.get_slot("case_content"),
-            channel=channel_of(tracker),
-            channel_user_id=tracker.sender_id,
-            conversation_id=tracker.sender_id,
-            unit_code=plan.unit_code,
-            sla_due_at=due,
-            category=tracker.get_slot("case_category"),
-            location_text=tracker.get_slot("case_location"),
-            person_name=(tracker.get_slot("case_name") or None) if consent else None,
-            phone=(tracker.get_slot("case_phone") or None) if consent else None,
-            consent=consent,
-            moderation_verdict=marker,
-            attachments=[
-                AttachmentDraft(kind=a["kind"], url=a.get("url"), payload=a.get("payload"))
-                for a in tracker.get_slot("case_attachments") or []
-            ],
-        )
         try:
-            with session_scope(get_engine()) as session:
-                created = create_case(session, draft, idempotency_key=tracker.get_slot("case_key"))
-        except (SQLAlchemyError, OSError) as error:
+            created = await asyncio.to_thread(
+                submit_case,
+                kind=kind,
+                content=tracker.get_slot("case_content"),
+                channel=channel_of(tracker),
+                channel_user_id=tracker.sender_id,
+                unit_code=tracker.get_slot("case_unit"),
+                category=tracker.get_slot("case_category"),
+                location=tracker.get_slot("case_location"),
+                consent=tracker.get_slot("case_consent") is True,
+                person_name=tracker.get_slot("case_name"),
+                phone=tracker.get_slot("case_phone"),
+                moderation_marker=tracker.get_slot(MODERATION_SLOT),
+                attachments=tracker.get_slot("case_attachments") or [],
+                idempotency_key=tracker.get_slot("case_key"),
+            )
+        except StoreUnavailable as error:
             logger.error("case not saved for conversation %s: %s", tracker.sender_id, error)
             send(dispatcher, [Reply(NOT_SAVED.format(kind=intake.kind_label(kind)), RETRY_BUTTONS)])
             return [SlotSet("case_pending", True)]

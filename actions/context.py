@@ -49,7 +49,7 @@ class ActionHandleYesNo(Action):
     ) -> Events:
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         if _awaiting(tracker, {"action_delete_my_data"}) == AWAITING_DELETE:
-            return erase(dispatcher, tracker, confirmed=intent == "affirm")
+            return await erase(dispatcher, tracker, confirmed=intent == "affirm")
         if _awaiting(tracker, _ASKED_HELPFUL) == AWAITING_HELPFUL:
             if intent == "affirm":
                 send(dispatcher, [Reply(GLAD)])

@@ -7,8 +7,8 @@ whole and the reply leaves through the channel the citizen used.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import uuid
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,23 +17,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from actions.cases import channel_of
 from actions.common import Events, first_entity, latest_text, send
-from bot.cases.casework import CaseworkError, record_rating
-from bot.cases.handoff import forward_citizen_message, open_handoff, start_handoff
-from bot.cases.service import Actor, last_case_for
+from bot.cases.casework import CaseworkError
+from bot.cases.citizen import StoreUnavailable, forward_to_person, rate_case, request_person
 from bot.cases.sla import is_working_time, load_calendar, next_working_time
 from bot.cases.status import STATUS_LABELS
-from bot.db.engine import session_scope
-from bot.db.models import Case
-from bot.db.runtime import get_engine
 from bot.knowledge.answers import Reply
-from bot.knowledge.content import unit_tree
-from bot.knowledge.units import UnitInfo, UnitTree
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -70,20 +61,6 @@ def _when(now: datetime | None = None) -> str:
     return LATER.format(when=start.strftime("%H:%M ngày %d/%m/%Y"))
 
 
-def handoff_unit(tree: UnitTree, tracker: Tracker, session: Session) -> UnitInfo:
-    """The unit whose staff take the conversation: the ward the conversation names (a place
-    slot, or the form being filled), else the unit of the citizen's last case (issue 11: right
-    after filing to phường Láng, "gặp cán bộ" went to the city), else the province."""
-    for slot in ("unit_code", "case_unit"):
-        code = tracker.get_slot(slot)
-        unit = tree.get(code) if isinstance(code, str) and code else None
-        if unit is not None:
-            return unit
-    last = last_case_for(session, channel_of(tracker), tracker.sender_id)
-    known = tree.get(last.unit_code) if last is not None else None
-    return known if known is not None else tree.province()
-
-
 class ActionRequestHuman(Action):
     """request_human (or repeated "not helpful"): open a handoff case and go quiet."""
 
@@ -93,26 +70,19 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
-        tree = unit_tree()
         try:
-            with session_scope(get_engine()) as session:
-                unit = handoff_unit(tree, tracker, session)
-                created = start_handoff(
-                    session,
-                    channel=channel_of(tracker),
-                    channel_user_id=tracker.sender_id,
-                    conversation_id=tracker.sender_id,
-                    unit_code=unit.code,
-                    reason=f"Công dân đề nghị gặp cán bộ: {latest_text(tracker)}"[:2000],
-                    idempotency_key=f"handoff-{tracker.sender_id}-{uuid.uuid4()}",
-                )
-        except SQLAlchemyError as error:
+            started = await asyncio.to_thread(
+                request_person, channel_of(tracker), tracker.sender_id,
+                [tracker.get_slot("unit_code"), tracker.get_slot("case_unit")],
+                latest_text(tracker),
+            )
+        except StoreUnavailable as error:
             logger.error("handoff not opened for %s: %s", tracker.sender_id, error)
             send(dispatcher, [Reply(HANDOFF_FAILED)])
             return []
-        send(dispatcher, [Reply(HANDOFF_STARTED.format(unit=unit.name, ref=created.ref_code,
-                                                        when=_when()))])
-        return [SlotSet("handoff_active", True), SlotSet("handoff_ref", created.ref_code),
+        send(dispatcher, [Reply(HANDOFF_STARTED.format(unit=started.unit.name,
+                                                        ref=started.ref_code, when=_when()))])
+        return [SlotSet("handoff_active", True), SlotSet("handoff_ref", started.ref_code),
                 SlotSet("awaiting", None)]
 
 
@@ -150,18 +120,17 @@ class ActionForwardToStaff(Action):
     ) -> Events:
         metadata = (tracker.latest_message or {}).get("metadata") or {}
         try:
-            with session_scope(get_engine()) as session:
-                case = open_handoff(session, channel_of(tracker), tracker.sender_id)
-                if case is None:  # staff closed it in the meantime
-                    send(dispatcher, [Reply(HANDED_BACK)])
-                    return [SlotSet("handoff_active", False), SlotSet("handoff_ref", None)]
-                forward_citizen_message(session, case, latest_text(tracker),
-                                        attachments=list(metadata.get("attachments") or []))
-                ref = case.ref_code
-        except SQLAlchemyError as error:
+            ref = await asyncio.to_thread(
+                forward_to_person, channel_of(tracker), tracker.sender_id, latest_text(tracker),
+                list(metadata.get("attachments") or []),
+            )
+        except StoreUnavailable as error:
             logger.error("message not forwarded for %s: %s", tracker.sender_id, error)
             send(dispatcher, [Reply(FORWARD_FAILED)])
             return []
+        if ref is None:  # staff closed it in the meantime
+            send(dispatcher, [Reply(HANDED_BACK)])
+            return [SlotSet("handoff_active", False), SlotSet("handoff_ref", None)]
         if not acknowledged(tracker.events, ref):
             send(dispatcher, [Reply(FORWARDED_ACK_TEXT.format(ref=ref))])
         return []
@@ -246,19 +215,13 @@ class ActionRecordRating(Action):
             send(dispatcher, [Reply(RATING_INVALID)])
             return []
         try:
-            with session_scope(get_engine()) as session:
-                case = session.execute(
-                    select(Case).where(Case.ref_code == ref,
-                                       Case.channel_user_id == tracker.sender_id)
-                ).scalar_one_or_none()
-                if case is None:
-                    send(dispatcher, [Reply(RATING_INVALID)])
-                    return []
-                record_rating(session, case.id, int(raw),
-                              actor=Actor.citizen(tracker.sender_id))
-        except (SQLAlchemyError, CaseworkError) as error:
+            rated = await asyncio.to_thread(rate_case, ref, tracker.sender_id, int(raw))
+        except (StoreUnavailable, CaseworkError) as error:
             logger.error("rating not stored: %s", error)
             send(dispatcher, [Reply("Xin lỗi, chưa lưu được đánh giá. Bạn thử lại sau nhé.")])
+            return []
+        if not rated:
+            send(dispatcher, [Reply(RATING_INVALID)])
             return []
         send(dispatcher, [Reply(RATING_THANKS.format(rating=raw))])
         return [SlotSet("rating_ref", None)]

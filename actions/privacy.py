@@ -3,21 +3,20 @@ numbers and the name from the case texts, and what they typed from the conversat
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from functools import partial
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
 from actions.cases import channel_of
 from actions.common import Events, send
-from bot.cases.service import Actor, HeldData, anonymise_citizen, personal_data_of
+from bot.cases.citizen import StoreUnavailable, erase_personal_data, held_data
+from bot.cases.service import HeldData
 from bot.conversation.erasure import PERSONAL_SLOTS, redact_conversation
-from bot.db.engine import session_scope
-from bot.db.models import ActorKind
-from bot.db.runtime import get_engine
 from bot.knowledge.answers import Reply
 from bot.settings import get_settings
 
@@ -85,9 +84,8 @@ class ActionShowMyData(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         try:
-            with session_scope(get_engine(), read_only=True) as session:
-                held = personal_data_of(session, channel_of(tracker), tracker.sender_id)
-        except SQLAlchemyError as error:
+            held = await asyncio.to_thread(held_data, channel_of(tracker), tracker.sender_id)
+        except StoreUnavailable as error:
             logger.error("data access request failed: %s", error)
             send(dispatcher, [Reply(FAILED.replace("xóa", "tra cứu"))])
             return []
@@ -111,18 +109,17 @@ class ActionDeleteMyData(Action):
         return [SlotSet("awaiting", AWAITING_DELETE)]
 
 
-def erase(dispatcher: CollectingDispatcher, tracker: Tracker, confirmed: bool) -> Events:
+async def erase(dispatcher: CollectingDispatcher, tracker: Tracker, confirmed: bool) -> Events:
+    """The answer to the confirmation :class:`ActionDeleteMyData` asked for."""
     if not confirmed:
         send(dispatcher, [Reply(KEPT)])
         return [SlotSet("awaiting", None)]
     try:
-        with session_scope(get_engine()) as session:
-            count = anonymise_citizen(
-                session, channel_of(tracker), tracker.sender_id,
-                actor=Actor(ActorKind.CITIZEN, tracker.sender_id),
-            )
-        redact_conversation(get_settings().tracker_store_url, tracker.sender_id)
-    except SQLAlchemyError as error:
+        count = await asyncio.to_thread(
+            erase_personal_data, channel_of(tracker), tracker.sender_id,
+            redact_conversation=partial(redact_conversation, get_settings().tracker_store_url),
+        )
+    except StoreUnavailable as error:
         logger.error("erasure failed: %s", error)
         send(dispatcher, [Reply(FAILED)])
         return [SlotSet("awaiting", None)]

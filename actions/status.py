@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -10,15 +11,13 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
 from actions.cases import channel_of
 from actions.common import Events, first_entity, latest_text, send
-from bot.cases.service import get_case_status, last_case_for, normalise_ref_code
-from bot.cases.status import INVALID_CODE, NO_CASES, NOT_FOUND, describe, last_public_reply
-from bot.db.engine import session_scope
+from bot.cases.citizen import StoreUnavailable, look_up_status
+from bot.cases.service import normalise_ref_code
+from bot.cases.status import INVALID_CODE, NO_CASES, NOT_FOUND, describe
 from bot.db.refcodes import code_like
-from bot.db.runtime import get_engine
 from bot.knowledge.answers import Reply
 
 logger = logging.getLogger(__name__)
@@ -66,20 +65,14 @@ class ActionCheckStatus(Action):
             send(dispatcher, [Reply(TOO_MANY_MISSES)])
             return []
         try:
-            with session_scope(get_engine(), read_only=True) as session:
-                view = (
-                    get_case_status(session, code, channel, user)
-                    if code
-                    else last_case_for(session, channel, user)
-                )
-                reply = last_public_reply(session, view.ref_code) if view else None
-        except SQLAlchemyError as error:
+            found = await asyncio.to_thread(look_up_status, code, channel, user)
+        except StoreUnavailable as error:
             logger.error("status lookup failed: %s", error)
             send(dispatcher, [Reply(UNAVAILABLE)])
             return []
-        if view is None:
+        if found is None:
             # Same words whether the code does not exist or belongs to someone else.
             send(dispatcher, [Reply(NOT_FOUND if code else NO_CASES)])
             return []
-        send(dispatcher, [Reply(describe(view, reply))])
+        send(dispatcher, [Reply(describe(found.view, found.staff_reply))])
         return []

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from actions.cases import (
     MODERATION_SLOT,
-    THREAT_RESPONSE,
     ActionStartCase,
     ActionSubmitCase,
     worst_marker,
 )
+from bot.cases.citizen import THREAT_RESPONSE
 from bot.db.engine import session_scope
 from bot.db.models import Case, Quarantine
 from bot.db.runtime import get_engine

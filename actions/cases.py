@@ -24,6 +24,7 @@ from bot.cases.citizen import StoreUnavailable, submit_case, worst_marker
 from bot.cases.service import normalise_vn_phone
 from bot.knowledge.answers import Reply
 from bot.knowledge.content import unit_tree
+from bot.knowledge.replies import reply_text
 from bot.moderation.gate import check_message, record_quarantine
 
 logger = logging.getLogger(__name__)
@@ -32,35 +33,29 @@ CASE_SLOTS = (
     "case_content", "case_location", "case_unit", "case_category", "case_consent",
     "case_name", "case_phone", "case_confirm", "case_attachments",
 )
-INTRO = {
-    "petition": "Tôi sẽ giúp bạn gửi phản ánh, kiến nghị tới Mặt trận. Bạn có thể nhắn \"hủy\" "
-                "bất cứ lúc nào để dừng.",
-    "feedback": "Cảm ơn bạn muốn góp ý cho công tác Mặt trận. Bạn có thể nhắn \"hủy\" bất cứ "
-                "lúc nào để dừng.",
-}
-SAVED = (
-    "Cảm ơn bạn! {kind} của bạn đã được tiếp nhận với mã hồ sơ {ref}. Hồ sơ được chuyển tới "
-    "{unit}. Bạn có thể nhắn \"tra cứu {ref}\" để biết tình trạng xử lý."
-)
-NOT_SAVED = (
-    "Xin lỗi, hệ thống đang gặp sự cố nên {kind} của bạn CHƯA được lưu. Thông tin bạn đã nhập "
-    "vẫn được giữ lại: bạn nhắn \"thử lại\" (hoặc bấm nút bên dưới) để gửi lại, không cần nhập lại."
-)
-RETRY_BUTTONS = [
-    {"title": "Thử lại", "payload": "/retry"},
-    {"title": "Hủy", "payload": "/cancel"},
-]
-CANCELLED = "Đã hủy. Không có thông tin nào được lưu. Bạn cần hỗ trợ gì khác cứ nhắn cho tôi nhé."
-NOTHING_TO_CANCEL = "Hiện không có việc gì đang làm dở để hủy. Bạn cần hỗ trợ gì ạ?"
-NOTHING_TO_RETRY = "Hiện không có phản ánh, góp ý nào đang chờ gửi lại."
-#: "Thử lại" with nothing waiting (after "Hủy", or typed later): offer to start again.
-START_AGAIN = Reply(
-    NOTHING_TO_RETRY + " Bạn muốn bắt đầu lại không? Chọn một mục dưới đây, hoặc nhắn nội "
-    "dung bạn muốn phản ánh.",
-    [{"title": "Gửi phản ánh", "payload": "/submit_petition"},
-     {"title": "Gửi góp ý", "payload": "/give_feedback"},
-     {"title": "Gặp cán bộ", "payload": "/request_human"}],
-)
+
+
+def retry_buttons() -> list[dict[str, str]]:
+    """Offered with the apology when the database could not save the case."""
+    return [{"title": reply_text("button_retry"), "payload": "/retry"},
+            {"title": reply_text("button_cancel"), "payload": "/cancel"}]
+
+
+def start_again() -> Reply:
+    """"Thử lại" with nothing waiting (after "Hủy", or typed later): offer to start again."""
+    return Reply(
+        reply_text("case_start_again", nothing_to_retry=reply_text("case_nothing_to_retry")),
+        [{"title": reply_text("button_petition"), "payload": "/submit_petition"},
+         {"title": reply_text("button_feedback"), "payload": "/give_feedback"},
+         {"title": reply_text("button_person"), "payload": "/request_human"}],
+    )
+
+
+def person_buttons() -> list[dict[str, str]]:
+    """Offered when a step's answer was not understood twice in a row."""
+    return [{"title": reply_text("button_person"), "payload": "/request_human"},
+            {"title": reply_text("button_cancel"), "payload": "/cancel"}]
+
 
 #: Intents that interrupt the form at any step (issue 11): answered, then the form goes on
 #: (status, programme, contact) or pauses with its draft kept (a person, erasure).
@@ -70,15 +65,7 @@ INTERRUPTING_INTENTS = frozenset(
 INTERRUPT_CONFIDENCE = 0.5
 INTERRUPT_CONFIDENCE_FREE_TEXT = 0.75
 INTERRUPT_MAX_WORDS_FREE_TEXT = 12
-#: Said before the form asks its question again after an interruption.
-RESUME_NOTE = ("Hồ sơ bạn đang soạn vẫn được giữ. Mình làm tiếp nhé; nếu không muốn gửi nữa, "
-               "bạn nhắn \"hủy\".")
-#: A step's answer was not understood twice in a row: a person is offered.
-SECOND_MISS = ("Xin lỗi, tôi vẫn chưa hiểu câu trả lời của bạn. Bạn có thể trả lời lại, hoặc bấm "
-               "\"Gặp cán bộ\" để cán bộ Mặt trận hỗ trợ trực tiếp (nội dung bạn đã nhắn vẫn "
-               "được giữ).")
-PERSON_BUTTONS = [{"title": "Gặp cán bộ", "payload": "/request_human"},
-                  {"title": "Hủy", "payload": "/cancel"}]
+#: How many times in a row the current step was not understood.
 MISSES_SLOT = "case_misses"
 #: The moderation marker of the case being written (bot.moderation.gate: clean, rude, threat).
 MODERATION_SLOT = "case_moderation"
@@ -123,7 +110,7 @@ def missed(dispatcher: CollectingDispatcher, tracker: Tracker, first_time: str) 
     """Say the step did not understand; from the second time in a row, offer a person."""
     misses = int(tracker.get_slot(MISSES_SLOT) or 0) + 1
     if misses >= 2:
-        dispatcher.utter_message(text=SECOND_MISS, buttons=PERSON_BUTTONS)
+        dispatcher.utter_message(text=reply_text("case_second_miss"), buttons=person_buttons())
     else:
         dispatcher.utter_message(text=first_time)
     return {MISSES_SLOT: float(misses)}
@@ -171,7 +158,9 @@ class ActionStartCase(Action):
             send(dispatcher, [Reply(verdict.citizen_message)])
             return []
         kind = "feedback" if _intent(tracker) == "give_feedback" else "petition"
-        send(dispatcher, [Reply(INTRO[kind])])
+        intro = reply_text("case_intro_feedback") if kind == "feedback" \
+            else reply_text("case_intro_petition")
+        send(dispatcher, [Reply(intro)])
         return [
             *(SlotSet(slot, None) for slot in CASE_SLOTS),
             SlotSet(MODERATION_SLOT, verdict.marker),
@@ -286,7 +275,7 @@ class ValidateCaseForm(FormValidationAction):
             return {"case_unit": result.unit.code}
         if result.status == "ambiguous":
             dispatcher.utter_message(
-                text="Có mấy phường, xã trùng tên. Bạn chọn đúng nơi xảy ra sự việc nhé:",
+                text=reply_text("case_unit_ambiguous"),
                 buttons=[
                     {"title": (u.short_name or u.name)[:20],
                      "payload": f'/inform{{"location":"{u.code}"}}'}
@@ -296,10 +285,7 @@ class ValidateCaseForm(FormValidationAction):
             return {"case_unit": None}
         if self._requested(tracker) == "case_unit":
             return {"case_unit": None, **missed(
-                dispatcher, tracker,
-                "Tôi chưa xác định được phường, xã này. Bạn ghi rõ tên phường hoặc xã "
-                "(ví dụ: \"phường Láng\", \"xã Sóc Sơn\"), hoặc nhắn \"không rõ\" để gửi "
-                "về Mặt trận thành phố.")}
+                dispatcher, tracker, reply_text("case_unit_unknown"))}
         # A street or landmark without a ward: keep it as the detail, still ask for the ward.
         return {"case_unit": None}
 
@@ -318,7 +304,7 @@ class ValidateCaseForm(FormValidationAction):
             events.append(SlotSet(MISSES_SLOT, changed[MISSES_SLOT]))
         if "case_attachments" in changed:
             if changed["case_attachments"]:
-                dispatcher.utter_message(text="Tôi đã nhận được tệp đính kèm của bạn.")
+                dispatcher.utter_message(text=reply_text("case_attachment_received"))
             events.append(SlotSet("case_attachments", changed["case_attachments"]))
         return events
 
@@ -343,7 +329,7 @@ class ValidateCaseForm(FormValidationAction):
         code = intake.match_category(str(value or ""))
         if code is None and self._requested(tracker) == "case_category":
             return {"case_category": None, **missed(
-                dispatcher, tracker, "Bạn chọn một lĩnh vực trong danh sách giúp tôi nhé.")}
+                dispatcher, tracker, reply_text("case_category_missed"))}
         return {"case_category": code, MISSES_SLOT: None}
 
     # -- consent, name, phone
@@ -359,7 +345,7 @@ class ValidateCaseForm(FormValidationAction):
             return {"case_consent": False, "case_name": None, "case_phone": None,
                     MISSES_SLOT: None}
         return {"case_consent": None, **missed(
-            dispatcher, tracker, "Bạn bấm \"Đồng ý\" hoặc \"Gửi ẩn danh\" giúp tôi nhé.")}
+            dispatcher, tracker, reply_text("case_consent_missed"))}
 
     async def extract_case_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -385,10 +371,7 @@ class ValidateCaseForm(FormValidationAction):
             return {"case_name": ""}
         name = intake.parse_name(str(value or ""))
         if name is None:
-            dispatcher.utter_message(
-                text="Họ tên chỉ gồm chữ cái (ví dụ: Nguyễn Văn An). Bạn nhập lại, hoặc nhắn "
-                "\"bỏ qua\" nếu không muốn để lại tên."
-            )
+            dispatcher.utter_message(text=reply_text("case_name_invalid"))
         return {"case_name": name}
 
     async def extract_case_phone(
@@ -415,10 +398,7 @@ class ValidateCaseForm(FormValidationAction):
             return {"case_phone": ""}
         phone = normalise_vn_phone(str(value or ""))
         if phone is None:
-            dispatcher.utter_message(
-                text="Số điện thoại chưa đúng. Bạn nhập số có 10 chữ số bắt đầu bằng 0 (ví dụ "
-                "0912345678) hoặc dạng +84, hoặc nhắn \"bỏ qua\"."
-            )
+            dispatcher.utter_message(text=reply_text("case_phone_invalid"))
         return {"case_phone": phone}
 
     # -- the summary answer: send, edit one part, (cancel goes through the cancel rule)
@@ -437,7 +417,7 @@ class ValidateCaseForm(FormValidationAction):
                 cleared.update({slot: None for slot in intake.EDIT_FIELDS[target]})
             return cleared
         return {"case_confirm": None, **missed(
-            dispatcher, tracker, "Bạn bấm \"Gửi\" để gửi, chọn mục cần sửa, hoặc \"Hủy\".")}
+            dispatcher, tracker, reply_text("case_confirm_missed"))}
 
 
 class ActionAskCaseConfirm(Action):
@@ -460,12 +440,12 @@ class ActionAskCaseConfirm(Action):
             name=tracker.get_slot("case_name"),
             phone=tracker.get_slot("case_phone"),
         )
-        buttons = [{"title": "Gửi", "payload": "/affirm"}]
+        buttons = [{"title": reply_text("button_send"), "payload": "/affirm"}]
         buttons += [
             {"title": label, "payload": f'/edit{{"edit_field":"{field}"}}'}
             for field, label in intake.EDIT_LABELS.items()
         ]
-        buttons.append({"title": "Hủy", "payload": "/cancel"})
+        buttons.append({"title": reply_text("button_cancel"), "payload": "/cancel"})
         dispatcher.utter_message(text=text, buttons=buttons)
         return []
 
@@ -480,7 +460,7 @@ class ActionSubmitCase(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         if tracker.get_slot("case_confirm") != "confirm" or not tracker.get_slot("case_content"):
-            send(dispatcher, [Reply(NOTHING_TO_RETRY)])
+            send(dispatcher, [Reply(reply_text("case_nothing_to_retry"))])
             return []
         kind = tracker.get_slot("case_kind") or "petition"
         try:
@@ -502,10 +482,12 @@ class ActionSubmitCase(Action):
             )
         except StoreUnavailable as error:
             logger.error("case not saved for conversation %s: %s", tracker.sender_id, error)
-            send(dispatcher, [Reply(NOT_SAVED.format(kind=intake.kind_label(kind)), RETRY_BUTTONS)])
+            send(dispatcher, [Reply(reply_text("case_not_saved", kind=intake.kind_label(kind)),
+                                    retry_buttons())])
             return [SlotSet("case_pending", True)]
         unit = unit_tree().get(created.unit_code)
-        send(dispatcher, [Reply(SAVED.format(
+        send(dispatcher, [Reply(reply_text(
+            "case_saved",
             kind=intake.kind_label(kind).capitalize(),
             ref=created.ref_code,
             unit=unit.name if unit else created.unit_code,
@@ -528,7 +510,8 @@ class ActionCancelCase(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         had_draft = bool(tracker.active_loop.get("name")) or bool(tracker.get_slot("case_pending"))
-        send(dispatcher, [Reply(CANCELLED if had_draft else NOTHING_TO_CANCEL)])
+        send(dispatcher, [Reply(reply_text("case_cancelled") if had_draft
+                                else reply_text("case_nothing_to_cancel"))])
         return [
             ActiveLoop(None),
             SlotSet("requested_slot", None),
@@ -549,7 +532,7 @@ class ActionRetryCase(ActionSubmitCase):
     ) -> Events:
         if not tracker.get_slot("case_pending"):
             # Issue 11: "thử lại" after a cancel means "let me start again", not "retry a save".
-            send(dispatcher, [START_AGAIN])
+            send(dispatcher, [start_again()])
             return []
         return await super().run(dispatcher, tracker, domain)
 
@@ -564,7 +547,7 @@ class ActionResumeCase(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
-        dispatcher.utter_message(text=RESUME_NOTE)
+        dispatcher.utter_message(text=reply_text("case_resume_note"))
         return [SlotSet(MISSES_SLOT, None)]
 
 
@@ -591,7 +574,7 @@ class ActionAskCaseCategory(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         dispatcher.utter_message(
-            text="Sự việc thuộc lĩnh vực nào?",
+            text=reply_text("case_ask_category"),
             buttons=[
                 {"title": c.button_title, "payload": f'/inform{{"category":"{c.code}"}}'}
                 for c in intake.load_categories()
@@ -613,8 +596,8 @@ class ActionAskCaseConsent(Action):
         dispatcher.utter_message(
             text=intake.CONSENT_NOTICE,
             buttons=[
-                {"title": "Đồng ý", "payload": "/affirm"},
-                {"title": "Gửi ẩn danh", "payload": "/deny"},
+                {"title": reply_text("button_consent_yes"), "payload": "/affirm"},
+                {"title": reply_text("button_consent_no"), "payload": "/deny"},
             ],
         )
         return []

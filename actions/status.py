@@ -19,17 +19,12 @@ from bot.cases.service import normalise_ref_code
 from bot.cases.status import INVALID_CODE, NO_CASES, NOT_FOUND, describe
 from bot.db.refcodes import code_like
 from bot.knowledge.answers import Reply
+from bot.knowledge.replies import reply_text
 
 logger = logging.getLogger(__name__)
-UNAVAILABLE = "Xin lỗi, hệ thống tra cứu đang gặp sự cố. Bạn vui lòng thử lại sau ít phút."
 #: Look-ups by code that found nothing, per conversation, before the code look-up pauses.
 MAX_MISSES = 5
 MISS_WINDOW_SECONDS = 600.0
-TOO_MANY_MISSES = (
-    "Bạn đã tra cứu nhiều mã hồ sơ không đúng trong thời gian ngắn. Để bảo vệ thông tin của "
-    "người dân, việc tra cứu theo mã tạm dừng khoảng 10 phút. Bạn vẫn có thể hỏi \"hồ sơ của "
-    "tôi\" để xem hồ sơ gần nhất của mình, hoặc nhắn \"gặp cán bộ\" để được hỗ trợ."
-)
 #: Wall clock, replaceable in tests (tracker event timestamps are wall-clock seconds).
 clock: Callable[[], float] = time.time
 
@@ -62,13 +57,13 @@ class ActionCheckStatus(Action):
             # Codes follow a pattern; guessing them one after another (13 a second were tried)
             # is slowed down, though a look-up only ever shows a case to the one who filed it.
             logger.warning("status look-up by code paused: %d misses", MAX_MISSES)
-            send(dispatcher, [Reply(TOO_MANY_MISSES)])
+            send(dispatcher, [Reply(reply_text("status_too_many_misses"))])
             return []
         try:
             found = await asyncio.to_thread(look_up_status, code, channel, user)
         except StoreUnavailable as error:
             logger.error("status lookup failed: %s", error)
-            send(dispatcher, [Reply(UNAVAILABLE)])
+            send(dispatcher, [Reply(reply_text("status_unavailable"))])
             return []
         if found is None:
             # Same words whether the code does not exist or belongs to someone else.

@@ -18,12 +18,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cases import (
     MISSES_SLOT,
-    SECOND_MISS,
     ActionPauseCase,
     ActionResumeCase,
     ValidateCaseForm,
     interrupted,
 )
+from bot.knowledge.replies import reply_text
+
+SECOND_MISS = reply_text("case_second_miss")
 
 DRAFT = {"case_kind": "petition", "case_key": "k", "case_content": "Cống ngõ 5 bị tắc",
          "case_unit": "p_lang", "case_location": "ngõ 5"}

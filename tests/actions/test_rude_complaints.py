@@ -76,7 +76,9 @@ def test_the_worst_marker_wins() -> None:
 
 async def test_the_citizen_can_see_what_is_held_about_them(database: str) -> None:
     """Issue 12, item 3: the right to access, in the conversation."""
-    from actions.privacy import HELD_INTRO, ActionShowMyData, mask_phone
+    from actions.privacy import ActionShowMyData, mask_phone
+    from bot.knowledge.replies import reply_text
+    HELD_INTRO = reply_text("data_held_intro")
 
     dispatcher = CollectingDispatcher()
     await ActionShowMyData().run(dispatcher, make_tracker("dữ liệu của tôi", "access_my_data",

@@ -18,8 +18,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.cases import channel_of
-from actions.common import Events, first_entity, latest_text, send
+from actions.common import Events, channel_of, first_entity, latest_text, send
 from bot.cases.casework import CaseworkError
 from bot.cases.citizen import StoreUnavailable, forward_to_person, rate_case, request_person
 from bot.cases.sla import is_working_time, load_calendar, next_working_time

@@ -12,8 +12,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.cases import channel_of
-from actions.common import Events, send
+from actions.common import Events, channel_of, send
 from bot.cases.citizen import StoreUnavailable, erase_personal_data, held_data
 from bot.cases.service import HeldData
 from bot.conversation.erasure import PERSONAL_SLOTS, redact_conversation

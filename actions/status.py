@@ -12,8 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.cases import channel_of
-from actions.common import Events, first_entity, latest_text, send
+from actions.common import Events, channel_of, first_entity, latest_text, send
 from bot.cases.citizen import StoreUnavailable, look_up_status
 from bot.cases.service import normalise_ref_code
 from bot.cases.status import INVALID_CODE, NO_CASES, NOT_FOUND, describe

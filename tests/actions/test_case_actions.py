@@ -10,12 +10,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
+from actions.case_form import ValidateCaseForm
 from actions.cases import (
     ActionCancelCase,
     ActionRetryCase,
     ActionStartCase,
     ActionSubmitCase,
-    ValidateCaseForm,
 )
 from actions.context import ActionHandleYesNo
 from actions.privacy import ActionDeleteMyData

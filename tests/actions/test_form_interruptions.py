@@ -16,13 +16,9 @@ from action_helpers import DOMAIN, make_tracker, slots_set, texts
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.cases import (
-    MISSES_SLOT,
-    ActionPauseCase,
-    ActionResumeCase,
-    ValidateCaseForm,
-    interrupted,
-)
+from actions.case_form import ValidateCaseForm
+from actions.case_interruptions import ActionPauseCase, ActionResumeCase, interrupted
+from actions.case_slots import MISSES_SLOT
 from bot.knowledge.replies import reply_text
 
 SECOND_MISS = reply_text("case_second_miss")

@@ -9,13 +9,9 @@ from action_helpers import DOMAIN, make_tracker, slots_set, texts
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
-from actions.cases import (
-    MODERATION_SLOT,
-    ActionStartCase,
-    ActionSubmitCase,
-    worst_marker,
-)
-from bot.cases.citizen import THREAT_RESPONSE
+from actions.case_slots import MODERATION_SLOT
+from actions.cases import ActionStartCase, ActionSubmitCase
+from bot.cases.citizen import THREAT_RESPONSE, worst_marker
 from bot.db.engine import session_scope
 from bot.db.models import Case, Quarantine
 from bot.db.runtime import get_engine

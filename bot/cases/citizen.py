@@ -1,15 +1,14 @@
 """What a citizen asks of the case store from a conversation, one unit of work per call.
 
-The chat actions used to open database sessions and run queries themselves; now each citizen
-request is one function here that takes plain values, opens its own transaction on the
+Each citizen request is one function that takes plain values, opens its own transaction on the
 process engine (``bot.db.runtime.get_engine``) and returns plain results (frozen dataclasses,
-counts, reference codes). The actions only read the tracker, call one of these and word the
-reply, so they know nothing of SQL and the same requests can be served by another front end.
+counts, reference codes). The chat actions only read the tracker, call one of these and word the
+reply: they know nothing of sessions, queries or the database's errors (tests/test_architecture.py
+keeps it so), and another front end can serve the same requests.
 
 Every function blocks on the database: async callers run it with ``asyncio.to_thread`` so the
-action server's event loop keeps serving other conversations meanwhile. A database that
-cannot do the work raises :class:`StoreUnavailable` (nothing was saved); the caller tells the
-citizen to try again.
+action server's event loop keeps serving other conversations meanwhile. A database that cannot
+do the work raises :class:`StoreUnavailable`; the caller tells the citizen to try again.
 """
 
 from __future__ import annotations
@@ -54,7 +53,8 @@ THREAT_RESPONSE = timedelta(hours=4)
 
 
 class StoreUnavailable(Exception):
-    """The database could not do the work (down, refused, timed out); nothing was saved.
+    """The database could not do the work (down, refused, timed out); the transaction was
+    rolled back, so asking again is safe.
 
     Its text is the underlying error's, for the log; it is never shown to a citizen."""
 
@@ -176,9 +176,8 @@ def request_person(
     citizen's request, recorded for staff.
 
     The unit is the first of ``named_units`` (unit codes the conversation holds: a place it
-    named, the form being filled) that exists,
-    else the unit of the citizen's last case (issue 11: right after filing to phường Láng, "gặp
-    cán bộ" went to the city), else the province."""
+    named, the form being filled) that exists, else the unit of the citizen's last case (issue
+    11: right after filing to phường Láng, "gặp cán bộ" went to the city), else the province."""
     tree = unit_tree()
     with _unit_of_work() as session:
         named = (tree.get(code) if isinstance(code, str) and code else None
@@ -242,7 +241,8 @@ def erase_personal_data(
     conversation store; the number of cases changed.
 
     The conversation store is Rasa's, so the caller hands in how to redact it
-    (``bot.conversation.erasure``); a failure there is reported like one of the case store."""
+    (``bot.conversation.erasure``); a failure there is reported like one of the case store (the
+    cases stay erased, and asking again redacts the rest)."""
     with _unit_of_work() as session:
         count = anonymise_citizen(session, channel, channel_user_id,
                                   actor=Actor(ActorKind.CITIZEN, channel_user_id))

@@ -1,165 +1,48 @@
-"""Feedback and petitions: moderation, the intake form, saving exactly once, cancelling.
+"""Feedback and petitions: opening the form after moderation, saving exactly once, cancelling.
 
-The form (``case_form``) collects what happened, where, the category and, after a consent notice,
-optional name and phone; a summary lets the citizen send, edit one part, or cancel. The case is
-written by :func:`bot.cases.service.create_case` in one transaction with its first event and the staff
-notification, and the reference code is told only after the commit.
+The form itself is in ``actions/case_form.py`` (validation), ``actions/case_questions.py`` (its
+questions) and ``actions/case_interruptions.py``. The confirmed case is written by
+:func:`bot.cases.citizen.submit_case`, off the event loop, in one transaction with its first event
+and the staff notification, and the reference code is told only after the commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
-from actions.common import Events, entity_values, first_entity, first_place, latest_text, send
+from actions.case_slots import CASE_SLOTS, MODERATION_SLOT
+from actions.common import Events, channel_of, latest_intent, latest_text, send
 from bot.cases import intake
-from bot.cases.routing import plan_case
-from bot.cases.service import AttachmentDraft, CaseDraft, create_case, normalise_vn_phone
-from bot.db.engine import session_scope
-from bot.db.runtime import get_engine
+from bot.cases.citizen import StoreUnavailable, submit_case
 from bot.knowledge.answers import Reply
 from bot.knowledge.content import unit_tree
-from bot.moderation.gate import CLEAN, RUDE, THREAT, check_message, record_quarantine
+from bot.knowledge.replies import reply_text
+from bot.moderation.gate import check_message, record_quarantine
 
 logger = logging.getLogger(__name__)
 
-CASE_SLOTS = (
-    "case_content", "case_location", "case_unit", "case_category", "case_consent",
-    "case_name", "case_phone", "case_confirm", "case_attachments",
-)
-INTRO = {
-    "petition": "Tôi sẽ giúp bạn gửi phản ánh, kiến nghị tới Mặt trận. Bạn có thể nhắn \"hủy\" "
-                "bất cứ lúc nào để dừng.",
-    "feedback": "Cảm ơn bạn muốn góp ý cho công tác Mặt trận. Bạn có thể nhắn \"hủy\" bất cứ "
-                "lúc nào để dừng.",
-}
-SAVED = (
-    "Cảm ơn bạn! {kind} của bạn đã được tiếp nhận với mã hồ sơ {ref}. Hồ sơ được chuyển tới "
-    "{unit}. Bạn có thể nhắn \"tra cứu {ref}\" để biết tình trạng xử lý."
-)
-NOT_SAVED = (
-    "Xin lỗi, hệ thống đang gặp sự cố nên {kind} của bạn CHƯA được lưu. Thông tin bạn đã nhập "
-    "vẫn được giữ lại: bạn nhắn \"thử lại\" (hoặc bấm nút bên dưới) để gửi lại, không cần nhập lại."
-)
-RETRY_BUTTONS = [
-    {"title": "Thử lại", "payload": "/retry"},
-    {"title": "Hủy", "payload": "/cancel"},
-]
-CANCELLED = "Đã hủy. Không có thông tin nào được lưu. Bạn cần hỗ trợ gì khác cứ nhắn cho tôi nhé."
-NOTHING_TO_CANCEL = "Hiện không có việc gì đang làm dở để hủy. Bạn cần hỗ trợ gì ạ?"
-NOTHING_TO_RETRY = "Hiện không có phản ánh, góp ý nào đang chờ gửi lại."
-#: "Thử lại" with nothing waiting (after "Hủy", or typed later): offer to start again.
-START_AGAIN = Reply(
-    NOTHING_TO_RETRY + " Bạn muốn bắt đầu lại không? Chọn một mục dưới đây, hoặc nhắn nội "
-    "dung bạn muốn phản ánh.",
-    [{"title": "Gửi phản ánh", "payload": "/submit_petition"},
-     {"title": "Gửi góp ý", "payload": "/give_feedback"},
-     {"title": "Gặp cán bộ", "payload": "/request_human"}],
-)
 
-#: Intents that interrupt the form at any step (issue 11): answered, then the form goes on
-#: (status, programme, contact) or pauses with its draft kept (a person, erasure).
-INTERRUPTING_INTENTS = frozenset(
-    {"check_status", "ask_programme", "ask_contact", "request_human", "delete_my_data"})
-#: How sure the NLU must be; at the description step (free text) surer, and the message short.
-INTERRUPT_CONFIDENCE = 0.5
-INTERRUPT_CONFIDENCE_FREE_TEXT = 0.75
-INTERRUPT_MAX_WORDS_FREE_TEXT = 12
-#: Said before the form asks its question again after an interruption.
-RESUME_NOTE = ("Hồ sơ bạn đang soạn vẫn được giữ. Mình làm tiếp nhé; nếu không muốn gửi nữa, "
-               "bạn nhắn \"hủy\".")
-#: A step's answer was not understood twice in a row: a person is offered.
-SECOND_MISS = ("Xin lỗi, tôi vẫn chưa hiểu câu trả lời của bạn. Bạn có thể trả lời lại, hoặc bấm "
-               "\"Gặp cán bộ\" để cán bộ Mặt trận hỗ trợ trực tiếp (nội dung bạn đã nhắn vẫn "
-               "được giữ).")
-PERSON_BUTTONS = [{"title": "Gặp cán bộ", "payload": "/request_human"},
-                  {"title": "Hủy", "payload": "/cancel"}]
-MISSES_SLOT = "case_misses"
-#: The moderation marker of the case being written (bot.moderation.gate: clean, rude, threat).
-MODERATION_SLOT = "case_moderation"
-#: How soon a person must look at a case with a threat of violence, at the latest.
-THREAT_RESPONSE = timedelta(hours=4)
+def retry_buttons() -> list[dict[str, str]]:
+    """Offered with the apology when the database could not save the case."""
+    return [{"title": reply_text("button_retry"), "payload": "/retry"},
+            {"title": reply_text("button_cancel"), "payload": "/cancel"}]
 
 
-def worst_marker(*markers: str | None) -> str:
-    """The most serious of the markers seen while the case was written."""
-    order = [CLEAN, RUDE, THREAT]
-    return max((m if m in order else CLEAN for m in markers), key=order.index)
-
-
-def interrupted(tracker: Tracker, requested: str | None) -> bool:
-    """Whether the latest message is a question or request the form should not swallow as the
-    answer to its step: "đơn của tôi sao rồi", "gặp cán bộ", "xóa dữ liệu của tôi", a programme
-    question. At the description step the bar is higher: describing a problem can sound like
-    anything, and a description is long."""
-    intent = (tracker.latest_message or {}).get("intent") or {}
-    name = intent.get("name")
-    if name not in INTERRUPTING_INTENTS or answers_the_step(tracker, requested):
-        return False
-    confidence = float(intent.get("confidence") or 0.0)
-    if requested in (None, "case_content"):
-        text = latest_text(tracker)
-        return (confidence >= INTERRUPT_CONFIDENCE_FREE_TEXT
-                and (text.startswith("/") or len(text.split()) <= INTERRUPT_MAX_WORDS_FREE_TEXT))
-    return confidence >= INTERRUPT_CONFIDENCE
-
-
-def answers_the_step(tracker: Tracker, requested: str | None) -> bool:
-    """Whether the latest message is a valid answer to the step being asked, whatever the NLU
-    thought it was: "phường Láng" at the place step is the place, not a contact question."""
-    text = latest_text(tracker)
-    if not text or text.startswith("/"):
-        return False
-    if requested == "case_unit":
-        place = first_place(tracker, "location", "unit") or text
-        return unit_tree().resolve(place).status in ("one", "ambiguous")
-    if requested == "case_category":
-        return intake.match_category(text) is not None
-    if requested == "case_consent":
-        return intake.read_consent(text, None) is not None
-    if requested == "case_phone":
-        return bool(first_entity(tracker, "phone")) or normalise_vn_phone(text) is not None
-    return False
-
-
-def missed(dispatcher: CollectingDispatcher, tracker: Tracker, first_time: str) -> dict[str, Any]:
-    """Say the step did not understand; from the second time in a row, offer a person."""
-    misses = int(tracker.get_slot(MISSES_SLOT) or 0) + 1
-    if misses >= 2:
-        dispatcher.utter_message(text=SECOND_MISS, buttons=PERSON_BUTTONS)
-    else:
-        dispatcher.utter_message(text=first_time)
-    return {MISSES_SLOT: float(misses)}
-
-
-def channel_of(tracker: Tracker) -> str:
-    """Our channel name for the case record (web chat arrives on Rasa's REST/socket.io)."""
-    name = tracker.get_latest_input_channel() or "web"
-    return "web" if name in ("rest", "socketio", "cmdline", "callback") else name
-
-
-def _intent(tracker: Tracker) -> str:
-    return str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
-
-
-def _attachments(tracker: Tracker) -> list[dict[str, Any]]:
-    """Images, files and locations the channel attached to the latest message (metadata)."""
-    metadata = (tracker.latest_message or {}).get("metadata") or {}
-    found = []
-    for item in metadata.get("attachments") or []:
-        if isinstance(item, dict) and item.get("kind") in ("image", "file", "location"):
-            found.append(
-                {"kind": item["kind"], "url": item.get("url"), "payload": item.get("payload")}
-            )
-    return found
+def start_again() -> Reply:
+    """"Thử lại" with nothing waiting (after "Hủy", or typed later): offer to start again."""
+    return Reply(
+        reply_text("case_start_again", nothing_to_retry=reply_text("case_nothing_to_retry")),
+        [{"title": reply_text("button_petition"), "payload": "/submit_petition"},
+         {"title": reply_text("button_feedback"), "payload": "/give_feedback"},
+         {"title": reply_text("button_person"), "payload": "/request_human"}],
+    )
 
 
 class ActionStartCase(Action):
@@ -177,11 +60,14 @@ class ActionStartCase(Action):
             send(dispatcher, [Reply(verdict.citizen_message)])
             return []
         if verdict.flagged:
-            record_quarantine(channel_of(tracker), tracker.sender_id, text, verdict)
+            await asyncio.to_thread(
+                record_quarantine, channel_of(tracker), tracker.sender_id, text, verdict)
             send(dispatcher, [Reply(verdict.citizen_message)])
             return []
-        kind = "feedback" if _intent(tracker) == "give_feedback" else "petition"
-        send(dispatcher, [Reply(INTRO[kind])])
+        kind = "feedback" if latest_intent(tracker) == "give_feedback" else "petition"
+        intro = reply_text("case_intro_feedback") if kind == "feedback" \
+            else reply_text("case_intro_petition")
+        send(dispatcher, [Reply(intro)])
         return [
             *(SlotSet(slot, None) for slot in CASE_SLOTS),
             SlotSet(MODERATION_SLOT, verdict.marker),
@@ -190,293 +76,6 @@ class ActionStartCase(Action):
             SlotSet("case_pending", False),
             FollowupAction("case_form"),
         ]
-
-
-class ValidateCaseForm(FormValidationAction):
-    """Fills what each message offers (several fields at once is fine) and checks each value."""
-
-    def name(self) -> str:
-        return "validate_case_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        slots = ["case_content", "case_unit", "case_category", "case_consent"]
-        if tracker.get_slot("case_consent") is True:
-            slots += ["case_name", "case_phone"]
-        return slots + ["case_confirm"]
-
-    # -- helpers
-    @staticmethod
-    def _requested(tracker: Tracker) -> str | None:
-        return tracker.get_slot("requested_slot")
-
-    @classmethod
-    def _cancelling(cls, tracker: Tracker) -> bool:
-        """Cancelling, or interrupted: either way no slot takes this message (the form is then
-        rejected and the rules answer the interruption; see ``nlu_data/rules/cases.yml``)."""
-        return _intent(tracker) == "cancel" or interrupted(tracker, cls._requested(tracker))
-
-    @staticmethod
-    def _payload(tracker: Tracker) -> bool:
-        return latest_text(tracker).startswith("/")
-
-    # -- what happened
-    async def extract_case_content(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if self._cancelling(tracker):
-            return {}
-        found: dict[str, Any] = {}
-        attachments = _attachments(tracker)
-        if attachments:
-            found["case_attachments"] = (tracker.get_slot("case_attachments") or []) + attachments
-        text = latest_text(tracker)
-        requested = self._requested(tracker)
-        if requested == "case_content" and text and not self._payload(tracker):
-            found["case_content"] = text
-        elif requested is None and len(text.split()) >= 8 and not self._payload(tracker):
-            # The message that opened the form already describes the problem.
-            found["case_content"] = text
-        return found
-
-    async def validate_case_content(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value is None:
-            return {"case_content": None}
-        text = str(value or "")
-        problem = intake.content_problem(text)
-        if problem:
-            dispatcher.utter_message(text=problem)
-            return {"case_content": None}
-        verdict = check_message(channel_of(tracker), tracker.sender_id, text)
-        if verdict.insult_only:
-            dispatcher.utter_message(text=verdict.citizen_message)
-            return {"case_content": None}
-        if verdict.flagged:
-            record_quarantine(channel_of(tracker), tracker.sender_id, text, verdict)
-            dispatcher.utter_message(text=verdict.citizen_message)
-            return {"case_content": None}
-        marker = worst_marker(tracker.get_slot(MODERATION_SLOT), verdict.marker)
-        return {"case_content": text, MODERATION_SLOT: marker}
-
-    # -- where
-    async def extract_case_unit(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if self._cancelling(tracker):
-            return {}
-        requested = self._requested(tracker)
-        named = first_place(tracker, "location", "unit")
-        if requested == "case_unit":
-            text = named or latest_text(tracker)
-            if intake.is_unknown_place(text):
-                return {"case_unit": unit_tree().province().code}
-            return {"case_unit": text, "case_location": named or text}
-        if named and tracker.get_slot("case_unit") is None:
-            return {"case_unit": named, "case_location": named}
-        return {}
-
-    async def validate_case_unit(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value is None:
-            return {"case_unit": None}
-        tree = unit_tree()
-        if value in tree:
-            return {"case_unit": value}
-        result = tree.resolve(str(value or ""))
-        if result.status == "one" and result.unit is not None:
-            return {"case_unit": result.unit.code}
-        if result.status == "ambiguous":
-            dispatcher.utter_message(
-                text="Có mấy phường, xã trùng tên. Bạn chọn đúng nơi xảy ra sự việc nhé:",
-                buttons=[
-                    {"title": (u.short_name or u.name)[:20],
-                     "payload": f'/inform{{"location":"{u.code}"}}'}
-                    for u in result.candidates[:10]
-                ],
-            )
-            return {"case_unit": None}
-        if self._requested(tracker) == "case_unit":
-            return {"case_unit": None, **missed(
-                dispatcher, tracker,
-                "Tôi chưa xác định được phường, xã này. Bạn ghi rõ tên phường hoặc xã "
-                "(ví dụ: \"phường Láng\", \"xã Sóc Sơn\"), hoặc nhắn \"không rõ\" để gửi "
-                "về Mặt trận thành phố.")}
-        # A street or landmark without a ward: keep it as the detail, still ask for the ward.
-        return {"case_unit": None}
-
-    async def get_validation_events(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        """rasa_sdk keeps only required slots; the place as typed and the attachments ride along."""
-        changed = tracker.slots_to_validate()
-        events = await super().get_validation_events(dispatcher, tracker, domain)
-        if "case_location" in changed:
-            place = changed["case_location"]
-            events.append(SlotSet("case_location", str(place).strip()[:500] if place else None))
-        if MODERATION_SLOT in changed:
-            events.append(SlotSet(MODERATION_SLOT, changed[MODERATION_SLOT]))
-        if MISSES_SLOT in changed:
-            events.append(SlotSet(MISSES_SLOT, changed[MISSES_SLOT]))
-        if "case_attachments" in changed:
-            if changed["case_attachments"]:
-                dispatcher.utter_message(text="Tôi đã nhận được tệp đính kèm của bạn.")
-            events.append(SlotSet("case_attachments", changed["case_attachments"]))
-        return events
-
-    # -- category
-    async def extract_case_category(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if self._cancelling(tracker):
-            return {}
-        values = entity_values(tracker, "category")
-        if self._requested(tracker) == "case_category":
-            return {"case_category": values[0] if values else latest_text(tracker)}
-        if values and tracker.get_slot("case_category") is None:
-            return {"case_category": values[0]}
-        return {}
-
-    async def validate_case_category(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value is None:
-            return {"case_category": None}
-        code = intake.match_category(str(value or ""))
-        if code is None and self._requested(tracker) == "case_category":
-            return {"case_category": None, **missed(
-                dispatcher, tracker, "Bạn chọn một lĩnh vực trong danh sách giúp tôi nhé.")}
-        return {"case_category": code, MISSES_SLOT: None}
-
-    # -- consent, name, phone
-    async def extract_case_consent(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if self._requested(tracker) != "case_consent" or self._cancelling(tracker):
-            return {}
-        consent = intake.read_consent(latest_text(tracker), _intent(tracker))
-        if consent is True:
-            return {"case_consent": True, MISSES_SLOT: None}
-        if consent is False:
-            return {"case_consent": False, "case_name": None, "case_phone": None,
-                    MISSES_SLOT: None}
-        return {"case_consent": None, **missed(
-            dispatcher, tracker, "Bạn bấm \"Đồng ý\" hoặc \"Gửi ẩn danh\" giúp tôi nhé.")}
-
-    async def extract_case_name(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if self._cancelling(tracker):
-            return {}
-        named = first_entity(tracker, "person_name")
-        if self._requested(tracker) == "case_name":
-            text = latest_text(tracker)
-            if intake.is_skip(text):
-                return {"case_name": ""}
-            return {"case_name": named or text}
-        if named and tracker.get_slot("case_consent") is True and not tracker.get_slot("case_name"):
-            return {"case_name": named}
-        return {}
-
-    async def validate_case_name(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value is None:
-            return {"case_name": None}
-        if value == "":
-            return {"case_name": ""}
-        name = intake.parse_name(str(value or ""))
-        if name is None:
-            dispatcher.utter_message(
-                text="Họ tên chỉ gồm chữ cái (ví dụ: Nguyễn Văn An). Bạn nhập lại, hoặc nhắn "
-                "\"bỏ qua\" nếu không muốn để lại tên."
-            )
-        return {"case_name": name}
-
-    async def extract_case_phone(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if self._cancelling(tracker):
-            return {}
-        phone = first_entity(tracker, "phone")
-        if self._requested(tracker) == "case_phone":
-            text = latest_text(tracker)
-            if intake.is_skip(text):
-                return {"case_phone": ""}
-            return {"case_phone": phone or text}
-        if phone and tracker.get_slot("case_consent") is True and not tracker.get_slot("case_phone"):
-            return {"case_phone": phone}
-        return {}
-
-    async def validate_case_phone(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value is None:
-            return {"case_phone": None}
-        if value == "":
-            return {"case_phone": ""}
-        phone = normalise_vn_phone(str(value or ""))
-        if phone is None:
-            dispatcher.utter_message(
-                text="Số điện thoại chưa đúng. Bạn nhập số có 10 chữ số bắt đầu bằng 0 (ví dụ "
-                "0912345678) hoặc dạng +84, hoặc nhắn \"bỏ qua\"."
-            )
-        return {"case_phone": phone}
-
-    # -- the summary answer: send, edit one part, (cancel goes through the cancel rule)
-    async def extract_case_confirm(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if self._requested(tracker) != "case_confirm" or self._cancelling(tracker):
-            return {}
-        intent = _intent(tracker)
-        if intent == "affirm" or intake.fold(latest_text(tracker)) in ("gui", "gui di", "xac nhan"):
-            return {"case_confirm": "confirm"}
-        if intent == "edit" or intake.fold(latest_text(tracker)).startswith("sua"):
-            target = intake.edit_target(latest_text(tracker), first_entity(tracker, "edit_field"))
-            cleared: dict[str, Any] = {"case_confirm": None}
-            if target is not None:
-                cleared.update({slot: None for slot in intake.EDIT_FIELDS[target]})
-            return cleared
-        return {"case_confirm": None, **missed(
-            dispatcher, tracker, "Bạn bấm \"Gửi\" để gửi, chọn mục cần sửa, hoặc \"Hủy\".")}
-
-
-class ActionAskCaseConfirm(Action):
-    """The summary before sending: exactly what will be saved, with send / edit / cancel."""
-
-    def name(self) -> str:
-        return "action_ask_case_confirm"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Events:
-        unit = unit_tree().get(tracker.get_slot("case_unit"))
-        text = intake.summary(
-            kind=tracker.get_slot("case_kind") or "petition",
-            content=tracker.get_slot("case_content") or "",
-            unit_name=unit.name if unit else "",
-            location=tracker.get_slot("case_location"),
-            category=tracker.get_slot("case_category"),
-            consent=tracker.get_slot("case_consent"),
-            name=tracker.get_slot("case_name"),
-            phone=tracker.get_slot("case_phone"),
-        )
-        buttons = [{"title": "Gửi", "payload": "/affirm"}]
-        buttons += [
-            {"title": label, "payload": f'/edit{{"edit_field":"{field}"}}'}
-            for field, label in intake.EDIT_LABELS.items()
-        ]
-        buttons.append({"title": "Hủy", "payload": "/cancel"})
-        dispatcher.utter_message(text=text, buttons=buttons)
-        return []
 
 
 class ActionSubmitCase(Action):
@@ -489,47 +88,34 @@ class ActionSubmitCase(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         if tracker.get_slot("case_confirm") != "confirm" or not tracker.get_slot("case_content"):
-            send(dispatcher, [Reply(NOTHING_TO_RETRY)])
+            send(dispatcher, [Reply(reply_text("case_nothing_to_retry"))])
             return []
         kind = tracker.get_slot("case_kind") or "petition"
-        consent = tracker.get_slot("case_consent") is True
-        # Routing rules may send a category elsewhere (content/routing.yml); deadlines count
-        # working hours (content/calendar.yml).
-        now = datetime.now(timezone.utc)
-        plan = plan_case(unit_tree(), tracker.get_slot("case_unit"),
-                         tracker.get_slot("case_category"), now)
-        marker = worst_marker(tracker.get_slot(MODERATION_SLOT))
-        due = plan.first_response_due
-        if marker == THREAT:  # a threat of violence is looked at first
-            due = min(due, now + THREAT_RESPONSE) if due is not None else now + THREAT_RESPONSE
-        draft = CaseDraft(
-            kind=kind,  # type: ignore[arg-type]
-            content=tracker.get_slot("case_content"),
-            channel=channel_of(tracker),
-            channel_user_id=tracker.sender_id,
-            conversation_id=tracker.sender_id,
-            unit_code=plan.unit_code,
-            sla_due_at=due,
-            category=tracker.get_slot("case_category"),
-            location_text=tracker.get_slot("case_location"),
-            person_name=(tracker.get_slot("case_name") or None) if consent else None,
-            phone=(tracker.get_slot("case_phone") or None) if consent else None,
-            consent=consent,
-            moderation_verdict=marker,
-            attachments=[
-                AttachmentDraft(kind=a["kind"], url=a.get("url"), payload=a.get("payload"))
-                for a in tracker.get_slot("case_attachments") or []
-            ],
-        )
         try:
-            with session_scope(get_engine()) as session:
-                created = create_case(session, draft, idempotency_key=tracker.get_slot("case_key"))
-        except (SQLAlchemyError, OSError) as error:
+            created = await asyncio.to_thread(
+                submit_case,
+                kind=kind,
+                content=tracker.get_slot("case_content"),
+                channel=channel_of(tracker),
+                channel_user_id=tracker.sender_id,
+                unit_code=tracker.get_slot("case_unit"),
+                category=tracker.get_slot("case_category"),
+                location=tracker.get_slot("case_location"),
+                consent=tracker.get_slot("case_consent") is True,
+                person_name=tracker.get_slot("case_name"),
+                phone=tracker.get_slot("case_phone"),
+                moderation_marker=tracker.get_slot(MODERATION_SLOT),
+                attachments=tracker.get_slot("case_attachments") or [],
+                idempotency_key=tracker.get_slot("case_key"),
+            )
+        except StoreUnavailable as error:
             logger.error("case not saved for conversation %s: %s", tracker.sender_id, error)
-            send(dispatcher, [Reply(NOT_SAVED.format(kind=intake.kind_label(kind)), RETRY_BUTTONS)])
+            send(dispatcher, [Reply(reply_text("case_not_saved", kind=intake.kind_label(kind)),
+                                    retry_buttons())])
             return [SlotSet("case_pending", True)]
         unit = unit_tree().get(created.unit_code)
-        send(dispatcher, [Reply(SAVED.format(
+        send(dispatcher, [Reply(reply_text(
+            "case_saved",
             kind=intake.kind_label(kind).capitalize(),
             ref=created.ref_code,
             unit=unit.name if unit else created.unit_code,
@@ -552,7 +138,8 @@ class ActionCancelCase(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         had_draft = bool(tracker.active_loop.get("name")) or bool(tracker.get_slot("case_pending"))
-        send(dispatcher, [Reply(CANCELLED if had_draft else NOTHING_TO_CANCEL)])
+        send(dispatcher, [Reply(reply_text("case_cancelled") if had_draft
+                                else reply_text("case_nothing_to_cancel"))])
         return [
             ActiveLoop(None),
             SlotSet("requested_slot", None),
@@ -573,72 +160,6 @@ class ActionRetryCase(ActionSubmitCase):
     ) -> Events:
         if not tracker.get_slot("case_pending"):
             # Issue 11: "thử lại" after a cancel means "let me start again", not "retry a save".
-            send(dispatcher, [START_AGAIN])
+            send(dispatcher, [start_again()])
             return []
         return await super().run(dispatcher, tracker, domain)
-
-
-class ActionResumeCase(Action):
-    """After an interruption was answered inside the form: the draft is kept, the form goes on
-    (the rule runs ``case_form`` next, which asks its step again)."""
-
-    def name(self) -> str:
-        return "action_resume_case"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Events:
-        dispatcher.utter_message(text=RESUME_NOTE)
-        return [SlotSet(MISSES_SLOT, None)]
-
-
-class ActionPauseCase(Action):
-    """A person asked for, or erasure, inside the form: the form stops, the draft stays in the
-    conversation (the officer sees it; erasure then removes it with the rest)."""
-
-    def name(self) -> str:
-        return "action_pause_case"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Events:
-        return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet(MISSES_SLOT, None)]
-
-
-class ActionAskCaseCategory(Action):
-    """Category buttons from content/categories.yml (numbered where a channel has no buttons)."""
-
-    def name(self) -> str:
-        return "action_ask_case_category"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Events:
-        dispatcher.utter_message(
-            text="Sự việc thuộc lĩnh vực nào?",
-            buttons=[
-                {"title": c.button_title, "payload": f'/inform{{"category":"{c.code}"}}'}
-                for c in intake.load_categories()
-            ],
-        )
-        return []
-
-
-class ActionAskCaseConsent(Action):
-    """The personal-data notice (Law 91/2025/QH15, Decree 356/2025/NĐ-CP) before asking for
-    name and phone; agreeing and not agreeing are two equally plain buttons."""
-
-    def name(self) -> str:
-        return "action_ask_case_consent"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Events:
-        dispatcher.utter_message(
-            text=intake.CONSENT_NOTICE,
-            buttons=[
-                {"title": "Đồng ý", "payload": "/affirm"},
-                {"title": "Gửi ẩn danh", "payload": "/deny"},
-            ],
-        )
-        return []

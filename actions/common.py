@@ -82,4 +82,15 @@ def latest_text(tracker: Tracker) -> str:
     return str((tracker.latest_message or {}).get("text") or "")
 
 
+def latest_intent(tracker: Tracker) -> str:
+    """The intent of the latest message ("" when there is none)."""
+    return str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
+
+
+def channel_of(tracker: Tracker) -> str:
+    """Our channel name for the case record (web chat arrives on Rasa's REST/socket.io)."""
+    name = tracker.get_latest_input_channel() or "web"
+    return "web" if name in ("rest", "socketio", "cmdline", "callback") else name
+
+
 Events = list[dict[str, Any]]

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import Events, first_place, send
 from bot.knowledge.answers import ASK_UNIT, Reply, contact_answer, unit_choice
 from bot.knowledge.content import unit_tree
+from bot.knowledge.replies import reply_text
 
 AWAITING_UNIT = "unit"
 
@@ -51,7 +52,8 @@ class ActionAnswerContact(Action):
             send(dispatcher, [contact_answer(known)])
             return [SlotSet("awaiting", None)]
         if named:
-            send(dispatcher, [Reply(f"Tôi chưa tìm thấy đơn vị \"{named}\" trong danh sách. " + ASK_UNIT)])
+            send(dispatcher, [Reply(reply_text("contact_unit_not_found", named=named,
+                                               ask_unit=ASK_UNIT))])
         else:
             send(dispatcher, [Reply(ASK_UNIT)])
         return [SlotSet("awaiting", AWAITING_UNIT)]

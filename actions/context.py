@@ -14,16 +14,17 @@ from actions.privacy import AWAITING_DELETE, erase
 from actions.programmes import AWAITING_HELPFUL, answer_programme
 from bot.knowledge.answers import Reply
 from bot.knowledge.content import unit_tree
+from bot.knowledge.replies import reply_text
 
-GLAD = "Rất vui vì thông tin đã giúp ích cho bạn. Bạn cần hỏi thêm gì cứ nhắn cho tôi nhé."
-NOT_HELPFUL = (
-    "Xin lỗi vì thông tin chưa giúp được bạn. Bạn có muốn trao đổi trực tiếp với cán bộ "
-    "Mặt trận không? Hoặc bạn có thể hỏi lại theo cách khác."
-)
-NOT_HELPFUL_BUTTONS = [
-    {"title": "Gặp cán bộ", "payload": "/request_human"},
-    {"title": "Hỏi chương trình khác", "payload": "/ask_programme"},
-]
+
+def not_helpful() -> Reply:
+    """"Did that help?" answered no (the first time): a person, or another question."""
+    return Reply(reply_text("helpful_no"), [
+        {"title": reply_text("button_person"), "payload": "/request_human"},
+        {"title": reply_text("button_other_programme"), "payload": "/ask_programme"},
+    ])
+
+
 #: After this many "not helpful" answers the conversation goes to a person.
 REPEATED_NOT_HELPFUL = 2
 #: Actions after which a "yes"/"no" answers "did that help?".
@@ -49,10 +50,10 @@ class ActionHandleYesNo(Action):
     ) -> Events:
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         if _awaiting(tracker, {"action_delete_my_data"}) == AWAITING_DELETE:
-            return erase(dispatcher, tracker, confirmed=intent == "affirm")
+            return await erase(dispatcher, tracker, confirmed=intent == "affirm")
         if _awaiting(tracker, _ASKED_HELPFUL) == AWAITING_HELPFUL:
             if intent == "affirm":
-                send(dispatcher, [Reply(GLAD)])
+                send(dispatcher, [Reply(reply_text("helpful_glad"))])
                 return [SlotSet("awaiting", None)]
             count = float(tracker.get_slot("not_helpful_count") or 0) + 1
             if count >= REPEATED_NOT_HELPFUL:
@@ -63,7 +64,7 @@ class ActionHandleYesNo(Action):
                     SlotSet("not_helpful", True),
                     FollowupAction("action_request_human"),
                 ]
-            send(dispatcher, [Reply(NOT_HELPFUL, NOT_HELPFUL_BUTTONS)])
+            send(dispatcher, [not_helpful()])
             return [
                 SlotSet("awaiting", None),
                 SlotSet("not_helpful_count", count),
@@ -108,10 +109,7 @@ class ActionHandleInform(Action):
             if events is not None:
                 return events
             if awaiting_unit:
-                send(dispatcher, [Reply(
-                    "Tôi chưa tìm thấy phường, xã này trong danh sách đơn vị. Bạn kiểm tra lại "
-                    "tên giúp tôi (ví dụ: \"phường Láng\", \"xã Sóc Sơn\") nhé."
-                )])
+                send(dispatcher, [Reply(reply_text("inform_unit_unknown"))])
                 return [SlotSet("awaiting", AWAITING_UNIT)]
         dispatcher.utter_message(response="utter_inform_out_of_context")
         return []

@@ -9,16 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.knowledge.clarify import HUMAN_LABEL, HUMAN_PAYLOAD, clarification_menu, load_labels
 from bot.knowledge.content import knowledge_base
-
-CLARIFY_TEXT = "Xin lỗi, tôi chưa chắc đã hiểu đúng ý bạn. Có phải bạn muốn:"
-SECOND_MISS_TEXT = (
-    "Xin lỗi, tôi vẫn chưa hiểu ý bạn. Bạn có muốn trao đổi trực tiếp với cán bộ không? "
-    "Hoặc bạn có thể chọn một trong các việc dưới đây."
-)
-EMPTY_TEXT = (
-    "Tôi chưa nhận được nội dung nào. Bạn hãy nhập câu hỏi hoặc điều bạn muốn phản ánh "
-    "bằng chữ nhé."
-)
+from bot.knowledge.replies import reply_text
 
 
 def _user_texts(tracker: Tracker) -> list[tuple[str, str]]:
@@ -46,7 +37,7 @@ class ActionClarify(Action):
         message = tracker.latest_message or {}
         text = str(message.get("text") or "")
         if not text.strip():
-            dispatcher.utter_message(text=EMPTY_TEXT)
+            dispatcher.utter_message(text=reply_text("clarify_empty"))
             return []
         titles = {p.programme: p.button_title for p in knowledge_base()}
         options = clarification_menu(message, load_labels(), titles)
@@ -56,10 +47,10 @@ class ActionClarify(Action):
             buttons = [{"title": HUMAN_LABEL, "payload": HUMAN_PAYLOAD}] + [
                 o.as_button() for o in options if o.payload != HUMAN_PAYLOAD
             ]
-            dispatcher.utter_message(text=SECOND_MISS_TEXT, buttons=buttons)
+            dispatcher.utter_message(text=reply_text("clarify_second_miss"), buttons=buttons)
         else:
             dispatcher.utter_message(
-                text=CLARIFY_TEXT, buttons=[o.as_button() for o in options]
+                text=reply_text("clarify"), buttons=[o.as_button() for o in options]
             )
         return []
 

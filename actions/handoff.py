@@ -7,8 +7,8 @@ whole and the reply leaves through the channel the citizen used.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import uuid
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,72 +17,27 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from actions.cases import channel_of
-from actions.common import Events, first_entity, latest_text, send
-from bot.cases.casework import CaseworkError, record_rating
-from bot.cases.handoff import forward_citizen_message, open_handoff, start_handoff
-from bot.cases.lookup import last_case_for
-from bot.cases.service import Actor
+from actions.common import Events, channel_of, first_entity, latest_text, send
+from bot.cases.casework import CaseworkError
+from bot.cases.citizen import StoreUnavailable, forward_to_person, rate_case, request_person
 from bot.cases.sla import is_working_time, load_calendar, next_working_time
 from bot.cases.status import STATUS_LABELS
-from bot.db.engine import session_scope
-from bot.db.models import Case
-from bot.db.runtime import get_engine
 from bot.knowledge.answers import Reply
-from bot.knowledge.content import unit_tree
-from bot.knowledge.units import UnitInfo, UnitTree
+from bot.knowledge.replies import reply_prefix, reply_text
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-HANDOFF_STARTED = (
-    "Tôi đã chuyển cuộc trò chuyện tới cán bộ {unit} (mã {ref}). {when} Trong lúc chờ, bạn cứ "
-    "nhắn thêm thông tin, cán bộ sẽ đọc được tất cả."
-)
-NOW_OPEN = "Cán bộ sẽ trả lời bạn sớm trong giờ làm việc."
-LATER = "Hiện đang ngoài giờ làm việc; cán bộ sẽ trả lời bạn từ {when}."
-HANDOFF_FAILED = (
-    "Xin lỗi, hiện tôi chưa kết nối được với cán bộ do hệ thống gặp sự cố. Bạn vui lòng thử lại "
-    "sau ít phút, hoặc liên hệ trực tiếp Ủy ban Mặt trận Tổ quốc xã, phường nơi bạn cư trú."
-)
-FORWARD_FAILED = (
-    "Xin lỗi, tin nhắn vừa rồi chưa chuyển được tới cán bộ do hệ thống gặp sự cố. Bạn vui lòng "
-    "gửi lại sau ít phút."
-)
-HANDED_BACK = (
-    "Cán bộ đã kết thúc trao đổi. Bạn đang trò chuyện lại với trợ lý tự động của Mặt trận; "
-    "bạn cần hỗ trợ gì cứ nhắn nhé."
-)
-RATING_QUESTION = "Bạn đánh giá thế nào về việc giải quyết hồ sơ {ref}? (1 = rất không hài lòng, 5 = rất hài lòng)"
-RATING_THANKS = "Cảm ơn bạn đã đánh giá {rating}/5. Ý kiến của bạn giúp Mặt trận làm tốt hơn."
-RATING_INVALID = "Bạn chọn một số từ 1 đến 5 giúp tôi nhé."
-
 
 def _when(now: datetime | None = None) -> str:
+    """When staff will answer: soon in working hours, else from the next working time."""
     calendar = load_calendar()
     now = now or datetime.now(timezone.utc)
     if is_working_time(now, calendar):
-        return NOW_OPEN
+        return reply_text("handoff_now_open")
     start = next_working_time(now, calendar).astimezone(ZoneInfo(get_settings().timezone))
-    return LATER.format(when=start.strftime("%H:%M ngày %d/%m/%Y"))
-
-
-def handoff_unit(tree: UnitTree, tracker: Tracker, session: Session) -> UnitInfo:
-    """The unit whose staff take the conversation: the ward the conversation names (a place
-    slot, or the form being filled), else the unit of the citizen's last case (issue 11: right
-    after filing to phường Láng, "gặp cán bộ" went to the city), else the province."""
-    for slot in ("unit_code", "case_unit"):
-        code = tracker.get_slot(slot)
-        unit = tree.get(code) if isinstance(code, str) and code else None
-        if unit is not None:
-            return unit
-    last = last_case_for(session, channel_of(tracker), tracker.sender_id)
-    known = tree.get(last.unit_code) if last is not None else None
-    return known if known is not None else tree.province()
+    return reply_text("handoff_later", when=start)
 
 
 class ActionRequestHuman(Action):
@@ -94,48 +49,37 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
-        tree = unit_tree()
         try:
-            with session_scope(get_engine()) as session:
-                unit = handoff_unit(tree, tracker, session)
-                created = start_handoff(
-                    session,
-                    channel=channel_of(tracker),
-                    channel_user_id=tracker.sender_id,
-                    conversation_id=tracker.sender_id,
-                    unit_code=unit.code,
-                    reason=f"Công dân đề nghị gặp cán bộ: {latest_text(tracker)}"[:2000],
-                    idempotency_key=f"handoff-{tracker.sender_id}-{uuid.uuid4()}",
-                )
-        except SQLAlchemyError as error:
+            started = await asyncio.to_thread(
+                request_person, channel_of(tracker), tracker.sender_id,
+                [tracker.get_slot("unit_code"), tracker.get_slot("case_unit")],
+                latest_text(tracker),
+            )
+        except StoreUnavailable as error:
             logger.error("handoff not opened for %s: %s", tracker.sender_id, error)
-            send(dispatcher, [Reply(HANDOFF_FAILED)])
+            send(dispatcher, [Reply(reply_text("handoff_failed"))])
             return []
-        send(dispatcher, [Reply(HANDOFF_STARTED.format(unit=unit.name, ref=created.ref_code,
-                                                        when=_when()))])
-        return [SlotSet("handoff_active", True), SlotSet("handoff_ref", created.ref_code),
+        send(dispatcher, [Reply(reply_text("handoff_started", unit=started.unit.name,
+                                           ref=started.ref_code, when=_when()))])
+        return [SlotSet("handoff_active", True), SlotSet("handoff_ref", started.ref_code),
                 SlotSet("awaiting", None)]
 
 
-#: Said once per handoff, at the citizen's first message after it started (issue 11: the next
-#: message got no word at all, and citizens could not tell whether anyone had it).
-FORWARDED_ACK = "Đã chuyển tin nhắn của bạn tới cán bộ"
-FORWARDED_ACK_TEXT = (
-    FORWARDED_ACK + " (hồ sơ {ref}). Cán bộ sẽ trả lời bạn ngay tại đây; bạn cứ nhắn thêm, mọi "
-    "tin nhắn đều được chuyển tới cán bộ. Tôi sẽ không trả lời tự động trong lúc này."
-)
-
-
 def acknowledged(events: list[dict[str, Any]], ref: str | None) -> bool:
-    """Whether this handoff (the last bot message naming ``ref``) was already acknowledged."""
+    """Whether this handoff (the last bot message naming ``ref``) was already acknowledged.
+
+    "handoff_forwarded" is said once per handoff, at the citizen's first message after it
+    started (issue 11: the next message got no word at all, and citizens could not tell whether
+    anyone had it); both texts are recognised by their words before the first placeholder."""
+    started, forwarded = reply_prefix("handoff_started"), reply_prefix("handoff_forwarded")
     said = False
     for event in events:
         if event.get("event") != "bot":
             continue
         text = str(event.get("text") or "")
-        if ref and ref in text and text.startswith(HANDOFF_STARTED.split("{", 1)[0]):
+        if ref and ref in text and text.startswith(started):
             said = False  # a (new) handoff began: acknowledge once after it
-        elif text.startswith(FORWARDED_ACK):
+        elif text.startswith(forwarded):
             said = True
     return said
 
@@ -151,20 +95,19 @@ class ActionForwardToStaff(Action):
     ) -> Events:
         metadata = (tracker.latest_message or {}).get("metadata") or {}
         try:
-            with session_scope(get_engine()) as session:
-                case = open_handoff(session, channel_of(tracker), tracker.sender_id)
-                if case is None:  # staff closed it in the meantime
-                    send(dispatcher, [Reply(HANDED_BACK)])
-                    return [SlotSet("handoff_active", False), SlotSet("handoff_ref", None)]
-                forward_citizen_message(session, case, latest_text(tracker),
-                                        attachments=list(metadata.get("attachments") or []))
-                ref = case.ref_code
-        except SQLAlchemyError as error:
+            ref = await asyncio.to_thread(
+                forward_to_person, channel_of(tracker), tracker.sender_id, latest_text(tracker),
+                list(metadata.get("attachments") or []),
+            )
+        except StoreUnavailable as error:
             logger.error("message not forwarded for %s: %s", tracker.sender_id, error)
-            send(dispatcher, [Reply(FORWARD_FAILED)])
+            send(dispatcher, [Reply(reply_text("handoff_forward_failed"))])
             return []
+        if ref is None:  # staff closed it in the meantime
+            send(dispatcher, [Reply(reply_text("handoff_handed_back"))])
+            return [SlotSet("handoff_active", False), SlotSet("handoff_ref", None)]
         if not acknowledged(tracker.events, ref):
-            send(dispatcher, [Reply(FORWARDED_ACK_TEXT.format(ref=ref))])
+            send(dispatcher, [Reply(reply_text("handoff_forwarded", ref=ref))])
         return []
 
 
@@ -180,8 +123,9 @@ class ActionRelayStaffReply(Action):
         text = first_entity(tracker, "reply_text")
         ref = first_entity(tracker, "ref_code")
         if text:
-            prefix = f"Cán bộ Mặt trận trả lời (hồ sơ {ref}): " if ref else "Cán bộ Mặt trận: "
-            dispatcher.utter_message(text=prefix + text)
+            said = (reply_text("staff_reply_on_case", ref=ref, text=text) if ref
+                    else reply_text("staff_reply", text=text))
+            dispatcher.utter_message(text=said)
         return []
 
 
@@ -200,17 +144,17 @@ class ActionRelayStatus(Action):
         if ref and ref == tracker.get_slot("handoff_ref"):
             if status in ("resolved", "rejected", "closed"):
                 # An officer finished the handoff case: the conversation returns to the assistant.
-                dispatcher.utter_message(text=HANDED_BACK)
+                dispatcher.utter_message(text=reply_text("handoff_handed_back"))
                 return [SlotSet("handoff_active", False), SlotSet("handoff_ref", None),
                         SlotSet("not_helpful_count", 0.0)]
             return []
-        text = f"Hồ sơ {ref} đã được cập nhật: {STATUS_LABELS.get(status, status)}."
-        if reason:
-            text += f" Lý do: {reason}"
+        label = STATUS_LABELS.get(status, status)
+        text = (reply_text("case_status_changed_with_reason", ref=ref, status=label, reason=reason)
+                if reason else reply_text("case_status_changed", ref=ref, status=label))
         dispatcher.utter_message(text=text)
         if status == "resolved":
             dispatcher.utter_message(
-                text=RATING_QUESTION.format(ref=ref),
+                text=reply_text("rating_question", ref=ref),
                 buttons=[{"title": str(n), "payload": f'/rate{{"rating":"{n}","ref_code":"{ref}"}}'}
                          for n in range(1, 6)],
             )
@@ -227,7 +171,7 @@ class ActionHandback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
-        dispatcher.utter_message(text=HANDED_BACK)
+        dispatcher.utter_message(text=reply_text("handoff_handed_back"))
         return [SlotSet("handoff_active", False), SlotSet("handoff_ref", None),
                 SlotSet("not_helpful_count", 0.0)]
 
@@ -244,22 +188,16 @@ class ActionRecordRating(Action):
         raw = first_entity(tracker, "rating") or latest_text(tracker).strip()
         ref = first_entity(tracker, "ref_code") or tracker.get_slot("rating_ref")
         if not raw.isdigit() or not 1 <= int(raw) <= 5 or not ref:
-            send(dispatcher, [Reply(RATING_INVALID)])
+            send(dispatcher, [Reply(reply_text("rating_invalid"))])
             return []
         try:
-            with session_scope(get_engine()) as session:
-                case = session.execute(
-                    select(Case).where(Case.ref_code == ref,
-                                       Case.channel_user_id == tracker.sender_id)
-                ).scalar_one_or_none()
-                if case is None:
-                    send(dispatcher, [Reply(RATING_INVALID)])
-                    return []
-                record_rating(session, case.id, int(raw),
-                              actor=Actor.citizen(tracker.sender_id))
-        except (SQLAlchemyError, CaseworkError) as error:
+            rated = await asyncio.to_thread(rate_case, ref, tracker.sender_id, int(raw))
+        except (StoreUnavailable, CaseworkError) as error:
             logger.error("rating not stored: %s", error)
-            send(dispatcher, [Reply("Xin lỗi, chưa lưu được đánh giá. Bạn thử lại sau nhé.")])
+            send(dispatcher, [Reply(reply_text("rating_failed"))])
             return []
-        send(dispatcher, [Reply(RATING_THANKS.format(rating=raw))])
+        if not rated:
+            send(dispatcher, [Reply(reply_text("rating_invalid"))])
+            return []
+        send(dispatcher, [Reply(reply_text("rating_thanks", rating=raw))])
         return [SlotSet("rating_ref", None)]

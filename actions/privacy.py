@@ -3,56 +3,25 @@ numbers and the name from the case texts, and what they typed from the conversat
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from functools import partial
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
-from actions.cases import channel_of
-from actions.common import Events, send
-from bot.cases.privacy import HeldData, anonymise_citizen, personal_data_of
-from bot.cases.service import Actor
+from actions.common import Events, channel_of, send
+from bot.cases.citizen import StoreUnavailable, erase_personal_data, held_data
+from bot.cases.privacy import HeldData
 from bot.conversation.erasure import PERSONAL_SLOTS, redact_conversation
-from bot.db.engine import session_scope
-from bot.db.models import ActorKind
-from bot.db.runtime import get_engine
 from bot.knowledge.answers import Reply
+from bot.knowledge.replies import reply_text
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 AWAITING_DELETE = "delete_data"
-ASK = (
-    "Bạn muốn xóa họ tên và số điện thoại của bạn khỏi mọi phản ánh, góp ý đã gửi qua kênh này, "
-    "và xóa nội dung các tin nhắn bạn đã gửi trong cuộc trò chuyện? Nội dung sự việc vẫn được "
-    "giữ lại (ẩn danh) để cán bộ tiếp tục giải quyết."
-)
-DONE = (
-    "Đã xóa họ tên và số điện thoại của bạn khỏi {n} hồ sơ, và xóa nội dung các tin nhắn trong "
-    "cuộc trò chuyện này. Các hồ sơ được giữ lại ở dạng ẩn danh."
-)
-NOTHING = (
-    "Tôi không thấy họ tên hay số điện thoại nào của bạn trong các hồ sơ gửi qua kênh này. Nội "
-    "dung các tin nhắn trong cuộc trò chuyện này đã được xóa."
-)
-KEPT = "Dạ, tôi giữ nguyên thông tin. Bạn cần hỗ trợ gì khác cứ nhắn cho tôi nhé."
-FAILED = "Xin lỗi, hệ thống đang gặp sự cố nên chưa xóa được. Bạn vui lòng thử lại sau ít phút."
-
-
-HELD_NONE = (
-    "Qua kênh này, bạn chưa gửi phản ánh, góp ý nào có họ tên hay số điện thoại. Hệ thống chỉ "
-    "lưu nội dung các tin nhắn trong cuộc trò chuyện để trả lời bạn, tối đa {days} ngày sau tin "
-    "nhắn cuối. Bạn có thể nhắn \"xóa dữ liệu của tôi\" để xóa ngay."
-)
-HELD_INTRO = "Dữ liệu cá nhân của bạn đang được lưu qua kênh này:"
-HELD_OUTRO = (
-    "Ngoài ra, nội dung các tin nhắn trong cuộc trò chuyện được lưu để trả lời bạn, tối đa {days} "
-    "ngày sau tin nhắn cuối. Dữ liệu chỉ dùng để cán bộ Mặt trận giải quyết và liên hệ lại với "
-    "bạn về các hồ sơ trên. Bạn có thể nhắn \"xóa dữ liệu của tôi\" để xóa họ tên, số điện "
-    "thoại và nội dung tin nhắn (hồ sơ được giữ ở dạng ẩn danh)."
-)
 
 
 def mask_phone(phone: str) -> str:
@@ -64,14 +33,14 @@ def describe_held(held: list[HeldData], days: int) -> str:
     """The answer to "what do you keep about me?" (pure, for tests)."""
     personal = [h for h in held if not h.anonymised and (h.person_name or h.phone)]
     if not personal:
-        return HELD_NONE.format(days=days)
-    lines = [HELD_INTRO]
+        return reply_text("data_held_none", days=days)
+    lines = [reply_text("data_held_intro")]
     for item in personal:
-        parts = [f"họ tên {item.person_name}" if item.person_name else "",
-                 f"số điện thoại {mask_phone(item.phone)}" if item.phone else ""]
-        lines.append(f"- Hồ sơ {item.ref_code} ({item.created_at:%d/%m/%Y}): "
-                     + ", ".join(p for p in parts if p) + ".")
-    lines.append(HELD_OUTRO.format(days=days))
+        parts = [reply_text("data_held_name", name=item.person_name) if item.person_name else "",
+                 reply_text("data_held_phone", phone=mask_phone(item.phone)) if item.phone else ""]
+        lines.append(reply_text("data_held_case", ref=item.ref_code, created_at=item.created_at,
+                                held=", ".join(p for p in parts if p)))
+    lines.append(reply_text("data_held_outro", days=days))
     return "\n".join(lines)
 
 
@@ -86,11 +55,10 @@ class ActionShowMyData(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         try:
-            with session_scope(get_engine(), read_only=True) as session:
-                held = personal_data_of(session, channel_of(tracker), tracker.sender_id)
-        except SQLAlchemyError as error:
+            held = await asyncio.to_thread(held_data, channel_of(tracker), tracker.sender_id)
+        except StoreUnavailable as error:
             logger.error("data access request failed: %s", error)
-            send(dispatcher, [Reply(FAILED.replace("xóa", "tra cứu"))])
+            send(dispatcher, [Reply(reply_text("data_lookup_failed"))])
             return []
         send(dispatcher, [Reply(describe_held(held, get_settings().retention_days))])
         return []
@@ -105,28 +73,28 @@ class ActionDeleteMyData(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
-        send(dispatcher, [Reply(ASK, [
-            {"title": "Đồng ý xóa", "payload": "/affirm"},
-            {"title": "Không", "payload": "/deny"},
+        send(dispatcher, [Reply(reply_text("data_delete_ask"), [
+            {"title": reply_text("button_delete_yes"), "payload": "/affirm"},
+            {"title": reply_text("button_delete_no"), "payload": "/deny"},
         ])])
         return [SlotSet("awaiting", AWAITING_DELETE)]
 
 
-def erase(dispatcher: CollectingDispatcher, tracker: Tracker, confirmed: bool) -> Events:
+async def erase(dispatcher: CollectingDispatcher, tracker: Tracker, confirmed: bool) -> Events:
+    """The answer to the confirmation :class:`ActionDeleteMyData` asked for."""
     if not confirmed:
-        send(dispatcher, [Reply(KEPT)])
+        send(dispatcher, [Reply(reply_text("data_kept"))])
         return [SlotSet("awaiting", None)]
     try:
-        with session_scope(get_engine()) as session:
-            count = anonymise_citizen(
-                session, channel_of(tracker), tracker.sender_id,
-                actor=Actor(ActorKind.CITIZEN, tracker.sender_id),
-            )
-        redact_conversation(get_settings().tracker_store_url, tracker.sender_id)
-    except SQLAlchemyError as error:
+        count = await asyncio.to_thread(
+            erase_personal_data, channel_of(tracker), tracker.sender_id,
+            redact_conversation=partial(redact_conversation, get_settings().tracker_store_url),
+        )
+    except StoreUnavailable as error:
         logger.error("erasure failed: %s", error)
-        send(dispatcher, [Reply(FAILED)])
+        send(dispatcher, [Reply(reply_text("data_delete_failed"))])
         return [SlotSet("awaiting", None)]
-    send(dispatcher, [Reply(DONE.format(n=count) if count else NOTHING)])
+    send(dispatcher, [Reply(reply_text("data_deleted", n=count) if count
+                            else reply_text("data_deleted_nothing_held"))])
     # The draft of a form in progress goes too (it is what the citizen typed).
     return [SlotSet("awaiting", None), *(SlotSet(slot, None) for slot in PERSONAL_SLOTS)]

@@ -25,6 +25,7 @@ from bot.knowledge.answers import (
 )
 from bot.knowledge.content import knowledge_base, unit_tree
 from bot.knowledge.programmes import ASPECTS
+from bot.knowledge.replies import reply_text
 
 AWAITING_HELPFUL = "helpful"
 
@@ -91,7 +92,7 @@ class ActionAnswerProgramme(Action):
             menu = offered or programme_menu(kb)
             if aspect is not None and offered is None:
                 menu = Reply(
-                    "Bạn đang hỏi về chương trình nào ạ?",
+                    reply_text("programme_which"),
                     [
                         {"title": p.button_title,
                          "payload": payload("ask_programme", programme=p.programme, aspect=aspect)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -10,27 +11,18 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
-from actions.cases import channel_of
-from actions.common import Events, first_entity, latest_text, send
-from bot.cases.lookup import get_case_status, last_case_for
-from bot.cases.status import INVALID_CODE, NO_CASES, NOT_FOUND, describe, last_public_reply
-from bot.db.engine import session_scope
+from actions.common import Events, channel_of, first_entity, latest_text, send
+from bot.cases.citizen import StoreUnavailable, look_up_status
+from bot.cases.status import INVALID_CODE, NO_CASES, NOT_FOUND, describe
 from bot.db.refcodes import code_like, normalise_ref_code
-from bot.db.runtime import get_engine
 from bot.knowledge.answers import Reply
+from bot.knowledge.replies import reply_text
 
 logger = logging.getLogger(__name__)
-UNAVAILABLE = "Xin lỗi, hệ thống tra cứu đang gặp sự cố. Bạn vui lòng thử lại sau ít phút."
 #: Look-ups by code that found nothing, per conversation, before the code look-up pauses.
 MAX_MISSES = 5
 MISS_WINDOW_SECONDS = 600.0
-TOO_MANY_MISSES = (
-    "Bạn đã tra cứu nhiều mã hồ sơ không đúng trong thời gian ngắn. Để bảo vệ thông tin của "
-    "người dân, việc tra cứu theo mã tạm dừng khoảng 10 phút. Bạn vẫn có thể hỏi \"hồ sơ của "
-    "tôi\" để xem hồ sơ gần nhất của mình, hoặc nhắn \"gặp cán bộ\" để được hỗ trợ."
-)
 #: Wall clock, replaceable in tests (tracker event timestamps are wall-clock seconds).
 clock: Callable[[], float] = time.time
 
@@ -63,23 +55,17 @@ class ActionCheckStatus(Action):
             # Codes follow a pattern; guessing them one after another (13 a second were tried)
             # is slowed down, though a look-up only ever shows a case to the one who filed it.
             logger.warning("status look-up by code paused: %d misses", MAX_MISSES)
-            send(dispatcher, [Reply(TOO_MANY_MISSES)])
+            send(dispatcher, [Reply(reply_text("status_too_many_misses"))])
             return []
         try:
-            with session_scope(get_engine(), read_only=True) as session:
-                view = (
-                    get_case_status(session, code, channel, user)
-                    if code
-                    else last_case_for(session, channel, user)
-                )
-                reply = last_public_reply(session, view.ref_code) if view else None
-        except SQLAlchemyError as error:
+            found = await asyncio.to_thread(look_up_status, code, channel, user)
+        except StoreUnavailable as error:
             logger.error("status lookup failed: %s", error)
-            send(dispatcher, [Reply(UNAVAILABLE)])
+            send(dispatcher, [Reply(reply_text("status_unavailable"))])
             return []
-        if view is None:
+        if found is None:
             # Same words whether the code does not exist or belongs to someone else.
             send(dispatcher, [Reply(NOT_FOUND if code else NO_CASES)])
             return []
-        send(dispatcher, [Reply(describe(view, reply))])
+        send(dispatcher, [Reply(describe(found.view, found.staff_reply))])
         return []

@@ -117,3 +117,11 @@ def test_actions_reach_no_adapter_but_their_own() -> None:
     another channel's code."""
     forbidden = ("bot.channels", "bot.staff", "bot.web", "bot.notify", "bot.proxy", "bot.fakes")
     assert _breaches("actions", forbidden) == []
+
+
+def test_actions_run_no_sql() -> None:
+    """Actions read the tracker, call one service function and word the reply: the unit of work
+    and its queries live in ``bot.cases.citizen`` (run off the event loop), so an action neither
+    opens a session nor knows the database's errors."""
+    forbidden = ("sqlalchemy", "bot.db.engine", "bot.db.runtime", "bot.db.models")
+    assert _breaches("actions", forbidden) == []

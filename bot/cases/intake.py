@@ -1,7 +1,7 @@
 """Reading and checking what a citizen types into the feedback / petition form.
 
-Plain functions, no Rasa: the form's validation action (actions/cases.py) calls them, and tests
-check them table by table. Everything a citizen reads is Vietnamese.
+Plain functions, no Rasa: the form's validation action (actions/case_form.py) calls them, and
+tests check them table by table. Everything a citizen reads is Vietnamese.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ class Inbound:
     ``kind``: ``message`` (text, quick reply, attachments), ``postback`` (a button),
     ``follow`` (handled as ``text``, e.g. "/greet") or ``unfollow`` (recorded only).
     ``attachments``: ``{"kind": "image" | "file" | "location", "url": …, "payload": …}``, the form
-    ``actions/cases.py`` reads from the message metadata.
+    ``actions/case_form.py`` reads from the message metadata.
     """
 
     message_id: str

@@ -16,7 +16,7 @@ from bot.settings import get_settings
 T = TypeVar("T")
 
 
-class _Reloading(Generic[T]):
+class Reloading(Generic[T]):
     """Holds a value built from files and rebuilds it when any file's mtime changes."""
 
     def __init__(self, paths: Callable[[], list[Path]], build: Callable[[], T]) -> None:
@@ -50,10 +50,10 @@ def _kb_dir() -> Path:
     return get_settings().content_dir / "programmes"
 
 
-_knowledge = _Reloading(
+_knowledge = Reloading(
     lambda: sorted(_kb_dir().glob("*.y*ml")), lambda: load_knowledge_base(_kb_dir())
 )
-_units = _Reloading(
+_units = Reloading(
     lambda: [get_settings().units_file], lambda: load_units(get_settings().units_file)
 )
 

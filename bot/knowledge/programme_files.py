@@ -8,6 +8,7 @@ Staff and trainers edit one file per programme in ``content/programmes/<programm
 module only reads and checks them. A file looks like::
 
     programme: quy_vi_nguoi_ngheo        # must equal the file name
+    order: 1                             # optional: its place in the programme menu
     title: Quỹ "Vì người nghèo"
     summary: >-
       Two or three sentences.
@@ -51,7 +52,6 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.knowledge.programmes import (
     ASPECTS,
-    KNOWN_PROGRAMMES,
     SHORT_TITLE_MAX,
     UNIT_CONTACT_PLACEHOLDER,
     Expiring,
@@ -63,6 +63,7 @@ from bot.knowledge.programmes import (
 
 __all__ = [
     "default_directory",
+    "known_programmes",
     "load_default_knowledge_base",
     "load_knowledge_base",
     "main",
@@ -71,7 +72,7 @@ __all__ = [
 _PROGRAMME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 _TOP_LEVEL_KEYS = frozenset(
-    {"programme", "title", "short_title", "summary", "keywords", "aspects"}
+    {"programme", "order", "title", "short_title", "summary", "keywords", "aspects"}
 )
 _SUFFIXES = (".yml", ".yaml")
 
@@ -90,6 +91,7 @@ def load_knowledge_base(directory: Path) -> KnowledgeBase:
     if not files:
         raise KnowledgeBaseError(directory, "no programme files (*.yml) in this directory")
     by_name: dict[str, Programme] = {}
+    by_order: dict[int, Programme] = {}
     for path in files:
         programme = _load_file(path)
         previous = by_name.get(programme.programme)
@@ -99,6 +101,15 @@ def load_knowledge_base(directory: Path) -> KnowledgeBase:
                 f"duplicate programme: already defined in {previous.source}",
                 programme=programme.programme,
             )
+        if programme.order is not None:
+            same_place = by_order.get(programme.order)
+            if same_place is not None:
+                raise KnowledgeBaseError(
+                    path,
+                    f"'order' {programme.order} is already the place of {same_place.programme!r}",
+                    programme=programme.programme,
+                )
+            by_order[programme.order] = programme
         by_name[programme.programme] = programme
     return KnowledgeBase(directory=directory, _by_name=MappingProxyType(by_name))
 
@@ -113,6 +124,16 @@ def default_directory() -> Path:
 def load_default_knowledge_base() -> KnowledgeBase:
     """Load the knowledge base from :func:`default_directory` (call it once per process)."""
     return load_knowledge_base(default_directory())
+
+
+def known_programmes(directory: Path | None = None) -> tuple[str, ...]:
+    """The ``programme`` values the knowledge base answers, in menu order.
+
+    The files in ``content/programmes/`` are the list: a programme is added by adding its file,
+    and no list in the code has to follow (the NLU contract's values are checked against the
+    training data by ``./mttq validate``)."""
+    kb = load_knowledge_base(directory if directory is not None else default_directory())
+    return tuple(p.programme for p in kb.programmes)
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -271,6 +292,7 @@ def _load_file(path: Path) -> Programme:
                 line=line,
             )
     summary = _string(top["summary"][0], path, programme=name, aspect=None, name="'summary'")
+    order = _order(top.get("order"), path, name)
     keywords = _keywords(top.get("keywords"), path, name)
     answers, expiring = _answers(top["aspects"][0], path, name)
     return Programme(
@@ -282,7 +304,19 @@ def _load_file(path: Path) -> Programme:
         keywords=keywords,
         source=path,
         short_title=short_title,
+        order=order,
     )
+
+
+def _order(entry: tuple[Node, int] | None, path: Path, name: str) -> int | None:
+    if entry is None:
+        return None
+    node, line = entry
+    value = node.value if isinstance(node, ScalarNode) else None
+    if node.tag != "tag:yaml.org,2002:int" or not str(value).isdigit() or int(str(value)) < 1:
+        raise KnowledgeBaseError(path, "'order' must be a whole number from 1 (its place in the "
+                                 "programme menu)", programme=name, line=line)
+    return int(str(value))
 
 
 def _keywords(entry: tuple[Node, int] | None, path: Path, name: str) -> tuple[str, ...]:
@@ -358,20 +392,24 @@ def _answers(node: Node, path: Path, name: str) -> tuple[dict[str, str], dict[st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bot.knowledge.programme_files [DIRECTORY]``: load, then list gaps; exit 1 on any problem."""
+    """``python -m bot.knowledge.programme_files [DIRECTORY]``: load, then list gaps; exit 1 on any problem.
+
+    A DIRECTORY other than the configured one (a trainer's draft) is checked against the
+    programmes the configured content holds: one it lacks is a gap, one it adds is noted."""
     args = list(sys.argv[1:] if argv is None else argv)
     directory = Path(args[0]) if args else default_directory()
     try:
         kb = load_knowledge_base(directory)
+        known = known_programmes()
     except KnowledgeBaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    gaps = missing_entries(kb, KNOWN_PROGRAMMES)
+    gaps = missing_entries(kb, known)
     for gap in gaps:
         print(f"missing: {gap}")
-    extra = [p.programme for p in kb.programmes if p.programme not in KNOWN_PROGRAMMES]
+    extra = [p.programme for p in kb.programmes if p.programme not in known]
     for name in extra:
-        print(f"note: {name} is not a programme value of the NLU contract")
+        print(f"note: {name} is not a programme value of {default_directory()}")
     print(f"{len(kb)} programmes, {len(gaps)} gaps")
     return 1 if gaps else 0
 

@@ -25,7 +25,6 @@ __all__ = [
     "ASPECTS",
     "ASPECT_LABELS",
     "DEFAULT_CONTACT_FALLBACK",
-    "KNOWN_PROGRAMMES",
     "UNIT_CONTACT_PLACEHOLDER",
     "KnowledgeBase",
     "KnowledgeBaseError",
@@ -54,23 +53,6 @@ ASPECT_LABELS: Mapping[str, str] = MappingProxyType(
         "lien_he": "Liên hệ ai?",
         "thoi_gian": "Khi nào?",
     }
-)
-
-#: The ``programme`` entity values of the NLU contract (DESIGN.md), in display order.
-KNOWN_PROGRAMMES: tuple[str, ...] = (
-    "quy_vi_nguoi_ngheo",
-    "mai_am_dai_doan_ket",
-    "ngay_hoi_dai_doan_ket",
-    "uu_tien_hang_viet",
-    "nong_thon_moi_do_thi_van_minh",
-    "giam_sat_phan_bien",
-    "thanh_tra_nhan_dan",
-    "giam_sat_dau_tu_cong_dong",
-    "cuu_tro",
-    "hoa_giai_co_so",
-    "bau_cu",
-    "ban_tin",
-    "fanpage",
 )
 
 #: The one placeholder an answer may contain.
@@ -142,6 +124,8 @@ class Programme:
     source: Path | None = field(default=None, compare=False)
     short_title: str = ""
     expiring: Mapping[str, Expiring] = field(default_factory=dict)
+    #: The place in the programme menu (1 first); None: after the ordered ones, by name.
+    order: int | None = field(default=None, compare=False)
 
     @property
     def button_title(self) -> str:
@@ -180,10 +164,9 @@ class KnowledgeBase:
 
     @property
     def programmes(self) -> list[Programme]:
-        """Programmes in display order: the NLU contract's order, then any others by name."""
-        rank = {name: i for i, name in enumerate(KNOWN_PROGRAMMES)}
-        names = sorted(self._by_name, key=lambda n: (rank.get(n, len(rank)), n))
-        return [self._by_name[n] for n in names]
+        """Programmes in menu order (each file's ``order``), then any without one by name."""
+        return sorted(self._by_name.values(),
+                      key=lambda p: (p.order is None, p.order or 0, p.programme))
 
     def get(self, programme: str) -> Programme:
         """The programme with this value; ``KeyError`` if there is none."""

@@ -10,13 +10,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
+from actions.case_form import ValidateCaseForm
 from actions.cases import (
-    NOT_SAVED,
     ActionCancelCase,
     ActionRetryCase,
     ActionStartCase,
     ActionSubmitCase,
-    ValidateCaseForm,
 )
 from actions.context import ActionHandleYesNo
 from actions.privacy import ActionDeleteMyData
@@ -24,6 +23,7 @@ from actions.status import ActionCheckStatus
 from bot.db.engine import session_scope
 from bot.db.models import Case, Quarantine
 from bot.db.runtime import get_engine
+from bot.knowledge.replies import reply_text
 from bot.settings import get_settings
 
 
@@ -213,7 +213,7 @@ async def test_database_away_then_retry_saves_once(
     get_settings.cache_clear()
     dispatcher = CollectingDispatcher()
     events = await ActionSubmitCase().run(dispatcher, _confirm(), DOMAIN)
-    assert texts(dispatcher)[0] == NOT_SAVED.format(kind="phản ánh, kiến nghị")
+    assert texts(dispatcher)[0] == reply_text("case_not_saved", kind="phản ánh, kiến nghị")
     assert "KN-" not in texts(dispatcher)[0]
     assert slots_set(events) == {"case_pending": True}  # the answers are kept
 
@@ -300,6 +300,7 @@ async def test_guessing_codes_is_paused_after_five_misses(database: str,
     """Issue 18, item 7: status look-ups by code were not throttled (13 a second)."""
     from actions import status
     from bot.cases.status import NOT_FOUND
+    TOO_MANY_MISSES = reply_text("status_too_many_misses")
 
     monkeypatch.setattr(status, "clock", lambda: 10_000.0)
     missed = [{"event": "bot", "text": NOT_FOUND, "timestamp": 10_000.0 - 60 * n}
@@ -308,7 +309,7 @@ async def test_guessing_codes_is_paused_after_five_misses(database: str,
                          [entity("ref_code", "KN-2611-0007")], events=missed, sender_id="guesser")
     paused = CollectingDispatcher()
     await ActionCheckStatus().run(paused, guess, DOMAIN)
-    assert texts(paused) == [status.TOO_MANY_MISSES]
+    assert texts(paused) == [TOO_MANY_MISSES]
     # Misses older than the window no longer count; four recent ones do not pause either.
     old = [dict(e, timestamp=10_000.0 - 601) for e in missed] + missed[:4]
     again = CollectingDispatcher()
@@ -320,7 +321,7 @@ async def test_guessing_codes_is_paused_after_five_misses(database: str,
     own = CollectingDispatcher()
     await ActionCheckStatus().run(own, make_tracker("hồ sơ của tôi", "check_status",
                                                     events=missed, sender_id="guesser"), DOMAIN)
-    assert texts(own) != [status.TOO_MANY_MISSES]
+    assert texts(own) != [TOO_MANY_MISSES]
 
 
 @pytest.mark.parametrize("text", ["đơn MT-2611-0042 của tôi sao rồi", "tra cứu KN-2613-0042",

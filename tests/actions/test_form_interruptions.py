@@ -16,14 +16,12 @@ from action_helpers import DOMAIN, make_tracker, slots_set, texts
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.cases import (
-    MISSES_SLOT,
-    SECOND_MISS,
-    ActionPauseCase,
-    ActionResumeCase,
-    ValidateCaseForm,
-    interrupted,
-)
+from actions.case_form import ValidateCaseForm
+from actions.case_interruptions import ActionPauseCase, ActionResumeCase, interrupted
+from actions.case_slots import MISSES_SLOT
+from bot.knowledge.replies import reply_text
+
+SECOND_MISS = reply_text("case_second_miss")
 
 DRAFT = {"case_kind": "petition", "case_key": "k", "case_content": "Cống ngõ 5 bị tắc",
          "case_unit": "p_lang", "case_location": "ngõ 5"}

@@ -14,7 +14,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.handoff import (
-    FORWARDED_ACK,
     ActionForwardToStaff,
     ActionHandback,
     ActionRelayStaffReply,
@@ -28,6 +27,9 @@ from bot.db.models import Case, CaseEvent, CaseKind, Outbox
 from bot.db.runtime import get_engine
 from bot.delivery.citizens import RasaCitizenSender, external_intent
 from bot.delivery.senders import OutboxRow
+from bot.knowledge.replies import reply_prefix
+
+FORWARDED_ACK = reply_prefix("handoff_forwarded")
 
 
 async def test_request_human_opens_one_handoff_case_and_says_when(database: str) -> None:

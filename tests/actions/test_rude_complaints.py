@@ -9,13 +9,9 @@ from action_helpers import DOMAIN, make_tracker, slots_set, texts
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
-from actions.cases import (
-    MODERATION_SLOT,
-    THREAT_RESPONSE,
-    ActionStartCase,
-    ActionSubmitCase,
-    worst_marker,
-)
+from actions.case_slots import MODERATION_SLOT
+from actions.cases import ActionStartCase, ActionSubmitCase
+from bot.cases.citizen import THREAT_RESPONSE, worst_marker
 from bot.db.engine import session_scope
 from bot.db.models import Case, Quarantine
 from bot.db.runtime import get_engine
@@ -76,7 +72,9 @@ def test_the_worst_marker_wins() -> None:
 
 async def test_the_citizen_can_see_what_is_held_about_them(database: str) -> None:
     """Issue 12, item 3: the right to access, in the conversation."""
-    from actions.privacy import HELD_INTRO, ActionShowMyData, mask_phone
+    from actions.privacy import ActionShowMyData, mask_phone
+    from bot.knowledge.replies import reply_text
+    HELD_INTRO = reply_text("data_held_intro")
 
     dispatcher = CollectingDispatcher()
     await ActionShowMyData().run(dispatcher, make_tracker("dữ liệu của tôi", "access_my_data",

@@ -288,7 +288,8 @@ def _at_category_step(assistant: Assistant, sender: str) -> str:
 
 def test_a_status_question_inside_the_form_is_answered_and_the_form_goes_on(
         assistant: Assistant) -> None:
-    from actions.cases import RESUME_NOTE
+    from bot.knowledge.replies import reply_text
+    RESUME_NOTE = reply_text("case_resume_note")
     from bot.cases.status import NO_CASES
 
     sender = f"t-{uuid.uuid4()}"
@@ -313,7 +314,8 @@ def test_a_person_asked_for_inside_the_form_goes_to_the_ward_being_reported(
 
 
 def test_two_answers_the_step_does_not_understand_offer_a_person(assistant: Assistant) -> None:
-    from actions.cases import SECOND_MISS
+    from bot.knowledge.replies import reply_text
+    SECOND_MISS = reply_text("case_second_miss")
 
     sender = f"t-{uuid.uuid4()}"
     _at_category_step(assistant, sender)

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge.programme_files import load_knowledge_base, main
+from bot.knowledge.programme_files import known_programmes, load_knowledge_base, main
 from bot.knowledge.programmes import (
     ASPECT_LABELS,
     ASPECTS,
     DEFAULT_CONTACT_FALLBACK,
-    KNOWN_PROGRAMMES,
     UNIT_CONTACT_PLACEHOLDER,
     KnowledgeBase,
     KnowledgeBaseError,
@@ -26,6 +25,7 @@ from bot.knowledge.programmes import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_DIR = ROOT / "content" / "programmes"
+KNOWN_PROGRAMMES = known_programmes(SHIPPED_DIR)
 FIXTURES = ROOT / "tests" / "data" / "knowledge"
 
 # The 13 programme values of the NLU contract (docs: /work/shared/DESIGN.md), spelled out here so
@@ -461,4 +461,33 @@ def test_unusable_directory_is_named(tmp_path: Path, setup: str) -> None:
 def test_non_utf8_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "cuu_tro.yml").write_bytes("title: Cứu trợ\n".encode("utf-16"))
     with pytest.raises(KnowledgeBaseError, match=r"cuu_tro\.yml: not UTF-8"):
+        load_knowledge_base(tmp_path)
+
+
+def _menu_file(directory: Path, name: str, order: str) -> None:
+    (directory / f"{name}.yml").write_text(
+        f"programme: {name}\norder: {order}\ntitle: Thử\nsummary: Tóm tắt.\n"
+        "aspects:\n  gioi_thieu: Là gì.\n", encoding="utf-8")
+
+
+def test_the_menu_order_is_each_files_order(tmp_path: Path) -> None:
+    _menu_file(tmp_path, "bau_cu", "2")
+    _menu_file(tmp_path, "ban_tin", "1")
+    (tmp_path / "aaa.yml").write_text(
+        "programme: aaa\ntitle: Thử\nsummary: Tóm tắt.\naspects:\n  gioi_thieu: Là gì.\n",
+        encoding="utf-8")
+    assert known_programmes(tmp_path) == ("ban_tin", "bau_cu", "aaa")  # unordered ones last
+
+
+@pytest.mark.parametrize("order", ["0", "-1", "hai", "1.5", "true"])
+def test_a_menu_order_must_be_a_place(tmp_path: Path, order: str) -> None:
+    _menu_file(tmp_path, "bau_cu", order)
+    with pytest.raises(KnowledgeBaseError, match="'order' must be a whole number"):
+        load_knowledge_base(tmp_path)
+
+
+def test_two_programmes_cannot_share_a_place(tmp_path: Path) -> None:
+    _menu_file(tmp_path, "ban_tin", "3")
+    _menu_file(tmp_path, "bau_cu", "3")
+    with pytest.raises(KnowledgeBaseError, match="already the place of 'ban_tin'"):
         load_knowledge_base(tmp_path)

@@ -9,9 +9,12 @@ the line and the import.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("bot", "actions", "tools", "bench")
@@ -125,3 +128,19 @@ def test_actions_run_no_sql() -> None:
     opens a session nor knows the database's errors."""
     forbidden = ("sqlalchemy", "bot.db.engine", "bot.db.runtime", "bot.db.models")
     assert _breaches("actions", forbidden) == []
+
+
+@pytest.mark.parametrize("top", CODE_DIRS)
+def test_long_modules_say_why(top: str) -> None:
+    """No module over 500 lines without a reason in its docstring ("Why this is one module"):
+    a long module is usually several concerns that a newcomer cannot tell apart."""
+    silent = []
+    for path in sorted((ROOT / top).rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        lines = text.count("\n")
+        if lines <= 500:
+            continue
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if not re.search(r"Why this is one module", doc):
+            silent.append(f"{path.relative_to(ROOT)} ({lines} lines)")
+    assert silent == []

@@ -15,10 +15,11 @@ of ``content/legal_types/examples.yml``:
 
 The model is a scikit-learn pipeline: character n-grams (2–5, within words) and word uni/bi/
 trigrams, both TF-IDF on the text folded by :mod:`bot.vietnamese` (teencode expanded, diacritics
-and case dropped), into a multinomial logistic regression. The citizen's own legal words are
-masked before the n-grams are taken, so they cannot decide the type on their own. It is trained
-at first use (well under a second on the shipped examples) and kept for the process; an edited
-examples file is picked up on the next call.
+and case dropped), plus one feature per type counting the phrases of
+``content/legal_types/cues.yml`` found in the text, into a multinomial logistic regression. The
+citizen's own legal words are masked before the features are taken, so they cannot decide the
+type on their own. It is trained at first use (about a second on two cores) and kept for the
+process; an edited examples or cues file is picked up on the next call.
 
 A missed tố cáo would show its sender's identity to a whole group, so tố cáo wins whenever its
 probability reaches :data:`TO_CAO_FLOOR`, and a guess below :data:`UNSURE_BELOW` (or too close to
@@ -75,7 +76,7 @@ UNSURE_BELOW = 0.55
 UNSURE_MARGIN = 0.15
 #: Tố cáo is chosen whenever its probability reaches this, whatever scores higher: a tố cáo
 #: taken for something else would show its sender to a whole group.
-TO_CAO_FLOOR = 0.30
+TO_CAO_FLOOR = 0.35
 #: How much a cue phrase weighs beside the n-grams (each type's cue count is one feature).
 CUE_WEIGHT = 0.5
 #: Minimum examples per type in the training file.
@@ -319,23 +320,26 @@ class _Model:
 
     def probabilities(self, texts: Sequence[str]) -> list[dict[str, float]]:
         rows = self.pipeline.predict_proba([features_text(t) for t in texts])
-        return [dict(zip(self.classes, map(float, row))) for row in rows]
+        return [dict(zip(self.classes, map(float, row), strict=True)) for row in rows]
 
 
 _lock = threading.Lock()
-_cache: dict[tuple[str, int], _Model] = {}
+_cache: dict[tuple[str, int, int], _Model] = {}
 
 
 def _model(path: Path | None = None) -> _Model:
+    """The model trained on ``path`` and the ``cues.yml`` beside it; retrained when either
+    changes."""
     path = path or _content_dir() / "examples.yml"
+    cues = path.parent / "cues.yml"
     try:
-        key = (str(path), path.stat().st_mtime_ns)
+        key = (str(path), path.stat().st_mtime_ns, cues.stat().st_mtime_ns)
     except OSError as exc:
-        raise LegalTypeError(f"{path}: {exc}") from exc
+        raise LegalTypeError(f"{exc.filename}: {exc}") from exc
     with _lock:
         model = _cache.get(key)
         if model is None:
-            model = _Model(load_examples(path), load_cues(path.parent / "cues.yml"))
+            model = _Model(load_examples(path), load_cues(cues))
             _cache.clear()
             _cache[key] = model
         return model
@@ -424,7 +428,7 @@ def evaluate(rows: Sequence[tuple[str, str]], *, examples: Path | None = None
              ) -> tuple[EvalReport, list[LegalTypeGuess]]:
     guesses = classify_many([text for _, text in rows], examples=examples)
     confusion: Counter[tuple[str, str]] = Counter(
-        (gold, guess.type) for (gold, _), guess in zip(rows, guesses))
+        (gold, guess.type) for (gold, _), guess in zip(rows, guesses, strict=True))
     support = Counter(gold for gold, _ in rows)
     predicted = Counter(guess.type for guess in guesses)
     precision = {t: confusion[(t, t)] / predicted[t] if predicted[t] else 0.0 for t in LEGAL_TYPES}
@@ -469,7 +473,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             mistakes = [
                 f"  {gold} -> {g.type} ({g.confidence:.2f}{', unsure' if g.unsure else ''}): "
                 f"{text}"
-                for (gold, text), g in zip(rows, guesses) if g.type != gold
+                for (gold, text), g in zip(rows, guesses, strict=True) if g.type != gold
             ] if args.mistakes else []
             print(report.summary(str(path), mistakes), file=out)
             return 0

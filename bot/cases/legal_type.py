@@ -76,9 +76,9 @@ UNSURE_BELOW = 0.55
 UNSURE_MARGIN = 0.15
 #: Tố cáo is chosen whenever its probability reaches this, whatever scores higher: a tố cáo
 #: taken for something else would show its sender to a whole group.
-TO_CAO_FLOOR = 0.35
+TO_CAO_FLOOR = 0.30
 #: How much a cue phrase weighs beside the n-grams (each type's cue count is one feature).
-CUE_WEIGHT = 0.5
+CUE_WEIGHT = 0.25
 #: Minimum examples per type in the training file.
 MIN_EXAMPLES = 60
 

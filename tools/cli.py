@@ -84,6 +84,12 @@ def cmd_moderate(args: argparse.Namespace) -> int:
     return moderation_main(args.rest)
 
 
+def cmd_legal_type(args: argparse.Namespace) -> int:
+    from bot.cases.legal_type import main as legal_type_main
+
+    return legal_type_main(args.rest)
+
+
 def cmd_retention(args: argparse.Namespace) -> int:
     """Anonymise finished cases older than the retention period, and erase what was typed in
     conversations idle for as long (schedule it, e.g. nightly)."""
@@ -160,7 +166,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     return run_checks(fast=args.fast)
 
 
-_PASS_THROUGH = ("review", "promote", "moderate", "accounts", "notify")
+_PASS_THROUGH = ("review", "promote", "moderate", "accounts", "notify", "legal-type")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("moderate", add_help=False, help="print the moderation verdict of messages, one per line")
     p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("legal-type", add_help=False, help="legal type of messages (phản ánh, kiến nghị, khiếu nại, tố cáo); --eval [FILE]: accuracy, per-type precision/recall, tố cáo recall")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("retention", help="erase name/phone of finished cases older than RETENTION_DAYS")
     p.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS (default 365)")
     sub.add_parser("accounts", add_help=False, help="staff accounts: create, list, disable, set-password, token")
@@ -205,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in _PASS_THROUGH:
         # These commands parse their own options (including --help).
         os.chdir(ROOT)
-        return int(globals()[f"cmd_{argv[0]}"](argparse.Namespace(rest=argv[1:])) or 0)
+        handler = globals()[f"cmd_{argv[0].replace('-', '_')}"]
+        return int(handler(argparse.Namespace(rest=argv[1:])) or 0)
     args = parser.parse_args(argv)
     if args.command == "help":
         parser.print_help()

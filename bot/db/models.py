@@ -201,6 +201,9 @@ class Case(Base):
     #: Set by the confirming action so a repeated confirmation never makes a second case.
     idempotency_key = Column(String(255), nullable=True, unique=True)  # str | None
     rating = Column(SmallInteger, nullable=True)  # int | None, 1–5
+    #: phan_anh | kien_nghi | khieu_nai | to_cao (bot.cases.legal_type); None: not yet known.
+    #: Changed only through bot.cases.legal_type_record.set_legal_type (revision 0006).
+    legal_type = Column(String(16), nullable=True)  # str | None
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
     updated_at = Column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow

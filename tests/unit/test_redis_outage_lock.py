@@ -73,7 +73,7 @@ async def _turns(store: RedisMutexLockStore, conversation: str, n: int,
 
 
 def _overlap(spans: list[tuple[float, float]]) -> bool:
-    return any(b[0] < a[1] for a, b in zip(spans, spans[1:]))
+    return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
 
 
 async def test_a_turn_waits_for_redis_to_come_back(redis_later) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,498 @@
+"""Which legal kind of case a citizen's message is: phản ánh, kiến nghị, khiếu nại or tố cáo.
+
+Citizens do not know the difference and often use the wrong word ("khiếu nại" about a noisy
+karaoke bar is a phản ánh; a bribed official denounced without the word "tố cáo" is still a tố
+cáo), so the type is read from the meaning, by a small model trained on the hand-written examples
+of ``content/legal_types/examples.yml``:
+
+* phản ánh — informs about a situation or problem that needs attention;
+* kiến nghị — proposes or suggests a policy or how something should be done;
+* khiếu nại — asks for the review of an administrative decision or act of a state body or
+  official that the citizen believes unlawful and that infringes their rights (Luật Khiếu nại
+  02/2011/QH13, Điều 2);
+* tố cáo — reports a violation of law by an agency, organisation or individual to a competent
+  person (Luật Tố cáo 25/2018/QH14, Điều 2).
+
+The model is a scikit-learn pipeline: character n-grams (2–5, within words) and word uni/bi/
+trigrams, both TF-IDF on the text folded by :mod:`bot.vietnamese` (teencode expanded, diacritics
+and case dropped), plus one feature per type counting the phrases of
+``content/legal_types/cues.yml`` found in the text, into a multinomial logistic regression. The
+citizen's own legal words are masked before the features are taken, so they cannot decide the
+type on their own. It is trained at first use (about a second on two cores) and kept for the
+process; an edited examples or cues file is picked up on the next call.
+
+A missed tố cáo would show its sender's identity to a whole group, so tố cáo wins whenever its
+probability reaches :data:`TO_CAO_FLOOR`, and a guess below :data:`UNSURE_BELOW` (or too close to
+the runner-up) is marked ``unsure`` so the conversation asks the citizen with :func:`choices`.
+
+What the citizen reads (:func:`explain`, :func:`extra_question`, :func:`unsure_question`,
+:func:`choices`) is in ``content/legal_types/texts.yml``.
+
+``python -m bot.cases.legal_type --eval [FILE]`` (``./mttq legal-type --eval``) measures the
+classifier on a labelled TSV (``label<TAB>text``), by default the blind set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import threading
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from bot.vietnamese.normalize import normalize, strip_diacritics
+
+__all__ = [
+    "LEGAL_TYPES",
+    "TO_CAO_FLOOR",
+    "UNSURE_BELOW",
+    "EvalReport",
+    "LegalTypeError",
+    "LegalTypeGuess",
+    "choices",
+    "classify",
+    "evaluate",
+    "explain",
+    "extra_question",
+    "features_text",
+    "label",
+    "main",
+    "read_labelled",
+    "unsure_question",
+]
+
+LEGAL_TYPES: tuple[str, ...] = ("phan_anh", "kien_nghi", "khieu_nai", "to_cao")
+
+#: Below this probability for the best type, the guess is unsure and the conversation asks.
+UNSURE_BELOW = 0.55
+#: ... and also when the runner-up is this close.
+UNSURE_MARGIN = 0.15
+#: Tố cáo is chosen whenever its probability reaches this, whatever scores higher: a tố cáo
+#: taken for something else would show its sender to a whole group.
+TO_CAO_FLOOR = 0.30
+#: How much a cue phrase weighs beside the n-grams (each type's cue count is one feature).
+CUE_WEIGHT = 0.25
+#: Minimum examples per type in the training file.
+MIN_EXAMPLES = 60
+
+_ROOT = Path(__file__).resolve().parents[2]
+_BLIND = _ROOT / "tests" / "data" / "legal_type_blind" / "cases.tsv"
+
+#: The citizen's own legal words (folded): masked, so the meaning decides, not the label used.
+_LEGAL_WORDS = re.compile(r"\b(khieu nai|khieu kien|to cao|phan anh|to giac)\b")
+
+
+class LegalTypeError(ValueError):
+    """The examples or texts file is malformed: named with the file and the entry."""
+
+
+@dataclass(frozen=True)
+class LegalTypeGuess:
+    """The type read from a message: ``type`` with probability ``confidence``; ``alternatives``
+    are the other types, most likely first; ``unsure`` asks the conversation to check."""
+
+    type: str
+    confidence: float
+    alternatives: tuple[tuple[str, float], ...]
+    unsure: bool
+
+
+def features_text(text: str) -> str:
+    """What the model reads: NFC, tone marks placed, teencode expanded, then folded (no
+    diacritics, lower case, single spaces), with the citizen's legal words masked."""
+    norm = normalize(text or "", teencode=True).text
+    folded = " ".join(strip_diacritics(norm).lower().split())
+    return _LEGAL_WORDS.sub(" tu_phap_ly ", folded)
+
+
+# --------------------------------------------------------------------------- content files
+
+
+def _content_dir() -> Path:
+    from bot.settings import get_settings
+
+    return get_settings().content_dir / "legal_types"
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise LegalTypeError(f"{path}: {exc}") from exc
+
+
+def load_cues(path: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Per type, the folded phrases of ``content/legal_types/cues.yml`` (see its header)."""
+    path = path or _content_dir() / "cues.yml"
+    data = _read_yaml(path)
+    if not isinstance(data, Mapping):
+        raise LegalTypeError(f"{path}: expected a mapping from type to a list of phrases")
+    unknown = set(map(str, data)) - set(LEGAL_TYPES)
+    if unknown:
+        raise LegalTypeError(f"{path}: unknown types {sorted(unknown)}; known: {LEGAL_TYPES}")
+    cues: dict[str, tuple[str, ...]] = {}
+    for legal_type in LEGAL_TYPES:
+        items = data.get(legal_type) or []
+        if not isinstance(items, list):
+            raise LegalTypeError(f"{path}: {legal_type}: expected a list of phrases")
+        phrases = []
+        for i, item in enumerate(items):
+            folded = features_text(str(item)) if isinstance(item, str) else ""
+            if not folded.strip() or "tu_phap_ly" in folded:
+                raise LegalTypeError(f"{path}: {legal_type}[{i}]: expected a phrase that is not "
+                                     f"a legal word, got {item!r}")
+            phrases.append(folded)
+        cues[legal_type] = tuple(phrases)
+    return cues
+
+
+def load_examples(path: Path | None = None) -> list[tuple[str, str]]:
+    """``(type, text)`` pairs from the examples file; every type needs :data:`MIN_EXAMPLES`."""
+    path = path or _content_dir() / "examples.yml"
+    data = _read_yaml(path)
+    if not isinstance(data, Mapping):
+        raise LegalTypeError(f"{path}: expected a mapping from type to a list of examples")
+    unknown = set(map(str, data)) - set(LEGAL_TYPES)
+    if unknown:
+        raise LegalTypeError(f"{path}: unknown types {sorted(unknown)}; known: {LEGAL_TYPES}")
+    pairs: list[tuple[str, str]] = []
+    for legal_type in LEGAL_TYPES:
+        items = data.get(legal_type)
+        if not isinstance(items, list) or len(items) < MIN_EXAMPLES:
+            raise LegalTypeError(f"{path}: {legal_type}: needs a list of at least "
+                                 f"{MIN_EXAMPLES} examples")
+        for i, item in enumerate(items):
+            if not isinstance(item, str) or not item.strip():
+                raise LegalTypeError(f"{path}: {legal_type}[{i}]: expected a non-empty string")
+            pairs.append((legal_type, item.strip()))
+    return pairs
+
+
+@dataclass(frozen=True)
+class _Texts:
+    labels: Mapping[str, str]
+    choices: Mapping[str, str]
+    explain: Mapping[str, str]
+    extra: Mapping[str, str | None]
+    unsure_question: str
+
+
+def _clean(value: Any) -> str:
+    return " ".join(str(value).split())
+
+
+@lru_cache(maxsize=4)
+def _load_texts(path: Path, mtime_ns: int) -> _Texts:
+    data = _read_yaml(path)
+    types = data.get("types") if isinstance(data, Mapping) else None
+    if not isinstance(types, Mapping):
+        raise LegalTypeError(f"{path}: expected 'types' with an entry per legal type")
+    labels, picks, explains, extras = {}, {}, {}, {}
+    for legal_type in LEGAL_TYPES:
+        entry = types.get(legal_type)
+        if not isinstance(entry, Mapping):
+            raise LegalTypeError(f"{path}: types.{legal_type}: missing")
+        for key in ("label", "choice", "explain"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise LegalTypeError(f"{path}: types.{legal_type}.{key}: expected a text")
+        extra = entry.get("extra_question")
+        if extra is not None and (not isinstance(extra, str) or not extra.strip()):
+            raise LegalTypeError(f"{path}: types.{legal_type}.extra_question: a text or null")
+        labels[legal_type] = _clean(entry["label"])
+        picks[legal_type] = _clean(entry["choice"])
+        explains[legal_type] = _clean(entry["explain"])
+        extras[legal_type] = _clean(extra) if extra is not None else None
+    question = data.get("unsure_question")
+    if not isinstance(question, str) or not question.strip():
+        raise LegalTypeError(f"{path}: unsure_question: expected a text")
+    return _Texts(labels, picks, explains, extras, _clean(question))
+
+
+def _texts(path: Path | None = None) -> _Texts:
+    path = path or _content_dir() / "texts.yml"
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise LegalTypeError(f"{path}: {exc}") from exc
+    return _load_texts(path, mtime)
+
+
+def _known(legal_type: str) -> str:
+    if legal_type not in LEGAL_TYPES:
+        raise ValueError(f"unknown legal type {legal_type!r}; known: {LEGAL_TYPES}")
+    return legal_type
+
+
+def label(legal_type: str) -> str:
+    """The type's Vietnamese name, e.g. "Khiếu nại"."""
+    return _texts().labels[_known(legal_type)]
+
+
+def explain(legal_type: str) -> str:
+    """One plain Vietnamese sentence for the citizen: what will happen to their case."""
+    return _texts().explain[_known(legal_type)]
+
+
+def extra_question(legal_type: str) -> str | None:
+    """The one extra thing the type needs (khiếu nại: which decision or act, and since when;
+    tố cáo: identity protected, who/what/when), or None."""
+    return _texts().extra[_known(legal_type)]
+
+
+def unsure_question() -> str:
+    """What to ask when :attr:`LegalTypeGuess.unsure` (offer :func:`choices` as buttons)."""
+    return _texts().unsure_question
+
+
+def choices(guess: LegalTypeGuess | None = None) -> list[tuple[str, str]]:
+    """``(type, one-line description)`` to offer; the guess and its alternatives first."""
+    order = list(LEGAL_TYPES)
+    if guess is not None:
+        order = [guess.type, *(t for t, _ in guess.alternatives)]
+    texts = _texts()
+    return [(t, texts.choices[t]) for t in order]
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class _CueCounts:
+    """Per type, log(1 + how many of its cue phrases the folded text contains), times ``weight``:
+    a sklearn transformer (fit does nothing) so the cues sit beside the n-grams."""
+
+    def __init__(self, cues: Mapping[str, Sequence[str]], weight: float) -> None:
+        self.weight = weight
+        self.patterns = [
+            re.compile(r"\b(?:" + "|".join(re.escape(p) for p in sorted(cues.get(t, ()),
+                                                                      key=len, reverse=True))
+                       + r")\b") if cues.get(t) else None
+            for t in LEGAL_TYPES
+        ]
+
+    def fit(self, texts: Sequence[str], y: Any = None) -> _CueCounts:
+        return self
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        import math
+
+        from scipy.sparse import csr_matrix
+
+        rows = [[self.weight * math.log1p(len(p.findall(text))) if p else 0.0
+                 for p in self.patterns] for text in texts]
+        return csr_matrix(rows)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:  # sklearn asks for it
+        return {}
+
+    def set_output(self, *, transform: Any = None) -> _CueCounts:  # pragma: no cover
+        return self
+
+
+class _Model:
+    def __init__(self, pairs: Sequence[tuple[str, str]],
+                 cues: Mapping[str, Sequence[str]] | None = None) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import FeatureUnion, Pipeline
+
+        parts: list[tuple[str, Any]] = [
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                      min_df=1)),
+            ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 3), sublinear_tf=True,
+                                      token_pattern=r"(?u)\b\w+\b")),
+        ]
+        if cues:
+            parts.append(("cues", _CueCounts(cues, CUE_WEIGHT)))
+        features = FeatureUnion(parts)
+        self.pipeline = Pipeline([
+            ("features", features),
+            ("classifier", LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced")),
+        ])
+        self.pipeline.fit([features_text(t) for _, t in pairs], [label for label, _ in pairs])
+        self.classes: list[str] = [str(c) for c in self.pipeline.classes_]
+
+    def probabilities(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        rows = self.pipeline.predict_proba([features_text(t) for t in texts])
+        return [dict(zip(self.classes, map(float, row), strict=True)) for row in rows]
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, int, int], _Model] = {}
+
+
+def _model(path: Path | None = None) -> _Model:
+    """The model trained on ``path`` and the ``cues.yml`` beside it; retrained when either
+    changes."""
+    path = path or _content_dir() / "examples.yml"
+    cues = path.parent / "cues.yml"
+    try:
+        key = (str(path), path.stat().st_mtime_ns, cues.stat().st_mtime_ns)
+    except OSError as exc:
+        raise LegalTypeError(f"{exc.filename}: {exc}") from exc
+    with _lock:
+        model = _cache.get(key)
+        if model is None:
+            model = _Model(load_examples(path), load_cues(cues))
+            _cache.clear()
+            _cache[key] = model
+        return model
+
+
+def _decide(probs: Mapping[str, float]) -> LegalTypeGuess:
+    ranked = sorted(probs.items(), key=lambda item: item[1], reverse=True)
+    best, best_p = ranked[0]
+    if best != "to_cao" and probs.get("to_cao", 0.0) >= TO_CAO_FLOOR:
+        best, best_p = "to_cao", probs["to_cao"]
+        ranked = [("to_cao", best_p), *(r for r in ranked if r[0] != "to_cao")]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    unsure = best_p < UNSURE_BELOW or abs(best_p - runner_up) < UNSURE_MARGIN
+    return LegalTypeGuess(
+        type=best,
+        confidence=round(best_p, 4),
+        alternatives=tuple((t, round(p, 4)) for t, p in ranked[1:]),
+        unsure=unsure,
+    )
+
+
+def classify(text: str, *, examples: Path | None = None) -> LegalTypeGuess:
+    """The legal type of ``text`` (a citizen's case as typed). An empty text is unsure."""
+    if not features_text(text).strip():
+        share = round(1 / len(LEGAL_TYPES), 4)
+        return LegalTypeGuess("phan_anh", share,
+                              tuple((t, share) for t in LEGAL_TYPES[1:]), True)
+    return _decide(_model(examples).probabilities([text])[0])
+
+
+def classify_many(texts: Sequence[str], *, examples: Path | None = None) -> list[LegalTypeGuess]:
+    return [_decide(p) for p in _model(examples).probabilities(list(texts))]
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def read_labelled(path: Path) -> list[tuple[str, str]]:
+    """``(label, text)`` rows of a ``label<TAB>text`` file (a ``label`` header is skipped)."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        gold, sep, text = line.partition("\t")
+        gold = gold.strip()
+        if number == 1 and gold == "label":
+            continue
+        if not sep or gold not in LEGAL_TYPES:
+            raise LegalTypeError(f"{path}:{number}: expected <type><TAB><text>, type one of "
+                                 f"{LEGAL_TYPES}")
+        rows.append((gold, text.strip()))
+    return rows
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    total: int
+    correct: int
+    unsure: int
+    precision: Mapping[str, float]
+    recall: Mapping[str, float]
+    support: Mapping[str, int]
+    confusion: Mapping[tuple[str, str], int]
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+    def summary(self, name: str = "", mistakes: Sequence[str] = ()) -> str:
+        lines = [f"Legal type on {name}: {self.total} messages" if name
+                 else f"Legal type: {self.total} messages"]
+        lines.append(f"  accuracy {self.accuracy:.3f} ({self.correct}/{self.total}); "
+                     f"tố cáo recall {self.recall.get('to_cao', 0.0):.3f}; "
+                     f"unsure (would ask) {self.unsure}")
+        lines.append("  type        precision  recall  support")
+        for t in LEGAL_TYPES:
+            lines.append(f"  {t:<10}  {self.precision.get(t, 0.0):9.3f}  "
+                         f"{self.recall.get(t, 0.0):6.3f}  {self.support.get(t, 0):7d}")
+        lines.append("  confusion (gold -> predicted): " + ", ".join(
+            f"{g}->{p} {n}" for (g, p), n in sorted(self.confusion.items()) if g != p) or "none")
+        lines.extend(mistakes)
+        return "\n".join(lines)
+
+
+def evaluate(rows: Sequence[tuple[str, str]], *, examples: Path | None = None
+             ) -> tuple[EvalReport, list[LegalTypeGuess]]:
+    guesses = classify_many([text for _, text in rows], examples=examples)
+    confusion: Counter[tuple[str, str]] = Counter(
+        (gold, guess.type) for (gold, _), guess in zip(rows, guesses, strict=True))
+    support = Counter(gold for gold, _ in rows)
+    predicted = Counter(guess.type for guess in guesses)
+    precision = {t: confusion[(t, t)] / predicted[t] if predicted[t] else 0.0 for t in LEGAL_TYPES}
+    recall = {t: confusion[(t, t)] / support[t] if support[t] else 0.0 for t in LEGAL_TYPES}
+    report = EvalReport(
+        total=len(rows),
+        correct=sum(confusion[(t, t)] for t in LEGAL_TYPES),
+        unsure=sum(g.unsure for g in guesses),
+        precision=precision,
+        recall=recall,
+        support=dict(support),
+        confusion=dict(confusion),
+    )
+    return report, guesses
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """``./mttq legal-type``: classify lines of a file (or stdin), or ``--eval`` a labelled file."""
+    out = out if out is not None else sys.stdout
+    parser = argparse.ArgumentParser(
+        prog="./mttq legal-type",
+        description="The legal type (phan_anh, kien_nghi, khieu_nai, to_cao) of each message; "
+        "with --eval, accuracy and per-type precision/recall on a labelled TSV (label<TAB>text).",
+    )
+    parser.add_argument("file", nargs="?", help="messages, one per line (default: stdin); with "
+                        "--eval a labelled TSV (default: the blind set "
+                        "tests/data/legal_type_blind/cases.tsv)")
+    parser.add_argument("--eval", action="store_true", help="measure on a labelled file")
+    parser.add_argument("--mistakes", action="store_true",
+                        help="with --eval, also print the messages classified wrongly "
+                        "(never use it on the blind set)")
+    parser.add_argument("--examples", type=Path, help="training examples (default: "
+                        "content/legal_types/examples.yml)")
+    args = parser.parse_args(argv)
+    try:
+        if args.eval:
+            path = Path(args.file) if args.file else _BLIND
+            if args.mistakes and path.resolve() == _BLIND.resolve():
+                parser.error("--mistakes would print blind-set lines; it is for the dev set")
+            rows = read_labelled(path)
+            report, guesses = evaluate(rows, examples=args.examples)
+            mistakes = [
+                f"  {gold} -> {g.type} ({g.confidence:.2f}{', unsure' if g.unsure else ''}): "
+                f"{text}"
+                for (gold, text), g in zip(rows, guesses, strict=True) if g.type != gold
+            ] if args.mistakes else []
+            print(report.summary(str(path), mistakes), file=out)
+            return 0
+        stream = open(args.file, encoding="utf-8") if args.file else sys.stdin
+        try:
+            for line in stream:
+                text = line.strip()
+                if text:
+                    g = classify(text, examples=args.examples)
+                    flag = "unsure" if g.unsure else "sure"
+                    print(f"{g.type}\t{g.confidence:.2f}\t{flag}\t{text}", file=out)
+        finally:
+            if stream is not sys.stdin:
+                stream.close()
+    except LegalTypeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,15 +10,13 @@ import pytest
 import yaml
 
 from bot.cases.legal_clocks import (
-    LegalDeadlinesError,
     citizen_limits,
     due_date,
     extension,
-    load_deadlines,
     next_step,
-    parse_deadlines,
     schedule,
 )
+from bot.cases.legal_deadlines import LegalDeadlinesError, load_deadlines, parse_deadlines
 from bot.cases.sla import load_calendar
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"

@@ -19,6 +19,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.case_slots import CASE_SLOTS, MODERATION_SLOT
 from actions.common import Events, channel_of, latest_intent, latest_text, send
+from actions.legal_type import legal_type_replies
 from bot.cases import intake
 from bot.cases.citizen import StoreUnavailable, submit_case
 from bot.knowledge.answers import Reply
@@ -120,6 +121,9 @@ class ActionSubmitCase(Action):
             ref=created.ref_code,
             unit=unit.name if unit else created.unit_code,
         ))])
+        if kind == "petition" and created.created:
+            send(dispatcher, await legal_type_replies(
+                created.id, created.ref_code, str(tracker.get_slot("case_content"))))
         return [
             *(SlotSet(slot, None) for slot in CASE_SLOTS),
             SlotSet("case_pending", False),

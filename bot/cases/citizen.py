@@ -26,6 +26,9 @@ from sqlalchemy.orm import Session
 
 from bot.cases.casework import record_rating
 from bot.cases.handoff import forward_citizen_message, open_handoff, start_handoff
+from bot.cases.legal_type import LegalTypeGuess
+from bot.cases.legal_type import classify as classify_legal_type
+from bot.cases.legal_type_record import set_legal_type
 from bot.cases.lookup import StatusView, get_case_status, last_case_for
 from bot.cases.privacy import HeldData, anonymise_citizen, personal_data_of
 from bot.cases.routing import plan_case
@@ -241,3 +244,31 @@ def erase_personal_data(
     except SQLAlchemyError as error:
         raise StoreUnavailable(str(error)) from error
     return count
+
+
+# --------------------------------------------------------------------------- legal type
+
+
+def record_legal_type(case_id: int, content: str) -> LegalTypeGuess:
+    """Classify a just-filed petition as phản ánh, kiến nghị, khiếu nại or tố cáo (issue 17) and
+    keep the guess on the case, marked as the classifier's; staff can change it, and the
+    citizen can pick another when the guess is unsure."""
+    guess = classify_legal_type(content)
+    with _unit_of_work() as session:
+        set_legal_type(session, case_id, guess.type, Actor.system(), source="classifier",
+                       confidence=guess.confidence)
+    return guess
+
+
+def choose_legal_type(ref_code: str, channel_user_id: str, legal_type: str) -> bool:
+    """The citizen says which kind their own case is (a button after an unsure guess); False
+    when the code is not one of theirs."""
+    with _unit_of_work() as session:
+        case = session.execute(
+            select(Case).where(Case.ref_code == ref_code,
+                               Case.channel_user_id == channel_user_id)
+        ).scalar_one_or_none()
+        if case is None:
+            return False
+        set_legal_type(session, case.id, legal_type, Actor.citizen(channel_user_id))
+        return True

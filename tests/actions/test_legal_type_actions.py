@@ -1,0 +1,95 @@
+"""Issue 17 at intake: a saved petition is classified (phản ánh, kiến nghị, khiếu nại, tố cáo),
+the citizen is told in one sentence what will happen to it, and asked when the guess is unsure;
+their answer replaces the guess. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from action_helpers import DOMAIN, buttons, entity, make_tracker, texts
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from actions.cases import ActionSubmitCase
+from actions.legal_type import ActionSetLegalType
+from bot.cases import legal_type
+from bot.db.engine import session_scope
+from bot.db.models import Case, CaseEvent
+from bot.db.runtime import get_engine
+from bot.knowledge.replies import reply_text
+
+COMPLAINT = ("UBND phường ra quyết định xử phạt tôi 5 triệu vì lấn chiếm vỉa hè nhưng tôi không "
+             "hề lấn chiếm, tôi không đồng ý với quyết định này và đề nghị xem xét lại")
+
+
+def _slots(content: str, **overrides: Any) -> dict[str, Any]:
+    return {"case_kind": "petition", "case_key": f"key-{abs(hash(content))}",
+            "case_content": content, "case_unit": "p_lang", "case_category": "moi_truong",
+            "case_consent": False, "case_confirm": "confirm", **overrides}
+
+
+def _case(database: str) -> tuple[str | None, list[dict[str, Any]]]:
+    with session_scope(get_engine(database)) as session:
+        case = session.execute(select(Case)).scalar_one()
+        events = [e.detail for e in session.execute(
+            select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                    CaseEvent.action == "legal_type_changed")).scalars()]
+        return case.legal_type, events
+
+
+async def test_a_saved_petition_gets_its_type_and_one_sentence(database: str) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitCase().run(dispatcher, make_tracker(
+        "/affirm", "affirm", slots=_slots(COMPLAINT), sender_id="citizen-lt"), DOMAIN)
+    guess = legal_type.classify(COMPLAINT)
+    stored, events = _case(database)
+    assert stored == guess.type
+    assert events[0]["source"] == "classifier" and events[0]["to"] == guess.type
+    said = texts(dispatcher)
+    assert said[0].startswith("Cảm ơn bạn!")  # saved first: nothing below can unsave it
+    if guess.unsure:
+        assert said[1].startswith(legal_type.unsure_question())
+        offered = buttons(dispatcher)[1]
+        assert [b["title"] for b in offered] == [legal_type.label(t)
+                                                for t, _ in legal_type.choices(guess)]
+    else:
+        assert said[1] == legal_type.explain(guess.type)
+
+
+async def test_feedback_is_not_given_a_legal_type(database: str) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitCase().run(dispatcher, make_tracker(
+        "/affirm", "affirm", slots=_slots("Trang của phường nên đăng lịch tiếp dân sớm hơn",
+                                          case_kind="feedback"), sender_id="citizen-fb"), DOMAIN)
+    assert _case(database) == (None, [])
+    assert len(texts(dispatcher)) == 1
+
+
+async def test_the_citizen_picks_the_type_of_their_own_case_only(database: str) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitCase().run(dispatcher, make_tracker(
+        "/affirm", "affirm", slots=_slots(COMPLAINT), sender_id="owner"), DOMAIN)
+    with session_scope(get_engine(database)) as session:
+        ref = session.execute(select(Case.ref_code)).scalar_one()
+
+    stranger = CollectingDispatcher()
+    await ActionSetLegalType().run(stranger, make_tracker(
+        "/set_legal_type", "set_legal_type", sender_id="someone-else",
+        entities=[entity("legal_type", "to_cao"), entity("ref_code", ref)]), DOMAIN)
+    assert texts(stranger) == [reply_text("legal_type_not_your_case", ref=ref)]
+
+    owner = CollectingDispatcher()
+    await ActionSetLegalType().run(owner, make_tracker(
+        "/set_legal_type", "set_legal_type", sender_id="owner",
+        entities=[entity("legal_type", "khieu_nai"), entity("ref_code", ref)]), DOMAIN)
+    assert texts(owner) == [legal_type.explain("khieu_nai")]
+    stored, events = _case(database)
+    assert stored == "khieu_nai"
+    assert events[-1]["source"] in ("citizen", "classifier")
+
+
+async def test_an_unknown_choice_is_answered_in_vietnamese(database: str) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionSetLegalType().run(dispatcher, make_tracker(
+        "/set_legal_type", "set_legal_type", entities=[entity("legal_type", "kien_tung")]), DOMAIN)
+    assert texts(dispatcher) == [reply_text("legal_type_not_understood")]

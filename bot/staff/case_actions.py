@@ -1,5 +1,5 @@
 """What the forms on the case page do: change the status, assign, add a note, reply to the
-citizen, transfer to another unit (POSTs under ``/staff/cases/{id}/``).
+citizen, transfer to another unit, correct the legal type (POSTs under ``/staff/cases/{id}/``).
 
 Each runs in a savepoint; a refusal (``CaseworkError``) shows the case page again with the
 reason, a success redirects back to it (or to the queue if the case left the officer's sight).
@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.cases import casework
 from bot.cases.casework import CaseworkError
+from bot.cases.legal_type_record import set_legal_type
 from bot.db.models import Case, CaseStatus
 from bot.staff import case_page
 from bot.staff.context import StaffContext, console_view, not_found_page, redirect
@@ -78,6 +79,10 @@ def _reply(ctx: StaffContext, case: Case) -> None:
     casework.reply_to_citizen(ctx.session, case.id, ctx.field("text"), actor=ctx.actor)
 
 
+def _legal_type(ctx: StaffContext, case: Case) -> None:
+    set_legal_type(ctx.session, case.id, ctx.field("legal_type").strip() or None, ctx.actor)
+
+
 def _transfer(ctx: StaffContext, case: Case) -> None:
     casework.transfer(
         ctx.session,
@@ -93,6 +98,7 @@ case_assign = console_view()(_case_action("assign", _assign))
 case_note = console_view()(_case_action("note", _note))
 case_reply = console_view()(_case_action("reply", _reply))
 case_transfer = console_view()(_case_action("transfer", _transfer))
+case_legal_type = console_view()(_case_action("legal_type", _legal_type))
 
 
 def setup_routes(app: web.Application) -> None:
@@ -101,3 +107,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(r"/staff/cases/{case_id:\d+}/note", case_note)
     app.router.add_post(r"/staff/cases/{case_id:\d+}/reply", case_reply)
     app.router.add_post(r"/staff/cases/{case_id:\d+}/transfer", case_transfer)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/legal-type", case_legal_type)

@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.cases import casework
+from bot.cases import casework, legal_type
 from bot.cases.casework import ALLOWED_TRANSITIONS
+from bot.cases.legal_clocks import next_step
+from bot.cases.legal_deadlines import LegalDeadlinesError, load_deadlines
 from bot.db.models import AttachmentKind, Case, CaseNote, CaseStatus, Outbox, Staff
 from bot.moderation.gate import MARKER_LABELS, THREAT
 from bot.staff import html as h
@@ -192,17 +194,69 @@ def _action_forms(ctx: StaffContext, case: Case) -> h.Markup:
         channel=h.CHANNEL_LABELS.get(case.channel, case.channel),
         limit=casework.MAX_REPLY_CHARS,
     )
+    legal_form = h.fmt(
+        '<form method="post" action="{base}/legal-type">{csrf}'
+        '<p><label for="legal">Loại vụ việc</label> <select id="legal" name="legal_type">{opts}</select></p>'
+        '<button type="submit">Cập nhật loại</button></form>',
+        base=base,
+        csrf=csrf,
+        opts=h.options([(t, legal_type.label(t)) for t in legal_type.LEGAL_TYPES],
+                       case.legal_type),
+    )
     return h.fmt(
         '<div class="grid"><div class="card"><h2>Trả lời</h2>{reply}</div>'
         '<div class="card"><h2>Trạng thái</h2>{status}</div>'
         '<div class="card"><h2>Phân công</h2>{assign}</div>'
         '<div class="card"><h2>Ghi chú</h2>{note}</div>'
-        '<div class="card"><h2>Chuyển đơn vị</h2>{transfer}</div></div>',
+        '<div class="card"><h2>Chuyển đơn vị</h2>{transfer}</div>'
+        '<div class="card"><h2>Loại vụ việc</h2>{legal}</div></div>',
+        legal=legal_form,
         reply=reply_form,
         status=status_form,
         assign=assign_form,
         note=note_form,
         transfer=transfer_form,
+    )
+
+
+#: What each clocked step of content/legal_deadlines.yml asks of the Front or the body it
+#: forwards to, in the officer's words.
+STEP_LABELS = {
+    "acknowledge": "Báo người dân đã nhận",
+    "forward": "Chuyển cơ quan có thẩm quyền",
+    "answer": "Trả lời người dân",
+    "follow_up": "Theo dõi kết quả",
+    "accept": "Cơ quan có thẩm quyền thụ lý",
+    "receive_and_check": "Tiếp nhận, kiểm tra thông tin tố cáo",
+    "notify_accepted": "Thông báo thụ lý tố cáo",
+    "decide": "Ra quyết định giải quyết",
+}
+
+
+def legal_cells(case: Case) -> tuple[h.Markup, h.Markup]:
+    """The legal type of ``case`` and its next clocked step (issue 17), for the meta list.
+
+    Staff see steps whose number was not verified in a source too, flagged: a citizen never
+    does (``bot.cases.legal_clocks``)."""
+    if not case.legal_type:
+        return h.fmt('<span class="muted">Chưa xác định</span>'), h.fmt("—")
+    kind = h.fmt("{label}", label=legal_type.label(case.legal_type))
+    try:
+        table = load_deadlines()
+        step = next_step(case.legal_type, case.created_at, audience="staff", deadlines=table)
+    except (LegalDeadlinesError, KeyError, ValueError, OSError):
+        return kind, h.fmt("—")
+    if step is None:
+        return kind, h.fmt("—")
+    cited = next((s for s in table.case_type(case.legal_type).steps if s.id == step.step_id),
+                 None)
+    return kind, h.fmt(
+        "{what}: {due}{flag}<br><span class=\"muted\">{citation}</span>",
+        what=STEP_LABELS.get(step.step_id)
+        or STEP_LABELS.get(step.step_id.split("_")[0], step.step_id),
+        due=f"hạn {step.due_date:%d/%m/%Y}" if step.due_date else "văn bản không nêu số ngày",
+        flag="" if step.verified else " (số liệu chưa kiểm chứng)",
+        citation=table.citation(cited) if cited is not None else "",
     )
 
 
@@ -267,6 +321,7 @@ def render(
         )
         for n in notes.values()
     ]
+    legal = legal_cells(case)
     body = h.fmt(
         "<h1>Hồ sơ {ref} {status}{overdue}</h1>{warning}"
         '<div class="grid"><div class="card"><h2>Nội dung người dân gửi</h2>'
@@ -274,7 +329,9 @@ def render(
         '<h2>Địa điểm</h2><div class="content">{location}</div>'
         "<h2>Tệp đính kèm</h2>{attachments}</div>"
         '<div class="card"><dl class="meta">'
-        "<dt>Loại</dt><dd>{kind}</dd><dt>Lĩnh vực</dt><dd>{category}</dd>"
+        "<dt>Loại</dt><dd>{kind}</dd><dt>Loại vụ việc</dt><dd id=\"legal-type\">{legal}</dd>"
+        "<dt>Bước pháp lý tiếp theo</dt><dd id=\"legal-step\">{legal_step}</dd>"
+        "<dt>Lĩnh vực</dt><dd>{category}</dd>"
         "<dt>Đơn vị</dt><dd>{unit}</dd><dt>Kênh</dt><dd>{channel}</dd>"
         "<dt>Người gửi</dt><dd>{person}</dd>"
         "<dt>Ngày gửi</dt><dd>{created}</dd><dt>Hạn xử lý</dt><dd>{due}</dd>"
@@ -292,6 +349,8 @@ def render(
         location=case.location_text or "—",
         attachments=_attachments(case),
         kind=h.kind_label(case.kind),
+        legal=legal[0],
+        legal_step=legal[1],
         category=ctx.category_names().get(case.category or "", case.category or "—"),
         unit=ctx.unit_name(case.unit_code),
         channel=h.CHANNEL_LABELS.get(case.channel, case.channel),

@@ -93,6 +93,7 @@ ACTION_LABELS = {
     "note_added": "Thêm ghi chú",
     "replied": "Trả lời người dân",
     "transferred": "Chuyển đơn vị",
+    "legal_type_changed": "Đổi loại vụ việc",
     "rated": "Người dân đánh giá",
     "first_response": "Phản hồi đầu tiên",
     "anonymised": "Xoá thông tin cá nhân",

@@ -28,6 +28,7 @@ DONE_MESSAGES = {
     "note": "Đã thêm ghi chú nội bộ.",
     "reply": "Đã đưa câu trả lời vào hàng gửi cho người dân.",
     "transfer": "Đã chuyển hồ sơ sang đơn vị khác.",
+    "legal_type": "Đã cập nhật loại vụ việc.",
     "password": "Đã đổi mật khẩu.",
 }
 

@@ -466,3 +466,44 @@ def test_cross_site_signals() -> None:
     assert not cross_site("null", "same-origin", "127.0.0.1:8080")
     assert not cross_site("null", None, "127.0.0.1:8080")
     assert not cross_site("http://127.0.0.1:8080", None, "127.0.0.1:8080")
+
+
+async def test_the_legal_type_and_its_next_clocked_step_are_shown_and_can_be_corrected(
+    world: World,
+) -> None:
+    """Issue 17: staff see what the law calls the case and when its next step is due, and can
+    correct a wrong guess; the change is in the case's history."""
+    case_id, _ = world.cases["lang"]
+    client = await world.logged_in("lan")
+    base = f"/staff/cases/{case_id}"
+    html = await (await client.get(base)).text()
+    assert 'id="legal-type"><span class="muted">Chưa xác định' in html
+    token = await csrf_of(client, base)
+    done = await client.post(f"{base}/legal-type", data=form(token, legal_type="khieu_nai"),
+                             allow_redirects=False)
+    assert done.status == 303 and done.headers["Location"] == f"{base}?done=legal_type"
+    html = await (await client.get(f"{base}?done=legal_type")).text()
+    assert 'id="legal-type">Khiếu nại' in html
+    assert "Đã cập nhật loại vụ việc." in html and "Đổi loại vụ việc" in html
+    step = html.split('id="legal-step">', 1)[1].split("</dd>", 1)[0]
+    from bot.cases.legal_clocks import next_step
+    from bot.cases.legal_deadlines import load_deadlines
+    from bot.staff.html import esc
+
+    table = load_deadlines()
+    with session_scope(world.engine) as session:
+        filed = session.get(Case, case_id).created_at
+    expected = next_step("khieu_nai", filed, audience="staff", deadlines=table)
+    assert expected is not None
+    cited = next(s for s in table.case_type("khieu_nai").steps if s.id == expected.step_id)
+    assert str(esc(table.citation(cited))) in step  # the article and document it comes from
+    if expected.due_date is not None:
+        assert f"hạn {expected.due_date:%d/%m/%Y}" in step
+    else:
+        assert "văn bản không nêu số ngày" in step
+    assert ("số liệu chưa kiểm chứng" in step) is (not expected.verified)
+    refused = await client.post(f"{base}/legal-type", data=form(token, legal_type="kien_tung"))
+    assert refused.status == 422 and "Loại vụ việc không hợp lệ" in await refused.text()
+    with session_scope(world.engine) as session:
+        case = session.get(Case, case_id)
+        assert case.legal_type == "khieu_nai"

@@ -193,6 +193,8 @@ def _match_text(rule: Rule, norm: NormalisedText) -> tuple[int, str, list[tuple[
         for matcher in rule.matchers:
             if matcher.fallback != fallback:
                 continue
+            if matcher.anchors is not None and matcher.anchors.isdisjoint(norm.words(matcher.view)):
+                continue
             view = norm.view(matcher.view)
             for found in matcher.regex.finditer(view):
                 count += 1

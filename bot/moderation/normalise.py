@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 __all__ = [
     "NormalisedText",
@@ -84,6 +84,9 @@ _PUNCT_RUN_RE = re.compile(r"(?<![^\W_])[^\W_](?:[.\-_*|/\\'\"`~+•·,:]{1,3}[^
 _SPACE_RUN_RE = re.compile(r"(?<![^\W_])[^\W_](?: [^\W_](?![^\W_])){2,}")
 
 
+_WORDS_RE = re.compile(r"[^\W_]+")
+
+
 @dataclass(frozen=True)
 class NormalisedText:
     """The three matching views of one message (see the module docstring)."""
@@ -91,6 +94,20 @@ class NormalisedText:
     text: str
     folded: str
     compact: str
+
+    @cached_property
+    def folded_words(self) -> frozenset[str]:
+        """The words of the folded view (letters and digits; ``_`` separates, as in a gap)."""
+        return frozenset(_WORDS_RE.findall(self.folded))
+
+    @cached_property
+    def compact_words(self) -> frozenset[str]:
+        return frozenset(_WORDS_RE.findall(self.compact))
+
+    def words(self, name: str) -> frozenset[str]:
+        """The words a phrase matched in view ``name`` must begin with one of (the text view
+        folds to the folded view, letter for letter)."""
+        return self.compact_words if name == "compact" else self.folded_words
 
     def view(self, name: str) -> str:
         """Return the view called ``name`` ("text", "folded" or "compact")."""

@@ -118,6 +118,10 @@ class Matcher:
     regex: re.Pattern[str]
     #: Searched only when the rule's other matchers found nothing (the de-obfuscated view).
     fallback: bool = False
+    #: For a list of phrases: the (folded) first words they begin with. A message that has none
+    #: of these words cannot match, so the regex is not run (most rules, on most messages; issue
+    #: 12 asks for under 1 ms a message). None for hand-written patterns: always run.
+    anchors: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -368,7 +372,8 @@ def _compile_rule(path: Path, category: str, index: int, raw: Any) -> Rule:
     for term_view, entries in by_view.items():
         if entries:
             regex = _compile(where, _alternation(entries))
-            matcher = Matcher(term_view, regex, fallback=term_view == "compact")
+            matcher = Matcher(term_view, regex, fallback=term_view == "compact",
+                              anchors=_anchors(entries))
             (fallbacks if matcher.fallback else matchers).append(matcher)
     for pattern in _strings(path, f"rule {rule_id!r} patterns", raw.get("patterns")):
         matchers.append(Matcher(view, _compile(where, pattern)))
@@ -392,6 +397,21 @@ def _compile_rule(path: Path, category: str, index: int, raw: Any) -> Rule:
         repeat_bonus=repeat_bonus,
         repeat_cap=repeat_cap,
     )
+
+
+_FIRST_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def _anchors(entries: list[tuple[str, bool]]) -> frozenset[str] | None:
+    """The folded first word of every phrase, or None when a phrase does not start with a
+    letter or digit (its regex may match where no word begins)."""
+    words = set()
+    for term, _strict in entries:
+        first = _FIRST_WORD_RE.match(fold(term))
+        if first is None or first.start() != 0:
+            return None
+        words.add(first.group())
+    return frozenset(words)
 
 
 def _alternation(entries: list[tuple[str, bool]]) -> str:

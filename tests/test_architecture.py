@@ -144,3 +144,17 @@ def test_long_modules_say_why(top: str) -> None:
         if not re.search(r"Why this is one module", doc):
             silent.append(f"{path.relative_to(ROOT)} ({lines} lines)")
     assert silent == []
+
+
+def test_one_function_writes_outbox_rows() -> None:
+    """Every delivery is queued by ``bot.delivery.outbox.enqueue`` (issue 13 item 7): one place
+    sets a new row's status, attempts and timing, and checks its kind against ``OutboxKind``."""
+    writers = []
+    for top in ("bot", "actions", "tools"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            if path == ROOT / "bot" / "delivery" / "outbox.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Outbox":
+                    writers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert writers == []

@@ -207,6 +207,12 @@ def daily_summary_at() -> dt_time | None:
         return dt_time(7, 30)
 
 
+def seen_messages_days() -> int:
+    """Days a platform message id is remembered against redelivery (``SEEN_MESSAGES_DAYS``, at
+    least 2; platforms redeliver within hours)."""
+    return env_int("SEEN_MESSAGES_DAYS", 7, minimum=2)
+
+
 # --------------------------------------------------------------------------- notifications
 # Telegram is off without a token, and staff notifications then wait in the outbox.
 # ==========================  =====================================  ==============================

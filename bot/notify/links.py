@@ -27,8 +27,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import Staff, TelegramLinkCode, TelegramMember, Unit
+from bot.db.models import Outbox, OutboxStatus, Staff, TelegramLinkCode, TelegramMember, Unit
 from bot.db.types import ensure_aware, utcnow
+from bot.delivery.senders import STAFF_KINDS
 
 __all__ = [
     "GROUP_CODE_TTL",
@@ -205,6 +206,19 @@ def _use(
     raise LinkError("Mã liên kết đã hết hạn. Hãy xin mã mới.")
 
 
+def _wake_waiting_staff_rows(session: Session, now: datetime) -> int:
+    """Cases filed before any group was linked wait in the outbox (``DeliveryResult.later``);
+    a new link makes them due now, so they are posted at once, not at their next retry (issue 14
+    item 5). Rows that still have no group go back to waiting on their own."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.status == OutboxStatus.PENDING, Outbox.kind.in_(list(STAFF_KINDS)),
+               Outbox.next_attempt_at > now)
+        .values(next_attempt_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
 def link_group(
     session: Session,
     code: str,
@@ -223,6 +237,7 @@ def link_group(
     previous = unit.telegram_chat_id
     unit.telegram_chat_id = chat_id
     session.flush()
+    _wake_waiting_staff_rows(session, _now(now))
     return GroupLink(
         unit_code=unit.code,
         unit_name=unit.short_name or unit.name,

@@ -115,3 +115,18 @@ def test_the_text_escapes_and_leaves_out_what_a_unit_does_not_review() -> None:
         "• Đang mở: 7 (quá hạn: 2)",
         "Danh sách hồ sơ: https://mttq.example/staff/cases",
     ]
+
+
+def test_the_worker_scan_forgets_old_platform_message_ids(engine: Engine) -> None:
+    from bot.cases.inbound import record_seen_message
+    from bot.db.models import SeenMessage
+    from bot.db.types import utcnow
+    from bot.notify.outbox import _scan_once
+
+    with session_scope(engine) as session:
+        record_seen_message(session, "facebook", "m-old", utcnow() - timedelta(days=8))
+        record_seen_message(session, "facebook", "m-new", utcnow() - timedelta(hours=3))
+    _scan_once(session_factory(engine))
+    with session_scope(engine) as session:
+        kept = session.execute(select(SeenMessage.message_id)).scalars().all()
+    assert kept == ["m-new"]

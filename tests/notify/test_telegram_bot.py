@@ -622,3 +622,20 @@ async def test_long_polling_handles_updates_until_stopped(
     assert fake_tg.calls_of("deleteWebhook")
     # handled once, though it was offered until confirmed
     assert len(fake_tg.calls_of("sendMessage")) == 1
+
+
+async def test_a_case_filed_before_the_group_was_linked_is_posted_as_soon_as_it_is(
+    engine: Engine, service: TelegramService, fake_tg: FakeTelegram
+) -> None:
+    """Issue 14 item 5: no group anywhere up the tree → the card waits; linking wakes it."""
+    new_case(engine, "p_lang")
+    factory = session_factory(engine)
+    await deliver_due(factory, senders_for(service), options=OPTIONS)
+    assert not [c for c in fake_tg.calls_of("sendMessage") if c.params["chat_id"] == LANG_CHAT]
+    with session_scope(engine) as session:
+        code = links.create_group_link_code(session, "p_lang")
+    await service.process_json(message_update(LANG_CHAT, user(777, "Admin"), f"/lienket {code}"))
+    assert await deliver_due(factory, senders_for(service), options=OPTIONS) == 1  # now, not in 5 min
+    cards = [c for c in fake_tg.calls_of("sendMessage")
+             if c.params["chat_id"] == LANG_CHAT and "reply_markup" in c.params]
+    assert len(cards) == 1

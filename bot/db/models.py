@@ -169,6 +169,7 @@ class Case(Base):
         Index("ix_cases_channel_user", "channel", "channel_user_id", "created_at"),
         Index("ix_cases_unit_status", "unit_code", "status"),
         Index("ix_cases_status_updated", "status", "updated_at"),
+        Index("ix_cases_cluster_id", "cluster_id"),
     )
 
     id = Column(Integer, primary_key=True)  # int
@@ -200,6 +201,12 @@ class Case(Base):
     #: Set by the confirming action so a repeated confirmation never makes a second case.
     idempotency_key = Column(String(255), nullable=True, unique=True)  # str | None
     rating = Column(SmallInteger, nullable=True)  # int | None, 1–5
+    #: Same-issue cluster (issue 15, revision 0006): the id of the case that started it, on every
+    #: member including that one; None for a case alone. Not a foreign key: a cluster outlives
+    #: nothing, it is only a grouping (``bot.cases.linking``).
+    cluster_id = Column(Integer, nullable=True)  # int | None
+    #: ``bot.cases.clusters.CaseSignature.to_json()`` of the text, for matching (0006).
+    signature = Column(JSONText, nullable=True)  # dict | None
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
     updated_at = Column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
@@ -208,6 +215,18 @@ class Case(Base):
     unit = relationship("Unit", lazy="joined", innerjoin=True)
     attachments = relationship("CaseAttachment", order_by="CaseAttachment.id")
     events = relationship("CaseEvent", order_by="CaseEvent.id", viewonly=True)
+
+
+class CaseClusterKey(Base):
+    """A look-up key of a case's signature (a place such as ``alley:5``, or a problem), so that
+    linking a new case reads only the open cases of its unit that share one (revision 0006)."""
+
+    __tablename__ = "case_cluster_keys"
+    __table_args__ = (Index("ix_case_cluster_keys_lookup", "unit_code", "key", "case_id"),)
+
+    case_id = Column(Integer, ForeignKey("cases.id"), primary_key=True)  # int
+    key = Column(String(96), primary_key=True)  # str
+    unit_code = Column(String(64), nullable=False)  # str (the case's unit when keyed)
 
 
 class CaseAttachment(Base):

@@ -83,7 +83,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "rubbish": "rác, rác thải, bãi rác, đổ rác, xả rác, phế thải, xà bần, đổ trộm, thu gom,"
         " xe rác, điểm tập kết, túi rác, chất thải, phế liệu",
         "burning": "đốt, đốt rác, khói, đốt rơm, hun khói, lò đốt",
-        "dust": "bụi, khói bụi, rơi vãi, bụi bặm, mù mịt",
+        "dust": "bụi, khói bụi, rơi vãi, bụi bặm",
         "noise": "ồn, tiếng ồn, ồn ào, karaoke, hát, loa, loa kẹo kéo, nhạc, mở nhạc, tiếng máy,"
         " máy khoan, inh ỏi, ầm ĩ, tiếng động, đêm khuya",
         "light": "đèn, đèn đường, đèn chiếu sáng, chiếu sáng, bóng đèn, cột đèn, tối om, tối thui,"
@@ -93,7 +93,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "wires": "dây điện, dây cáp, cáp viễn thông, dây viễn thông, chằng chịt, võng xuống,"
         " dây điện thoại, dây internet",
         "water": "mất nước, nước sạch, nước máy, nước yếu, không có nước, nước đục, nước bẩn,"
-        " ống nước, vỡ ống, cắt nước, nước sinh hoạt, nước giếng, cấp nước",
+        " ống nước, vỡ ống, cắt nước, nước sinh hoạt, nước giếng, cấp nước, nước chảy yếu, chảy yếu",
         "road": "ổ gà, ổ voi, mặt đường, đường hỏng, xuống cấp, lún, sụt lún, sụt, nứt, bong tróc,"
         " lồi lõm, gồ ghề, hố, hư hỏng, sạt lở, sạt, trơn trượt, lầy lội, bê tông hóa",
         "traffic": "tắc đường, ùn tắc, tắc nghẽn, đèn giao thông, đèn tín hiệu, biển báo,"
@@ -103,7 +103,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         " đỗ ô tô, xe máy dựng, oto đỗ, xe đỗ, đỗ kín, đỗ chắn, đỗ tràn, đỗ dàn hàng",
         "encroach": "lấn chiếm, vỉa hè, lòng đường, bán hàng, hàng rong, bày bán, chiếm dụng,"
         " dựng lều, biển quảng cáo, họp chợ, chợ tạm, chợ cóc, quán nhậu, kinh doanh",
-        "building": "xây dựng, xây trái phép, trái phép, cơi nới, không phép, sai phép,"
+        "building": "xây dựng, xây trái phép, xây không phép, cơi nới, xây sai phép,"
         " công trình, xây nhà, giàn giáo, xây lấn, xây thêm tầng, nứt nhà, lún nhà, xây",
         "land": "tranh chấp, sổ đỏ, giấy chứng nhận, quyền sử dụng đất, đền bù, giải phóng mặt bằng,"
         " thu hồi đất, bồi thường, tái định cư, lấn đất, mốc giới, ranh giới",
@@ -171,7 +171,7 @@ def _marker(words: str, kind: str, follows: str) -> None:
         _MARKERS[tuple(_f(w).split())] = (kind, follows)
 
 
-_marker("ngõ|ngo|hẻm|kiệt|ngõ hẻm|hẻm số|ngõ số|kiệt số", "alley", "num")
+_marker("ngõ|ngo|hẻm|kiệt|ngõ hẻm|hẻm số|ngõ số|kiệt số|ng", "alley", "num|name")
 _marker("ngách|ngach số|ngách số", "alley", "num")
 _marker("tổ dân phố|tdp|tổ dp|tổ dân phố số|tdp số|tổ số|tổ|to dan pho|tổ dân cư", "group", "num")
 _marker("khu phố|kp|khu dân cư|kdc|cụm dân cư|cụm|khu", "area", "num|name|code")
@@ -189,25 +189,29 @@ _marker("khu đô thị|kđt|kdt|khu đt", "site:estate", "name")
 _marker("công viên|vườn hoa", "site:park", "name")
 _marker("nhà văn hóa|nvh|nhà sinh hoạt cộng đồng", "site:hall", "name|num")
 _marker("hồ", "site:lake", "name")
-_marker("cầu", "site:bridge", "name")
+_marker("cầu|cầu vượt|gầm cầu|chân cầu|gầm cầu vượt|chân cầu vượt", "site:bridge", "name")
 _marker("phường|xã|quận|huyện|thị trấn|thị xã|tp|thành phố", "ward", "name")
 _MAX_MARKER = max(len(k) for k in _MARKERS)
 
 #: Markers whose folded form is an everyday word: only with the accent typed, or a capital name.
 _AMBIGUOUS_FOLDED = {"cho", "ho", "cau", "lang", "truong", "to", "ban", "doi", "xa", "nha", "so",
-                     "khu", "cum", "tl", "dt", "cc", "tp", "ngo"}
+                     "khu", "cum", "tl", "dt", "cc", "tp", "ngo", "ng"}
 _ACCENTED_FORM = {"cho": "chợ", "ho": "hồ", "cau": "cầu", "lang": "làng", "truong": "trường",
                   "to": "tổ", "ban": "bản", "doi": "đội", "xa": "xã", "nha": "nhà", "so": "số",
                   "cum": "cụm", "ngo": "ngõ"}
 #: Kinds that never block or link on their own (wards are the unit itself).
 _SOFT_KINDS = {"ward"}
+#: Place words that end a capitalised name ("Láng Hạ Ngõ 5" is two places; "Hoàng Cầu" one).
+_STRONG_KINDS = {"alley", "group", "house", "area", "street"}
+#: Kinds whose name may be typed in lower case in text without diacritics ("thon dong").
+_LOWERCASE_NAME_KINDS = {"street", "village", "hamlet", "area", "site:estate", "alley"}
 #: Words before "đường/phố" that make it the roadway, not a street name ("mặt đường").
 _NOT_STREET_BEFORE = {_f(w) for w in _phrases("mặt, lòng, vỉa, lề, tổ dân, thành, khu, dãy, xá,"
                                                " đường, nội, ống, dây, góc")}
 #: Words that end a lowercase street name or cannot start one.
 _NAME_STOP = {
     _f(w) for w in _phrases(
-        "này, kia, đó, đấy, ấy, tôi, mình, em, anh, chị, nhà, ta, bị, có, đã, đang, vẫn, lại,"
+        "này, kia, đó, đấy, ấy, tôi, em, anh, chị, nhà, ta, bị, có, đã, đang, vẫn, lại,"
         " không, chưa, rồi, và, với, của, ở, mà, thì, là, cũng, các, những, nữa, nào, gì, rất,"
         " quá, lắm, luôn, hay, thường, mỗi, khi, lúc, từ, đến, tới, tại, trong, ngoài, trên,"
         " dưới, trước, sau, cạnh, gần, đầu, cuối, đoạn, chỗ, nơi, bên, phía, ngày, đêm, hôm, nay,"
@@ -236,6 +240,7 @@ class _Tok:
     cap: bool  # typed with a capital, not at a sentence start
     num: bool
     code: bool  # a letter-digit code: B2, CT1, A3
+    acronym: bool = False  # BHYT, KTT
 
 
 def _tokens(text: str) -> list[_Tok]:
@@ -256,7 +261,8 @@ def _tokens(text: str) -> list[_Tok]:
                 continue
             out.append(_Tok(acc, acc, cap, False, True))  # a code: B2, CT1, A3
             continue
-        out.append(_Tok(acc, strip_diacritics(acc), cap, word[0].isdigit(), False))
+        out.append(_Tok(acc, strip_diacritics(acc), cap, word[0].isdigit(), False,
+                        len(word) > 1 and word.isupper()))
     return out
 
 
@@ -274,7 +280,10 @@ class Place:
 
     @property
     def key(self) -> str:
-        return f"{self.kind}:{self.value.split('/')[0]}"
+        """Look-up key: the alley/house number without its lane, a name's first word (names
+        match by their beginning, so "linh" finds "linh nam")."""
+        value = self.value.split("/")[0] if self.value[:1].isdigit() else self.value.split()[0]
+        return f"{self.kind}:{value}"
 
     def compatible(self, other: Place) -> bool:
         if self.kind != other.kind:
@@ -322,10 +331,16 @@ class CaseSignature:
     def hard_places(self) -> tuple[Place, ...]:
         return tuple(p for p in self.places if p.kind not in _SOFT_KINDS)
 
+    def _place_keys(self) -> list[str]:
+        """The keys of the finest places: a street only when nothing finer (alley, house, group,
+        site…) is given, or every alley of a long street would be a candidate."""
+        fine = [p for p in self.hard_places if p.kind != "street"]
+        return sorted({p.key for p in (fine or self.hard_places)})
+
     def keys(self) -> list[str]:
         """Index keys stored for this case: its place keys, or ``-:<problem>`` when it has none
         (a placed case also stores ``+:<problem>`` so a place-less newcomer can find it)."""
-        places = sorted({p.key for p in self.hard_places})
+        places = self._place_keys()
         problems = list(self.concepts) or [f"cat:{self.category or '-'}"]
         if places:
             return places + [f"+:{c}" for c in problems]
@@ -333,7 +348,7 @@ class CaseSignature:
 
     def probe_keys(self) -> list[str]:
         """Keys to look up candidates with (see :meth:`keys`)."""
-        places = sorted({p.key for p in self.hard_places})
+        places = self._place_keys()
         problems = list(self.concepts) or [f"cat:{self.category or '-'}"]
         if places:
             return places + [f"-:{c}" for c in problems]
@@ -409,8 +424,9 @@ def _read_name(toks: Sequence[_Tok], j: int, lowercase_ok: bool, limit: int = 4,
     cap_run = j < len(toks) and toks[j].cap
     while k < len(toks) and len(words) < limit:
         t = toks[k]
-        if (words or not cap_run) and _match_marker(toks, k, True) is not None:
-            break
+        hit = _match_marker(toks, k, True)
+        if hit is not None and (not cap_run or hit[1] in _STRONG_KINDS):
+            break  # "Hoàng Cầu", "Vĩnh Hồ": a capitalised site word inside a name
         if cap_run:
             if not t.cap:
                 break
@@ -429,6 +445,19 @@ def _places(toks: list[_Tok], accented: bool,
     while i < len(toks):
         hit = _match_marker(toks, i, accented)
         if hit is None:
+            tok = toks[i]
+            if tok.code:  # "A1", "B2", "CT1" alone: a block of flats
+                places.append(Place("site:building", tok.fold))
+                used.add(i)
+            elif tok.num and "/" not in tok.fold and i > 0 and toks[i - 1].fold in ("o", "tai") \
+                    and i + 1 < len(toks) and (toks[i + 1].cap or not accented):
+                # "ở 25 Minh Khai": a house number and its street without "số"
+                street, j = _read_name(toks, i + 1, not accented, limit=2, blocked=blocked)
+                if len(street.split()) >= 2 or (street and toks[i + 1].cap):
+                    places += [Place("house", tok.fold, street), Place("street", street)]
+                    used.update(range(i, j))
+                    i = j
+                    continue
             i += 1
             continue
         n, kind, follows = hit
@@ -447,7 +476,8 @@ def _places(toks: list[_Tok], accented: bool,
             j += 1
         elif "name" in follows and j < len(toks):
             prev = toks[i - 1].fold if i > 0 else ""
-            lowercase_ok = kind != "street" or prev not in _NOT_STREET_BEFORE
+            lowercase_ok = (kind in _LOWERCASE_NAME_KINDS and (kind == "street" or not accented)
+                            and (kind != "street" or prev not in _NOT_STREET_BEFORE))
             if kind == "street" and toks[i].fold == "duong" and not toks[j].cap:
                 lowercase_ok = lowercase_ok and i > 0 and (toks[i - 1].num or toks[i - 1].fold in (
                     "tuyen", "o", "tai", "duong", "pho") or prev in {"so"})
@@ -490,7 +520,7 @@ def _concepts(toks: Sequence[_Tok], accented: bool) -> tuple[list[str], set[int]
             target = words_acc if accented else words_fold
             for s in range(len(toks) - n + 1):
                 if tuple(seq[s : s + n]) == target and not any(
-                        t.cap for t in toks[s : s + n]):  # "Dịch Vọng" names no epidemic
+                        t.cap and not t.acronym for t in toks[s : s + n]):  # "Dịch Vọng"
                     found[concept] = None
                     covered.update(range(s, s + n))
     return list(found), covered
@@ -517,19 +547,19 @@ def signature(text: str, category: str | None = None, unit_code: str | None = No
     raw = text or ""
     if location:
         raw = f"{raw}\n{location}"
-    norm = normalize(raw).text
+    norm = normalize(raw, teencode=False).text  # "ng." is ngõ here, not người
     toks = _tokens(norm)
     words = [t for t in toks if not t.num and not t.code]
     accented = sum(t.acc != t.fold for t in words) >= max(1, 0.2 * len(words))
     letters = [t for t in toks if not t.num]
     if letters and sum(t.cap for t in letters) > 0.6 * len(letters):  # SHOUTING: no name info
-        toks = [_Tok(t.acc, t.fold, False, t.num, t.code) for t in toks]
+        toks = [_Tok(t.acc, t.fold, False, t.num, t.code, t.acronym) for t in toks]
     concepts, covered = _concepts(toks, accented)
     places, used = _places(toks, accented, covered)
     names: dict[str, None] = {}
     i = 0
     while i < len(toks):
-        if i not in used and toks[i].cap and toks[i].fold not in _STOP_FOLDED:
+        if i not in used and toks[i].cap and toks[i].fold not in _NAME_STOP:
             name, j = _read_name(toks, i, False)
             if name:
                 person = i > 0 and toks[i - 1].fold in _TITLES
@@ -608,7 +638,10 @@ def place_relation(a: CaseSignature, b: CaseSignature) -> float:
         return SHARED_PLACE * (OTHER_HOUSE if other_house else 1.0)
     if _mentions(a, b) or _mentions(b, a):
         return SHARED_PLACE * (OTHER_HOUSE if other_house else 1.0)
-    names = any(_names_compatible(x, y) for x in a.names for y in b.names)
+    names = any(_names_compatible(x, y) for x in a.names for y in b.names) or any(
+        _names_compatible(x, p.value) for x, p in (*((n, q) for n in a.names for q in pb),
+                                                   *((n, q) for n in b.names for q in pa))
+        if not p.value[:1].isdigit() and len(x.split()) >= 2)
     if pa and pb:
         return (SHARED_NAME if names else UNRELATED_PLACES) * (OTHER_HOUSE if other_house else 1.0)
     if names:
@@ -630,9 +663,16 @@ def _mentions(a: CaseSignature, b: CaseSignature) -> bool:
     return False
 
 
-def text_similarity(a: CaseSignature, b: CaseSignature) -> float:
+def text_similarity(a: CaseSignature, b: CaseSignature, *, words_only: bool = False) -> float:
+    """Cosine of the term vectors; ``words_only`` leaves the problem kinds out (two place-less
+    cases about "trợ cấp" must share more than the kind: whose allowance, which list)."""
     small, big = (a.terms, b.terms) if len(a.terms) <= len(b.terms) else (b.terms, a.terms)
-    return sum(v * big.get(k, 0.0) for k, v in small.items())
+    if not words_only:
+        return sum(v * big.get(k, 0.0) for k, v in small.items())
+    dot = sum(v * big.get(k, 0.0) for k, v in small.items() if k[0] != "#")
+    na = sum(v * v for k, v in a.terms.items() if k[0] != "#")
+    nb = sum(v * v for k, v in b.terms.items() if k[0] != "#")
+    return dot / math.sqrt(na * nb) if na and nb else 0.0
 
 
 def score(a: CaseSignature, b: CaseSignature) -> float:
@@ -640,7 +680,7 @@ def score(a: CaseSignature, b: CaseSignature) -> float:
     relation = place_relation(a, b)
     if relation == 0.0:
         return 0.0
-    sim = text_similarity(a, b)
+    sim = text_similarity(a, b, words_only=relation in (NO_PLACES, ONE_SIDED))
     if a.concepts and b.concepts and not set(a.concepts) & set(b.concepts):
         sim *= OTHER_PROBLEM
     return sim * relation

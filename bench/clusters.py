@@ -29,12 +29,13 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -138,31 +139,33 @@ def print_errors(path: Path, predicted: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- latency
 
 _PROBLEMS = [
-    "{p} bị ngập sâu mỗi khi mưa, nước tràn vào nhà",
-    "đèn đường {p} hỏng cả tuần, tối om",
-    "{p} có người đổ trộm rác thải, bốc mùi hôi",
-    "quán karaoke ở {p} hát to đến khuya",
-    "mặt đường {p} nhiều ổ gà, xe máy dễ ngã",
-    "{p} mất nước sinh hoạt hai ngày nay",
-    "vỉa hè {p} bị lấn chiếm bán hàng",
-    "ô tô đỗ kín {p}, không có lối đi",
-    "nhà số {n} {p} xây dựng trái phép lên tầng 5",
-    "{p} chó thả rông cắn trẻ em",
-    "cống {p} bị tắc, nước thải chảy tràn",
-    "muỗi nhiều ở {p}, có người sốt xuất huyết",
-    "{p} mất điện liên tục, điện chập chờn",
-    "có người đốt rác ở {p} khói bay vào nhà",
-    "cây xanh {p} cành khô sắp gãy",
-    "trộm cắp xe máy nhiều ở {p}",
+    ("ha_tang", "{p} bị ngập sâu mỗi khi mưa, nước tràn vào nhà"),
+    ("ha_tang", "đèn đường {p} hỏng cả tuần, tối om"),
+    ("moi_truong", "{p} có người đổ trộm rác thải, bốc mùi hôi"),
+    ("moi_truong", "quán karaoke ở {p} hát to đến khuya"),
+    ("ha_tang", "mặt đường {p} nhiều ổ gà, xe máy dễ ngã"),
+    ("ha_tang", "{p} mất nước sinh hoạt hai ngày nay"),
+    ("trat_tu_do_thi", "vỉa hè {p} bị lấn chiếm bán hàng"),
+    ("trat_tu_do_thi", "ô tô đỗ kín {p}, không có lối đi"),
+    ("dat_dai_xay_dung", "nhà số {n} {p} xây dựng trái phép lên tầng 5"),
+    ("moi_truong", "{p} chó thả rông cắn trẻ em"),
+    ("ha_tang", "cống {p} bị tắc, nước thải chảy tràn"),
+    ("moi_truong", "muỗi nhiều ở {p}, có người sốt xuất huyết"),
+    ("ha_tang", "{p} mất điện liên tục, điện chập chờn"),
+    ("moi_truong", "có người đốt rác ở {p} khói bay vào nhà"),
+    ("moi_truong", "cây xanh {p} cành khô sắp gãy"),
+    ("an_ninh", "trộm cắp xe máy nhiều ở {p}"),
 ]
 _STREETS = ["Láng Hạ", "Tam Trinh", "Lĩnh Nam", "Kim Mã", "Đội Cấn", "Trần Thái Tông", "Cầu Giấy",
             "Nguyễn Chí Thanh", "Tân Mai", "Trương Định", "Giải Phóng", "Minh Khai", "Bạch Mai",
             "Hoàng Văn Thụ", "Tây Sơn", "Chùa Láng", "Nguyễn Trãi", "Khâm Thiên", "Xã Đàn", "Huế"]
 _NO_PLACE = [
-    "trợ cấp người cao tuổi tháng này chưa được chi trả",
-    "xin hỏi thủ tục đăng ký tạm trú cho người thuê nhà",
-    "thẻ bảo hiểm y tế của con tôi chưa được cấp",
-    "tiền hỗ trợ hộ cận nghèo bị chậm",
+    ("chinh_sach_xa_hoi", "trợ cấp người cao tuổi tháng này chưa được chi trả"),
+    ("khac", "xin hỏi thủ tục đăng ký tạm trú cho người thuê nhà"),
+    ("chinh_sach_xa_hoi", "thẻ bảo hiểm y tế của con tôi chưa được cấp"),
+    ("chinh_sach_xa_hoi", "tiền hỗ trợ hộ cận nghèo bị chậm"),
+    ("hoat_dong_mat_tran", "đề nghị công khai các khoản đóng góp quỹ trong năm"),
+    ("an_ninh", "cảnh báo có kẻ giả danh cán bộ đến nhà thu tiền"),
 ]
 
 
@@ -178,10 +181,12 @@ def _place(rng: random.Random) -> str:
     return f"tòa {rng.choice('ABCDE')}{rng.randint(1, 9)}"
 
 
-def generated(rng: random.Random) -> str:
+def generated(rng: random.Random) -> tuple[str, str]:
+    """(category, text) of a made-up case: 90% at a place (alley, group, street, building)."""
     if rng.random() < 0.1:
         return rng.choice(_NO_PLACE)
-    return rng.choice(_PROBLEMS).format(p=_place(rng), n=rng.randint(1, 200))
+    category, template = rng.choice(_PROBLEMS)
+    return category, template.format(p=_place(rng), n=rng.randint(1, 200))
 
 
 def _fill(engine: Engine, unit: str, n: int, rng: random.Random) -> None:
@@ -194,10 +199,11 @@ def _fill(engine: Engine, unit: str, n: int, rng: random.Random) -> None:
         rows = []
         keys = []
         for i in range(made, min(n, made + batch)):
-            text = generated(rng)
-            sig = signature(text, None, unit)
+            category, body = generated(rng)
+            sig = signature(body, category, unit)
             rows.append({"id": i + 1, "ref_code": f"B-{i:06d}", "kind": CaseKind.PETITION,
-                         "content": text, "unit_code": unit, "channel": "web",
+                         "category": category,
+                         "content": body, "unit_code": unit, "channel": "web",
                          "channel_user_id": f"u{i}", "status": CaseStatus.NEW,
                          "signature": sig.to_json(), "created_at": NOW, "updated_at": NOW,
                          "consent": False, "anonymised": False})
@@ -208,6 +214,13 @@ def _fill(engine: Engine, unit: str, n: int, rng: random.Random) -> None:
             session.execute(insert(CaseClusterKey), keys)
             session.commit()
         made += len(rows)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":  # the ids above were given, not drawn
+            connection.execute(text(
+                "SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases))"
+            ))
+        # Statistics, as a database in service has them (autovacuum; SQLite's optimize).
+        connection.execute(text("ANALYZE"))
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -233,7 +246,9 @@ def run_latency(url: str, open_cases: int, links: int, seed: int = 15) -> dict[s
     try:
         for i in range(links + 10):
             with Session(engine, future=True) as session:
-                case = Case(ref_code=f"N-{i:05d}", kind=CaseKind.PETITION, content=generated(rng),
+                category, body = generated(rng)
+                case = Case(ref_code=f"N-{i:05d}", kind=CaseKind.PETITION, content=body,
+                            category=category,
                             unit_code=unit, channel="web", channel_user_id=f"n{i}",
                             status=CaseStatus.NEW)
                 session.add(case)
@@ -253,9 +268,31 @@ def run_latency(url: str, open_cases: int, links: int, seed: int = 15) -> dict[s
             "candidates_max": max(candidates[10:])}
 
 
+@contextmanager
 def _sqlite_url() -> Iterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+
+
+@contextmanager
+def _postgres_url(url: str) -> Iterator[str]:
+    """A fresh schema on the server of ``url``, dropped afterwards (the database is shared)."""
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    schema = f"bench_clusters_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, future=True)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        parsed = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield parsed.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,11 +318,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.errors:
             print_errors(args.file, predicted)
     if not args.no_latency:
-        if args.db:
-            lat = run_latency(args.db, args.open, args.links)
+        if args.db and args.db.startswith("postgresql"):
+            database = _postgres_url(args.db)
         else:
-            for url in _sqlite_url():
-                lat = run_latency(url, args.open, args.links)
+            database = nullcontext(args.db) if args.db else _sqlite_url()
+        with database as url:
+            lat = run_latency(url, args.open, args.links)
         print(f"link_case with {args.open} open cases in one unit ({args.links} links,"
               f" {args.db.split(':')[0] if args.db else 'sqlite file'}):")
         print(f"  p50 {lat['p50']:.2f} ms   p95 {lat['p95']:.2f} ms (target <= 20)   max"

@@ -331,28 +331,45 @@ class CaseSignature:
     def hard_places(self) -> tuple[Place, ...]:
         return tuple(p for p in self.places if p.kind not in _SOFT_KINDS)
 
-    def _place_keys(self) -> list[str]:
-        """The keys of the finest places: a street only when nothing finer (alley, house, group,
-        site…) is given, or every alley of a long street would be a candidate."""
-        fine = [p for p in self.hard_places if p.kind != "street"]
-        return sorted({p.key for p in (fine or self.hard_places)})
+    def _place_keys(self) -> tuple[list[str], list[str]]:
+        """(stored, probed) place keys: finer places (alley, house, group, site…: ``alley:5``)
+        both ways; a street as ``street:<first word>`` when nothing finer is named, else as
+        ``street+:<first word>`` — so a case about a whole street finds every case on it, while
+        a case in an alley reads the street's street-only cases, not every alley of it."""
+        fine = sorted({p.key for p in self.hard_places if p.kind != "street"})
+        streets = sorted({p.key for p in self.hard_places if p.kind == "street"})
+        if not fine:
+            return streets, streets + [k.replace("street:", "street+:", 1) for k in streets]
+        return fine + [k.replace("street:", "street+:", 1) for k in streets], fine + streets
+
+    def _problems(self, *, with_category: bool) -> list[str]:
+        """The problem kinds; the category too when asked, or when no kind was recognised."""
+        category = f"cat:{self.category or '-'}"
+        if with_category or not self.concepts:
+            return [*self.concepts, category]
+        return list(self.concepts)
 
     def keys(self) -> list[str]:
-        """Index keys stored for this case: its place keys, or ``-:<problem>`` when it has none
-        (a placed case also stores ``+:<problem>`` so a place-less newcomer can find it)."""
-        places = self._place_keys()
-        problems = list(self.concepts) or [f"cat:{self.category or '-'}"]
-        if places:
-            return places + [f"+:{c}" for c in problems]
-        return [f"-:{c}" for c in problems]
+        """Index keys stored for this case. With a place: ``<place>|<problem>`` for each place
+        (see :meth:`_place_keys`) and each problem kind and the category (``alley:5|flood``,
+        ``alley:5|cat:ha_tang``), and ``+:<problem>``; without: ``-:<problem>`` (problem kinds,
+        or the category when none was recognised)."""
+        stored, _ = self._place_keys()
+        loose = self._problems(with_category=False)
+        if not stored:
+            return [f"-:{c}" for c in loose]
+        problems = self._problems(with_category=True)
+        return [f"{p}|{c}" for p in stored for c in problems] + [f"+:{c}" for c in loose]
 
-    def probe_keys(self) -> list[str]:
-        """Keys to look up candidates with (see :meth:`keys`)."""
-        places = self._place_keys()
-        problems = list(self.concepts) or [f"cat:{self.category or '-'}"]
-        if places:
-            return places + [f"-:{c}" for c in problems]
-        return [f"-:{c}" for c in problems] + [f"+:{c}" for c in problems]
+    def lookup(self) -> list[str]:
+        """The keys to find candidates by: same place and same problem kind or category, or no
+        place and the same problem; without a place, the same problem with or without one."""
+        _, probed = self._place_keys()
+        loose = self._problems(with_category=False)
+        if not probed:
+            return [f"+:{c}" for c in loose] + [f"-:{c}" for c in loose]
+        problems = self._problems(with_category=True)
+        return [f"{p}|{c}" for p in probed for c in problems] + [f"-:{c}" for c in loose]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -512,18 +529,15 @@ def _concepts(toks: Sequence[_Tok], accented: bool) -> tuple[list[str], set[int]
     found: dict[str, None] = {}
     covered: set[int] = set()
     seq = [t.acc for t in toks] if accented else [t.fold for t in toks]
-    for concept, phrases in _CONCEPT_INDEX:
-        for words_acc, words_fold in phrases:
-            n = len(words_fold)
-            if not accented and n == 1 and words_fold[0] not in _SAFE_FOLDED_SINGLES:
-                continue
-            target = words_acc if accented else words_fold
-            for s in range(len(toks) - n + 1):
-                if tuple(seq[s : s + n]) == target and not any(
-                        t.cap and not t.acronym for t in toks[s : s + n]):  # "Dịch Vọng"
-                    found[concept] = None
-                    covered.update(range(s, s + n))
-    return list(found), covered
+    index = _BY_FIRST_ACCENTED if accented else _BY_FIRST_FOLDED
+    for s, word in enumerate(seq):
+        for concept, target in index.get(word, ()):
+            n = len(target)
+            if tuple(seq[s : s + n]) == target and not any(
+                    t.cap and not t.acronym for t in toks[s : s + n]):  # "Dịch Vọng"
+                found[concept] = None
+                covered.update(range(s, s + n))
+    return sorted(found), covered
 
 
 #: Single folded syllables that name a problem whatever accents were left out.
@@ -533,10 +547,14 @@ _SAFE_FOLDED_SINGLES = {
 }
 
 
-_CONCEPT_INDEX: list[tuple[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]] = [
-    (c, [(tuple(p.split()), tuple(_f(p).split())) for p in phrases])
-    for c, phrases in CONCEPTS.items()
-]
+_BY_FIRST_ACCENTED: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+_BY_FIRST_FOLDED: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+for _concept, _phrase_list in CONCEPTS.items():
+    for _phrase in _phrase_list:
+        _acc, _fold = tuple(_phrase.split()), tuple(_f(_phrase).split())
+        _BY_FIRST_ACCENTED.setdefault(_acc[0], []).append((_concept, _acc))
+        if len(_fold) > 1 or _fold[0] in _SAFE_FOLDED_SINGLES:
+            _BY_FIRST_FOLDED.setdefault(_fold[0], []).append((_concept, _fold))
 
 
 def signature(text: str, category: str | None = None, unit_code: str | None = None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.cases.clusters import THRESHOLD, CaseSignature, best_match, signature
@@ -43,60 +43,87 @@ __all__ = [
 #: Statuses of cases a newcomer may join.
 OPEN_STATUSES = tuple(s for s in CaseStatus if s not in TERMINAL_STATUSES)
 #: Candidates compared per link, newest first.
-MAX_CANDIDATES = 300
+MAX_CANDIDATES = 200
 #: Key of the signature JSON listing clusters a case was split out of (never linked again).
 NO_LINK = "no_link"
 
 
-def sign_case(session: Session, case: Case) -> CaseSignature:
-    """Compute and store ``case``'s signature and look-up keys (flushing to get an id)."""
+def _signed(case: Case) -> tuple[CaseSignature, dict[str, Any]]:
+    """The signature of ``case``'s text, and the JSON to store (keeping its split history)."""
     sig = signature(case.content, case.category, case.unit_code, location=case.location_text)
-    previous = case.signature if isinstance(case.signature, dict) else {}
     data = sig.to_json()
+    previous = case.signature if isinstance(case.signature, dict) else {}
     if previous.get(NO_LINK):
         data[NO_LINK] = previous[NO_LINK]
-    case.signature = data
+    return sig, data
+
+
+def _store_keys(session: Session, case: Case, sig: CaseSignature, *, replace: bool) -> None:
+    """One statement (two when the case was keyed before)."""
+    if replace:
+        session.execute(delete(CaseClusterKey).where(CaseClusterKey.case_id == case.id))
+    rows = [{"case_id": case.id, "key": key, "unit_code": case.unit_code}
+            for key in dict.fromkeys(k[:96] for k in sig.keys())]
+    if rows:
+        session.execute(insert(CaseClusterKey).values(rows))
+
+
+def _with_id(session: Session, case: Case) -> None:
     if case.id is None:
         session.add(case)
         session.flush()
-    session.execute(delete(CaseClusterKey).where(CaseClusterKey.case_id == case.id))
-    session.add_all(
-        CaseClusterKey(case_id=case.id, key=key[:96], unit_code=case.unit_code)
-        for key in dict.fromkeys(sig.keys())
-    )
+
+
+def sign_case(session: Session, case: Case) -> CaseSignature:
+    """Compute and store ``case``'s signature and look-up keys, e.g. after its text changed."""
+    _with_id(session, case)
+    replace = case.signature is not None
+    sig, data = _signed(case)
+    case.signature = data
+    _store_keys(session, case, sig, replace=replace)
     session.flush()
     return sig
 
 
+def _candidates(session: Session, case: Case, sig: CaseSignature) -> list[Any]:
+    """(id, cluster id, signature JSON) of the open cases of the unit that share a look-up key
+    pattern with ``sig`` (:meth:`CaseSignature.lookup`), newest first: one indexed query."""
+    keys = list(dict.fromkeys(k[:96] for k in sig.lookup()))
+    where = Case.id.in_(select(CaseClusterKey.case_id).where(
+        CaseClusterKey.unit_code == case.unit_code, CaseClusterKey.key.in_(keys)))
+    with session.no_autoflush:
+        return list(session.execute(
+            select(Case.id, Case.cluster_id, Case.signature)
+            .where(where, Case.id != case.id, Case.unit_code == case.unit_code,
+                   Case.status.in_(OPEN_STATUSES))
+            .order_by(Case.id.desc())
+            .limit(MAX_CANDIDATES)
+        ).all())
+
+
 def link_case(session: Session, case: Case, *, threshold: float = THRESHOLD) -> int | None:
     """Sign ``case`` and put it in the cluster of the open case of its unit that reports the same
-    issue, if any; return the cluster id (None: no match, the case stays alone)."""
-    sig = sign_case(session, case)
-    probe = list(dict.fromkeys(k[:96] for k in sig.probe_keys()))
-    keyed = select(CaseClusterKey.case_id).where(
-        CaseClusterKey.unit_code == case.unit_code, CaseClusterKey.key.in_(probe)
-    )
-    rows = session.execute(
-        select(Case.id, Case.cluster_id, Case.signature)
-        .where(
-            Case.id.in_(keyed),
-            Case.id != case.id,
-            Case.unit_code == case.unit_code,
-            Case.status.in_(OPEN_STATUSES),
-        )
-        .order_by(Case.id.desc())
-        .limit(MAX_CANDIDATES)
-    ).all()
-    excluded = set(case.signature.get(NO_LINK) or ())
+    issue, if any; return the cluster id (None: no match, the case stays alone).
+
+    Three statements when nothing matches (read the candidates, store the keys, store the
+    signature), two or three more when something does (the cluster, the audit event)."""
+    _with_id(session, case)
+    replace = case.signature is not None
+    sig, data = _signed(case)
+    rows = _candidates(session, case, sig)
+    _store_keys(session, case, sig, replace=replace)
+    excluded = set(data.get(NO_LINK) or ())
     clusters: dict[int, int] = {}
     candidates: list[tuple[int, CaseSignature]] = []
-    for case_id, cluster_id, data in rows:
-        if not data or (cluster_id is not None and cluster_id in excluded) or case_id in excluded:
+    for case_id, cluster_id, other in rows:
+        if not other or (cluster_id is not None and cluster_id in excluded) or case_id in excluded:
             continue
         clusters[case_id] = cluster_id if cluster_id is not None else case_id
-        candidates.append((case_id, CaseSignature.from_json(data)))
+        candidates.append((case_id, CaseSignature.from_json(other)))
     match = best_match(sig, candidates, threshold)
+    case.signature = data
     if match is None:
+        session.flush()
         return None
     matched_id, score = match
     cluster_id = clusters[matched_id]

@@ -76,8 +76,9 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     k: _phrases(v)
     for k, v in {
         "flood": "ngập, ngập úng, úng, úng ngập, đọng nước, nước đọng, nước tràn, tràn vào nhà,"
-        " lênh láng, biển nước, lụt, ngập lụt, không thoát được nước, thoát nước kém, nước dâng",
-        "drain": "cống, rãnh, mương, hố ga, nắp cống, nắp hố ga, cống rãnh, thoát nước, nước thải,"
+        " lênh láng, biển nước, lụt, ngập lụt, không thoát được nước, thoát nước kém, nước dâng,"
+        " không rút, nước rút, phải lội, lội nước, thành sông, thành ao, nước vào nhà, vào tận nhà",
+        "drain": "cống, rãnh, hố ga, nắp cống, nắp hố ga, cống rãnh, thoát nước, nước thải,"
         " tắc cống, cống tắc, bùn",
         "smell": "mùi, hôi, hôi thối, thối, bốc mùi, mùi hôi, khó thở",
         "rubbish": "rác, rác thải, bãi rác, đổ rác, xả rác, phế thải, xà bần, đổ trộm, thu gom,"
@@ -97,17 +98,18 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "road": "ổ gà, ổ voi, mặt đường, đường hỏng, xuống cấp, lún, sụt lún, sụt, nứt, bong tróc,"
         " lồi lõm, gồ ghề, hố, hư hỏng, sạt lở, sạt, trơn trượt, lầy lội, bê tông hóa",
         "traffic": "tắc đường, ùn tắc, tắc nghẽn, đèn giao thông, đèn tín hiệu, biển báo,"
-        " gờ giảm tốc, vạch kẻ, tai nạn, đua xe, lạng lách, xe tải, quá tải, xe container,"
+        " gờ giảm tốc, vạch kẻ, tai nạn, đua xe, lạng lách, xe tải, xe quá tải, xe container,"
         " phóng nhanh, vượt ẩu",
         "parking": "đỗ xe, đậu xe, trông giữ xe, trông xe, bãi xe, dừng đỗ, ô tô đỗ, giữ xe,"
         " đỗ ô tô, xe máy dựng, oto đỗ, xe đỗ, đỗ kín, đỗ chắn, đỗ tràn, đỗ dàn hàng",
         "encroach": "lấn chiếm, vỉa hè, lòng đường, bán hàng, hàng rong, bày bán, chiếm dụng,"
-        " dựng lều, biển quảng cáo, họp chợ, chợ tạm, chợ cóc, quán nhậu, kinh doanh",
+        " dựng lều, biển quảng cáo, họp chợ, chợ tạm, chợ cóc",
         "building": "xây dựng, xây trái phép, xây không phép, cơi nới, xây sai phép,"
         " công trình, xây nhà, giàn giáo, xây lấn, xây thêm tầng, nứt nhà, lún nhà, xây",
         "land": "tranh chấp, sổ đỏ, giấy chứng nhận, quyền sử dụng đất, đền bù, giải phóng mặt bằng,"
         " thu hồi đất, bồi thường, tái định cư, lấn đất, mốc giới, ranh giới",
-        "tree": "cây, cây xanh, cành cây, cây đổ, cây gãy, chặt cây, cây mục, tỉa cành, cành",
+        "tree": "cây xanh, cành cây, cây đổ, cây gãy, chặt cây, cây mục, tỉa cành, cành, cây to,"
+        " cây cổ thụ, cây xà cừ, cây bàng, cây sấu, gốc cây, cành khô, cây nghiêng, đổ cây",
         "animal": "chó, chó thả rông, chó cắn, mèo, gia súc, chăn nuôi, lợn, chuồng, trâu bò",
         "mosquito": "muỗi, sốt xuất huyết, phun thuốc, phun muỗi, bọ gậy, dịch bệnh, dịch",
         "theft": "trộm, mất trộm, cướp, giật, trộm cắp, móc túi, đột nhập, bẻ khóa, mất xe",
@@ -119,13 +121,16 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "subsidy": "trợ cấp, phụ cấp, chi trả, lương hưu, tiền hỗ trợ, bảo trợ xã hội,"
         " trợ cấp xã hội, hỗ trợ, chậm chi",
         "poverty": "hộ nghèo, cận nghèo, bình xét, thoát nghèo, nhà đại đoàn kết",
+        "gift": "quà, quà tết, tặng quà, phát quà, suất quà",
+        "bridge": "cầu tạm, cây cầu, cầu sắt, ván cầu, cầu gãy, cầu yếu, cầu khỉ, cầu treo,"
+        " thành cầu, lan can cầu",
         "insurance": "bảo hiểm y tế, bhyt, thẻ bảo hiểm, bảo hiểm xã hội, bhxh, thẻ bhyt",
         "merit": "người có công, thương binh, liệt sĩ, gia đình chính sách, bệnh binh",
         "front": "mặt trận, ban công tác mặt trận, cán bộ mặt trận, hội nghị, tiếp xúc cử tri,"
         " đại biểu, họp dân, lấy ý kiến",
         "fees": "thu phí, thu tiền, đóng tiền, lệ phí, phí, quỹ, đóng góp, vận động, ủng hộ,"
         " thu sai, lạm thu, khoản thu",
-        "school": "trường, học sinh, lớp học, cổng trường, giáo viên, học phí",
+        "school": "lớp học, cổng trường, giáo viên, học phí, nhà trường",
         "fire": "cháy, phòng cháy, chữa cháy, bình cứu hỏa, hỏa hoạn, nổ, chập cháy",
         "elevator": "thang máy, kẹt thang, thang bộ",
         "paperwork": "thủ tục, hồ sơ, giấy tờ, chứng thực, công chứng, cư trú, tạm trú, hộ khẩu,"
@@ -243,14 +248,21 @@ class _Tok:
     acronym: bool = False  # BHYT, KTT
 
 
-def _tokens(text: str) -> list[_Tok]:
-    out = []
+def _tokens(text: str, *, place_line: bool = False) -> list[_Tok]:
+    """Tokens with their capitalisation as a hint of names: a capital at a sentence start says
+    nothing, unless the next word has one too ("Kiêu Kỵ có bãi rác…"); in the typed location
+    (``place_line``) every capital counts."""
+    out: list[_Tok] = []
+    starts: list[int] = []  # indices of capitalised sentence-initial tokens
     for m in _TOKEN_RE.finditer(text):
         word = m.group(0)
         before = text[: m.start()]
-        sentence_start = not before.strip() or bool(_SENTENCE_END.search(before))
+        sentence_start = not place_line and (
+            not before.strip() or bool(_SENTENCE_END.search(before)))
         acc = word.lower()
         cap = word[0].isupper() and not sentence_start
+        if sentence_start and word[0].isupper() and word[0].isalpha():
+            starts.append(len(out))
         if word[0].isalpha() and word[-1].isdigit() or (word[0].isalpha() and any(
                 c.isdigit() for c in word)):
             letters = re.match(r"[a-z]+", acc)
@@ -263,6 +275,10 @@ def _tokens(text: str) -> list[_Tok]:
             continue
         out.append(_Tok(acc, strip_diacritics(acc), cap, word[0].isdigit(), False,
                         len(word) > 1 and word.isupper()))
+    for i in starts:
+        if i + 1 < len(out) and out[i + 1].cap and not out[i + 1].acronym:
+            t = out[i]
+            out[i] = _Tok(t.acc, t.fold, True, t.num, t.code, t.acronym)
     return out
 
 
@@ -543,7 +559,7 @@ def _concepts(toks: Sequence[_Tok], accented: bool) -> tuple[list[str], set[int]
 #: Single folded syllables that name a problem whatever accents were left out.
 _SAFE_FOLDED_SINGLES = {
     "ngap", "ung", "rac", "karaoke", "trom", "cuop", "lun", "bui", "muoi", "nghien", "xay",
-    "bhyt", "bhxh", "cccd", "phep", "lut", "cay",
+    "bhyt", "bhxh", "cccd", "phep", "lut",
 }
 
 
@@ -562,11 +578,10 @@ def signature(text: str, category: str | None = None, unit_code: str | None = No
     """The signature of a case's text (and its typed location). ``unit_code`` is accepted for
     the callers' convenience: candidates are always of one unit, so it is not part of it."""
     del unit_code
-    raw = text or ""
+    # teencode=False: "ng." is ngõ here, not người
+    toks = _tokens(normalize(text or "", teencode=False).text)
     if location:
-        raw = f"{raw}\n{location}"
-    norm = normalize(raw, teencode=False).text  # "ng." is ngõ here, not người
-    toks = _tokens(norm)
+        toks += _tokens(normalize(location, teencode=False).text, place_line=True)
     words = [t for t in toks if not t.num and not t.code]
     accented = sum(t.acc != t.fold for t in words) >= max(1, 0.2 * len(words))
     letters = [t for t in toks if not t.num]
@@ -577,7 +592,7 @@ def signature(text: str, category: str | None = None, unit_code: str | None = No
     names: dict[str, None] = {}
     i = 0
     while i < len(toks):
-        if i not in used and toks[i].cap and toks[i].fold not in _NAME_STOP:
+        if i not in used and toks[i].cap:
             name, j = _read_name(toks, i, False)
             if name:
                 person = i > 0 and toks[i - 1].fold in _TITLES
@@ -620,6 +635,9 @@ def signature(text: str, category: str | None = None, unit_code: str | None = No
 
 #: Weight of a problem kind against 1.0 for a word.
 CONCEPT_WEIGHT = 2.5
+#: Share of the problem kinds in common (Jaccard) in the similarity of two placed cases; the
+#: rest is the cosine of their words.
+CONCEPT_SHARE = 0.6
 
 # --------------------------------------------------------------------------- matching
 
@@ -628,7 +646,7 @@ SHARED_PLACE = 1.0  # an explicit place in common, none in conflict
 SHARED_NAME = 0.85  # only a capitalised name in common
 NO_PLACES = 0.80  # neither says where
 UNRELATED_PLACES = 0.55  # both say where, in words that neither agree nor disagree
-ONE_SIDED = 0.50  # only one says where
+ONE_SIDED = 0.60  # only one says where
 #: Multiplier when both name problem kinds and they have none in common.
 OTHER_PROBLEM = 0.35
 #: Multiplier when both give a house number and they differ (same alley, another house) for a
@@ -656,6 +674,10 @@ def place_relation(a: CaseSignature, b: CaseSignature) -> float:
         return SHARED_PLACE * (OTHER_HOUSE if other_house else 1.0)
     if _mentions(a, b) or _mentions(b, a):
         return SHARED_PLACE * (OTHER_HOUSE if other_house else 1.0)
+    named = [p.value for p in pa if not p.value[:1].isdigit() and " " in p.value]
+    if any(_names_compatible(x, q.value) for x in named for q in pb
+           if not q.value[:1].isdigit() and " " in q.value):
+        return SHARED_NAME  # "phố Ngọc Lâm" and "chợ Ngọc Lâm"
     names = any(_names_compatible(x, y) for x in a.names for y in b.names) or any(
         _names_compatible(x, p.value) for x, p in (*((n, q) for n in a.names for q in pb),
                                                    *((n, q) for n in b.names for q in pa))
@@ -698,10 +720,14 @@ def score(a: CaseSignature, b: CaseSignature) -> float:
     relation = place_relation(a, b)
     if relation == 0.0:
         return 0.0
-    sim = text_similarity(a, b, words_only=relation in (NO_PLACES, ONE_SIDED))
-    if a.concepts and b.concepts and not set(a.concepts) & set(b.concepts):
-        sim *= OTHER_PROBLEM
-    return sim * relation
+    words = text_similarity(a, b, words_only=True)
+    if relation in (NO_PLACES, ONE_SIDED) or not (a.concepts and b.concepts):
+        return words * relation
+    ca, cb = set(a.concepts), set(b.concepts)
+    kinds = len(ca & cb) / len(ca | cb)
+    if not kinds:
+        return words * OTHER_PROBLEM * relation
+    return (CONCEPT_SHARE * kinds + (1 - CONCEPT_SHARE) * words) * relation
 
 
 def best_match(sig: CaseSignature, candidates: Iterable[tuple[int, CaseSignature]],

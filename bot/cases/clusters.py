@@ -79,38 +79,45 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         " lênh láng, biển nước, lụt, ngập lụt, không thoát được nước, thoát nước kém, nước dâng,"
         " không rút, nước rút, phải lội, lội nước, thành sông, thành ao, nước vào nhà, vào tận nhà",
         "drain": "cống, rãnh, hố ga, nắp cống, nắp hố ga, cống rãnh, thoát nước, nước thải,"
-        " tắc cống, cống tắc, bùn",
+        " tắc cống, cống tắc, bùn, nạo vét, cống hộp, kênh, mương thoát nước",
         "smell": "mùi, hôi, hôi thối, thối, bốc mùi, mùi hôi, khó thở",
         "rubbish": "rác, rác thải, bãi rác, đổ rác, xả rác, phế thải, xà bần, đổ trộm, thu gom,"
         " xe rác, điểm tập kết, túi rác, chất thải, phế liệu",
         "burning": "đốt, đốt rác, khói, đốt rơm, hun khói, lò đốt",
         "dust": "bụi, khói bụi, rơi vãi, bụi bặm",
         "noise": "ồn, tiếng ồn, ồn ào, karaoke, hát, loa, loa kẹo kéo, nhạc, mở nhạc, tiếng máy,"
-        " máy khoan, inh ỏi, ầm ĩ, tiếng động, đêm khuya",
+        " máy khoan, inh ỏi, ầm ĩ, tiếng động, đêm khuya, loa phát thanh, loa phường, chó sủa,"
+        " la hét, hò hét, nẹt pô",
         "light": "đèn, đèn đường, đèn chiếu sáng, chiếu sáng, bóng đèn, cột đèn, tối om, tối thui,"
-        " tối tăm, không sáng, đèn tắt, đèn hỏng, tối đen",
+        " tối tăm, không sáng, đèn tắt, đèn hỏng, tối đen, chiếu sáng công cộng",
         "power": "mất điện, cúp điện, cắt điện, điện chập chờn, chập điện, điện yếu, biến áp,"
         " trạm điện, điện lực",
         "wires": "dây điện, dây cáp, cáp viễn thông, dây viễn thông, chằng chịt, võng xuống,"
-        " dây điện thoại, dây internet",
+        " dây điện thoại, dây internet, cột điện, cột điện nghiêng, dây cáp quang",
         "water": "mất nước, nước sạch, nước máy, nước yếu, không có nước, nước đục, nước bẩn,"
-        " ống nước, vỡ ống, cắt nước, nước sinh hoạt, nước giếng, cấp nước, nước chảy yếu, chảy yếu",
+        " ống nước, vỡ ống, cắt nước, nước sinh hoạt, nước giếng, cấp nước, nước chảy yếu, chảy yếu,"
+        " giếng khoan, nước nhiễm, nước vàng, hóa đơn nước, tiền nước",
         "road": "ổ gà, ổ voi, mặt đường, đường hỏng, xuống cấp, lún, sụt lún, sụt, nứt, bong tróc,"
-        " lồi lõm, gồ ghề, hố, hư hỏng, sạt lở, sạt, trơn trượt, lầy lội, bê tông hóa",
+        " lồi lõm, gồ ghề, hố, hư hỏng, sạt lở, sạt, trơn trượt, lầy lội, bê tông hóa, hố sâu,"
+        " vá đường, trải nhựa, đường đất",
         "traffic": "tắc đường, ùn tắc, tắc nghẽn, đèn giao thông, đèn tín hiệu, biển báo,"
         " gờ giảm tốc, vạch kẻ, tai nạn, đua xe, lạng lách, xe tải, xe quá tải, xe container,"
         " phóng nhanh, vượt ẩu",
         "parking": "đỗ xe, đậu xe, trông giữ xe, trông xe, bãi xe, dừng đỗ, ô tô đỗ, giữ xe,"
-        " đỗ ô tô, xe máy dựng, oto đỗ, xe đỗ, đỗ kín, đỗ chắn, đỗ tràn, đỗ dàn hàng",
+        " đỗ ô tô, xe máy dựng, oto đỗ, xe đỗ, đỗ kín, đỗ chắn, đỗ tràn, đỗ dàn hàng, gửi xe,"
+        " phí gửi xe, trông giữ",
         "encroach": "lấn chiếm, vỉa hè, lòng đường, bán hàng, hàng rong, bày bán, chiếm dụng,"
         " dựng lều, biển quảng cáo, họp chợ, chợ tạm, chợ cóc",
         "building": "xây dựng, xây trái phép, xây không phép, cơi nới, xây sai phép,"
-        " công trình, xây nhà, giàn giáo, xây lấn, xây thêm tầng, nứt nhà, lún nhà, xây",
+        " xây nhà, giàn giáo, xây lấn, xây thêm tầng, nứt nhà, lún nhà, xây,"
+        " nứt tường, lún nứt, ép cọc, đào móng, thi công, phá dỡ, nhà nguy hiểm",
         "land": "tranh chấp, sổ đỏ, giấy chứng nhận, quyền sử dụng đất, đền bù, giải phóng mặt bằng,"
-        " thu hồi đất, bồi thường, tái định cư, lấn đất, mốc giới, ranh giới",
+        " thu hồi đất, bồi thường, tái định cư, lấn đất, mốc giới, ranh giới, đất công, sổ hồng,"
+        " bìa đỏ, cấp sổ, đất nông nghiệp, chuyển mục đích",
         "tree": "cây xanh, cành cây, cây đổ, cây gãy, chặt cây, cây mục, tỉa cành, cành, cây to,"
         " cây cổ thụ, cây xà cừ, cây bàng, cây sấu, gốc cây, cành khô, cây nghiêng, đổ cây",
-        "animal": "chó, chó thả rông, chó cắn, mèo, gia súc, chăn nuôi, lợn, chuồng, trâu bò",
+        "animal": "chó, chó thả rông, chó cắn, mèo, gia súc, chăn nuôi, lợn, chuồng, trâu bò,"
+        " gia cầm, trại gà, trại lợn, chim bồ câu",
         "mosquito": "muỗi, sốt xuất huyết, phun thuốc, phun muỗi, bọ gậy, dịch bệnh, dịch",
         "theft": "trộm, mất trộm, cướp, giật, trộm cắp, móc túi, đột nhập, bẻ khóa, mất xe",
         "disorder": "đánh nhau, gây rối, côn đồ, say xỉn, tụ tập, quậy phá, hỗn chiến, đe dọa,"
@@ -119,7 +126,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "gambling": "cờ bạc, đánh bạc, lô đề, cá độ, sát phạt",
         "fraud": "lừa đảo, lừa, giả danh, chiếm đoạt, mạo danh",
         "subsidy": "trợ cấp, phụ cấp, chi trả, lương hưu, tiền hỗ trợ, bảo trợ xã hội,"
-        " trợ cấp xã hội, hỗ trợ, chậm chi",
+        " trợ cấp xã hội, chậm chi, chế độ, tiền trợ cấp, hưu trí",
         "poverty": "hộ nghèo, cận nghèo, bình xét, thoát nghèo, nhà đại đoàn kết",
         "gift": "quà, quà tết, tặng quà, phát quà, suất quà",
         "bridge": "cầu tạm, cây cầu, cầu sắt, ván cầu, cầu gãy, cầu yếu, cầu khỉ, cầu treo,"
@@ -131,11 +138,16 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "fees": "thu phí, thu tiền, đóng tiền, lệ phí, phí, quỹ, đóng góp, vận động, ủng hộ,"
         " thu sai, lạm thu, khoản thu",
         "school": "lớp học, cổng trường, giáo viên, học phí, nhà trường",
-        "fire": "cháy, phòng cháy, chữa cháy, bình cứu hỏa, hỏa hoạn, nổ, chập cháy",
+        "fire": "cháy, phòng cháy, chữa cháy, bình cứu hỏa, hỏa hoạn, nổ, chập cháy, cháy nổ,"
+        " bình gas, khí gas, rò gas",
+        "ritual": "vàng mã, đốt vàng mã, đám ma, đám tang, đám cưới, dựng rạp, rạp cưới, tang lễ",
+        "bus": "xe buýt, điểm dừng xe buýt, nhà chờ, tuyến buýt",
+        "health": "trạm y tế, tiêm chủng, vắc xin, khám bệnh, bệnh viện, khám chữa bệnh",
         "elevator": "thang máy, kẹt thang, thang bộ",
         "paperwork": "thủ tục, hồ sơ, giấy tờ, chứng thực, công chứng, cư trú, tạm trú, hộ khẩu,"
-        " căn cước, cccd, khai sinh",
-        "pollution": "ô nhiễm, xưởng, nhà máy, hóa chất, xả thải, khí thải",
+        " căn cước, cccd, khai sinh, khai tử, đăng ký kết hôn, giấy xác nhận",
+        "pollution": "ô nhiễm, xưởng, nhà máy, hóa chất, xả thải, khí thải, lò gạch, lò than,"
+        " than tổ ong, bếp than, mùi sơn",
     }.items()
 }
 
@@ -229,10 +241,11 @@ _NAME_STOP = {
 #: Words before a person's name (which is then kept nowhere).
 _TITLES = {_f(w) for w in _phrases("ông, bà, anh, chị, em, cô, chú, bác, cháu, cụ, chủ, hộ, nhà,"
                                    " gia đình, đồng chí, đ/c, cán bộ, tên, họ")}
-#: Capitalised words that are institutions or dates, not places.
-_NOT_NAMES = {_f(w) for w in _phrases("mặt, ủy, uỷ, ban, hội, công, chi, đảng, nhà, tết, chủ, thứ,"
+#: Capitalised words that are institutions or dates, not places (compared accented when typed so).
+_NOT_NAMES_ACCENTED = set(_phrases("mặt, ủy, uỷ, ban, hội, công, chi, đảng, nhà, tết, chủ, thứ,"
                                       " tháng, phường, xã, quận, thành, tổ, ubnd, mttq, bhyt, bhxh,"
-                                      " hđnd, nhà nước, chính, sở, bộ, điện, cảnh, văn, trung")}
+                                      " hđnd, nhà nước, chính, sở, bộ, điện, cảnh, văn, trung"))
+_NOT_NAMES = {_f(w) for w in _NOT_NAMES_ACCENTED}
 
 _TOKEN_RE = re.compile(r"[A-Za-z]{1,3}\d{1,3}[A-Za-z]?(?!\w)|\d+(?:[a-zA-Z](?![^\W\d_]))?(?:/\d+(?:[a-zA-Z](?![^\W\d_]))?)*|[^\W\d_]+")
 _SENTENCE_END = re.compile(r"[.!?\n:;]\s*$")
@@ -326,9 +339,17 @@ def _names_compatible(a: str, b: str) -> bool:
     n = min(len(wa), len(wb))
     if wa[:n] == wb[:n]:
         return True
-    # "NCT" for "Nguyễn Chí Thanh"
-    return (len(wa) == 1 and len(wb) > 1 and wa[0] == "".join(w[0] for w in wb)) or (
-        len(wb) == 1 and len(wa) > 1 and wb[0] == "".join(w[0] for w in wa))
+    # "NCT" for "Nguyễn Chí Thanh" (or for a name cut short: "nguyen")
+    for x, y in ((wa, wb), (wb, wa)):
+        if len(x) == 1 and _initials(x[0]) and (
+                x[0] == "".join(w[0] for w in y) or (len(y) == 1 and y[0][0] == x[0][0])):
+            return True
+    return False
+
+
+def _initials(word: str) -> bool:
+    """"nct", "hbt": two to four letters and no vowel, so not a Vietnamese syllable."""
+    return 2 <= len(word) <= 4 and word.isalpha() and not any(c in "aeiouy" for c in word)
 
 
 @dataclass(frozen=True)
@@ -546,13 +567,20 @@ def _concepts(toks: Sequence[_Tok], accented: bool) -> tuple[list[str], set[int]
     covered: set[int] = set()
     seq = [t.acc for t in toks] if accented else [t.fold for t in toks]
     index = _BY_FIRST_ACCENTED if accented else _BY_FIRST_FOLDED
+    hits: list[tuple[int, int, str]] = []
     for s, word in enumerate(seq):
         for concept, target in index.get(word, ()):
             n = len(target)
             if tuple(seq[s : s + n]) == target and not any(
                     t.cap and not t.acronym for t in toks[s : s + n]):  # "Dịch Vọng"
-                found[concept] = None
-                covered.update(range(s, s + n))
+                hits.append((s, n, concept))
+    # A syllable inside a longer phrase names that phrase's problem only ("hố" in "hố ga").
+    long_spans = [(s, s + n, c) for s, n, c in hits if n > 1]
+    for s, n, concept in hits:
+        if n == 1 and any(a <= s < b and c != concept for a, b, c in long_spans):
+            continue
+        found[concept] = None
+        covered.update(range(s, s + n))
     return sorted(found), covered
 
 
@@ -596,7 +624,10 @@ def signature(text: str, category: str | None = None, unit_code: str | None = No
             name, j = _read_name(toks, i, False)
             if name:
                 person = i > 0 and toks[i - 1].fold in _TITLES
-                if not person and name.split()[0] not in _NOT_NAMES:
+                first = toks[i]
+                institution = first.acc in _NOT_NAMES_ACCENTED or (
+                    first.acc == first.fold and first.fold in _NOT_NAMES)
+                if not person and not institution:
                     names[name] = None
                 used.update(range(i, j))  # a person's name is neither a place nor a term
                 i = j

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from bot.cases.clusters import THRESHOLD, CaseSignature, best_match, signature
+from bot.cases.clusters import THRESHOLD, CaseSignature, best_match, place_relation, signature
 from bot.db.models import (
     TERMINAL_STATUSES,
     ActorKind,
@@ -120,7 +120,7 @@ def link_case(session: Session, case: Case, *, threshold: float = THRESHOLD) -> 
             continue
         clusters[case_id] = cluster_id if cluster_id is not None else case_id
         candidates.append((case_id, CaseSignature.from_json(other)))
-    match = best_match(sig, candidates, threshold)
+    match = _best_cluster(sig, candidates, clusters, threshold)
     case.signature = data
     if match is None:
         session.flush()
@@ -138,6 +138,21 @@ def link_case(session: Session, case: Case, *, threshold: float = THRESHOLD) -> 
            {"cluster_id": cluster_id, "matched_case_id": matched_id, "score": round(score, 3)})
     session.flush()
     return cluster_id
+
+
+def _best_cluster(sig: CaseSignature, candidates: list[tuple[int, CaseSignature]],
+                  clusters: dict[int, int], threshold: float) -> tuple[int, float] | None:
+    """:func:`best_match`, except that a cluster one of whose read members is at an explicitly
+    different place is passed over: one wrong link must not chain two places together."""
+    match = best_match(sig, candidates, threshold)
+    while match is not None:
+        cluster = clusters[match[0]]
+        members = [other for cid, other in candidates if clusters[cid] == cluster]
+        if all(place_relation(sig, other) > 0.0 for other in members):
+            return match
+        candidates = [(cid, other) for cid, other in candidates if clusters[cid] != cluster]
+        match = best_match(sig, candidates, threshold)
+    return None
 
 
 def split_case(session: Session, case_id: int, *, actor_kind: ActorKind = ActorKind.SYSTEM,

@@ -39,6 +39,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from bot.vietnamese.normalize import normalize, strip_diacritics
@@ -367,9 +368,14 @@ class CaseSignature:
     terms: dict[str, float] = field(default_factory=dict)  # unit length
     version: int = VERSION
 
-    @property
+    @cached_property
     def hard_places(self) -> tuple[Place, ...]:
         return tuple(p for p in self.places if p.kind not in _SOFT_KINDS)
+
+    @cached_property
+    def word_norm(self) -> float:
+        """Length of the term vector without the problem kinds (see :func:`text_similarity`)."""
+        return math.sqrt(sum(v * v for k, v in self.terms.items() if k[0] != "#"))
 
     def _place_keys(self) -> tuple[list[str], list[str]]:
         """(stored, probed) place keys: finer places (alley, house, group, site…: ``alley:5``)
@@ -763,9 +769,8 @@ def text_similarity(a: CaseSignature, b: CaseSignature, *, words_only: bool = Fa
     if not words_only:
         return sum(v * big.get(k, 0.0) for k, v in small.items())
     dot = sum(v * big.get(k, 0.0) for k, v in small.items() if k[0] != "#")
-    na = sum(v * v for k, v in a.terms.items() if k[0] != "#")
-    nb = sum(v * v for k, v in b.terms.items() if k[0] != "#")
-    return dot / math.sqrt(na * nb) if na and nb else 0.0
+    norms = a.word_norm * b.word_norm
+    return dot / norms if norms else 0.0
 
 
 def score(a: CaseSignature, b: CaseSignature) -> float:

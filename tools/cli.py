@@ -84,6 +84,13 @@ def cmd_moderate(args: argparse.Namespace) -> int:
     return moderation_main(args.rest)
 
 
+def cmd_clusters(args: argparse.Namespace) -> int:
+    """Same-issue clusters (issue 15): pairwise precision/recall on a labelled set, link latency."""
+    from bench.clusters import main as clusters_main
+
+    return clusters_main(args.rest)
+
+
 def cmd_retention(args: argparse.Namespace) -> int:
     """Anonymise finished cases older than the retention period, and erase what was typed in
     conversations idle for as long (schedule it, e.g. nightly)."""
@@ -160,7 +167,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     return run_checks(fast=args.fast)
 
 
-_PASS_THROUGH = ("review", "promote", "moderate", "accounts", "notify")
+_PASS_THROUGH = ("review", "promote", "moderate", "accounts", "notify", "clusters")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("promote", add_help=False, help="load a new model into the running server; rollback; status")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("moderate", add_help=False, help="print the moderation verdict of messages, one per line")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("clusters", add_help=False, help="same-issue clusters: precision/recall on a labelled set, link latency")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("retention", help="erase name/phone of finished cases older than RETENTION_DAYS")
     p.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS (default 365)")

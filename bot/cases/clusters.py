@@ -133,6 +133,9 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         " trợ cấp xã hội, chậm chi, chế độ, tiền trợ cấp, hưu trí",
         "poverty": "hộ nghèo, cận nghèo, bình xét, thoát nghèo, nhà đại đoàn kết",
         "gift": "quà, quà tết, tặng quà, phát quà, suất quà",
+        "hardship": "neo đơn, ốm nặng, bệnh nặng, liệt giường, hoàn cảnh khó khăn,"
+        " thăm hỏi, giúp đỡ, trợ giúp, sống một mình, không nơi nương tựa, ốm đau",
+        "housing": "nhà dột, mái dột, dột nát, sửa nhà, làm nhà, nhà tạm, nhà xuống cấp",
         "bridge": "cầu tạm, cây cầu, cầu sắt, ván cầu, cầu gãy, cầu yếu, cầu khỉ, cầu treo,"
         " thành cầu, lan can cầu",
         "insurance": "bảo hiểm y tế, bhyt, thẻ bảo hiểm, bảo hiểm xã hội, bhxh, thẻ bhyt",
@@ -216,8 +219,8 @@ _MAX_MARKER = max(len(k) for k in _MARKERS)
 
 #: Markers whose folded form is an everyday word: only with the accent typed, or a capital name.
 _AMBIGUOUS_FOLDED = {"cho", "ho", "cau", "lang", "truong", "to", "ban", "doi", "xa", "nha", "so",
-                     "khu", "cum", "tl", "dt", "cc", "tp", "ngo", "ng"}
-_ACCENTED_FORM = {"cho": "chợ", "ho": "hồ", "cau": "cầu", "lang": "làng", "truong": "trường",
+                     "khu", "cum", "tl", "dt", "cc", "tp", "ngo", "ng", "ap"}
+_ACCENTED_FORM = {"ap": "ấp", "cho": "chợ", "ho": "hồ", "cau": "cầu", "lang": "làng", "truong": "trường",
                   "to": "tổ", "ban": "bản", "doi": "đội", "xa": "xã", "nha": "nhà", "so": "số",
                   "cum": "cụm", "ngo": "ngõ"}
 #: Kinds that never block or link on their own (wards are the unit itself).
@@ -239,7 +242,7 @@ _NAME_STOP = {
         " sáng, chiều, tối, trưa, mưa, nước, xe, người, dân, hộ, nhiều, ít, cả, hết, đi, ra, vào,"
         " lên, xuống, về, mới, cũ, chính, cho, do, vì, nên, để, như, bao, giờ, mấy, ai, ạ, nhé,"
         " kéo, máy, điện, trời, lớn, to, nhỏ, dài, ngắn, nội, bộ, liên, sạch, bẩn, tải, hàng,"
-        " dẫn, ống, dây, sá, xá, nát, hỏng, ngập, mùi, số, cùng, chung, hai, ba, bốn, năm, một")
+        " dẫn, ống, dây, sá, xá, nát, hỏng, ngập, mùi, số, cùng, chung, hai, ba, bốn, năm, một, |")
 }
 
 #: Words before a person's name (which is then kept nowhere).
@@ -263,6 +266,9 @@ class _Tok:
     num: bool
     code: bool  # a letter-digit code: B2, CT1, A3
     acronym: bool = False  # BHYT, KTT
+
+
+_BOUNDARY = _Tok("|", "|", False, False, False)
 
 
 def _tokens(text: str, *, place_line: bool = False) -> list[_Tok]:
@@ -617,8 +623,8 @@ def signature(text: str, category: str | None = None, unit_code: str | None = No
     del unit_code
     # teencode=False: "ng." is ngõ here, not người
     toks = _tokens(normalize(text or "", teencode=False).text)
-    if location:
-        toks += _tokens(normalize(location, teencode=False).text, place_line=True)
+    if location:  # a boundary no name or place word reads across
+        toks += [_BOUNDARY, *_tokens(normalize(location, teencode=False).text, place_line=True)]
     words = [t for t in toks if not t.num and not t.code]
     accented = sum(t.acc != t.fold for t in words) >= max(1, 0.2 * len(words))
     letters = [t for t in toks if not t.num]
@@ -725,6 +731,8 @@ def place_relation(a: CaseSignature, b: CaseSignature) -> float:
         xb = [p for p in pb if p.kind == kind]
         if any(p.compatible(q) for p in xa for q in xb):
             shared = True
+        elif len({p.value for p in xa}) > 1 or len({q.value for q in xb}) > 1:
+            continue  # "từ ngõ 5 đến ngõ 9": a stretch, not one alley to set against another
         elif kind == "house" and set(a.concepts) | set(b.concepts) <= AREA_PROBLEMS:
             other_house = True  # neighbours at two house numbers of one flooded alley
         else:

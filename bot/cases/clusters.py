@@ -30,25 +30,28 @@ unit's open cases.
 
 No underthesea here: services import no NLP framework (ARCHITECTURE.md, rule 2), and folded
 syllable pairs do what its word segmentation would for matching, also on unaccented text.
+
+Three modules: this one (the signature and the matching), :mod:`bot.cases.cluster_text` (reading
+a text into a signature) and :mod:`bot.cases.cluster_words` (the phrase and place-word lists).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from bot.vietnamese.normalize import normalize, strip_diacritics
+from bot.cases.cluster_words import FAMILIES, SOFT_KINDS
 
 __all__ = [
     "THRESHOLD",
     "CaseSignature",
     "Place",
     "best_match",
+    "place_relation",
     "score",
     "signature",
 ]
@@ -59,251 +62,6 @@ VERSION = 1
 THRESHOLD = 0.25
 #: Terms kept per signature (the heaviest).
 MAX_TERMS = 48
-
-# --------------------------------------------------------------------------- vocabulary
-
-
-def _f(text: str) -> str:
-    return strip_diacritics(text).lower()
-
-
-def _phrases(spec: str) -> tuple[str, ...]:
-    return tuple(p.strip().lower() for p in spec.split(",") if p.strip())
-
-
-#: Problem kinds and the phrases (accented) that name them. Matched on folded syllables, except
-#: single syllables in texts typed with diacritics, which are matched accented.
-CONCEPTS: dict[str, tuple[str, ...]] = {
-    k: _phrases(v)
-    for k, v in {
-        "flood": "ngập, ngập úng, úng, úng ngập, đọng nước, nước đọng, nước tràn, tràn vào nhà,"
-        " lênh láng, biển nước, lụt, ngập lụt, không thoát được nước, thoát nước kém, nước dâng,"
-        " không rút, nước rút, phải lội, lội nước, thành sông, thành ao, nước vào nhà, vào tận nhà",
-        "drain": "cống, rãnh, hố ga, nắp cống, nắp hố ga, cống rãnh, thoát nước, nước thải,"
-        " tắc cống, cống tắc, bùn, nạo vét, cống hộp, kênh, mương thoát nước",
-        "smell": "mùi, hôi, hôi thối, thối, bốc mùi, mùi hôi, khó thở",
-        "rubbish": "rác, rác thải, bãi rác, đổ rác, xả rác, phế thải, xà bần, đổ trộm, thu gom,"
-        " xe rác, điểm tập kết, túi rác, chất thải, phế liệu",
-        "burning": "đốt, đốt rác, khói, đốt rơm, hun khói, lò đốt",
-        "dust": "bụi, khói bụi, rơi vãi, bụi bặm",
-        "noise": "ồn, tiếng ồn, ồn ào, karaoke, hát, loa, loa kẹo kéo, nhạc, mở nhạc, tiếng máy,"
-        " máy khoan, inh ỏi, ầm ĩ, tiếng động, đêm khuya, loa phát thanh, loa phường, chó sủa,"
-        " la hét, hò hét, nẹt pô",
-        "light": "đèn, đèn đường, đèn chiếu sáng, chiếu sáng, bóng đèn, cột đèn, tối om, tối thui,"
-        " tối tăm, không sáng, đèn tắt, đèn hỏng, tối đen, chiếu sáng công cộng, ánh sáng,"
-        " tối như mực, không có đèn, tối như hũ nút",
-        "power": "mất điện, cúp điện, cắt điện, điện chập chờn, chập điện, điện yếu, biến áp,"
-        " trạm điện, điện lực",
-        "wires": "dây điện, dây cáp, cáp viễn thông, dây viễn thông, chằng chịt, võng xuống,"
-        " dây điện thoại, dây internet, cột điện, cột điện nghiêng, dây cáp quang",
-        "water": "mất nước, nước sạch, nước máy, nước yếu, không có nước, nước đục, nước bẩn,"
-        " ống nước, vỡ ống, cắt nước, nước sinh hoạt, nước giếng, cấp nước, nước chảy yếu, chảy yếu,"
-        " giếng khoan, nước nhiễm, nước vàng, hóa đơn nước, tiền nước",
-        "road": "ổ gà, ổ voi, mặt đường, đường hỏng, xuống cấp, lún, sụt lún, sụt, nứt, bong tróc,"
-        " lồi lõm, gồ ghề, hố, hư hỏng, sạt lở, sạt, trơn trượt, lầy lội, bê tông hóa, hố sâu,"
-        " vá đường, trải nhựa, đường đất",
-        "traffic": "tắc đường, ùn tắc, tắc nghẽn, đèn giao thông, đèn tín hiệu, biển báo,"
-        " gờ giảm tốc, vạch kẻ, tai nạn, đua xe, lạng lách, xe tải, xe quá tải, xe container,"
-        " phóng nhanh, vượt ẩu",
-        "parking": "đỗ xe, đậu xe, trông giữ xe, trông xe, bãi xe, dừng đỗ, ô tô đỗ, giữ xe,"
-        " đỗ ô tô, xe máy dựng, oto đỗ, xe đỗ, đỗ kín, đỗ chắn, đỗ tràn, đỗ dàn hàng, gửi xe,"
-        " phí gửi xe, trông giữ",
-        "encroach": "lấn chiếm, vỉa hè, lòng đường, bán hàng, hàng rong, bày bán, chiếm dụng,"
-        " dựng lều, biển quảng cáo, họp chợ, chợ tạm, chợ cóc",
-        "building": "xây dựng, xây trái phép, xây không phép, cơi nới, xây sai phép,"
-        " xây nhà, giàn giáo, xây lấn, xây thêm tầng, nứt nhà, lún nhà, xây,"
-        " nứt tường, lún nứt, ép cọc, đào móng, thi công, phá dỡ, nhà nguy hiểm",
-        "land": "tranh chấp, sổ đỏ, giấy chứng nhận, quyền sử dụng đất, đền bù, giải phóng mặt bằng,"
-        " thu hồi đất, bồi thường, tái định cư, lấn đất, mốc giới, ranh giới, đất công, sổ hồng,"
-        " bìa đỏ, cấp sổ, đất nông nghiệp, chuyển mục đích",
-        "tree": "cây xanh, cành cây, cây đổ, cây gãy, chặt cây, cây mục, tỉa cành, cành, cây to,"
-        " cây cổ thụ, cây xà cừ, cây bàng, cây sấu, gốc cây, cành khô, cây nghiêng, đổ cây",
-        "animal": "chó, chó thả rông, chó cắn, mèo, gia súc, chăn nuôi, lợn, chuồng, trâu bò,"
-        " gia cầm, trại gà, trại lợn, chim bồ câu",
-        "mosquito": "muỗi, sốt xuất huyết, phun thuốc, phun muỗi, bọ gậy, dịch bệnh, dịch",
-        "theft": "trộm, mất trộm, cướp, giật, trộm cắp, móc túi, đột nhập, bẻ khóa, mất xe",
-        "disorder": "đánh nhau, gây rối, côn đồ, say xỉn, tụ tập, quậy phá, hỗn chiến, đe dọa,"
-        " nổ pô, đua xe",
-        "drugs": "ma túy, nghiện, tiêm chích, kim tiêm, hút chích, bóng cười",
-        "gambling": "cờ bạc, đánh bạc, lô đề, cá độ, sát phạt",
-        "fraud": "lừa đảo, lừa, giả danh, chiếm đoạt, mạo danh",
-        "loan_shark": "cho vay nặng lãi, vay nặng lãi, tín dụng đen, đòi nợ, siết nợ, tạt sơn,"
-        " ném chất bẩn, mắm tôm, khủng bố đòi nợ, xã hội đen, cho vay",
-        "subsidy": "trợ cấp, phụ cấp, chi trả, lương hưu, tiền hỗ trợ, bảo trợ xã hội,"
-        " trợ cấp xã hội, chậm chi, chế độ, tiền trợ cấp, hưu trí",
-        "poverty": "hộ nghèo, cận nghèo, bình xét, thoát nghèo, nhà đại đoàn kết",
-        "gift": "quà, quà tết, tặng quà, phát quà, suất quà",
-        "hardship": "neo đơn, ốm nặng, bệnh nặng, liệt giường, hoàn cảnh khó khăn,"
-        " thăm hỏi, giúp đỡ, trợ giúp, sống một mình, không nơi nương tựa, ốm đau",
-        "housing": "nhà dột, mái dột, dột nát, sửa nhà, làm nhà, nhà tạm, nhà xuống cấp",
-        "bridge": "cầu tạm, cây cầu, cầu sắt, ván cầu, cầu gãy, cầu yếu, cầu khỉ, cầu treo,"
-        " thành cầu, lan can cầu",
-        "insurance": "bảo hiểm y tế, bhyt, thẻ bảo hiểm, bảo hiểm xã hội, bhxh, thẻ bhyt",
-        "merit": "người có công, thương binh, liệt sĩ, gia đình chính sách, bệnh binh",
-        "front": "mặt trận, ban công tác mặt trận, cán bộ mặt trận, hội nghị, tiếp xúc cử tri,"
-        " đại biểu, họp dân, lấy ý kiến",
-        "fees": "thu phí, thu tiền, đóng tiền, lệ phí, phí, quỹ, đóng góp, vận động, ủng hộ,"
-        " thu sai, lạm thu, khoản thu",
-        "school": "lớp học, cổng trường, giáo viên, học phí, nhà trường",
-        "fire": "cháy, phòng cháy, chữa cháy, bình cứu hỏa, hỏa hoạn, nổ, chập cháy, cháy nổ,"
-        " bình gas, khí gas, rò gas",
-        "ritual": "vàng mã, đốt vàng mã, đám ma, đám tang, đám cưới, dựng rạp, rạp cưới, tang lễ",
-        "bus": "xe buýt, điểm dừng xe buýt, nhà chờ, tuyến buýt",
-        "health": "trạm y tế, tiêm chủng, vắc xin, khám bệnh, bệnh viện, khám chữa bệnh",
-        "elevator": "thang máy, kẹt thang, thang bộ",
-        "paperwork": "thủ tục, hồ sơ, giấy tờ, chứng thực, công chứng, cư trú, tạm trú, hộ khẩu,"
-        " căn cước, cccd, khai sinh, khai tử, đăng ký kết hôn, giấy xác nhận",
-        "pollution": "ô nhiễm, xưởng, nhà máy, hóa chất, xả thải, khí thải, lò gạch, lò than,"
-        " than tổ ong, bếp than, mùi sơn",
-    }.items()
-}
-
-#: Words that carry no problem and no place: function words, politeness, complaint framing.
-_STOP_ACCENTED = {
-    w for phrase in _phrases(
-        "và, với, của, là, thì, mà, có, không, chưa, đã, đang, sẽ, bị, được, cho, các, những, mọi,"
-        " một, hai, ba, này, kia, đó, đấy, ấy, nào, gì, ai, đâu, rồi, vẫn, còn, cũng, lại, nữa, rất,"
-        " quá, lắm, hơn, nhất, nhiều, ít, tôi, mình, em, anh, chị, ông, bà, cô, chú, bác, cháu,"
-        " chúng, ta, họ, nó, nhà, dân, người, bà con, hộ dân, xin, kính, gửi, đề nghị, kiến nghị,"
-        " phản ánh, phản ảnh, đề xuất, mong, muốn, cơ quan, chức năng, chính quyền, địa phương,"
-        " ủy ban, ubnd, phường, xã, quận, huyện, thành phố, khu vực, tình trạng, hiện tượng, việc,"
-        " vấn đề, vụ, chuyện, sự, khi, lúc, ngày, tháng, năm, tuần, hôm, nay, qua, sáng,"
-        " chiều, tối nay, đêm, giờ, từ, đến, tới, tại, ở, trong, ngoài, trên, dưới, trước, sau,"
-        " giữa, cạnh, gần, đầu, cuối, đoạn, ngay, luôn, thường, xuyên, thường xuyên, suốt, mãi,"
-        " hết, cả, đều, chỉ, như, nên, vì, do, để, nếu, nhưng, hay, hoặc, thế, vậy, sao, bao,"
-        " giờ, lâu, mấy, vài, nhờ, giúp, giải quyết, xử lý, kiểm tra, xem, xét, sớm, ngay, khẩn,"
-        " cấp, trương, ạ, nhé, ơi, à, ừ, vâng, dạ, thưa, cảm ơn, cám ơn, làm, gây, ảnh hưởng,"
-        " đời sống, sinh hoạt, đi lại, rất nhiều, khu, nơi, chỗ, bên, phía, số, thôn, xóm, tổ,"
-        " hẻm, ngõ, ngách, kiệt, đường, phố, lần, đi, về, ra, vào, lên, xuống, thấy, biết, nói,"
-        " hỏi, báo, ý, kiến, tự, mặc dù, tuy, đợt, kéo dài, liên tục, hàng, hằng, mỗi, bất kỳ,"
-        " mọi người, cư dân, hộ, gia đình, nhân dân, cơ sở, đơn vị, chưa được, không được"
-    ) for w in phrase.split()
-}
-_STOP_FOLDED = {_f(w) for w in _STOP_ACCENTED}
-#: Framing words kept at a low weight (they help a little when nothing else is shared).
-_WEAK = {_f(w) for w in _phrases("hỏng, hư, vấn đề, nguy hiểm, mất an toàn, ô nhiễm, bẩn")}
-
-# --------------------------------------------------------------------------- place grammar
-
-#: Place words (folded, as word tuples) → (kind, what may follow: "num", "name", "code").
-#: Kinds: alley, group (tổ), area (khu), village (thôn), hamlet (xóm), house, street, site:*.
-_MARKERS: dict[tuple[str, ...], tuple[str, str]] = {}
-
-
-def _marker(words: str, kind: str, follows: str) -> None:
-    for w in words.split("|"):
-        _MARKERS[tuple(_f(w).split())] = (kind, follows)
-
-
-_marker("ngõ|ngo|hẻm|kiệt|ngõ hẻm|hẻm số|ngõ số|kiệt số|ng", "alley", "num|name")
-_marker("ngách|ngach số|ngách số", "alley", "num")
-_marker("tổ dân phố|tdp|tổ dp|tổ dân phố số|tdp số|tổ số|tổ|to dan pho|tổ dân cư", "group", "num")
-_marker("khu phố|kp|khu dân cư|kdc|cụm dân cư|cụm|khu", "area", "num|name|code")
-_marker("thôn|ấp|bản|làng", "village", "num|name")
-_marker("xóm|đội", "hamlet", "num|name")
-_marker("số nhà|nhà số|sn|số", "house", "num")
-_marker("phố|đường|tuyến đường|đại lộ|tuyến phố|con đường", "street", "name|num")
-_marker("quốc lộ|ql|tỉnh lộ|tl|đường tỉnh|dt", "street", "num")
-_marker("chợ", "site:market", "name")
-_marker("trường|trường tiểu học|trường thcs|trường thpt|trường mầm non|trường mn|trường th"
-        "|trường trung học cơ sở|trường trung học phổ thông", "site:school", "name")
-_marker("chung cư|cc|tòa nhà|tòa|nhà", "site:building", "code|name")
-_marker("khu tập thể|ktt|tập thể", "site:estate", "name|code")
-_marker("khu đô thị|kđt|kdt|khu đt", "site:estate", "name")
-_marker("công viên|vườn hoa", "site:park", "name")
-_marker("nhà văn hóa|nvh|nhà sinh hoạt cộng đồng", "site:hall", "name|num")
-_marker("hồ", "site:lake", "name")
-_marker("cầu|cầu vượt|gầm cầu|chân cầu|gầm cầu vượt|chân cầu vượt", "site:bridge", "name")
-_marker("phường|xã|quận|huyện|thị trấn|thị xã|tp|thành phố", "ward", "name")
-_MAX_MARKER = max(len(k) for k in _MARKERS)
-
-#: Markers whose folded form is an everyday word: only with the accent typed, or a capital name.
-_AMBIGUOUS_FOLDED = {"cho", "ho", "cau", "lang", "truong", "to", "ban", "doi", "xa", "nha", "so",
-                     "khu", "cum", "tl", "dt", "cc", "tp", "ngo", "ng", "ap"}
-_ACCENTED_FORM = {"ap": "ấp", "cho": "chợ", "ho": "hồ", "cau": "cầu", "lang": "làng", "truong": "trường",
-                  "to": "tổ", "ban": "bản", "doi": "đội", "xa": "xã", "nha": "nhà", "so": "số",
-                  "cum": "cụm", "ngo": "ngõ"}
-#: Kinds that never block or link on their own (wards are the unit itself).
-_SOFT_KINDS = {"ward"}
-#: Place words that end a capitalised name ("Láng Hạ Ngõ 5" is two places; "Hoàng Cầu" one).
-_STRONG_KINDS = {"alley", "group", "house", "area", "street"}
-#: Kinds whose name may be typed in lower case in text without diacritics ("thon dong").
-_LOWERCASE_NAME_KINDS = {"street", "village", "hamlet", "area", "site:estate", "alley"}
-#: Words before "đường/phố" that make it the roadway, not a street name ("mặt đường").
-_NOT_STREET_BEFORE = {_f(w) for w in _phrases("mặt, lòng, vỉa, lề, tổ dân, thành, khu, dãy, xá,"
-                                               " đường, nội, ống, dây, góc")}
-#: Words that end a lowercase street name or cannot start one.
-_NAME_STOP = {
-    _f(w) for w in _phrases(
-        "này, kia, đó, đấy, ấy, tôi, em, anh, chị, nhà, ta, bị, có, đã, đang, vẫn, lại,"
-        " không, chưa, rồi, và, với, của, ở, mà, thì, là, cũng, các, những, nữa, nào, gì, rất,"
-        " quá, lắm, luôn, hay, thường, mỗi, khi, lúc, từ, đến, tới, tại, trong, ngoài, trên,"
-        " dưới, trước, sau, cạnh, gần, đầu, cuối, đoạn, chỗ, nơi, bên, phía, ngày, đêm, hôm, nay,"
-        " sáng, chiều, tối, trưa, mưa, nước, xe, người, dân, hộ, nhiều, ít, cả, hết, đi, ra, vào,"
-        " lên, xuống, về, mới, cũ, chính, cho, do, vì, nên, để, như, bao, giờ, mấy, ai, ạ, nhé,"
-        " kéo, máy, điện, trời, lớn, to, nhỏ, dài, ngắn, nội, bộ, liên, sạch, bẩn, tải, hàng,"
-        " dẫn, ống, dây, sá, xá, nát, hỏng, ngập, mùi, số, cùng, chung, hai, ba, bốn, năm, một, |")
-}
-
-#: Words before a person's name (which is then kept nowhere).
-_TITLES = {_f(w) for w in _phrases("ông, bà, anh, chị, em, cô, chú, bác, cháu, cụ, chủ, hộ, nhà,"
-                                   " gia đình, đồng chí, đ/c, cán bộ, tên, họ")}
-#: Capitalised words that are institutions or dates, not places (compared accented when typed so).
-_NOT_NAMES_ACCENTED = set(_phrases("mặt, ủy, uỷ, ban, hội, công, chi, đảng, nhà, tết, chủ, thứ,"
-                                      " tháng, phường, xã, quận, thành, tổ, ubnd, mttq, bhyt, bhxh,"
-                                      " hđnd, nhà nước, chính, sở, bộ, điện, cảnh, văn, trung"))
-_NOT_NAMES = {_f(w) for w in _NOT_NAMES_ACCENTED}
-
-_TOKEN_RE = re.compile(r"[A-Za-z]{1,3}\d{1,3}[A-Za-z]?(?!\w)|\d+(?:[a-zA-Z](?![^\W\d_]))?(?:/\d+(?:[a-zA-Z](?![^\W\d_]))?)*|[^\W\d_]+")
-_SENTENCE_END = re.compile(r"[.!?\n:;]\s*$")
-
-
-@dataclass(frozen=True)
-class _Tok:
-    acc: str  # lower-case, accented as typed
-    fold: str  # lower-case, folded
-    cap: bool  # typed with a capital, not at a sentence start
-    num: bool
-    code: bool  # a letter-digit code: B2, CT1, A3
-    acronym: bool = False  # BHYT, KTT
-
-
-_BOUNDARY = _Tok("|", "|", False, False, False)
-
-
-def _tokens(text: str, *, place_line: bool = False) -> list[_Tok]:
-    """Tokens with their capitalisation as a hint of names: a capital at a sentence start says
-    nothing, unless the next word has one too ("Kiêu Kỵ có bãi rác…"); in the typed location
-    (``place_line``) every capital counts."""
-    out: list[_Tok] = []
-    starts: list[int] = []  # indices of capitalised sentence-initial tokens
-    for m in _TOKEN_RE.finditer(text):
-        word = m.group(0)
-        before = text[: m.start()]
-        sentence_start = not place_line and (
-            not before.strip() or bool(_SENTENCE_END.search(before)))
-        acc = word.lower()
-        cap = word[0].isupper() and not sentence_start
-        if sentence_start and word[0].isupper() and word[0].isalpha():
-            starts.append(len(out))
-        if word[0].isalpha() and word[-1].isdigit() or (word[0].isalpha() and any(
-                c.isdigit() for c in word)):
-            letters = re.match(r"[a-z]+", acc)
-            head = letters.group(0) if letters else ""
-            if (head,) in _MARKERS:  # "tdp12", "ngo5": a place word glued to its number
-                out.append(_Tok(head, head, cap, False, False))
-                out.append(_Tok(acc[len(head):], acc[len(head):], False, True, False))
-                continue
-            out.append(_Tok(acc, acc, cap, False, True))  # a code: B2, CT1, A3
-            continue
-        out.append(_Tok(acc, strip_diacritics(acc), cap, word[0].isdigit(), False,
-                        len(word) > 1 and word.isupper()))
-    for i in starts:
-        if i + 1 < len(out) and out[i + 1].cap and not out[i + 1].acronym:
-            t = out[i]
-            out[i] = _Tok(t.acc, t.fold, True, t.num, t.code, t.acronym)
-    return out
-
 
 # --------------------------------------------------------------------------- signature
 
@@ -376,7 +134,7 @@ class CaseSignature:
 
     @cached_property
     def hard_places(self) -> tuple[Place, ...]:
-        return tuple(p for p in self.places if p.kind not in _SOFT_KINDS)
+        return tuple(p for p in self.places if p.kind not in SOFT_KINDS)
 
     @cached_property
     def word_norm(self) -> float:
@@ -451,255 +209,16 @@ class CaseSignature:
         )
 
 
-def _is_name_tok(tok: _Tok, lowercase_ok: bool) -> bool:
-    if tok.num or tok.code:
-        return False
-    if tok.cap:
-        return True
-    return lowercase_ok and tok.fold not in _NAME_STOP and len(tok.fold) > 1
-
-
-def _match_marker(toks: Sequence[_Tok], i: int, accented: bool) -> tuple[int, str, str] | None:
-    """The longest place word starting at ``toks[i]``: (length, kind, what may follow)."""
-    for n in range(min(_MAX_MARKER, len(toks) - i), 0, -1):
-        words = tuple(t.fold for t in toks[i : i + n])
-        hit = _MARKERS.get(words)
-        if hit is None:
-            continue
-        if n == 1 and words[0] in _AMBIGUOUS_FOLDED:
-            # A folded everyday word is a place word only with its accent typed, or before a
-            # number / a capitalised name.
-            want = _ACCENTED_FORM.get(words[0])
-            nxt = toks[i + 1] if i + 1 < len(toks) else None
-            typed_ok = want is not None and accented and toks[i].acc == want
-            if words[0] == "ngo" and (typed_ok or not accented or toks[i].acc == "ngo"):
-                typed_ok = True
-            if nxt is None or not (nxt.num or nxt.cap or (typed_ok and "name" in hit[1])
-                                   or ("code" in hit[1] and nxt.code)):
-                continue
-            if accented and want is not None and toks[i].acc != want and not (
-                    words[0] == "ngo" and toks[i].acc == "ngo"):
-                continue  # "cho 5 hộ" is not "chợ"
-        return n, hit[0], hit[1]
-    return None
-
-
-def _read_name(toks: Sequence[_Tok], j: int, lowercase_ok: bool, limit: int = 4,
-               blocked: frozenset[int] | set[int] = frozenset()) -> tuple[str, int]:
-    """A name starting at ``toks[j]``: a run of capitalised words, or (``lowercase_ok``) of
-    words that are neither function words nor part of a problem phrase."""
-    words: list[str] = []
-    k = j
-    cap_run = j < len(toks) and toks[j].cap
-    while k < len(toks) and len(words) < limit:
-        t = toks[k]
-        hit = _match_marker(toks, k, True)
-        if hit is not None and (not cap_run or hit[1] in _STRONG_KINDS):
-            break  # "Hoàng Cầu", "Vĩnh Hồ": a capitalised site word inside a name
-        if cap_run:
-            if not t.cap:
-                break
-        elif k in blocked or not _is_name_tok(t, lowercase_ok):
-            break
-        words.append(t.fold)
-        k += 1
-    return " ".join(words), k
-
-
-def _places(toks: list[_Tok], accented: bool,
-            blocked: set[int]) -> tuple[list[Place], set[int]]:
-    places: list[Place] = []
-    used: set[int] = set()
-    i = 0
-    while i < len(toks):
-        hit = _match_marker(toks, i, accented)
-        if hit is None:
-            tok = toks[i]
-            if tok.code:  # "A1", "B2", "CT1" alone: a block of flats
-                places.append(Place("site:building", tok.fold))
-                used.add(i)
-            elif tok.num and "/" not in tok.fold and i > 0 and toks[i - 1].fold in ("o", "tai") \
-                    and i + 1 < len(toks) and (toks[i + 1].cap or not accented):
-                # "ở 25 Minh Khai": a house number and its street without "số"
-                street, j = _read_name(toks, i + 1, not accented, limit=2, blocked=blocked)
-                if len(street.split()) >= 2 or (street and toks[i + 1].cap):
-                    places += [Place("house", tok.fold, street), Place("street", street)]
-                    used.update(range(i, j))
-                    i = j
-                    continue
-            i += 1
-            continue
-        n, kind, follows = hit
-        j = i + n
-        if j < len(toks) and toks[j].fold == "so":
-            j += 1
-        value = ""
-        if j < len(toks) and toks[j].num and "num" in follows:
-            value = toks[j].fold
-            j += 1
-            if kind == "alley" and j + 1 < len(toks) and toks[j].fold == "ngach" and toks[j + 1].num:
-                value = f"{value}/{toks[j + 1].fold}"
-                j += 2
-        elif j < len(toks) and toks[j].code and "code" in follows:
-            value = toks[j].fold
-            j += 1
-        elif "name" in follows and j < len(toks):
-            prev = toks[i - 1].fold if i > 0 else ""
-            lowercase_ok = (kind in _LOWERCASE_NAME_KINDS and (kind == "street" or not accented)
-                            and (kind != "street" or prev not in _NOT_STREET_BEFORE))
-            if kind == "street" and toks[i].fold == "duong" and not toks[j].cap:
-                lowercase_ok = lowercase_ok and i > 0 and (toks[i - 1].num or toks[i - 1].fold in (
-                    "tuyen", "o", "tai", "duong", "pho") or prev in {"so"})
-            value, j = _read_name(toks, j, lowercase_ok, limit=4 if kind == "street" else 2,
-                                  blocked=blocked)
-        if not value:
-            i += 1
-            continue
-        qualifier = ""
-        if kind in ("alley", "group", "house", "area", "hamlet", "village") and j < len(toks):
-            k = j
-            if toks[k].fold in ("pho", "duong") and k + 1 < len(toks):
-                k += 1
-                qualifier, k2 = _read_name(toks, k, True, blocked=blocked)
-            else:
-                qualifier, k2 = _read_name(toks, k, True, limit=3, blocked=blocked)
-            if qualifier:
-                if kind in ("alley", "house"):
-                    places.append(Place("street", qualifier))
-                used.update(range(j, k2))
-                j = k2
-        places.append(Place(kind, value, qualifier))
-        used.update(range(i, j))
-        i = j
-    return places, used
-
-
-def _concepts(toks: Sequence[_Tok], accented: bool) -> tuple[list[str], set[int]]:
-    """Problem kinds named in the text, and the tokens naming them. Text typed with diacritics
-    is matched accented ("công tác" is not "cống tắc"); text without, folded — single syllables
-    only when folding leaves them unambiguous (``ngap`` yes, ``den`` — đèn/đến — no)."""
-    found: dict[str, None] = {}
-    covered: set[int] = set()
-    seq = [t.acc for t in toks] if accented else [t.fold for t in toks]
-    index = _BY_FIRST_ACCENTED if accented else _BY_FIRST_FOLDED
-    hits: list[tuple[int, int, str]] = []
-    for s, word in enumerate(seq):
-        for concept, target in index.get(word, ()):
-            n = len(target)
-            if tuple(seq[s : s + n]) == target and not any(
-                    t.cap and not t.acronym for t in toks[s : s + n]):  # "Dịch Vọng"
-                hits.append((s, n, concept))
-    # A syllable inside a longer phrase names that phrase's problem only ("hố" in "hố ga").
-    long_spans = [(s, s + n, c) for s, n, c in hits if n > 1]
-    for s, n, concept in hits:
-        if n == 1 and any(a <= s < b and c != concept for a, b, c in long_spans):
-            continue
-        found[concept] = None
-        covered.update(range(s, s + n))
-    return sorted(found), covered
-
-
-#: Single folded syllables that name a problem whatever accents were left out.
-_SAFE_FOLDED_SINGLES = {
-    "ngap", "ung", "rac", "karaoke", "trom", "cuop", "lun", "bui", "muoi", "nghien", "xay",
-    "bhyt", "bhxh", "cccd", "phep", "lut",
-}
-
-
-_BY_FIRST_ACCENTED: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
-_BY_FIRST_FOLDED: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
-for _concept, _phrase_list in CONCEPTS.items():
-    for _phrase in _phrase_list:
-        _acc, _fold = tuple(_phrase.split()), tuple(_f(_phrase).split())
-        _BY_FIRST_ACCENTED.setdefault(_acc[0], []).append((_concept, _acc))
-        if len(_fold) > 1 or _fold[0] in _SAFE_FOLDED_SINGLES:
-            _BY_FIRST_FOLDED.setdefault(_fold[0], []).append((_concept, _fold))
-
 
 def signature(text: str, category: str | None = None, unit_code: str | None = None,
               *, location: str | None = None) -> CaseSignature:
-    """The signature of a case's text (and its typed location). ``unit_code`` is accepted for
-    the callers' convenience: candidates are always of one unit, so it is not part of it."""
-    del unit_code
-    # teencode=False: "ng." is ngõ here, not người
-    toks = _tokens(normalize(text or "", teencode=False).text)
-    if location:  # a boundary no name or place word reads across
-        toks += [_BOUNDARY, *_tokens(normalize(location, teencode=False).text, place_line=True)]
-    words = [t for t in toks if not t.num and not t.code]
-    accented = sum(t.acc != t.fold for t in words) >= max(1, 0.2 * len(words))
-    letters = [t for t in toks if not t.num]
-    if letters and sum(t.cap for t in letters) > 0.6 * len(letters):  # SHOUTING: no name info
-        toks = [_Tok(t.acc, t.fold, False, t.num, t.code, t.acronym) for t in toks]
-    concepts, covered = _concepts(toks, accented)
-    places, used = _places(toks, accented, covered)
-    names: dict[str, None] = {}
-    i = 0
-    while i < len(toks):
-        if i not in used and toks[i].cap:
-            name, j = _read_name(toks, i, False)
-            if name:
-                person = i > 0 and toks[i - 1].fold in _TITLES
-                first = toks[i]
-                institution = first.acc in _NOT_NAMES_ACCENTED or (
-                    first.acc == first.fold and first.fold in _NOT_NAMES)
-                if not person and not institution:
-                    names[name] = None
-                used.update(range(i, j))  # a person's name is neither a place nor a term
-                i = j
-                continue
-        i += 1
-    terms: dict[str, float] = {}
-    content: list[str | None] = []
-    for idx, t in enumerate(toks):
-        # Typed with diacritics, a word is a function word only as typed ("hải" is not "hai").
-        stop = t.acc in _STOP_ACCENTED if accented and t.acc != t.fold else t.fold in _STOP_FOLDED
-        if idx in used or t.num or stop or len(t.fold) < 2 and not t.code:
-            content.append(None)
-        else:
-            content.append(t.fold)
-    for idx, w in enumerate(content):
-        if w is None:
-            continue
-        weight = 0.3 if w in _WEAK else 1.0
-        terms[w] = terms.get(w, 0.0) + weight
-        nxt = content[idx + 1] if idx + 1 < len(content) else None
-        if nxt is not None:
-            terms[f"{w}_{nxt}"] = terms.get(f"{w}_{nxt}", 0.0) + BIGRAM_WEIGHT
-    for w in list(terms):
-        terms[w] = 1.0 + math.log(terms[w]) if terms[w] >= 1 else terms[w]
-    for c in concepts:
-        terms[f"#{c}"] = CONCEPT_WEIGHT
-    if len(terms) > MAX_TERMS:
-        terms = dict(sorted(terms.items(), key=lambda kv: -kv[1])[:MAX_TERMS])
-    norm2 = math.sqrt(sum(v * v for v in terms.values())) or 1.0
-    return CaseSignature(
-        category=category,
-        places=tuple(dict.fromkeys(places)),
-        names=tuple(names),
-        concepts=tuple(sorted(concepts)),
-        terms={k: v / norm2 for k, v in terms.items()},
-    )
+    """The signature of a case's text and typed location (:mod:`bot.cases.cluster_text`).
+    ``unit_code`` is accepted for the callers' convenience: candidates are always of one unit."""
+    from bot.cases.cluster_text import read_signature  # it builds the types of this module
+
+    return read_signature(text, category, unit_code, location=location)
 
 
-#: Weight of a problem kind against 1.0 for a word.
-CONCEPT_WEIGHT = 2.5
-#: Weight of a pair of neighbouring words (a stand-in for a two-syllable word) against 1.0.
-BIGRAM_WEIGHT = 1.0
-#: Problem kinds that are often one problem told two ways (half credit when only these agree).
-FAMILIES: dict[str, str] = {
-    kind: family
-    for family, kinds in {
-        "water_out": "flood drain",
-        "dirt": "smell pollution rubbish burning dust drain",
-        "light": "light power wires",
-        "road": "road traffic bridge",
-        "crime": "theft disorder drugs gambling fraud loan_shark",
-        "welfare": "subsidy poverty gift insurance merit",
-        "land": "building land",
-        "street": "encroach parking",
-    }.items()
-    for kind in kinds.split()
-}
 #: Share of the problem kinds in common (Jaccard) in the similarity of two placed cases; the
 #: rest is the cosine of their words.
 CONCEPT_SHARE = 0.6

@@ -90,6 +90,13 @@ def cmd_legal_type(args: argparse.Namespace) -> int:
     return legal_type_main(args.rest)
 
 
+def cmd_clusters(args: argparse.Namespace) -> int:
+    """Same-issue clusters (issue 15): pairwise precision/recall on a labelled set, link latency."""
+    from bench.clusters import main as clusters_main
+
+    return clusters_main(args.rest)
+
+
 def cmd_retention(args: argparse.Namespace) -> int:
     """Anonymise finished cases older than the retention period, and erase what was typed in
     conversations idle for as long (schedule it, e.g. nightly)."""
@@ -166,7 +173,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     return run_checks(fast=args.fast)
 
 
-_PASS_THROUGH = ("review", "promote", "moderate", "accounts", "notify", "legal-type")
+_PASS_THROUGH = ("review", "promote", "moderate", "accounts", "notify", "legal-type", "clusters")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("moderate", add_help=False, help="print the moderation verdict of messages, one per line")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("legal-type", add_help=False, help="legal type of messages (phản ánh, kiến nghị, khiếu nại, tố cáo); --eval [FILE]: accuracy, per-type precision/recall, tố cáo recall")
+    p = sub.add_parser("clusters", add_help=False, help="same-issue clusters: precision/recall on a labelled set, link latency")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("retention", help="erase name/phone of finished cases older than RETENTION_DAYS")
     p.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS (default 365)")

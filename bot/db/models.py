@@ -170,6 +170,7 @@ class Case(Base):
         Index("ix_cases_channel_user", "channel", "channel_user_id", "created_at"),
         Index("ix_cases_unit_status", "unit_code", "status"),
         Index("ix_cases_status_updated", "status", "updated_at"),
+        Index("ix_cases_cluster_id", "cluster_id"),
     )
 
     id = Column(Integer, primary_key=True)  # int
@@ -204,6 +205,12 @@ class Case(Base):
     #: phan_anh | kien_nghi | khieu_nai | to_cao (bot.cases.legal_type); None: not yet known.
     #: Changed only through bot.cases.legal_type_record.set_legal_type (revision 0006).
     legal_type = Column(String(16), nullable=True)  # str | None
+    #: Same-issue cluster (issue 15, revision 0007): the id of the case that started it, on every
+    #: member including that one; None for a case alone. Not a foreign key: a cluster outlives
+    #: nothing, it is only a grouping (``bot.cases.linking``).
+    cluster_id = Column(Integer, nullable=True)  # int | None
+    #: ``bot.cases.clusters.CaseSignature.to_json()`` of the text, for matching (0007).
+    signature = Column(JSONText, nullable=True)  # dict | None
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
     updated_at = Column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
@@ -212,6 +219,18 @@ class Case(Base):
     unit = relationship("Unit", lazy="joined", innerjoin=True)
     attachments = relationship("CaseAttachment", order_by="CaseAttachment.id")
     events = relationship("CaseEvent", order_by="CaseEvent.id", viewonly=True)
+
+
+class CaseClusterKey(Base):
+    """A look-up key of a case's signature (a place such as ``alley:5``, or a problem), so that
+    linking a new case reads only the open cases of its unit that share one (revision 0007)."""
+
+    __tablename__ = "case_cluster_keys"
+    __table_args__ = (Index("ix_case_cluster_keys_lookup", "unit_code", "key", "case_id"),)
+
+    case_id = Column(Integer, ForeignKey("cases.id"), primary_key=True)  # int
+    key = Column(String(96), primary_key=True)  # str
+    unit_code = Column(String(64), nullable=False)  # str (the case's unit when keyed)
 
 
 class CaseAttachment(Base):

@@ -12,6 +12,10 @@ alter SQLite tables and later migrations can drop constraints by name.
 
 Keep ``bot/db/migrations`` in step with this module: ``tests/unit/test_db_migrations.py`` fails when
 the migrated schema and these models differ.
+
+Why this is one module: it is the schema. Every table shares one ``MetaData`` and naming
+convention, and the migration test compares the whole of it with what the migrations build;
+someone writing a migration reads the schema here in one place.
 """
 
 from __future__ import annotations

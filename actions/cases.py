@@ -122,6 +122,9 @@ class ActionSubmitCase(Action):
             unit=unit.name if unit else created.unit_code,
         ))])
         if kind == "petition" and created.created:
+            if created.others_reporting:
+                send(dispatcher, [Reply(reply_text(
+                    "case_others_reported", others=created.others_reporting))])
             send(dispatcher, await legal_type_replies(
                 created.id, created.ref_code, str(tracker.get_slot("case_content"))))
         return [

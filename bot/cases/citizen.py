@@ -13,10 +13,11 @@ do the work raises :class:`StoreUnavailable`; the caller tells the citizen to tr
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -29,6 +30,7 @@ from bot.cases.handoff import forward_citizen_message, open_handoff, start_hando
 from bot.cases.legal_type import LegalTypeGuess
 from bot.cases.legal_type import classify as classify_legal_type
 from bot.cases.legal_type_record import set_legal_type
+from bot.cases.linking import cluster_size, link_case
 from bot.cases.lookup import StatusView, get_case_status, last_case_for
 from bot.cases.privacy import HeldData, anonymise_citizen, personal_data_of
 from bot.cases.routing import plan_case
@@ -43,6 +45,9 @@ from bot.moderation.gate import CLEAN, RUDE, THREAT
 
 #: How soon a person must look at a case with a threat of violence, at the latest.
 THREAT_RESPONSE = timedelta(hours=4)
+
+
+logger = logging.getLogger(__name__)
 
 
 class StoreUnavailable(Exception):
@@ -123,7 +128,26 @@ def submit_case(
         ],
     )
     with _unit_of_work(also=(OSError,)) as session:
-        return create_case(session, draft, idempotency_key=idempotency_key)
+        created = create_case(session, draft, idempotency_key=idempotency_key)
+        if not created.created or kind != "petition":
+            return created
+        return replace(created, others_reporting=_link_same_issue(session, created.id))
+
+
+def _link_same_issue(session: Session, case_id: int) -> int:
+    """Link a new petition to the open ones of its unit about the same problem at the same place
+    (issue 15); how many others reported it. In a savepoint: a failure here must not lose the
+    case the citizen is about to be told is saved."""
+    try:
+        with session.begin_nested():
+            case = session.get(Case, case_id)
+            if case is None:
+                return 0
+            cluster = link_case(session, case)
+            return cluster_size(session, cluster) - 1 if cluster is not None else 0
+    except SQLAlchemyError:
+        logger.exception("case %s saved but not linked to its same-issue cluster", case_id)
+        return 0
 
 
 # --------------------------------------------------------------------------- status

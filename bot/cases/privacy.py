@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.cases.linking import forget_case
 from bot.cases.service import Actor
 from bot.db.models import TERMINAL_STATUSES, Case, CaseEvent
 from bot.db.types import ensure_aware, utcnow
@@ -72,6 +73,7 @@ def _anonymise(
                 .values(detail={**event_detail, "text": scrub_personal(text, name)})
                 .execution_options(synchronize_session=False)
             )
+    forget_case(session, case.id)  # the same-issue signature is made of the citizen's words
     case.person_name = None
     case.phone = None
     case.anonymised = True

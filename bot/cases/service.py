@@ -121,6 +121,9 @@ class CreatedCase:
     unit_code: str
     created_at: datetime
     created: bool
+    #: Other cases of the unit reporting the same problem at the same place (issue 15), when the
+    #: filing linked this one to them.
+    others_reporting: int = 0
 
 
 # --------------------------------------------------------------------------- phone numbers

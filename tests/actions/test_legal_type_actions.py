@@ -93,3 +93,22 @@ async def test_an_unknown_choice_is_answered_in_vietnamese(database: str) -> Non
     await ActionSetLegalType().run(dispatcher, make_tracker(
         "/set_legal_type", "set_legal_type", entities=[entity("legal_type", "kien_tung")]), DOMAIN)
     assert texts(dispatcher) == [reply_text("legal_type_not_understood")]
+
+
+async def test_a_second_citizen_reporting_the_same_thing_is_told_others_did(database: str) -> None:
+    """Issue 15: the filing links a petition to the open ones of its unit about the same problem
+    at the same place, and the citizen hears that others reported it too."""
+    first = ("Cống thoát nước đầu ngõ 12 phố Láng Hạ bị tắc cả tuần nay, mưa xuống là nước tràn "
+             "vào nhà dân, đề nghị phường cho người xuống thông cống")
+    second = ("ngo 12 Lang Ha cong bi tac may hom roi, mua la nuoc ngap vao nha, "
+              "nho phuong xu ly thong cong giup")
+    one, two = CollectingDispatcher(), CollectingDispatcher()
+    await ActionSubmitCase().run(one, make_tracker(
+        "/affirm", "affirm", slots=_slots(first, case_category="ha_tang"), sender_id="a"), DOMAIN)
+    await ActionSubmitCase().run(two, make_tracker(
+        "/affirm", "affirm", slots=_slots(second, case_category="ha_tang"), sender_id="b"), DOMAIN)
+    assert not any("người khác cùng phản ánh" in t for t in texts(one))
+    assert reply_text("case_others_reported", others=1) in texts(two)
+    with session_scope(get_engine(database)) as session:
+        clusters = session.execute(select(Case.cluster_id).order_by(Case.id)).scalars().all()
+    assert clusters[0] is not None and clusters == [clusters[0], clusters[0]]

@@ -15,7 +15,8 @@ from aiohttp import web
 from bot.cases import casework
 from bot.cases.casework import CaseworkError
 from bot.cases.legal_type_record import set_legal_type
-from bot.db.models import Case, CaseStatus
+from bot.cases.linking import split_case
+from bot.db.models import ActorKind, Case, CaseStatus
 from bot.staff import case_page
 from bot.staff.context import StaffContext, console_view, not_found_page, redirect
 
@@ -48,14 +49,24 @@ def _case_action(
     return handler
 
 
+def _cluster_too(ctx: StaffContext, case: Case) -> list[Case]:
+    """The other cases of the same-issue cluster, when the officer ticked "cho cả nhóm"."""
+    if ctx.field("whole_cluster") != "1":
+        return []
+    return case_page.together_with(ctx, case)
+
+
 def _status(ctx: StaffContext, case: Case) -> None:
     try:
         status = CaseStatus(ctx.field("status"))
     except ValueError:
         raise CaseworkError("Hãy chọn trạng thái mới.") from None
-    casework.change_status(
-        ctx.session, case.id, status, actor=ctx.actor, note=ctx.field("note") or None
-    )
+    note = ctx.field("note") or None
+    casework.change_status(ctx.session, case.id, status, actor=ctx.actor, note=note)
+    for other in _cluster_too(ctx, case):
+        # Each case moves only if its own state allows it (a finished one stays as it is).
+        if status in casework.ALLOWED_TRANSITIONS[CaseStatus(other.status)]:
+            casework.change_status(ctx.session, other.id, status, actor=ctx.actor, note=note)
 
 
 def _assign(ctx: StaffContext, case: Case) -> None:
@@ -76,7 +87,15 @@ def _note(ctx: StaffContext, case: Case) -> None:
 
 
 def _reply(ctx: StaffContext, case: Case) -> None:
-    casework.reply_to_citizen(ctx.session, case.id, ctx.field("text"), actor=ctx.actor)
+    """Every citizen of the cluster gets the reply in their own channel (issue 15)."""
+    text = ctx.field("text")
+    casework.reply_to_citizen(ctx.session, case.id, text, actor=ctx.actor)
+    for other in _cluster_too(ctx, case):
+        casework.reply_to_citizen(ctx.session, other.id, text, actor=ctx.actor)
+
+
+def _split(ctx: StaffContext, case: Case) -> None:
+    split_case(ctx.session, case.id, actor_kind=ActorKind.STAFF, actor_id=str(ctx.staff.id))
 
 
 def _legal_type(ctx: StaffContext, case: Case) -> None:
@@ -99,6 +118,7 @@ case_note = console_view()(_case_action("note", _note))
 case_reply = console_view()(_case_action("reply", _reply))
 case_transfer = console_view()(_case_action("transfer", _transfer))
 case_legal_type = console_view()(_case_action("legal_type", _legal_type))
+case_split = console_view()(_case_action("split", _split))
 
 
 def setup_routes(app: web.Application) -> None:
@@ -108,3 +128,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(r"/staff/cases/{case_id:\d+}/reply", case_reply)
     app.router.add_post(r"/staff/cases/{case_id:\d+}/transfer", case_transfer)
     app.router.add_post(r"/staff/cases/{case_id:\d+}/legal-type", case_legal_type)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/split", case_split)

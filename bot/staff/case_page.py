@@ -16,6 +16,7 @@ from bot.cases import casework, legal_type
 from bot.cases.casework import ALLOWED_TRANSITIONS
 from bot.cases.legal_clocks import next_step
 from bot.cases.legal_deadlines import LegalDeadlinesError, load_deadlines
+from bot.cases.linking import cluster_members
 from bot.db.models import AttachmentKind, Case, CaseNote, CaseStatus, Outbox, Staff
 from bot.moderation.gate import MARKER_LABELS, THREAT
 from bot.staff import html as h
@@ -123,7 +124,39 @@ def _outbox_table(ctx: StaffContext, rows: list[Outbox]) -> h.Markup:
     )
 
 
-def _action_forms(ctx: StaffContext, case: Case) -> h.Markup:
+def together_with(ctx: StaffContext, case: Case) -> list[Case]:
+    """The other cases of the same-issue cluster (issue 15) this officer can see."""
+    if case.cluster_id is None:
+        return []
+    return [c for c in cluster_members(ctx.session, case.cluster_id)
+            if c.id != case.id and ctx.case(c.id) is not None]
+
+
+def _cluster_panel(ctx: StaffContext, case: Case, others: list[Case]) -> h.Markup:
+    if not others:
+        return h.Markup("")
+    items = [h.fmt('<li><a href="/staff/cases/{id}">{ref}</a> · {when} · {status} · {text}</li>',
+                   id=c.id, ref=c.ref_code, when=h.local_time(c.created_at, ctx.tz),
+                   status=status_badge(c.status), text=c.content[:120])
+             for c in others]
+    return h.fmt(
+        '<div class="card" id="cluster"><h2>+{n} người cùng phản ánh</h2>'
+        '<p class="muted">Cùng một sự việc, cùng địa điểm (nhóm tự động). Trả lời hoặc đổi trạng '
+        "thái có thể áp dụng cho cả nhóm; mỗi hồ sơ giữ lịch sử riêng.</p><ul>{items}</ul>"
+        '<form method="post" action="/staff/cases/{id}/split">{csrf}'
+        '<button type="submit" class="secondary">Tách hồ sơ này khỏi nhóm</button></form></div>',
+        n=len(others), items=h.join(items), id=case.id, csrf=h.hidden_csrf(ctx.csrf),
+    )
+
+
+def _whole_cluster(others: list[Case], what: str) -> h.Markup:
+    if not others:
+        return h.Markup("")
+    return h.fmt('<p><label><input type="checkbox" name="whole_cluster" value="1"> {what} cho cả '
+                 "{n} hồ sơ cùng phản ánh</label></p>", what=what, n=len(others) + 1)
+
+
+def _action_forms(ctx: StaffContext, case: Case, others: list[Case]) -> h.Markup:
     csrf = h.hidden_csrf(ctx.csrf)
     base = f"/staff/cases/{case.id}"
     current = CaseStatus(case.status)
@@ -135,9 +168,11 @@ def _action_forms(ctx: StaffContext, case: Case) -> h.Markup:
             '<p><label for="status-note">Ghi chú</label> <span class="muted">(bắt buộc khi từ chối; '
             "lý do từ chối được gửi cho người dân)</span>"
             '<textarea id="status-note" name="note" maxlength="10000"></textarea></p>'
+            "{cluster}"
             '<button type="submit">Cập nhật trạng thái</button></form>',
             base=base,
             csrf=csrf,
+            cluster=_whole_cluster(others, "Áp dụng"),
             opts=h.options([(s.value, h.STATUS_LABELS[s]) for s in nexts], None),
         )
     else:
@@ -188,9 +223,11 @@ def _action_forms(ctx: StaffContext, case: Case) -> h.Markup:
         '<p><label for="reply">Trả lời người dân</label> <span class="muted">(gửi qua {channel}, '
         "tối đa {limit} ký tự)</span>"
         '<textarea id="reply" name="text" maxlength="{limit}" required></textarea></p>'
+        "{cluster}"
         '<button type="submit">Gửi trả lời</button></form>',
         base=base,
         csrf=csrf,
+        cluster=_whole_cluster(others, "Gửi"),
         channel=h.CHANNEL_LABELS.get(case.channel, case.channel),
         limit=casework.MAX_REPLY_CHARS,
     )
@@ -322,6 +359,7 @@ def render(
         for n in notes.values()
     ]
     legal = legal_cells(case)
+    others = together_with(ctx, case)
     body = h.fmt(
         "<h1>Hồ sơ {ref} {status}{overdue}</h1>{warning}"
         '<div class="grid"><div class="card"><h2>Nội dung người dân gửi</h2>'
@@ -337,7 +375,7 @@ def render(
         "<dt>Ngày gửi</dt><dd>{created}</dd><dt>Hạn xử lý</dt><dd>{due}</dd>"
         "<dt>Cán bộ phụ trách</dt><dd>{assignee}</dd><dt>Đánh giá</dt><dd>{rating}</dd>"
         "<dt>Cập nhật</dt><dd>{updated}</dd></dl></div></div>"
-        "{forms}"
+        "{cluster}{forms}"
         "<h2>Tin nhắn gửi người dân</h2>{outbox}"
         "<h2>Ghi chú nội bộ</h2>{notes}"
         "<h2>Lịch sử hồ sơ</h2>{history}",
@@ -360,7 +398,8 @@ def render(
         assignee=names.get(case.assignee_id, "") if case.assignee_id else "Chưa giao",
         rating=f"{case.rating}/5" if case.rating else "—",
         updated=h.local_time(case.updated_at, ctx.tz),
-        forms=_action_forms(ctx, case),
+        cluster=_cluster_panel(ctx, case, others),
+        forms=_action_forms(ctx, case, others),
         outbox=_outbox_table(ctx, outbox),
         notes=h.fmt("<ul>{items}</ul>", items=h.join(note_items))
         if note_items

@@ -55,17 +55,23 @@ def queue_page(ctx: StaffContext) -> web.StreamResponse:
     cases, total = queries.queue(ctx.session, f, int(ctx.staff.id), ctx.visible, ctx.now)
     names = queries.staff_names(ctx.session, (c.assignee_id for c in cases))
     category_names = ctx.category_names()
+    together = queries.cluster_sizes(ctx.session, [c.cluster_id for c in cases])
     rows = []
     for case in cases:
         overdue = queries.is_overdue(case, ctx.now)
         rows.append(
             h.fmt(
-                '<tr class="{cls}"><td><a href="/staff/cases/{id}">{ref}</a></td><td>{created}</td>'
+                '<tr class="{cls}"><td><a href="/staff/cases/{id}">{ref}</a>{together}</td><td>{created}</td>'
                 "<td>{kind}</td><td>{category}</td><td>{content}</td><td>{unit}</td>"
                 "<td>{status}{overdue}</td><td>{due}</td><td>{assignee}</td></tr>",
                 cls="overdue" if overdue else "",
                 id=case.id,
                 ref=case.ref_code,
+                together=h.fmt(' <span class="badge" title="Cùng phản ánh một sự việc">'
+                               "+{n} người cùng phản ánh</span>",
+                               n=together[case.cluster_id] - 1)
+                if case.cluster_id is not None and together.get(case.cluster_id, 1) > 1
+                else "",
                 created=h.local_time(case.created_at, ctx.tz),
                 kind=h.kind_label(case.kind),
                 category=category_names.get(case.category or "", case.category or ""),

@@ -94,6 +94,8 @@ ACTION_LABELS = {
     "replied": "Trả lời người dân",
     "transferred": "Chuyển đơn vị",
     "legal_type_changed": "Đổi loại vụ việc",
+    "cluster_linked": "Vào nhóm cùng phản ánh",
+    "cluster_split": "Tách khỏi nhóm cùng phản ánh",
     "rated": "Người dân đánh giá",
     "first_response": "Phản hồi đầu tiên",
     "anonymised": "Xoá thông tin cá nhân",

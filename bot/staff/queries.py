@@ -363,3 +363,15 @@ def case_events(session: Session, case_id: int) -> list[CaseEvent]:
             select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
         ).scalars()
     )
+
+
+def cluster_sizes(session: Session, cluster_ids: Iterable[int | None]) -> dict[int, int]:
+    """How many cases each of these same-issue clusters holds (issue 15), in one query."""
+    wanted = {c for c in cluster_ids if c is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Case.cluster_id, func.count()).where(Case.cluster_id.in_(wanted))
+        .group_by(Case.cluster_id)
+    ).all()
+    return {int(cluster): int(count) for cluster, count in rows}

@@ -29,6 +29,7 @@ DONE_MESSAGES = {
     "reply": "Đã đưa câu trả lời vào hàng gửi cho người dân.",
     "transfer": "Đã chuyển hồ sơ sang đơn vị khác.",
     "legal_type": "Đã cập nhật loại vụ việc.",
+    "split": "Đã tách hồ sơ khỏi nhóm cùng phản ánh.",
     "password": "Đã đổi mật khẩu.",
 }
 

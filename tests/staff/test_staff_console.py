@@ -507,3 +507,41 @@ async def test_the_legal_type_and_its_next_clocked_step_are_shown_and_can_be_cor
     with session_scope(world.engine) as session:
         case = session.get(Case, case_id)
         assert case.legal_type == "khieu_nai"
+
+
+async def test_a_same_issue_cluster_is_shown_answered_at_once_and_split(world: World) -> None:
+    """Issue 15: "+N người cùng phản ánh" in the queue and on the case page; one reply reaches
+    every citizen of the cluster (each case keeps its own history); a wrong link is split out."""
+    from bot.cases.linking import link_case
+
+    first, _ = world.cases["lang"]
+    second, ref2 = seed_case(world.engine, content="Rác ùn ứ đầu ngõ 5 Láng Hạ cả tuần nay",
+                             channel_user_id="psid-2")
+    with session_scope(world.engine) as session:
+        for case_id in (first, second):
+            link_case(session, session.get(Case, case_id))
+        clusters = {session.get(Case, c).cluster_id for c in (first, second)}
+    assert len(clusters) == 1 and None not in clusters
+
+    client = await world.logged_in("lan")
+    queue = await (await client.get("/staff/cases")).text()
+    assert "+1 người cùng phản ánh" in queue
+    base = f"/staff/cases/{first}"
+    page = await (await client.get(base)).text()
+    assert 'id="cluster"' in page and ref2 in page
+    token = await csrf_of(client, base)
+    sent = await client.post(f"{base}/reply", data=form(
+        token, text="Phường đã cử người dọn ngay trong chiều nay.", whole_cluster="1"),
+        allow_redirects=False)
+    assert sent.status == 303
+    for case_id in (first, second):
+        replies = outbox_rows(world.engine, case_id, "citizen_reply")
+        assert [r.payload["text"] for r in replies] == ["Phường đã cử người dọn ngay trong chiều nay."]
+
+    split = await client.post(f"/staff/cases/{second}/split", data=form(token),
+                              allow_redirects=False)
+    assert split.status == 303
+    with session_scope(world.engine) as session:
+        assert session.get(Case, second).cluster_id is None
+        assert session.get(Case, first).cluster_id is None  # a cluster of one dissolves
+    assert "+1 người cùng phản ánh" not in await (await client.get("/staff/cases")).text()

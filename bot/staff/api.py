@@ -25,7 +25,8 @@ from sqlalchemy import select
 
 from bot.cases import casework
 from bot.cases.casework import STATUS_LABELS, CaseworkError
-from bot.db.models import Case, CaseNote, CaseStatus, Outbox, Staff
+from bot.cases.identity import may_see_identity, record_identity_view
+from bot.db.models import ActorKind, Case, CaseNote, CaseStatus, Outbox, Staff
 from bot.staff import queries
 from bot.staff.context import AioHandler, StaffContext, api_view, json_error
 
@@ -60,8 +61,13 @@ def _case_summary(ctx: StaffContext, case: Case) -> dict[str, Any]:
 
 def _case_detail(ctx: StaffContext, case: Case) -> dict[str, Any]:
     data = _case_summary(ctx, case)
-    data["person_name"] = case.person_name if case.consent else None
-    data["phone"] = case.phone if case.consent else None
+    shown = case.consent and may_see_identity(case, ctx.staff)
+    data["person_name"] = case.person_name if shown else None
+    data["phone"] = case.phone if shown else None
+    shown_sender = may_see_identity(case, ctx.staff)
+    data["identity_protected"] = not shown_sender
+    if shown and (case.person_name or case.phone):
+        record_identity_view(ctx.session, case, ctx.staff, where="api")
     data["attachments"] = [
         {"kind": a.kind.value, "url": a.url, "payload": a.payload} for a in case.attachments
     ]
@@ -69,7 +75,9 @@ def _case_detail(ctx: StaffContext, case: Case) -> dict[str, Any]:
         {
             "id": e.id,
             "actor_kind": e.actor_kind.value,
-            "actor_id": e.actor_id,
+            # A citizen actor's id is their channel id: part of a protected sender's identity.
+            "actor_id": None if e.actor_kind == ActorKind.CITIZEN and not shown_sender
+            else e.actor_id,
             "action": e.action,
             "detail": e.detail,
             "created_at": _time(e.created_at),

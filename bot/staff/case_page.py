@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.cases import casework, legal_type
 from bot.cases.casework import ALLOWED_TRANSITIONS
+from bot.cases.identity import may_see_identity, record_identity_view
 from bot.cases.legal_clocks import next_step
 from bot.cases.legal_deadlines import LegalDeadlinesError, load_deadlines
 from bot.cases.linking import cluster_members
@@ -323,7 +324,11 @@ def render(
             .order_by(Outbox.id.desc())
         ).scalars()
     )
-    if case.consent and (case.person_name or case.phone):
+    if not may_see_identity(case, ctx.staff):
+        person = h.fmt('<span class="muted" id="identity-protected">Được bảo vệ (tố cáo): chỉ cán '
+                       "bộ được giao hồ sơ và lãnh đạo đơn vị xem được người gửi</span>")
+    elif case.consent and (case.person_name or case.phone):
+        record_identity_view(ctx.session, case, ctx.staff, where="console")
         person = h.fmt(
             "{name}{sep}{phone}",
             name=case.person_name or "",

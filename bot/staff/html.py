@@ -94,6 +94,7 @@ ACTION_LABELS = {
     "replied": "Trả lời người dân",
     "transferred": "Chuyển đơn vị",
     "legal_type_changed": "Đổi loại vụ việc",
+    "identity_viewed": "Xem thông tin người tố cáo",
     "cluster_linked": "Vào nhóm cùng phản ánh",
     "cluster_split": "Tách khỏi nhóm cùng phản ánh",
     "rated": "Người dân đánh giá",

@@ -545,3 +545,40 @@ async def test_a_same_issue_cluster_is_shown_answered_at_once_and_split(world: W
         assert session.get(Case, second).cluster_id is None
         assert session.get(Case, first).cluster_id is None  # a cluster of one dissolves
     assert "+1 người cùng phản ánh" not in await (await client.get("/staff/cases")).text()
+
+
+async def test_a_denouncers_identity_is_for_the_assigned_officer_and_admins_only(
+    world: World,
+) -> None:
+    """Issue 17 item 4 (Law on Denunciations 25/2018/QH14, Art. 9): a tố cáo's sender is hidden
+    from other officers of the unit, shown to the assigned officer and the unit's admins, and
+    every showing is in the case's history."""
+    case_id, _ = world.cases["lang"]
+    with session_scope(world.engine) as session:
+        case = session.get(Case, case_id)
+        case.consent, case.person_name, case.phone = True, "Trần Thị Bích", "0912345678"
+        case.legal_type = "to_cao"
+    base = f"/staff/cases/{case_id}"
+
+    officer = await world.logged_in("lan")
+    page = await (await officer.get(base)).text()
+    assert 'id="identity-protected"' in page
+    assert "Trần Thị Bích" not in page and "0912345678" not in page
+
+    admin = await world.logged_in("hoa")
+    page = await (await admin.get(base)).text()
+    assert "Trần Thị Bích" in page and "0912345678" in page
+
+    token = await csrf_of(officer, base)
+    taken = await officer.post(f"{base}/assign", data=form(token, staff_id=str(world.staff["lan"])),
+                               allow_redirects=False)
+    assert taken.status == 303
+    page = await (await officer.get(base)).text()
+    assert "Trần Thị Bích" in page
+    with session_scope(world.engine) as session:
+        viewers = session.execute(
+            select(CaseEvent.actor_id).where(CaseEvent.case_id == case_id,
+                                             CaseEvent.action == "identity_viewed")
+            .order_by(CaseEvent.id)).scalars().all()
+    assert viewers == [str(world.staff["hoa"]), str(world.staff["lan"])]
+    assert "Xem thông tin người tố cáo" in page  # the audit shows in the history

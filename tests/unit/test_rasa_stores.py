@@ -126,17 +126,27 @@ async def test_a_finished_turn_survives_redis_going_away_before_release(
     assert "expires within" in caplog.text
 
 
-async def test_no_turn_starts_without_redis() -> None:
-    """Acquiring needs Redis: without it there is no mutual exclusion, so the turn fails
-    (and the channel says so) before anything happens."""
-    import redis
-
+async def test_no_turn_starts_without_a_lock_when_redis_is_away() -> None:
+    """Without Redis there is no Redis mutex: after waiting ``outage_wait`` the turn runs under
+    the fallback lock (issue 14: a blink must not fail the message), never unlocked — two turns
+    of one conversation still run one after the other."""
     from bot.conversation.redis_lock import RedisMutexLockStore
 
-    store = RedisMutexLockStore("redis://127.0.0.1:1/0")  # nothing listens there
-    with pytest.raises(redis.ConnectionError):
+    store = RedisMutexLockStore("redis://127.0.0.1:1/0", outage_wait=0.2,
+                                fallback_url="sqlite://")  # nothing listens there
+    running = 0
+    overlaps = 0
+
+    async def turn() -> None:
+        nonlocal running, overlaps
         async with store.lock("anyone", lock_lifetime=1):
-            raise AssertionError("the turn must not run")
+            running += 1
+            overlaps += running > 1
+            await asyncio.sleep(0.05)
+            running -= 1
+
+    await asyncio.gather(turn(), turn())
+    assert overlaps == 0 and store._fallback is not None
 
 
 async def test_a_long_turn_keeps_its_lock_and_a_dead_holder_frees_it_within_a_lease() -> None:

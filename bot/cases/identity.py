@@ -1,7 +1,9 @@
 """Who may see the sender of a tố cáo (issue 17 item 4).
 
-The Law on Denunciations (25/2018/QH14, Art. 9 and Art. 47–48) requires that a denouncer's name,
-address and personal information be kept secret. The Front forwards a tố cáo and follows it up,
+The Law on Denunciations (25/2018/QH14) gives the denouncer the right to have their name,
+address, handwriting and other personal information kept secret (Art. 9 khoản 1 điểm b) and makes
+that protection a duty of whoever receives the denunciation (Art. 47–48; Decree 31/2019/NĐ-CP,
+Chapter VI; Law 136/2025/QH15, in force 1 July 2026, strengthens it). The Front forwards a tố cáo and follows it up,
 so its officers need the sender only to do that: here the sender's name, phone and channel id
 are for the officer assigned to the case and the unit's admins, and every time they are shown the
 case's history records who saw them. Telegram cards, the CSV export and the morning summary never

@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -44,6 +44,7 @@ import yaml
 from bot.moderation.normalise import (
     WORD_END,
     WORD_START,
+    NormalisedText,
     canonical,
     fold,
     lenient_atoms,
@@ -149,6 +150,26 @@ class Rule:
     boost_only: bool = False
     repeat_bonus: float = 0.0
     repeat_cap: float = 0.0
+
+    @cached_property
+    def anchors(self) -> frozenset[str] | None:
+        """Every word the rule's phrases begin with; None when it has a hand-written pattern or
+        link criteria (then it is always searched)."""
+        if self.urls is not None:
+            return None
+        words: set[str] = set()
+        for matcher in self.matchers:
+            if matcher.anchors is None:
+                return None
+            words |= matcher.anchors
+        return frozenset(words)
+
+    def may_match(self, norm: NormalisedText) -> bool:
+        """False when the message has none of the words the rule's phrases begin with: the rule
+        cannot match, and is not searched at all (issue 12: under 1 ms a message)."""
+        anchors = self.anchors
+        return anchors is None or not (anchors.isdisjoint(norm.folded_words)
+                                       and anchors.isdisjoint(norm.compact_words))
 
 
 @dataclass(frozen=True, eq=False)

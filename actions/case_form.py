@@ -28,6 +28,7 @@ from actions.common import (
 )
 from bot.cases import intake
 from bot.cases.citizen import worst_marker
+from bot.cases.legal_type import needs_complaint_detail
 from bot.cases.service import normalise_vn_phone
 from bot.knowledge.content import unit_tree
 from bot.knowledge.replies import reply_text
@@ -75,7 +76,12 @@ class ValidateCaseForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        slots = ["case_content", "case_unit", "case_category", "case_consent"]
+        slots = ["case_content"]
+        content = tracker.get_slot("case_content")
+        if (content and (tracker.get_slot("case_kind") or "petition") == "petition"
+                and await asyncio.to_thread(needs_complaint_detail, str(content))):
+            slots.append("case_complaint_detail")  # issue 17: which decision, known since when
+        slots += ["case_unit", "case_category", "case_consent"]
         if tracker.get_slot("case_consent") is True:
             slots += ["case_name", "case_phone"]
         return slots + ["case_confirm"]
@@ -135,6 +141,32 @@ class ValidateCaseForm(FormValidationAction):
             return {"case_content": None}
         marker = worst_marker(tracker.get_slot(MODERATION_SLOT), verdict.marker)
         return {"case_content": text, MODERATION_SLOT: marker}
+
+    # -- a khiếu nại: which decision or act, and since when the citizen knows of it
+    async def extract_case_complaint_detail(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self._requested(tracker) != "case_complaint_detail" or self._cancelling(tracker):
+            return {}
+        text = latest_text(tracker)
+        if not text or self._payload(tracker):
+            return {}
+        return {"case_complaint_detail": "" if intake.is_skip(text) else text}
+
+    async def validate_case_complaint_detail(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The answer joins the description, so staff, the summary and the saved case all
+        have it; skipping ("bỏ qua") is allowed."""
+        if value is None:
+            return {"case_complaint_detail": None}
+        detail = str(value).strip()
+        if not detail:
+            return {"case_complaint_detail": ""}
+        content = str(tracker.get_slot("case_content") or "")
+        label = reply_text("case_complaint_detail_label")
+        return {"case_complaint_detail": detail, "case_content": f"{content}\n{label}: {detail}",
+                MISSES_SLOT: None}
 
     # -- where
     async def extract_case_unit(

@@ -40,7 +40,7 @@ def interrupted(tracker: Tracker, requested: str | None) -> bool:
     if name not in INTERRUPTING_INTENTS or answers_the_step(tracker, requested):
         return False
     confidence = float(intent.get("confidence") or 0.0)
-    if requested in (None, "case_content"):
+    if requested in (None, "case_content", "case_complaint_detail"):  # free text: a higher bar
         text = latest_text(tracker)
         return (confidence >= INTERRUPT_CONFIDENCE_FREE_TEXT
                 and (text.startswith("/") or len(text.split()) <= INTERRUPT_MAX_WORDS_FREE_TEXT))

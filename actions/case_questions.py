@@ -8,7 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import Events
-from bot.cases import intake
+from bot.cases import intake, legal_type
 from bot.knowledge.content import unit_tree
 from bot.knowledge.replies import reply_text
 
@@ -29,6 +29,21 @@ class ActionAskCaseCategory(Action):
                 for c in intake.load_categories()
             ],
         )
+        return []
+
+
+class ActionAskCaseComplaintDetail(Action):
+    """A petition that reads as a khiếu nại: which decision or act, and since when the citizen
+    knows of it (content/legal_types/texts.yml); it may be skipped."""
+
+    def name(self) -> str:
+        return "action_ask_case_complaint_detail"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        question = legal_type.extra_question("khieu_nai") or ""
+        dispatcher.utter_message(text=f"{question} {reply_text('case_complaint_detail_skip')}")
         return []
 
 

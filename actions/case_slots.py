@@ -6,7 +6,7 @@ from __future__ import annotations
 #: What one case draft holds; cleared when a form opens, after saving and on cancel.
 CASE_SLOTS = (
     "case_content", "case_location", "case_unit", "case_category", "case_consent",
-    "case_name", "case_phone", "case_confirm", "case_attachments",
+    "case_name", "case_phone", "case_confirm", "case_attachments", "case_complaint_detail",
 )
 #: How many times in a row the current step was not understood.
 MISSES_SLOT = "case_misses"

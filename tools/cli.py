@@ -85,7 +85,7 @@ def cmd_moderate(args: argparse.Namespace) -> int:
 
 
 def cmd_legal_type(args: argparse.Namespace) -> int:
-    from bot.cases.legal_type import main as legal_type_main
+    from bot.cases.legal_type_eval import main as legal_type_main
 
     return legal_type_main(args.rest)
 

@@ -33,7 +33,7 @@ MIN_CONTENT_LETTERS = 3
 
 #: Which slots "Sửa ..." clears, and how the summary's edit buttons name them.
 EDIT_FIELDS: dict[str, tuple[str, ...]] = {
-    "content": ("case_content",),
+    "content": ("case_content", "case_complaint_detail"),
     "place": ("case_unit", "case_location"),
     "category": ("case_category",),
     "contact": ("case_consent", "case_name", "case_phone"),

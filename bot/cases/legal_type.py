@@ -34,16 +34,13 @@ classifier on a labelled TSV (``label<TAB>text``), by default the blind set.
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 import threading
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import yaml
 
@@ -53,18 +50,14 @@ __all__ = [
     "LEGAL_TYPES",
     "TO_CAO_FLOOR",
     "UNSURE_BELOW",
-    "EvalReport",
     "LegalTypeError",
     "LegalTypeGuess",
     "choices",
     "classify",
-    "evaluate",
     "explain",
     "extra_question",
     "features_text",
     "label",
-    "main",
-    "read_labelled",
     "unsure_question",
 ]
 
@@ -82,8 +75,6 @@ CUE_WEIGHT = 0.25
 #: Minimum examples per type in the training file.
 MIN_EXAMPLES = 60
 
-_ROOT = Path(__file__).resolve().parents[2]
-_BLIND = _ROOT / "tests" / "data" / "legal_type_blind" / "cases.tsv"
 
 #: The citizen's own legal words (folded): masked, so the meaning decides, not the label used.
 _LEGAL_WORDS = re.compile(r"\b(khieu nai|khieu kien|to cao|phan anh|to giac)\b")
@@ -361,6 +352,14 @@ def _decide(probs: Mapping[str, float]) -> LegalTypeGuess:
     )
 
 
+def needs_complaint_detail(text: str) -> bool:
+    """Whether a petition being written reads clearly as a khiếu nại, so the form asks which
+    decision or act it is about and when the citizen learned of it (the time to complain runs
+    from then: Law on Complaints 02/2011/QH13, Art. 9)."""
+    guess = classify(text)
+    return guess.type == "khieu_nai" and not guess.unsure
+
+
 def classify(text: str, *, examples: Path | None = None) -> LegalTypeGuess:
     """The legal type of ``text`` (a citizen's case as typed). An empty text is unsure."""
     if not features_text(text).strip():
@@ -372,127 +371,3 @@ def classify(text: str, *, examples: Path | None = None) -> LegalTypeGuess:
 
 def classify_many(texts: Sequence[str], *, examples: Path | None = None) -> list[LegalTypeGuess]:
     return [_decide(p) for p in _model(examples).probabilities(list(texts))]
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-def read_labelled(path: Path) -> list[tuple[str, str]]:
-    """``(label, text)`` rows of a ``label<TAB>text`` file (a ``label`` header is skipped)."""
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        gold, sep, text = line.partition("\t")
-        gold = gold.strip()
-        if number == 1 and gold == "label":
-            continue
-        if not sep or gold not in LEGAL_TYPES:
-            raise LegalTypeError(f"{path}:{number}: expected <type><TAB><text>, type one of "
-                                 f"{LEGAL_TYPES}")
-        rows.append((gold, text.strip()))
-    return rows
-
-
-@dataclass(frozen=True)
-class EvalReport:
-    total: int
-    correct: int
-    unsure: int
-    precision: Mapping[str, float]
-    recall: Mapping[str, float]
-    support: Mapping[str, int]
-    confusion: Mapping[tuple[str, str], int]
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / self.total if self.total else 0.0
-
-    def summary(self, name: str = "", mistakes: Sequence[str] = ()) -> str:
-        lines = [f"Legal type on {name}: {self.total} messages" if name
-                 else f"Legal type: {self.total} messages"]
-        lines.append(f"  accuracy {self.accuracy:.3f} ({self.correct}/{self.total}); "
-                     f"tố cáo recall {self.recall.get('to_cao', 0.0):.3f}; "
-                     f"unsure (would ask) {self.unsure}")
-        lines.append("  type        precision  recall  support")
-        for t in LEGAL_TYPES:
-            lines.append(f"  {t:<10}  {self.precision.get(t, 0.0):9.3f}  "
-                         f"{self.recall.get(t, 0.0):6.3f}  {self.support.get(t, 0):7d}")
-        lines.append("  confusion (gold -> predicted): " + ", ".join(
-            f"{g}->{p} {n}" for (g, p), n in sorted(self.confusion.items()) if g != p) or "none")
-        lines.extend(mistakes)
-        return "\n".join(lines)
-
-
-def evaluate(rows: Sequence[tuple[str, str]], *, examples: Path | None = None
-             ) -> tuple[EvalReport, list[LegalTypeGuess]]:
-    guesses = classify_many([text for _, text in rows], examples=examples)
-    confusion: Counter[tuple[str, str]] = Counter(
-        (gold, guess.type) for (gold, _), guess in zip(rows, guesses, strict=True))
-    support = Counter(gold for gold, _ in rows)
-    predicted = Counter(guess.type for guess in guesses)
-    precision = {t: confusion[(t, t)] / predicted[t] if predicted[t] else 0.0 for t in LEGAL_TYPES}
-    recall = {t: confusion[(t, t)] / support[t] if support[t] else 0.0 for t in LEGAL_TYPES}
-    report = EvalReport(
-        total=len(rows),
-        correct=sum(confusion[(t, t)] for t in LEGAL_TYPES),
-        unsure=sum(g.unsure for g in guesses),
-        precision=precision,
-        recall=recall,
-        support=dict(support),
-        confusion=dict(confusion),
-    )
-    return report, guesses
-
-
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """``./mttq legal-type``: classify lines of a file (or stdin), or ``--eval`` a labelled file."""
-    out = out if out is not None else sys.stdout
-    parser = argparse.ArgumentParser(
-        prog="./mttq legal-type",
-        description="The legal type (phan_anh, kien_nghi, khieu_nai, to_cao) of each message; "
-        "with --eval, accuracy and per-type precision/recall on a labelled TSV (label<TAB>text).",
-    )
-    parser.add_argument("file", nargs="?", help="messages, one per line (default: stdin); with "
-                        "--eval a labelled TSV (default: the blind set "
-                        "tests/data/legal_type_blind/cases.tsv)")
-    parser.add_argument("--eval", action="store_true", help="measure on a labelled file")
-    parser.add_argument("--mistakes", action="store_true",
-                        help="with --eval, also print the messages classified wrongly "
-                        "(never use it on the blind set)")
-    parser.add_argument("--examples", type=Path, help="training examples (default: "
-                        "content/legal_types/examples.yml)")
-    args = parser.parse_args(argv)
-    try:
-        if args.eval:
-            path = Path(args.file) if args.file else _BLIND
-            if args.mistakes and path.resolve() == _BLIND.resolve():
-                parser.error("--mistakes would print blind-set lines; it is for the dev set")
-            rows = read_labelled(path)
-            report, guesses = evaluate(rows, examples=args.examples)
-            mistakes = [
-                f"  {gold} -> {g.type} ({g.confidence:.2f}{', unsure' if g.unsure else ''}): "
-                f"{text}"
-                for (gold, text), g in zip(rows, guesses, strict=True) if g.type != gold
-            ] if args.mistakes else []
-            print(report.summary(str(path), mistakes), file=out)
-            return 0
-        stream = open(args.file, encoding="utf-8") if args.file else sys.stdin
-        try:
-            for line in stream:
-                text = line.strip()
-                if text:
-                    g = classify(text, examples=args.examples)
-                    flag = "unsure" if g.unsure else "sure"
-                    print(f"{g.type}\t{g.confidence:.2f}\t{flag}\t{text}", file=out)
-        finally:
-            if stream is not sys.stdin:
-                stream.close()
-    except LegalTypeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -41,16 +41,8 @@ from typing import Any
 
 import yaml
 
-from bot.moderation.normalise import (
-    WORD_END,
-    WORD_START,
-    NormalisedText,
-    canonical,
-    fold,
-    lenient_atoms,
-    lenient_pattern,
-    trie_pattern,
-)
+from bot.moderation.normalise import NormalisedText, canonical, fold
+from bot.moderation.phrases import alternation, first_words
 
 __all__ = [
     "CATEGORIES",
@@ -392,9 +384,9 @@ def _compile_rule(path: Path, category: str, index: int, raw: Any) -> Rule:
             by_view["compact"].append((fold(canon), False))
     for term_view, entries in by_view.items():
         if entries:
-            regex = _compile(where, _alternation(entries))
+            regex = _compile(where, alternation(entries))
             matcher = Matcher(term_view, regex, fallback=term_view == "compact",
-                              anchors=_anchors(entries))
+                              anchors=first_words(entries))
             (fallbacks if matcher.fallback else matchers).append(matcher)
     for pattern in _strings(path, f"rule {rule_id!r} patterns", raw.get("patterns")):
         matchers.append(Matcher(view, _compile(where, pattern)))
@@ -418,41 +410,6 @@ def _compile_rule(path: Path, category: str, index: int, raw: Any) -> Rule:
         repeat_bonus=repeat_bonus,
         repeat_cap=repeat_cap,
     )
-
-
-_FIRST_WORD_RE = re.compile(r"[^\W_]+")
-
-
-def _anchors(entries: list[tuple[str, bool]]) -> frozenset[str] | None:
-    """The folded first word of every phrase, or None when a phrase does not start with a
-    letter or digit (its regex may match where no word begins)."""
-    words = set()
-    for term, _strict in entries:
-        first = _FIRST_WORD_RE.match(fold(term))
-        if first is None or first.start() != 0:
-            return None
-        words.add(first.group())
-    return frozenset(words)
-
-
-def _alternation(entries: list[tuple[str, bool]]) -> str:
-    """One regex for many phrases: those that start and end with a letter share one pair of
-    word-edge tests (most positions of a message fail the first test, so the phrases are not
-    tried there), the longest phrase comes first so it is the one reported, and overlapping
-    phrases ("nhà cái", "nhà cái uy tín") count as one occurrence."""
-    ordered = sorted(dict.fromkeys(entries), key=lambda entry: len(entry[0]), reverse=True)
-    bounded = [
-        lenient_atoms(term, strict=strict)
-        for term, strict in ordered
-        if term[:1].isalnum() and term[-1:].isalnum()
-    ]
-    other = [
-        lenient_pattern(term, strict=strict)
-        for term, strict in ordered
-        if not (term[:1].isalnum() and term[-1:].isalnum())
-    ]
-    branches = [f"{WORD_START}(?:{trie_pattern(bounded)}){WORD_END}"] if bounded else []
-    return "|".join(branches + [f"(?:{p})" for p in other])
 
 
 def _flag(where: str, name: str, value: Any) -> bool:

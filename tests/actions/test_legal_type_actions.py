@@ -112,3 +112,46 @@ async def test_a_second_citizen_reporting_the_same_thing_is_told_others_did(data
     with session_scope(get_engine(database)) as session:
         clusters = session.execute(select(Case.cluster_id).order_by(Case.id)).scalars().all()
     assert clusters[0] is not None and clusters == [clusters[0], clusters[0]]
+
+
+async def _form(text: str, slots: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Run the form's validation on ``text``; the slots it set, what it said, and its steps."""
+    from action_helpers import slots_set
+
+    from actions.case_form import ValidateCaseForm
+
+    tracker = make_tracker(text, "inform", slots=slots)
+    form, dispatcher = ValidateCaseForm(), CollectingDispatcher()
+    events = await form.run(dispatcher, tracker, DOMAIN)
+    steps = await form.required_slots([], dispatcher, make_tracker(
+        text, "inform", slots={**slots, **slots_set(events)}), DOMAIN)
+    return slots_set(events), texts(dispatcher), steps
+
+
+async def test_a_khieu_nai_is_asked_which_decision_and_since_when() -> None:
+    """Issue 17: the extra thing a khiếu nại needs is asked in the form, and the answer joins the
+    description the staff read; a phản ánh is not asked."""
+    base = {"case_kind": "petition", "case_content": COMPLAINT}
+    _, _, steps = await _form("", base)
+    assert steps[:2] == ["case_content", "case_complaint_detail"]
+    plain = {"case_kind": "petition", "case_content": "Đống rác ở đầu ngõ 5 chưa được dọn"}
+    assert "case_complaint_detail" not in (await _form("", plain))[2]
+
+    asked = {**base, "requested_slot": "case_complaint_detail"}
+    answer = "Quyết định số 123/QĐ-XPHC ngày 02/11/2026, tôi nhận được ngày 05/11"
+    set_, _, _ = await _form(answer, asked)
+    assert set_["case_complaint_detail"] == answer
+    assert set_["case_content"] == (
+        f"{COMPLAINT}\n{reply_text('case_complaint_detail_label')}: {answer}")
+
+    skipped, _, steps = await _form("bỏ qua", asked)
+    assert skipped["case_complaint_detail"] == "" and "case_content" not in skipped
+    assert steps[steps.index("case_complaint_detail") + 1] == "case_unit"
+
+
+async def test_the_question_comes_from_the_legal_texts(dispatcher) -> None:
+    from actions.case_questions import ActionAskCaseComplaintDetail
+
+    await ActionAskCaseComplaintDetail().run(dispatcher, make_tracker("", "inform"), DOMAIN)
+    assert texts(dispatcher) == [
+        f"{legal_type.extra_question('khieu_nai')} {reply_text('case_complaint_detail_skip')}"]

@@ -14,18 +14,18 @@ import pytest
 import yaml
 
 from bot.cases import legal_type as lt
+from bot.cases import legal_type_eval as lt_eval
 from bot.cases.legal_type import (
     LEGAL_TYPES,
     LegalTypeError,
     choices,
     classify,
-    evaluate,
     explain,
     extra_question,
     features_text,
-    read_labelled,
     unsure_question,
 )
+from bot.cases.legal_type_eval import evaluate, read_labelled
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content" / "legal_types"
@@ -135,7 +135,7 @@ def test_a_bad_labelled_line_is_named(tmp_path: Path) -> None:
 
 def test_the_command_prints_the_figures_on_a_file() -> None:
     out = io.StringIO()
-    assert lt.main(["--eval", str(DEV)], out=out) == 0
+    assert lt_eval.main(["--eval", str(DEV)], out=out) == 0
     printed = out.getvalue()
     assert "accuracy" in printed and "tố cáo recall" in printed
     for legal_type in LEGAL_TYPES:
@@ -144,4 +144,4 @@ def test_the_command_prints_the_figures_on_a_file() -> None:
 
 def test_the_command_refuses_to_print_blind_lines() -> None:
     with pytest.raises(SystemExit):
-        lt.main(["--eval", "--mistakes"], out=io.StringIO())
+        lt_eval.main(["--eval", "--mistakes"], out=io.StringIO())

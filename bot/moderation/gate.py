@@ -30,16 +30,6 @@ from bot.moderation import SpamRateLimiter, Verdict, load_rules, moderate
 
 logger = logging.getLogger(__name__)
 
-RATE_LIMITED = (
-    "Bạn đã gửi nhiều tin nhắn bị chặn trong thời gian ngắn. Vui lòng thử lại sau ít phút, hoặc "
-    "liên hệ trực tiếp Ủy ban Mặt trận Tổ quốc xã, phường nơi bạn cư trú."
-)
-
-CALM_REPLY = (
-    "Tôi hiểu bạn đang bực bội. Nếu có sự việc cần phản ánh hoặc điều cần hỏi, bạn cứ nhắn cụ "
-    "thể (việc gì, ở đâu), tôi sẽ chuyển tới cán bộ Mặt trận; hoặc nhắn \"gặp cán bộ\" để được "
-    "hỗ trợ trực tiếp."
-)
 #: Markers a case carries for staff (``Case.moderation_verdict``).
 CLEAN, RUDE, THREAT = "clean", "rude", "threat"
 #: Vietnamese labels of the markers, for the Telegram card and the console.

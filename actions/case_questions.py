@@ -58,7 +58,7 @@ class ActionAskCaseConsent(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         dispatcher.utter_message(
-            text=intake.CONSENT_NOTICE,
+            text=reply_text("case_consent_notice"),
             buttons=[
                 {"title": reply_text("button_consent_yes"), "payload": "/affirm"},
                 {"title": reply_text("button_consent_no"), "payload": "/deny"},
@@ -90,7 +90,7 @@ class ActionAskCaseConfirm(Action):
         buttons = [{"title": reply_text("button_send"), "payload": "/affirm"}]
         buttons += [
             {"title": label, "payload": f'/edit{{"edit_field":"{field}"}}'}
-            for field, label in intake.EDIT_LABELS.items()
+            for field, label in intake.edit_labels().items()
         ]
         buttons.append({"title": reply_text("button_cancel"), "payload": "/cancel"})
         dispatcher.utter_message(text=text, buttons=buttons)

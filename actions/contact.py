@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import Events, first_place, send
-from bot.knowledge.answers import ASK_UNIT, Reply, contact_answer, unit_choice
+from bot.knowledge.answers import Reply, contact_answer, unit_choice
 from bot.knowledge.content import unit_tree
 from bot.knowledge.replies import reply_text
 
@@ -53,7 +53,7 @@ class ActionAnswerContact(Action):
             return [SlotSet("awaiting", None)]
         if named:
             send(dispatcher, [Reply(reply_text("contact_unit_not_found", named=named,
-                                               ask_unit=ASK_UNIT))])
+                                               ask_unit=reply_text("contact_ask_unit")))])
         else:
-            send(dispatcher, [Reply(ASK_UNIT)])
+            send(dispatcher, [Reply(reply_text("contact_ask_unit"))])
         return [SlotSet("awaiting", AWAITING_UNIT)]

@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.knowledge.clarify import HUMAN_LABEL, HUMAN_PAYLOAD, clarification_menu, load_labels
+from bot.knowledge.clarify import HUMAN_PAYLOAD, clarification_menu, load_labels
 from bot.knowledge.content import knowledge_base
 from bot.knowledge.replies import reply_text
 
@@ -44,7 +44,7 @@ class ActionClarify(Action):
         history = _user_texts(tracker)
         repeated_miss = len(history) >= 2 and history[-2][0] == "nlu_fallback"
         if repeated_miss:
-            buttons = [{"title": HUMAN_LABEL, "payload": HUMAN_PAYLOAD}] + [
+            buttons = [{"title": reply_text("button_person"), "payload": HUMAN_PAYLOAD}] + [
                 o.as_button() for o in options if o.payload != HUMAN_PAYLOAD
             ]
             dispatcher.utter_message(text=reply_text("clarify_second_miss"), buttons=buttons)

@@ -22,7 +22,7 @@ from actions.common import Events, channel_of, first_entity, latest_text, send
 from bot.cases.casework import CaseworkError
 from bot.cases.citizen import StoreUnavailable, forward_to_person, rate_case, request_person
 from bot.cases.sla import is_working_time, load_calendar, next_working_time
-from bot.cases.status import STATUS_LABELS
+from bot.cases.status import status_label
 from bot.knowledge.answers import Reply
 from bot.knowledge.replies import reply_prefix, reply_text
 from bot.settings import get_settings
@@ -148,7 +148,7 @@ class ActionRelayStatus(Action):
                 return [SlotSet("handoff_active", False), SlotSet("handoff_ref", None),
                         SlotSet("not_helpful_count", 0.0)]
             return []
-        label = STATUS_LABELS.get(status, status)
+        label = status_label(status)
         text = (reply_text("case_status_changed_with_reason", ref=ref, status=label, reason=reason)
                 if reason else reply_text("case_status_changed", ref=ref, status=label))
         dispatcher.utter_message(text=text)

@@ -10,11 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import Events, first_entity, latest_text, send
 from bot.knowledge.answers import (
-    HELPFUL_BUTTONS,
-    HELPFUL_QUESTION,
     Reply,
     candidates_menu,
     canonical_programme,
+    helpful_buttons,
     honest_overview,
     no_answer,
     payload,
@@ -51,7 +50,7 @@ def answer_programme(
     if reply is None:
         send(dispatcher, [no_answer(programme, aspect, unit)])
         return events + [SlotSet("awaiting", None)]
-    send(dispatcher, [reply, Reply(HELPFUL_QUESTION, HELPFUL_BUTTONS)])
+    send(dispatcher, [reply, Reply(reply_text("helpful_question"), helpful_buttons())])
     return events + [SlotSet("awaiting", AWAITING_HELPFUL)]
 
 

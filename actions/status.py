@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import Events, channel_of, first_entity, latest_text, send
 from bot.cases.citizen import StoreUnavailable, look_up_status
-from bot.cases.status import INVALID_CODE, NO_CASES, NOT_FOUND, describe
+from bot.cases.status import describe
 from bot.db.refcodes import code_like, normalise_ref_code
 from bot.knowledge.answers import Reply
 from bot.knowledge.replies import reply_text
@@ -30,9 +30,10 @@ clock: Callable[[], float] = time.time
 def recent_misses(events: list[dict[str, Any]], now: float) -> int:
     """Code look-ups of this conversation answered "not found" in the last window: read from the
     conversation itself, so every action server replica sees the same count."""
+    not_found = reply_text("status_not_found")
     return sum(
         1 for event in events
-        if event.get("event") == "bot" and event.get("text") == NOT_FOUND
+        if event.get("event") == "bot" and event.get("text") == not_found
         and now - float(event.get("timestamp") or 0) < MISS_WINDOW_SECONDS
     )
 
@@ -49,7 +50,7 @@ class ActionCheckStatus(Action):
         if not code:
             wrong = code_like(first_entity(tracker, "ref_code") or latest_text(tracker))
             if wrong:  # issue 11: "MT-2611-0042" was ignored and the last case shown instead
-                send(dispatcher, [Reply(INVALID_CODE.format(code=wrong[:40]))])
+                send(dispatcher, [Reply(reply_text("status_invalid_code", code=wrong[:40]))])
                 return []
         if code and recent_misses(tracker.events, clock()) >= MAX_MISSES:
             # Codes follow a pattern; guessing them one after another (13 a second were tried)
@@ -65,7 +66,7 @@ class ActionCheckStatus(Action):
             return []
         if found is None:
             # Same words whether the code does not exist or belongs to someone else.
-            send(dispatcher, [Reply(NOT_FOUND if code else NO_CASES)])
+            send(dispatcher, [Reply(reply_text("status_not_found") if code else reply_text("status_no_cases"))])
             return []
         send(dispatcher, [Reply(describe(found.view, found.staff_reply))])
         return []

@@ -14,19 +14,10 @@ from pathlib import Path
 
 import yaml
 
+from bot.knowledge.replies import reply_text
 from bot.settings import get_settings
 from bot.vietnamese.normalize import fold
 
-CONSENT_NOTICE = (
-    "Bạn có muốn để lại họ tên và số điện thoại để cán bộ liên hệ khi cần không?\n"
-    "Theo Luật Bảo vệ dữ liệu cá nhân (Luật số 91/2025/QH15) và Nghị định 356/2025/NĐ-CP: "
-    "Ủy ban MTTQ nơi bạn gửi là bên kiểm soát dữ liệu; họ tên và số điện thoại chỉ dùng để "
-    "liên hệ giải quyết phản ánh, kiến nghị này; chỉ cán bộ Mặt trận được giao xử lý mới xem "
-    "được. Bạn có quyền xem, sửa, rút lại sự đồng ý và yêu cầu xóa bất cứ lúc nào (nhắn "
-    "\"dữ liệu của tôi\" hoặc \"xóa dữ liệu của tôi\").\n"
-    "Chọn \"Đồng ý\" để để lại họ tên, số điện thoại; chọn \"Gửi ẩn danh\" nếu không đồng ý: "
-    "phản ánh vẫn được gửi, không kèm thông tin cá nhân."
-)
 SKIP_WORDS = {"bo qua", "khong", "khong co", "ko", "k", "thoi", "skip", "-", "an danh", "khong muon"}
 UNKNOWN_PLACE_WORDS = {"khong biet", "khong ro", "chua ro", "khong nho", "bo qua"}
 MIN_CONTENT_LETTERS = 3
@@ -38,12 +29,18 @@ EDIT_FIELDS: dict[str, tuple[str, ...]] = {
     "category": ("case_category",),
     "contact": ("case_consent", "case_name", "case_phone"),
 }
-EDIT_LABELS = {
-    "content": "Sửa nội dung",
-    "place": "Sửa địa điểm",
-    "category": "Sửa lĩnh vực",
-    "contact": "Sửa liên hệ",
-}
+
+
+def edit_labels() -> dict[str, str]:
+    """The summary's edit buttons by field, worded in content/replies.yml."""
+    return {
+        "content": reply_text("button_edit_content"),
+        "place": reply_text("button_edit_place"),
+        "category": reply_text("button_edit_category"),
+        "contact": reply_text("button_edit_contact"),
+    }
+
+
 _EDIT_KEYWORDS = {
     "content": ("noi dung", "mo ta", "su viec"),
     "place": ("dia diem", "dia chi", "phuong", "xa", "noi xay ra", "o dau"),
@@ -160,10 +157,7 @@ def content_problem(text: str) -> str | None:
     """Why a description cannot be accepted as it is, or None when it can."""
     letters = sum(1 for ch in text if unicodedata.category(ch).startswith("L"))
     if letters < MIN_CONTENT_LETTERS:
-        return (
-            "Bạn vui lòng mô tả sự việc bằng chữ (ví dụ: điều gì xảy ra, từ khi nào, ảnh hưởng "
-            "ra sao) để cán bộ hiểu và xử lý được nhé."
-        )
+        return reply_text("case_content_no_letters")
     return None
 
 
@@ -196,7 +190,7 @@ def edit_target(text: str, field: str | None = None) -> str | None:
 
 
 def kind_label(kind: str) -> str:
-    return "góp ý" if kind == "feedback" else "phản ánh, kiến nghị"
+    return reply_text("case_kind_feedback") if kind == "feedback" else reply_text("case_kind_petition")
 
 
 def summary(
@@ -212,15 +206,15 @@ def summary(
 ) -> str:
     """The draft shown before the citizen confirms: exactly what will be saved."""
     lines = [
-        f"Bạn kiểm tra lại {kind_label(kind)} trước khi gửi nhé:",
-        f"• Nội dung: {content}",
-        f"• Nơi xảy ra: {unit_name}" + (f" ({location})" if location else ""),
-        f"• Lĩnh vực: {category_name(category)}",
+        reply_text("case_summary_intro", kind=kind_label(kind)),
+        reply_text("case_summary_content", content=content),
+        reply_text("case_summary_place", unit=unit_name) + (f" ({location})" if location else ""),
+        reply_text("case_summary_category", category=category_name(category)),
     ]
     if consent:
-        contact = ", ".join(x for x in (name, phone) if x) or "không để lại"
-        lines.append(f"• Liên hệ: {contact}")
+        contact = ", ".join(x for x in (name, phone) if x) or reply_text("case_summary_no_contact")
+        lines.append(reply_text("case_summary_contact", contact=contact))
     else:
-        lines.append("• Gửi ẩn danh (không lưu họ tên, số điện thoại)")
-    lines.append("Bấm \"Gửi\" để gửi, chọn mục cần sửa, hoặc \"Hủy\" để hủy.")
+        lines.append(reply_text("case_summary_anonymous"))
+    lines.append(reply_text("case_summary_confirm"))
     return "\n".join(lines)

@@ -10,29 +10,25 @@ from sqlalchemy.orm import Session
 
 from bot.cases.lookup import StatusView
 from bot.db.models import Case, Outbox, OutboxKind
+from bot.knowledge.replies import reply_text
 from bot.settings import get_settings
 
-STATUS_LABELS = {
-    "new": "Mới tiếp nhận, đang chờ phân công",
-    "acknowledged": "Đã tiếp nhận, đang phân công cán bộ",
-    "in_progress": "Đang được xem xét, giải quyết",
-    "resolved": "Đã giải quyết",
-    "rejected": "Không thụ lý",
-    "closed": "Đã đóng",
-}
-NOT_FOUND = (
-    "Tôi không tìm thấy hồ sơ nào với mã này trong các hồ sơ bạn đã gửi qua kênh này. Bạn kiểm "
-    "tra lại mã (dạng KN-2611-0042), hoặc nhắn \"gặp cán bộ\" nếu cần hỗ trợ."
-)
-INVALID_CODE = (
-    "\"{code}\" không phải là một mã hồ sơ hợp lệ. Mã hồ sơ có dạng KN-2611-0042 (phản ánh, "
-    "kiến nghị), GY-2611-0042 (góp ý) hoặc HT-2611-0042 (gặp cán bộ). Bạn kiểm tra lại mã, hoặc "
-    "nhắn \"hồ sơ của tôi\" để xem hồ sơ gần nhất bạn đã gửi."
-)
-NO_CASES = (
-    "Tôi chưa thấy hồ sơ nào bạn gửi qua kênh này. Nếu bạn có mã hồ sơ (dạng KN-2611-0042), "
-    "hãy nhắn mã đó cho tôi."
-)
+
+def status_labels() -> dict[str, str]:
+    """How each status is worded for the citizen (content/replies.yml)."""
+    return {
+        "new": reply_text("status_label_new"),
+        "acknowledged": reply_text("status_label_acknowledged"),
+        "in_progress": reply_text("status_label_in_progress"),
+        "resolved": reply_text("status_label_resolved"),
+        "rejected": reply_text("status_label_rejected"),
+        "closed": reply_text("status_label_closed"),
+    }
+
+
+def status_label(status: str) -> str:
+    """The citizen's wording of ``status`` (the status itself when it has none)."""
+    return status_labels().get(status, status)
 
 
 def last_public_reply(session: Session, ref_code: str) -> str | None:
@@ -49,17 +45,17 @@ def last_public_reply(session: Session, ref_code: str) -> str | None:
     return None
 
 
-def _local(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo(get_settings().timezone)).strftime("%H:%M ngày %d/%m/%Y")
+def _local(moment: datetime) -> datetime:
+    return moment.astimezone(ZoneInfo(get_settings().timezone))
 
 
 def describe(view: StatusView, reply: str | None) -> str:
     status = view.status.value if hasattr(view.status, "value") else str(view.status)
     lines = [
-        f"Hồ sơ {view.ref_code}: {STATUS_LABELS.get(status, status)}.",
-        f"Đơn vị xử lý: {view.unit_name}.",
-        f"Cập nhật gần nhất: {_local(view.updated_at)}.",
+        reply_text("status_line_case", ref=view.ref_code, status=status_label(status)),
+        reply_text("status_line_unit", unit=view.unit_name),
+        reply_text("status_line_updated", when=_local(view.updated_at)),
     ]
     if reply:
-        lines.append(f"Trả lời của cán bộ: {reply}")
+        lines.append(reply_text("status_line_reply", reply=reply))
     return "\n".join(lines)

@@ -22,9 +22,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.knowledge.replies import reply_text
+
 __all__ = [
     "FACEBOOK",
-    "NUMBER_HINT",
     "WEB",
     "ZALO",
     "Capabilities",
@@ -39,10 +40,6 @@ __all__ = [
     "split_text",
 ]
 
-#: The line under numbered choices.
-NUMBER_HINT = "Nhắn số để chọn."
-#: Text sent with quick replies when the response has none (Facebook requires some).
-CHOOSE_PROMPT = "Mời bạn chọn:"
 
 
 @dataclass(frozen=True)
@@ -108,10 +105,10 @@ def cut_title(title: str, limit: int) -> str:
 
 
 def numbered_text(text: str, choices: Sequence[Choice]) -> str:
-    """``text``, then "1. …" per choice, then :data:`NUMBER_HINT`."""
+    """``text``, then "1. …" per choice, then ``choice_number_hint``."""
     lines = [f"{n}. {choice.title}" for n, choice in enumerate(choices, start=1)]
     head = text.strip()
-    body = "\n".join(lines) + "\n" + NUMBER_HINT
+    body = "\n".join(lines) + "\n" + reply_text("choice_number_hint")
     return f"{head}\n\n{body}" if head else body
 
 
@@ -185,7 +182,7 @@ def render(message: Mapping[str, Any], caps: Capabilities) -> Rendered:
     if choices and len(choices) <= caps.max_quick_replies:
         quick = tuple(Choice(cut_title(c.title, caps.quick_reply_title), c.payload)
                       for c in choices)
-        pieces = split_text(text, caps.max_text) or [CHOOSE_PROMPT]
+        pieces = split_text(text, caps.max_text) or [reply_text("choice_prompt")]
         parts += [Part(p) for p in pieces[:-1]]
         parts.append(Part(pieces[-1], quick_replies=quick))
     elif choices:

@@ -36,16 +36,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.pipeline import ACK_GATE
+from bot.knowledge.replies import reply_text
 from bot.settings import rest_concurrent_turns
 
 logger = logging.getLogger(__name__)
 
-TURN_FAILED = (
-    "Xin lỗi, hệ thống đang tạm gián đoạn nên chưa xử lý được tin nhắn này. "
-    "Bạn vui lòng gửi lại sau ít phút."
-)
-BAD_REQUEST = "Thiếu mã người gửi (sender) hoặc nội dung tin nhắn (message)."
-FOREIGN_SENDER = "Mã người gửi này thuộc kênh Facebook hoặc Zalo, không dùng được ở đây."
 
 
 def foreign_sender(sender: str) -> bool:
@@ -104,11 +99,11 @@ class RestChannel(RestInput):
             sender = body.get("sender")
             text = body.get("message")
             if not isinstance(sender, str) or not sender or not isinstance(text, str):
-                return response.json({"error": BAD_REQUEST}, status=400)
+                return response.json({"error": reply_text("chat_bad_request")}, status=400)
             if foreign_sender(sender):
                 logger.warning("refused a REST message into conversation %s (a channel's id)",
                                sender)
-                return response.json({"error": FOREIGN_SENDER}, status=403)
+                return response.json({"error": reply_text("chat_foreign_sender")}, status=403)
             collector = CollectingOutputChannel()
             message = UserMessage(
                 text,
@@ -128,7 +123,7 @@ class RestChannel(RestInput):
                     exc_info=logger.isEnabledFor(logging.DEBUG),
                 )
                 return response.json(
-                    {"error": TURN_FAILED, "messages": collector.messages}, status=503
+                    {"error": reply_text("chat_turn_failed"), "messages": collector.messages}, status=503
                 )
             return response.json(collector.messages)
 

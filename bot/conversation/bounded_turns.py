@@ -20,7 +20,7 @@ much one sender could send. Three bounds, applied in the Rasa process by :mod:`b
   the wait (``sys.setswitchinterval``) in the Rasa process only.
 * **A per-sender rate limit.** Past :data:`RATE_LIMIT_MESSAGES` messages in
   :data:`RATE_LIMIT_WINDOW_SECONDS`, a sender's messages are not parsed; the first one over the
-  limit in a window gets :data:`RATE_LIMIT_REPLY`, the rest are logged and not answered (a flood
+  limit in a window gets ``rate_limit_reply`` (content/replies.yml), the rest are logged and not answered (a flood
   answered message for message would be a flood the other way). The count is per process: each
   replica bounds its own work, which is the point.
 """
@@ -40,7 +40,6 @@ from bot.settings import env_float, env_int
 __all__ = [
     "MAX_KEPT_CHARS",
     "MAX_NLU_CHARS",
-    "RATE_LIMIT_REPLY",
     "SenderRateLimiter",
     "cut_for_nlu",
     "kept_text",
@@ -60,11 +59,6 @@ GIL_SWITCH_SECONDS = env_float("GIL_SWITCH_SECONDS", 0.0005)
 #: Messages one sender may send in the window before they are held back.
 RATE_LIMIT_MESSAGES = env_int("SENDER_RATE_LIMIT_MESSAGES", 30, minimum=1)
 RATE_LIMIT_WINDOW_SECONDS = env_float("SENDER_RATE_LIMIT_WINDOW_SECONDS", 60.0)
-#: What a sender over the limit is told, once per window.
-RATE_LIMIT_REPLY = (
-    "Bạn đang gửi tin nhắn nhanh hơn mức hệ thống xử lý được. Xin vui lòng chờ khoảng một phút "
-    "rồi gửi tiếp; những nội dung đã gửi trước đó vẫn được ghi nhận."
-)
 
 
 def kept_text(text: str, channel: str | None) -> str:

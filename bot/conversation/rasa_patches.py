@@ -121,6 +121,7 @@ def _patch_bounded_turns() -> None:
     from rasa.shared.core.trackers import DialogueStateTracker
 
     from bot.conversation import bounded_turns
+    from bot.knowledge.replies import reply_text
 
     sys.setswitchinterval(bounded_turns.GIL_SWITCH_SECONDS)
     original_handle = MessageProcessor.handle_message
@@ -133,7 +134,7 @@ def _patch_bounded_turns() -> None:
                 logger.warning("sender over the rate limit: message not handled (%s)", verdict)
                 if verdict == "tell":
                     await message.output_channel.send_response(
-                        message.sender_id, {"text": bounded_turns.RATE_LIMIT_REPLY})
+                        message.sender_id, {"text": reply_text("rate_limit_reply")})
                 if isinstance(message.output_channel, CollectingOutputChannel):
                     return message.output_channel.messages
                 return None
@@ -163,15 +164,6 @@ def _patch_bounded_turns() -> None:
     MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
 
 
-#: What the citizen hears when a custom action could not run (action server down, frozen or
-#: answering an error): never silence, and never "saved" when nothing was.
-ACTION_FAILED_REPLY = (
-    "Xin lỗi, hệ thống đang gặp sự cố nên yêu cầu vừa rồi của bạn CHƯA được xử lý (nếu bạn vừa "
-    "gửi phản ánh, góp ý thì nội dung CHƯA được lưu). Bạn vui lòng gửi lại sau ít phút; nếu cần "
-    "gấp, hãy nhắn \"gặp cán bộ\"."
-)
-
-
 def _patch_failed_actions() -> None:
     """A custom action that fails to run says so to the citizen and ends the turn.
 
@@ -182,6 +174,8 @@ def _patch_failed_actions() -> None:
     """
     from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
     from rasa.shared.core.events import BotUttered, FollowupAction
+
+    from bot.knowledge.replies import reply_text
 
     original_run = RemoteAction.run
 
@@ -195,7 +189,7 @@ def _patch_failed_actions() -> None:
         except Exception:  # connection refused, timeout, 5xx, invalid answer
             logger.exception("custom action %s did not run: the citizen is told so",
                              self.name())
-            return [BotUttered(ACTION_FAILED_REPLY, metadata={"action_failed": self.name()}),
+            return [BotUttered(reply_text("action_failed"), metadata={"action_failed": self.name()}),
                     FollowupAction("action_listen")]
 
     RemoteAction.run = run  # type: ignore[method-assign]

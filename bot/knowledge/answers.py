@@ -11,41 +11,37 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.knowledge.programmes import ASPECT_LABELS, ASPECTS, KnowledgeBase, Programme, render_answer
+from bot.knowledge.programmes import ASPECTS, KnowledgeBase, Programme, aspect_labels, render_answer
+from bot.knowledge.replies import reply_text
 from bot.knowledge.units import UnitInfo
 from bot.vietnamese.normalize import fold
 
-HELPFUL_QUESTION = "Thông tin này có giúp ích cho bạn không?"
-HELPFUL_BUTTONS = [
-    {"title": "Có, cảm ơn", "payload": "/affirm"},
-    {"title": "Không", "payload": "/deny"},
-]
-ASK_UNIT = (
-    "Bạn đang ở phường, xã nào? Bạn cho tôi biết tên phường hoặc xã (ví dụ: \"phường Láng\") "
-    "để tôi chỉ đúng nơi liên hệ nhé."
-)
-NO_LOCAL_FACTS = (
-    "Hiện tôi chưa có {what} của {unit}. Bạn vui lòng hỏi Ban Công tác Mặt trận ở thôn, tổ dân "
-    "phố nơi bạn ở, hoặc đến trực tiếp trụ sở Ủy ban nhân dân {place} để được hướng dẫn."
-)
-UNKNOWN_UNIT_FALLBACK = (
-    "Để biết địa chỉ, số điện thoại cụ thể, bạn hãy hỏi Ban Công tác Mặt trận ở thôn, tổ dân phố "
-    "hoặc Ủy ban Mặt trận Tổ quốc xã, phường nơi bạn cư trú (bạn cũng có thể nhắn cho tôi tên "
-    "phường, xã của bạn)."
-)
-_CONTACT_FIELDS = (
-    ("address", "Địa chỉ"),
-    ("phone", "Điện thoại"),
-    ("email", "Email"),
-    ("hours", "Giờ làm việc"),
-    ("reception", "Lịch tiếp công dân"),
-)
-_DONATION_FIELDS = (
-    ("account_name", "Tên tài khoản"),
-    ("account_number", "Số tài khoản"),
-    ("bank", "Ngân hàng"),
-    ("note", "Nội dung chuyển khoản"),
-)
+
+def helpful_buttons() -> list[dict[str, str]]:
+    """The buttons under "did that help?" (the question is ``helpful_question``)."""
+    return [
+        {"title": reply_text("button_helpful_yes"), "payload": "/affirm"},
+        {"title": reply_text("button_helpful_no"), "payload": "/deny"},
+    ]
+
+
+def _contact_fields() -> tuple[tuple[str, str], ...]:
+    return (
+        ("address", reply_text("contact_label_address")),
+        ("phone", reply_text("contact_label_phone")),
+        ("email", reply_text("contact_label_email")),
+        ("hours", reply_text("contact_label_hours")),
+        ("reception", reply_text("contact_label_reception")),
+    )
+
+
+def _donation_fields() -> tuple[tuple[str, str], ...]:
+    return (
+        ("account_name", reply_text("donation_label_account_name")),
+        ("account_number", reply_text("donation_label_account_number")),
+        ("bank", reply_text("donation_label_bank")),
+        ("note", reply_text("donation_label_note")),
+    )
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,7 @@ def contact_facts(unit: UnitInfo) -> str | None:
     """The unit's known contact facts as one sentence block, or None when none is known."""
     lines = [
         f"{label}: {str(unit.contact.get(key) or '').strip()}"
-        for key, label in _CONTACT_FIELDS
+        for key, label in _contact_fields()
         if str(unit.contact.get(key) or "").strip()
     ]
     if not lines:
@@ -84,25 +80,25 @@ def donation_facts(unit: UnitInfo) -> str | None:
     donation: Mapping[str, object] = unit.donation or {}
     lines = [
         f"{label}: {str(donation.get(key) or '').strip()}"
-        for key, label in _DONATION_FIELDS
+        for key, label in _donation_fields()
         if str(donation.get(key) or "").strip()
     ]
-    if not any(key == "account_number" and str(donation.get(key) or "").strip()
-               for key, _ in _DONATION_FIELDS):
+    if not str(donation.get("account_number") or "").strip():
         return None
-    return f"Tài khoản tiếp nhận ủng hộ của {unit.name}: " + "; ".join(lines) + "."
+    return reply_text("donation_facts", unit=unit.name, facts="; ".join(lines))
 
 
 def unit_contact_sentence(unit: UnitInfo | None, *, with_donation: bool = False) -> str:
     """What replaces ``{unit_contact}``: the facts, or an honest "ask here" sentence."""
     if unit is None:
-        return UNKNOWN_UNIT_FALLBACK
+        return reply_text("contact_unknown_unit")
     parts = []
     facts = contact_facts(unit)
     parts.append(
         facts
         if facts
-        else NO_LOCAL_FACTS.format(what="địa chỉ và số điện thoại", unit=unit.name, place=_place(unit))
+        else reply_text("contact_no_local_facts", what=reply_text("contact_what_address_phone"),
+                        unit=unit.name, place=_place(unit))
     )
     if with_donation:
         donation = donation_facts(unit)
@@ -128,7 +124,7 @@ def canonical_programme(value: str | None, kb: KnowledgeBase) -> str | None:
 
 def programme_menu(kb: KnowledgeBase) -> Reply:
     return Reply(
-        "Bạn muốn tìm hiểu về chương trình, hoạt động nào của Mặt trận?",
+        reply_text("programme_menu"),
         [
             {"title": p.button_title, "payload": payload("ask_programme", programme=p.programme)}
             for p in kb.programmes
@@ -155,14 +151,15 @@ def candidates_menu(kb: KnowledgeBase, candidates: list[str], aspect: str | None
     buttons = [{"title": p.button_title,
                 "payload": payload("ask_programme", programme=p.programme, **extra)}
                for p in known]
-    buttons.append({"title": "Chương trình khác", "payload": "/ask_programme"})
-    return Reply("Bạn đang hỏi về chương trình nào dưới đây ạ?", buttons)
+    buttons.append({"title": reply_text("button_programme_other"), "payload": "/ask_programme"})
+    return Reply(reply_text("programme_which_of_these"), buttons)
 
 
 def aspect_buttons(programme: Programme, exclude: str | None = None) -> list[dict[str, str]]:
+    labels = aspect_labels()
     return [
         {
-            "title": ASPECT_LABELS[aspect],
+            "title": labels[aspect],
             "payload": payload("ask_programme", programme=programme.programme, aspect=aspect),
         }
         for aspect in ASPECTS
@@ -200,7 +197,7 @@ def unanswered_question(
 
 def programme_overview(programme: Programme) -> Reply:
     return Reply(
-        f"{programme.title}: {programme.summary}\n\nBạn muốn biết thêm điều gì?",
+        f"{programme.title}: {programme.summary}\n\n" + reply_text("programme_more"),
         aspect_buttons(programme),
     )
 
@@ -211,17 +208,16 @@ def programme_answer(programme: Programme, aspect: str, unit: UnitInfo | None) -
     if raw is None:
         return None
     contact = unit_contact_sentence(unit, with_donation=aspect == "ung_ho")
-    return Reply(render_answer(raw, contact, UNKNOWN_UNIT_FALLBACK))
+    return Reply(render_answer(raw, contact, reply_text("contact_unknown_unit")))
 
 
 def honest_overview(programme: Programme, unit: UnitInfo | None) -> list[Reply]:
     """"I don't know exactly, here is who can" — then the general information."""
-    who = unit.name if unit else "Ủy ban Mặt trận Tổ quốc xã, phường nơi bạn cư trú"
+    who = unit.name if unit else reply_text("answer_who_default")
     return [
         Reply(
-            f"Xin lỗi, tôi chưa có thông tin chính xác để trả lời câu hỏi này. Để có câu trả "
-            f"lời đúng, bạn hãy hỏi {who}, hoặc nhắn \"gặp cán bộ\" để cán bộ trả lời bạn.",
-            [{"title": "Gặp cán bộ", "payload": "/request_human"}],
+            reply_text("answer_not_exact", who=who),
+            [{"title": reply_text("button_person"), "payload": "/request_human"}],
         ),
         programme_overview(programme),
     ]
@@ -229,12 +225,11 @@ def honest_overview(programme: Programme, unit: UnitInfo | None) -> list[Reply]:
 
 def no_answer(programme: Programme, aspect: str, unit: UnitInfo | None) -> Reply:
     """An honest "I don't know, here is who can" for an aspect the KB does not cover."""
-    who = unit.name if unit else "Ủy ban Mặt trận Tổ quốc xã, phường nơi bạn cư trú"
+    who = unit.name if unit else reply_text("answer_who_default")
     return Reply(
-        f"Xin lỗi, tôi chưa có thông tin về \"{ASPECT_LABELS.get(aspect, aspect)}\" của "
-        f"{programme.title}. Để có câu trả lời chính xác, bạn hãy hỏi {who}, hoặc nhắn "
-        "\"gặp cán bộ\" để cán bộ trả lời bạn.",
-        [{"title": "Gặp cán bộ", "payload": "/request_human"}],
+        reply_text("answer_no_aspect", aspect=aspect_labels().get(aspect, aspect),
+                   programme=programme.title, who=who),
+        [{"title": reply_text("button_person"), "payload": "/request_human"}],
     )
 
 
@@ -243,18 +238,15 @@ def contact_answer(unit: UnitInfo) -> Reply:
     if facts:
         return Reply(facts)
     return Reply(
-        NO_LOCAL_FACTS.format(
-            what="địa chỉ, số điện thoại và lịch tiếp công dân",
-            unit=unit.name,
-            place=_place(unit),
-        ),
-        [{"title": "Gặp cán bộ", "payload": "/request_human"}],
+        reply_text("contact_no_local_facts", what=reply_text("contact_what_all"),
+                   unit=unit.name, place=_place(unit)),
+        [{"title": reply_text("button_person"), "payload": "/request_human"}],
     )
 
 
 def unit_choice(candidates: list[UnitInfo], intent: str, entity: str) -> Reply:
     return Reply(
-        "Tôi thấy có mấy đơn vị trùng tên. Bạn ở đơn vị nào ạ?",
+        reply_text("unit_which"),
         [
             {"title": (c.short_name or c.name)[:20], "payload": payload(intent, **{entity: c.code})}
             for c in candidates[:10]

@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
+from bot.knowledge.replies import reply_text
 from bot.settings import get_settings
 
 HUMAN_PAYLOAD = "/request_human"
-HUMAN_LABEL = "Gặp cán bộ"
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def clarification_options(
         options.append(Option(labels.labels[name], f"/{name}"))
         if len(options) == limit:
             break
-    options.append(Option(HUMAN_LABEL, HUMAN_PAYLOAD))
+    options.append(Option(reply_text("button_person"), HUMAN_PAYLOAD))
     return options
 
 

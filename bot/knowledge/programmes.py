@@ -19,13 +19,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
 __all__ = [
     "ASPECTS",
-    "ASPECT_LABELS",
-    "DEFAULT_CONTACT_FALLBACK",
     "UNIT_CONTACT_PLACEHOLDER",
+    "aspect_labels",
     "KnowledgeBase",
     "KnowledgeBaseError",
     "Programme",
@@ -43,26 +41,23 @@ ASPECTS: tuple[str, ...] = (
     "thoi_gian",
 )
 
-#: Short Vietnamese button labels (≤ 20 characters each) for the aspects.
-ASPECT_LABELS: Mapping[str, str] = MappingProxyType(
-    {
-        "gioi_thieu": "Là gì?",
-        "doi_tuong": "Dành cho ai?",
-        "cach_tham_gia": "Cách tham gia",
-        "ung_ho": "Cách ủng hộ",
-        "lien_he": "Liên hệ ai?",
-        "thoi_gian": "Khi nào?",
+
+def aspect_labels() -> dict[str, str]:
+    """Short button labels (≤ 20 characters each) for the aspects, from content/replies.yml."""
+    from bot.knowledge.replies import reply_text  # here: the replies' loader imports this module
+
+    return {
+        "gioi_thieu": reply_text("aspect_gioi_thieu"),
+        "doi_tuong": reply_text("aspect_doi_tuong"),
+        "cach_tham_gia": reply_text("aspect_cach_tham_gia"),
+        "ung_ho": reply_text("aspect_ung_ho"),
+        "lien_he": reply_text("aspect_lien_he"),
+        "thoi_gian": reply_text("aspect_thoi_gian"),
     }
-)
+
 
 #: The one placeholder an answer may contain.
 UNIT_CONTACT_PLACEHOLDER = "{unit_contact}"
-
-#: A fallback for :func:`render_answer` when the unit has no contact facts configured.
-DEFAULT_CONTACT_FALLBACK = (
-    "Bạn vui lòng hỏi Ban Công tác Mặt trận ở thôn, tổ dân phố hoặc đến trụ sở Ủy ban "
-    "Mặt trận Tổ quốc Việt Nam xã, phường nơi bạn cư trú để được hướng dẫn cụ thể."
-)
 
 #: Button titles must fit Facebook's quick replies (20 characters).
 SHORT_TITLE_MAX = 20

@@ -25,25 +25,11 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.knowledge.replies import reply_text
 from bot.moderation import SpamRateLimiter, Verdict, load_rules, moderate
 
 logger = logging.getLogger(__name__)
 
-BLOCKED = (
-    "Tin nhắn của bạn có nội dung giống quảng cáo, lừa đảo hoặc lời lẽ không phù hợp nên chưa "
-    "được tiếp nhận thành phản ánh. Nếu bạn muốn phản ánh một sự việc (kể cả việc bị lừa đảo, "
-    "cờ bạc), bạn hãy mô tả lại sự việc; hoặc nhắn \"gặp cán bộ\" để được hỗ trợ trực tiếp."
-)
-RATE_LIMITED = (
-    "Bạn đã gửi nhiều tin nhắn bị chặn trong thời gian ngắn. Vui lòng thử lại sau ít phút, hoặc "
-    "liên hệ trực tiếp Ủy ban Mặt trận Tổ quốc xã, phường nơi bạn cư trú."
-)
-
-CALM_REPLY = (
-    "Tôi hiểu bạn đang bực bội. Nếu có sự việc cần phản ánh hoặc điều cần hỏi, bạn cứ nhắn cụ "
-    "thể (việc gì, ở đâu), tôi sẽ chuyển tới cán bộ Mặt trận; hoặc nhắn \"gặp cán bộ\" để được "
-    "hỗ trợ trực tiếp."
-)
 #: Markers a case carries for staff (``Case.moderation_verdict``).
 CLEAN, RUDE, THREAT = "clean", "rude", "threat"
 #: Vietnamese labels of the markers, for the Telegram card and the console.
@@ -100,8 +86,10 @@ class GateVerdict:
     @property
     def citizen_message(self) -> str:
         if self.insult_only:
-            return CALM_REPLY
-        return RATE_LIMITED if self.verdict.category == "rate_limited" else BLOCKED
+            return reply_text("moderation_calm")
+        if self.verdict.category == "rate_limited":
+            return reply_text("moderation_rate_limited")
+        return reply_text("moderation_blocked")
 
 
 def apply_policy(verdict: Verdict, text: str) -> GateVerdict:

@@ -20,12 +20,7 @@ from bot.cases.casework import reply_to_citizen
 from bot.cases.service import Actor, CaseDraft, create_case
 from bot.db.models import CaseKind, Quarantine
 from bot.db.types import utcnow
-
-RESTORED_MESSAGE = (
-    "Tin nhắn bạn gửi lúc {when} đã được cán bộ Mặt trận xem lại và tiếp nhận thành phản ánh, "
-    "mã hồ sơ {ref}. Xin lỗi bạn vì sự chậm trễ. Bạn có thể nhắn \"tra cứu {ref}\" để biết tình "
-    "trạng xử lý."
-)
+from bot.knowledge.replies import reply_text
 
 
 class AlreadyReviewed(ValueError):
@@ -72,8 +67,8 @@ def restore(session: Session, quarantine_id: int, *, staff_id: int, unit_code: s
         channel_user_id=row.channel_user_id, conversation_id=row.channel_user_id,
         unit_code=unit_code, moderation_verdict="restored",
     ), idempotency_key=f"quarantine-{row.id}", now=now, actor=Actor.staff(staff_id))
-    reply_to_citizen(session, created.id, RESTORED_MESSAGE.format(when=when_label,
-                                                                  ref=created.ref_code),
+    reply_to_citizen(session, created.id, reply_text("quarantine_restored", when=when_label,
+                                                             ref=created.ref_code),
                      actor=Actor.staff(staff_id), now=now)
     return Restored(created.id, created.ref_code)
 

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.knowledge.replies import reply_text
 from bot.observability.logs import bind_conversation
 from bot.web.keys import HTTP, SETTINGS
 
@@ -26,9 +27,6 @@ RASA_TIMEOUT_SECONDS = 30.0
 #: What aiohttp raises on a timeout: on Python 3.10 ``asyncio.TimeoutError`` is not the built-in
 #: ``TimeoutError`` (it is from 3.11 on), so both are named.
 TIMEOUTS = (asyncio.TimeoutError, TimeoutError)
-RASA_UNAVAILABLE = (
-    "Xin lỗi, hệ thống trả lời tự động đang tạm gián đoạn. Bạn vui lòng thử lại sau ít phút."
-)
 
 
 async def chat_page(request: web.Request) -> web.FileResponse:
@@ -40,21 +38,21 @@ async def send_message(request: web.Request) -> web.Response:
     try:
         body = await request.json()
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
-        return web.json_response({"error": "Nội dung gửi lên không hợp lệ."}, status=400)
+        return web.json_response({"error": reply_text("chat_invalid_body")}, status=400)
     if not isinstance(body, dict):
-        return web.json_response({"error": "Nội dung gửi lên không hợp lệ."}, status=400)
+        return web.json_response({"error": reply_text("chat_invalid_body")}, status=400)
     sender = str(body.get("sender") or "")
     message = body.get("message")
     if not isinstance(message, str):
-        return web.json_response({"error": "Thiếu nội dung tin nhắn."}, status=400)
+        return web.json_response({"error": reply_text("chat_no_message")}, status=400)
     if len(message) > MAX_MESSAGE_CHARS:
         return web.json_response(
-            {"error": f"Tin nhắn quá dài (tối đa {MAX_MESSAGE_CHARS} ký tự)."}, status=413
+            {"error": reply_text("chat_too_long", limit=MAX_MESSAGE_CHARS)}, status=413
         )
     try:
         uuid.UUID(sender)
     except ValueError:
-        return web.json_response({"error": "Mã phiên trò chuyện không hợp lệ."}, status=400)
+        return web.json_response({"error": reply_text("chat_invalid_session")}, status=400)
 
     with bind_conversation(f"web-{sender}"):  # Rasa's conversation id, on our log lines too
         return await _forward(request, f"web-{sender}", message)
@@ -71,11 +69,11 @@ async def _forward(request: web.Request, conversation_id: str, message: str) -> 
         ) as response:
             if response.status != 200:
                 logger.error("Rasa answered %s for a web chat message", response.status)
-                return web.json_response([{"text": RASA_UNAVAILABLE}], status=502)
+                return web.json_response([{"text": reply_text("chat_unavailable")}], status=502)
             replies = await response.json()
     except (aiohttp.ClientError, *TIMEOUTS) as error:
         logger.error("Rasa unreachable at %s: %s", url, error)
-        return web.json_response([{"text": RASA_UNAVAILABLE}], status=502)
+        return web.json_response([{"text": reply_text("chat_unavailable")}], status=502)
     return web.json_response(replies)
 
 
@@ -106,7 +104,7 @@ async def updates(request: web.Request) -> web.Response:
         uuid.UUID(sender)
         after = float(request.query.get("after", "0"))
     except ValueError:
-        return web.json_response({"error": "Tham số không hợp lệ."}, status=400)
+        return web.json_response({"error": reply_text("chat_invalid_query")}, status=400)
     settings = request.app[SETTINGS]
     url = f"{settings.rasa_url.rstrip('/')}/conversations/web-{sender}/tracker"
     params = {"include_events": "AFTER_RESTART"}

@@ -299,7 +299,7 @@ async def test_guessing_codes_is_paused_after_five_misses(database: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 18, item 7: status look-ups by code were not throttled (13 a second)."""
     from actions import status
-    from bot.cases.status import NOT_FOUND
+    NOT_FOUND = reply_text("status_not_found")
     TOO_MANY_MISSES = reply_text("status_too_many_misses")
 
     monkeypatch.setattr(status, "clock", lambda: 10_000.0)
@@ -328,7 +328,7 @@ async def test_guessing_codes_is_paused_after_five_misses(database: str,
                                   "ho so PA 2611 42 the nao roi"])
 async def test_a_code_in_another_format_is_called_invalid(database: str, text: str) -> None:
     """Issue 11, item 5: a code of the wrong form was ignored (the last case was shown)."""
-    from bot.cases.status import INVALID_CODE
+    INVALID_CODE = reply_text("status_invalid_code", code="{code}")
 
     said = CollectingDispatcher()
     await ActionCheckStatus().run(said, make_tracker(text, "check_status", sender_id="someone"),

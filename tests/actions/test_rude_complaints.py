@@ -15,7 +15,8 @@ from bot.cases.citizen import THREAT_RESPONSE, worst_marker
 from bot.db.engine import session_scope
 from bot.db.models import Case, Quarantine
 from bot.db.runtime import get_engine
-from bot.moderation.gate import CALM_REPLY, MARKER_LABELS, RUDE, THREAT
+from bot.knowledge.replies import reply_text
+from bot.moderation.gate import MARKER_LABELS, RUDE, THREAT
 from bot.notify.messages import load_card, render_case
 
 
@@ -33,7 +34,7 @@ async def test_a_bare_insult_gets_a_calm_reply_no_form_no_quarantine(database: s
     dispatcher = CollectingDispatcher()
     events = await ActionStartCase().run(dispatcher, make_tracker("đm lũ ăn hại",
                                                                   "submit_petition"), DOMAIN)
-    assert events == [] and texts(dispatcher) == [CALM_REPLY]
+    assert events == [] and texts(dispatcher) == [reply_text("moderation_calm")]
     with session_scope(get_engine(database)) as session:
         assert session.execute(select(func.count()).select_from(Quarantine)).scalar_one() == 0
 
@@ -73,7 +74,6 @@ def test_the_worst_marker_wins() -> None:
 async def test_the_citizen_can_see_what_is_held_about_them(database: str) -> None:
     """Issue 12, item 3: the right to access, in the conversation."""
     from actions.privacy import ActionShowMyData, mask_phone
-    from bot.knowledge.replies import reply_text
     HELD_INTRO = reply_text("data_held_intro")
 
     dispatcher = CollectingDispatcher()

@@ -6,7 +6,6 @@ import pytest
 
 from bot.channels.render import (
     FACEBOOK,
-    NUMBER_HINT,
     WEB,
     ZALO,
     Choice,
@@ -17,6 +16,7 @@ from bot.channels.render import (
     resolve_number,
     split_text,
 )
+from bot.knowledge.replies import reply_text
 
 GREET = {
     "text": "Xin chào! Bạn cần hỗ trợ gì ạ?",
@@ -58,7 +58,7 @@ def test_more_than_13_choices_become_numbered_text_on_facebook() -> None:
     rendered = render({"text": "Chọn phường:", "buttons": buttons}, FACEBOOK)
     assert all(not p.quick_replies for p in rendered.parts)
     assert rendered.parts[0].text.startswith("Chọn phường:\n\n1. Phường số 0\n")
-    assert rendered.parts[-1].text.endswith("14. Phường số 13\n" + NUMBER_HINT)
+    assert rendered.parts[-1].text.endswith("14. Phường số 13\n" + reply_text("choice_number_hint"))
     assert len(rendered.options) == 14
     thirteen = render({"text": "Chọn phường:", "buttons": buttons[:13]}, FACEBOOK)
     assert len(thirteen.parts[0].quick_replies) == 13 and thirteen.options == ()
@@ -146,4 +146,4 @@ def test_resolve_number_without_options() -> None:
 
 
 def test_numbered_text_without_text() -> None:
-    assert numbered_text("", [Choice("A", "/a")]) == "1. A\n" + NUMBER_HINT
+    assert numbered_text("", [Choice("A", "/a")]) == "1. A\n" + reply_text("choice_number_hint")

@@ -34,9 +34,9 @@ import pytest
 from trained_model import trained_model
 
 from bot.channels import facebook
-from bot.conversation.bounded_turns import MAX_KEPT_CHARS, RATE_LIMIT_MESSAGES, RATE_LIMIT_REPLY
-from bot.conversation.rasa_patches import ACTION_FAILED_REPLY
+from bot.conversation.bounded_turns import MAX_KEPT_CHARS, RATE_LIMIT_MESSAGES
 from bot.fakes.platforms import FakesProcess
+from bot.knowledge.replies import reply_text
 from tools.env import child_env
 from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
 
@@ -186,11 +186,11 @@ def test_a_sender_over_the_rate_limit_is_told_once_and_others_are_served(stack: 
         return said, texts(other)
 
     said, other = asyncio.run(scenario())
-    assert all(replies and RATE_LIMIT_REPLY not in replies
+    assert all(replies and reply_text("rate_limit_reply") not in replies
                for replies in said[:RATE_LIMIT_MESSAGES])
-    assert said[RATE_LIMIT_MESSAGES] == [RATE_LIMIT_REPLY]
+    assert said[RATE_LIMIT_MESSAGES] == [reply_text("rate_limit_reply")]
     assert said[RATE_LIMIT_MESSAGES + 1:] == [[], []]  # told once per window, not per message
-    assert other and RATE_LIMIT_REPLY not in other
+    assert other and reply_text("rate_limit_reply") not in other
 
 
 def test_with_the_action_server_dead_the_citizen_hears_it_was_not_saved(stack: Stack) -> None:
@@ -205,4 +205,4 @@ def test_with_the_action_server_dead_the_citizen_hears_it_was_not_saved(stack: S
 
     code, said = asyncio.run(scenario())
     assert code == 200
-    assert ACTION_FAILED_REPLY in said
+    assert reply_text("action_failed") in said

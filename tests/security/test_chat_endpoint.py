@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.knowledge.replies import reply_text
 from bot.settings import Settings
 from bot.web import chat
 from bot.web.app import create_app
@@ -51,7 +52,7 @@ async def test_a_frozen_rasa_gets_the_designed_message(frozen_rasa: str,
         answer = await client.post("/chat/api/message",
                                    json={"sender": str(uuid.uuid4()), "message": "Gửi"})
         assert answer.status == 502
-        assert await answer.json() == [{"text": chat.RASA_UNAVAILABLE}]
+        assert await answer.json() == [{"text": reply_text("chat_unavailable")}]
     finally:
         await client.close()
 

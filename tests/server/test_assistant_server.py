@@ -290,12 +290,12 @@ def test_a_status_question_inside_the_form_is_answered_and_the_form_goes_on(
         assistant: Assistant) -> None:
     from bot.knowledge.replies import reply_text
     RESUME_NOTE = reply_text("case_resume_note")
-    from bot.cases.status import NO_CASES
+    from bot.knowledge.replies import reply_text
 
     sender = f"t-{uuid.uuid4()}"
     _at_category_step(assistant, sender)
     answered = _texts(assistant.send(sender, "đơn của tôi sao rồi"))
-    assert NO_CASES in answered
+    assert reply_text("status_no_cases") in answered
     assert RESUME_NOTE in answered and "Sự việc thuộc lĩnh vực nào?" in answered
     # The category typed in words, not tapped, is taken; the form moves on to consent.
     moved_on = _texts(assistant.send(sender, "ha tang"))

@@ -15,6 +15,7 @@ from rasa.core.processor import MessageProcessor
 
 from bot.conversation import bounded_turns, rasa_patches
 from bot.conversation.bounded_turns import SenderRateLimiter, cut_for_nlu, kept_text
+from bot.knowledge.replies import reply_text
 
 
 def test_the_rate_limit_tells_once_per_window_then_recovers() -> None:
@@ -81,7 +82,7 @@ async def test_a_sender_over_the_limit_is_told_once_then_not_parsed(
     never = processor(lambda *args: pytest.fail("a limited message reached NLU"))
     first = UserMessage("a" * 30_000, CollectingOutputChannel(), "flood", input_channel="zalo")
     answers = await MessageProcessor.handle_message(never, first)  # type: ignore[arg-type]
-    assert answers == [{"recipient_id": "flood", "text": bounded_turns.RATE_LIMIT_REPLY}]
+    assert answers == [{"recipient_id": "flood", "text": reply_text("rate_limit_reply")}]
     assert len(first.text or "") == 2000  # Zalo's ceiling
     second = UserMessage("b", CollectingOutputChannel(), "flood")
     assert await MessageProcessor.handle_message(never, second) == []  # type: ignore[arg-type]

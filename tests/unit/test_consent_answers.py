@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cases.intake import CONSENT_NOTICE, read_consent
+from bot.cases.intake import read_consent
+from bot.knowledge.replies import reply_text
 
 
 @pytest.mark.parametrize(("text", "intent", "expected"), [
@@ -31,6 +32,7 @@ def test_consent_is_read_from_the_words(text: str, intent: str | None,
 
 
 def test_the_notice_cites_the_law_in_force() -> None:
-    assert "91/2025/QH15" in CONSENT_NOTICE and "356/2025/NĐ-CP" in CONSENT_NOTICE
-    assert "13/2023" not in CONSENT_NOTICE
-    assert "Đồng ý" in CONSENT_NOTICE and "Gửi ẩn danh" in CONSENT_NOTICE
+    notice = reply_text("case_consent_notice")
+    assert "91/2025/QH15" in notice and "356/2025/NĐ-CP" in notice
+    assert "13/2023" not in notice
+    assert "Đồng ý" in notice and "Gửi ẩn danh" in notice

@@ -13,15 +13,15 @@ import pytest
 
 from bot.knowledge.programme_files import known_programmes, load_knowledge_base, main
 from bot.knowledge.programmes import (
-    ASPECT_LABELS,
     ASPECTS,
-    DEFAULT_CONTACT_FALLBACK,
     UNIT_CONTACT_PLACEHOLDER,
     KnowledgeBase,
     KnowledgeBaseError,
+    aspect_labels,
     missing_entries,
     render_answer,
 )
+from bot.knowledge.replies import reply_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_DIR = ROOT / "content" / "programmes"
@@ -217,8 +217,8 @@ def test_contact_answers_carry_the_unit_contact(shipped: KnowledgeBase, programm
 
 
 def test_labels() -> None:
-    assert list(ASPECT_LABELS) == list(ASPECTS)
-    labels = list(ASPECT_LABELS.values())
+    assert list(aspect_labels()) == list(ASPECTS)
+    labels = list(aspect_labels().values())
     assert len(set(labels)) == len(labels)
     for label in labels:
         assert 0 < len(label) <= 20 and has_proper_diacritics(label), label
@@ -296,7 +296,7 @@ def test_render_answer(text: str, contact: str | None, expected: str) -> None:
 def test_render_shipped_answers_leave_no_placeholder(shipped: KnowledgeBase) -> None:
     for p in shipped.programmes:
         for aspect in p.aspects:
-            rendered = render_answer(p.answers[aspect], None, DEFAULT_CONTACT_FALLBACK)
+            rendered = render_answer(p.answers[aspect], None, reply_text("contact_unknown_unit"))
             assert "{" not in rendered and "}" not in rendered, f"{p.programme}.{aspect}"
 
 

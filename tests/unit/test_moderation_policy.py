@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.knowledge.replies import reply_text
 from bot.moderation import moderate
-from bot.moderation.gate import CALM_REPLY, CLEAN, RUDE, THREAT, apply_policy, carries_request
+from bot.moderation.gate import CLEAN, RUDE, THREAT, apply_policy, carries_request
 
 
 def gate(text: str):  # type: ignore[no-untyped-def]
@@ -47,7 +48,7 @@ def test_everyday_words_are_not_rudeness(text: str) -> None:
 @pytest.mark.parametrize("text", ["bot ngu vl", "đm lũ ăn hại", "đồ óc chó, đm"])
 def test_an_insult_with_nothing_asked_gets_a_calm_reply_and_no_case(text: str) -> None:
     verdict = gate(text)
-    assert verdict.insult_only and verdict.citizen_message == CALM_REPLY
+    assert verdict.insult_only and verdict.citizen_message == reply_text("moderation_calm")
 
 
 def test_a_threat_is_taken_and_raised() -> None:

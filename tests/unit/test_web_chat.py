@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.knowledge.replies import reply_text
 from bot.settings import Settings
 from bot.web.app import create_app
-from bot.web.chat import RASA_UNAVAILABLE
 
 
 async def _fake_rasa(received: list[dict[str, Any]]) -> TestServer:
@@ -85,7 +85,7 @@ async def test_rasa_down_is_said_plainly() -> None:
             "/chat/api/message", json={"sender": str(uuid.uuid4()), "message": "xin chào"}
         )
         assert response.status == 502
-        assert (await response.json()) == [{"text": RASA_UNAVAILABLE}]
+        assert (await response.json()) == [{"text": reply_text("chat_unavailable")}]
     finally:
         await client.close()
 

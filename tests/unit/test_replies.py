@@ -154,6 +154,7 @@ VIETNAMESE_MODULES = {
     "bot/moderation/ratelimit.py": "a rate-limit verdict's explanation, shown to staff",
     "bot/moderation/normalise.py": "letter-folding tables matched against messages",
     "bot/cases/casework.py": "staff casework: its errors and status labels are the console's",
+    "bot/cases/cluster_words.py": "place and problem phrases matched against case texts",
 }
 
 #: Single literals elsewhere that must stay in the code: (module, how the literal starts) and
@@ -166,7 +167,7 @@ VIETNAMESE_LITERALS = {
         "the handoff case's reason, read by staff",
     ("bot/cases/legal_deadlines.py", "Điều "): "an article citation, shown to staff only",
     ("bot/cases/legal_deadlines.py", "khoản "): "an article citation, shown to staff only",
-    ("bot/cases/legal_type.py", "); tố cáo recall "): "the classifier's evaluation report",
+    ("bot/cases/legal_type_eval.py", "); tố cáo recall "): "the classifier's evaluation report",
     ("bot/cases/legal_type_record.py", "Loại vụ việc không hợp lệ"):
         "an error of the staff console's type correction",
     ("bot/cases/legal_type_record.py", "Không tìm thấy hồ sơ."):

@@ -354,8 +354,9 @@ def _decide(probs: Mapping[str, float]) -> LegalTypeGuess:
 
 def needs_complaint_detail(text: str) -> bool:
     """Whether a petition being written reads clearly as a khiếu nại, so the form asks which
-    decision or act it is about and when the citizen learned of it (the time to complain runs
-    from then: Law on Complaints 02/2011/QH13, Art. 9)."""
+    decision or act it is about and when the citizen learned of it (the time to complain, 90
+    days under Law on Complaints 02/2011/QH13, runs from then; the article is not verified, see
+    ``content/legal_deadlines.yml``)."""
     guess = classify(text)
     return guess.type == "khieu_nai" and not guess.unsure
 

@@ -7,7 +7,10 @@ to know where Rasa runs, and no CORS opening on Rasa is needed.
 from __future__ import annotations
 
 import asyncio
+import html
+import json
 import logging
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,26 @@ RASA_TIMEOUT_SECONDS = 30.0
 TIMEOUTS = (asyncio.TimeoutError, TimeoutError)
 
 
-async def chat_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "chat.html")
+#: ``{{html:key}}`` and ``{{js:key}}`` in the page: a text of content/replies.yml, escaped for
+#: HTML or written as a JavaScript string.
+_PLACEHOLDER = re.compile(r"\{\{(html|js):([a-z_]+)\}\}")
+
+
+def render_page(path: Path | None = None) -> str:
+    """The chat page with its texts from content/replies.yml (read on every request, so a
+    trainer's edit shows at the next page load)."""
+    page = (path or STATIC / "chat.html").read_text(encoding="utf-8")
+
+    def text(match: re.Match[str]) -> str:
+        value = reply_text(match.group(2))
+        return html.escape(value) if match.group(1) == "html" else json.dumps(value,
+                                                                                ensure_ascii=False)
+
+    return _PLACEHOLDER.sub(text, page)
+
+
+async def chat_page(request: web.Request) -> web.Response:
+    return web.Response(text=render_page(), content_type="text/html", charset="utf-8")
 
 
 async def send_message(request: web.Request) -> web.Response:

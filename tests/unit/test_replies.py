@@ -54,12 +54,24 @@ def _uses() -> Iterator[Use]:
                 first = node.args[0] if node.args else None
                 key = first.value if isinstance(first, ast.Constant) and isinstance(
                     first.value, str) else None
+                if key is None and path == ROOT / "bot" / "web" / "chat.py":
+                    continue  # the page's placeholders: their keys are followed by _page_uses
                 names = [k.arg for k in node.keywords]
                 supplied = None if None in names else frozenset(n for n in names if n)
                 yield Use(f"{path.relative_to(ROOT)}:{node.lineno}", name, key, supplied)
 
 
-USES = list(_uses())
+def _page_uses() -> Iterator[Use]:
+    """The chat page names its texts as ``{{html:key}}`` / ``{{js:key}}`` (bot/web/chat.py)."""
+    from bot.web.chat import _PLACEHOLDER, STATIC
+
+    page = STATIC / "chat.html"
+    for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+        for match in _PLACEHOLDER.finditer(line):
+            yield Use(f"{page.relative_to(ROOT)}:{number}", "page", match.group(2), frozenset())
+
+
+USES = list(_uses()) + list(_page_uses())
 
 
 def test_the_check_sees_the_code() -> None:
@@ -251,3 +263,15 @@ def test_the_literal_check_sees_a_hard_coded_reply() -> None:
     found = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
              and isinstance(n.value, str) and id(n) not in docs and VIETNAMESE.search(n.value)]
     assert found == ["Xin lỗi bạn", "Hồ sơ "]
+
+
+def test_the_chat_page_holds_no_vietnamese_and_every_text_resolves() -> None:
+    """The page's own words are content too: a trainer rewords them in content/replies.yml."""
+    from bot.web.chat import STATIC, render_page
+
+    raw = (STATIC / "chat.html").read_text(encoding="utf-8")
+    assert not VIETNAMESE.search(raw)
+    page = render_page()
+    assert "{{" not in page
+    assert f"<h1>{TEXTS['chat_page_heading']}</h1>" in page
+    assert f'send("/greet", "{TEXTS["chat_page_greeting"]}")' in page

@@ -6,6 +6,12 @@ loaded once, as in a running process) on every message of the labelled sets in
 p50, p95, p99 and max per message, by message length.
 
     PYTHONPATH=. .venv/bin/python -m bench.moderation_speed [--rounds 20]
+    PYTHONPATH=. .venv/bin/python -m bench.moderation_speed --rounds 3 --against <other checkout>
+
+Timings differ between sittings by more than the changes being measured, so ``--against``
+compares another checkout (e.g. ``git worktree add ../old <commit>``) with this one in one run:
+the same messages (this checkout's), each timed in its own process with its own code and rules,
+the two alternating three times, and prints the ratios.
 """
 
 from __future__ import annotations
@@ -40,10 +46,67 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+#: Run in a checkout (its own ``bot``): times every message of a JSON list, prints the timings.
+_TIMER = """
+import json, sys, time
+from bot.moderation import load_rules, moderate
+try:
+    from bot.moderation.gate import apply_policy
+except ImportError:  # checkouts before the layout of issue 13
+    from bot.moderation_gate import apply_policy
+texts = json.load(open(sys.argv[1], encoding="utf-8"))
+rules = load_rules()
+for text in texts:
+    apply_policy(moderate(text, rules), text)
+times = []
+for _ in range(int(sys.argv[2])):
+    for text in texts:
+        started = time.perf_counter()
+        apply_policy(moderate(text, rules), text)
+        times.append((time.perf_counter() - started) * 1000)
+print(json.dumps(times))
+"""
+
+
+def compare(other: Path, rounds: int) -> int:
+    """This checkout against ``other``, same messages, alternating, in one run."""
+    import json
+    import subprocess
+    import tempfile
+
+    texts = messages()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
+        json.dump(texts, f, ensure_ascii=False)
+    trees = {"other": other.resolve(), "this": ROOT}
+    times: dict[str, list[float]] = {name: [] for name in trees}
+    for _ in range(3):
+        for name, tree in trees.items():
+            run = subprocess.run([sys.executable, "-c", _TIMER, f.name, str(rounds)], cwd=tree,
+                                 env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
+                                 capture_output=True, text=True, check=False)
+            if run.returncode:
+                print(f"error: timing in {tree} failed:\n{run.stderr[-2000:]}", file=sys.stderr)
+                return 1
+            times[name] += json.loads(run.stdout)
+    Path(f.name).unlink()
+    print(f"$ PYTHONPATH=. .venv/bin/python -m bench.moderation_speed {' '.join(sys.argv[1:])}")
+    print(f"{len(texts)} messages (this checkout's) x {rounds} rounds x 3, alternating")
+    for name in trees:
+        print(f"{name:>5} ({trees[name]}): p50 {_pct(times[name], 0.5):.3f} ms, "
+              f"p95 {_pct(times[name], 0.95):.3f} ms")
+    print(f"this/other: p50 {_pct(times['this'], 0.5) / _pct(times['other'], 0.5):.2f}, "
+          f"p95 {_pct(times['this'], 0.95) / _pct(times['other'], 0.95):.2f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--against", type=Path, default=None,
+                        help="another checkout to compare with, in the same run")
     args = parser.parse_args(argv)
+    if args.against is not None:
+        return compare(args.against, args.rounds)
     rules = load_rules()
     texts = messages()
     for text in texts:  # warm-up: compiled patterns, caches

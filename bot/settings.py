@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import time as dt_time
 from functools import lru_cache
@@ -33,30 +33,31 @@ def _env(name: str, default: str) -> str:
     return default if value is None or value.strip() == "" else value.strip()
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    """An integer setting; a value that is not a number logs a warning and gives ``default``
+N = TypeVar("N", int, float)
+
+
+def _env_number(name: str, default: N, parse: Callable[[str], N], kind: str) -> N:
+    """A number setting; a value that does not parse logs a warning and gives ``default``
     (a typo in a deployment must not stop a process)."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        return parse(raw)
     except ValueError:
-        logger.warning("%s=%r is not a whole number; using %d", name, raw, default)
+        logger.warning("%s=%r is not %s; using %s", name, raw, kind, default)
         return default
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """An integer setting (at least ``minimum`` when one is given)."""
+    value = _env_number(name, default, int, "a whole number")
     return value if minimum is None else max(minimum, value)
 
 
 def env_float(name: str, default: float) -> float:
-    """A decimal setting, read like :func:`env_int`."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        logger.warning("%s=%r is not a number; using %s", name, raw, default)
-        return default
+    """A decimal setting."""
+    return _env_number(name, default, float, "a number")
 
 
 def _path(name: str, default: Path) -> Path:

@@ -119,15 +119,21 @@ def _read_yaml(path: Path) -> Any:
         raise LegalTypeError(f"{path}: {exc}") from exc
 
 
-def load_cues(path: Path | None = None) -> dict[str, tuple[str, ...]]:
-    """Per type, the folded phrases of ``content/legal_types/cues.yml`` (see its header)."""
-    path = path or _content_dir() / "cues.yml"
+def _by_type(path: Path, what: str) -> Mapping[str, Any]:
+    """A content file keyed by legal type, checked: a mapping, and no type we do not know."""
     data = _read_yaml(path)
     if not isinstance(data, Mapping):
-        raise LegalTypeError(f"{path}: expected a mapping from type to a list of phrases")
+        raise LegalTypeError(f"{path}: expected a mapping from type to a list of {what}")
     unknown = set(map(str, data)) - set(LEGAL_TYPES)
     if unknown:
         raise LegalTypeError(f"{path}: unknown types {sorted(unknown)}; known: {LEGAL_TYPES}")
+    return data
+
+
+def load_cues(path: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Per type, the folded phrases of ``content/legal_types/cues.yml`` (see its header)."""
+    path = path or _content_dir() / "cues.yml"
+    data = _by_type(path, "phrases")
     cues: dict[str, tuple[str, ...]] = {}
     for legal_type in LEGAL_TYPES:
         items = data.get(legal_type) or []
@@ -147,12 +153,7 @@ def load_cues(path: Path | None = None) -> dict[str, tuple[str, ...]]:
 def load_examples(path: Path | None = None) -> list[tuple[str, str]]:
     """``(type, text)`` pairs from the examples file; every type needs :data:`MIN_EXAMPLES`."""
     path = path or _content_dir() / "examples.yml"
-    data = _read_yaml(path)
-    if not isinstance(data, Mapping):
-        raise LegalTypeError(f"{path}: expected a mapping from type to a list of examples")
-    unknown = set(map(str, data)) - set(LEGAL_TYPES)
-    if unknown:
-        raise LegalTypeError(f"{path}: unknown types {sorted(unknown)}; known: {LEGAL_TYPES}")
+    data = _by_type(path, "examples")
     pairs: list[tuple[str, str]] = []
     for legal_type in LEGAL_TYPES:
         items = data.get(legal_type)

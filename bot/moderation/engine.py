@@ -143,9 +143,7 @@ def match_rules(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
     deciding rule; the supporting ones (:func:`_supporting`) only when they can count."""
     urls = find_urls(norm, rules)
     quotes = quoted_spans(norm.text)
-    hits: list[RuleHit] = []
     deciding = [r for r in rules.rules if not _supporting(r) and r.may_match(norm)]
-    order = {id(rule): n for n, rule in enumerate(rules.rules)}
     hits = _hits(deciding, norm, rules, urls, quotes)
     found = {h.rule.category for h in hits}
     if found:
@@ -154,7 +152,7 @@ def match_rules(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
             r.category == "report" or (r.category == "signal" and spam)
             or (r.boost_only and r.category in found)) and r.may_match(norm)]
         hits += _hits(extra, norm, rules, urls, quotes)
-        hits.sort(key=lambda h: order[id(h.rule)])
+        hits.sort(key=lambda h: rules.order[id(h.rule)])
     return hits
 
 

@@ -509,3 +509,53 @@ class ChannelToken(Base):
     expires_at = Column(UTCDateTime, nullable=True)  # datetime | None (UTC)
     seed_hash = Column(String(64), nullable=True)  # str | None, hex SHA-256
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+# --------------------------------------------------------------------------- subscriptions (0008)
+
+SUBSCRIPTION_TOPICS = ("su_kien", "cuu_tro", "bau_cu", "lich_tiep_dan", "canh_bao_lua_dao")
+
+
+class Subscription(Base):
+    """A citizen's standing consent to receive announcements (issue 16): their ward and topics.
+
+    One row per (channel, sender_id), the conversation a citizen subscribed from, because an
+    announcement can only reach them there. ``withdrawn_at`` set means "send nothing"; the row is
+    kept (without topics) so a later "đăng ký" re-subscribes instead of duplicating, and erasure
+    deletes it together with its events.
+    """
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("channel", "sender_id"),
+        Index("ix_subscriptions_unit_active", "unit_code", "withdrawn_at"),
+    )
+
+    id = Column(Integer, primary_key=True)  # int
+    channel = Column(String(32), nullable=False)  # str: facebook | zalo | web
+    sender_id = Column(String(128), nullable=False)  # str: the conversation's sender id
+    unit_code = Column(String(64), nullable=False)  # str: the ward (or higher unit) subscribed to
+    topics = Column(JSONText, nullable=False)  # list[str], each in SUBSCRIPTION_TOPICS
+    consented_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+    withdrawn_at = Column(UTCDateTime, nullable=True)  # datetime | None (UTC)
+    updated_at = Column(
+        UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )  # datetime (UTC)
+
+
+class SubscriptionEvent(Base):
+    """The record of consent: every subscribe, change of topics and withdrawal, with its time and
+    channel and the version of the consent text the citizen was shown (Decree 356/2025/NĐ-CP asks
+    the controller to be able to show when and how consent was given or withdrawn)."""
+
+    __tablename__ = "subscription_events"
+    __table_args__ = (Index("ix_subscription_events_sender", "channel", "sender_id"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    channel = Column(String(32), nullable=False)  # str
+    sender_id = Column(String(128), nullable=False)  # str
+    action = Column(String(16), nullable=False)  # str: subscribe | update | withdraw
+    unit_code = Column(String(64), nullable=True)  # str | None
+    topics = Column(JSONText, nullable=True)  # list[str] | None
+    consent_version = Column(String(32), nullable=True)  # str | None: which notice was shown
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)

@@ -26,7 +26,7 @@ from bot.cases.legal_type import (
 __all__ = ["EvalReport", "evaluate", "main", "read_labelled"]
 
 #: The blind set (issue 17): measured, never read.
-_BLIND = Path(__file__).resolve().parents[2] / "tests" / "data" / "legal_type_blind" / "cases.tsv"
+_BLIND_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "legal_type_blind"
 
 
 def read_labelled(path: Path) -> list[tuple[str, str]]:
@@ -106,8 +106,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         "with --eval, accuracy and per-type precision/recall on a labelled TSV (label<TAB>text).",
     )
     parser.add_argument("file", nargs="?", help="messages, one per line (default: stdin); with "
-                        "--eval a labelled TSV (default: the blind set "
-                        "tests/data/legal_type_blind/cases.tsv)")
+                        "--eval a labelled TSV (default: every blind set, "
+                        "tests/data/legal_type_blind/*.tsv, each reported on its own)")
     parser.add_argument("--eval", action="store_true", help="measure on a labelled file")
     parser.add_argument("--mistakes", action="store_true",
                         help="with --eval, also print the messages classified wrongly "
@@ -117,17 +117,20 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.eval:
-            path = Path(args.file) if args.file else _BLIND
-            if args.mistakes and path.resolve() == _BLIND.resolve():
+            paths = [Path(args.file)] if args.file else sorted(_BLIND_DIR.glob("*.tsv"))
+            if not paths:
+                parser.error("--eval needs a labelled file (no tests/data/legal_type_blind/*.tsv)")
+            if args.mistakes and any(p.resolve().parent == _BLIND_DIR.resolve() for p in paths):
                 parser.error("--mistakes would print blind-set lines; it is for the dev set")
-            rows = read_labelled(path)
-            report, guesses = evaluate(rows, examples=args.examples)
-            mistakes = [
-                f"  {gold} -> {g.type} ({g.confidence:.2f}{', unsure' if g.unsure else ''}): "
-                f"{text}"
-                for (gold, text), g in zip(rows, guesses, strict=True) if g.type != gold
-            ] if args.mistakes else []
-            print(report.summary(str(path), mistakes), file=out)
+            for path in paths:
+                rows = read_labelled(path)
+                report, guesses = evaluate(rows, examples=args.examples)
+                mistakes = [
+                    f"  {gold} -> {g.type} ({g.confidence:.2f}{', unsure' if g.unsure else ''}): "
+                    f"{text}"
+                    for (gold, text), g in zip(rows, guesses, strict=True) if g.type != gold
+                ] if args.mistakes else []
+                print(report.summary(str(path), mistakes), file=out)
             return 0
         stream = open(args.file, encoding="utf-8") if args.file else sys.stdin
         try:

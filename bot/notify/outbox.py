@@ -454,16 +454,20 @@ async def run_worker(
 
 
 def _scan_once(factory: SessionFactory) -> int:
-    """The periodic scans: missed deadlines, the units' morning summaries once a day, and
+    """The periodic scans: missed deadlines, forwarded cases whose body's answer is due soon or
+    late (issue 17), the units' morning summaries once a day, and
     forgetting platform message ids old enough that no platform redelivers them."""
     from zoneinfo import ZoneInfo
 
     from bot.cases.daily_summary import queue_daily_summaries
+    from bot.cases.follow_up import scan_follow_ups
     from bot.cases.inbound import prune_seen_messages
     from bot.settings import daily_summary_at, get_settings, seen_messages_days
 
     with factory() as session:
         queued = scan_overdue(session)
+    with factory() as session:
+        queued += scan_follow_ups(session)
     with factory() as session:
         prune_seen_messages(session, utcnow() - timedelta(days=seen_messages_days()))
     at = daily_summary_at()

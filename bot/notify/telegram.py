@@ -60,6 +60,7 @@ from bot.notify.messages import (
     case_keyboard,
     headline,
     load_card,
+    follow_up_notes,
     posting_notes,
     render_case,
     render_daily_summary,
@@ -221,6 +222,8 @@ class TelegramService(UpdateHandlers):
             from_name=from_name,
             overdue_since=overdue_since,
         )
+        if row.kind == OutboxKind.FOLLOW_UP:
+            extra.extend(follow_up_notes(row.payload, card.assignee))
         quote = row.payload.get("text") if row.kind == OutboxKind.CITIZEN_MESSAGE else None
         url = self.config.case_url(card.id)
 

@@ -58,9 +58,9 @@ from bot.notify.handlers import UpdateHandlers
 from bot.notify.messages import (
     CaseCard,
     case_keyboard,
+    follow_up_notes,
     headline,
     load_card,
-    follow_up_notes,
     posting_notes,
     render_case,
     render_daily_summary,

@@ -85,8 +85,9 @@ def scan_follow_ups(
         due_on: date = forwarding.answer_due_on
         if today > due_on:
             stage, column = LATE, "late_at"
-        elif forwarding.warned_at is None and days > 0 and today >= warn_from(
-                due_on, days, calendar):
+        elif (
+            forwarding.warned_at is None and days > 0 and today >= warn_from(due_on, days, calendar)
+        ):
             stage, column = SOON, "warned_at"
         else:
             continue

@@ -74,11 +74,13 @@ BODY_ANSWERED = "body_answered"
 METHODS = {"letter": "Công văn", "portal": "Cổng tiếp nhận trực tuyến", "other": "Cách khác"}
 
 #: The starting events of the data file that mean "the competent body received it".
-BODY_RECEIPT_EVENTS = frozenset({
-    "complaint_received_by_competent_body",
-    "denunciation_received_by_body",
-    "petition_received_by_competent_body",
-})
+BODY_RECEIPT_EVENTS = frozenset(
+    {
+        "complaint_received_by_competent_body",
+        "denunciation_received_by_body",
+        "petition_received_by_competent_body",
+    }
+)
 #: The events that mean "the body accepted it" (thụ lý).
 ACCEPTANCE_EVENTS = frozenset({"accepted", "acceptance_decision"})
 #: Step ids (or their prefix) of the body's answer to the case.
@@ -151,8 +153,14 @@ def answer_due(
         return policy
     estimated = False
     used: list[str] = []
-    acceptance = next((s for s in body if s.starts in BODY_RECEIPT_EVENTS
-                       and not s.step_id.startswith(FINAL_STEPS)), None)
+    acceptance = next(
+        (
+            s
+            for s in body
+            if s.starts in BODY_RECEIPT_EVENTS and not s.step_id.startswith(FINAL_STEPS)
+        ),
+        None,
+    )
     accepted_on = forwarded_on
     if acceptance is not None:
         used.append(acceptance.step_id)
@@ -162,8 +170,16 @@ def answer_due(
             estimated = True
     events.update(dict.fromkeys(ACCEPTANCE_EVENTS, accepted_on))
     plan = schedule(case_type, events, calendar, conditions=conditions, deadlines=table)
-    final = next((s for s in plan if s.actor == "competent_body"
-                  and s.step_id.startswith(FINAL_STEPS) and s.due_date is not None), None)
+    final = next(
+        (
+            s
+            for s in plan
+            if s.actor == "competent_body"
+            and s.step_id.startswith(FINAL_STEPS)
+            and s.due_date is not None
+        ),
+        None,
+    )
     if final is None:
         return policy
     used.append(final.step_id)
@@ -173,10 +189,13 @@ def answer_due(
 
 
 def case_forwardings(session: Session, case_id: int) -> list[CaseForwarding]:
-    return list(session.execute(
-        select(CaseForwarding).where(CaseForwarding.case_id == case_id)
-        .order_by(CaseForwarding.id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(CaseForwarding)
+            .where(CaseForwarding.case_id == case_id)
+            .order_by(CaseForwarding.id)
+        ).scalars()
+    )
 
 
 def _clean(value: str | None, *, what: str, limit: int) -> str:
@@ -190,10 +209,19 @@ def _clean(value: str | None, *, what: str, limit: int) -> str:
     return text
 
 
-def _event(session: Session, case_id: int, actor: Actor, action: str, detail: dict,
-           now: datetime) -> None:
-    session.add(CaseEvent(case_id=case_id, actor_kind=ActorKind(actor.kind), actor_id=actor.id,
-                          action=action, detail=detail, created_at=now))
+def _event(
+    session: Session, case_id: int, actor: Actor, action: str, detail: dict, now: datetime
+) -> None:
+    session.add(
+        CaseEvent(
+            case_id=case_id,
+            actor_kind=ActorKind(actor.kind),
+            actor_id=actor.id,
+            action=action,
+            detail=detail,
+            created_at=now,
+        )
+    )
 
 
 def forward_case(
@@ -225,22 +253,41 @@ def forward_case(
         raise CaseworkError("Hồ sơ đã kết thúc, không chuyển được nữa.")
     due = answer_due(case.legal_type, forwarded_on)
     row = CaseForwarding(
-        case_id=case.id, body_name=body, method=method, reference=ref,
+        case_id=case.id,
+        body_name=body,
+        method=method,
+        reference=ref,
         forwarded_on=forwarded_on,
         forwarded_by=int(actor.id) if actor.kind == ActorKind.STAFF and actor.id else None,
-        answer_due_on=due.due_on, due_basis=due.basis, created_at=now,
+        answer_due_on=due.due_on,
+        due_basis=due.basis,
+        created_at=now,
     )
     session.add(row)
     session.flush()
     case.updated_at = now
-    _event(session, case.id, actor, FORWARDED, {
-        "forwarding_id": row.id, "method": method, "forwarded_on": forwarded_on.isoformat(),
-        "answer_due_on": due.due_on.isoformat() if due.due_on else None, "basis": due.basis,
-    }, now)
+    _event(
+        session,
+        case.id,
+        actor,
+        FORWARDED,
+        {
+            "forwarding_id": row.id,
+            "method": method,
+            "forwarded_on": forwarded_on.isoformat(),
+            "answer_due_on": due.due_on.isoformat() if due.due_on else None,
+            "basis": due.basis,
+        },
+        now,
+    )
     if tell_citizen:
-        reply_to_citizen(session, case.id, reply_text(
-            "case_forwarded_to_body", body=body, date=f"{forwarded_on:%d/%m/%Y}"),
-            actor=actor, now=now)
+        reply_to_citizen(
+            session,
+            case.id,
+            reply_text("case_forwarded_to_body", body=body, date=f"{forwarded_on:%d/%m/%Y}"),
+            actor=actor,
+            now=now,
+        )
     session.flush()
     return row
 
@@ -270,21 +317,35 @@ def record_body_answer(
     if answered_on < row.forwarded_on:
         raise CaseworkError("Ngày cơ quan trả lời không được trước ngày chuyển.")
     message = reply_text(
-        "body_answer_relay", body=row.body_name, date=f"{answered_on:%d/%m/%Y}",
-        reference=ref or "—", text=answer)
+        "body_answer_relay",
+        body=row.body_name,
+        date=f"{answered_on:%d/%m/%Y}",
+        reference=ref or "—",
+        text=answer,
+    )
     if len(message) > MAX_REPLY_CHARS:
         raise CaseworkError(
             f"Nội dung trả lời quá dài để gửi qua tin nhắn (tối đa khoảng "
-            f"{MAX_REPLY_CHARS - len(message) + len(answer)} ký tự): hãy tóm tắt.")
+            f"{MAX_REPLY_CHARS - len(message) + len(answer)} ký tự): hãy tóm tắt."
+        )
     row.answer_text = answer
     row.answer_reference = ref
     row.answered_on = answered_on
     row.answer_recorded_by = int(actor.id) if actor.kind == ActorKind.STAFF and actor.id else None
     row.answer_recorded_at = now
     on_time = row.answer_due_on is None or answered_on <= row.answer_due_on
-    _event(session, row.case_id, actor, BODY_ANSWERED, {
-        "forwarding_id": row.id, "answered_on": answered_on.isoformat(), "on_time": on_time,
-    }, now)
+    _event(
+        session,
+        row.case_id,
+        actor,
+        BODY_ANSWERED,
+        {
+            "forwarding_id": row.id,
+            "answered_on": answered_on.isoformat(),
+            "on_time": on_time,
+        },
+        now,
+    )
     outbox_id = reply_to_citizen(session, row.case_id, message, actor=actor, now=now)
     session.flush()
     return outbox_id
@@ -315,8 +376,12 @@ def next_due(case: Case, forwardings: list[CaseForwarding]) -> NextDue | None:
     waiting = [f for f in forwardings if f.answered_on is None]
     if waiting:
         first = waiting[0]
-        return NextDue(f"Chờ {first.body_name} trả lời", first.answer_due_on,
-                       first.due_basis == "law", first.id)
+        return NextDue(
+            f"Chờ {first.body_name} trả lời",
+            first.answer_due_on,
+            first.due_basis == "law",
+            first.id,
+        )
     if not case.legal_type:
         return None
     done = {"forward"} if forwardings else set()
@@ -328,8 +393,7 @@ def next_due(case: Case, forwardings: list[CaseForwarding]) -> NextDue | None:
         return None
     if step is None or step.actor != "front":
         return None
-    return NextDue(step_label(step.step_id), step.due_date, step.verified,
-                   step_id=step.step_id)
+    return NextDue(step_label(step.step_id), step.due_date, step.verified, step_id=step.step_id)
 
 
 def next_dues(session: Session, cases: Iterable[Case]) -> dict[int, NextDue]:
@@ -339,7 +403,8 @@ def next_dues(session: Session, cases: Iterable[Case]) -> dict[int, NextDue]:
         return {}
     by_case: dict[int, list[CaseForwarding]] = {}
     for row in session.execute(
-        select(CaseForwarding).where(CaseForwarding.case_id.in_([c.id for c in listed]))
+        select(CaseForwarding)
+        .where(CaseForwarding.case_id.in_([c.id for c in listed]))
         .order_by(CaseForwarding.id)
     ).scalars():
         by_case.setdefault(row.case_id, []).append(row)
@@ -366,8 +431,9 @@ class StepTally:
         return self.on_time + self.late
 
 
-def tally_by_type(session: Session, unit_codes: Iterable[str], *,
-                  today: date | None = None) -> dict[str | None, StepTally]:
+def tally_by_type(
+    session: Session, unit_codes: Iterable[str], *, today: date | None = None
+) -> dict[str | None, StepTally]:
     """Per legal type (None: not yet known), how the bodies' answers kept their clocks: the
     overview's "steps done on time by type". Counts forwardings of cases of ``unit_codes``."""
     today = today or local_today()

@@ -63,9 +63,11 @@ def _now(now: datetime | None) -> datetime:
 
 
 def case_outcomes(session: Session, case_id: int) -> list[CaseOutcome]:
-    return list(session.execute(
-        select(CaseOutcome).where(CaseOutcome.case_id == case_id).order_by(CaseOutcome.id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(CaseOutcome).where(CaseOutcome.case_id == case_id).order_by(CaseOutcome.id)
+        ).scalars()
+    )
 
 
 def record_outcome(
@@ -101,23 +103,43 @@ def record_outcome(
     if link:
         if not link.startswith(("https://", "http://")) or len(link) > 2000:
             raise CaseworkError("Đường dẫn minh chứng phải bắt đầu bằng https:// hoặc http://.")
-        attachment = CaseAttachment(case_id=case.id, kind=AttachmentKind.FILE, url=link,
-                                    payload={"added_by": "staff", "purpose": "evidence"},
-                                    created_at=now)
+        attachment = CaseAttachment(
+            case_id=case.id,
+            kind=AttachmentKind.FILE,
+            url=link,
+            payload={"added_by": "staff", "purpose": "evidence"},
+            created_at=now,
+        )
         session.add(attachment)
         session.flush()
         evidence_id = attachment.id
     staff_id = int(actor.id) if actor.kind == ActorKind.STAFF and actor.id else None
-    outcome = CaseOutcome(case_id=case.id, action_text=what, done_by=who, done_on=done_on,
-                          recorded_by=staff_id, evidence_id=evidence_id, created_at=now)
+    outcome = CaseOutcome(
+        case_id=case.id,
+        action_text=what,
+        done_by=who,
+        done_on=done_on,
+        recorded_by=staff_id,
+        evidence_id=evidence_id,
+        created_at=now,
+    )
     session.add(outcome)
     session.flush()
     case.updated_at = now
-    session.add(CaseEvent(case_id=case.id, actor_kind=ActorKind(actor.kind), actor_id=actor.id,
-                          action=OUTCOME_RECORDED,
-                          detail={"outcome_id": outcome.id, "done_on": done_on.isoformat(),
-                                  "evidence_id": evidence_id},
-                          created_at=now))
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            actor_kind=ActorKind(actor.kind),
+            actor_id=actor.id,
+            action=OUTCOME_RECORDED,
+            detail={
+                "outcome_id": outcome.id,
+                "done_on": done_on.isoformat(),
+                "evidence_id": evidence_id,
+            },
+            created_at=now,
+        )
+    )
     session.flush()
     return int(outcome.id)
 
@@ -125,8 +147,8 @@ def record_outcome(
 def finished_at(session: Session, case: Case) -> datetime | None:
     """When the case last became resolved or closed (from its history)."""
     events = session.execute(
-        select(CaseEvent).where(CaseEvent.case_id == case.id,
-                                CaseEvent.action == "status_changed")
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case.id, CaseEvent.action == "status_changed")
         .order_by(CaseEvent.id.desc())
     ).scalars()
     for event in events:
@@ -136,8 +158,9 @@ def finished_at(session: Session, case: Case) -> datetime | None:
     return None
 
 
-def reopen_offer(session: Session, case: Case, *, now: datetime | None = None,
-                 days: int | None = None) -> bool:
+def reopen_offer(
+    session: Session, case: Case, *, now: datetime | None = None, days: int | None = None
+) -> bool:
     """True when the citizen may reopen ``case``: finished (resolved or closed) within the
     last ``REOPEN_DAYS`` days and rated 1 or 2."""
     from bot.settings import reopen_days
@@ -151,8 +174,14 @@ def reopen_offer(session: Session, case: Case, *, now: datetime | None = None,
     return finished is not None and _now(now) - finished <= timedelta(days=window)
 
 
-def reopen_case(session: Session, case_id: int, *, actor: Actor, now: datetime | None = None,
-                days: int | None = None) -> bool:
+def reopen_case(
+    session: Session,
+    case_id: int,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+    days: int | None = None,
+) -> bool:
     """Put a finished case back in progress at the citizen's request; False when it may not be
     reopened (see :func:`reopen_offer`). Its deadline, forwardings and history are kept."""
     now = _now(now)
@@ -164,10 +193,16 @@ def reopen_case(session: Session, case_id: int, *, actor: Actor, now: datetime |
     previous = CaseStatus(case.status)
     case.status = CaseStatus.IN_PROGRESS
     case.updated_at = now
-    session.add(CaseEvent(case_id=case.id, actor_kind=ActorKind(actor.kind), actor_id=actor.id,
-                          action=REOPENED,
-                          detail={"from": previous.value, "rating": case.rating},
-                          created_at=now))
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            actor_kind=ActorKind(actor.kind),
+            actor_id=actor.id,
+            action=REOPENED,
+            detail={"from": previous.value, "rating": case.rating},
+            created_at=now,
+        )
+    )
     staff_notice(session, case, case.unit_code, now, event=REOPENED)
     session.flush()
     return True

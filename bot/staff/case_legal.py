@@ -47,13 +47,16 @@ def due_text(due_on: date | None, today: date, *, answered: bool = False) -> str
     return f"{text} — còn {(due_on - today).days} ngày"
 
 
-def _forwarding_item(ctx: StaffContext, row: CaseForwarding, today: date, csrf: h.Markup,
-                     open_case: bool) -> h.Markup:
+def _forwarding_item(
+    ctx: StaffContext, row: CaseForwarding, today: date, csrf: h.Markup, open_case: bool
+) -> h.Markup:
     facts = h.fmt(
         "<b>{body}</b> · {method} số/mã <code>{ref}</code> · ngày chuyển {on}<br>"
         'Hạn cơ quan trả lời: <span class="forward-due">{due}</span> '
         '<span class="muted">({basis})</span>',
-        body=row.body_name, method=METHODS.get(row.method, row.method), ref=row.reference,
+        body=row.body_name,
+        method=METHODS.get(row.method, row.method),
+        ref=row.reference,
         on=f"{row.forwarded_on:%d/%m/%Y}",
         due=due_text(row.answer_due_on, today, answered=row.answered_on is not None),
         basis=BASIS_LABELS.get(row.due_basis or "", "—"),
@@ -63,8 +66,10 @@ def _forwarding_item(ctx: StaffContext, row: CaseForwarding, today: date, csrf: 
         answer = h.fmt(
             '<p class="body-answer">Cơ quan trả lời ngày {on} (số {ref}){late}:</p>'
             '<div class="content">{text}</div>',
-            on=f"{row.answered_on:%d/%m/%Y}", ref=row.answer_reference or "—",
-            late="" if on_time else " — trễ hạn", text=row.answer_text or "",
+            on=f"{row.answered_on:%d/%m/%Y}",
+            ref=row.answer_reference or "—",
+            late="" if on_time else " — trễ hạn",
+            text=row.answer_text or "",
         )
     elif open_case:
         answer = h.fmt(
@@ -77,7 +82,10 @@ def _forwarding_item(ctx: StaffContext, row: CaseForwarding, today: date, csrf: 
             '<p><label for="answer-date-{id}">Ngày trả lời</label> '
             '<input type="date" id="answer-date-{id}" name="answered_on" value="{today}" '
             'required></p><button type="submit">Ghi nhận trả lời của cơ quan</button></form>',
-            case=row.case_id, id=row.id, csrf=csrf, today=today.isoformat(),
+            case=row.case_id,
+            id=row.id,
+            csrf=csrf,
+            today=today.isoformat(),
         )
     else:
         answer = h.fmt('<p class="muted">Chưa có trả lời.</p>')
@@ -96,7 +104,9 @@ def _forward_form(case: Case, csrf: h.Markup, today: date) -> h.Markup:
         '<p><label for="forward-date">Ngày chuyển</label> '
         '<input type="date" id="forward-date" name="forwarded_on" value="{today}" required></p>'
         '<button type="submit">Ghi nhận chuyển hồ sơ</button></form>',
-        id=case.id, csrf=csrf, today=today.isoformat(),
+        id=case.id,
+        csrf=csrf,
+        today=today.isoformat(),
         methods=h.options(list(METHODS.items()), "letter"),
     )
 
@@ -113,7 +123,9 @@ def _outcome_form(case: Case, csrf: h.Markup, today: date) -> h.Markup:
         '<p><label for="outcome-evidence">Minh chứng (đường dẫn, không bắt buộc)</label> '
         '<input id="outcome-evidence" name="evidence_url" maxlength="2000"></p>'
         '<button type="submit">Ghi nhận kết quả</button></form>',
-        id=case.id, csrf=csrf, today=today.isoformat(),
+        id=case.id,
+        csrf=csrf,
+        today=today.isoformat(),
     )
 
 
@@ -124,8 +136,11 @@ def panels(ctx: StaffContext, case: Case) -> h.Markup:
     open_case = CaseStatus(case.status) not in TERMINAL_STATUSES
     forwardings = case_forwardings(ctx.session, case.id)
     items = [_forwarding_item(ctx, row, today, csrf, open_case) for row in forwardings]
-    listed = (h.fmt('<ul id="forwardings">{items}</ul>', items=h.join(items)) if items
-              else h.fmt('<p class="muted">Chưa chuyển cơ quan nào.</p>'))
+    listed = (
+        h.fmt('<ul id="forwardings">{items}</ul>', items=h.join(items))
+        if items
+        else h.fmt('<p class="muted">Chưa chuyển cơ quan nào.</p>')
+    )
     forward = _forward_form(case, csrf, today) if open_case else h.Markup("")
     outcomes = case_outcomes(ctx.session, case.id)
     evidence = {a.id: a for a in case.attachments}
@@ -135,27 +150,41 @@ def panels(ctx: StaffContext, case: Case) -> h.Markup:
 
         names = queries.staff_names(ctx.session, (o.recorded_by for o in outcomes))
     done = [
-        h.fmt('<li class="outcome">{on} · <b>{who}</b>: {what}{evidence}'
-              '<span class="muted"> (ghi nhận bởi {by})</span></li>',
-              on=f"{o.done_on:%d/%m/%Y}", who=o.done_by, what=o.action_text,
-              by=names.get(o.recorded_by, "—") if o.recorded_by else "—",
-              evidence=_evidence(evidence.get(o.evidence_id)))
+        h.fmt(
+            '<li class="outcome">{on} · <b>{who}</b>: {what}{evidence}'
+            '<span class="muted"> (ghi nhận bởi {by})</span></li>',
+            on=f"{o.done_on:%d/%m/%Y}",
+            who=o.done_by,
+            what=o.action_text,
+            by=names.get(o.recorded_by, "—") if o.recorded_by else "—",
+            evidence=_evidence(evidence.get(o.evidence_id)),
+        )
         for o in outcomes
     ]
-    done_list = (h.fmt('<ul id="outcomes">{items}</ul>', items=h.join(done)) if done
-                 else h.fmt('<p class="muted" id="no-outcome">Chưa ghi nhận kết quả: hồ sơ chưa '
-                            "thể chuyển sang «Đã giải quyết» hoặc «Đã đóng».</p>"))
+    done_list = (
+        h.fmt('<ul id="outcomes">{items}</ul>', items=h.join(done))
+        if done
+        else h.fmt(
+            '<p class="muted" id="no-outcome">Chưa ghi nhận kết quả: hồ sơ chưa '
+            "thể chuyển sang «Đã giải quyết» hoặc «Đã đóng».</p>"
+        )
+    )
     outcome = _outcome_form(case, csrf, today) if open_case else h.Markup("")
     return h.fmt(
         '<div class="grid"><div class="card"><h2>Chuyển cơ quan có thẩm quyền</h2>{listed}'
         "{forward}</div>"
         '<div class="card"><h2>Kết quả xử lý</h2>{done}{outcome}</div></div>',
-        listed=listed, forward=forward, done=done_list, outcome=outcome,
+        listed=listed,
+        forward=forward,
+        done=done_list,
+        outcome=outcome,
     )
 
 
 def _evidence(attachment: CaseAttachment | None) -> h.Markup:
     if attachment is None or not attachment.url:
         return h.Markup("")
-    return h.fmt(' · <a href="{url}" rel="noopener noreferrer" target="_blank">minh chứng</a>',
-                 url=attachment.url)
+    return h.fmt(
+        ' · <a href="{url}" rel="noopener noreferrer" target="_blank">minh chứng</a>',
+        url=attachment.url,
+    )

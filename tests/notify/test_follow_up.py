@@ -83,9 +83,16 @@ def _forward(engine: Engine, case_id: int, legal_type: str, on: date, officer: i
         session.get(Case, case_id).legal_type = legal_type
         session.get(Case, case_id).assignee_id = officer
     with session_scope(engine) as session:
-        row = forward_case(session, case_id, body_name="UBND phường Láng",
-                           method="letter", reference="123/MTTQ-BTT", forwarded_on=on,
-                           actor=Actor.staff(officer), now=at(on, 10))
+        row = forward_case(
+            session,
+            case_id,
+            body_name="UBND phường Láng",
+            method="letter",
+            reference="123/MTTQ-BTT",
+            forwarded_on=on,
+            actor=Actor.staff(officer),
+            now=at(on, 10),
+        )
         return int(row.id)
 
 
@@ -99,7 +106,8 @@ async def test_a_late_forwarded_case_reminds_the_officer_once_before_and_once_af
     told = outbox_rows(engine, OutboxKind.CITIZEN_REPLY)
     assert [r.payload["text"] for r in told] == [
         "Mặt trận đã chuyển hồ sơ của bạn đến UBND phường Láng ngày 13/02/2026 để giải quyết "
-        "theo thẩm quyền và sẽ theo dõi kết quả. Khi cơ quan trả lời, chúng tôi sẽ báo bạn."]
+        "theo thẩm quyền và sẽ theo dõi kết quả. Khi cơ quan trả lời, chúng tôi sẽ báo bạn."
+    ]
     factory = session_factory(engine)
     await deliver_due(factory, senders_for(service), options=OPTIONS)  # the new-case card
     posted = len(fake_tg.calls_of("sendMessage"))
@@ -116,7 +124,9 @@ async def test_a_late_forwarded_case_reminds_the_officer_once_before_and_once_af
     assert scan(date(2026, 3, 30)) == 0  # once
     rows = outbox_rows(engine, OutboxKind.FOLLOW_UP)
     assert [(r.payload["stage"], r.payload["due_on"], r.target) for r in rows] == [
-        ("soon", "2026-03-25", "p_lang"), ("late", "2026-03-25", "p_lang")]
+        ("soon", "2026-03-25", "p_lang"),
+        ("late", "2026-03-25", "p_lang"),
+    ]
     assert rows[0].payload["forwarding_id"] == forwarded
 
     sent = await deliver_due(factory, senders_for(service), options=OPTIONS)
@@ -132,13 +142,21 @@ async def test_a_late_forwarded_case_reminds_the_officer_once_before_and_once_af
 
     # The answer stops the reminders and goes to the citizen in their channel.
     with session_scope(engine) as session:
-        record_body_answer(session, forwarded, text="Đã ra quyết định giải quyết số 45/QĐ-UBND.",
-                           reference="45/QĐ-UBND", answered_on=date(2026, 3, 27),
-                           actor=Actor.staff(officer), now=at(date(2026, 3, 27)))
+        record_body_answer(
+            session,
+            forwarded,
+            text="Đã ra quyết định giải quyết số 45/QĐ-UBND.",
+            reference="45/QĐ-UBND",
+            answered_on=date(2026, 3, 27),
+            actor=Actor.staff(officer),
+            now=at(date(2026, 3, 27)),
+        )
     assert scan(date(2026, 4, 30)) == 0
     relayed = outbox_rows(engine, OutboxKind.CITIZEN_REPLY)[-1].payload["text"]
-    assert relayed == ("UBND phường Láng đã trả lời ngày 27/03/2026 (số văn bản: 45/QĐ-UBND): "
-                       "Đã ra quyết định giải quyết số 45/QĐ-UBND.")
+    assert relayed == (
+        "UBND phường Láng đã trả lời ngày 27/03/2026 (số văn bản: 45/QĐ-UBND): "
+        "Đã ra quyết định giải quyết số 45/QĐ-UBND."
+    )
 
 
 async def test_no_reminder_for_a_finished_case_or_one_without_a_clock(engine: Engine) -> None:
@@ -157,7 +175,9 @@ NAME, PHONE, CHANNEL_ID = "Nguyễn Văn Tốcáo", "0987654321", "psid-nguoi-to
 
 
 async def test_a_denouncers_identity_is_in_no_telegram_call_and_no_log_line(
-    engine: Engine, service: TelegramService, fake_tg: FakeTelegram,
+    engine: Engine,
+    service: TelegramService,
+    fake_tg: FakeTelegram,
 ) -> None:
     """Issue 17 item 4: the new card, the forwarding, both reminders and the answer's relay,
     with the project's log set-up at DEBUG (as ``test_no_token_in_logs`` does)."""
@@ -188,12 +208,23 @@ async def _denunciation_followed_up(engine: Engine, service: TelegramService) ->
     link_chat(engine, "p_lang", LANG_CHAT)
     officer = add_staff(engine, "can_bo_lang", "p_lang", display_name="Chị Lan")
     with session_scope(engine) as session:
-        created = create_case(session, CaseDraft(
-            kind=CaseKind.PETITION, content="Tố cáo cán bộ địa chính nhận tiền làm sổ đỏ.",
-            channel="facebook", channel_user_id=CHANNEL_ID, unit_code="p_lang",
-            conversation_id=f"conv-{CHANNEL_ID}", person_name=NAME, phone=PHONE, consent=True,
-            consent_at=at(date(2026, 2, 10))), idempotency_key="to-cao-1",
-            now=at(date(2026, 2, 10)))
+        created = create_case(
+            session,
+            CaseDraft(
+                kind=CaseKind.PETITION,
+                content="Tố cáo cán bộ địa chính nhận tiền làm sổ đỏ.",
+                channel="facebook",
+                channel_user_id=CHANNEL_ID,
+                unit_code="p_lang",
+                conversation_id=f"conv-{CHANNEL_ID}",
+                person_name=NAME,
+                phone=PHONE,
+                consent=True,
+                consent_at=at(date(2026, 2, 10)),
+            ),
+            idempotency_key="to-cao-1",
+            now=at(date(2026, 2, 10)),
+        )
     forwarded = _forward(engine, created.id, "to_cao", date(2026, 2, 13), officer)
     with session_scope(engine) as session:
         assert scan_follow_ups(session, now=at(date(2026, 3, 12)), warn_working_days=2) == 1
@@ -201,7 +232,13 @@ async def _denunciation_followed_up(engine: Engine, service: TelegramService) ->
     factory = session_factory(engine)
     await deliver_due(factory, senders_for(service), options=OPTIONS)
     with session_scope(engine) as session:
-        record_body_answer(session, forwarded, text="Đã kết luận nội dung tố cáo.",
-                           reference="7/KL-TTr", answered_on=date(2026, 3, 18),
-                           actor=Actor.staff(officer), now=at(date(2026, 3, 18)))
+        record_body_answer(
+            session,
+            forwarded,
+            text="Đã kết luận nội dung tố cáo.",
+            reference="7/KL-TTr",
+            answered_on=date(2026, 3, 18),
+            actor=Actor.staff(officer),
+            now=at(date(2026, 3, 18)),
+        )
     await deliver_due(factory, senders_for(service), options=OPTIONS)

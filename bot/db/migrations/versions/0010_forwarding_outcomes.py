@@ -36,12 +36,17 @@ def upgrade() -> None:
         sa.Column("answer_recorded_by", sa.Integer(), nullable=True),
         sa.Column("answer_recorded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"],
-                                name=op.f("fk_case_forwardings_case_id_cases")),
-        sa.ForeignKeyConstraint(["forwarded_by"], ["staff.id"],
-                                name=op.f("fk_case_forwardings_forwarded_by_staff")),
-        sa.ForeignKeyConstraint(["answer_recorded_by"], ["staff.id"],
-                                name=op.f("fk_case_forwardings_answer_recorded_by_staff")),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_case_forwardings_case_id_cases")
+        ),
+        sa.ForeignKeyConstraint(
+            ["forwarded_by"], ["staff.id"], name=op.f("fk_case_forwardings_forwarded_by_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["answer_recorded_by"],
+            ["staff.id"],
+            name=op.f("fk_case_forwardings_answer_recorded_by_staff"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_forwardings")),
     )
     op.create_index("ix_case_forwardings_case_id", "case_forwardings", ["case_id"])
@@ -55,12 +60,17 @@ def upgrade() -> None:
         sa.Column("recorded_by", sa.Integer(), nullable=True),
         sa.Column("evidence_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"],
-                                name=op.f("fk_case_outcomes_case_id_cases")),
-        sa.ForeignKeyConstraint(["recorded_by"], ["staff.id"],
-                                name=op.f("fk_case_outcomes_recorded_by_staff")),
-        sa.ForeignKeyConstraint(["evidence_id"], ["case_attachments.id"],
-                                name=op.f("fk_case_outcomes_evidence_id_case_attachments")),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_case_outcomes_case_id_cases")
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by"], ["staff.id"], name=op.f("fk_case_outcomes_recorded_by_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["evidence_id"],
+            ["case_attachments.id"],
+            name=op.f("fk_case_outcomes_evidence_id_case_attachments"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_outcomes")),
     )
     op.create_index("ix_case_outcomes_case_id", "case_outcomes", ["case_id"])

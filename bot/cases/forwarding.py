@@ -369,7 +369,11 @@ def step_label(step_id: str) -> str:
     return STEP_LABELS.get(step_id) or STEP_LABELS.get(step_id.split("_")[0], step_id)
 
 
-def next_due(case: Case, forwardings: list[CaseForwarding]) -> NextDue | None:
+def next_due(
+    case: Case,
+    forwardings: list[CaseForwarding],
+    calendar: WorkingCalendar | None = None,
+) -> NextDue | None:
     """What ``case`` waits for next: the oldest unanswered forwarding's answer, else the next
     step of its legal type not yet done (``forward`` is done once forwarded). None when there is
     nothing clocked to show."""
@@ -388,7 +392,7 @@ def next_due(case: Case, forwardings: list[CaseForwarding]) -> NextDue | None:
     if CaseStatus(case.status) != CaseStatus.NEW:
         done.add("acknowledge")
     try:
-        step = next_step(case.legal_type, case.created_at, done, audience="staff")
+        step = next_step(case.legal_type, case.created_at, done, calendar, audience="staff")
     except (LegalDeadlinesError, KeyError, ValueError, OSError):
         return None
     if step is None or step.actor != "front":
@@ -396,7 +400,9 @@ def next_due(case: Case, forwardings: list[CaseForwarding]) -> NextDue | None:
     return NextDue(step_label(step.step_id), step.due_date, step.verified, step_id=step.step_id)
 
 
-def next_dues(session: Session, cases: Iterable[Case]) -> dict[int, NextDue]:
+def next_dues(
+    session: Session, cases: Iterable[Case], calendar: WorkingCalendar | None = None
+) -> dict[int, NextDue]:
     """:func:`next_due` for many cases with one query (the queue, the CSV export)."""
     listed = list(cases)
     if not listed:
@@ -408,9 +414,10 @@ def next_dues(session: Session, cases: Iterable[Case]) -> dict[int, NextDue]:
         .order_by(CaseForwarding.id)
     ).scalars():
         by_case.setdefault(row.case_id, []).append(row)
+    calendar = calendar or load_calendar()
     found = {}
     for case in listed:
-        due = next_due(case, by_case.get(case.id, []))
+        due = next_due(case, by_case.get(case.id, []), calendar)
         if due is not None:
             found[case.id] = due
     return found

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.cases.follow_up import warn_from
 from bot.cases.forwarding import NextDue, local_today, next_dues
-from bot.cases.sla import load_calendar
+from bot.cases.sla import WorkingCalendar, load_calendar
 from bot.db.models import TERMINAL_STATUSES, Case, CaseStatus
 from bot.settings import legal_warn_working_days
 from bot.staff import html as h
@@ -55,7 +55,9 @@ def _excerpt(text: str, limit: int = 140) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _legal_cell(due: NextDue | None, today: date, case: Case) -> h.Markup:
+def _legal_cell(
+    due: NextDue | None, today: date, case: Case, calendar: WorkingCalendar
+) -> h.Markup:
     """The next legal step and its due day, with a badge from LEGAL_WARN_WORKING_DAYS working
     days before it (issue 17 item 2)."""
     if due is None:
@@ -66,7 +68,7 @@ def _legal_cell(due: NextDue | None, today: date, case: Case) -> h.Markup:
     if CaseStatus(case.status) not in TERMINAL_STATUSES:
         if today > due.due_on:
             badge = h.fmt(' <span class="badge overdue">Quá hạn</span>')
-        elif today >= warn_from(due.due_on, legal_warn_working_days(), load_calendar()):
+        elif today >= warn_from(due.due_on, legal_warn_working_days(), calendar):
             badge = h.fmt(' <span class="badge">Sắp đến hạn</span>')
     return h.fmt("{label}: {due}{badge}", label=due.label, due=f"{due.due_on:%d/%m/%Y}",
                  badge=badge)
@@ -79,8 +81,9 @@ def queue_page(ctx: StaffContext) -> web.StreamResponse:
     names = queries.staff_names(ctx.session, (c.assignee_id for c in cases))
     category_names = ctx.category_names()
     together = queries.cluster_sizes(ctx.session, [c.cluster_id for c in cases])
-    legal = next_dues(ctx.session, cases)
-    today = local_today(ctx.now)
+    calendar = load_calendar()
+    legal = next_dues(ctx.session, cases, calendar)
+    today = local_today(ctx.now, calendar)
     rows = []
     for case in cases:
         overdue = queries.is_overdue(case, ctx.now)
@@ -106,7 +109,7 @@ def queue_page(ctx: StaffContext) -> web.StreamResponse:
                 status=status_badge(case.status),
                 overdue=overdue_badge(case, ctx),
                 due=h.local_time(case.sla_due_at, ctx.tz),
-                legal=_legal_cell(legal.get(case.id), today, case),
+                legal=_legal_cell(legal.get(case.id), today, case, calendar),
                 assignee=names.get(case.assignee_id, "") if case.assignee_id else "—",
             )
         )

@@ -177,11 +177,28 @@ async def test_the_queue_and_the_csv_show_the_next_legal_step_but_never_a_denoun
             forwarded_on=today - timedelta(days=40),
             actor=Actor.staff(world.staff["lan"]),
         )
+    soon_id, soon_ref = seed_case(world.engine, content="Cống thoát nước ngõ 9 tắc.")
+    with session_scope(world.engine) as session:
+        session.get(Case, soon_id).legal_type = "phan_anh"
+        # No clock of the body in the data: FOLLOW_UP_DAYS (30) -> due tomorrow, warned today.
+        forward_case(
+            session,
+            soon_id,
+            body_name="Công ty thoát nước",
+            method="other",
+            reference="điện thoại 14/11",
+            forwarded_on=today - timedelta(days=29),
+            actor=Actor.staff(world.staff["lan"]),
+        )
     client = await world.logged_in("hoa")  # a unit admin: may see the sender on the case page
     queue = await (await client.get("/staff/cases")).text()
     row = queue[queue.index(ref) :]
     row = row[: row.index("</tr>")]
     assert "Chờ Thanh tra thành phố trả lời" in row and "Quá hạn" in row
+    soon_row = queue[queue.index(soon_ref) :]
+    soon_row = soon_row[: soon_row.index("</tr>")]
+    assert "Chờ Công ty thoát nước trả lời" in soon_row
+    assert "Sắp đến hạn" in soon_row and "Quá hạn" not in soon_row
     exported = await (await client.get("/staff/cases.csv")).read()
     rows = list(csv.reader(io.StringIO(exported.decode("utf-8-sig"))))
     header = rows[0]

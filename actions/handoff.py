@@ -20,12 +20,18 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import Events, channel_of, first_entity, latest_text, send
 from bot.cases.casework import CaseworkError
-from bot.cases.citizen import StoreUnavailable, forward_to_person, rate_case, request_person
+from bot.cases.citizen import (
+    StoreUnavailable,
+    forward_to_person,
+    rate_case,
+    reopen_my_case,
+    request_person,
+)
 from bot.cases.sla import is_working_time, load_calendar, next_working_time
 from bot.cases.status import status_label
-from bot.knowledge.answers import Reply
+from bot.knowledge.answers import Reply, payload
 from bot.knowledge.replies import reply_prefix, reply_text
-from bot.settings import get_settings
+from bot.settings import get_settings, reopen_days
 
 logger = logging.getLogger(__name__)
 
@@ -196,8 +202,41 @@ class ActionRecordRating(Action):
             logger.error("rating not stored: %s", error)
             send(dispatcher, [Reply(reply_text("rating_failed"))])
             return []
-        if not rated:
+        if rated is None:
             send(dispatcher, [Reply(reply_text("rating_invalid"))])
             return []
-        send(dispatcher, [Reply(reply_text("rating_thanks", rating=raw))])
+        replies = [Reply(reply_text("rating_thanks", rating=raw))]
+        if rated.reopen_days:
+            replies.append(Reply(
+                reply_text("reopen_offer", ref=rated.ref_code, days=rated.reopen_days),
+                [{"title": reply_text("reopen_button"),
+                  "payload": payload("reopen_case", ref_code=rated.ref_code)}]))
+        send(dispatcher, replies)
         return [SlotSet("rating_ref", None)]
+
+
+class ActionReopenCase(Action):
+    """reopen_case (a button after a rating of 1–2, or typed "mở lại hồ sơ KN-…"): put the
+    citizen's own finished case back in progress (issue 17 item 5)."""
+
+    def name(self) -> str:
+        return "action_reopen_case"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        ref = first_entity(tracker, "ref_code") or tracker.get_slot("last_ref_code")
+        if not ref:
+            send(dispatcher, [Reply(reply_text("reopen_which"))])
+            return []
+        try:
+            reopened = await asyncio.to_thread(reopen_my_case, str(ref), tracker.sender_id)
+        except StoreUnavailable as error:
+            logger.error("case not reopened: %s", error)
+            send(dispatcher, [Reply(reply_text("reopen_failed"))])
+            return []
+        if reopened:
+            send(dispatcher, [Reply(reply_text("reopen_done", ref=ref))])
+        else:
+            send(dispatcher, [Reply(reply_text("reopen_refused", ref=ref, days=reopen_days()))])
+        return []

@@ -214,6 +214,28 @@ def seen_messages_days() -> int:
     return env_int("SEEN_MESSAGES_DAYS", 7, minimum=2)
 
 
+# --------------------------------------------------------------------------- legal clocks (issue 17)
+
+
+def follow_up_days() -> int:
+    """Calendar days the Front waits for a body's answer when ``content/legal_deadlines.yml``
+    gives the body no clock (phản ánh, kiến nghị): a committee policy, not law
+    (``FOLLOW_UP_DAYS``, default 30, at least 1)."""
+    return env_int("FOLLOW_UP_DAYS", 30, minimum=1)
+
+
+def legal_warn_working_days() -> int:
+    """Working days before a body's answer is due that the officer is reminded
+    (``LEGAL_WARN_WORKING_DAYS``, default 2; 0: only when it is late)."""
+    return env_int("LEGAL_WARN_WORKING_DAYS", 2, minimum=0)
+
+
+def reopen_days() -> int:
+    """Days after a case was resolved during which a citizen who rated it 1 or 2 is offered to
+    reopen it (``REOPEN_DAYS``, default 14; 0: never offered)."""
+    return env_int("REOPEN_DAYS", 14, minimum=0)
+
+
 # --------------------------------------------------------------------------- notifications
 # Telegram is off without a token, and staff notifications then wait in the outbox.
 # ==========================  =====================================  ==============================

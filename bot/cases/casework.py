@@ -12,6 +12,8 @@ Rules kept here:
   seconds since the case was filed), which the overview's median time to first response reads;
 * status moves only forward (:data:`ALLOWED_TRANSITIONS`), "rejected" needs a reason, and every
   status change queues a ``citizen_status`` outbox row (``ask_rating`` when resolved);
+* staff may resolve or close a case only once its outcome is recorded (what was done, by whom,
+  when: ``bot.cases.outcome``, issue 17) — after it was last reopened, if it was;
 * a reply to the citizen is an outbox row (``citizen_reply``); its delivery state is the row's;
 * internal notes live in ``case_notes`` and events only point at them (``note_id``), so event
   details never hold free text that could contain personal data.
@@ -38,6 +40,7 @@ from bot.db.models import (
     CaseEvent,
     CaseKind,
     CaseNote,
+    CaseOutcome,
     CaseStatus,
     OutboxKind,
     Staff,
@@ -52,6 +55,7 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "MAX_NOTE_CHARS",
     "MAX_REPLY_CHARS",
+    "NO_OUTCOME",
     "STATUS_LABELS",
     "CaseworkError",
     "add_note",
@@ -102,6 +106,25 @@ ALLOWED_TRANSITIONS: Mapping[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.REJECTED: frozenset(),
     CaseStatus.CLOSED: frozenset(),
 }
+
+
+#: Statuses that need the outcome recorded first (issue 17 item 5).
+CLOSING_STATUSES = frozenset({CaseStatus.RESOLVED, CaseStatus.CLOSED})
+NO_OUTCOME = ("Chưa thể kết thúc hồ sơ: hãy ghi nhận kết quả xử lý (đã làm gì, ai thực hiện, "
+              "ngày nào) trước khi chuyển sang «Đã giải quyết» hoặc «Đã đóng».")
+
+
+def _has_outcome(session: Session, case: Case) -> bool:
+    """An outcome recorded since the case was last reopened (or ever, if it never was)."""
+    reopened = session.execute(
+        select(CaseEvent.created_at).where(CaseEvent.case_id == case.id,
+                                           CaseEvent.action == "reopened")
+        .order_by(CaseEvent.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    query = select(CaseOutcome.id).where(CaseOutcome.case_id == case.id)
+    if reopened is not None:
+        query = query.where(CaseOutcome.created_at >= reopened)
+    return session.execute(query.limit(1)).first() is not None
 
 
 class CaseworkError(ValueError):
@@ -328,6 +351,9 @@ def change_status(
         raise CaseworkError(
             f"Không thể chuyển hồ sơ từ «{STATUS_LABELS[current]}» sang «{STATUS_LABELS[target]}»."
         )
+    if (target in CLOSING_STATUSES and ActorKind(actor.kind) == ActorKind.STAFF
+            and not _has_outcome(session, case)):
+        raise CaseworkError(NO_OUTCOME)
     note_id = _note_row(session, case, text, actor, now) if text else None
     case.status = target
     case.updated_at = now

@@ -229,17 +229,45 @@ def forward_to_person(
         return case.ref_code
 
 
-def rate_case(ref_code: str, channel_user_id: str, rating: int) -> bool:
-    """Store the citizen's 1–5 rating on their finished case; False when the code is not one
+@dataclass(frozen=True)
+class RatedCase:
+    """A stored rating; ``reopen_days`` > 0 when the citizen may reopen the case (rated 1–2
+    within ``REOPEN_DAYS`` of its end, issue 17 item 5), 0 otherwise."""
+
+    ref_code: str
+    reopen_days: int = 0
+
+
+def rate_case(ref_code: str, channel_user_id: str, rating: int) -> RatedCase | None:
+    """Store the citizen's 1–5 rating on their finished case; None when the code is not one
     of theirs. A case not finished raises :class:`bot.cases.casework.CaseworkError`."""
+    from bot.cases.outcome import reopen_offer
+    from bot.settings import reopen_days
+
     with _unit_of_work() as session:
         case = session.execute(
             select(Case).where(Case.ref_code == ref_code, Case.channel_user_id == channel_user_id)
         ).scalar_one_or_none()
         if case is None:
-            return False
+            return None
         record_rating(session, case.id, rating, actor=Actor.citizen(channel_user_id))
-        return True
+        offered = reopen_offer(session, case)
+        return RatedCase(case.ref_code, reopen_days() if offered else 0)
+
+
+def reopen_my_case(ref_code: str, channel_user_id: str) -> bool | None:
+    """The citizen asks to reopen their own finished case after rating it 1–2: True when it
+    was reopened, False when it may not be (too late, not rated so, not finished), None when the
+    code is not one of theirs. History and clocks are kept (``bot.cases.outcome``)."""
+    from bot.cases.outcome import reopen_case
+
+    with _unit_of_work() as session:
+        case = session.execute(
+            select(Case).where(Case.ref_code == ref_code, Case.channel_user_id == channel_user_id)
+        ).scalar_one_or_none()
+        if case is None:
+            return None
+        return reopen_case(session, case.id, actor=Actor.citizen(channel_user_id))
 
 
 # --------------------------------------------------------------------------- personal data

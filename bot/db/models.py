@@ -28,6 +28,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Enum,
     ForeignKey,
     Index,
@@ -112,9 +113,12 @@ class OutboxKind:
     CITIZEN_STATUS = "citizen_status"  # status change → the citizen's channel
     CITIZEN_HANDBACK = "citizen_handback"  # a handoff ended → the citizen's conversation
     DAILY_SUMMARY = "daily_summary"  # the morning counts → the unit's group (no case)
+    #: A forwarded case whose body's answer is due soon or late → the unit's group, naming the
+    #: officer in charge (written by the follow-up scan, ``bot.cases.forwarding``).
+    FOLLOW_UP = "follow_up"
 
     ALL = frozenset({STAFF_NOTIFY, OVERDUE, CITIZEN_MESSAGE, CITIZEN_REPLY, CITIZEN_STATUS,
-                     CITIZEN_HANDBACK, DAILY_SUMMARY})
+                     CITIZEN_HANDBACK, DAILY_SUMMARY, FOLLOW_UP})
 
 
 def _enum(enum_cls: type[enum.Enum], name: str, length: int) -> Enum:
@@ -558,4 +562,55 @@ class SubscriptionEvent(Base):
     unit_code = Column(String(64), nullable=True)  # str | None
     topics = Column(JSONText, nullable=True)  # list[str] | None
     consent_version = Column(String(32), nullable=True)  # str | None: which notice was shown
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+# --------------------------------------------------------------------------- forwarding, outcome (0010)
+
+
+class CaseForwarding(Base):
+    """A case sent to a competent body (issue 17 item 3): which body, when, how, and its answer.
+
+    ``answer_due_on`` is the day the body's answer is due by ``content/legal_deadlines.yml`` (or,
+    for a type the law gives no clock, by the committee's ``FOLLOW_UP_DAYS``: ``due_basis``
+    says which). ``warned_at`` / ``late_at`` make the follow-up scan's two reminders once-only,
+    as ``overdue_notices`` does for the working-hours deadline.
+    """
+
+    __tablename__ = "case_forwardings"
+
+    id = Column(Integer, primary_key=True)  # int
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)  # int
+    body_name = Column(String(255), nullable=False)  # str, the competent body
+    method = Column(String(16), nullable=False)  # str: letter | portal | other
+    reference = Column(String(128), nullable=False)  # str: letter number or portal reference
+    forwarded_on = Column(Date, nullable=False)  # date (local)
+    forwarded_by = Column(Integer, ForeignKey("staff.id"), nullable=True)  # int | None
+    answer_due_on = Column(Date, nullable=True)  # date | None (no number anywhere)
+    due_basis = Column(String(16), nullable=True)  # str | None: law | policy
+    warned_at = Column(UTCDateTime, nullable=True)  # datetime | None
+    late_at = Column(UTCDateTime, nullable=True)  # datetime | None
+    answer_text = Column(Text, nullable=True)  # str | None, as the body wrote it
+    answer_reference = Column(String(128), nullable=True)  # str | None
+    answered_on = Column(Date, nullable=True)  # date | None (local)
+    answer_recorded_by = Column(Integer, ForeignKey("staff.id"), nullable=True)  # int | None
+    answer_recorded_at = Column(UTCDateTime, nullable=True)  # datetime | None
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+class CaseOutcome(Base):
+    """What was done about a case, by whom and when, recorded before it may be closed (issue 17
+    item 5); ``evidence_id`` points at a ``case_attachments`` row the officer added."""
+
+    __tablename__ = "case_outcomes"
+
+    id = Column(Integer, primary_key=True)  # int
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)  # int
+    action_text = Column(Text, nullable=False)  # str, what was done
+    done_by = Column(String(255), nullable=False)  # str, who did it (a person or a body)
+    done_on = Column(Date, nullable=False)  # date (local)
+    recorded_by = Column(Integer, ForeignKey("staff.id"), nullable=True)  # int | None
+    evidence_id = Column(
+        Integer, ForeignKey("case_attachments.id"), nullable=True
+    )  # int | None
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)

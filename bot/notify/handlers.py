@@ -236,6 +236,9 @@ class UpdateHandlers:
                 raise casework.CaseworkError("Thao tác không hợp lệ.")
         except casework.CaseworkError as exc:
             session.rollback()
+            if str(exc) == casework.NO_OUTCOME:  # issue 17: the form is in the console
+                raise _Refused("Cần ghi nhận kết quả xử lý (đã làm gì, ai, ngày nào) trên trang "
+                               "quản trị (nút «Xem») trước khi báo đã giải quyết.") from exc
             raise _Refused(str(exc)) from exc
         session.flush()
         return _Outcome(

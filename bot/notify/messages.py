@@ -18,7 +18,7 @@ import hashlib
 import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ __all__ = [
     "case_keyboard",
     "decode_callback",
     "encode_callback",
+    "follow_up_notes",
     "headline",
     "load_card",
     "posting_notes",
@@ -101,6 +102,11 @@ class CaseCard:
     created_at: datetime
     #: ``clean``, ``rude`` or ``threat`` (bot.moderation.gate): shown first on the card.
     moderation: str = "clean"
+    #: What the case waits for next by its legal clock (issue 17): a label, the due day, and
+    #: ``soon`` / ``late`` when a warning is due (``bot.cases.forwarding.next_due``).
+    legal_next: str | None = None
+    legal_due_on: date | None = None
+    legal_state: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -143,7 +149,32 @@ def load_card(session: Session, case_id: int) -> CaseCard | None:
         sla_due_at=case.sla_due_at,
         created_at=case.created_at,
         moderation=str(case.moderation_verdict or "clean"),
+        **_legal_next(session, case),
     )
+
+
+def _legal_next(session: Session, case: Case) -> dict[str, Any]:
+    """The card's legal-clock fields; a broken data file must not stop a notification."""
+    try:
+        from bot.cases.follow_up import warn_from
+        from bot.cases.forwarding import case_forwardings, local_today, next_due
+        from bot.cases.sla import load_calendar
+        from bot.settings import legal_warn_working_days
+
+        due = next_due(case, case_forwardings(session, case.id))
+        if due is None:
+            return {}
+        state = None
+        if due.due_on is not None and CaseStatus(case.status) not in TERMINAL_STATUSES:
+            calendar = load_calendar()
+            today = local_today(calendar=calendar)
+            if today > due.due_on:
+                state = "late"
+            elif today >= warn_from(due.due_on, legal_warn_working_days(), calendar):
+                state = "soon"
+        return {"legal_next": due.label, "legal_due_on": due.due_on, "legal_state": state}
+    except Exception:  # noqa: BLE001 - the card goes out without the line
+        return {}
 
 
 def _cut(text: str, limit: int) -> str:
@@ -160,6 +191,12 @@ def headline(kind: str, payload: Mapping[str, Any], card: CaseCard) -> str:
         return f"⏰ QUÁ HẠN: {KIND_LABELS[card.kind]}"
     if kind == OutboxKind.CITIZEN_MESSAGE:
         return "💬 Người dân nhắn thêm"
+    if kind == OutboxKind.FOLLOW_UP:
+        if payload.get("stage") == "late":
+            return "⏰ CƠ QUAN CHƯA TRẢ LỜI, ĐÃ QUÁ HẠN: cần đôn đốc"
+        return "⏳ Sắp đến hạn cơ quan trả lời"
+    if payload.get("event") == "reopened":
+        return "🔄 Người dân chưa hài lòng, đề nghị mở lại hồ sơ"
     if payload.get("event") == "transferred":
         return f"🔁 Hồ sơ được chuyển đến: {KIND_LABELS[card.kind]}"
     if card.kind == CaseKind.HANDOFF:
@@ -193,6 +230,10 @@ def render_case(
     lines.append(f"Tiếp nhận: {_local(card.created_at, tz)}")
     if card.sla_due_at is not None:
         lines.append(f"Hạn xử lý: {_local(card.sla_due_at, tz)}")
+    if card.legal_next:
+        due = f" — hạn {card.legal_due_on:%d/%m/%Y}" if card.legal_due_on else ""
+        flag = {"late": " ⏰ ĐÃ QUÁ HẠN", "soon": " ⏳ sắp đến hạn"}.get(card.legal_state or "", "")
+        lines.append(f"Bước tiếp theo: {e(card.legal_next)}{due}{flag}")
     status = STATUS_LABELS[card.status]
     lines.append(f"Trạng thái: <b>{e(status)}</b> · Người xử lý: {e(card.assignee or '—')}")
     lines.extend(e(line) for line in extra)
@@ -229,6 +270,22 @@ def posting_notes(
     if overdue_since is not None:
         extra.append(f"Đã quá hạn từ {overdue_since}.")
     return extra
+
+
+def follow_up_notes(payload: Mapping[str, Any], assignee: str | None) -> list[str]:
+    """The lines of a ``follow_up`` reminder: where the case went, the due day, who chases.
+    Only what the scan put in the payload (ids, the body, the reference, the day)."""
+    due = str(payload.get("due_on") or "")
+    shown = f"{due[8:10]}/{due[5:7]}/{due[:4]}" if len(due) == 10 else due
+    lines = [
+        f"Đã chuyển đến: {payload.get('body_name') or '—'} (số/mã: {payload.get('reference') or '—'})",
+        f"Hạn cơ quan trả lời: {shown}"
+        + (" (ước tính)" if payload.get("basis") == "law_est" else "")
+        + (" (theo quy định của ủy ban)" if payload.get("basis") == "policy" else ""),
+    ]
+    who = assignee or "chưa giao cán bộ — lãnh đạo đơn vị phân công"
+    lines.append(f"Cán bộ phụ trách đôn đốc: {who}")
+    return lines
 
 
 # --------------------------------------------------------------------------- callback data

@@ -48,6 +48,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.cases.identity import PROTECTED_TYPES
 from bot.db.engine import session_scope
 from bot.db.models import TERMINAL_STATUSES, Case, Outbox, OutboxKind, OutboxStatus, OverdueNotice
 from bot.db.types import ensure_aware, utcnow
@@ -173,9 +174,14 @@ def claim_next(
             ).scalar_one()
             conversation = None
             if outbox.case_id is not None:  # for the log lines of this delivery
-                conversation = session.execute(
-                    select(Case.conversation_id).where(Case.id == outbox.case_id)
-                ).scalar_one_or_none()
+                found = session.execute(
+                    select(Case.conversation_id, Case.legal_type).where(Case.id == outbox.case_id)
+                ).one_or_none()
+                if found is not None:
+                    # A tố cáo's conversation id is its sender's channel id (issue 17 item 4):
+                    # its log lines name the case instead.
+                    conversation = (f"case-{outbox.case_id}" if found[1] in PROTECTED_TYPES
+                                    else found[0])
             return _row(outbox, conversation)
     return None
 
@@ -454,16 +460,20 @@ async def run_worker(
 
 
 def _scan_once(factory: SessionFactory) -> int:
-    """The periodic scans: missed deadlines, the units' morning summaries once a day, and
+    """The periodic scans: missed deadlines, forwarded cases whose body's answer is due soon or
+    late (issue 17), the units' morning summaries once a day, and
     forgetting platform message ids old enough that no platform redelivers them."""
     from zoneinfo import ZoneInfo
 
     from bot.cases.daily_summary import queue_daily_summaries
+    from bot.cases.follow_up import scan_follow_ups
     from bot.cases.inbound import prune_seen_messages
     from bot.settings import daily_summary_at, get_settings, seen_messages_days
 
     with factory() as session:
         queued = scan_overdue(session)
+    with factory() as session:
+        queued += scan_follow_ups(session)
     with factory() as session:
         prune_seen_messages(session, utcnow() - timedelta(days=seen_messages_days()))
     at = daily_summary_at()

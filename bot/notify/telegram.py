@@ -58,6 +58,7 @@ from bot.notify.handlers import UpdateHandlers
 from bot.notify.messages import (
     CaseCard,
     case_keyboard,
+    follow_up_notes,
     headline,
     load_card,
     posting_notes,
@@ -221,6 +222,8 @@ class TelegramService(UpdateHandlers):
             from_name=from_name,
             overdue_since=overdue_since,
         )
+        if row.kind == OutboxKind.FOLLOW_UP:
+            extra.extend(follow_up_notes(row.payload, card.assignee))
         quote = row.payload.get("text") if row.kind == OutboxKind.CITIZEN_MESSAGE else None
         url = self.config.case_url(card.id)
 

@@ -12,12 +12,18 @@ of a unit the token's owner cannot see is 404, like one that does not exist. Err
     POST /api/v1/cases/{id}/notes     {"text": "..."}
     POST /api/v1/cases/{id}/replies   {"text": "..."}
     POST /api/v1/cases/{id}/transfer  {"unit_code": "p_lang", "note": "..."}
+    POST /api/v1/cases/{id}/outcome   {"action_text": "...", "done_by": "...", "done_on": "2026-12-01",
+                                       "evidence_url": "https://..."}   (before resolved/closed)
+    POST /api/v1/cases/{id}/forwardings  {"body_name": "...", "method": "letter|portal|other",
+                                          "reference": "...", "forwarded_on": "2026-12-01"}
+    POST /api/v1/cases/{id}/forwardings/{fid}/answer  {"text": "...", "reference": "...",
+                                                       "answered_on": "2026-12-03"}
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -25,8 +31,10 @@ from sqlalchemy import select
 
 from bot.cases import casework
 from bot.cases.casework import STATUS_LABELS, CaseworkError
+from bot.cases.forwarding import case_forwardings, forward_case, record_body_answer
 from bot.cases.identity import may_see_identity, record_identity_view
-from bot.db.models import ActorKind, Case, CaseNote, CaseStatus, Outbox, Staff
+from bot.cases.outcome import case_outcomes, record_outcome
+from bot.db.models import ActorKind, Case, CaseForwarding, CaseNote, CaseStatus, Outbox, Staff
 from bot.staff import queries
 from bot.staff.context import AioHandler, StaffContext, api_view, json_error
 
@@ -105,7 +113,31 @@ def _case_detail(ctx: StaffContext, case: Case) -> dict[str, Any]:
             select(Outbox).where(Outbox.case_id == case.id).order_by(Outbox.id)
         ).scalars()
     ]
+    data["forwardings"] = [
+        {"id": f.id, "body_name": f.body_name, "method": f.method, "reference": f.reference,
+         "forwarded_on": _day(f.forwarded_on), "answer_due_on": _day(f.answer_due_on),
+         "due_basis": f.due_basis, "answer_text": f.answer_text,
+         "answer_reference": f.answer_reference, "answered_on": _day(f.answered_on)}
+        for f in case_forwardings(ctx.session, case.id)
+    ]
+    data["outcomes"] = [
+        {"id": o.id, "action_text": o.action_text, "done_by": o.done_by,
+         "done_on": _day(o.done_on), "recorded_by": o.recorded_by, "evidence_id": o.evidence_id}
+        for o in case_outcomes(ctx.session, case.id)
+    ]
     return data
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _date(body: Mapping[str, Any], name: str) -> date:
+    raw = _text(body, name, required=True) or ""
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise _BadRequest(f"Trường «{name}» phải là ngày dạng YYYY-MM-DD.") from None
 
 
 @api_view
@@ -218,6 +250,35 @@ def _transfer(ctx: StaffContext, case: Case) -> None:
     )
 
 
+def _outcome(ctx: StaffContext, case: Case) -> dict[str, Any]:
+    return {"outcome_id": record_outcome(
+        ctx.session, case.id, action_text=_text(ctx.body, "action_text", required=True) or "",
+        done_by=_text(ctx.body, "done_by", required=True) or "",
+        done_on=_date(ctx.body, "done_on"),
+        evidence_url=_text(ctx.body, "evidence_url", required=False), actor=ctx.actor)}
+
+
+def _forward(ctx: StaffContext, case: Case) -> dict[str, Any]:
+    row = forward_case(
+        ctx.session, case.id, body_name=_text(ctx.body, "body_name", required=True) or "",
+        method=_text(ctx.body, "method", required=True) or "",
+        reference=_text(ctx.body, "reference", required=True) or "",
+        forwarded_on=_date(ctx.body, "forwarded_on"), actor=ctx.actor)
+    return {"forwarding_id": row.id, "answer_due_on": _day(row.answer_due_on),
+            "due_basis": row.due_basis}
+
+
+def _body_answer(ctx: StaffContext, case: Case) -> dict[str, Any]:
+    forwarding_id = ctx.match_int("forwarding_id")
+    row = ctx.session.get(CaseForwarding, forwarding_id) if forwarding_id is not None else None
+    if row is None or row.case_id != case.id:
+        raise CaseworkError("Không tìm thấy lần chuyển hồ sơ này.")
+    return {"outbox_id": record_body_answer(
+        ctx.session, row.id, text=_text(ctx.body, "text", required=True) or "",
+        reference=_text(ctx.body, "reference", required=False),
+        answered_on=_date(ctx.body, "answered_on"), actor=ctx.actor)}
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/cases", list_cases)
     app.router.add_get(r"/api/v1/cases/{case_id:\d+}", get_case)
@@ -226,3 +287,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(r"/api/v1/cases/{case_id:\d+}/notes", _action(_note, 201))
     app.router.add_post(r"/api/v1/cases/{case_id:\d+}/replies", _action(_reply, 201))
     app.router.add_post(r"/api/v1/cases/{case_id:\d+}/transfer", _action(_transfer))
+    app.router.add_post(r"/api/v1/cases/{case_id:\d+}/outcome", _action(_outcome, 201))
+    app.router.add_post(r"/api/v1/cases/{case_id:\d+}/forwardings", _action(_forward, 201))
+    app.router.add_post(r"/api/v1/cases/{case_id:\d+}/forwardings/{forwarding_id:\d+}/answer",
+                        _action(_body_answer, 201))

@@ -1,5 +1,6 @@
 """What the forms on the case page do: change the status, assign, add a note, reply to the
-citizen, transfer to another unit, correct the legal type (POSTs under ``/staff/cases/{id}/``).
+citizen, transfer to another unit, correct the legal type, forward to a competent body and record
+its answer, record the outcome (POSTs under ``/staff/cases/{id}/``).
 
 Each runs in a savepoint; a refusal (``CaseworkError``) shows the case page again with the
 reason, a success redirects back to it (or to the queue if the case left the officer's sight).
@@ -14,10 +15,13 @@ from aiohttp import web
 
 from bot.cases import casework
 from bot.cases.casework import CaseworkError
+from bot.cases.forwarding import forward_case, record_body_answer
 from bot.cases.legal_type_record import set_legal_type
 from bot.cases.linking import split_case
-from bot.db.models import ActorKind, Case, CaseStatus
+from bot.cases.outcome import record_outcome
+from bot.db.models import ActorKind, Case, CaseForwarding, CaseStatus
 from bot.staff import case_page
+from bot.staff.case_legal import parse_day
 from bot.staff.context import StaffContext, console_view, not_found_page, redirect
 
 
@@ -112,6 +116,31 @@ def _transfer(ctx: StaffContext, case: Case) -> None:
     )
 
 
+def _forward(ctx: StaffContext, case: Case) -> None:
+    forward_case(ctx.session, case.id, body_name=ctx.field("body_name"),
+                 method=ctx.field("method"), reference=ctx.field("reference"),
+                 forwarded_on=parse_day(ctx.field("forwarded_on"), "ngày chuyển"),
+                 actor=ctx.actor)
+
+
+def _body_answer(ctx: StaffContext, case: Case) -> None:
+    forwarding_id = ctx.match_int("forwarding_id")
+    row = ctx.session.get(CaseForwarding, forwarding_id) if forwarding_id is not None else None
+    if row is None or row.case_id != case.id:
+        raise CaseworkError("Không tìm thấy lần chuyển hồ sơ này.")
+    record_body_answer(ctx.session, row.id, text=ctx.field("text"),
+                       reference=ctx.field("reference") or None,
+                       answered_on=parse_day(ctx.field("answered_on"), "ngày cơ quan trả lời"),
+                       actor=ctx.actor)
+
+
+def _outcome(ctx: StaffContext, case: Case) -> None:
+    record_outcome(ctx.session, case.id, action_text=ctx.field("action_text"),
+                   done_by=ctx.field("done_by"),
+                   done_on=parse_day(ctx.field("done_on"), "ngày thực hiện"),
+                   evidence_url=ctx.field("evidence_url") or None, actor=ctx.actor)
+
+
 case_status = console_view()(_case_action("status", _status))
 case_assign = console_view()(_case_action("assign", _assign))
 case_note = console_view()(_case_action("note", _note))
@@ -119,6 +148,9 @@ case_reply = console_view()(_case_action("reply", _reply))
 case_transfer = console_view()(_case_action("transfer", _transfer))
 case_legal_type = console_view()(_case_action("legal_type", _legal_type))
 case_split = console_view()(_case_action("split", _split))
+case_forward = console_view()(_case_action("forward", _forward))
+case_body_answer = console_view()(_case_action("body_answer", _body_answer))
+case_outcome = console_view()(_case_action("outcome", _outcome))
 
 
 def setup_routes(app: web.Application) -> None:
@@ -129,3 +161,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(r"/staff/cases/{case_id:\d+}/transfer", case_transfer)
     app.router.add_post(r"/staff/cases/{case_id:\d+}/legal-type", case_legal_type)
     app.router.add_post(r"/staff/cases/{case_id:\d+}/split", case_split)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/forward", case_forward)
+    app.router.add_post(
+        r"/staff/cases/{case_id:\d+}/forwardings/{forwarding_id:\d+}/answer", case_body_answer)
+    app.router.add_post(r"/staff/cases/{case_id:\d+}/outcome", case_outcome)

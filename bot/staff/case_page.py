@@ -14,14 +14,14 @@ from sqlalchemy import select
 
 from bot.cases import casework, legal_type
 from bot.cases.casework import ALLOWED_TRANSITIONS
+from bot.cases.forwarding import case_forwardings, local_today, next_due
 from bot.cases.identity import may_see_identity, record_identity_view
-from bot.cases.legal_clocks import next_step
 from bot.cases.legal_deadlines import LegalDeadlinesError, load_deadlines
 from bot.cases.linking import cluster_members
 from bot.db.models import AttachmentKind, Case, CaseNote, CaseStatus, Outbox, Staff
 from bot.moderation.gate import MARKER_LABELS, THREAT
+from bot.staff import case_legal, queries
 from bot.staff import html as h
-from bot.staff import queries
 from bot.staff.context import StaffContext, console_view, html_response, not_found_page
 from bot.staff.views import (
     DONE_MESSAGES,
@@ -257,44 +257,37 @@ def _action_forms(ctx: StaffContext, case: Case, others: list[Case]) -> h.Markup
     )
 
 
-#: What each clocked step of content/legal_deadlines.yml asks of the Front or the body it
-#: forwards to, in the officer's words.
-STEP_LABELS = {
-    "acknowledge": "Báo người dân đã nhận",
-    "forward": "Chuyển cơ quan có thẩm quyền",
-    "answer": "Trả lời người dân",
-    "follow_up": "Theo dõi kết quả",
-    "accept": "Cơ quan có thẩm quyền thụ lý",
-    "receive_and_check": "Tiếp nhận, kiểm tra thông tin tố cáo",
-    "notify_accepted": "Thông báo thụ lý tố cáo",
-    "decide": "Ra quyết định giải quyết",
-}
-
-
-def legal_cells(case: Case) -> tuple[h.Markup, h.Markup]:
-    """The legal type of ``case`` and its next clocked step (issue 17), for the meta list.
+def legal_cells(ctx: StaffContext, case: Case) -> tuple[h.Markup, h.Markup]:
+    """The legal type of ``case`` and what it waits for next (issue 17), for the meta list: the
+    body's answer when forwarded, else its next clocked step, with the article it comes from.
 
     Staff see steps whose number was not verified in a source too, flagged: a citizen never
     does (``bot.cases.legal_clocks``)."""
-    if not case.legal_type:
+    forwardings = case_forwardings(ctx.session, case.id)
+    if not case.legal_type and not forwardings:
         return h.fmt('<span class="muted">Chưa xác định</span>'), h.fmt("—")
-    kind = h.fmt("{label}", label=legal_type.label(case.legal_type))
-    try:
-        table = load_deadlines()
-        step = next_step(case.legal_type, case.created_at, audience="staff", deadlines=table)
-    except (LegalDeadlinesError, KeyError, ValueError, OSError):
+    kind = (h.fmt("{label}", label=legal_type.label(case.legal_type)) if case.legal_type
+            else h.fmt('<span class="muted">Chưa xác định</span>'))
+    due = next_due(case, forwardings)
+    if due is None:
         return kind, h.fmt("—")
-    if step is None:
-        return kind, h.fmt("—")
-    cited = next((s for s in table.case_type(case.legal_type).steps if s.id == step.step_id),
-                 None)
+    today = local_today(ctx.now)
+    if due.forwarding_id is not None:
+        return kind, h.fmt("{what}: hạn {due}", what=due.label, due=case_legal.due_text(
+            due.due_on, today))
+    citation = ""
+    if due.step_id is not None:
+        try:
+            table = load_deadlines()
+            citation = table.citation(table.case_type(str(case.legal_type)).step(due.step_id))
+        except (LegalDeadlinesError, KeyError, ValueError, OSError):
+            citation = ""
     return kind, h.fmt(
         "{what}: {due}{flag}<br><span class=\"muted\">{citation}</span>",
-        what=STEP_LABELS.get(step.step_id)
-        or STEP_LABELS.get(step.step_id.split("_")[0], step.step_id),
-        due=f"hạn {step.due_date:%d/%m/%Y}" if step.due_date else "văn bản không nêu số ngày",
-        flag="" if step.verified else " (số liệu chưa kiểm chứng)",
-        citation=table.citation(cited) if cited is not None else "",
+        what=due.label,
+        due=f"hạn {due.due_on:%d/%m/%Y}" if due.due_on else "văn bản không nêu số ngày",
+        flag="" if due.verified else " (số liệu chưa kiểm chứng)",
+        citation=citation,
     )
 
 
@@ -363,7 +356,7 @@ def render(
         )
         for n in notes.values()
     ]
-    legal = legal_cells(case)
+    legal = legal_cells(ctx, case)
     others = together_with(ctx, case)
     body = h.fmt(
         "<h1>Hồ sơ {ref} {status}{overdue}</h1>{warning}"
@@ -380,7 +373,7 @@ def render(
         "<dt>Ngày gửi</dt><dd>{created}</dd><dt>Hạn xử lý</dt><dd>{due}</dd>"
         "<dt>Cán bộ phụ trách</dt><dd>{assignee}</dd><dt>Đánh giá</dt><dd>{rating}</dd>"
         "<dt>Cập nhật</dt><dd>{updated}</dd></dl></div></div>"
-        "{cluster}{forms}"
+        "{cluster}{forms}{legal_panels}"
         "<h2>Tin nhắn gửi người dân</h2>{outbox}"
         "<h2>Ghi chú nội bộ</h2>{notes}"
         "<h2>Lịch sử hồ sơ</h2>{history}",
@@ -405,6 +398,7 @@ def render(
         updated=h.local_time(case.updated_at, ctx.tz),
         cluster=_cluster_panel(ctx, case, others),
         forms=_action_forms(ctx, case, others),
+        legal_panels=case_legal.panels(ctx, case),
         outbox=_outbox_table(ctx, outbox),
         notes=h.fmt("<ul>{items}</ul>", items=h.join(note_items))
         if note_items

@@ -4,9 +4,15 @@ filtered list as a spreadsheet. One filter form drives both, so they live togeth
 
 from __future__ import annotations
 
+from datetime import date
+
 from aiohttp import web
 
-from bot.db.models import CaseStatus
+from bot.cases.follow_up import warn_from
+from bot.cases.forwarding import NextDue, local_today, next_dues
+from bot.cases.sla import WorkingCalendar, load_calendar
+from bot.db.models import TERMINAL_STATUSES, Case, CaseStatus
+from bot.settings import legal_warn_working_days
 from bot.staff import html as h
 from bot.staff import queries
 from bot.staff.context import StaffContext, console_view, html_response
@@ -49,6 +55,25 @@ def _excerpt(text: str, limit: int = 140) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def _legal_cell(
+    due: NextDue | None, today: date, case: Case, calendar: WorkingCalendar
+) -> h.Markup:
+    """The next legal step and its due day, with a badge from LEGAL_WARN_WORKING_DAYS working
+    days before it (issue 17 item 2)."""
+    if due is None:
+        return h.fmt("—")
+    if due.due_on is None:
+        return h.fmt('{label} <span class="muted">(không có thời hạn)</span>', label=due.label)
+    badge = h.Markup("")
+    if CaseStatus(case.status) not in TERMINAL_STATUSES:
+        if today > due.due_on:
+            badge = h.fmt(' <span class="badge overdue">Quá hạn</span>')
+        elif today >= warn_from(due.due_on, legal_warn_working_days(), calendar):
+            badge = h.fmt(' <span class="badge">Sắp đến hạn</span>')
+    return h.fmt("{label}: {due}{badge}", label=due.label, due=f"{due.due_on:%d/%m/%Y}",
+                 badge=badge)
+
+
 @console_view()
 def queue_page(ctx: StaffContext) -> web.StreamResponse:
     f = queries.CaseFilter.from_query(ctx.request.query)
@@ -56,6 +81,9 @@ def queue_page(ctx: StaffContext) -> web.StreamResponse:
     names = queries.staff_names(ctx.session, (c.assignee_id for c in cases))
     category_names = ctx.category_names()
     together = queries.cluster_sizes(ctx.session, [c.cluster_id for c in cases])
+    calendar = load_calendar()
+    legal = next_dues(ctx.session, cases, calendar)
+    today = local_today(ctx.now, calendar)
     rows = []
     for case in cases:
         overdue = queries.is_overdue(case, ctx.now)
@@ -63,7 +91,8 @@ def queue_page(ctx: StaffContext) -> web.StreamResponse:
             h.fmt(
                 '<tr class="{cls}"><td><a href="/staff/cases/{id}">{ref}</a>{together}</td><td>{created}</td>'
                 "<td>{kind}</td><td>{category}</td><td>{content}</td><td>{unit}</td>"
-                "<td>{status}{overdue}</td><td>{due}</td><td>{assignee}</td></tr>",
+                "<td>{status}{overdue}</td><td>{due}</td><td class=\"legal-next\">{legal}</td>"
+                "<td>{assignee}</td></tr>",
                 cls="overdue" if overdue else "",
                 id=case.id,
                 ref=case.ref_code,
@@ -80,6 +109,7 @@ def queue_page(ctx: StaffContext) -> web.StreamResponse:
                 status=status_badge(case.status),
                 overdue=overdue_badge(case, ctx),
                 due=h.local_time(case.sla_due_at, ctx.tz),
+                legal=_legal_cell(legal.get(case.id), today, case, calendar),
                 assignee=names.get(case.assignee_id, "") if case.assignee_id else "—",
             )
         )
@@ -99,7 +129,8 @@ def queue_page(ctx: StaffContext) -> web.StreamResponse:
         h.fmt(
             "<table><thead><tr><th>Mã hồ sơ</th><th>Ngày gửi</th><th>Loại</th><th>Lĩnh vực</th>"
             "<th>Nội dung</th><th>Đơn vị</th><th>Trạng thái</th><th>Hạn xử lý</th>"
-            "<th>Cán bộ</th></tr></thead><tbody>{rows}</tbody></table>",
+            "<th>Bước pháp lý tiếp theo</th><th>Cán bộ</th></tr></thead><tbody>{rows}</tbody>"
+            "</table>",
             rows=h.join(rows),
         )
         if rows
@@ -126,6 +157,7 @@ def queue_csv(ctx: StaffContext) -> web.StreamResponse:
         category_names=ctx.category_names(),
         unit_names={u.code: u.short_name for u in ctx.tree},
         assignees=queries.staff_names(ctx.session, (c.assignee_id for c in cases)),
+        legal=next_dues(ctx.session, cases),
     )
     stamp = ctx.now.astimezone(ctx.tz).strftime("%Y%m%d-%H%M")
     return web.Response(

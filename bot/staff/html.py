@@ -100,6 +100,10 @@ ACTION_LABELS = {
     "rated": "Người dân đánh giá",
     "first_response": "Phản hồi đầu tiên",
     "anonymised": "Xoá thông tin cá nhân",
+    "forwarded": "Chuyển cơ quan có thẩm quyền",
+    "body_answered": "Cơ quan trả lời",
+    "outcome_recorded": "Ghi nhận kết quả xử lý",
+    "reopened": "Mở lại hồ sơ",
 }
 CHANNEL_LABELS = {
     "web": "Trang web",

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.cases.forwarding import local_today, tally_by_type
+from bot.cases.legal_type import LEGAL_TYPES
+from bot.cases.legal_type import label as legal_label
 from bot.db.models import CaseStatus
 from bot.moderation import quarantine_review
 from bot.staff import html as h
@@ -93,6 +96,36 @@ def _week_chart(ctx: StaffContext, ov: queries.Overview) -> h.Markup:
     )
 
 
+def _legal_table(ctx: StaffContext) -> h.Markup:
+    """Steps done on time by legal type (issue 17 item 2): the competent bodies' answers to the
+    cases the Front forwarded, against the clock of content/legal_deadlines.yml. Counts only."""
+    tallies = tally_by_type(ctx.session, ctx.visible, today=local_today(ctx.now))
+    order = [*LEGAL_TYPES, None]
+    rows = []
+    for code in order:
+        t = tallies.get(code)
+        if t is None:
+            continue
+        share = f"{100 * t.on_time / t.answered:.0f}%" if t.answered else "—"
+        rows.append(h.fmt(
+            '<tr data-type="{code}"><td>{label}</td><td>{on_time}</td><td>{late}</td>'
+            "<td>{share}</td><td>{waiting}</td><td>{waiting_late}</td><td>{no_clock}</td></tr>",
+            code=code or "", label=legal_label(code) if code else "Chưa xác định",
+            on_time=t.on_time, late=t.late, share=share, waiting=t.waiting,
+            waiting_late=t.waiting_late, no_clock=t.no_clock))
+    table = (h.fmt(
+        '<table id="legal-on-time"><thead><tr><th>Loại vụ việc</th><th>Trả lời đúng hạn</th>'
+        "<th>Trả lời trễ hạn</th><th>Tỉ lệ đúng hạn</th><th>Đang chờ, còn hạn</th>"
+        "<th>Đang chờ, quá hạn</th><th>Không có thời hạn</th></tr></thead>"
+        "<tbody>{rows}</tbody></table>", rows=h.join(rows)) if rows
+        else h.fmt('<p class="muted" id="legal-on-time">Chưa có hồ sơ nào được chuyển cơ quan '
+                   "có thẩm quyền.</p>"))
+    return h.fmt(
+        "<h2>Bước pháp lý đúng hạn theo loại vụ việc</h2>{table}"
+        '<p class="muted">Hồ sơ Mặt trận đã chuyển cơ quan có thẩm quyền: cơ quan trả lời trong '
+        "thời hạn luật định (hoặc thời hạn của ủy ban khi luật không nêu).</p>", table=table)
+
+
 @console_view()
 def overview_page(ctx: StaffContext) -> web.StreamResponse:
     ov = queries.overview(ctx.session, ctx.visible, now=ctx.now, tz=ctx.tz)
@@ -143,6 +176,7 @@ def overview_page(ctx: StaffContext) -> web.StreamResponse:
         "<tbody>{week_rows}</tbody></table>"
         "<h2>Theo trạng thái</h2><table><thead><tr><th>Trạng thái</th><th>Số hồ sơ</th><th></th>"
         "</tr></thead><tbody>{status_rows}</tbody></table>"
+        "{legal}"
         '<p class="muted">Phản hồi đầu tiên: từ lúc người dân gửi đến thao tác đầu tiên của cán bộ. '
         "Giải quyết: đến lúc hồ sơ chuyển sang «Đã giải quyết» hoặc «Đã đóng».</p>",
         total=ov.total,
@@ -156,6 +190,7 @@ def overview_page(ctx: StaffContext) -> web.StreamResponse:
         header=header,
         week_rows=week_rows,
         status_rows=status_rows,
+        legal=_legal_table(ctx),
     )
     return html_response(h.page("Tổng quan", body, nav=nav(ctx)))
 

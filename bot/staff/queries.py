@@ -200,6 +200,9 @@ CSV_HEADER = (
     "Cán bộ được giao",
     "Ngày gửi",
     "Hạn xử lý",
+    "Loại vụ việc",
+    "Bước pháp lý tiếp theo",
+    "Hạn bước pháp lý",
     "Kênh",
     "Địa điểm",
     "Nội dung",
@@ -222,9 +225,16 @@ def csv_bytes(
     category_names: Mapping[str, str],
     unit_names: Mapping[str, str],
     assignees: Mapping[int, str],
+    legal: Mapping[int, Any] | None = None,
 ) -> bytes:
-    """The queue as CSV, UTF-8 with a byte-order mark so Excel reads Vietnamese correctly."""
+    """The queue as CSV, UTF-8 with a byte-order mark so Excel reads Vietnamese correctly.
+
+    ``legal`` maps case ids to their :class:`bot.cases.forwarding.NextDue`. No column holds the
+    sender's name, phone or channel id, for any case (a tố cáo's sender is protected by law)."""
+    from bot.cases.legal_type import label as legal_label
     from bot.staff.html import kind_label, local_time
+
+    legal = legal or {}
 
     out = io.StringIO()
     writer = csv.writer(out)
@@ -243,6 +253,10 @@ def csv_bytes(
                     assignees.get(case.assignee_id, "") if case.assignee_id else "",
                     local_time(case.created_at, tz),
                     local_time(case.sla_due_at, tz),
+                    legal_label(case.legal_type) if case.legal_type else "",
+                    legal[case.id].label if case.id in legal else "",
+                    f"{legal[case.id].due_on:%d/%m/%Y}"
+                    if case.id in legal and legal[case.id].due_on else "",
                     case.channel,
                     case.location_text or "",
                     case.content,

@@ -30,6 +30,9 @@ DONE_MESSAGES = {
     "transfer": "Đã chuyển hồ sơ sang đơn vị khác.",
     "legal_type": "Đã cập nhật loại vụ việc.",
     "split": "Đã tách hồ sơ khỏi nhóm cùng phản ánh.",
+    "forward": "Đã ghi nhận việc chuyển hồ sơ; người dân sẽ được báo nơi nhận.",
+    "body_answer": "Đã ghi nhận trả lời của cơ quan và đưa vào hàng gửi cho người dân.",
+    "outcome": "Đã ghi nhận kết quả xử lý.",
     "password": "Đã đổi mật khẩu.",
 }
 

@@ -356,7 +356,18 @@ def test_officer_works_a_case_from_telegram_and_the_console(world: World) -> Non
     assert sum(CONSOLE_REPLY in t for t in page_texts) == 1
     assert "Trả lời hộ phường Láng" not in " ".join(page_texts)
 
-    # 8. The officer resolves it: the page shows the status and asks for a 1–5 rating.
+    # 8. The officer records what was done (issue 17: no resolving without it), then resolves
+    # it: the page shows the status and asks for a 1–5 rating.
+    refused = lan.post_form(
+        f"/staff/cases/{case.id}", f"/staff/cases/{case.id}/status", {"status": "resolved"})
+    assert refused.status_code == 422 and "ghi nhận kết quả xử lý" in refused.text
+    outcome = lan.post_form(
+        f"/staff/cases/{case.id}",
+        f"/staff/cases/{case.id}/outcome",
+        {"action_text": "Tổ dân phố đã thu gom rác đầu ngõ.", "done_by": "Tổ dân phố số 5",
+         "done_on": "2026-01-05"},
+    )
+    assert outcome.status_code == 303, outcome.text[:500]
     resolved = lan.post_form(
         f"/staff/cases/{case.id}",
         f"/staff/cases/{case.id}/status",

@@ -220,6 +220,21 @@ async def test_resolve_button_resolves_and_leaves_only_view(
     case_id, message = await post_case_message(engine, service, fake_tg)
     done = buttons(message["reply_markup"])[1]["callback_data"]
 
+    # Issue 17: without a recorded outcome the button is refused, pointing at the console.
+    await service.process_json(callback_update(message, user(OFFICER_TG), done))
+    assert case_row(engine, case_id).status == CaseStatus.NEW
+    refusal = fake_tg.calls_of("answerCallbackQuery")[-1].params
+    assert refusal["show_alert"] is True and "ghi nhận kết quả xử lý" in refusal["text"]
+    assert len(refusal["text"]) <= 200  # Telegram's limit for a callback answer
+    assert outbox_rows(engine, OutboxKind.CITIZEN_STATUS) == []
+
+    from bot.cases.outcome import record_outcome
+    from bot.cases.service import Actor
+
+    with session_scope(engine) as session:
+        record_outcome(session, case_id, action_text="Đã sửa đèn.", done_by="Điện lực",
+                       done_on=utcnow().date() - timedelta(days=1),
+                       actor=Actor.staff(linked["officer"]))
     await service.process_json(callback_update(message, user(OFFICER_TG), done))
 
     assert case_row(engine, case_id).status == CaseStatus.RESOLVED

@@ -141,3 +141,18 @@ def settings_for(db_url: str, tmp_path: Path) -> Settings:
 
 def form(token: str, **values: Any) -> dict[str, Any]:
     return {"csrf_token": token, **values}
+
+
+def seed_outcome(engine: Engine, case_id: int, staff_id: int, *,
+                 now: datetime | None = None) -> int:
+    """Record what was done, so staff may resolve or close the case (issue 17 item 5)."""
+    from datetime import timezone
+
+    from bot.cases.outcome import record_outcome
+    from bot.cases.service import Actor
+
+    moment = now or datetime.now(timezone.utc)
+    with session_scope(engine) as session:
+        return record_outcome(session, case_id, action_text="Đã thu gom rác, vệ sinh đầu ngõ.",
+                              done_by="Tổ dân phố số 5", done_on=moment.date(),
+                              actor=Actor.staff(staff_id), now=moment)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from staff_helpers import SAMPLE_UNITS, seed_case, seed_staff
+from staff_helpers import SAMPLE_UNITS, seed_case, seed_outcome, seed_staff
 
 from bot.cases import casework
 from bot.cases.casework import ALLOWED_TRANSITIONS, CaseworkError
@@ -157,6 +157,7 @@ def test_status_change_writes_event_note_and_citizen_message(db: dict[str, Any])
         note="Đã báo tổ dân phố",
         now=LATER,
     )
+    seed_outcome(engine, case_id, lan, now=LATER)
     run(engine, casework.change_status, case_id, CaseStatus.RESOLVED, actor=actor, now=LATER)
     assert get_case(engine, case_id).status == CaseStatus.RESOLVED
     trail = events(engine, case_id)
@@ -165,6 +166,7 @@ def test_status_change_writes_event_note_and_citizen_message(db: dict[str, Any])
         "status_changed",
         "first_response",
         "status_changed",
+        "outcome_recorded",
         "status_changed",
     ]
     with session_scope(engine) as session:
@@ -302,6 +304,7 @@ def test_rating_only_for_finished_cases_and_from_one_to_five(db: dict[str, Any])
     citizen = Actor.citizen("psid-1")
     with pytest.raises(CaseworkError, match="đã xử lý xong"):
         run(engine, casework.record_rating, case_id, 5, actor=citizen)
+    seed_outcome(engine, case_id, db["lan"])
     run(engine, casework.change_status, case_id, CaseStatus.RESOLVED, actor=Actor.staff(db["lan"]))
     for bad in (0, 6, True, "5"):
         with pytest.raises(CaseworkError, match="từ 1 đến 5"):

@@ -352,6 +352,12 @@ async def test_overview_shows_counts_and_medians(world: World) -> None:
     case_id, _ = world.cases["lang"]
     client = await world.logged_in("lan")
     token = await csrf_of(client, f"/staff/cases/{case_id}")
+    recorded = await client.post(
+        f"/staff/cases/{case_id}/outcome",
+        data=form(token, action_text="Đã thu gom rác.", done_by="Tổ dân phố 5",
+                  done_on="2026-01-05"),
+        allow_redirects=False)
+    assert recorded.status == 303
     for status in ("in_progress", "resolved"):
         response = await client.post(
             f"/staff/cases/{case_id}/status", data=form(token, status=status), allow_redirects=False

@@ -166,6 +166,8 @@ VIETNAMESE_MODULES = {
     "bot/moderation/ratelimit.py": "a rate-limit verdict's explanation, shown to staff",
     "bot/moderation/normalise.py": "letter-folding tables matched against messages",
     "bot/cases/casework.py": "staff casework: its errors and status labels are the console's",
+    "bot/cases/forwarding.py": "forwarding to a body: its errors and step labels are the console's",
+    "bot/cases/outcome.py": "the recorded outcome: its errors are the console's",
     "bot/cases/cluster_words.py": "place and problem phrases matched against case texts",
 }
 

@@ -86,7 +86,7 @@ async def erase(dispatcher: CollectingDispatcher, tracker: Tracker, confirmed: b
         send(dispatcher, [Reply(reply_text("data_kept"))])
         return [SlotSet("awaiting", None)]
     try:
-        count = await asyncio.to_thread(
+        erased = await asyncio.to_thread(
             erase_personal_data, channel_of(tracker), tracker.sender_id,
             redact_conversation=partial(redact_conversation, get_settings().tracker_store_url),
         )
@@ -94,7 +94,10 @@ async def erase(dispatcher: CollectingDispatcher, tracker: Tracker, confirmed: b
         logger.error("erasure failed: %s", error)
         send(dispatcher, [Reply(reply_text("data_delete_failed"))])
         return [SlotSet("awaiting", None)]
-    send(dispatcher, [Reply(reply_text("data_deleted", n=count) if count
-                            else reply_text("data_deleted_nothing_held"))])
+    said = [Reply(reply_text("data_deleted", n=erased.cases) if erased.cases
+                  else reply_text("data_deleted_nothing_held"))]
+    if erased.subscriptions:
+        said.append(Reply(reply_text("data_deleted_subscription")))
+    send(dispatcher, said)
     # The draft of a form in progress goes too (it is what the citizen typed).
     return [SlotSet("awaiting", None), *(SlotSet(slot, None) for slot in PERSONAL_SLOTS)]

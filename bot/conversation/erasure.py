@@ -39,7 +39,7 @@ REDACTED = "[đã xóa theo yêu cầu bảo vệ dữ liệu cá nhân]"
 #: Slots that hold what the citizen typed into the form or who they are.
 PERSONAL_SLOTS = frozenset({
     "case_content", "case_location", "case_name", "case_phone", "case_attachments",
-    "case_confirm",
+    "case_confirm", "sub_unit",
 })
 
 

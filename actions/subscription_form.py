@@ -95,6 +95,16 @@ class ValidateSubscriptionForm(FormValidationAction):
     def name(self) -> str:
         return "validate_subscription_form"
 
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """Consent last, so the notice can name the ward and topics chosen (as domain.yml)."""
+        return ["sub_unit", "sub_topics", "sub_consent"]
+
     @staticmethod
     def _requested(tracker: Tracker) -> str | None:
         return tracker.get_slot("requested_slot")

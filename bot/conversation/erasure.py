@@ -15,7 +15,8 @@ Rewritten:
   channel metadata (attachments' URLs);
 * every message the assistant sent: its text (summaries and confirmations repeat name, phone
   and the case content);
-* the personal slots of the intake form (content, place, name, phone, attachments).
+* the personal slots of the intake form (content, place, name, phone, attachments) and the
+  ward of a subscription being made.
 
 What stays is the shape of the conversation (intents, actions, timestamps), which holds nothing
 about the person and keeps the analytics and the handoff history meaningful.

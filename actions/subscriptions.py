@@ -113,8 +113,10 @@ class ActionSubscribe(Action):
 
 
 class ActionUnsubscribe(Action):
-    """"Hủy nhận tin", at any point: withdraw at once and say so. Inside the subscription form
-    the form stops too; inside the petition form the rule resumes that form afterwards."""
+    """"Hủy nhận tin", at any point: withdraw at once and say so. It never touches a form (Rasa
+    wants one action to set the active loop the same way in every rule): inside the subscription
+    form the rule stops the form first (``action_stop_subscription_form``), inside the petition
+    form the rule resumes that form afterwards."""
 
     def name(self) -> str:
         return "action_unsubscribe"
@@ -122,17 +124,16 @@ class ActionUnsubscribe(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
-        stop = _clear_form() if tracker.active_loop.get("name") == FORM else []
         try:
             withdrawn = await asyncio.to_thread(
                 withdraw_from_announcements, channel_of(tracker), tracker.sender_id)
         except StoreUnavailable as error:
             logger.error("withdrawal failed for %s: %s", tracker.sender_id, error)
             send(dispatcher, [Reply(reply_text("subscription_withdraw_failed"))])
-            return stop
+            return []
         send(dispatcher, [Reply(reply_text("subscription_withdrawn") if withdrawn
                                 else reply_text("subscription_withdrawn_nothing"))])
-        return [*stop, SlotSet(OFFERED_SLOT, True), SlotSet("awaiting", None)]
+        return [SlotSet(OFFERED_SLOT, True), SlotSet("awaiting", None)]
 
 
 class ActionCancelSubscription(Action):
@@ -149,8 +150,8 @@ class ActionCancelSubscription(Action):
 
 
 class ActionStopSubscriptionForm(Action):
-    """A person, or erasure, asked for while subscribing: the form stops quietly, nothing is
-    saved, and the rule goes on to the request."""
+    """"Hủy nhận tin", a person, or erasure, asked for while subscribing: the form stops
+    quietly, nothing is saved, and the rule goes on to the request."""
 
     def name(self) -> str:
         return "action_stop_subscription_form"

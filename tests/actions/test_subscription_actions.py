@@ -27,6 +27,7 @@ from actions.subscription_form import (
 from actions.subscriptions import (
     ActionCancelSubscription,
     ActionStartSubscription,
+    ActionStopSubscriptionForm,
     ActionSubscribe,
     ActionUnsubscribe,
 )
@@ -234,7 +235,7 @@ async def test_unsubscribe_withdraws_at_once_is_confirmed_and_idempotent(databas
     assert texts(dispatcher) == [reply_text("subscription_withdrawn")]
     assert "không nhận thêm thông báo nào" in texts(dispatcher)[0]
     assert slots_set(events)["subscription_offered"] is True
-    assert not any(e.get("event") == "active_loop" for e in events)  # no form to stop
+    assert not any(e.get("event") == "active_loop" for e in events)  # never touches a form
     current = subscription_status("zalo", SENDER)
     assert current is not None and not current.active and current.topics == ()
     _, again = await run(ActionUnsubscribe(), turn("hủy nhận tin", "unsubscribe"))
@@ -244,37 +245,56 @@ async def test_unsubscribe_withdraws_at_once_is_confirmed_and_idempotent(databas
 
 @pytest.mark.parametrize("step", ["sub_unit", "sub_topics", "sub_consent"])
 @pytest.mark.parametrize("text", ["hủy nhận tin", "ko muon nhan tin nua", "/unsubscribe"])
-async def test_unsubscribe_in_the_middle_of_subscribing(database: str, step: str,
-                                                        text: str) -> None:
-    """Even at the consent step, where "không muốn" reads as a refusal, "hủy nhận tin" stops
-    the form and withdraws (here an earlier subscription being changed)."""
-    subscribe_to_announcements("zalo", SENDER, "p_lang", ["su_kien"], "v1")
+async def test_the_subscription_form_does_not_take_unsubscribe_as_an_answer(step: str,
+                                                                            text: str) -> None:
+    """Not even at the consent step, where "không muốn" reads as a refusal."""
     filled = {"sub_unit": "p_lang", "sub_topics": ["cuu_tro"]} if step == "sub_consent" else {}
     assert await fill(step, text, "unsubscribe", **filled) == {}  # the form is rejected
-    events, dispatcher = await run(ActionUnsubscribe(), turn(
-        text, "unsubscribe", step=step, loop="subscription_form", **filled))
-    assert texts(dispatcher) == [reply_text("subscription_withdrawn")]
-    assert any(e.get("event") == "active_loop" and e.get("name") is None for e in events)
-    assert slots_set(events)["sub_topics"] is None and slots_set(events)["requested_slot"] is None
-    assert not subscription_status("zalo", SENDER).active  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("step", ["case_unit", "case_category", "case_consent", "case_name",
-                                  "case_phone", "case_confirm"])
-@pytest.mark.parametrize("text", ["hủy nhận tin", "không muốn nhận tin nữa"])
-async def test_unsubscribe_in_the_middle_of_the_petition_form(database: str, step: str,
-                                                              text: str) -> None:
-    """The petition form does not take it as the step's answer ("không muốn" at the consent
-    step would be "anonymous"); the rule withdraws, then the form goes on with its draft."""
+async def test_unsubscribe_in_the_middle_of_subscribing(database: str) -> None:
+    """The rule stops the form (nothing saved), then withdraws the earlier subscription that
+    was being changed."""
     subscribe_to_announcements("zalo", SENDER, "p_lang", ["su_kien"], "v1")
-    draft = {"case_kind": "petition", "case_key": "k", "case_content": "Cống ngõ 5 bị tắc",
-             "case_unit": "p_lang", "case_location": "ngõ 5"}
-    tracker = turn(text, "unsubscribe", step=step, loop="case_form", **draft,
-                   **({"case_consent": True} if step in ("case_name", "case_phone") else {}))
+    tracker = turn("ko muon nhan tin nua", "unsubscribe", step="sub_consent",
+                   loop="subscription_form", sub_unit="p_lang", sub_topics=["cuu_tro"])
+    stop, quiet = await run(ActionStopSubscriptionForm(), tracker)  # the rule's first action
+    assert texts(quiet) == []
+    assert any(e.get("event") == "active_loop" and e.get("name") is None for e in stop)
+    assert slots_set(stop)["sub_topics"] is None and slots_set(stop)["requested_slot"] is None
+    _, dispatcher = await run(ActionUnsubscribe(), tracker)
+    assert texts(dispatcher) == [reply_text("subscription_withdrawn")]
+    current = subscription_status("zalo", SENDER)
+    assert current is not None and not current.active
+    assert [e[0] for e in _events(database)] == ["subscribe", "withdraw"]  # no "update"
+
+
+DRAFT = {"case_kind": "petition", "case_key": "k", "case_content": "Cống ngõ 5 bị tắc",
+         "case_unit": "p_lang", "case_location": "ngõ 5"}
+
+
+def _in_petition(text: str, step: str) -> Tracker:
+    return turn(text, "unsubscribe", step=step, loop="case_form", **DRAFT,
+                **({"case_consent": True} if step in ("case_name", "case_phone") else {}))
+
+
+@pytest.mark.parametrize("step", ["case_content", "case_unit", "case_category", "case_consent",
+                                  "case_name", "case_phone", "case_confirm"])
+@pytest.mark.parametrize("text", ["hủy nhận tin", "không muốn nhận tin nữa", "/unsubscribe"])
+async def test_the_petition_form_does_not_take_unsubscribe_as_an_answer(step: str,
+                                                                        text: str) -> None:
+    """Not even at the consent step, where "không muốn" would read as "anonymous": the form
+    is rejected and the rule withdraws (then the form goes on)."""
+    tracker = _in_petition(text, step)
     assert case_interrupted(tracker, step)
     events, _ = await run(ValidateCaseForm(), tracker)
     assert {k: v for k, v in slots_set(events).items() if k != "requested_slot"} == {}
-    events, dispatcher = await run(ActionUnsubscribe(), tracker)
+
+
+async def test_unsubscribe_in_the_middle_of_the_petition_form(database: str) -> None:
+    subscribe_to_announcements("zalo", SENDER, "p_lang", ["su_kien"], "v1")
+    events, dispatcher = await run(ActionUnsubscribe(),
+                                   _in_petition("hủy nhận tin", "case_category"))
     assert texts(dispatcher) == [reply_text("subscription_withdrawn")]
     assert not any(e.get("event") == "active_loop" for e in events)  # the petition goes on
     assert not any((e.get("name") or "").startswith("case_") for e in events)  # draft kept

@@ -34,8 +34,17 @@ from bot.knowledge.content import unit_tree
 from bot.knowledge.replies import reply_text
 
 #: Intents that stop or interrupt the subscription form instead of answering its step.
-INTERRUPTING_INTENTS = frozenset({"unsubscribe", "cancel", "check_status", "ask_programme",
-                                  "ask_contact", "request_human", "delete_my_data"})
+INTERRUPTING_INTENTS = frozenset(
+    {
+        "unsubscribe",
+        "cancel",
+        "check_status",
+        "ask_programme",
+        "ask_contact",
+        "request_human",
+        "delete_my_data",
+    }
+)
 INTERRUPT_CONFIDENCE = 0.5
 #: The button (and entity value) for every topic at once.
 ALL_TOPICS = "tat_ca"
@@ -65,8 +74,10 @@ def answers_the_step(tracker: Tracker, requested: str | None) -> bool:
         return False
     if requested == "sub_unit":
         place = first_place(tracker, "location", "unit") or text
-        return (intake.is_unknown_place(text)
-                or unit_tree().resolve(place).status in ("one", "ambiguous"))
+        return intake.is_unknown_place(text) or unit_tree().resolve(place).status in (
+            "one",
+            "ambiguous",
+        )
     if requested == "sub_topics":
         return _topics_from(tracker) is not None
     if requested == "sub_consent":
@@ -134,9 +145,13 @@ class ValidateSubscriptionForm(FormValidationAction):
         if result.status == "ambiguous":
             dispatcher.utter_message(
                 text=reply_text("subscription_unit_ambiguous"),
-                buttons=[{"title": (u.short_name or u.name)[:20],
-                          "payload": payload("inform", location=u.code)}
-                         for u in result.candidates[:10]],
+                buttons=[
+                    {
+                        "title": (u.short_name or u.name)[:20],
+                        "payload": payload("inform", location=u.code),
+                    }
+                    for u in result.candidates[:10]
+                ],
             )
             return {"sub_unit": None}
         dispatcher.utter_message(text=reply_text("subscription_unit_unknown"))
@@ -201,10 +216,16 @@ class ActionAskSubTopics(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
-        buttons = [{"title": topic_label(t), "payload": payload("inform", topic=t)}
-                   for t in SUBSCRIPTION_TOPICS]
-        buttons.append({"title": reply_text("button_all_topics"),
-                        "payload": payload("inform", topic=ALL_TOPICS)})
+        buttons = [
+            {"title": topic_label(t), "payload": payload("inform", topic=t)}
+            for t in SUBSCRIPTION_TOPICS
+        ]
+        buttons.append(
+            {
+                "title": reply_text("button_all_topics"),
+                "payload": payload("inform", topic=ALL_TOPICS),
+            }
+        )
         dispatcher.utter_message(text=reply_text("subscription_ask_topics"), buttons=buttons)
         return []
 
@@ -227,7 +248,9 @@ class ActionAskSubConsent(Action):
                 topics=topics_text(tracker.get_slot("sub_topics") or []),
                 channel=channel_label(channel_of(tracker)),
             ),
-            buttons=[{"title": reply_text("button_consent_yes"), "payload": "/affirm"},
-                     {"title": reply_text("button_consent_refuse"), "payload": "/deny"}],
+            buttons=[
+                {"title": reply_text("button_consent_yes"), "payload": "/affirm"},
+                {"title": reply_text("button_consent_refuse"), "payload": "/deny"},
+            ],
         )
         return [SlotSet("sub_consent_version", consent_version())]

@@ -41,8 +41,11 @@ def _unit_name(code: str | None) -> str:
 
 
 def _clear_form() -> Events:
-    return [ActiveLoop(None), SlotSet("requested_slot", None),
-            *(SlotSet(slot, None) for slot in SUB_SLOTS)]
+    return [
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        *(SlotSet(slot, None) for slot in SUB_SLOTS),
+    ]
 
 
 class ActionStartSubscription(Action):
@@ -58,7 +61,8 @@ class ActionStartSubscription(Action):
     ) -> Events:
         try:
             current = await asyncio.to_thread(
-                subscription_status, channel_of(tracker), tracker.sender_id)
+                subscription_status, channel_of(tracker), tracker.sender_id
+            )
         except StoreUnavailable as error:
             logger.error("subscription status unavailable: %s", error)
             current = None  # saving at the end reports the outage if it lasts
@@ -69,9 +73,18 @@ class ActionStartSubscription(Action):
             unit_code = result.unit.code if result.status == "one" and result.unit else None
         if current is not None and current.active:
             unit_code = unit_code or current.unit_code
-            send(dispatcher, [Reply(reply_text(
-                "subscription_intro_change", unit=_unit_name(current.unit_code),
-                topics=topics_text(current.topics)))])
+            send(
+                dispatcher,
+                [
+                    Reply(
+                        reply_text(
+                            "subscription_intro_change",
+                            unit=_unit_name(current.unit_code),
+                            topics=topics_text(current.topics),
+                        )
+                    )
+                ],
+            )
         else:
             send(dispatcher, [Reply(reply_text("subscription_intro"))])
         return [
@@ -99,21 +112,34 @@ class ActionSubscribe(Action):
             return _clear_form()
         try:
             saved = await asyncio.to_thread(
-                subscribe_to_announcements, channel_of(tracker), tracker.sender_id,
-                str(unit_code), list(topics),
-                tracker.get_slot("sub_consent_version") or consent_version())
+                subscribe_to_announcements,
+                channel_of(tracker),
+                tracker.sender_id,
+                str(unit_code),
+                list(topics),
+                tracker.get_slot("sub_consent_version") or consent_version(),
+            )
         except StoreUnavailable as error:
             logger.error("subscription not saved for %s: %s", tracker.sender_id, error)
             send(dispatcher, [Reply(reply_text("subscription_not_saved"))])
             return _clear_form()
-        send(dispatcher, [Reply(reply_text(
-            "subscription_saved", unit=_unit_name(saved.unit_code),
-            topics=topics_text(saved.topics)))])
+        send(
+            dispatcher,
+            [
+                Reply(
+                    reply_text(
+                        "subscription_saved",
+                        unit=_unit_name(saved.unit_code),
+                        topics=topics_text(saved.topics),
+                    )
+                )
+            ],
+        )
         return _clear_form()
 
 
 class ActionUnsubscribe(Action):
-    """"Hủy nhận tin", at any point: withdraw at once and say so. It never touches a form (Rasa
+    """ "Hủy nhận tin", at any point: withdraw at once and say so. It never touches a form (Rasa
     wants one action to set the active loop the same way in every rule): inside the subscription
     form the rule stops the form first (``action_stop_subscription_form``), inside the petition
     form the rule resumes that form afterwards."""
@@ -126,18 +152,27 @@ class ActionUnsubscribe(Action):
     ) -> Events:
         try:
             withdrawn = await asyncio.to_thread(
-                withdraw_from_announcements, channel_of(tracker), tracker.sender_id)
+                withdraw_from_announcements, channel_of(tracker), tracker.sender_id
+            )
         except StoreUnavailable as error:
             logger.error("withdrawal failed for %s: %s", tracker.sender_id, error)
             send(dispatcher, [Reply(reply_text("subscription_withdraw_failed"))])
             return []
-        send(dispatcher, [Reply(reply_text("subscription_withdrawn") if withdrawn
-                                else reply_text("subscription_withdrawn_nothing"))])
+        send(
+            dispatcher,
+            [
+                Reply(
+                    reply_text("subscription_withdrawn")
+                    if withdrawn
+                    else reply_text("subscription_withdrawn_nothing")
+                )
+            ],
+        )
         return [SlotSet(OFFERED_SLOT, True), SlotSet("awaiting", None)]
 
 
 class ActionCancelSubscription(Action):
-    """"Hủy" while subscribing: the form stops, nothing is saved or changed."""
+    """ "Hủy" while subscribing: the form stops, nothing is saved or changed."""
 
     def name(self) -> str:
         return "action_cancel_subscription"
@@ -150,7 +185,7 @@ class ActionCancelSubscription(Action):
 
 
 class ActionStopSubscriptionForm(Action):
-    """"Hủy nhận tin", a person, or erasure, asked for while subscribing: the form stops
+    """ "Hủy nhận tin", a person, or erasure, asked for while subscribing: the form stops
     quietly, nothing is saved, and the rule goes on to the request."""
 
     def name(self) -> str:
@@ -183,16 +218,25 @@ async def offer_subscription(dispatcher: CollectingDispatcher, tracker: Tracker)
         return []
     try:
         current = await asyncio.to_thread(
-            subscription_status, channel_of(tracker), tracker.sender_id)
+            subscription_status, channel_of(tracker), tracker.sender_id
+        )
     except StoreUnavailable as error:
         logger.error("subscription status unavailable, no offer: %s", error)
         return []
     if current is not None:
         return [SlotSet(OFFERED_SLOT, True)]
-    send(dispatcher, [Reply(reply_text("subscription_offer"), [
-        {"title": reply_text("button_subscribe"), "payload": "/subscribe"},
-        {"title": reply_text("button_no_thanks"), "payload": "/deny"},
-    ])])
+    send(
+        dispatcher,
+        [
+            Reply(
+                reply_text("subscription_offer"),
+                [
+                    {"title": reply_text("button_subscribe"), "payload": "/subscribe"},
+                    {"title": reply_text("button_no_thanks"), "payload": "/deny"},
+                ],
+            )
+        ],
+    )
     return [SlotSet(OFFERED_SLOT, True), SlotSet("awaiting", AWAITING_SUBSCRIBE)]
 
 

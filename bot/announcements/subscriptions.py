@@ -74,8 +74,14 @@ class SubscriptionView:
 
 
 def _view(row: Subscription) -> SubscriptionView:
-    return SubscriptionView(row.channel, row.sender_id, row.unit_code, tuple(row.topics or ()),
-                            row.consented_at, row.withdrawn_at)
+    return SubscriptionView(
+        row.channel,
+        row.sender_id,
+        row.unit_code,
+        tuple(row.topics or ()),
+        row.consented_at,
+        row.withdrawn_at,
+    )
 
 
 def consent_version() -> str:
@@ -98,8 +104,9 @@ def _checked_topics(topics: Iterable[str]) -> list[str]:
 
 def _row(session: Session, channel: str, sender_id: str) -> Subscription | None:
     return session.execute(
-        select(Subscription).where(Subscription.channel == channel,
-                                   Subscription.sender_id == sender_id)
+        select(Subscription).where(
+            Subscription.channel == channel, Subscription.sender_id == sender_id
+        )
     ).scalar_one_or_none()
 
 
@@ -140,15 +147,24 @@ def subscribe(
     row.consented_at = now
     row.withdrawn_at = None
     row.updated_at = now
-    session.add(SubscriptionEvent(channel=channel, sender_id=sender_id, action=action,
-                                  unit_code=unit_code, topics=chosen,
-                                  consent_version=consent_version, created_at=now))
+    session.add(
+        SubscriptionEvent(
+            channel=channel,
+            sender_id=sender_id,
+            action=action,
+            unit_code=unit_code,
+            topics=chosen,
+            consent_version=consent_version,
+            created_at=now,
+        )
+    )
     session.flush()
     return _view(row)
 
 
-def withdraw(session: Session, channel: str, sender_id: str, *,
-             now: datetime | None = None) -> bool:
+def withdraw(
+    session: Session, channel: str, sender_id: str, *, now: datetime | None = None
+) -> bool:
     """Withdraw consent: nothing more is sent. True when an active subscription was withdrawn
     (a ``withdraw`` event names the ward and topics it had); False when there was none, which
     changes nothing (asking twice is safe)."""
@@ -156,9 +172,16 @@ def withdraw(session: Session, channel: str, sender_id: str, *,
     row = _row(session, channel, sender_id)
     if row is None or not _view(row).active:
         return False
-    session.add(SubscriptionEvent(channel=channel, sender_id=sender_id, action="withdraw",
-                                  unit_code=row.unit_code, topics=list(row.topics or []),
-                                  created_at=now))
+    session.add(
+        SubscriptionEvent(
+            channel=channel,
+            sender_id=sender_id,
+            action="withdraw",
+            unit_code=row.unit_code,
+            topics=list(row.topics or []),
+            created_at=now,
+        )
+    )
     row.topics = []
     row.withdrawn_at = now
     row.updated_at = now
@@ -169,10 +192,16 @@ def withdraw(session: Session, channel: str, sender_id: str, *,
 def erase_subscriptions(session: Session, channel: str, sender_id: str) -> int:
     """Erasure ("xóa dữ liệu của tôi"): delete the citizen's subscription and its consent
     record; the number of subscriptions deleted (0 or 1)."""
-    session.execute(delete(SubscriptionEvent).where(SubscriptionEvent.channel == channel,
-                                                    SubscriptionEvent.sender_id == sender_id))
-    deleted = session.execute(delete(Subscription).where(Subscription.channel == channel,
-                                                         Subscription.sender_id == sender_id))
+    session.execute(
+        delete(SubscriptionEvent).where(
+            SubscriptionEvent.channel == channel, SubscriptionEvent.sender_id == sender_id
+        )
+    )
+    deleted = session.execute(
+        delete(Subscription).where(
+            Subscription.channel == channel, Subscription.sender_id == sender_id
+        )
+    )
     return int(deleted.rowcount or 0)
 
 
@@ -181,8 +210,16 @@ def erase_subscriptions(session: Session, channel: str, sender_id: str) -> int:
 #: Folded words that name each topic besides its label (content/replies.yml).
 _TOPIC_WORDS: dict[str, tuple[str, ...]] = {
     "su_kien": ("su kien", "le hoi", "ngay hoi", "hoat dong", "dai doan ket", "van nghe"),
-    "cuu_tro": ("cuu tro", "cuu doi", "thien tai", "bao lu", "lu lut", "mua lu", "ung ho",
-                "tu thien"),
+    "cuu_tro": (
+        "cuu tro",
+        "cuu doi",
+        "thien tai",
+        "bao lu",
+        "lu lut",
+        "mua lu",
+        "ung ho",
+        "tu thien",
+    ),
     "bau_cu": ("bau cu", "cu tri", "ung cu", "bo phieu"),
     "lich_tiep_dan": ("tiep dan", "tiep cong dan", "lich tiep", "lich lam viec"),
     "canh_bao_lua_dao": ("lua dao", "canh bao", "gia mao", "mao danh", "lua gat"),
@@ -203,7 +240,7 @@ def topic_label(code: str) -> str:
 
 
 def topics_text(topics: Iterable[str]) -> str:
-    """"sự kiện, cứu trợ" for a sentence: the labels, lower-cased, in the standard order."""
+    """ "sự kiện, cứu trợ" for a sentence: the labels, lower-cased, in the standard order."""
     chosen = set(topics)
     return ", ".join(topic_label(t).lower() for t in SUBSCRIPTION_TOPICS if t in chosen)
 

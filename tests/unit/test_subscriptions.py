@@ -28,25 +28,32 @@ from bot.settings import get_settings
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
 
 
-def _events(engine: Engine, sender: str = "u1") -> list[tuple[str, str | None, list[str] | None,
-                                                               str | None]]:
+def _events(
+    engine: Engine, sender: str = "u1"
+) -> list[tuple[str, str | None, list[str] | None, str | None]]:
     with session_scope(engine, read_only=True) as session:
-        rows = session.execute(
-            select(SubscriptionEvent).where(SubscriptionEvent.sender_id == sender)
-            .order_by(SubscriptionEvent.id)).scalars().all()
+        rows = (
+            session.execute(
+                select(SubscriptionEvent)
+                .where(SubscriptionEvent.sender_id == sender)
+                .order_by(SubscriptionEvent.id)
+            )
+            .scalars()
+            .all()
+        )
         return [(r.action, r.unit_code, r.topics, r.consent_version) for r in rows]
 
 
 def test_subscribe_change_withdraw_and_subscribe_again(db_with_units: Engine) -> None:
     with session_scope(db_with_units) as session:
-        view = subs.subscribe(session, "zalo", "u1", "p_lang", ["cuu_tro", "su_kien"], "v1",
-                              now=T0)
+        view = subs.subscribe(session, "zalo", "u1", "p_lang", ["cuu_tro", "su_kien"], "v1", now=T0)
     assert view.active and view.topics == ("su_kien", "cuu_tro")  # the standard order
     assert view.consented_at == T0 and view.withdrawn_at is None
 
     with session_scope(db_with_units) as session:  # a change of topics on an active one
-        view = subs.subscribe(session, "zalo", "u1", "p_lang", ["bau_cu"], "v2",
-                              now=T0 + timedelta(days=1))
+        view = subs.subscribe(
+            session, "zalo", "u1", "p_lang", ["bau_cu"], "v2", now=T0 + timedelta(days=1)
+        )
     assert view.topics == ("bau_cu",) and view.consented_at == T0 + timedelta(days=1)
 
     with session_scope(db_with_units) as session:
@@ -106,18 +113,21 @@ def test_erasure_deletes_the_subscription_and_its_record_only(db_with_units: Eng
     assert [e[0] for e in _events(db_with_units, "u2")] == ["subscribe"]
 
 
-@pytest.mark.parametrize("typed,expected", [
-    ("tất cả", SUBSCRIPTION_TOPICS),
-    ("tat ca", SUBSCRIPTION_TOPICS),
-    ("nhận hết", SUBSCRIPTION_TOPICS),
-    ("Sự kiện, cứu trợ", ("su_kien", "cuu_tro")),
-    ("canh bao lua dao va bau cu", ("bau_cu", "canh_bao_lua_dao")),
-    ("lịch tiếp dân", ("lich_tiep_dan",)),
-    ("1 và 3", ("su_kien", "bau_cu")),
-    ("mưa lũ", ("cuu_tro",)),
-    ("thời tiết", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "typed,expected",
+    [
+        ("tất cả", SUBSCRIPTION_TOPICS),
+        ("tat ca", SUBSCRIPTION_TOPICS),
+        ("nhận hết", SUBSCRIPTION_TOPICS),
+        ("Sự kiện, cứu trợ", ("su_kien", "cuu_tro")),
+        ("canh bao lua dao va bau cu", ("bau_cu", "canh_bao_lua_dao")),
+        ("lịch tiếp dân", ("lich_tiep_dan",)),
+        ("1 và 3", ("su_kien", "bau_cu")),
+        ("mưa lũ", ("cuu_tro",)),
+        ("thời tiết", None),
+        ("", None),
+    ],
+)
 def test_topics_as_typed(typed: str, expected: tuple[str, ...] | None) -> None:
     assert subs.parse_topics(typed) == expected
 
@@ -146,11 +156,21 @@ def test_the_citizens_requests_and_erasure(database: str) -> None:
     assert withdraw_from_announcements("web", "owner") is False
     saved = subscribe_to_announcements("web", "owner", "p_lang", ["canh_bao_lua_dao"], "v1")
     assert saved.active and subscription_status("web", "owner") == saved
-    submit_case(kind="petition", content="Rác ở đầu ngõ 5 chưa được dọn", channel="web",
-                channel_user_id="owner", unit_code="p_lang", category="moi_truong",
-                location="ngõ 5", consent=True, person_name="Nguyễn Văn An",
-                phone="0912345678", moderation_marker=None, attachments=[],
-                idempotency_key="key-owner")
+    submit_case(
+        kind="petition",
+        content="Rác ở đầu ngõ 5 chưa được dọn",
+        channel="web",
+        channel_user_id="owner",
+        unit_code="p_lang",
+        category="moi_truong",
+        location="ngõ 5",
+        consent=True,
+        person_name="Nguyễn Văn An",
+        phone="0912345678",
+        moderation_marker=None,
+        attachments=[],
+        idempotency_key="key-owner",
+    )
     redacted: list[str] = []
     erased = erase_personal_data("web", "owner", redact_conversation=redacted.append)
     assert (erased.cases, erased.subscriptions, redacted) == (1, 1, ["owner"])

@@ -247,10 +247,20 @@ def rate_case(ref_code: str, channel_user_id: str, rating: int) -> bool:
 # --------------------------------------------------------------------------- personal data
 
 
-def held_data(channel: str, channel_user_id: str) -> list[HeldData]:
-    """What every case of this channel user holds about them, newest first."""
+@dataclass(frozen=True)
+class Held:
+    """What is held about a channel user: their cases (newest first) and their subscription to
+    announcements with its consent record (issue 16), if any."""
+
+    cases: list[HeldData]
+    subscription: SubscriptionView | None
+
+
+def held_data(channel: str, channel_user_id: str) -> Held:
+    """What every case of this channel user holds about them, and their subscription."""
     with _unit_of_work(read_only=True) as session:
-        return personal_data_of(session, channel, channel_user_id)
+        return Held(personal_data_of(session, channel, channel_user_id),
+                    subscriptions.subscription_of(session, channel, channel_user_id))
 
 
 @dataclass(frozen=True)

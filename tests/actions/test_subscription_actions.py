@@ -486,3 +486,21 @@ async def test_erasure_removes_the_subscription_and_its_record(
         reply_text("data_deleted_subscription"),
     ]
     assert subscription_status("zalo", SENDER) is None and _events(database) == []
+
+
+async def test_what_is_held_names_the_subscription_and_its_withdrawal(database: str) -> None:
+    """The right to access: "dữ liệu của tôi" lists the subscription, then that it was
+    withdrawn (the record of consent is kept until erased)."""
+    from actions.privacy import ActionShowMyData
+
+    subscribe_to_announcements("zalo", SENDER, "p_lang", ["bau_cu"], "v1")
+    _, shown = await run(ActionShowMyData(), turn("dữ liệu của tôi", "access_my_data"))
+    (answer,) = texts(shown)
+    assert answer.startswith(reply_text("data_held_intro"))
+    assert "Đăng ký nhận tin: thông báo của Ủy ban MTTQ Việt Nam phường Láng (mẫu) về bầu cử" in (
+        answer
+    )
+    assert "hủy nhận tin" in answer
+    await run(ActionUnsubscribe(), turn("hủy nhận tin", "unsubscribe"))
+    _, shown = await run(ActionShowMyData(), turn("dữ liệu của tôi", "access_my_data"))
+    assert "Bạn đã hủy nhận tin ngày" in texts(shown)[0]

@@ -16,9 +16,9 @@ from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import Events, channel_of, first_place, send
+from actions.common import Events, channel_of, first_place, latest_text, send
 from actions.subscription_slots import FORM, OFFERED_SLOT, SUB_SLOTS
-from bot.announcements.subscriptions import consent_version, topics_text
+from bot.announcements.subscriptions import consent_version, names_subscription, topics_text
 from bot.cases.citizen import (
     StoreUnavailable,
     subscribe_to_announcements,
@@ -138,6 +138,29 @@ class ActionSubscribe(Action):
         return _clear_form()
 
 
+async def withdraw(dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
+    """Withdraw the citizen's subscription at once and say so (also when there was none)."""
+    try:
+        withdrawn = await asyncio.to_thread(
+            withdraw_from_announcements, channel_of(tracker), tracker.sender_id
+        )
+    except StoreUnavailable as error:
+        logger.error("withdrawal failed for %s: %s", tracker.sender_id, error)
+        send(dispatcher, [Reply(reply_text("subscription_withdraw_failed"))])
+        return []
+    send(
+        dispatcher,
+        [
+            Reply(
+                reply_text("subscription_withdrawn")
+                if withdrawn
+                else reply_text("subscription_withdrawn_nothing")
+            )
+        ],
+    )
+    return [SlotSet(OFFERED_SLOT, True), SlotSet("awaiting", None)]
+
+
 class ActionUnsubscribe(Action):
     """ "Hủy nhận tin", at any point: withdraw at once and say so. It never touches a form (Rasa
     wants one action to set the active loop the same way in every rule): inside the subscription
@@ -150,25 +173,7 @@ class ActionUnsubscribe(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
-        try:
-            withdrawn = await asyncio.to_thread(
-                withdraw_from_announcements, channel_of(tracker), tracker.sender_id
-            )
-        except StoreUnavailable as error:
-            logger.error("withdrawal failed for %s: %s", tracker.sender_id, error)
-            send(dispatcher, [Reply(reply_text("subscription_withdraw_failed"))])
-            return []
-        send(
-            dispatcher,
-            [
-                Reply(
-                    reply_text("subscription_withdrawn")
-                    if withdrawn
-                    else reply_text("subscription_withdrawn_nothing")
-                )
-            ],
-        )
-        return [SlotSet(OFFERED_SLOT, True), SlotSet("awaiting", None)]
+        return await withdraw(dispatcher, tracker)
 
 
 class ActionCancelSubscription(Action):
@@ -180,6 +185,9 @@ class ActionCancelSubscription(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
+        if names_subscription(latest_text(tracker)):
+            # "hủy đăng kí" read as a plain "hủy": stop the form and withdraw as well.
+            return [*_clear_form(), *await withdraw(dispatcher, tracker)]
         send(dispatcher, [Reply(reply_text("subscription_cancelled"))])
         return _clear_form()
 

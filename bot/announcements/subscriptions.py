@@ -44,6 +44,7 @@ __all__ = [
     "channel_label",
     "consent_version",
     "erase_subscriptions",
+    "names_subscription",
     "parse_topics",
     "subscribe",
     "subscription_of",
@@ -254,6 +255,17 @@ def channel_label(channel: str) -> str:
     if channel == "web":
         return reply_text("subscription_channel_web")
     return reply_text("subscription_channel_other")
+
+
+#: Folded words that make a "hủy ..." about announcements rather than a form ("hủy đăng kí").
+_SUBSCRIPTION_WORDS = ("dang ky", "dang ki", "dk", "nhan tin", "thong bao", "theo doi")
+
+
+def names_subscription(text: str) -> bool:
+    """Whether a stop request ("hủy đăng kí", "hủy nhận thông báo") is about announcements: a
+    check on the words, for when the NLU read it as a plain "hủy" (cancel)."""
+    padded = " " + re.sub(r"[^a-z0-9]+", " ", fold(text or "")).strip() + " "
+    return any(f" {word} " in padded for word in _SUBSCRIPTION_WORDS)
 
 
 def parse_topics(text: str) -> tuple[str, ...] | None:

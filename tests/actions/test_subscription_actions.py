@@ -504,3 +504,35 @@ async def test_what_is_held_names_the_subscription_and_its_withdrawal(database: 
     await run(ActionUnsubscribe(), turn("hủy nhận tin", "unsubscribe"))
     _, shown = await run(ActionShowMyData(), turn("dữ liệu của tôi", "access_my_data"))
     assert "Bạn đã hủy nhận tin ngày" in texts(shown)[0]
+
+
+@pytest.mark.parametrize("text", ["hủy đăng kí", "huy dang ky nhan tin", "hủy đk"])
+async def test_a_stop_about_announcements_read_as_cancel_still_withdraws(
+    database: str, text: str
+) -> None:
+    """The NLU may read "hủy đăng kí" as a plain "hủy" (cancel): with no draft to cancel, and
+    inside the subscription form, it withdraws all the same."""
+    from actions.cases import ActionCancelCase
+
+    subscribe_to_announcements("zalo", SENDER, "p_lang", ["su_kien"], "v1")
+    events, dispatcher = await run(ActionCancelCase(), turn(text, "cancel"))
+    assert texts(dispatcher) == [reply_text("subscription_withdrawn")]
+    assert any(e.get("event") == "active_loop" and e.get("name") is None for e in events)
+    assert not subscription_status("zalo", SENDER).active  # type: ignore[union-attr]
+
+    events, dispatcher = await run(
+        ActionCancelSubscription(),
+        turn(text, "cancel", step="sub_topics", loop="subscription_form", sub_unit="p_lang"),
+    )
+    assert texts(dispatcher) == [reply_text("subscription_withdrawn_nothing")]
+    assert any(e.get("event") == "active_loop" and e.get("name") is None for e in events)
+
+
+async def test_a_plain_cancel_while_changing_keeps_the_subscription(database: str) -> None:
+    subscribe_to_announcements("zalo", SENDER, "p_lang", ["su_kien"], "v1")
+    _, dispatcher = await run(
+        ActionCancelSubscription(),
+        turn("hủy", "cancel", step="sub_consent", loop="subscription_form", sub_unit="p_lang"),
+    )
+    assert texts(dispatcher) == [reply_text("subscription_cancelled")]
+    assert subscription_status("zalo", SENDER).active  # type: ignore[union-attr]

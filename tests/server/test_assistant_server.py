@@ -461,3 +461,20 @@ def test_offered_once_after_a_helpful_answer(assistant: Assistant) -> None:
     again = _texts(assistant.send(sender, "có"))
     assert reply_text("helpful_glad") in again  # the same helpful answer, never pushed twice
     assert reply_text("subscription_offer") not in again
+
+
+def test_yes_to_the_offer_opens_the_form_and_a_misspelt_unsubscribe_withdraws(assistant: Assistant) -> None:
+    from bot.knowledge.replies import reply_text
+
+    sender = f"t-{uuid.uuid4()}"
+    assistant.send(sender, "ngày hội đại đoàn kết tổ chức khi nào")
+    assert reply_text("subscription_offer") in _texts(assistant.send(sender, "có"))
+    opened = _texts(assistant.send(sender, "có"))
+    assert reply_text("subscription_intro") in opened
+    assert reply_text("subscription_ask_unit") in opened
+    assistant.talk(sender, "phường Láng", "cảnh báo lừa đảo")
+    assert "Bạn đã đăng ký" in _texts(assistant.send(sender, "/affirm"))
+    # "kí" as often typed: withdrawn whatever the NLU made of it (cancel, with nothing to cancel).
+    assert reply_text("subscription_withdrawn") in _texts(assistant.send(sender, "hủy đăng kí"))
+    row = _subscription(assistant, sender)
+    assert row is not None and row["withdrawn_at"] is not None

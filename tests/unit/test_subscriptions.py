@@ -132,6 +132,21 @@ def test_topics_as_typed(typed: str, expected: tuple[str, ...] | None) -> None:
     assert subs.parse_topics(typed) == expected
 
 
+@pytest.mark.parametrize(
+    "typed,about",
+    [
+        ("hủy đăng kí", True),
+        ("huy dk", True),
+        ("hủy nhận thông báo", True),
+        ("hủy", False),
+        ("hủy phản ánh này", False),
+        ("thôi không gửi nữa", False),
+    ],
+)
+def test_a_stop_request_about_announcements(typed: str, about: bool) -> None:
+    assert subs.names_subscription(typed) is about
+
+
 def test_the_consent_version_follows_the_notice_text() -> None:
     version = subs.consent_version()
     assert version.startswith("notice-") and len(version) <= 32  # the column's width

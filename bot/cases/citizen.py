@@ -1,4 +1,5 @@
-"""What a citizen asks of the case store from a conversation, one unit of work per call.
+"""What a citizen asks of the case store from a conversation, one unit of work per call (and,
+issue 16, of their subscription to announcements: ``bot.announcements.subscriptions``).
 
 Each citizen request is one function that takes plain values, opens its own transaction on the
 process engine (``bot.db.runtime.get_engine``) and returns plain results (frozen dataclasses,

@@ -1,8 +1,8 @@
 """Interruptions of the feedback / petition form (issue 11): the form never traps a citizen.
 
-At any step a status question, "gặp cán bộ", "xóa dữ liệu của tôi" or a programme question is not
-taken as the step's answer (:func:`interrupted`): no slot takes the message, Rasa rejects the form
-and the rules in ``nlu_data/rules/cases.yml`` answer it. Then the form goes on
+At any step a status question, "gặp cán bộ", "xóa dữ liệu của tôi", "hủy nhận tin" or a programme
+question is not taken as the step's answer (:func:`interrupted`): no slot takes the message, Rasa
+rejects the form and the rules in ``nlu_data/rules/`` answer it. Then the form goes on
 (:class:`ActionResumeCase`) or pauses with its draft kept (:class:`ActionPauseCase`).
 """
 
@@ -21,9 +21,11 @@ from bot.knowledge.content import unit_tree
 from bot.knowledge.replies import reply_text
 
 #: Intents that interrupt the form at any step (issue 11): answered, then the form goes on
-#: (status, programme, contact) or pauses with its draft kept (a person, erasure).
+#: (status, programme, contact, "hủy nhận tin" of issue 16) or pauses with its draft kept (a
+#: person, erasure).
 INTERRUPTING_INTENTS = frozenset(
-    {"check_status", "ask_programme", "ask_contact", "request_human", "delete_my_data"})
+    {"check_status", "ask_programme", "ask_contact", "request_human", "delete_my_data",
+     "unsubscribe"})
 #: How sure the NLU must be; at the description step (free text) surer, and the message short.
 INTERRUPT_CONFIDENCE = 0.5
 INTERRUPT_CONFIDENCE_FREE_TEXT = 0.75
@@ -37,9 +39,14 @@ def interrupted(tracker: Tracker, requested: str | None) -> bool:
     anything, and a description is long."""
     intent = (tracker.latest_message or {}).get("intent") or {}
     name = intent.get("name")
+    confidence = float(intent.get("confidence") or 0.0)
+    if (name == "unsubscribe" and requested not in (None, "case_content", "case_complaint_detail")
+            and confidence >= INTERRUPT_CONFIDENCE and len(latest_text(tracker).split()) > 2):
+        # "không muốn nhận tin nữa" at the consent step reads as a refusal, but it withdraws
+        # from announcements (issue 16); a word or two ("không") still answers the step.
+        return True
     if name not in INTERRUPTING_INTENTS or answers_the_step(tracker, requested):
         return False
-    confidence = float(intent.get("confidence") or 0.0)
     if requested in (None, "case_content", "case_complaint_detail"):  # free text: a higher bar
         text = latest_text(tracker)
         return (confidence >= INTERRUPT_CONFIDENCE_FREE_TEXT

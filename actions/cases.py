@@ -20,6 +20,8 @@ from rasa_sdk.types import DomainDict
 from actions.case_slots import CASE_SLOTS, MODERATION_SLOT
 from actions.common import Events, channel_of, latest_intent, latest_text, send
 from actions.legal_type import legal_type_replies
+from actions.subscriptions import withdraw
+from bot.announcements.subscriptions import names_subscription
 from bot.cases import intake
 from bot.cases.citizen import StoreUnavailable, submit_case
 from bot.knowledge.answers import Reply
@@ -145,15 +147,20 @@ class ActionCancelCase(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         had_draft = bool(tracker.active_loop.get("name")) or bool(tracker.get_slot("case_pending"))
-        send(dispatcher, [Reply(reply_text("case_cancelled") if had_draft
-                                else reply_text("case_nothing_to_cancel"))])
-        return [
+        cleared: Events = [
             ActiveLoop(None),
             SlotSet("requested_slot", None),
             *(SlotSet(slot, None) for slot in CASE_SLOTS),
             SlotSet("case_pending", False),
             SlotSet("case_key", None),
         ]
+        if not had_draft and names_subscription(latest_text(tracker)):
+            # Issue 16: "hủy đăng kí" read as a plain "hủy" with nothing to cancel means
+            # "hủy nhận tin", which must work whatever the NLU made of it.
+            return [*cleared, *await withdraw(dispatcher, tracker)]
+        send(dispatcher, [Reply(reply_text("case_cancelled") if had_draft
+                                else reply_text("case_nothing_to_cancel"))])
+        return cleared
 
 
 class ActionRetryCase(ActionSubmitCase):

@@ -12,6 +12,7 @@ from actions.common import Events, first_place, latest_text, previous_action, se
 from actions.contact import AWAITING_UNIT, resolve_and_answer
 from actions.privacy import AWAITING_DELETE, erase
 from actions.programmes import AWAITING_HELPFUL, answer_programme
+from actions.subscriptions import AWAITING_SUBSCRIBE, answer_offer, offer_subscription
 from bot.knowledge.answers import Reply
 from bot.knowledge.content import unit_tree
 from bot.knowledge.replies import reply_text
@@ -51,10 +52,13 @@ class ActionHandleYesNo(Action):
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         if _awaiting(tracker, {"action_delete_my_data"}) == AWAITING_DELETE:
             return await erase(dispatcher, tracker, confirmed=intent == "affirm")
+        if _awaiting(tracker, {"action_handle_yes_no"}) == AWAITING_SUBSCRIBE:
+            return answer_offer(dispatcher, accepted=intent == "affirm")
         if _awaiting(tracker, _ASKED_HELPFUL) == AWAITING_HELPFUL:
             if intent == "affirm":
                 send(dispatcher, [Reply(reply_text("helpful_glad"))])
-                return [SlotSet("awaiting", None)]
+                # Issue 16: a helpful answer is the one moment to offer announcements, once.
+                return [SlotSet("awaiting", None), *await offer_subscription(dispatcher, tracker)]
             count = float(tracker.get_slot("not_helpful_count") or 0) + 1
             if count >= REPEATED_NOT_HELPFUL:
                 # Twice "không" in one conversation: stop guessing and hand over to a person.

@@ -21,7 +21,7 @@ CODE_DIRS = ("bot", "actions", "tools", "bench")
 
 #: Plain services: no Rasa, no web framework, no platform, no adapter of ours.
 SERVICES = ("bot.cases", "bot.knowledge", "bot.delivery", "bot.moderation", "bot.db",
-            "bot.vietnamese")
+            "bot.vietnamese", "bot.announcements")
 ADAPTERS = ("actions", "bot.channels", "bot.conversation", "bot.nlu", "bot.notify", "bot.staff",
             "bot.web", "bot.proxy", "bot.observability.action_server", "bot.fakes")
 FRAMEWORKS = ("rasa", "rasa_sdk", "sanic", "telegram", "underthesea")

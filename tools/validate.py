@@ -24,7 +24,7 @@ from tools.env import child_env, rasa_cmd
 CONTRACT_INTENTS = {
     "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "ask_programme",
     "ask_contact", "give_feedback", "submit_petition", "check_status", "request_human",
-    "delete_my_data", "inform", "out_of_scope",
+    "delete_my_data", "inform", "out_of_scope", "subscribe", "unsubscribe",
 }
 CONTRACT_ENTITIES = {
     "programme", "aspect", "unit", "location", "category", "ref_code", "phone", "person_name",

@@ -1,4 +1,5 @@
-"""What a citizen asks of the case store from a conversation, one unit of work per call.
+"""What a citizen asks of the case store from a conversation, one unit of work per call (and,
+issue 16, of their subscription to announcements: ``bot.announcements.subscriptions``).
 
 Each citizen request is one function that takes plain values, opens its own transaction on the
 process engine (``bot.db.runtime.get_engine``) and returns plain results (frozen dataclasses,
@@ -25,6 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot.announcements import subscriptions
+from bot.announcements.subscriptions import SubscriptionView
 from bot.cases.casework import record_rating
 from bot.cases.handoff import forward_citizen_message, open_handoff, start_handoff
 from bot.cases.legal_type import LegalTypeGuess
@@ -273,17 +276,36 @@ def reopen_my_case(ref_code: str, channel_user_id: str) -> bool | None:
 # --------------------------------------------------------------------------- personal data
 
 
-def held_data(channel: str, channel_user_id: str) -> list[HeldData]:
-    """What every case of this channel user holds about them, newest first."""
+@dataclass(frozen=True)
+class Held:
+    """What is held about a channel user: their cases (newest first) and their subscription to
+    announcements with its consent record (issue 16), if any."""
+
+    cases: list[HeldData]
+    subscription: SubscriptionView | None
+
+
+def held_data(channel: str, channel_user_id: str) -> Held:
+    """What every case of this channel user holds about them, and their subscription."""
     with _unit_of_work(read_only=True) as session:
-        return personal_data_of(session, channel, channel_user_id)
+        return Held(personal_data_of(session, channel, channel_user_id),
+                    subscriptions.subscription_of(session, channel, channel_user_id))
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What an erasure changed: cases anonymised, subscriptions deleted (with their record)."""
+
+    cases: int
+    subscriptions: int
 
 
 def erase_personal_data(
     channel: str, channel_user_id: str, *, redact_conversation: Callable[[str], object]
-) -> int:
-    """Erase name and phone from the citizen's cases, then what they typed from the
-    conversation store; the number of cases changed.
+) -> Erased:
+    """Erase name and phone from the citizen's cases and delete their subscription to
+    announcements with its consent record (issue 16), in one transaction; then what they typed
+    from the conversation store.
 
     The conversation store is Rasa's, so the caller hands in how to redact it
     (``bot.conversation.erasure``); a failure there is reported like one of the case store (the
@@ -291,11 +313,39 @@ def erase_personal_data(
     with _unit_of_work() as session:
         count = anonymise_citizen(session, channel, channel_user_id,
                                   actor=Actor(ActorKind.CITIZEN, channel_user_id))
+        subscribed = subscriptions.erase_subscriptions(session, channel, channel_user_id)
     try:
         redact_conversation(channel_user_id)
     except SQLAlchemyError as error:
         raise StoreUnavailable(str(error)) from error
-    return count
+    return Erased(count, subscribed)
+
+
+# --------------------------------------------------------------------------- announcements
+
+
+def subscription_status(channel: str, channel_user_id: str) -> SubscriptionView | None:
+    """The citizen's subscription to announcements (active or withdrawn), None if never."""
+    with _unit_of_work(read_only=True, also=(OSError,)) as session:
+        return subscriptions.subscription_of(session, channel, channel_user_id)
+
+
+def subscribe_to_announcements(
+    channel: str, channel_user_id: str, unit_code: str, topics: Sequence[str],
+    consent_version: str,
+) -> SubscriptionView:
+    """Record the consent the citizen just gave: the ward's announcements on ``topics``, in
+    this channel (a subscription already active is changed; ``subscribe`` or ``update``)."""
+    with _unit_of_work(also=(OSError,)) as session:
+        return subscriptions.subscribe(session, channel, channel_user_id, unit_code, topics,
+                                       consent_version)
+
+
+def withdraw_from_announcements(channel: str, channel_user_id: str) -> bool:
+    """"Hủy nhận tin": nothing more is sent; True when an active subscription was withdrawn,
+    False when there was none (asking again is safe)."""
+    with _unit_of_work(also=(OSError,)) as session:
+        return subscriptions.withdraw(session, channel, channel_user_id)
 
 
 # --------------------------------------------------------------------------- legal type

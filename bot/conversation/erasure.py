@@ -15,7 +15,8 @@ Rewritten:
   channel metadata (attachments' URLs);
 * every message the assistant sent: its text (summaries and confirmations repeat name, phone
   and the case content);
-* the personal slots of the intake form (content, place, name, phone, attachments).
+* the personal slots of the intake form (content, place, name, phone, attachments) and the
+  ward of a subscription being made.
 
 What stays is the shape of the conversation (intents, actions, timestamps), which holds nothing
 about the person and keeps the analytics and the handoff history meaningful.
@@ -39,7 +40,7 @@ REDACTED = "[đã xóa theo yêu cầu bảo vệ dữ liệu cá nhân]"
 #: Slots that hold what the citizen typed into the form or who they are.
 PERSONAL_SLOTS = frozenset({
     "case_content", "case_location", "case_name", "case_phone", "case_attachments",
-    "case_confirm",
+    "case_confirm", "sub_unit",
 })
 
 

@@ -26,6 +26,10 @@ rasa_patches.install()
 
 FORWARD_ACTION = "action_forward_to_staff"
 HANDOFF_SLOT = "handoff_active"
+#: What the assistant still answers during a handoff, when the NLU is this sure: "hủy nhận tin"
+#: stops announcements at any point (issue 16), and no officer can withdraw consent for the citizen.
+ANSWERED_DURING_HANDOFF = frozenset({"unsubscribe"})
+ANSWERED_CONFIDENCE = 0.8
 
 
 @DefaultV1Recipe.register(
@@ -57,7 +61,10 @@ class HandoffPolicy(Policy):
         if tracker.latest_action_name in (FORWARD_ACTION, "action_request_human"):
             result[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
         elif tracker.latest_action_name == ACTION_LISTEN_NAME:
-            intent = (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
-            if intent and not str(intent).startswith("EXTERNAL_"):
+            parsed = (tracker.latest_message.intent or {}) if tracker.latest_message else {}
+            intent = parsed.get("name")
+            answered = (intent in ANSWERED_DURING_HANDOFF
+                        and float(parsed.get("confidence") or 0.0) >= ANSWERED_CONFIDENCE)
+            if intent and not str(intent).startswith("EXTERNAL_") and not answered:
                 result[domain.index_for_action(FORWARD_ACTION)] = 1.0
         return self._prediction(result)

@@ -386,3 +386,95 @@ def test_erasure_leaves_no_name_or_phone_in_any_store_and_keeps_the_case(
         assert name not in dump and "Bích Ngọc" not in dump, where
     # The conversation goes on after the erasure.
     assert _texts(assistant.send(sender, "xin chào")).startswith("Xin chào")
+
+
+# -- issue 16: subscriptions with consent, and "hủy nhận tin" at any point ----------------------
+
+def _subscription(assistant: Assistant, sender: str) -> dict[str, Any] | None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(assistant.env["DATABASE_URL"], future=True)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(text(
+                "SELECT channel, unit_code, topics, withdrawn_at FROM subscriptions "
+                "WHERE sender_id = :sender"), {"sender": sender}).mappings().one_or_none()
+            return dict(row) if row is not None else None
+    finally:
+        engine.dispose()
+
+
+def test_subscribing_typed_refusal_then_consent_then_unsubscribe_mid_petition(assistant: Assistant) -> None:
+    from bot.knowledge.replies import reply_text
+
+    sender = f"t-{uuid.uuid4()}"
+    notice = _texts(assistant.talk(sender, "dang ky nhan thong bao cua phuong", "phuong Lang",
+                                   "su kien, cuu tro"))
+    assert "Luật số 91/2025/QH15" in notice and "Nghị định 356/2025/NĐ-CP" in notice
+    assert 'nhắn "hủy nhận tin"' in notice and "sự kiện, cứu trợ" in notice
+    refused = _texts(assistant.send(sender, "khong dong y"))
+    assert reply_text("subscription_refused") in refused
+    assert _subscription(assistant, sender) is None
+
+    saved = _texts(assistant.talk(sender, "đăng ký nhận tin", "phường Láng", "tất cả", "đồng ý"))
+    assert "Bạn đã đăng ký nhận thông báo" in saved
+    row = _subscription(assistant, sender)
+    assert row is not None and row["unit_code"] == "p_lang" and row["withdrawn_at"] is None
+    assert json.loads(row["topics"]) == ["su_kien", "cuu_tro", "bau_cu", "lich_tiep_dan",
+                                         "canh_bao_lua_dao"]
+
+    # In the middle of a petition: withdrawn at once, said so, and the petition goes on.
+    _at_category_step(assistant, sender)
+    middle = _texts(assistant.send(sender, "huy nhan tin"))
+    assert reply_text("subscription_withdrawn") in middle
+    assert "Sự việc thuộc lĩnh vực nào?" in middle
+    row = _subscription(assistant, sender)
+    assert row is not None and row["withdrawn_at"] is not None and json.loads(row["topics"]) == []
+    assert "Đồng ý" in _texts(assistant.send(sender, "ha tang"))  # the petition's next step
+
+
+def test_unsubscribe_in_the_middle_of_subscribing_stops_the_form(assistant: Assistant) -> None:
+    from bot.knowledge.replies import reply_text
+
+    sender = f"t-{uuid.uuid4()}"
+    asked = _texts(assistant.talk(sender, "đăng ký nhận tin", "phường Láng"))
+    assert reply_text("subscription_ask_topics") in asked
+    stopped = _texts(assistant.send(sender, "ko muon nhan tin nua"))
+    assert reply_text("subscription_withdrawn_nothing") in stopped
+    assert reply_text("subscription_ask_topics") not in stopped
+    events = assistant.tracker(sender)["events"]
+    assert [e for e in events if e["event"] == "active_loop"][-1]["name"] is None
+    assert _subscription(assistant, sender) is None
+
+
+def test_offered_once_after_a_helpful_answer(assistant: Assistant) -> None:
+    from bot.knowledge.replies import reply_text
+
+    sender = f"t-{uuid.uuid4()}"
+    first = _texts(assistant.send(sender, "ngày hội đại đoàn kết tổ chức khi nào"))
+    assert reply_text("helpful_question") in first
+    offered = _texts(assistant.send(sender, "có"))
+    assert reply_text("helpful_glad") in offered and reply_text("subscription_offer") in offered
+    assert reply_text("subscription_offer_declined") in _texts(assistant.send(sender, "không"))
+    second = _texts(assistant.send(sender, "ai được quỹ vì người nghèo hỗ trợ"))
+    assert reply_text("helpful_question") in second
+    again = _texts(assistant.send(sender, "có"))
+    assert reply_text("helpful_glad") in again  # the same helpful answer, never pushed twice
+    assert reply_text("subscription_offer") not in again
+
+
+def test_yes_to_the_offer_opens_the_form_and_a_misspelt_unsubscribe_withdraws(assistant: Assistant) -> None:
+    from bot.knowledge.replies import reply_text
+
+    sender = f"t-{uuid.uuid4()}"
+    assistant.send(sender, "ngày hội đại đoàn kết tổ chức khi nào")
+    assert reply_text("subscription_offer") in _texts(assistant.send(sender, "có"))
+    opened = _texts(assistant.send(sender, "có"))
+    assert reply_text("subscription_intro") in opened
+    assert reply_text("subscription_ask_unit") in opened
+    assistant.talk(sender, "phường Láng", "cảnh báo lừa đảo")
+    assert "Bạn đã đăng ký" in _texts(assistant.send(sender, "/affirm"))
+    # "kí" as often typed: withdrawn whatever the NLU made of it (cancel, with nothing to cancel).
+    assert reply_text("subscription_withdrawn") in _texts(assistant.send(sender, "hủy đăng kí"))
+    row = _subscription(assistant, sender)
+    assert row is not None and row["withdrawn_at"] is not None

@@ -16,7 +16,7 @@ from bot.conversation.policies import FORWARD_ACTION, HandoffPolicy
 DOMAIN = Domain.from_yaml(
     """
 version: "3.1"
-intents: [greet, ask_programme, EXTERNAL_staff_reply]
+intents: [greet, ask_programme, unsubscribe, EXTERNAL_staff_reply]
 slots:
   handoff_active:
     type: bool
@@ -60,3 +60,12 @@ def test_forwards_citizen_messages_then_listens(policy: HandoffPolicy) -> None:
 def test_staff_messages_are_left_to_the_rules(policy: HandoffPolicy) -> None:
     assert _predicted(policy, SlotSet("handoff_active", True), ActionExecuted(ACTION_LISTEN_NAME),
                       UserUttered("", {"name": "EXTERNAL_staff_reply"})) is None
+
+
+def test_unsubscribe_is_answered_by_the_assistant_during_a_handoff(policy: HandoffPolicy) -> None:
+    """Issue 16: "hủy nhận tin" works at any point; only a sure one is kept from the officer."""
+    handoff = [SlotSet("handoff_active", True), ActionExecuted(ACTION_LISTEN_NAME)]
+    assert _predicted(policy, *handoff, UserUttered(
+        "hủy nhận tin", {"name": "unsubscribe", "confidence": 0.97})) is None
+    assert _predicted(policy, *handoff, UserUttered(
+        "nhận tin chưa anh", {"name": "unsubscribe", "confidence": 0.55})) == FORWARD_ACTION

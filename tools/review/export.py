@@ -57,6 +57,8 @@ INTENT_HELP_VI: dict[str, str] = {
     "check_status": "hỏi hồ sơ, phản ánh đã gửi đang đến đâu (mã hồ sơ)",
     "request_human": "muốn nói chuyện với cán bộ",
     "delete_my_data": "yêu cầu xoá dữ liệu cá nhân",
+    "subscribe": "đăng ký nhận thông báo của Mặt trận (sự kiện, cứu trợ, bầu cử...) qua kênh này",
+    "unsubscribe": "hủy nhận tin: không muốn nhận thông báo của Mặt trận nữa",
     "inform": "trả lời thông tin khi trợ lý hỏi (địa chỉ, tên, số điện thoại...)",
     "out_of_scope": "việc ngoài phạm vi của Mặt trận",
 }

@@ -143,24 +143,29 @@ def match_rules(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
     deciding rule; the supporting ones (:func:`_supporting`) only when they can count."""
     urls = find_urls(norm, rules)
     quotes = quoted_spans(norm.text)
-    deciding = [r for r in rules.rules if not _supporting(r) and r.may_match(norm)]
-    hits = _hits(deciding, norm, rules, urls, quotes)
+    indexes, possible = rules.prefilter.candidates(norm)
+    candidates = [rules.rules[i] for i in sorted(indexes)]
+    deciding = [r for r in candidates if not _supporting(r)]
+    hits = _hits(deciding, norm, rules, urls, quotes, possible)
     found = {h.rule.category for h in hits}
     if found:
         spam = bool(found & set(SPAM_FAMILIES))
-        extra = [r for r in rules.rules if _supporting(r) and (
+        extra = [r for r in candidates if _supporting(r) and (
             r.category == "report" or (r.category == "signal" and spam)
-            or (r.boost_only and r.category in found)) and r.may_match(norm)]
-        hits += _hits(extra, norm, rules, urls, quotes)
+            or (r.boost_only and r.category in found))]
+        hits += _hits(extra, norm, rules, urls, quotes, possible)
         hits.sort(key=lambda h: rules.order[id(h.rule)])
     return hits
 
 
 def _hits(selected: list[Rule], norm: NormalisedText, rules: ModerationRules, urls: list[Url],
-          quotes: list[tuple[int, int]]) -> list[RuleHit]:
+          quotes: list[tuple[int, int]], possible: set[int] | None = None) -> list[RuleHit]:
+    """The hits of the ``selected`` rules; ``possible`` (the ``id()`` of the matchers that could
+    match, from :class:`bot.moderation.prefilter.Prefilter`) spares the others; without it each
+    matcher is asked (:meth:`bot.moderation.rules.Matcher.may_match`)."""
     hits: list[RuleHit] = []
     for rule in selected:
-        count, snippet, spans = _match_text(rule, norm)
+        count, snippet, spans = _match_text(rule, norm, possible)
         if rule.urls is not None:
             for url in urls:
                 if _url_matches(rule.urls, url, rules):
@@ -176,7 +181,8 @@ def _hits(selected: list[Rule], norm: NormalisedText, rules: ModerationRules, ur
     return hits
 
 
-def _match_text(rule: Rule, norm: NormalisedText) -> tuple[int, str, list[tuple[int, int] | None]]:
+def _match_text(rule: Rule, norm: NormalisedText, possible: set[int] | None = None
+                ) -> tuple[int, str, list[tuple[int, int] | None]]:
     """Occurrences of the rule's phrases and patterns, the first one's words, and their spans.
 
     The de-obfuscated view is only searched when nothing else matched; its offsets differ from
@@ -191,7 +197,8 @@ def _match_text(rule: Rule, norm: NormalisedText) -> tuple[int, str, list[tuple[
         for matcher in rule.matchers:
             if matcher.fallback != fallback:
                 continue
-            if matcher.anchors is not None and matcher.anchors.isdisjoint(norm.words(matcher.view)):
+            if (id(matcher) not in possible) if possible is not None else \
+                    not matcher.may_match(norm):
                 continue
             view = norm.view(matcher.view)
             for found in matcher.regex.finditer(view):

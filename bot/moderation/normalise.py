@@ -1,7 +1,7 @@
 """Text views for moderation matching: exact Vietnamese, folded, and de-obfuscated.
 
 Spammers and angry writers defeat naive keyword lists in three ways: they type without diacritics
-("vay tien nhanh"), they dress letters up (NFD input, full-width or "math bold" letters, zero-width
+("vay tien nhanh"), they dress letters up (NFD input, full-width or "math bold" letters, Cyrillic look-alikes, zero-width
 spaces, ``hoà``/``hòa``), and they break words apart on purpose ("f.v.8.8", "c a s i n o",
 "n0 hu", "đ.m"). Matching therefore runs on three views of one message, built once here:
 
@@ -43,6 +43,14 @@ _ZERO_WIDTH_RE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206
 # Letters never squeezed: "www.", "cccd" (the citizen ID card), "09xxx".
 _KEEP_REPEATED = frozenset("wcx")
 _SPACES_RE = re.compile(r"\s+")
+#: Cyrillic and Greek letters that look like Latin ones once lower-cased ("vаy" with a Cyrillic
+#: "а", "nhà cáі"): NFKC leaves them alone, and Vietnamese is never written with them, so they
+#: are read as the Latin letter they imitate. Mapped before NFC, so a tone mark typed after a
+#: Cyrillic "а" composes with the Latin "a".
+_HOMOGLYPHS = str.maketrans(
+    "аеорсхуіјѕԁһӏԛԝкмтнвѐ" "αοικνρτυχ",
+    "aeopcxyijsdhlqwkmthbè" "aoikvptux",
+)
 
 _TONE_MARKS = ("\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
 
@@ -160,7 +168,7 @@ def canonical(text: str) -> str:
     """The ``text`` view: what both messages and word-list phrases are compared in."""
     s = unicodedata.normalize("NFKC", text or "")
     s = _ZERO_WIDTH_RE.sub("", s)
-    s = unicodedata.normalize("NFC", s.lower())
+    s = unicodedata.normalize("NFC", s.lower().translate(_HOMOGLYPHS))
     # Whatever combining mark is still loose after NFC has no letter to sit on: drop it.
     s = "".join(ch for ch in s if not unicodedata.combining(ch))
     s = _squeeze_repeats(s)

@@ -21,8 +21,8 @@ every other ``*.yml``
     quarantine reason, and at least one of ``terms`` (phrases), ``strict_terms`` (phrases that must
     be typed with exactly these diacritics), ``patterns`` (regular expressions) or ``urls``
     (criteria for the links in a message). Optional: ``view`` for patterns (``folded`` by
-    default, or ``text``, ``compact``), ``deobfuscate`` (also look for the terms in the
-    de-obfuscated view), ``boost_only`` (counts only when another rule of the same category
+    default, or ``text``, ``compact``), ``deobfuscate`` (also look for the terms, and the
+    folded-view patterns, in the de-obfuscated view), ``boost_only`` (counts only when another rule of the same category
     matched), ``repeat_bonus`` and ``repeat_cap`` (extra weight per repeated occurrence).
 
 A malformed file raises :class:`ModerationRulesError` naming the file (and the rule), so a typo
@@ -421,7 +421,9 @@ def _compile_rule(path: Path, category: str, index: int, raw: Any) -> Rule:
         regex = _compile(where, pattern)
         literals = required_literals(pattern)
         matchers.append(Matcher(view, regex, literals=literals))
-        if deobfuscate and view != "compact":
+        # A text-view pattern tells marks apart ("bán", not "bạn"); the de-obfuscated view has
+        # none left, so only folded-view patterns are also tried there.
+        if deobfuscate and view == "folded":
             fallbacks.append(Matcher("compact", regex, fallback=True, literals=literals))
 
     urls = _url_criteria(path, rule_id, raw.get("urls"))

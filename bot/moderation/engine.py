@@ -24,7 +24,7 @@ The reason is Vietnamese, names the rules' descriptions and the words that match
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, cast
@@ -33,6 +33,7 @@ from bot.moderation.normalise import NormalisedText, normalise
 from bot.moderation.rules import (
     CATEGORIES,
     SPAM_FAMILIES,
+    Matcher,
     ModerationRules,
     Rule,
     UrlCriteria,
@@ -201,7 +202,7 @@ def _match_text(rule: Rule, norm: NormalisedText, possible: set[int] | None = No
                     not matcher.may_match(norm):
                 continue
             view = norm.view(matcher.view)
-            for found in matcher.regex.finditer(view):
+            for found in _occurrences(matcher, norm, view):
                 count += 1
                 spans.append(found.span() if matcher.view != "compact" else None)
                 if not snippet:
@@ -209,6 +210,31 @@ def _match_text(rule: Rule, norm: NormalisedText, possible: set[int] | None = No
                     source = norm.text if matcher.view == "folded" else view
                     snippet = source[found.start() : found.end()].strip()
     return count, snippet, spans
+
+
+def _occurrences(matcher: Matcher, norm: NormalisedText, view: str) -> Iterator[re.Match[str]]:
+    """The matcher's matches in ``view``, left to right, not overlapping: what ``finditer``
+    finds. A list of phrases can only match where one of its first words starts (its regex
+    begins with a word-edge test and that word), so it is tried at those offsets alone, not at
+    every character of the message (issue 12: under 1 ms a message)."""
+    if matcher.anchors is None:
+        yield from matcher.regex.finditer(view)
+        return
+    starts = norm.starts(matcher.view)
+    present = matcher.anchors.intersection(starts)
+    if len(present) == 1:
+        offsets: list[int] = starts[next(iter(present))]
+    else:
+        offsets = sorted(offset for word in present for offset in starts[word])
+    end = 0
+    match = matcher.regex.match
+    for offset in offsets:
+        if offset < end:
+            continue
+        found = match(view, offset)
+        if found is not None:
+            end = found.end()
+            yield found
 
 
 @lru_cache(maxsize=8)

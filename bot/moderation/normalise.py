@@ -95,6 +95,13 @@ _SPACE_RUN_RE = re.compile(r"(?<![^\W_])[^\W_](?: [^\W_](?![^\W_])){2,}")
 _WORDS_RE = re.compile(r"[^\W_]+")
 
 
+def _word_starts(view: str) -> dict[str, list[int]]:
+    starts: dict[str, list[int]] = {}
+    for word in _WORDS_RE.finditer(view):
+        starts.setdefault(word.group(), []).append(word.start())
+    return starts
+
+
 @dataclass(frozen=True)
 class NormalisedText:
     """The three matching views of one message (see the module docstring)."""
@@ -104,13 +111,27 @@ class NormalisedText:
     compact: str
 
     @cached_property
+    def folded_starts(self) -> dict[str, list[int]]:
+        """Each word of the folded view (letters and digits; ``_`` separates, as in a gap) and
+        where it starts. The text view has the same offsets."""
+        return _word_starts(self.folded)
+
+    @cached_property
+    def compact_starts(self) -> dict[str, list[int]]:
+        return _word_starts(self.compact)
+
+    @cached_property
     def folded_words(self) -> frozenset[str]:
-        """The words of the folded view (letters and digits; ``_`` separates, as in a gap)."""
-        return frozenset(_WORDS_RE.findall(self.folded))
+        return frozenset(self.folded_starts)
 
     @cached_property
     def compact_words(self) -> frozenset[str]:
-        return frozenset(_WORDS_RE.findall(self.compact))
+        return frozenset(self.compact_starts)
+
+    def starts(self, name: str) -> dict[str, list[int]]:
+        """The words of view ``name`` and their starts: a phrase can only begin at one of them
+        (see :func:`bot.moderation.engine._match_text`)."""
+        return self.compact_starts if name == "compact" else self.folded_starts
 
     def words(self, name: str) -> frozenset[str]:
         """The words a phrase matched in view ``name`` must begin with one of (the text view
@@ -136,9 +157,21 @@ def _fold_char(ch: str) -> str:
     return decomposed[0] if decomposed else ch
 
 
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table that folds each character the first time it is met, then keeps
+    it: folding in C, not a Python loop over the characters (run three times per message)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = self[code] = _fold_char(chr(code))
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Strip diacritics character by character; the result has the same length as ``text``."""
-    return "".join(_fold_char(ch) for ch in text)
+    return text.translate(_FOLD_TABLE)
 
 
 _RUN_OF_THREE_RE = re.compile(r"(.)\1{2,}", re.S)
@@ -176,10 +209,18 @@ def canonical(text: str) -> str:
     return _SPACES_RE.sub(" ", s).strip()
 
 
+_LEET_CANDIDATE_RE = re.compile(
+    "[" + re.escape("".join(_LEET_DIGITS) + "".join(_LEET_SYMBOLS)) + "]"
+)
+
+
 def _unleet(s: str) -> str:
     out = list(s)
     last = len(s) - 1
-    for i, ch in enumerate(s):
+    # Only where a digit or symbol stands (most messages have few or none).
+    for candidate in _LEET_CANDIDATE_RE.finditer(s):
+        i = candidate.start()
+        ch = s[i]
         before = s[i - 1] if i > 0 else ""
         after = s[i + 1] if i < last else ""
         if ch in _LEET_DIGITS:

@@ -176,10 +176,11 @@ class _RuleLike(Protocol):
 
 
 class _NormLike(Protocol):
+    text: str
+    folded: str
+    compact: str
     folded_words: frozenset[str]
     compact_words: frozenset[str]
-
-    def view(self, name: str) -> str: ...
 
 
 class Prefilter:
@@ -194,8 +195,8 @@ class Prefilter:
     """
 
     def __init__(self, rules: tuple[_RuleLike, ...]) -> None:
-        self._by_word: dict[tuple[bool, str], list[tuple[int, int]]] = {}
-        self._by_literal: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        by_word: dict[tuple[bool, str], list[tuple[int, int]]] = {}
+        by_literal: dict[tuple[str, str], list[tuple[int, int]]] = {}
         always_rules: set[int] = set()
         always_matchers: set[int] = set()
         for index, rule in enumerate(rules):
@@ -205,13 +206,22 @@ class Prefilter:
                 key = (index, id(matcher))
                 if matcher.anchors is not None:
                     for word in matcher.anchors:
-                        self._by_word.setdefault((matcher.view == "compact", word), []).append(key)
+                        by_word.setdefault((matcher.view == "compact", word), []).append(key)
                 elif matcher.literals is not None:
                     for literal in matcher.literals:
-                        self._by_literal.setdefault((matcher.view, literal), []).append(key)
+                        by_literal.setdefault((matcher.view, literal), []).append(key)
                 else:
                     always_rules.add(index)
                     always_matchers.add(id(matcher))
+
+        def split(keys: list[tuple[int, int]]) -> tuple[frozenset[int], frozenset[int]]:
+            return frozenset(k[0] for k in keys), frozenset(k[1] for k in keys)
+
+        # Kept as ready sets, so a message's look-ups are set unions done in C.
+        self._by_word = {key: split(keys) for key, keys in by_word.items()}
+        self._by_literal = [
+            (view, literal, *split(keys)) for (view, literal), keys in by_literal.items()
+        ]
         self._always_rules = frozenset(always_rules)
         self._always_matchers = frozenset(always_matchers)
 
@@ -224,17 +234,12 @@ class Prefilter:
         for compact, words in ((False, norm.folded_words), (True, norm.compact_words)):
             for word in words:
                 found = by_word.get((compact, word))
-                if found:
-                    for index, matcher in found:
-                        rules.add(index)
-                        matchers.add(matcher)
-        views: dict[str, str] = {}
-        for (view, literal), found in self._by_literal.items():
-            text = views.get(view)
-            if text is None:
-                text = views[view] = norm.view(view)
-            if literal in text:
-                for index, matcher in found:
-                    rules.add(index)
-                    matchers.add(matcher)
+                if found is not None:
+                    rules |= found[0]
+                    matchers |= found[1]
+        views = {"text": norm.text, "folded": norm.folded, "compact": norm.compact}
+        for view, literal, rule_set, matcher_set in self._by_literal:
+            if literal in views[view]:
+                rules |= rule_set
+                matchers |= matcher_set
         return rules, matchers

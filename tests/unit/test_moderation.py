@@ -106,8 +106,12 @@ def test_labelled_file_with_a_bad_line_names_the_line(tmp_path: Path) -> None:
         ("ｆｖ８８ 𝐜𝐚𝐬𝐢𝐧𝐨", "fv88 casino", "fv88 casino", "fv88 casino"),
         ("vay\u200b tiền", "vay tiền", "vay tien", "vay tien"),
         # Cyrillic and Greek look-alikes, a tone mark typed after one included.
-        ("V\u0430y nh\u0430nh, s\u043e\u0301 \u03bfk", "vay nhanh, só ok", "vay nhanh, so ok",
-         "vay nhanh, so ok"),
+        (
+            "V\u0430y nh\u0430nh, s\u043e\u0301 \u03bfk",
+            "vay nhanh, só ok",
+            "vay nhanh, so ok",
+            "vay nhanh, so ok",
+        ),
         ("ngu quáaaa", "ngu quá", "ngu qua", "ngu qua"),
         # "cccd" (citizen ID) is not a stretched letter; short chat is not joined.
         ("CCCD", "cccd", "cccd", "cccd"),

@@ -204,7 +204,7 @@ def _match_text(rule: Rule, norm: NormalisedText, possible: set[int] | None = No
             view = norm.view(matcher.view)
             for found in _occurrences(matcher, norm, view):
                 count += 1
-                spans.append(found.span() if matcher.view != "compact" else None)
+                spans.append(found.span() if matcher.view in ("text", "folded") else None)
                 if not snippet:
                     # folded and text views have the same offsets: show the accented words.
                     source = norm.text if matcher.view == "folded" else view

@@ -109,6 +109,10 @@ class NormalisedText:
     text: str
     folded: str
     compact: str
+    #: The letter-spaced runs that ``compact`` joined whole ("b á n s i m" → "bansim"), one
+    #: space between runs; "" for almost every message. Joined whole, their words have no
+    #: edges left, so de-obfuscating rules look for their phrases inside them, squashed.
+    runs: str = ""
 
     @cached_property
     def folded_starts(self) -> dict[str, list[int]]:
@@ -146,6 +150,8 @@ class NormalisedText:
             return self.folded
         if name == "compact":
             return self.compact
+        if name == "runs":
+            return self.runs
         raise ValueError(f"unknown view {name!r}")
 
 
@@ -238,18 +244,28 @@ def _join_run(match: re.Match[str]) -> str:
     return "".join(chars) if any(c.isalpha() for c in chars) else run
 
 
-def _compact(folded: str) -> str:
+def _compact(folded: str) -> tuple[str, str]:
+    """The de-obfuscated view, and the letter-spaced runs it joined whole."""
     s = _unleet(folded)
     s = _PUNCT_RUN_RE.sub(_join_run, s)
-    s = _SPACE_RUN_RE.sub(_join_run, s)
-    return _SPACES_RE.sub(" ", s).strip()
+    runs: list[str] = []
+
+    def join(match: re.Match[str]) -> str:
+        joined = _join_run(match)
+        if joined != match.group(0):
+            runs.append(joined)
+        return joined
+
+    s = _SPACE_RUN_RE.sub(join, s)
+    return _SPACES_RE.sub(" ", s).strip(), " ".join(runs)
 
 
 def normalise(text: str) -> NormalisedText:
     """Build all three views of ``text`` once; :func:`bot.moderation.moderate` calls this."""
     canon = canonical(text)
     folded = fold(canon)
-    return NormalisedText(text=canon, folded=folded, compact=_compact(folded))
+    compact, runs = _compact(folded)
+    return NormalisedText(text=canon, folded=folded, compact=compact, runs=runs)
 
 
 @lru_cache(maxsize=512)

@@ -179,6 +179,7 @@ class _NormLike(Protocol):
     text: str
     folded: str
     compact: str
+    runs: str
     folded_words: frozenset[str]
     compact_words: frozenset[str]
 
@@ -199,12 +200,17 @@ class Prefilter:
         by_literal: dict[tuple[str, str], list[tuple[int, int]]] = {}
         always_rules: set[int] = set()
         always_matchers: set[int] = set()
+        runs_rules: set[int] = set()
+        runs_matchers: set[int] = set()
         for index, rule in enumerate(rules):
             if rule.urls is not None:
                 always_rules.add(index)
             for matcher in rule.matchers:
                 key = (index, id(matcher))
-                if matcher.anchors is not None:
+                if matcher.view == "runs":  # only a message with letter-spaced runs
+                    runs_rules.add(index)
+                    runs_matchers.add(id(matcher))
+                elif matcher.anchors is not None:
                     for word in matcher.anchors:
                         by_word.setdefault((matcher.view == "compact", word), []).append(key)
                 elif matcher.literals is not None:
@@ -224,6 +230,7 @@ class Prefilter:
         ]
         self._always_rules = frozenset(always_rules)
         self._always_matchers = frozenset(always_matchers)
+        self._runs = (frozenset(runs_rules), frozenset(runs_matchers))
 
     def candidates(self, norm: _NormLike) -> tuple[set[int], set[int]]:
         """The indexes of the rules that could match ``norm``, and the ``id()`` of their matchers
@@ -237,6 +244,9 @@ class Prefilter:
                 if found is not None:
                     rules |= found[0]
                     matchers |= found[1]
+        if norm.runs:
+            rules |= self._runs[0]
+            matchers |= self._runs[1]
         views = {"text": norm.text, "folded": norm.folded, "compact": norm.compact}
         for view, literal, rule_set, matcher_set in self._by_literal:
             if literal in views[view]:

@@ -42,7 +42,7 @@ from typing import Any
 import yaml
 
 from bot.moderation.normalise import NormalisedText, canonical, fold
-from bot.moderation.phrases import alternation, first_words
+from bot.moderation.phrases import alternation, first_words, squashed_alternation
 from bot.moderation.prefilter import Prefilter, required_literals
 
 __all__ = [
@@ -129,7 +129,7 @@ class Matcher:
         if self.literals is not None:
             view = norm.view(self.view)
             return any(literal in view for literal in self.literals)
-        return True
+        return self.view != "runs" or bool(norm.runs)
 
 
 @dataclass(frozen=True)
@@ -417,6 +417,9 @@ def _compile_rule(path: Path, category: str, index: int, raw: Any) -> Rule:
             matcher = Matcher(term_view, regex, fallback=term_view == "compact",
                               anchors=first_words(entries))
             (fallbacks if matcher.fallback else matchers).append(matcher)
+    squashed = squashed_alternation([t for t, _ in by_view["compact"]])
+    if squashed is not None:  # the letter-spaced runs (NormalisedText.runs), last resort
+        fallbacks.append(Matcher("runs", _compile(where, squashed), fallback=True))
     for pattern in _strings(path, f"rule {rule_id!r} patterns", raw.get("patterns")):
         regex = _compile(where, pattern)
         literals = required_literals(pattern)

@@ -126,6 +126,14 @@ def test_normalise_views(raw: str, text: str, folded: str, compact: str) -> None
     assert len(norm.folded) == len(norm.text)
 
 
+def test_letter_spaced_runs_are_kept_for_the_squashed_phrases() -> None:
+    """A run joined whole loses its word edges ("bansimrac"); it is kept apart so that
+    de-obfuscating rules can look for their phrases inside it, and only letter-spaced runs are."""
+    assert normalise("b á n s i m r á c giá rẻ").runs == "bansimrac"
+    assert normalise("f.v.8.8 và c a s i n o").runs == "casino"
+    assert normalise("Đường ngõ 5 ngập sâu, đề nghị xử lý").runs == ""
+
+
 def test_fold_keeps_length() -> None:
     sample = canonical("Người dân phản ánh đường ngập, đề nghị xử lý")
     assert len(fold(sample)) == len(sample)

@@ -464,6 +464,11 @@ MORE_EXAMPLES: list[tuple[str, str, str]] = [
     ),
     (
         "trade.sim",
+        "b á n s i m r á c giá rẻ số lượng lớn",
+        "Tổ 5 ơi, a e k nào rảnh thì ra dọn rác đầu ngõ nhé",
+    ),
+    (
+        "trade.sim",
         "Bán sim ảo, số ảo nhận code đăng ký zalo giá rẻ",
         "Tôi mua sim ở đại lý mà sim chưa đăng ký chính chủ, giờ bị khóa một chiều",
     ),

@@ -1,7 +1,7 @@
 """Text views for moderation matching: exact Vietnamese, folded, and de-obfuscated.
 
 Spammers and angry writers defeat naive keyword lists in three ways: they type without diacritics
-("vay tien nhanh"), they dress letters up (NFD input, full-width or "math bold" letters, zero-width
+("vay tien nhanh"), they dress letters up (NFD input, full-width or "math bold" letters, Cyrillic look-alikes, zero-width
 spaces, ``hoà``/``hòa``), and they break words apart on purpose ("f.v.8.8", "c a s i n o",
 "n0 hu", "đ.m"). Matching therefore runs on three views of one message, built once here:
 
@@ -43,6 +43,14 @@ _ZERO_WIDTH_RE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206
 # Letters never squeezed: "www.", "cccd" (the citizen ID card), "09xxx".
 _KEEP_REPEATED = frozenset("wcx")
 _SPACES_RE = re.compile(r"\s+")
+#: Cyrillic and Greek letters that look like Latin ones once lower-cased ("vаy" with a Cyrillic
+#: "а", "nhà cáі"): NFKC leaves them alone, and Vietnamese is never written with them, so they
+#: are read as the Latin letter they imitate. Mapped before NFC, so a tone mark typed after a
+#: Cyrillic "а" composes with the Latin "a".
+_HOMOGLYPHS = str.maketrans(
+    "аеорсхуіјѕԁһӏԛԝкмтнвѐ" "αοικνρτυχ",
+    "aeopcxyijsdhlqwkmthbè" "aoikvptux",
+)
 
 _TONE_MARKS = ("\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
 
@@ -87,6 +95,13 @@ _SPACE_RUN_RE = re.compile(r"(?<![^\W_])[^\W_](?: [^\W_](?![^\W_])){2,}")
 _WORDS_RE = re.compile(r"[^\W_]+")
 
 
+def _word_starts(view: str) -> dict[str, list[int]]:
+    starts: dict[str, list[int]] = {}
+    for word in _WORDS_RE.finditer(view):
+        starts.setdefault(word.group(), []).append(word.start())
+    return starts
+
+
 @dataclass(frozen=True)
 class NormalisedText:
     """The three matching views of one message (see the module docstring)."""
@@ -94,15 +109,33 @@ class NormalisedText:
     text: str
     folded: str
     compact: str
+    #: The letter-spaced runs that ``compact`` joined whole ("b á n s i m" → "bansim"), one
+    #: space between runs; "" for almost every message. Joined whole, their words have no
+    #: edges left, so de-obfuscating rules look for their phrases inside them, squashed.
+    runs: str = ""
+
+    @cached_property
+    def folded_starts(self) -> dict[str, list[int]]:
+        """Each word of the folded view (letters and digits; ``_`` separates, as in a gap) and
+        where it starts. The text view has the same offsets."""
+        return _word_starts(self.folded)
+
+    @cached_property
+    def compact_starts(self) -> dict[str, list[int]]:
+        return _word_starts(self.compact)
 
     @cached_property
     def folded_words(self) -> frozenset[str]:
-        """The words of the folded view (letters and digits; ``_`` separates, as in a gap)."""
-        return frozenset(_WORDS_RE.findall(self.folded))
+        return frozenset(self.folded_starts)
 
     @cached_property
     def compact_words(self) -> frozenset[str]:
-        return frozenset(_WORDS_RE.findall(self.compact))
+        return frozenset(self.compact_starts)
+
+    def starts(self, name: str) -> dict[str, list[int]]:
+        """The words of view ``name`` and their starts: a phrase can only begin at one of them
+        (see :func:`bot.moderation.engine._match_text`)."""
+        return self.compact_starts if name == "compact" else self.folded_starts
 
     def words(self, name: str) -> frozenset[str]:
         """The words a phrase matched in view ``name`` must begin with one of (the text view
@@ -117,6 +150,8 @@ class NormalisedText:
             return self.folded
         if name == "compact":
             return self.compact
+        if name == "runs":
+            return self.runs
         raise ValueError(f"unknown view {name!r}")
 
 
@@ -128,9 +163,21 @@ def _fold_char(ch: str) -> str:
     return decomposed[0] if decomposed else ch
 
 
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table that folds each character the first time it is met, then keeps
+    it: folding in C, not a Python loop over the characters (run three times per message)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = self[code] = _fold_char(chr(code))
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Strip diacritics character by character; the result has the same length as ``text``."""
-    return "".join(_fold_char(ch) for ch in text)
+    return text.translate(_FOLD_TABLE)
 
 
 _RUN_OF_THREE_RE = re.compile(r"(.)\1{2,}", re.S)
@@ -160,7 +207,7 @@ def canonical(text: str) -> str:
     """The ``text`` view: what both messages and word-list phrases are compared in."""
     s = unicodedata.normalize("NFKC", text or "")
     s = _ZERO_WIDTH_RE.sub("", s)
-    s = unicodedata.normalize("NFC", s.lower())
+    s = unicodedata.normalize("NFC", s.lower().translate(_HOMOGLYPHS))
     # Whatever combining mark is still loose after NFC has no letter to sit on: drop it.
     s = "".join(ch for ch in s if not unicodedata.combining(ch))
     s = _squeeze_repeats(s)
@@ -168,10 +215,18 @@ def canonical(text: str) -> str:
     return _SPACES_RE.sub(" ", s).strip()
 
 
+_LEET_CANDIDATE_RE = re.compile(
+    "[" + re.escape("".join(_LEET_DIGITS) + "".join(_LEET_SYMBOLS)) + "]"
+)
+
+
 def _unleet(s: str) -> str:
     out = list(s)
     last = len(s) - 1
-    for i, ch in enumerate(s):
+    # Only where a digit or symbol stands (most messages have few or none).
+    for candidate in _LEET_CANDIDATE_RE.finditer(s):
+        i = candidate.start()
+        ch = s[i]
         before = s[i - 1] if i > 0 else ""
         after = s[i + 1] if i < last else ""
         if ch in _LEET_DIGITS:
@@ -189,18 +244,28 @@ def _join_run(match: re.Match[str]) -> str:
     return "".join(chars) if any(c.isalpha() for c in chars) else run
 
 
-def _compact(folded: str) -> str:
+def _compact(folded: str) -> tuple[str, str]:
+    """The de-obfuscated view, and the letter-spaced runs it joined whole."""
     s = _unleet(folded)
     s = _PUNCT_RUN_RE.sub(_join_run, s)
-    s = _SPACE_RUN_RE.sub(_join_run, s)
-    return _SPACES_RE.sub(" ", s).strip()
+    runs: list[str] = []
+
+    def join(match: re.Match[str]) -> str:
+        joined = _join_run(match)
+        if joined != match.group(0):
+            runs.append(joined)
+        return joined
+
+    s = _SPACE_RUN_RE.sub(join, s)
+    return _SPACES_RE.sub(" ", s).strip(), " ".join(runs)
 
 
 def normalise(text: str) -> NormalisedText:
     """Build all three views of ``text`` once; :func:`bot.moderation.moderate` calls this."""
     canon = canonical(text)
     folded = fold(canon)
-    return NormalisedText(text=canon, folded=folded, compact=_compact(folded))
+    compact, runs = _compact(folded)
+    return NormalisedText(text=canon, folded=folded, compact=compact, runs=runs)
 
 
 @lru_cache(maxsize=512)

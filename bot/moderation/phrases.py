@@ -19,7 +19,11 @@ from bot.moderation.normalise import (
     trie_pattern,
 )
 
-__all__ = ["alternation", "first_words"]
+__all__ = ["alternation", "first_words", "squashed_alternation"]
+
+#: A phrase squashed to fewer letters than this ("ib", "vay") is found inside too many joined
+#: runs by chance to be looked for there.
+_MIN_SQUASHED = 6
 
 
 _FIRST_WORD_RE = re.compile(r"[^\W_]+")
@@ -55,3 +59,13 @@ def alternation(entries: list[tuple[str, bool]]) -> str:
     ]
     branches = [f"{WORD_START}(?:{trie_pattern(bounded)}){WORD_END}"] if bounded else []
     return "|".join(branches + [f"(?:{p})" for p in other])
+
+
+def squashed_alternation(terms: list[str]) -> str | None:
+    """One regex for the phrases with everything but letters and digits removed ("sim rác" →
+    "simrac"), longest first, to find inside the letter-spaced runs that the de-obfuscated view
+    joined whole ("b á n s i m r á c" → "bansimrac"), where no word edge is left to test. None
+    when no phrase is long enough (see ``_MIN_SQUASHED``)."""
+    squashed = {re.sub(r"[^a-z0-9]", "", fold(term)) for term in terms}
+    kept = sorted((s for s in squashed if len(s) >= _MIN_SQUASHED), key=len, reverse=True)
+    return "|".join(re.escape(s) for s in kept) or None

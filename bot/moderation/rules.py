@@ -21,8 +21,8 @@ every other ``*.yml``
     quarantine reason, and at least one of ``terms`` (phrases), ``strict_terms`` (phrases that must
     be typed with exactly these diacritics), ``patterns`` (regular expressions) or ``urls``
     (criteria for the links in a message). Optional: ``view`` for patterns (``folded`` by
-    default, or ``text``, ``compact``), ``deobfuscate`` (also look for the terms in the
-    de-obfuscated view), ``boost_only`` (counts only when another rule of the same category
+    default, or ``text``, ``compact``), ``deobfuscate`` (also look for the terms, and the
+    folded-view patterns, in the de-obfuscated view), ``boost_only`` (counts only when another rule of the same category
     matched), ``repeat_bonus`` and ``repeat_cap`` (extra weight per repeated occurrence).
 
 A malformed file raises :class:`ModerationRulesError` naming the file (and the rule), so a typo
@@ -42,7 +42,8 @@ from typing import Any
 import yaml
 
 from bot.moderation.normalise import NormalisedText, canonical, fold
-from bot.moderation.phrases import alternation, first_words
+from bot.moderation.phrases import alternation, first_words, squashed_alternation
+from bot.moderation.prefilter import Prefilter, required_literals
 
 __all__ = [
     "CATEGORIES",
@@ -113,8 +114,22 @@ class Matcher:
     fallback: bool = False
     #: For a list of phrases: the (folded) first words they begin with. A message that has none
     #: of these words cannot match, so the regex is not run (most rules, on most messages; issue
-    #: 12 asks for under 1 ms a message). None for hand-written patterns: always run.
+    #: 12 asks for under 1 ms a message). None for hand-written patterns.
     anchors: frozenset[str] | None = None
+    #: For a hand-written pattern: strings of which every match contains one
+    #: (:func:`bot.moderation.prefilter.required_literals`). A view with none of them cannot
+    #: match, so the regex is not run. None when nothing can be said: always run.
+    literals: frozenset[str] | None = None
+
+    def may_match(self, norm: NormalisedText) -> bool:
+        """False when the message cannot hold a match (its first words or required strings
+        are missing from the view); True means "run the regex"."""
+        if self.anchors is not None:
+            return not self.anchors.isdisjoint(norm.words(self.view))
+        if self.literals is not None:
+            view = norm.view(self.view)
+            return any(literal in view for literal in self.literals)
+        return self.view != "runs" or bool(norm.runs)
 
 
 @dataclass(frozen=True)
@@ -146,7 +161,7 @@ class Rule:
     @cached_property
     def anchors(self) -> frozenset[str] | None:
         """Every word the rule's phrases begin with; None when it has a hand-written pattern or
-        link criteria (then it is always searched)."""
+        link criteria (then :meth:`may_match` asks each matcher)."""
         if self.urls is not None:
             return None
         words: set[str] = set()
@@ -157,11 +172,14 @@ class Rule:
         return frozenset(words)
 
     def may_match(self, norm: NormalisedText) -> bool:
-        """False when the message has none of the words the rule's phrases begin with: the rule
-        cannot match, and is not searched at all (issue 12: under 1 ms a message)."""
+        """False when no matcher of the rule can match (none of its phrases' first words, none
+        of its patterns' required strings): the rule is not searched at all (issue 12: under
+        1 ms a message)."""
         anchors = self.anchors
-        return anchors is None or not (anchors.isdisjoint(norm.folded_words)
-                                       and anchors.isdisjoint(norm.compact_words))
+        if anchors is not None:
+            return not (anchors.isdisjoint(norm.folded_words)
+                        and anchors.isdisjoint(norm.compact_words))
+        return self.urls is not None or any(m.may_match(norm) for m in self.matchers)
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,6 +203,11 @@ class ModerationRules:
         """Each rule's place in load order (by ``id()``): hits are reported in it. Computed once
         per rule set, not per message."""
         return {id(rule): n for n, rule in enumerate(self.rules)}
+
+    @cached_property
+    def prefilter(self) -> Prefilter:
+        """Which rules could match a message, by its words and strings (built once)."""
+        return Prefilter(self.rules)
 
     def by_id(self, rule_id: str) -> Rule:
         """Return the rule called ``rule_id`` (KeyError if there is none)."""
@@ -394,10 +417,17 @@ def _compile_rule(path: Path, category: str, index: int, raw: Any) -> Rule:
             matcher = Matcher(term_view, regex, fallback=term_view == "compact",
                               anchors=first_words(entries))
             (fallbacks if matcher.fallback else matchers).append(matcher)
+    squashed = squashed_alternation([t for t, _ in by_view["compact"]])
+    if squashed is not None:  # the letter-spaced runs (NormalisedText.runs), last resort
+        fallbacks.append(Matcher("runs", _compile(where, squashed), fallback=True))
     for pattern in _strings(path, f"rule {rule_id!r} patterns", raw.get("patterns")):
-        matchers.append(Matcher(view, _compile(where, pattern)))
-        if deobfuscate and view != "compact":
-            fallbacks.append(Matcher("compact", _compile(where, pattern), fallback=True))
+        regex = _compile(where, pattern)
+        literals = required_literals(pattern)
+        matchers.append(Matcher(view, regex, literals=literals))
+        # A text-view pattern tells marks apart ("bán", not "bạn"); the de-obfuscated view has
+        # none left, so only folded-view patterns are also tried there.
+        if deobfuscate and view == "folded":
+            fallbacks.append(Matcher("compact", regex, fallback=True, literals=literals))
 
     urls = _url_criteria(path, rule_id, raw.get("urls"))
     if not matchers and urls is None:

@@ -105,6 +105,13 @@ def test_labelled_file_with_a_bad_line_names_the_line(tmp_path: Path) -> None:
         # full-width and mathematical letters, zero-width spaces, stretched letters.
         ("ｆｖ８８ 𝐜𝐚𝐬𝐢𝐧𝐨", "fv88 casino", "fv88 casino", "fv88 casino"),
         ("vay\u200b tiền", "vay tiền", "vay tien", "vay tien"),
+        # Cyrillic and Greek look-alikes, a tone mark typed after one included.
+        (
+            "V\u0430y nh\u0430nh, s\u043e\u0301 \u03bfk",
+            "vay nhanh, só ok",
+            "vay nhanh, so ok",
+            "vay nhanh, so ok",
+        ),
         ("ngu quáaaa", "ngu quá", "ngu qua", "ngu qua"),
         # "cccd" (citizen ID) is not a stretched letter; short chat is not joined.
         ("CCCD", "cccd", "cccd", "cccd"),
@@ -117,6 +124,14 @@ def test_normalise_views(raw: str, text: str, folded: str, compact: str) -> None
     norm = normalise(raw)
     assert (norm.text, norm.folded, norm.compact) == (text, folded, compact)
     assert len(norm.folded) == len(norm.text)
+
+
+def test_letter_spaced_runs_are_kept_for_the_squashed_phrases() -> None:
+    """A run joined whole loses its word edges ("bansimrac"); it is kept apart so that
+    de-obfuscating rules can look for their phrases inside it, and only letter-spaced runs are."""
+    assert normalise("b á n s i m r á c giá rẻ").runs == "bansimrac"
+    assert normalise("f.v.8.8 và c a s i n o").runs == "casino"
+    assert normalise("Đường ngõ 5 ngập sâu, đề nghị xử lý").runs == ""
 
 
 def test_fold_keeps_length() -> None:

@@ -1,0 +1,255 @@
+"""The literal strings a hand-written pattern cannot match without: a cheap test before the regex.
+
+A rule's phrases are skipped when the message has none of their first words (see
+:func:`bot.moderation.phrases.first_words`), but a hand-written regular expression used to run on
+every message, and the thirty or so of them were half of the time of moderating a message
+(issue 12: under 1 ms a message at p95). Most of them cannot match without some plain word:
+``\\bnap\\s+\\d+...`` needs "nap"; ``\\b(?:cung cap|nhap|gui)\\s+...`` needs one of "cung cap",
+"nhap", "gui". :func:`required_literals` finds such a set by walking the parsed pattern (the idea
+of RE2's prefilter, much simplified): strings of which every match contains at least one.
+``any(s in view for s in literals)`` is a few substring searches in C; the regex runs only when
+it is true.
+
+It must never say a pattern cannot match when it can (a missed scam is silent), so whatever it
+does not understand (a back-reference, a large character class, a repeat that may be zero)
+counts as "could be anything"; ``tests/unit/test_moderation_prefilter.py`` checks, on every
+labelled message and the ordinary-text corpus, that the shortcut changes no rule's matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import product
+from typing import Any, Protocol
+
+try:  # Python 3.11+ keeps the parser here; 3.10 has the public modules.
+    from re import _constants as sre_constants  # type: ignore[attr-defined]
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the Python version
+    import sre_constants  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef]
+
+__all__ = ["Prefilter", "required_literals"]
+
+_LITERAL = sre_constants.LITERAL
+_ZERO_WIDTH = (sre_constants.AT, sre_constants.ASSERT, sre_constants.ASSERT_NOT)
+_IN, _RANGE = sre_constants.IN, sre_constants.RANGE
+_SUBPATTERN, _BRANCH = sre_constants.SUBPATTERN, sre_constants.BRANCH
+_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
+
+#: Above this many alternatives a set of exact strings is no longer worth tracking.
+_MAX_EXACT = 64
+#: A character class of more characters than this counts as "any character".
+_MAX_CLASS = 8
+
+
+class _Info:
+    """What a piece of a pattern matches: exactly one of ``exact``, or (``exact`` None) text
+    containing one of ``required`` (None: could be anything)."""
+
+    __slots__ = ("exact", "required")
+
+    def __init__(
+        self, exact: frozenset[str] | None = None, required: frozenset[str] | None = None
+    ) -> None:
+        self.exact = exact
+        self.required = required
+
+    def requirement(self) -> frozenset[str] | None:
+        found = self.exact if self.exact is not None else self.required
+        return found if found and all(found) else None
+
+
+def _better(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    """The more selective of two requirements that both hold (longest shortest string, then
+    fewest strings): testing one of them is enough."""
+
+    def score(s: frozenset[str] | None) -> tuple[int, int]:
+        return (min(len(x) for x in s), -len(s)) if s and all(s) else (0, 0)
+
+    return a if score(a) >= score(b) else b
+
+
+def _class_chars(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+    chars: set[str] = set()
+    for op, arg in items:
+        if op is _LITERAL:
+            chars.add(chr(arg))
+        elif op is _RANGE and arg[1] - arg[0] < _MAX_CLASS:
+            chars.update(chr(c) for c in range(arg[0], arg[1] + 1))
+        else:  # NEGATE, CATEGORY (\d, \w, \s), a wide range: too many characters
+            return None
+        if len(chars) > _MAX_CLASS:
+            return None
+    return frozenset(chars)
+
+
+def _analyse(items: Any) -> _Info:
+    exact: frozenset[str] = frozenset({""})
+    best: frozenset[str] | None = None
+    is_exact = True
+
+    def close() -> None:
+        """The run of exact strings so far ends here (something open-ended follows)."""
+        nonlocal exact, best, is_exact
+        is_exact = False
+        best = _better(best, exact if all(exact) else None)
+        exact = frozenset({""})
+
+    def append(strings: frozenset[str]) -> None:
+        nonlocal exact
+        if len(exact) * len(strings) > _MAX_EXACT:
+            close()
+            if len(strings) > _MAX_EXACT:
+                return
+        exact = frozenset(a + b for a, b in product(exact, strings))
+
+    def absorb(child: _Info, take: Callable[[], None] = close) -> None:
+        nonlocal best
+        if child.exact is not None:
+            append(child.exact)
+        else:
+            take()
+            best = _better(best, child.required)
+
+    for op, arg in items:
+        if op is _LITERAL:
+            append(frozenset({chr(arg)}))
+        elif op in _ZERO_WIDTH:
+            continue  # consumes nothing: the strings on either side still join
+        elif op is _IN:
+            chars = _class_chars(arg)
+            if chars is None:
+                close()
+            else:
+                append(chars)
+        elif op is _SUBPATTERN:
+            absorb(_analyse(arg[-1]))
+        elif op is _BRANCH:
+            alternatives = [_analyse(alt) for alt in arg[1]]
+            exacts = [a.exact for a in alternatives]
+            if all(e is not None for e in exacts):
+                union = frozenset().union(*exacts)  # type: ignore[arg-type]
+                if len(union) <= _MAX_EXACT:
+                    append(union)
+                    continue
+            close()
+            needs = [a.requirement() for a in alternatives]
+            if all(n is not None for n in needs):
+                best = _better(best, frozenset().union(*needs))  # type: ignore[arg-type]
+        elif op in _REPEATS:
+            low, high, sub = arg
+            child = _analyse(sub)
+            if low == high == 1:
+                absorb(child)
+            else:
+                close()
+                if low >= 1:
+                    best = _better(best, child.requirement())
+        else:  # ANY, NOT_LITERAL, CATEGORY, GROUPREF, …: could be anything
+            close()
+    if is_exact:
+        return _Info(exact=exact)
+    close()
+    return _Info(required=best)
+
+
+def required_literals(pattern: str) -> frozenset[str] | None:
+    """Strings of which every match of ``pattern`` contains at least one, or None when none can be
+    said (then the pattern must always be run). Case-sensitive, as the moderation views are
+    lower-case already."""
+    parsed = sre_parse.parse(pattern)
+    if parsed.state.flags & (sre_constants.SRE_FLAG_IGNORECASE | sre_constants.SRE_FLAG_VERBOSE):
+        return None
+    return _analyse(parsed).requirement()
+
+
+class _MatcherLike(Protocol):
+    view: str
+    anchors: frozenset[str] | None
+    literals: frozenset[str] | None
+
+
+class _RuleLike(Protocol):
+    matchers: tuple[Any, ...]
+    urls: object | None
+
+
+class _NormLike(Protocol):
+    text: str
+    folded: str
+    compact: str
+    runs: str
+    folded_words: frozenset[str]
+    compact_words: frozenset[str]
+
+
+class Prefilter:
+    """Which rules (and which of their matchers) could match a message, found once per message.
+
+    Asking every rule in turn whether the message has one of its first words or required strings
+    cost as much as running the regexes it saved (sixty rules, a hundred-odd matchers, each a
+    Python call). Built once per rule set, this keeps the other way round: for every word and
+    every required string, the matchers that need it. A message's words are looked up in a dict,
+    the required strings (a hundred or so, shared between rules) are searched in its views, and
+    what comes out is the set of matchers worth running and the rules they belong to.
+    """
+
+    def __init__(self, rules: tuple[_RuleLike, ...]) -> None:
+        by_word: dict[tuple[bool, str], list[tuple[int, int]]] = {}
+        by_literal: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        always_rules: set[int] = set()
+        always_matchers: set[int] = set()
+        runs_rules: set[int] = set()
+        runs_matchers: set[int] = set()
+        for index, rule in enumerate(rules):
+            if rule.urls is not None:
+                always_rules.add(index)
+            for matcher in rule.matchers:
+                key = (index, id(matcher))
+                if matcher.view == "runs":  # only a message with letter-spaced runs
+                    runs_rules.add(index)
+                    runs_matchers.add(id(matcher))
+                elif matcher.anchors is not None:
+                    for word in matcher.anchors:
+                        by_word.setdefault((matcher.view == "compact", word), []).append(key)
+                elif matcher.literals is not None:
+                    for literal in matcher.literals:
+                        by_literal.setdefault((matcher.view, literal), []).append(key)
+                else:
+                    always_rules.add(index)
+                    always_matchers.add(id(matcher))
+
+        def split(keys: list[tuple[int, int]]) -> tuple[frozenset[int], frozenset[int]]:
+            return frozenset(k[0] for k in keys), frozenset(k[1] for k in keys)
+
+        # Kept as ready sets, so a message's look-ups are set unions done in C.
+        self._by_word = {key: split(keys) for key, keys in by_word.items()}
+        self._by_literal = [
+            (view, literal, *split(keys)) for (view, literal), keys in by_literal.items()
+        ]
+        self._always_rules = frozenset(always_rules)
+        self._always_matchers = frozenset(always_matchers)
+        self._runs = (frozenset(runs_rules), frozenset(runs_matchers))
+
+    def candidates(self, norm: _NormLike) -> tuple[set[int], set[int]]:
+        """The indexes of the rules that could match ``norm``, and the ``id()`` of their matchers
+        that could (the others cannot, and need not be run)."""
+        rules = set(self._always_rules)
+        matchers = set(self._always_matchers)
+        by_word = self._by_word
+        for compact, words in ((False, norm.folded_words), (True, norm.compact_words)):
+            for word in words:
+                found = by_word.get((compact, word))
+                if found is not None:
+                    rules |= found[0]
+                    matchers |= found[1]
+        if norm.runs:
+            rules |= self._runs[0]
+            matchers |= self._runs[1]
+        views = {"text": norm.text, "folded": norm.folded, "compact": norm.compact}
+        for view, literal, rule_set, matcher_set in self._by_literal:
+            if literal in views[view]:
+                rules |= rule_set
+                matchers |= matcher_set
+        return rules, matchers

@@ -43,6 +43,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     parser.add_argument(
         "--eval", action="store_true", help="the file is labelled TSV: print precision and recall"
     )
+    parser.add_argument(
+        "--mistakes", action="store_true",
+        help="with --eval on a dev file, also list the messages it got wrong (refused for the "
+        "blind sets, whose lines must stay unread)",
+    )
     args = parser.parse_args(argv)
     try:
         rules = load_rules(args.rules)
@@ -52,15 +57,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if args.eval:
         from bot.moderation.gate import policy_report
 
-        blind = sorted((Path(__file__).resolve().parents[2] / "tests" / "data"
-                        / "moderation_blind").glob("*.tsv"))
+        blind_dir = Path(__file__).resolve().parents[2] / "tests" / "data" / "moderation_blind"
+        blind = sorted(blind_dir.glob("*.tsv"))
         files = [Path(args.file)] if args.file else blind
         if not files:
             parser.error("--eval needs a labelled file (no tests/data/moderation_blind/*.tsv)")
+        if args.mistakes and any(p.resolve().parent == blind_dir.resolve() for p in files):
+            parser.error("--mistakes would print blind-set lines; it is for dev files")
         for path in files:
             header = path.read_text(encoding="utf-8").split("\n", 1)[0]
             if header.split("\t")[:3] == ["label", "kind", "text"]:
-                print(policy_report(path), file=out)  # the policy: stop, mark, calm
+                print(policy_report(path, show_mistakes=args.mistakes), file=out)  # the policy: stop, mark, calm
             else:
                 print(evaluate(read_labelled(path), rules).summary(str(path)), file=out)
         if not args.file:

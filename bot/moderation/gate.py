@@ -146,10 +146,13 @@ def record_quarantine(channel: str, sender_id: str, text: str, gate: GateVerdict
 # --------------------------------------------------------------------------- evaluation
 
 
-def policy_report(path: Path) -> str:
+def policy_report(path: Path, *, show_mistakes: bool = False) -> str:
     """The policy measured on a labelled set (``label<TAB>kind<TAB>text``; labels ``allow``,
     ``insult``, ``stop``), as ``./mttq moderate --eval`` prints it: genuine messages refused
-    (target 0), spam and scam recall (target at least 0.95), and what insults got."""
+    (target 0), spam and scam recall (target at least 0.95), and what insults got.
+
+    The messages it got wrong are listed only with ``show_mistakes`` (for dev sets): a blind
+    set's lines must stay unread, or whoever reads them tunes on them without meaning to."""
     import csv
     from collections import Counter
 
@@ -195,5 +198,6 @@ def policy_report(path: Path) -> str:
         lines.append(f"    {kind:<16} {stopped[kind]}/{total[key]}")
     if insults:
         lines.append("  insults only: " + ", ".join(f"{k} {v}" for k, v in sorted(insults.items())))
-    lines += [f"  - {m}" for m in mistakes[:40]]
+    if show_mistakes:
+        lines += [f"  - {m}" for m in mistakes[:40]]
     return "\n".join(lines)

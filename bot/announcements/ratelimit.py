@@ -1,0 +1,50 @@
+"""One send rate per platform, shared by every worker process, kept in the database (GCRA).
+
+The row ``rate_buckets(name)`` holds ``next_at``: the earliest moment the next request to that
+platform may leave. A sender *reserves* a slot — under the row lock, ``slot = max(next_at, now)``
+and ``next_at = slot + interval`` — then sleeps until its slot. Slots are therefore spaced by at
+least ``interval`` however many workers there are, one short transaction per message, and a worker
+that dies after reserving only wastes its slot (never lets two requests share one).
+
+``interval`` is ``1 / (rate × SAFETY)``: requests leave on their slots but reach the platform after
+a network and scheduling delay that varies, so two consecutive ones can arrive closer than they
+left; aiming at 90 % of the configured rate keeps any one second under it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db.models import RateBucket
+
+__all__ = ["SAFETY", "reserve"]
+
+SAFETY = 0.9
+
+
+def reserve(session: Session, name: str, rate_per_second: float, *,
+            clock: Callable[[], float] = time.time) -> float:
+    """Reserve the next slot of bucket ``name``; returns the seconds to wait before sending."""
+    interval = 1.0 / (rate_per_second * SAFETY)
+    for _ in range(3):
+        bucket = session.execute(
+            select(RateBucket).where(RateBucket.name == name).with_for_update()
+        ).scalar_one_or_none()
+        now = clock()
+        if bucket is None:
+            try:
+                with session.begin_nested():
+                    session.add(RateBucket(name=name, next_at=now + interval))
+                return 0.0
+            except IntegrityError:
+                continue  # another worker created it: lock that one
+        slot = max(float(bucket.next_at), now)
+        bucket.next_at = slot + interval
+        session.flush()
+        return slot - now
+    raise RuntimeError(f"rate bucket {name!r} could not be reserved")

@@ -101,9 +101,18 @@ def _population(engine: Engine, n: int, rng: random.Random) -> dict[str, set[tup
         sync_units(session, tree)
     wards = [u.code for u in tree if u.level == "commune"]
     now = utcnow()
-    kinds: dict[str, set[tuple[str, str]]] = {k: set() for k in (
-        "outside_window", "fb_blocked", "zalo_unfollowed", "zalo_blocked", "web",
-        "withdrawn_before", "other_topic")}
+    kinds: dict[str, set[tuple[str, str]]] = {
+        k: set()
+        for k in (
+            "outside_window",
+            "fb_blocked",
+            "zalo_unfollowed",
+            "zalo_blocked",
+            "web",
+            "withdrawn_before",
+            "other_topic",
+        )
+    }
     subs, users = [], []
     for i in range(n):
         roll = rng.random()
@@ -133,12 +142,27 @@ def _population(engine: Engine, n: int, rng: random.Random) -> dict[str, set[tup
         if rng.random() < 0.03:
             withdrawn = now - timedelta(hours=1)
             kinds["withdrawn_before"].add(key)
-        subs.append({"channel": channel, "sender_id": sender, "unit_code": rng.choice(wards),
-                     "topics": topics, "consented_at": now - timedelta(days=3),
-                     "withdrawn_at": withdrawn, "updated_at": now})
+        subs.append(
+            {
+                "channel": channel,
+                "sender_id": sender,
+                "unit_code": rng.choice(wards),
+                "topics": topics,
+                "consented_at": now - timedelta(days=3),
+                "withdrawn_at": withdrawn,
+                "updated_at": now,
+            }
+        )
         if channel != "web":
-            users.append({"channel": channel, "user_id": sender, "last_inbound_at": last,
-                          "unfollowed_at": unfollowed, "updated_at": now})
+            users.append(
+                {
+                    "channel": channel,
+                    "user_id": sender,
+                    "last_inbound_at": last,
+                    "unfollowed_at": unfollowed,
+                    "updated_at": now,
+                }
+            )
     with session_scope(engine) as session:
         session.execute(insert(Subscription), subs)
         session.execute(insert(ChannelUser), users)
@@ -150,31 +174,69 @@ def _announce(engine: Engine) -> int:
 
     now = utcnow()
     with session_scope(engine) as session:
-        a = accounts.create_staff(session, login="bench_a", unit_code="hn",
-                                  role=StaffRole.UNIT_ADMIN, password="bench-password-1")
-        b = accounts.create_staff(session, login="bench_b", unit_code="hn",
-                                  role=StaffRole.UNIT_ADMIN, password="bench-password-2")
+        a = accounts.create_staff(
+            session,
+            login="bench_a",
+            unit_code="hn",
+            role=StaffRole.UNIT_ADMIN,
+            password="bench-password-1",
+        )
+        b = accounts.create_staff(
+            session,
+            login="bench_b",
+            unit_code="hn",
+            role=StaffRole.UNIT_ADMIN,
+            password="bench-password-2",
+        )
         session.flush()
         announcement = service.create(
-            session, a, text="Ủy ban MTTQ kêu gọi ủng hộ đồng bào vùng lũ (bench).", topic=TOPIC,
-            target_units=["hn"], allowed_units={"hn"}, submit_now=True, now=now)
+            session,
+            a,
+            text="Ủy ban MTTQ kêu gọi ủng hộ đồng bào vùng lũ (bench).",
+            topic=TOPIC,
+            target_units=["hn"],
+            allowed_units={"hn"},
+            submit_now=True,
+            now=now,
+        )
         service.approve(session, announcement, session.get(Staff, b.id), now=utcnow())
         return int(announcement.id)
 
 
 def _worker(env: dict[str, str], log: Path, concurrency: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.notify.announcements", "--concurrency", str(concurrency),
-         "--lease-seconds", "15", "--backoff-seconds", "1", "--poll", "0.5"],
-        env=env, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "bot.notify.announcements",
+            "--concurrency",
+            str(concurrency),
+            "--lease-seconds",
+            "15",
+            "--backoff-seconds",
+            "1",
+            "--poll",
+            "0.5",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _count(engine: Engine, announcement_id: int, *statuses: RecipientStatus) -> int:
     with session_scope(engine, read_only=True) as session:
-        return int(session.execute(
-            select(func.count()).select_from(AnnouncementRecipient)
-            .where(AnnouncementRecipient.announcement_id == announcement_id,
-                   AnnouncementRecipient.status.in_([s.value for s in statuses]))).scalar_one())
+        return int(
+            session.execute(
+                select(func.count())
+                .select_from(AnnouncementRecipient)
+                .where(
+                    AnnouncementRecipient.announcement_id == announcement_id,
+                    AnnouncementRecipient.status.in_([s.value for s in statuses]),
+                )
+            ).scalar_one()
+        )
 
 
 def _withdraw_some(engine: Engine, announcement_id: int, n: int) -> dict[tuple[str, str], float]:
@@ -182,15 +244,21 @@ def _withdraw_some(engine: Engine, announcement_id: int, n: int) -> dict[tuple[s
     with session_scope(engine) as session:
         rows = session.execute(
             select(AnnouncementRecipient.channel, AnnouncementRecipient.sender_id)
-            .where(AnnouncementRecipient.announcement_id == announcement_id,
-                   AnnouncementRecipient.status == RecipientStatus.PENDING,
-                   AnnouncementRecipient.channel != "web")
-            .order_by(AnnouncementRecipient.id.desc()).limit(n)).all()
+            .where(
+                AnnouncementRecipient.announcement_id == announcement_id,
+                AnnouncementRecipient.status == RecipientStatus.PENDING,
+                AnnouncementRecipient.channel != "web",
+            )
+            .order_by(AnnouncementRecipient.id.desc())
+            .limit(n)
+        ).all()
         when = time.time()
         for channel, sender in rows:
-            session.execute(update(Subscription).where(
-                Subscription.channel == channel, Subscription.sender_id == sender
-            ).values(withdrawn_at=utcnow(), topics=[]))
+            session.execute(
+                update(Subscription)
+                .where(Subscription.channel == channel, Subscription.sender_id == sender)
+                .values(withdrawn_at=utcnow(), topics=[])
+            )
     return {(c, s): when for c, s in rows}
 
 
@@ -219,16 +287,22 @@ def run(args: argparse.Namespace) -> int:
             rules_path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
         rules = load_rules(rules_path)
         fakes = FakesProcess(
-            graph={"blocked": {s for _, s in kinds["fb_blocked"]},
-                   "window_closed": {s for _, s in kinds["outside_window"]}},
+            graph={
+                "blocked": {s for _, s in kinds["fb_blocked"]},
+                "window_closed": {s for _, s in kinds["outside_window"]},
+            },
             zalo={"blocked": {s for _, s in kinds["zalo_blocked"]}},
         ).start()
-        env = {**os.environ, "DATABASE_URL": url, "VAR_DIR": str(workdir),
-               "ANNOUNCE_RULES_FILE": str(rules_path),
-               "FACEBOOK_GRAPH_BASE": fakes.urls["graph"],
-               "FACEBOOK_PAGE_ACCESS_TOKEN": "PAGE-TOKEN",
-               "ZALO_API_BASE": fakes.urls["zalo"],
-               "ZALO_ACCESS_TOKEN": fakes.urls["zalo_access_token"]}
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "VAR_DIR": str(workdir),
+            "ANNOUNCE_RULES_FILE": str(rules_path),
+            "FACEBOOK_GRAPH_BASE": fakes.urls["graph"],
+            "FACEBOOK_PAGE_ACCESS_TOKEN": "PAGE-TOKEN",
+            "ZALO_API_BASE": fakes.urls["zalo"],
+            "ZALO_ACCESS_TOKEN": fakes.urls["zalo_access_token"],
+        }
         log = workdir / "workers.log"
         announcement_id = _announce(engine)
         started = time.monotonic()
@@ -240,9 +314,11 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(0.5)
             with session_scope(engine, read_only=True) as session:
                 status = session.get(Announcement, announcement_id).status
-                total = session.execute(select(func.count()).select_from(AnnouncementRecipient)
-                                        .where(AnnouncementRecipient.announcement_id
-                                               == announcement_id)).scalar_one()
+                total = session.execute(
+                    select(func.count())
+                    .select_from(AnnouncementRecipient)
+                    .where(AnnouncementRecipient.announcement_id == announcement_id)
+                ).scalar_one()
             if status == "sent":
                 break
             sent = _count(engine, announcement_id, RecipientStatus.SENT)
@@ -251,8 +327,11 @@ def run(args: argparse.Namespace) -> int:
             if not killed and total and sent >= total * 0.33:
                 workers[0].send_signal(signal.SIGKILL)
                 workers[0].wait()
-                print(f"killed worker 1 (SIGKILL) after {sent} of {total} recipients were sent; "
-                      "restarting it", flush=True)
+                print(
+                    f"killed worker 1 (SIGKILL) after {sent} of {total} recipients were sent; "
+                    "restarting it",
+                    flush=True,
+                )
                 workers[0] = _worker(env, log, args.concurrency)
                 killed = True
         elapsed = time.monotonic() - started
@@ -260,14 +339,29 @@ def run(args: argparse.Namespace) -> int:
         with session_scope(engine, read_only=True) as session:
             result = report(session, announcement_id)
             rows = session.execute(
-                select(AnnouncementRecipient.channel + ":" + AnnouncementRecipient.sender_id,
-                       AnnouncementRecipient.status, AnnouncementRecipient.reason)
-                .where(AnnouncementRecipient.announcement_id == announcement_id)).all()
+                select(
+                    AnnouncementRecipient.channel + ":" + AnnouncementRecipient.sender_id,
+                    AnnouncementRecipient.status,
+                    AnnouncementRecipient.reason,
+                ).where(AnnouncementRecipient.announcement_id == announcement_id)
+            ).all()
             final = {key: value for key, value, _ in rows}
             interrupted = {key for key, _, reason in rows if reason == INTERRUPTED_REASON}
             status = session.get(Announcement, announcement_id).status
-        return _check(args, rules, calls, final, interrupted, kinds, withdrawn, result, status,
-                      elapsed, killed, overridden)
+        return _check(
+            args,
+            rules,
+            calls,
+            final,
+            interrupted,
+            kinds,
+            withdrawn,
+            result,
+            status,
+            elapsed,
+            killed,
+            overridden,
+        )
     finally:
         for worker in workers:
             if worker.poll() is None:
@@ -281,9 +375,20 @@ def run(args: argparse.Namespace) -> int:
         cleanup()
 
 
-def _check(args: argparse.Namespace, rules: Any, calls: dict[str, Any], final: dict[str, str],
-           interrupted: set[str], kinds: dict[str, set[tuple[str, str]]], withdrawn: dict[tuple[str, str], float],
-           result: Any, status: str, elapsed: float, killed: bool, overridden: list[str]) -> int:
+def _check(
+    args: argparse.Namespace,
+    rules: Any,
+    calls: dict[str, Any],
+    final: dict[str, str],
+    interrupted: set[str],
+    kinds: dict[str, set[tuple[str, str]]],
+    withdrawn: dict[tuple[str, str], float],
+    result: Any,
+    status: str,
+    elapsed: float,
+    killed: bool,
+    overridden: list[str],
+) -> int:
     failures: list[str] = []
     accepted: dict[str, int] = {}
     tried: set[str] = set()
@@ -298,34 +403,46 @@ def _check(args: argparse.Namespace, rules: Any, calls: dict[str, Any], final: d
                     late.append(key)
         rate = rules[channel].rate_per_second
         busiest = calls[channel]["max_per_second"]
-        print(f"{channel}: {len(calls[channel]['calls'])} requests, busiest second {busiest} "
-              f"(configured {rate:g}/s)")
+        print(
+            f"{channel}: {len(calls[channel]['calls'])} requests, busiest second {busiest} "
+            f"(configured {rate:g}/s)"
+        )
         if busiest > rate:
             failures.append(f"{channel}: {busiest} requests in one second > {rate:g}")
     duplicates = sorted(k for k, n in accepted.items() if n > 1)
     lost = sorted(k for k, s in final.items() if s == "sent" and accepted.get(k, 0) != 1)
     unrecorded = sorted(k for k in accepted if final.get(k) != "sent" and k not in interrupted)
-    print(f"interrupted by the kill (failed, not resent): {len(interrupted)}, of which the "
-          f"platform had received {len(interrupted & set(accepted))}")
-    outside = {f"{c}:{s}" for c, s in kinds["outside_window"] | kinds["web"]
-               | kinds["zalo_unfollowed"]}
+    print(
+        f"interrupted by the kill (failed, not resent): {len(interrupted)}, of which the "
+        f"platform had received {len(interrupted & set(accepted))}"
+    )
+    outside = {
+        f"{c}:{s}" for c, s in kinds["outside_window"] | kinds["web"] | kinds["zalo_unfollowed"]
+    }
     never = {f"{c}:{s}" for c, s in kinds["withdrawn_before"] | kinds["other_topic"]}
-    for name, found in (("received it twice", duplicates), ("recorded sent, not received", lost),
-                        ("received, not recorded sent", unrecorded),
-                        ("received after withdrawing", late),
-                        ("tried outside the platform's rules", sorted(outside & tried)),
-                        ("tried though not targeted", sorted(never & tried))):
+    for name, found in (
+        ("received it twice", duplicates),
+        ("recorded sent, not received", lost),
+        ("received, not recorded sent", unrecorded),
+        ("received after withdrawing", late),
+        ("tried outside the platform's rules", sorted(outside & tried)),
+        ("tried though not targeted", sorted(never & tried)),
+    ):
         print(f"{name}: {len(found)}")
         if found:
             failures.append(f"{len(found)} {name}, e.g. {found[:3]}")
-    print(f"announcement status: {status}; targeted {result.targeted}, sent {result.sent}, "
-          f"not allowed {result.not_allowed}, blocked {result.blocked}, failed {result.failed}, "
-          f"unsubscribed afterwards {result.unsubscribed}, pending {result.pending}")
+    print(
+        f"announcement status: {status}; targeted {result.targeted}, sent {result.sent}, "
+        f"not allowed {result.not_allowed}, blocked {result.blocked}, failed {result.failed}, "
+        f"unsubscribed afterwards {result.unsubscribed}, pending {result.pending}"
+    )
     print(f"withdrew during sending: {len(withdrawn)}; worker killed and restarted: {killed}")
     if overridden:
         print("rules overridden for this run: " + ", ".join(overridden))
-    print(f"time to deliver: {elapsed:.1f} s for {args.subscribers} subscribers "
-          f"({args.workers} workers × {args.concurrency} loops)")
+    print(
+        f"time to deliver: {elapsed:.1f} s for {args.subscribers} subscribers "
+        f"({args.workers} workers × {args.concurrency} loops)"
+    )
     if status != "sent":
         failures.append(f"the announcement is {status}, not sent, after {args.timeout} s")
     if not killed:

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("bot", "actions", "tools", "bench")
 
 #: Plain services: no Rasa, no web framework, no platform, no adapter of ours.
-SERVICES = ("bot.cases", "bot.knowledge", "bot.delivery", "bot.moderation", "bot.db",
+SERVICES = ("bot.cases", "bot.knowledge", "bot.delivery", "bot.announcements", "bot.moderation",
+            "bot.db",
             "bot.vietnamese")
 ADAPTERS = ("actions", "bot.channels", "bot.conversation", "bot.nlu", "bot.notify", "bot.staff",
             "bot.web", "bot.proxy", "bot.observability.action_server", "bot.fakes")

@@ -42,6 +42,7 @@ from bot.delivery.outbox import enqueue_many
 
 __all__ = [
     "Plan",
+    "begin_send",
     "finish_done",
     "mark_sending",
     "plan_delivery",
@@ -75,8 +76,8 @@ def subtree(session: Session, roots: list[str]) -> set[str]:
 
 def _subscribers(session: Session, units: set[str], topic: str) -> list[Subscription]:
     rows = session.execute(
-        select(Subscription).where(Subscription.unit_code.in_(sorted(units)),
-                                   Subscription.withdrawn_at.is_(None))
+        select(Subscription)
+        .where(Subscription.unit_code.in_(sorted(units)), Subscription.withdrawn_at.is_(None))
         .order_by(Subscription.id)
     ).scalars()
     return [s for s in rows if topic in (s.topics or [])]
@@ -86,37 +87,65 @@ def _expand(session: Session, announcement: Announcement, now: datetime) -> int:
     units = subtree(session, list(announcement.target_units or []))
     subscribers = _subscribers(session, units, announcement.topic)
     if subscribers:
-        session.execute(insert(AnnouncementRecipient), [
-            {"announcement_id": announcement.id, "subscription_id": s.id, "channel": s.channel,
-             "sender_id": s.sender_id, "status": RecipientStatus.PENDING, "parts_sent": 0,
-             "updated_at": now}
-            for s in subscribers
-        ])
+        session.execute(
+            insert(AnnouncementRecipient),
+            [
+                {
+                    "announcement_id": announcement.id,
+                    "subscription_id": s.id,
+                    "channel": s.channel,
+                    "sender_id": s.sender_id,
+                    "status": RecipientStatus.PENDING,
+                    "parts_sent": 0,
+                    "updated_at": now,
+                }
+                for s in subscribers
+            ],
+        )
         ids = session.execute(
-            select(AnnouncementRecipient.id, AnnouncementRecipient.channel,
-                   AnnouncementRecipient.sender_id)
-            .where(AnnouncementRecipient.announcement_id == announcement.id)
+            select(
+                AnnouncementRecipient.id,
+                AnnouncementRecipient.channel,
+                AnnouncementRecipient.sender_id,
+            ).where(AnnouncementRecipient.announcement_id == announcement.id)
         ).all()
-        enqueue_many(session, OutboxKind.ANNOUNCEMENT, [
-            (f"{channel}:{sender}", {"announcement_id": announcement.id, "recipient_id": rid})
-            for rid, channel, sender in ids
-        ], now=now)
+        enqueue_many(
+            session,
+            OutboxKind.ANNOUNCEMENT,
+            [
+                (f"{channel}:{sender}", {"announcement_id": announcement.id, "recipient_id": rid})
+                for rid, channel, sender in ids
+            ],
+            now=now,
+        )
     announcement.status = AnnouncementStatus.SENDING
     announcement.started_at = now
-    record_event(session, announcement, "started", staff_id=None, now=now,
-                 recipients=len(subscribers))
+    record_event(
+        session, announcement, "started", staff_id=None, now=now, recipients=len(subscribers)
+    )
     return len(subscribers)
 
 
 def start_due(session: Session, *, now: datetime) -> list[tuple[int, int]]:
     """Choose the recipients of every announcement due now; [(announcement id, recipients)]."""
-    due = session.execute(
-        select(Announcement).where(or_(
-            Announcement.status == AnnouncementStatus.APPROVED,
-            and_(Announcement.status == AnnouncementStatus.SCHEDULED,
-                 Announcement.scheduled_at <= now)))
-        .order_by(Announcement.id).with_for_update(skip_locked=True)
-    ).scalars().all()
+    due = (
+        session.execute(
+            select(Announcement)
+            .where(
+                or_(
+                    Announcement.status == AnnouncementStatus.APPROVED,
+                    and_(
+                        Announcement.status == AnnouncementStatus.SCHEDULED,
+                        Announcement.scheduled_at <= now,
+                    ),
+                )
+            )
+            .order_by(Announcement.id)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
     started = []
     for announcement in due:
         started.append((int(announcement.id), _expand(session, announcement, now)))
@@ -125,13 +154,21 @@ def start_due(session: Session, *, now: datetime) -> list[tuple[int, int]]:
 
 def finish_done(session: Session, *, now: datetime) -> list[int]:
     """Mark ``sent`` every sending announcement with no pending recipient left."""
-    pending = (select(AnnouncementRecipient.id)
-               .where(AnnouncementRecipient.announcement_id == Announcement.id,
-                      AnnouncementRecipient.status == RecipientStatus.PENDING)
-               .exists())
-    done = session.execute(
-        select(Announcement).where(Announcement.status == AnnouncementStatus.SENDING, ~pending)
-    ).scalars().all()
+    pending = (
+        select(AnnouncementRecipient.id)
+        .where(
+            AnnouncementRecipient.announcement_id == Announcement.id,
+            AnnouncementRecipient.status == RecipientStatus.PENDING,
+        )
+        .exists()
+    )
+    done = (
+        session.execute(
+            select(Announcement).where(Announcement.status == AnnouncementStatus.SENDING, ~pending)
+        )
+        .scalars()
+        .all()
+    )
     for announcement in done:
         announcement.status = AnnouncementStatus.SENT
         announcement.finished_at = now
@@ -157,8 +194,9 @@ class Plan:
 
 def still_subscribed(session: Session, channel: str, sender_id: str, topic: str) -> bool:
     sub = session.execute(
-        select(Subscription).where(Subscription.channel == channel,
-                                   Subscription.sender_id == sender_id)
+        select(Subscription).where(
+            Subscription.channel == channel, Subscription.sender_id == sender_id
+        )
     ).scalar_one_or_none()
     return sub is not None and sub.withdrawn_at is None and topic in (sub.topics or [])
 
@@ -168,40 +206,80 @@ def _month_start(now: datetime, tz: tzinfo) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
 
 
-def record_outcome(session: Session, recipient_id: int, status: RecipientStatus, *,
-                   now: datetime, kind: str | None = None, reason: str | None = None) -> bool:
+def record_outcome(
+    session: Session,
+    recipient_id: int,
+    status: RecipientStatus,
+    *,
+    now: datetime,
+    kind: str | None = None,
+    reason: str | None = None,
+) -> bool:
     """Settle a pending recipient; False when it was already settled (nothing changed)."""
-    values: dict[str, Any] = {"status": status, "updated_at": now, "reason": reason,
-                              "sending_since": None}
+    values: dict[str, Any] = {
+        "status": status,
+        "updated_at": now,
+        "reason": reason,
+        "sending_since": None,
+    }
     if kind is not None:
         values["kind"] = kind
     if status == RecipientStatus.SENT:
         values["sent_at"] = now
     changed = session.execute(
         update(AnnouncementRecipient)
-        .where(AnnouncementRecipient.id == recipient_id,
-               AnnouncementRecipient.status == RecipientStatus.PENDING)
-        .values(**values).execution_options(synchronize_session=False))
+        .where(
+            AnnouncementRecipient.id == recipient_id,
+            AnnouncementRecipient.status == RecipientStatus.PENDING,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     return bool(changed.rowcount == 1)
 
 
 def record_part(session: Session, recipient_id: int, parts_sent: int, *, now: datetime) -> None:
     """The platform accepted part ``parts_sent`` (1-based): count it, clear the in-flight mark."""
     session.execute(
-        update(AnnouncementRecipient).where(AnnouncementRecipient.id == recipient_id)
+        update(AnnouncementRecipient)
+        .where(AnnouncementRecipient.id == recipient_id)
         .values(parts_sent=parts_sent, updated_at=now, sending_since=None)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def begin_send(
+    session: Session, recipient_id: int, *, channel: str, sender_id: str, topic: str, now: datetime
+) -> bool:
+    """Right before the first part is posted: False (and the recipient settled ``unsubscribed``)
+    when they withdrew meanwhile; else True, with the in-flight mark set — one transaction."""
+    if not still_subscribed(session, channel, sender_id, topic):
+        record_outcome(
+            session, recipient_id, RecipientStatus.UNSUBSCRIBED, now=now, reason=UNSUBSCRIBED_REASON
+        )
+        return False
+    mark_sending(session, recipient_id, now=now)
+    return True
 
 
 def mark_sending(session: Session, recipient_id: int, *, now: datetime | None) -> None:
     """Set (``now``) or clear (None) the in-flight mark around one platform request."""
     session.execute(
-        update(AnnouncementRecipient).where(AnnouncementRecipient.id == recipient_id)
-        .values(sending_since=now).execution_options(synchronize_session=False))
+        update(AnnouncementRecipient)
+        .where(AnnouncementRecipient.id == recipient_id)
+        .values(sending_since=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
-def plan_delivery(session: Session, recipient_id: int, *, rules: Mapping[str, ChannelRules],
-                  now: datetime, tz: tzinfo) -> Plan:
+def plan_delivery(
+    session: Session,
+    recipient_id: int,
+    *,
+    rules: Mapping[str, ChannelRules],
+    now: datetime,
+    tz: tzinfo,
+) -> Plan:
     """Decide, at send time, what happens to one recipient (see the module doc); settles the
     recipient itself when the answer is not to send."""
     recipient = session.get(AnnouncementRecipient, recipient_id)
@@ -212,46 +290,72 @@ def plan_delivery(session: Session, recipient_id: int, *, rules: Mapping[str, Ch
     if recipient.sending_since is not None:
         # A worker died between posting and hearing back: the platform may have the message.
         # Sending again could deliver it twice, so it is settled as failed, with the reason.
-        record_outcome(session, recipient_id, RecipientStatus.FAILED, now=now,
-                       reason=INTERRUPTED_REASON)
+        record_outcome(
+            session, recipient_id, RecipientStatus.FAILED, now=now, reason=INTERRUPTED_REASON
+        )
         return Plan("done", status=RecipientStatus.FAILED.value)
     announcement = session.get(Announcement, recipient.announcement_id)
     assert announcement is not None
     channel, sender = recipient.channel, recipient.sender_id
     if not still_subscribed(session, channel, sender, announcement.topic):
-        record_outcome(session, recipient_id, RecipientStatus.UNSUBSCRIBED, now=now,
-                       reason=UNSUBSCRIBED_REASON)
+        record_outcome(
+            session, recipient_id, RecipientStatus.UNSUBSCRIBED, now=now, reason=UNSUBSCRIBED_REASON
+        )
         return Plan("done", status=RecipientStatus.UNSUBSCRIBED.value)
     account = session.execute(
-        select(ChannelUser.last_inbound_at, ChannelUser.unfollowed_at)
-        .where(ChannelUser.channel == channel, ChannelUser.user_id == sender)
+        select(ChannelUser.last_inbound_at, ChannelUser.unfollowed_at).where(
+            ChannelUser.channel == channel, ChannelUser.user_id == sender
+        )
     ).first()
     rule = rules.get(channel)
     used = 0
     if rule is not None and rule.monthly_quota is not None:
         used = session.execute(
-            select(func.count()).select_from(AnnouncementRecipient)
-            .where(AnnouncementRecipient.channel == channel,
-                   AnnouncementRecipient.status == RecipientStatus.SENT,
-                   AnnouncementRecipient.sent_at >= _month_start(now, tz))
+            select(func.count())
+            .select_from(AnnouncementRecipient)
+            .where(
+                AnnouncementRecipient.channel == channel,
+                AnnouncementRecipient.status == RecipientStatus.SENT,
+                AnnouncementRecipient.sent_at >= _month_start(now, tz),
+            )
         ).scalar_one()
-    decision = decide(rules, channel, last_inbound_at=account[0] if account else None,
-                      unfollowed_at=account[1] if account else None, now=now, tz=tz,
-                      used_this_month=int(used))
+    decision = decide(
+        rules,
+        channel,
+        last_inbound_at=account[0] if account else None,
+        unfollowed_at=account[1] if account else None,
+        now=now,
+        tz=tz,
+        used_this_month=int(used),
+    )
     if decision.verdict in ("not_allowed", "blocked"):
-        status = (RecipientStatus.BLOCKED if decision.verdict == "blocked"
-                  else RecipientStatus.NOT_ALLOWED)
+        status = (
+            RecipientStatus.BLOCKED
+            if decision.verdict == "blocked"
+            else RecipientStatus.NOT_ALLOWED
+        )
         record_outcome(session, recipient_id, status, now=now, reason=decision.reason)
         return Plan("done", status=status.value)
     if decision.verdict == "defer":
         return Plan("defer", until=decision.until, channel=channel, sender_id=sender)
     unit = session.get(Unit, announcement.unit_code)
     unit_name = (unit.short_name or unit.name) if unit is not None else announcement.unit_code
-    messages = messages_for(channel, text=announcement.text, image_url=announcement.image_url,
-                            link_url=announcement.link_url, unit_name=unit_name)
-    return Plan("send", channel=channel, sender_id=sender, kind=decision.kind,
-                messages=messages, parts_sent=int(recipient.parts_sent),
-                topic=announcement.topic)
+    messages = messages_for(
+        channel,
+        text=announcement.text,
+        image_url=announcement.image_url,
+        link_url=announcement.link_url,
+        unit_name=unit_name,
+    )
+    return Plan(
+        "send",
+        channel=channel,
+        sender_id=sender,
+        kind=decision.kind,
+        messages=messages,
+        parts_sent=int(recipient.parts_sent),
+        topic=announcement.topic,
+    )
 
 
 def token_for(session: Session, channel: str) -> str | None:

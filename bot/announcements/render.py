@@ -41,18 +41,28 @@ def split_text(text: str, limit: int = MAX_CHARS) -> list[str]:
     return pieces
 
 
-def messages_for(channel: str, *, text: str, image_url: str | None, link_url: str | None,
-                 unit_name: str) -> list[dict[str, Any]]:
+def messages_for(
+    channel: str, *, text: str, image_url: str | None, link_url: str | None, unit_name: str
+) -> list[dict[str, Any]]:
     """The ``message`` objects, in order, that carry the announcement on ``channel``."""
     full = compose_text(text, link_url, unit_name)
     if channel == "facebook":
-        image = [{"attachment": {"type": "image",
-                                 "payload": {"url": image_url, "is_reusable": True}}}]
+        image = [
+            {"attachment": {"type": "image", "payload": {"url": image_url, "is_reusable": True}}}
+        ]
         return (image if image_url else []) + [{"text": p} for p in split_text(full)]
     if channel == "zalo":
-        media = [{"attachment": {"type": "template", "payload": {
-            "template_type": "media",
-            "elements": [{"media_type": "image", "url": image_url}]}}}]
+        media = [
+            {
+                "attachment": {
+                    "type": "template",
+                    "payload": {
+                        "template_type": "media",
+                        "elements": [{"media_type": "image", "url": image_url}],
+                    },
+                }
+            }
+        ]
         return (media if image_url else []) + [{"text": p} for p in split_text(full)]
     # The chat page: how it would draw it (one bubble); it is never pushed (no push channel).
     return [{"text": full, "image": image_url}]

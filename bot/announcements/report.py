@@ -31,11 +31,18 @@ class Report:
 
 def report(session: Session, announcement_id: int) -> Report:
     rows = session.execute(
-        select(AnnouncementRecipient.channel, AnnouncementRecipient.status,
-               AnnouncementRecipient.reason, func.count())
+        select(
+            AnnouncementRecipient.channel,
+            AnnouncementRecipient.status,
+            AnnouncementRecipient.reason,
+            func.count(),
+        )
         .where(AnnouncementRecipient.announcement_id == announcement_id)
-        .group_by(AnnouncementRecipient.channel, AnnouncementRecipient.status,
-                  AnnouncementRecipient.reason)
+        .group_by(
+            AnnouncementRecipient.channel,
+            AnnouncementRecipient.status,
+            AnnouncementRecipient.reason,
+        )
         .order_by(AnnouncementRecipient.channel, AnnouncementRecipient.status)
     ).all()
     totals: dict[str, int] = {s.value: 0 for s in RecipientStatus}
@@ -45,9 +52,15 @@ def report(session: Session, announcement_id: int) -> Report:
         totals[value] += int(count)
         breakdown.append((str(channel), value, str(reason or ""), int(count)))
     return Report(
-        targeted=sum(totals.values()), sent=totals["sent"], not_allowed=totals["not_allowed"],
-        blocked=totals["blocked"], failed=totals["failed"], unsubscribed=totals["unsubscribed"],
-        pending=totals["pending"], breakdown=tuple(breakdown))
+        targeted=sum(totals.values()),
+        sent=totals["sent"],
+        not_allowed=totals["not_allowed"],
+        blocked=totals["blocked"],
+        failed=totals["failed"],
+        unsubscribed=totals["unsubscribed"],
+        pending=totals["pending"],
+        breakdown=tuple(breakdown),
+    )
 
 
 def report_csv(session: Session, announcement_id: int) -> str:
@@ -56,10 +69,30 @@ def report_csv(session: Session, announcement_id: int) -> str:
     data = report(session, announcement_id)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["announcement_id", "targeted", "sent", "not_allowed", "blocked", "failed",
-                     "unsubscribed_afterwards", "pending"])
-    writer.writerow([announcement_id, data.targeted, data.sent, data.not_allowed, data.blocked,
-                     data.failed, data.unsubscribed, data.pending])
+    writer.writerow(
+        [
+            "announcement_id",
+            "targeted",
+            "sent",
+            "not_allowed",
+            "blocked",
+            "failed",
+            "unsubscribed_afterwards",
+            "pending",
+        ]
+    )
+    writer.writerow(
+        [
+            announcement_id,
+            data.targeted,
+            data.sent,
+            data.not_allowed,
+            data.blocked,
+            data.failed,
+            data.unsubscribed,
+            data.pending,
+        ]
+    )
     writer.writerow([])
     writer.writerow(["channel", "status", "reason", "count"])
     for row in data.breakdown:

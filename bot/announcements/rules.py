@@ -97,8 +97,12 @@ def load_rules(path: str | Path | None = None) -> dict[str, ChannelRules]:
             within_window=entry.get("within_window"),
             outside_window=entry.get("outside_window"),
             monthly_quota=int(quota) if quota is not None else None,
-            quiet_hours=(_clock(quiet[0], f"{channel}.quiet_hours"),
-                         _clock(quiet[1], f"{channel}.quiet_hours")) if quiet else None,
+            quiet_hours=(
+                _clock(quiet[0], f"{channel}.quiet_hours"),
+                _clock(quiet[1], f"{channel}.quiet_hours"),
+            )
+            if quiet
+            else None,
             rate_per_second=float(rate) if rate is not None else None,
             push=bool(entry.get("push", False)),
         )
@@ -136,12 +140,14 @@ def decide(
     if unfollowed_at is not None and (last_inbound_at is None or unfollowed_at >= last_inbound_at):
         return Decision("blocked", reason=UNFOLLOWED)
     if rule.window_hours is not None:
-        inside = (last_inbound_at is not None
-                  and now - last_inbound_at <= timedelta(hours=rule.window_hours))
+        inside = last_inbound_at is not None and now - last_inbound_at <= timedelta(
+            hours=rule.window_hours
+        )
         kind = rule.within_window if inside else rule.outside_window
         if kind is None:
-            return Decision("not_allowed",
-                            reason=OUTSIDE_WINDOW if last_inbound_at is not None else NEVER_WROTE)
+            return Decision(
+                "not_allowed", reason=OUTSIDE_WINDOW if last_inbound_at is not None else NEVER_WROTE
+            )
     else:
         kind = rule.within_window
         if kind is None:

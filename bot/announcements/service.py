@@ -43,8 +43,14 @@ __all__ = [
 #: Longest text an author may write (Messenger and Zalo take 2,000 a message; longer is split).
 MAX_TEXT = 4000
 #: States an announcement can still be withdrawn from.
-EDITABLE = frozenset({AnnouncementStatus.DRAFT, AnnouncementStatus.PENDING_APPROVAL,
-                      AnnouncementStatus.APPROVED, AnnouncementStatus.SCHEDULED})
+EDITABLE = frozenset(
+    {
+        AnnouncementStatus.DRAFT,
+        AnnouncementStatus.PENDING_APPROVAL,
+        AnnouncementStatus.APPROVED,
+        AnnouncementStatus.SCHEDULED,
+    }
+)
 
 
 class AnnouncementError(Exception):
@@ -57,16 +63,34 @@ class AnnouncementError(Exception):
         super().__init__(f"{code}: {detail}" if detail else code)
 
 
-def record_event(session: Session, announcement: Announcement, action: str, *,
-                 staff_id: int | None, now: datetime, **detail: Any) -> None:
-    session.add(AnnouncementEvent(announcement_id=announcement.id, staff_id=staff_id,
-                                  action=action, detail=detail or None, created_at=now))
+def record_event(
+    session: Session,
+    announcement: Announcement,
+    action: str,
+    *,
+    staff_id: int | None,
+    now: datetime,
+    **detail: Any,
+) -> None:
+    session.add(
+        AnnouncementEvent(
+            announcement_id=announcement.id,
+            staff_id=staff_id,
+            action=action,
+            detail=detail or None,
+            created_at=now,
+        )
+    )
 
 
 def events_of(session: Session, announcement_id: int) -> list[AnnouncementEvent]:
-    return list(session.execute(
-        select(AnnouncementEvent).where(AnnouncementEvent.announcement_id == announcement_id)
-        .order_by(AnnouncementEvent.id)).scalars())
+    return list(
+        session.execute(
+            select(AnnouncementEvent)
+            .where(AnnouncementEvent.announcement_id == announcement_id)
+            .order_by(AnnouncementEvent.id)
+        ).scalars()
+    )
 
 
 def _admin(staff: Staff) -> None:
@@ -79,8 +103,11 @@ def _url(value: str | None) -> str | None:
     if not value:
         return None
     parsed = urlparse(value)
-    if parsed.scheme not in ("https", "http") or not parsed.netloc or any(c.isspace()
-                                                                           for c in value):
+    if (
+        parsed.scheme not in ("https", "http")
+        or not parsed.netloc
+        or any(c.isspace() for c in value)
+    ):
         raise AnnouncementError("bad_url", value[:80])
     return value
 
@@ -113,13 +140,29 @@ def create(
     if not units or any(u not in allowed_units for u in units):
         raise AnnouncementError("bad_unit", ",".join(units))
     announcement = Announcement(
-        unit_code=author.unit_code, target_units=units, topic=topic, text=text,
-        image_url=_url(image_url), link_url=_url(link_url), status=AnnouncementStatus.DRAFT,
-        author_id=author.id, created_at=now, updated_at=now)
+        unit_code=author.unit_code,
+        target_units=units,
+        topic=topic,
+        text=text,
+        image_url=_url(image_url),
+        link_url=_url(link_url),
+        status=AnnouncementStatus.DRAFT,
+        author_id=author.id,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(announcement)
     session.flush()
-    record_event(session, announcement, "created", staff_id=int(author.id), now=now,
-                 topic=topic, units=units, chars=len(text))
+    record_event(
+        session,
+        announcement,
+        "created",
+        staff_id=int(author.id),
+        now=now,
+        topic=topic,
+        units=units,
+        chars=len(text),
+    )
     if submit_now:
         submit(session, announcement, author, now=now)
     return announcement
@@ -143,10 +186,12 @@ def submit(session: Session, announcement: Announcement, staff: Staff, *, now: d
 
 def may_approve(announcement: Announcement, staff: Staff) -> bool:
     """The four-eyes rule: a unit_admin of the announcement's unit who did not write it."""
-    return (StaffRole(staff.role) == StaffRole.UNIT_ADMIN
-            and staff.unit_code == announcement.unit_code
-            and int(staff.id) != int(announcement.author_id)
-            and AnnouncementStatus(announcement.status) == AnnouncementStatus.PENDING_APPROVAL)
+    return (
+        StaffRole(staff.role) == StaffRole.UNIT_ADMIN
+        and staff.unit_code == announcement.unit_code
+        and int(staff.id) != int(announcement.author_id)
+        and AnnouncementStatus(announcement.status) == AnnouncementStatus.PENDING_APPROVAL
+    )
 
 
 def _decider(announcement: Announcement, staff: Staff) -> None:
@@ -158,8 +203,14 @@ def _decider(announcement: Announcement, staff: Staff) -> None:
         raise AnnouncementError("bad_state", announcement.status)
 
 
-def approve(session: Session, announcement: Announcement, staff: Staff, *, now: datetime,
-            send_at: datetime | None = None) -> None:
+def approve(
+    session: Session,
+    announcement: Announcement,
+    staff: Staff,
+    *,
+    now: datetime,
+    send_at: datetime | None = None,
+) -> None:
     """Approve: it goes out now (the worker picks it up) or at ``send_at``."""
     _decider(announcement, staff)
     if send_at is not None and send_at <= now:
@@ -167,14 +218,22 @@ def approve(session: Session, announcement: Announcement, staff: Staff, *, now: 
     announcement.approver_id = staff.id
     announcement.decided_at = now
     announcement.scheduled_at = send_at or now
-    announcement.status = (AnnouncementStatus.SCHEDULED if send_at is not None
-                           else AnnouncementStatus.APPROVED)
-    record_event(session, announcement, "approved", staff_id=int(staff.id), now=now,
-                 send_at=send_at.isoformat() if send_at else None)
+    announcement.status = (
+        AnnouncementStatus.SCHEDULED if send_at is not None else AnnouncementStatus.APPROVED
+    )
+    record_event(
+        session,
+        announcement,
+        "approved",
+        staff_id=int(staff.id),
+        now=now,
+        send_at=send_at.isoformat() if send_at else None,
+    )
 
 
-def reject(session: Session, announcement: Announcement, staff: Staff, *, reason: str,
-           now: datetime) -> None:
+def reject(
+    session: Session, announcement: Announcement, staff: Staff, *, reason: str, now: datetime
+) -> None:
     _decider(announcement, staff)
     reason = (reason or "").strip()
     if not reason:
@@ -183,8 +242,7 @@ def reject(session: Session, announcement: Announcement, staff: Staff, *, reason
     announcement.decided_at = now
     announcement.decision_note = reason
     announcement.status = AnnouncementStatus.REJECTED
-    record_event(session, announcement, "rejected", staff_id=int(staff.id), now=now,
-                 reason=reason)
+    record_event(session, announcement, "rejected", staff_id=int(staff.id), now=now, reason=reason)
 
 
 def cancel(session: Session, announcement: Announcement, staff: Staff, *, now: datetime) -> None:

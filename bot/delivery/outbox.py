@@ -69,9 +69,16 @@ def enqueue_many(
     session.execute(
         insert(Outbox),
         [
-            {"kind": kind, "case_id": None, "target": target, "payload": payload,
-             "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now,
-             "created_at": now}
+            {
+                "kind": kind,
+                "case_id": None,
+                "target": target,
+                "payload": payload,
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
             for target, payload in rows
         ],
     )

@@ -8,7 +8,8 @@ the rate ``content/platform_rules.yml`` sets, shared by every worker through
 1. asks ``plan_delivery`` what to do now (settled already / unsubscribed / not allowed / blocked /
    quiet hours → wait / send these messages as this kind);
 2. per message part still to go: reserves a rate slot and sleeps until it, checks once more that
-   the subscriber has not withdrawn meanwhile, posts, and records the part;
+   the subscriber has not withdrawn meanwhile and marks the request in flight (one transaction),
+   takes a fresh slot if that made it late for this one, posts, and records the part;
 3. records the outcome. Platform answers map as follows (documented codes, see README):
 
    ===========================================  ==========================================
@@ -41,6 +42,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, tzinfo
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,7 +50,7 @@ import aiohttp
 from sqlalchemy.engine import Engine
 
 from bot.announcements import delivery
-from bot.announcements.ratelimit import reserve
+from bot.announcements.ratelimit import LATE, reserve
 from bot.announcements.rules import ChannelRules, load_rules
 from bot.db.engine import session_scope
 from bot.db.models import OutboxKind, RecipientStatus
@@ -57,7 +59,12 @@ from bot.delivery.senders import DeliveryResult, OutboxRow
 from bot.notify.outbox import WorkerOptions, deliver_pass, session_factory
 from bot.settings import FacebookConfig, ZaloConfig
 
-__all__ = ["AnnouncementSender", "PlatformAnswer", "run_announcement_worker"]
+__all__ = [
+    "AnnouncementSender",
+    "PlatformAnswer",
+    "announcement_worker_context",
+    "run_announcement_worker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +120,19 @@ def zalo_outcome(status: int, data: Any) -> PlatformAnswer | None:
 class AnnouncementSender:
     """Implements the outbox ``Sender`` protocol for ``announcement`` rows (see module doc)."""
 
-    def __init__(self, engine: Engine, http: aiohttp.ClientSession, *,
-                 facebook: FacebookConfig, zalo: ZaloConfig,
-                 rules: Mapping[str, ChannelRules], tz: tzinfo, max_attempts: int = 10,
-                 timeout: float = 20.0, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        http: aiohttp.ClientSession,
+        *,
+        facebook: FacebookConfig,
+        zalo: ZaloConfig,
+        rules: Mapping[str, ChannelRules],
+        tz: tzinfo,
+        max_attempts: int = 10,
+        timeout: float = 20.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.engine = engine
         self.http = http
         self.facebook = facebook
@@ -136,31 +152,47 @@ class AnnouncementSender:
     async def _call(self, work: Callable[[Any], Any]) -> Any:
         return await asyncio.to_thread(self._db, work)
 
-    async def _settle(self, rid: int, status: RecipientStatus, *, kind: str | None = None,
-                      reason: str | None = None) -> None:
+    async def _settle(
+        self,
+        rid: int,
+        status: RecipientStatus,
+        *,
+        kind: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         now = self.clock()
-        await self._call(lambda s: delivery.record_outcome(s, rid, status, now=now, kind=kind,
-                                                           reason=reason))
+        await self._call(
+            lambda s: delivery.record_outcome(s, rid, status, now=now, kind=kind, reason=reason)
+        )
 
     # -- the platforms ----------------------------------------------------------------------
 
-    async def _post(self, channel: str, sender_id: str, kind: str | None,
-                    message: Mapping[str, Any]) -> None:
+    async def _post(
+        self, channel: str, sender_id: str, kind: str | None, message: Mapping[str, Any]
+    ) -> None:
         if channel == "facebook":
-            body = {"recipient": {"id": sender_id}, "messaging_type": kind,
-                    "message": dict(message)}
-            async with self.http.post(self.facebook.messages_url, json=body, timeout=self.timeout,
-                                      params={"access_token": self.facebook.page_access_token}
-                                      ) as answer:
+            body = {
+                "recipient": {"id": sender_id},
+                "messaging_type": kind,
+                "message": dict(message),
+            }
+            async with self.http.post(
+                self.facebook.messages_url,
+                json=body,
+                timeout=self.timeout,
+                params={"access_token": self.facebook.page_access_token},
+            ) as answer:
                 data = await answer.json(content_type=None)
                 failure = facebook_outcome(answer.status, data)
         elif channel == "zalo":
             token = await self._call(lambda s: delivery.token_for(s, "zalo"))
             body = {"recipient": {"user_id": sender_id}, "message": dict(message)}
-            async with self.http.post(f"{self.zalo.api_base}/v3.0/oa/message/cs", json=body,
-                                      timeout=self.timeout,
-                                      headers={"access_token": token or self.zalo.access_token}
-                                      ) as answer:
+            async with self.http.post(
+                f"{self.zalo.api_base}/v3.0/oa/message/cs",
+                json=body,
+                timeout=self.timeout,
+                headers={"access_token": token or self.zalo.access_token},
+            ) as answer:
                 data = await answer.json(content_type=None)
                 failure = zalo_outcome(answer.status, data)
         else:
@@ -168,13 +200,25 @@ class AnnouncementSender:
         if failure is not None:
             raise failure
 
+    async def _slot(self, rule: ChannelRules) -> float | None:
+        """Reserve the platform's next send slot and sleep until it (None: no limit)."""
+        if not rule.rate_per_second:
+            return None
+        rate = float(rule.rate_per_second)
+        slot = float(await self._call(partial(reserve, name=rule.channel, rate_per_second=rate)))
+        wait = slot - time.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return slot
+
     # -- the Sender protocol --------------------------------------------------------------------
 
     async def send(self, row: OutboxRow) -> DeliveryResult:
         rid = int(row.payload["recipient_id"])
         now = self.clock()
-        plan = await self._call(lambda s: delivery.plan_delivery(s, rid, rules=self.rules,
-                                                                 now=now, tz=self.tz))
+        plan = await self._call(
+            lambda s: delivery.plan_delivery(s, rid, rules=self.rules, now=now, tz=self.tz)
+        )
         if plan.action == "done":
             if plan.status == RecipientStatus.SENT.value:
                 return DeliveryResult.sent()
@@ -186,20 +230,26 @@ class AnnouncementSender:
             return DeliveryResult.later("quiet hours", after=wait)
         rule = self.rules[plan.channel]
         for index in range(plan.parts_sent, len(plan.messages)):
-            if rule.rate_per_second:
-                wait = await self._call(
-                    lambda s: reserve(s, plan.channel, float(rule.rate_per_second or 1)))
-                if wait > 0:
-                    await asyncio.sleep(wait)
+            slot = await self._slot(rule)
             if index == plan.parts_sent:
-                active = await self._call(lambda s: delivery.still_subscribed(
-                    s, plan.channel, plan.sender_id, plan.topic))
+                active = await self._call(
+                    partial(
+                        delivery.begin_send,
+                        recipient_id=rid,
+                        channel=plan.channel,
+                        sender_id=plan.sender_id,
+                        topic=plan.topic,
+                        now=self.clock(),
+                    )
+                )
                 if not active:
-                    await self._settle(rid, RecipientStatus.UNSUBSCRIBED,
-                                       reason=delivery.UNSUBSCRIBED_REASON)
                     return DeliveryResult.refused("withdrew before the message left")
-            started = self.clock()
-            await self._call(lambda s: delivery.mark_sending(s, rid, now=started))
+            else:
+                await self._call(partial(delivery.mark_sending, recipient_id=rid, now=self.clock()))
+            for _ in range(10):  # late for the slot (a slow step): take a fresh one
+                if slot is None or time.time() - slot <= LATE:
+                    break
+                slot = await self._slot(rule)
             try:
                 await self._post(plan.channel, plan.sender_id, plan.kind, plan.messages[index])
             except PlatformAnswer as answer:
@@ -213,7 +263,9 @@ class AnnouncementSender:
             # next attempt settles the recipient as interrupted instead of sending again.
             done = index + 1
             stamp = self.clock()
-            await self._call(lambda s: delivery.record_part(s, rid, done, now=stamp))
+            await self._call(
+                partial(delivery.record_part, recipient_id=rid, parts_sent=done, now=stamp)
+            )
         await self._settle(rid, RecipientStatus.SENT, kind=plan.kind)
         return DeliveryResult.sent()
 
@@ -221,12 +273,16 @@ class AnnouncementSender:
         if answer.outcome == "retry":
             if row.attempts < self.max_attempts:
                 return DeliveryResult.retry(answer.detail)
-            await self._settle(rid, RecipientStatus.FAILED,
-                               reason=f"gave up after {row.attempts} attempts: {answer.detail}")
+            await self._settle(
+                rid,
+                RecipientStatus.FAILED,
+                reason=f"gave up after {row.attempts} attempts: {answer.detail}",
+            )
             return DeliveryResult.fail(answer.detail)
-        status = {"blocked": RecipientStatus.BLOCKED,
-                  "not_allowed": RecipientStatus.NOT_ALLOWED}.get(answer.outcome,
-                                                                  RecipientStatus.FAILED)
+        status = {
+            "blocked": RecipientStatus.BLOCKED,
+            "not_allowed": RecipientStatus.NOT_ALLOWED,
+        }.get(answer.outcome, RecipientStatus.FAILED)
         await self._settle(rid, status, reason=answer.detail)
         if status == RecipientStatus.FAILED:
             return DeliveryResult.fail(answer.detail)
@@ -246,10 +302,15 @@ def _scan(engine: Engine) -> None:
             log.info("announcement %s: every recipient settled", announcement_id)
 
 
-async def run_announcement_worker(engine: Engine, sender: AnnouncementSender, *,
-                                  stop_event: asyncio.Event, concurrency: int = 4,
-                                  options: WorkerOptions | None = None,
-                                  poll_interval: float = 1.0) -> None:
+async def run_announcement_worker(
+    engine: Engine,
+    sender: AnnouncementSender,
+    *,
+    stop_event: asyncio.Event,
+    concurrency: int = 4,
+    options: WorkerOptions | None = None,
+    poll_interval: float = 1.0,
+) -> None:
     """Start due announcements and deliver their rows until ``stop_event`` is set."""
     options = options or WorkerOptions()
     factory = session_factory(engine)
@@ -283,6 +344,48 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
+def announcement_worker_context(
+    *,
+    engine: Callable[[Any], Engine],
+    http: Callable[[Any], aiohttp.ClientSession],
+    concurrency: int = 2,
+) -> Callable[[Any], Any]:
+    """A ``cleanup_ctx`` running the announcement worker inside the staff service (roles ``all``
+    and ``worker``), with the platforms' settings from the environment."""
+    from contextlib import suppress
+
+    from bot.settings import get_settings
+
+    async def context(app: Any) -> Any:
+        settings = get_settings()
+        stop = asyncio.Event()
+        sender = AnnouncementSender(
+            engine(app),
+            http(app),
+            facebook=FacebookConfig.load(None),
+            zalo=ZaloConfig.load(None),
+            rules=load_rules(),
+            tz=ZoneInfo(settings.timezone),
+        )
+        task = asyncio.create_task(
+            run_announcement_worker(
+                engine(app), sender, stop_event=stop, concurrency=concurrency, poll_interval=2.0
+            )
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(task, timeout=30)
+            except asyncio.TimeoutError:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
+    return context
+
+
 async def _main(args: argparse.Namespace) -> None:
     from bot.db.engine import make_engine
     from bot.settings import get_settings
@@ -293,18 +396,30 @@ async def _main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    options = WorkerOptions(lease=timedelta(seconds=args.lease_seconds),
-                            backoff_base=timedelta(seconds=args.backoff_seconds))
+    options = WorkerOptions(
+        lease=timedelta(seconds=args.lease_seconds),
+        backoff_base=timedelta(seconds=args.backoff_seconds),
+    )
     connector = aiohttp.TCPConnector(limit=max(8, args.concurrency * 2))
     async with aiohttp.ClientSession(connector=connector) as http:
-        sender = AnnouncementSender(engine, http, facebook=FacebookConfig.load(None),
-                                    zalo=ZaloConfig.load(None), rules=load_rules(),
-                                    tz=ZoneInfo(settings.timezone),
-                                    max_attempts=options.max_attempts)
+        sender = AnnouncementSender(
+            engine,
+            http,
+            facebook=FacebookConfig.load(None),
+            zalo=ZaloConfig.load(None),
+            rules=load_rules(),
+            tz=ZoneInfo(settings.timezone),
+            max_attempts=options.max_attempts,
+        )
         log.info("announcement worker: %s loops", args.concurrency)
-        await run_announcement_worker(engine, sender, stop_event=stop,
-                                      concurrency=args.concurrency, options=options,
-                                      poll_interval=args.poll)
+        await run_announcement_worker(
+            engine,
+            sender,
+            stop_event=stop,
+            concurrency=args.concurrency,
+            options=options,
+            poll_interval=args.poll,
+        )
     engine.dispose()
 
 

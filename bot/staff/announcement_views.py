@@ -44,7 +44,7 @@ ERRORS = {
     "not_admin": "Chỉ cán bộ quản trị đơn vị (unit_admin) được soạn, duyệt hoặc huỷ thông báo.",
     "other_unit": "Thông báo này thuộc đơn vị khác.",
     "own_announcement": "Người soạn không được tự duyệt thông báo của mình: cần một quản trị "
-                        "viên khác của đơn vị.",
+    "viên khác của đơn vị.",
     "bad_state": "Thông báo không còn ở trạng thái cho phép thao tác này.",
     "empty_text": "Nội dung thông báo không được để trống.",
     "text_too_long": "Nội dung quá dài (tối đa 4.000 ký tự).",
@@ -74,12 +74,12 @@ REASON_LABELS = {
 }
 CHANNEL_NOTES = {
     "facebook": "Chỉ gửi được cho người đã nhắn trang trong 24 giờ qua (tin UPDATE); ngoài 24 giờ "
-                "Messenger không có thẻ tin nào dành cho thông báo nên hệ thống ghi «không được "
-                "phép gửi».",
+    "Messenger không có thẻ tin nào dành cho thông báo nên hệ thống ghi «không được "
+    "phép gửi».",
     "zalo": "Gửi dạng tin chủ động tới người đang quan tâm OA, trong hạn mức tin chủ động hằng "
-            "tháng của OA; không gửi từ 22:00 đến 06:00 (hệ thống chờ đến 06:00).",
+    "tháng của OA; không gửi từ 22:00 đến 06:00 (hệ thống chờ đến 06:00).",
     "web": "Trang chat trên web không có kênh đẩy tin: người đăng ký qua trang chat không nhận "
-           "được thông báo này và được ghi «không được phép gửi».",
+    "được thông báo này và được ghi «không được phép gửi».",
 }
 
 
@@ -99,45 +99,70 @@ def _bubble(message: Mapping[str, Any]) -> h.Markup:
         return h.fmt('<div class="bubble image">[Ảnh] {url}</div>', url=url)
     image = message.get("image")
     prefix = h.fmt('<div class="bubble image">[Ảnh] {url}</div>', url=image) if image else ""
-    return h.fmt('{prefix}<div class="bubble content">{text}</div>', prefix=prefix,
-                 text=message.get("text", ""))
+    return h.fmt(
+        '{prefix}<div class="bubble content">{text}</div>',
+        prefix=prefix,
+        text=message.get("text", ""),
+    )
 
 
-def previews(*, text: str, image_url: str | None, link_url: str | None,
-             unit_name: str) -> h.Markup:
+def previews(*, text: str, image_url: str | None, link_url: str | None, unit_name: str) -> h.Markup:
     """The announcement as Messenger, Zalo OA and the chat page show it, side by side."""
     cards = []
-    for channel, title in (("facebook", "Facebook Messenger"), ("zalo", "Zalo OA"),
-                           ("web", "Trang chat trên web")):
-        bodies = messages_for(channel, text=text, image_url=image_url, link_url=link_url,
-                              unit_name=unit_name)
-        cards.append(h.fmt(
-            '<section class="card preview" aria-label="Xem trước: {title}" id="preview-{ch}">'
-            "<h3>{title}</h3>{bubbles}"
-            '<p class="muted">{count} tin nhắn. {note}</p></section>',
-            title=title, ch=channel, bubbles=h.join(_bubble(b) for b in bodies),
-            count=len(bodies), note=CHANNEL_NOTES[channel]))
+    for channel, title in (
+        ("facebook", "Facebook Messenger"),
+        ("zalo", "Zalo OA"),
+        ("web", "Trang chat trên web"),
+    ):
+        bodies = messages_for(
+            channel, text=text, image_url=image_url, link_url=link_url, unit_name=unit_name
+        )
+        cards.append(
+            h.fmt(
+                '<section class="card preview" aria-label="Xem trước: {title}" id="preview-{ch}">'
+                "<h3>{title}</h3>{bubbles}"
+                '<p class="muted">{count} tin nhắn. {note}</p></section>',
+                title=title,
+                ch=channel,
+                bubbles=h.join(_bubble(b) for b in bodies),
+                count=len(bodies),
+                note=CHANNEL_NOTES[channel],
+            )
+        )
     return h.fmt('<div class="grid">{cards}</div>', cards=h.join(cards))
 
 
 def report_table(data: Report, announcement_id: int) -> h.Markup:
-    rows = [("Số người nhận (đủ điều kiện khi bắt đầu gửi)", data.targeted),
-            ("Đã gửi", data.sent), ("Nền tảng không cho phép gửi", data.not_allowed),
-            ("Người dân đã chặn / bỏ quan tâm", data.blocked), ("Gửi thất bại", data.failed),
-            ("Huỷ đăng ký sau khi duyệt", data.unsubscribed), ("Đang chờ gửi", data.pending)]
+    rows = [
+        ("Số người nhận (đủ điều kiện khi bắt đầu gửi)", data.targeted),
+        ("Đã gửi", data.sent),
+        ("Nền tảng không cho phép gửi", data.not_allowed),
+        ("Người dân đã chặn / bỏ quan tâm", data.blocked),
+        ("Gửi thất bại", data.failed),
+        ("Huỷ đăng ký sau khi duyệt", data.unsubscribed),
+        ("Đang chờ gửi", data.pending),
+    ]
     summary = h.join(h.fmt("<tr><th>{k}</th><td>{v}</td></tr>", k=k, v=v) for k, v in rows)
     detail = h.join(
-        h.fmt("<tr><td>{ch}</td><td>{st}</td><td>{why}</td><td>{n}</td></tr>",
-              ch=h.CHANNEL_LABELS.get(ch, ch), st=RECIPIENT_LABELS.get(st, st),
-              why=REASON_LABELS.get(reason, reason), n=n)
-        for ch, st, reason, n in data.breakdown)
+        h.fmt(
+            "<tr><td>{ch}</td><td>{st}</td><td>{why}</td><td>{n}</td></tr>",
+            ch=h.CHANNEL_LABELS.get(ch, ch),
+            st=RECIPIENT_LABELS.get(st, st),
+            why=REASON_LABELS.get(reason, reason),
+            n=n,
+        )
+        for ch, st, reason, n in data.breakdown
+    )
     return h.fmt(
         '<section id="report"><h2>Báo cáo gửi</h2>'
         '<table class="report"><tbody>{summary}</tbody></table>'
         "<h3>Chi tiết theo kênh</h3><table><thead><tr><th>Kênh</th><th>Kết quả</th>"
         "<th>Lý do</th><th>Số người</th></tr></thead><tbody>{detail}</tbody></table>"
         '<p><a href="/staff/announcements/{id}/report.csv">Tải báo cáo (CSV)</a></p></section>',
-        summary=summary, detail=detail, id=announcement_id)
+        summary=summary,
+        detail=detail,
+        id=announcement_id,
+    )
 
 
 def history(events: Sequence[AnnouncementEvent], names: Mapping[int, str], tz: tzinfo) -> h.Markup:
@@ -151,15 +176,24 @@ def history(events: Sequence[AnnouncementEvent], names: Mapping[int, str], tz: t
             extra = f"{detail.get('recipients', 0)} người nhận"
         elif event.action == "approved" and detail.get("send_at"):
             extra = "Hẹn giờ gửi"
-        who = names.get(event.staff_id, f"Cán bộ #{event.staff_id}") if event.staff_id \
-            else "Hệ thống"
-        rows.append(h.fmt("<tr><td>{when}</td><td>{who}</td><td>{what}</td><td>{extra}</td></tr>",
-                          when=h.local_time(event.created_at, tz), who=who,
-                          what=EVENT_LABELS.get(event.action, event.action), extra=extra))
+        who = (
+            names.get(event.staff_id, f"Cán bộ #{event.staff_id}") if event.staff_id else "Hệ thống"
+        )
+        rows.append(
+            h.fmt(
+                "<tr><td>{when}</td><td>{who}</td><td>{what}</td><td>{extra}</td></tr>",
+                when=h.local_time(event.created_at, tz),
+                who=who,
+                what=EVENT_LABELS.get(event.action, event.action),
+                extra=extra,
+            )
+        )
     return h.fmt(
         '<section id="history"><h2>Nhật ký</h2><table><thead><tr><th>Thời gian</th>'
         "<th>Người thực hiện</th><th>Hành động</th><th>Chi tiết</th></tr></thead>"
-        "<tbody>{rows}</tbody></table></section>", rows=h.join(rows))
+        "<tbody>{rows}</tbody></table></section>",
+        rows=h.join(rows),
+    )
 
 
 def rules_note(rules: Mapping[str, ChannelRules]) -> str:

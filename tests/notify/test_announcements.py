@@ -44,8 +44,11 @@ OPTIONS = WorkerOptions(jitter=0.0, max_attempts=3)
 
 def _staff(engine: Engine, login: str, unit: str, role: StaffRole) -> int:
     with session_scope(engine) as session:
-        return int(accounts.create_staff(session, login=login, unit_code=unit, role=role,
-                                         password="mat-khau-thu-nghiem-1").id)
+        return int(
+            accounts.create_staff(
+                session, login=login, unit_code=unit, role=role, password="mat-khau-thu-nghiem-1"
+            ).id
+        )
 
 
 @pytest.fixture
@@ -60,16 +63,27 @@ def people(engine: Engine) -> dict[str, int]:
 
 def _draft(engine: Engine, author: int, **extra: object) -> int:
     with session_scope(engine) as session:
-        values = {"text": "Ngày hội Đại đoàn kết tại nhà văn hoá tổ 5, 8 giờ sáng Chủ nhật.",
-                  "topic": "su_kien", "target_units": ["p_lang"], "allowed_units": {"p_lang"},
-                  "submit_now": True, "now": utcnow(), **extra}
+        values = {
+            "text": "Ngày hội Đại đoàn kết tại nhà văn hoá tổ 5, 8 giờ sáng Chủ nhật.",
+            "topic": "su_kien",
+            "target_units": ["p_lang"],
+            "allowed_units": {"p_lang"},
+            "submit_now": True,
+            "now": utcnow(),
+            **extra,
+        }
         return int(ann.create(session, session.get(Staff, author), **values).id)  # type: ignore[arg-type]
 
 
 def _do(engine: Engine, step: str, announcement_id: int, who: int, **kwargs: object) -> None:
     with session_scope(engine) as session:
-        getattr(ann, step)(session, session.get(Announcement, announcement_id),
-                           session.get(Staff, who), now=utcnow(), **kwargs)
+        getattr(ann, step)(
+            session,
+            session.get(Announcement, announcement_id),
+            session.get(Staff, who),
+            now=utcnow(),
+            **kwargs,
+        )
 
 
 # --------------------------------------------------------------------------- approval
@@ -95,14 +109,18 @@ def test_the_author_cannot_approve_their_own(engine: Engine, people: dict[str, i
         assert AnnouncementStatus(row.status) == AnnouncementStatus.APPROVED
         assert row.approver_id == people["binh"]
         events = [(e.action, e.staff_id) for e in ann.events_of(session, aid)]
-    assert events == [("created", people["hoa"]), ("submitted", people["hoa"]),
-                      ("approved", people["binh"])]
+    assert events == [
+        ("created", people["hoa"]),
+        ("submitted", people["hoa"]),
+        ("approved", people["binh"]),
+    ]
     with pytest.raises(ann.AnnouncementError):  # decided already
         _do(engine, "reject", aid, people["binh"], reason="muộn")
 
 
-def test_reject_needs_a_reason_and_schedules_must_be_ahead(engine: Engine,
-                                                           people: dict[str, int]) -> None:
+def test_reject_needs_a_reason_and_schedules_must_be_ahead(
+    engine: Engine, people: dict[str, int]
+) -> None:
     aid = _draft(engine, people["hoa"])
     with pytest.raises(ann.AnnouncementError) as refused:
         _do(engine, "reject", aid, people["binh"], reason="  ")
@@ -117,8 +135,9 @@ def test_reject_needs_a_reason_and_schedules_must_be_ahead(engine: Engine,
         assert delivery.start_due(session, now=utcnow()) == []
 
 
-def test_only_unit_admins_write_and_only_to_their_units(engine: Engine,
-                                                        people: dict[str, int]) -> None:
+def test_only_unit_admins_write_and_only_to_their_units(
+    engine: Engine, people: dict[str, int]
+) -> None:
     for author, extra, code in (
         (people["lan"], {}, "not_admin"),
         (people["hoa"], {"target_units": ["p_cau_giay"]}, "bad_unit"),
@@ -146,44 +165,78 @@ async def fakes() -> AsyncIterator[tuple[FakeGraph, FakeZalo]]:
         await zalo.stop()
 
 
-def _subscribe(engine: Engine, channel: str, sender: str, *, unit: str = "p_lang",
-               topics: tuple[str, ...] = ("su_kien",), last: timedelta | None = timedelta(hours=1),
-               unfollowed: timedelta | None = None, withdrawn: bool = False,
-               now: datetime = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)) -> None:
+def _subscribe(
+    engine: Engine,
+    channel: str,
+    sender: str,
+    *,
+    unit: str = "p_lang",
+    topics: tuple[str, ...] = ("su_kien",),
+    last: timedelta | None = timedelta(hours=1),
+    unfollowed: timedelta | None = None,
+    withdrawn: bool = False,
+    now: datetime = datetime(2026, 12, 4, 3, 0, tzinfo=UTC),
+) -> None:
     """A subscription and the platform account, as of ``now`` (the tests' fixed day)."""
     with session_scope(engine) as session:
-        session.add(Subscription(channel=channel, sender_id=sender, unit_code=unit,
-                                 topics=list(topics), consented_at=now,
-                                 withdrawn_at=now if withdrawn else None))
+        session.add(
+            Subscription(
+                channel=channel,
+                sender_id=sender,
+                unit_code=unit,
+                topics=list(topics),
+                consented_at=now,
+                withdrawn_at=now if withdrawn else None,
+            )
+        )
         if channel != "web":
-            session.add(ChannelUser(channel=channel, user_id=sender,
-                                    last_inbound_at=now - last if last else None,
-                                    unfollowed_at=now - unfollowed if unfollowed else None))
+            session.add(
+                ChannelUser(
+                    channel=channel,
+                    user_id=sender,
+                    last_inbound_at=now - last if last else None,
+                    unfollowed_at=now - unfollowed if unfollowed else None,
+                )
+            )
 
 
 def _statuses(engine: Engine, aid: int) -> dict[str, tuple[str, str | None]]:
     with session_scope(engine) as session:
-        rows = session.execute(select(AnnouncementRecipient).where(
-            AnnouncementRecipient.announcement_id == aid)).scalars()
+        rows = session.execute(
+            select(AnnouncementRecipient).where(AnnouncementRecipient.announcement_id == aid)
+        ).scalars()
         return {f"{r.channel}:{r.sender_id}": (r.status.value, r.reason) for r in rows}
 
 
-async def _pass(engine: Engine, graph: FakeGraph, zalo: FakeZalo, *, rounds: int = 1,
-                now: datetime | None = None) -> None:
+async def _pass(
+    engine: Engine,
+    graph: FakeGraph,
+    zalo: FakeZalo,
+    *,
+    rounds: int = 1,
+    now: datetime | None = None,
+) -> None:
     rules = load_rules()
     async with aiohttp.ClientSession() as http:
         sender = AnnouncementSender(
-            engine, http, rules=rules, tz=HANOI, max_attempts=OPTIONS.max_attempts,
+            engine,
+            http,
+            rules=rules,
+            tz=HANOI,
+            max_attempts=OPTIONS.max_attempts,
             facebook=FacebookConfig(page_access_token=graph.page_token, graph_base=graph.url),
             zalo=ZaloConfig(access_token=zalo.access_token, api_base=zalo.url),
-            clock=(lambda: now) if now else utcnow)
+            clock=(lambda: now) if now else utcnow,
+        )
         for _ in range(rounds):
-            await deliver_pass(session_factory(engine), {OutboxKind.ANNOUNCEMENT: sender},
-                               options=OPTIONS, now=now)
+            await deliver_pass(
+                session_factory(engine), {OutboxKind.ANNOUNCEMENT: sender}, options=OPTIONS, now=now
+            )
 
 
 async def test_each_subscriber_gets_what_their_platform_allows(
-        engine: Engine, people: dict[str, int], fakes: tuple[FakeGraph, FakeZalo]) -> None:
+    engine: Engine, people: dict[str, int], fakes: tuple[FakeGraph, FakeZalo]
+) -> None:
     graph, zalo = fakes
     _subscribe(engine, "facebook", "fb-ok")
     _subscribe(engine, "facebook", "fb-late", last=timedelta(hours=30))
@@ -203,15 +256,20 @@ async def test_each_subscriber_gets_what_their_platform_allows(
         assert delivery.start_due(session, now=day) == [(aid, 7)]
     # Withdraws after the approval, before the worker reaches them: receives nothing.
     with session_scope(engine) as session:
-        session.execute(update(Subscription).where(Subscription.sender_id == "za-leaves")
-                        .values(withdrawn_at=utcnow(), topics=[]))
+        session.execute(
+            update(Subscription)
+            .where(Subscription.sender_id == "za-leaves")
+            .values(withdrawn_at=utcnow(), topics=[])
+        )
     await _pass(engine, graph, zalo, now=day)
 
     assert _statuses(engine, aid) == {
         "facebook:fb-ok": ("sent", None),
         "facebook:fb-late": ("not_allowed", "outside_window"),
-        "facebook:fb-blocked": ("blocked", "facebook 551/1545041: (#551) This person isn't "
-                                           "available right now."),
+        "facebook:fb-blocked": (
+            "blocked",
+            "facebook 551/1545041: (#551) This person isn't available right now.",
+        ),
         "zalo:za-ok": ("sent", None),
         "zalo:za-unfollowed": ("blocked", "unfollowed"),
         "zalo:za-leaves": ("unsubscribed", "withdrew_after_approval"),
@@ -228,10 +286,20 @@ async def test_each_subscriber_gets_what_their_platform_allows(
         assert delivery.finish_done(session, now=day) == [aid]
         data = report(session, aid)
         csv_text = report_csv(session, aid)
-        outbox = session.execute(select(Outbox.status).where(
-            Outbox.kind == OutboxKind.ANNOUNCEMENT)).scalars().all()
-    assert (data.targeted, data.sent, data.not_allowed, data.blocked, data.failed,
-            data.unsubscribed, data.pending) == (7, 2, 2, 2, 0, 1, 0)
+        outbox = (
+            session.execute(select(Outbox.status).where(Outbox.kind == OutboxKind.ANNOUNCEMENT))
+            .scalars()
+            .all()
+        )
+    assert (
+        data.targeted,
+        data.sent,
+        data.not_allowed,
+        data.blocked,
+        data.failed,
+        data.unsubscribed,
+        data.pending,
+    ) == (7, 2, 2, 2, 0, 1, 0)
     assert csv_text.splitlines()[1] == f"{aid},7,2,2,2,0,1,0"
     assert "fb-ok" not in csv_text  # no platform ids in the export
     assert sorted(s.value for s in outbox).count(OutboxStatus.SENT.value) == 2
@@ -242,7 +310,8 @@ async def test_each_subscriber_gets_what_their_platform_allows(
 
 
 async def test_zalo_waits_for_morning_and_temporary_errors_are_retried(
-        engine: Engine, people: dict[str, int], fakes: tuple[FakeGraph, FakeZalo]) -> None:
+    engine: Engine, people: dict[str, int], fakes: tuple[FakeGraph, FakeZalo]
+) -> None:
     graph, zalo = fakes
     _subscribe(engine, "zalo", "za-night")
     _subscribe(engine, "facebook", "fb-flaky")
@@ -253,21 +322,26 @@ async def test_zalo_waits_for_morning_and_temporary_errors_are_retried(
     with session_scope(engine) as session:
         delivery.start_due(session, now=night)
     await _pass(engine, graph, zalo, now=night)
-    assert _statuses(engine, aid) == {"zalo:za-night": ("pending", None),
-                                      "facebook:fb-flaky": ("pending", None)}
+    assert _statuses(engine, aid) == {
+        "zalo:za-night": ("pending", None),
+        "facebook:fb-flaky": ("pending", None),
+    }
     assert zalo.sent == [] and len(graph.sent) == 1
     with session_scope(engine) as session:
         due = dict(session.execute(select(Outbox.target, Outbox.next_attempt_at)).all())
     assert due["zalo:za-night"].astimezone(HANOI).hour == 6
     morning = datetime(2026, 12, 4, 23, 5, tzinfo=UTC)  # 06:05
     await _pass(engine, graph, zalo, now=morning)
-    assert _statuses(engine, aid) == {"zalo:za-night": ("sent", None),
-                                      "facebook:fb-flaky": ("sent", None)}
+    assert _statuses(engine, aid) == {
+        "zalo:za-night": ("sent", None),
+        "facebook:fb-flaky": ("sent", None),
+    }
     assert len(graph.to("fb-flaky")) == 1 and len(zalo.to("za-night")) == 1
 
 
 async def test_a_crash_mid_request_is_never_sent_twice(
-        engine: Engine, people: dict[str, int], fakes: tuple[FakeGraph, FakeZalo]) -> None:
+    engine: Engine, people: dict[str, int], fakes: tuple[FakeGraph, FakeZalo]
+) -> None:
     graph, zalo = fakes
     _subscribe(engine, "facebook", "fb-crash")
     _subscribe(engine, "facebook", "fb-fine")
@@ -277,10 +351,14 @@ async def test_a_crash_mid_request_is_never_sent_twice(
     with session_scope(engine) as session:
         delivery.start_due(session, now=day)
         # As a worker killed between posting and hearing back leaves it.
-        session.execute(update(AnnouncementRecipient)
-                        .where(AnnouncementRecipient.sender_id == "fb-crash")
-                        .values(sending_since=day))
+        session.execute(
+            update(AnnouncementRecipient)
+            .where(AnnouncementRecipient.sender_id == "fb-crash")
+            .values(sending_since=day)
+        )
     await _pass(engine, graph, zalo, now=day)
-    assert _statuses(engine, aid) == {"facebook:fb-crash": ("failed", "interrupted_mid_request"),
-                                      "facebook:fb-fine": ("sent", None)}
+    assert _statuses(engine, aid) == {
+        "facebook:fb-crash": ("failed", "interrupted_mid_request"),
+        "facebook:fb-fine": ("sent", None),
+    }
     assert graph.to("fb-crash") == []

@@ -18,11 +18,23 @@ UTC = timezone.utc
 NOON = datetime(2026, 12, 4, 5, 0, tzinfo=UTC)  # 12:00 in Hà Nội
 
 
-def _decide(channel: str, *, last: timedelta | None, unfollowed: timedelta | None = None,
-            now: datetime = NOON, used: int = 0):
-    return decide(RULES, channel, last_inbound_at=now - last if last is not None else None,
-                  unfollowed_at=now - unfollowed if unfollowed is not None else None,
-                  now=now, tz=HANOI, used_this_month=used)
+def _decide(
+    channel: str,
+    *,
+    last: timedelta | None,
+    unfollowed: timedelta | None = None,
+    now: datetime = NOON,
+    used: int = 0,
+):
+    return decide(
+        RULES,
+        channel,
+        last_inbound_at=now - last if last is not None else None,
+        unfollowed_at=now - unfollowed if unfollowed is not None else None,
+        now=now,
+        tz=HANOI,
+        used_this_month=used,
+    )
 
 
 def test_messenger_sends_as_update_inside_the_24_hour_window_only() -> None:
@@ -35,7 +47,7 @@ def test_messenger_sends_as_update_inside_the_24_hour_window_only() -> None:
 
 
 def test_zalo_sends_to_followers_whenever_they_wrote_and_blocks_unfollowers() -> None:
-    assert _decide("zalo", last=timedelta(days=40)) .verdict == "send"
+    assert _decide("zalo", last=timedelta(days=40)).verdict == "send"
     assert _decide("zalo", last=timedelta(days=40)).kind == "proactive"
     gone = _decide("zalo", last=timedelta(days=2), unfollowed=timedelta(days=1))
     assert (gone.verdict, gone.reason) == ("blocked", "unfollowed")

@@ -16,8 +16,16 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-ANNOUNCEMENT_STATUSES = ("draft", "pending_approval", "approved", "scheduled", "sending", "sent",
-                         "rejected", "cancelled")
+ANNOUNCEMENT_STATUSES = (
+    "draft",
+    "pending_approval",
+    "approved",
+    "scheduled",
+    "sending",
+    "sent",
+    "rejected",
+    "cancelled",
+)
 RECIPIENT_STATUSES = ("pending", "sent", "not_allowed", "blocked", "failed", "unsubscribed")
 
 
@@ -46,18 +54,23 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(_in("status", ANNOUNCEMENT_STATUSES),
-                           name=op.f("ck_announcements_status")),
-        sa.ForeignKeyConstraint(["unit_code"], ["units.code"],
-                                name=op.f("fk_announcements_unit_code_units")),
-        sa.ForeignKeyConstraint(["author_id"], ["staff.id"],
-                                name=op.f("fk_announcements_author_id_staff")),
-        sa.ForeignKeyConstraint(["approver_id"], ["staff.id"],
-                                name=op.f("fk_announcements_approver_id_staff")),
+        sa.CheckConstraint(
+            _in("status", ANNOUNCEMENT_STATUSES), name=op.f("ck_announcements_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_code"], ["units.code"], name=op.f("fk_announcements_unit_code_units")
+        ),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["staff.id"], name=op.f("fk_announcements_author_id_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["approver_id"], ["staff.id"], name=op.f("fk_announcements_approver_id_staff")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_announcements")),
     )
-    op.create_index("ix_announcements_status_scheduled", "announcements",
-                    ["status", "scheduled_at"])
+    op.create_index(
+        "ix_announcements_status_scheduled", "announcements", ["status", "scheduled_at"]
+    )
     op.create_table(
         "announcement_recipients",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -72,18 +85,27 @@ def upgrade() -> None:
         sa.Column("sending_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint(_in("status", RECIPIENT_STATUSES),
-                           name=op.f("ck_announcement_recipients_status")),
+        sa.CheckConstraint(
+            _in("status", RECIPIENT_STATUSES), name=op.f("ck_announcement_recipients_status")
+        ),
         sa.ForeignKeyConstraint(
-            ["announcement_id"], ["announcements.id"],
-            name=op.f("fk_announcement_recipients_announcement_id_announcements")),
+            ["announcement_id"],
+            ["announcements.id"],
+            name=op.f("fk_announcement_recipients_announcement_id_announcements"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_announcement_recipients")),
         sa.UniqueConstraint(
-            "announcement_id", "channel", "sender_id",
-            name=op.f("uq_announcement_recipients_announcement_id_channel_sender_id")),
+            "announcement_id",
+            "channel",
+            "sender_id",
+            name=op.f("uq_announcement_recipients_announcement_id_channel_sender_id"),
+        ),
     )
-    op.create_index("ix_announcement_recipients_status", "announcement_recipients",
-                    ["announcement_id", "status"])
+    op.create_index(
+        "ix_announcement_recipients_status",
+        "announcement_recipients",
+        ["announcement_id", "status"],
+    )
     op.create_table(
         "announcement_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -93,14 +115,18 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["announcement_id"], ["announcements.id"],
-            name=op.f("fk_announcement_events_announcement_id_announcements")),
-        sa.ForeignKeyConstraint(["staff_id"], ["staff.id"],
-                                name=op.f("fk_announcement_events_staff_id_staff")),
+            ["announcement_id"],
+            ["announcements.id"],
+            name=op.f("fk_announcement_events_announcement_id_announcements"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_announcement_events_staff_id_staff")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_announcement_events")),
     )
-    op.create_index("ix_announcement_events_announcement", "announcement_events",
-                    ["announcement_id", "id"])
+    op.create_index(
+        "ix_announcement_events_announcement", "announcement_events", ["announcement_id", "id"]
+    )
     op.create_table(
         "rate_buckets",
         sa.Column("name", sa.String(32), nullable=False),

@@ -629,6 +629,8 @@ class AnnouncementRecipient(Base):
     __table_args__ = (
         UniqueConstraint("announcement_id", "channel", "sender_id"),
         Index("ix_announcement_recipients_status", "announcement_id", "status"),
+        #: The monthly quota count (sent this month on a channel).
+        Index("ix_announcement_recipients_sent", "channel", "status", "sent_at"),
     )
 
     id = Column(Integer, primary_key=True)  # int

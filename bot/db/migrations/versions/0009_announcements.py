@@ -106,6 +106,11 @@ def upgrade() -> None:
         "announcement_recipients",
         ["announcement_id", "status"],
     )
+    op.create_index(
+        "ix_announcement_recipients_sent",
+        "announcement_recipients",
+        ["channel", "status", "sent_at"],
+    )
     op.create_table(
         "announcement_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -139,6 +144,7 @@ def downgrade() -> None:
     op.drop_table("rate_buckets")
     op.drop_index("ix_announcement_events_announcement", table_name="announcement_events")
     op.drop_table("announcement_events")
+    op.drop_index("ix_announcement_recipients_sent", table_name="announcement_recipients")
     op.drop_index("ix_announcement_recipients_status", table_name="announcement_recipients")
     op.drop_table("announcement_recipients")
     op.drop_index("ix_announcements_status_scheduled", table_name="announcements")

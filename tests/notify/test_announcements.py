@@ -362,3 +362,20 @@ async def test_a_crash_mid_request_is_never_sent_twice(
         "facebook:fb-fine": ("sent", None),
     }
     assert graph.to("fb-crash") == []
+
+
+def test_rate_slots_are_spaced_across_sessions(engine: Engine) -> None:
+    """Each reservation moves the shared bucket on by one interval, whoever reserves."""
+    from bot.announcements.ratelimit import SAFETY, reserve
+
+    slots = []
+    for _ in range(3):  # separate transactions, as separate workers would be
+        with session_scope(engine) as session:
+            slots.append(reserve(session, "zalo", 10, clock=lambda: 1000.0))
+    interval = 1 / (10 * SAFETY)
+    assert slots[0] == 1000.0
+    assert slots[1] == pytest.approx(1000.0 + interval)
+    assert slots[2] == pytest.approx(1000.0 + 2 * interval)
+    with session_scope(engine) as session:  # idle since: the next slot is now
+        assert reserve(session, "zalo", 10, clock=lambda: 2000.0) == 2000.0
+        assert reserve(session, "facebook", 20, clock=lambda: 2000.0) == 2000.0

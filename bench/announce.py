@@ -409,6 +409,15 @@ def _check(
         )
         if busiest > rate:
             failures.append(f"{channel}: {busiest} requests in one second > {rate:g}")
+    for channel in ("facebook", "zalo"):
+        got = sum(1 for key in accepted if key.startswith(channel + ":"))
+        quota = rules[channel].monthly_quota
+        print(
+            f"{channel}: {got} subscribers received it"
+            + (f" (monthly quota {quota})" if quota is not None else "")
+        )
+        if quota is not None and got > quota:
+            failures.append(f"{channel}: {got} messages over the monthly quota of {quota}")
     duplicates = sorted(k for k, n in accepted.items() if n > 1)
     lost = sorted(k for k, s in final.items() if s == "sent" and accepted.get(k, 0) != 1)
     unrecorded = sorted(k for k in accepted if final.get(k) != "sent" and k not in interrupted)

@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.announcements.ratelimit import lock
 from bot.announcements.render import messages_for
-from bot.announcements.rules import ChannelRules, decide
+from bot.announcements.rules import QUOTA_USED, ChannelRules, decide
 from bot.announcements.service import record_event
 from bot.db.models import (
     Announcement,
@@ -249,17 +250,56 @@ def record_part(session: Session, recipient_id: int, parts_sent: int, *, now: da
 
 
 def begin_send(
-    session: Session, recipient_id: int, *, channel: str, sender_id: str, topic: str, now: datetime
-) -> bool:
-    """Right before the first part is posted: False (and the recipient settled ``unsubscribed``)
-    when they withdrew meanwhile; else True, with the in-flight mark set — one transaction."""
+    session: Session,
+    recipient_id: int,
+    *,
+    channel: str,
+    sender_id: str,
+    topic: str,
+    now: datetime,
+    monthly_quota: int | None = None,
+    tz: tzinfo = timezone.utc,
+) -> str:
+    """Right before the first part is posted, in one transaction: ``unsubscribed`` (and settled)
+    when they withdrew meanwhile; ``quota`` (settled not allowed) when the channel's monthly quota
+    is used up, counting messages in flight — under a per-channel lock, so concurrent workers
+    cannot both take the last one; else ``ok``, with the in-flight mark set."""
     if not still_subscribed(session, channel, sender_id, topic):
         record_outcome(
             session, recipient_id, RecipientStatus.UNSUBSCRIBED, now=now, reason=UNSUBSCRIBED_REASON
         )
-        return False
+        return "unsubscribed"
+    if monthly_quota is not None:
+        lock(session, f"{channel}:quota")
+        if _used_this_month(session, channel, now, tz, in_flight=True) >= monthly_quota:
+            record_outcome(
+                session, recipient_id, RecipientStatus.NOT_ALLOWED, now=now, reason=QUOTA_USED
+            )
+            return "quota"
     mark_sending(session, recipient_id, now=now)
-    return True
+    return "ok"
+
+
+def _used_this_month(
+    session: Session, channel: str, now: datetime, tz: tzinfo, *, in_flight: bool = False
+) -> int:
+    sent = and_(
+        AnnouncementRecipient.status == RecipientStatus.SENT,
+        AnnouncementRecipient.sent_at >= _month_start(now, tz),
+    )
+    flying = and_(
+        AnnouncementRecipient.status == RecipientStatus.PENDING,
+        AnnouncementRecipient.sending_since.is_not(None),
+    )
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(AnnouncementRecipient)
+            .where(
+                AnnouncementRecipient.channel == channel, or_(sent, flying) if in_flight else sent
+            )
+        ).scalar_one()
+    )
 
 
 def mark_sending(session: Session, recipient_id: int, *, now: datetime | None) -> None:
@@ -310,15 +350,7 @@ def plan_delivery(
     rule = rules.get(channel)
     used = 0
     if rule is not None and rule.monthly_quota is not None:
-        used = session.execute(
-            select(func.count())
-            .select_from(AnnouncementRecipient)
-            .where(
-                AnnouncementRecipient.channel == channel,
-                AnnouncementRecipient.status == RecipientStatus.SENT,
-                AnnouncementRecipient.sent_at >= _month_start(now, tz),
-            )
-        ).scalar_one()
+        used = _used_this_month(session, channel, now, tz)
     decision = decide(
         rules,
         channel,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import RateBucket
 
-__all__ = ["LATE", "SAFETY", "reserve"]
+__all__ = ["LATE", "SAFETY", "lock", "reserve"]
 
 SAFETY = 0.85
 #: A slot reached later than this is given up for a fresh one (seconds).
@@ -55,3 +55,20 @@ def reserve(
         session.flush()
         return slot
     raise RuntimeError(f"rate bucket {name!r} could not be reserved")
+
+
+def lock(session: Session, name: str) -> RateBucket:
+    """Lock (creating it if needed) the row ``name`` until the caller's transaction ends: the
+    monthly quota check uses one per channel so two workers never both take the last message."""
+    for _ in range(3):
+        bucket = session.execute(
+            select(RateBucket).where(RateBucket.name == name).with_for_update()
+        ).scalar_one_or_none()
+        if bucket is not None:
+            return bucket
+        try:
+            with session.begin_nested():
+                session.add(RateBucket(name=name, next_at=0.0))
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"row {name!r} of rate_buckets could not be locked")

@@ -232,7 +232,7 @@ class AnnouncementSender:
         for index in range(plan.parts_sent, len(plan.messages)):
             slot = await self._slot(rule)
             if index == plan.parts_sent:
-                active = await self._call(
+                begun = await self._call(
                     partial(
                         delivery.begin_send,
                         recipient_id=rid,
@@ -240,10 +240,12 @@ class AnnouncementSender:
                         sender_id=plan.sender_id,
                         topic=plan.topic,
                         now=self.clock(),
+                        monthly_quota=rule.monthly_quota,
+                        tz=self.tz,
                     )
                 )
-                if not active:
-                    return DeliveryResult.refused("withdrew before the message left")
+                if begun != "ok":
+                    return DeliveryResult.refused(f"not sent: {begun}")
             else:
                 await self._call(partial(delivery.mark_sending, recipient_id=rid, now=self.clock()))
             for _ in range(10):  # late for the slot (a slow step): take a fresh one

@@ -215,8 +215,9 @@ async def _pass(
     *,
     rounds: int = 1,
     now: datetime | None = None,
+    rules: dict | None = None,
 ) -> None:
-    rules = load_rules()
+    rules = rules or load_rules()
     async with aiohttp.ClientSession() as http:
         sender = AnnouncementSender(
             engine,
@@ -379,3 +380,24 @@ def test_rate_slots_are_spaced_across_sessions(engine: Engine) -> None:
     with session_scope(engine) as session:  # idle since: the next slot is now
         assert reserve(session, "zalo", 10, clock=lambda: 2000.0) == 2000.0
         assert reserve(session, "facebook", 20, clock=lambda: 2000.0) == 2000.0
+
+
+async def test_the_monthly_quota_is_never_exceeded(
+    engine: Engine, people: dict[str, int], fakes: tuple[FakeGraph, FakeZalo]
+) -> None:
+    import dataclasses
+
+    graph, zalo = fakes
+    for n in range(3):
+        _subscribe(engine, "zalo", f"za-{n}")
+    rules = load_rules()
+    rules["zalo"] = dataclasses.replace(rules["zalo"], monthly_quota=2)
+    aid = _draft(engine, people["hoa"])
+    _do(engine, "approve", aid, people["binh"])
+    day = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    with session_scope(engine) as session:
+        delivery.start_due(session, now=day)
+    await _pass(engine, graph, zalo, now=day, rules=rules)
+    outcomes = sorted(_statuses(engine, aid).values())
+    assert outcomes == [("not_allowed", "monthly_quota_used"), ("sent", None), ("sent", None)]
+    assert len([c for c in zalo.sent if c["answer"]["error"] == 0]) == 2

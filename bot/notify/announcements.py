@@ -30,7 +30,9 @@ the rate ``content/platform_rules.yml`` sets, shared by every worker through
 :func:`run_announcement_worker` runs ``concurrency`` delivery loops over ``announcement`` rows
 only (the outbox worker's claim/lease/record, ``bot.notify.outbox``), plus the scan that starts
 due announcements and closes finished ones. ``python -m bot.notify.announcements`` runs it alone
-(the bench starts and kills it).
+(the bench starts and kills it). The outbox lease must stay well above the longest wait for a rate
+slot (about loops × workers / rate seconds: 12 / 8.5 in the bench against a 15 s lease there, 2
+minutes by default); otherwise a second worker could take a row whose request is still waiting.
 """
 
 from __future__ import annotations

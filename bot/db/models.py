@@ -30,6 +30,7 @@ from sqlalchemy import (
     Column,
     Date,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -116,9 +117,10 @@ class OutboxKind:
     #: A forwarded case whose body's answer is due soon or late → the unit's group, naming the
     #: officer in charge (written by the follow-up scan, ``bot.cases.forwarding``).
     FOLLOW_UP = "follow_up"
+    ANNOUNCEMENT = "announcement"  # one approved announcement → one subscriber (issue 16)
 
     ALL = frozenset({STAFF_NOTIFY, OVERDUE, CITIZEN_MESSAGE, CITIZEN_REPLY, CITIZEN_STATUS,
-                     CITIZEN_HANDBACK, DAILY_SUMMARY, FOLLOW_UP})
+                     CITIZEN_HANDBACK, DAILY_SUMMARY, FOLLOW_UP, ANNOUNCEMENT})
 
 
 def _enum(enum_cls: type[enum.Enum], name: str, length: int) -> Enum:
@@ -614,3 +616,133 @@ class CaseOutcome(Base):
         Integer, ForeignKey("case_attachments.id"), nullable=True
     )  # int | None
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+# --------------------------------------------------------------------------- announcements (0009)
+
+
+class AnnouncementStatus(str, enum.Enum):
+    DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"  # to go out now: the worker expands it into recipients
+    SCHEDULED = "scheduled"  # approved, to go out at ``scheduled_at``
+    SENDING = "sending"  # recipients chosen, messages in the outbox
+    SENT = "sent"  # every recipient has its final status
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class RecipientStatus(str, enum.Enum):
+    PENDING = "pending"
+    SENT = "sent"
+    NOT_ALLOWED = "not_allowed"  # the platform's rules forbid a message to them now
+    BLOCKED = "blocked"  # they blocked the page / unfollowed the OA
+    FAILED = "failed"
+    UNSUBSCRIBED = "unsubscribed"  # withdrew after approval, before their message went out
+
+
+class Announcement(Base):
+    """A message a unit sends to its subscribers (issue 16): written by a unit_admin, approved by a
+    second unit_admin of the same unit, then delivered one outbox row per recipient."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (Index("ix_announcements_status_scheduled", "status", "scheduled_at"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    unit_code = Column(String(64), ForeignKey("units.code"), nullable=False)  # str: the author's
+    #: The units whose subscribers it goes to (each with the units below it).
+    target_units = Column(JSONText, nullable=False)  # list[str]
+    topic = Column(String(32), nullable=False)  # str, one of SUBSCRIPTION_TOPICS
+    text = Column(Text, nullable=False)  # str, as written
+    image_url = Column(Text, nullable=True)  # str | None
+    link_url = Column(Text, nullable=True)  # str | None
+    status = Column(
+        _enum(AnnouncementStatus, "status", 24),
+        nullable=False,
+        default=AnnouncementStatus.DRAFT,
+        server_default=AnnouncementStatus.DRAFT.value,
+    )  # AnnouncementStatus
+    author_id = Column(Integer, ForeignKey("staff.id"), nullable=False)  # int
+    approver_id = Column(Integer, ForeignKey("staff.id"), nullable=True)  # int | None
+    decision_note = Column(Text, nullable=True)  # str | None: why rejected
+    scheduled_at = Column(UTCDateTime, nullable=True)  # datetime | None (UTC)
+    submitted_at = Column(UTCDateTime, nullable=True)  # datetime | None
+    decided_at = Column(UTCDateTime, nullable=True)  # datetime | None
+    started_at = Column(UTCDateTime, nullable=True)  # datetime | None: recipients chosen
+    finished_at = Column(UTCDateTime, nullable=True)  # datetime | None
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+    updated_at = Column(
+        UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )  # datetime (UTC)
+
+
+class AnnouncementRecipient(Base):
+    """One subscriber an announcement goes to, and what happened: the unique key means nobody is
+    chosen (or sent) twice, whatever the worker does."""
+
+    __tablename__ = "announcement_recipients"
+    __table_args__ = (
+        UniqueConstraint("announcement_id", "channel", "sender_id"),
+        Index("ix_announcement_recipients_status", "announcement_id", "status"),
+        #: The monthly quota count (sent this month on a channel).
+        Index("ix_announcement_recipients_sent", "channel", "status", "sent_at"),
+    )
+
+    id = Column(Integer, primary_key=True)  # int
+    announcement_id = Column(
+        Integer, ForeignKey("announcements.id"), nullable=False
+    )  # int
+    subscription_id = Column(Integer, nullable=True)  # int | None (erasure may delete it)
+    channel = Column(String(32), nullable=False)  # str
+    sender_id = Column(String(128), nullable=False)  # str
+    status = Column(
+        _enum(RecipientStatus, "status", 16),
+        nullable=False,
+        default=RecipientStatus.PENDING,
+        server_default=RecipientStatus.PENDING.value,
+    )  # RecipientStatus
+    #: How it was sent (``UPDATE``, ``cs``) or why not / the platform's error.
+    kind = Column(String(32), nullable=True)  # str | None
+    reason = Column(Text, nullable=True)  # str | None
+    #: Messages of this announcement already accepted by the platform (image, then text), so a
+    #: retry after a crash resumes instead of repeating the image.
+    parts_sent = Column(Integer, nullable=False, default=0, server_default=text("0"))  # int
+    #: Set just before a message is posted, cleared when the platform answers: still set when a
+    #: worker finds the recipient again means it died mid-request, and whether the platform got
+    #: the message is unknown — the recipient is then failed ("interrupted"), never sent twice.
+    sending_since = Column(UTCDateTime, nullable=True)  # datetime | None
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+    sent_at = Column(UTCDateTime, nullable=True)  # datetime | None
+
+
+class AnnouncementEvent(Base):
+    """The audit trail of an announcement: written, submitted, approved, rejected, cancelled,
+    started, finished — who and when. Append-only, like ``case_events``."""
+
+    __tablename__ = "announcement_events"
+    __table_args__ = (Index("ix_announcement_events_announcement", "announcement_id", "id"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    announcement_id = Column(
+        Integer, ForeignKey("announcements.id"), nullable=False
+    )  # int
+    staff_id = Column(Integer, ForeignKey("staff.id"), nullable=True)  # int | None (None: system)
+    action = Column(String(32), nullable=False)  # str
+    detail = Column(JSONText, nullable=True)  # JSON-able | None
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+@event.listens_for(AnnouncementEvent, "before_update")
+@event.listens_for(AnnouncementEvent, "before_delete")
+def _announcement_events_are_append_only(mapper: Any, connection: Any, target: Any) -> None:
+    raise ValueError("announcement_events is append-only: add a new event instead")
+
+
+class RateBucket(Base):
+    """A send-rate limit shared by every worker process (GCRA): ``next_at`` is the earliest time
+    the next message to this platform may leave; each sender reserves a slot by moving it on."""
+
+    __tablename__ = "rate_buckets"
+
+    name = Column(String(32), primary_key=True)  # str: facebook | zalo
+    next_at = Column(Float, nullable=False)  # float: Unix time (seconds)

@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from bot.db.models import Case, CaseKind, Outbox, OutboxKind, OutboxStatus
 from bot.db.types import ensure_aware, utcnow
 
-__all__ = ["enqueue", "queue_citizen_message", "staff_notice"]
+__all__ = ["enqueue", "enqueue_many", "queue_citizen_message", "staff_notice"]
 
 
 def enqueue(
@@ -49,6 +50,39 @@ def enqueue(
     session.add(row)
     session.flush()
     return row
+
+
+def enqueue_many(
+    session: Session,
+    kind: str,
+    rows: list[tuple[str, dict[str, Any]]],
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Add many pending deliveries of one kind (``(target, payload)`` each) in one statement, for
+    an announcement's thousands of recipients; returns how many. Same rules as :func:`enqueue`."""
+    if kind not in OutboxKind.ALL:
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    if not rows:
+        return 0
+    now = ensure_aware(now, "now") if now is not None else utcnow()
+    session.execute(
+        insert(Outbox),
+        [
+            {
+                "kind": kind,
+                "case_id": None,
+                "target": target,
+                "payload": payload,
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for target, payload in rows
+        ],
+    )
+    return len(rows)
 
 
 def staff_notice(

@@ -12,7 +12,11 @@ They speak the documented formats:
   header ``secret_key``) answers ``{"access_token", "refresh_token", "expires_in": "90000"}`` and
   rotates the pair (a refresh token works once) or ``{"error": -14014, "error_name": …}``.
 
-Everything received is kept (``sent``, ``refreshes``) so tests assert on what left the assistant.
+Everything received is kept (``sent``, ``refreshes``) so tests assert on what left the assistant;
+each call's arrival time is kept too, so :func:`max_per_second` says the most requests the fake
+received in any one second (the announcement bench checks the configured rate against it). Users in
+``blocked`` get the documented "blocked" answer: Graph error 551 / subcode 1545041 ("This person
+isn't available right now"), Zalo -213 (not a follower of the OA).
 :class:`ThreadedFakes` runs both in a thread of their own for tests that drive a real Rasa server
 from synchronous code, and for ``bench/webhook_ack.py``.
 """
@@ -36,6 +40,25 @@ WINDOW_ERROR_FB = {
     "error_subcode": 2018278,
     "fbtrace_id": "Fake",
 }
+
+
+BLOCKED_ERROR_FB = {
+    "message": "(#551) This person isn't available right now.",
+    "type": "OAuthException",
+    "code": 551,
+    "error_subcode": 1545041,
+    "fbtrace_id": "Fake",
+}
+BLOCKED_CODE_ZALO = -213
+
+
+def max_per_second(calls: list[dict[str, Any]]) -> int:
+    """The most calls that arrived within one calendar second."""
+    counts: dict[int, int] = {}
+    for call in calls:
+        second = int(call["at"])
+        counts[second] = counts.get(second, 0) + 1
+    return max(counts.values(), default=0)
 
 
 @dataclass
@@ -67,6 +90,8 @@ class FakeGraph:
     window_closed: set[str] = field(default_factory=set)
     #: (HTTP status, error object) answers for the next calls, in order.
     fail_next: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    #: PSIDs who blocked the page: error 551.
+    blocked: set[str] = field(default_factory=set)
     url: str = ""
     _server: _Server = field(default_factory=_Server)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -89,6 +114,9 @@ class FakeGraph:
             call["refused"] = error
             return web.json_response({"error": error}, status=status)
         recipient = str(body.get("recipient", {}).get("id"))
+        if recipient in self.blocked:
+            call["refused"] = BLOCKED_ERROR_FB
+            return web.json_response({"error": BLOCKED_ERROR_FB}, status=400)
         if recipient in self.window_closed:
             call["refused"] = WINDOW_ERROR_FB
             return web.json_response({"error": WINDOW_ERROR_FB}, status=400)
@@ -126,6 +154,8 @@ class FakeZalo:
     window_closed: dict[str, int] = field(default_factory=dict)
     #: Error codes answered to the next calls, in order.
     fail_next: list[int] = field(default_factory=list)
+    #: Users who are not (or no longer) followers: error -213.
+    blocked: set[str] = field(default_factory=set)
     url: str = ""
     _server: _Server = field(default_factory=_Server)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -146,6 +176,8 @@ class FakeZalo:
             answer: dict[str, Any] = {"error": -216, "message": "Access token is invalid"}
         elif self.fail_next:
             answer = {"error": self.fail_next.pop(0), "message": "fake failure"}
+        elif user in self.blocked:
+            answer = {"error": BLOCKED_CODE_ZALO, "message": "User has not followed the OA"}
         elif user in self.window_closed:
             answer = {"error": self.window_closed[user],
                       "message": "User has not interacted with the OA in the allowed time"}
@@ -212,6 +244,26 @@ class ThreadedFakes:
         self._thread.join(timeout=10)
 
 
+def _calls(fakes: ThreadedFakes) -> dict[str, Any]:
+    """Every call by platform: (user, arrival time, accepted, refusal code), and the busiest
+    second."""
+    graph = list(fakes.graph.sent)
+    zalo = list(fakes.zalo.sent)
+    return {
+        "facebook": {
+            "max_per_second": max_per_second(graph),
+            "calls": [(str(c["body"].get("recipient", {}).get("id")), c["at"], "refused" not in c,
+                       (c.get("refused") or {}).get("code")) for c in graph],
+        },
+        "zalo": {
+            "max_per_second": max_per_second(zalo),
+            "calls": [(str(c["body"].get("recipient", {}).get("user_id")), c["at"],
+                       c.get("answer", {}).get("error") == 0, c.get("answer", {}).get("error"))
+                      for c in zalo],
+        },
+    }
+
+
 def _serve(connection: Any, graph_kwargs: dict[str, Any], zalo_kwargs: dict[str, Any]) -> None:
     fakes = ThreadedFakes(FakeGraph(**graph_kwargs), FakeZalo(**zalo_kwargs)).start()
     connection.send({"graph": fakes.graph.url, "zalo": fakes.zalo.url,
@@ -229,6 +281,8 @@ def _serve(connection: Any, graph_kwargs: dict[str, Any], zalo_kwargs: dict[str,
                     user = str(call["body"].get("recipient", {}).get("user_id"))
                     counts["zalo"][user] = counts["zalo"].get(user, 0) + 1
             connection.send(counts)
+        elif request == "calls":
+            connection.send(_calls(fakes))
         else:
             fakes.stop()
             connection.send("stopped")
@@ -256,6 +310,11 @@ class FakesProcess:
 
     def delivered(self) -> dict[str, dict[str, int]]:
         self._connection.send("delivered")
+        return dict(self._connection.recv())
+
+    def calls(self) -> dict[str, Any]:
+        """Every call the fakes received, by platform (see ``_calls``)."""
+        self._connection.send("calls")
         return dict(self._connection.recv())
 
     def stop(self) -> None:

@@ -7,7 +7,7 @@ routes. Other parts of the staff service (the outbox worker, Telegram) may reuse
 ``app[bot.staff.context.ENGINE]`` once the app has started.
 
 The console is one module per group of pages (``login``, ``case_queue``, ``case_page``,
-``case_actions``, ``overview``, ``admin``, ``quarantine``), each with its own ``setup_routes``;
+``case_actions``, ``overview``, ``admin``, ``quarantine``, ``announcements``), each with its own ``setup_routes``;
 :func:`setup` is the one list of them.
 """
 
@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.staff import (
     admin,
+    announcements,
     api,
     case_actions,
     case_page,
@@ -41,4 +42,5 @@ def setup(app: web.Application) -> None:
     overview.setup_routes(app)
     admin.setup_routes(app)
     quarantine.setup_routes(app)
+    announcements.setup_routes(app)
     api.setup_routes(app)

@@ -195,6 +195,9 @@ button.link{background:none;border:none;padding:0;cursor:pointer}
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:0}
 dl.meta dt{font-weight:600}dl.meta dd{margin:0}
 .login{max-width:380px;margin:3rem auto}
+.bubble{border-radius:12px;padding:.45rem .7rem;margin:.3rem 0;max-width:95%;background:#e9eef4}
+.bubble.image{font-size:.85em;color:#5b6875;overflow-wrap:anywhere}
+#preview-facebook .bubble.content{background:#e4efff}#preview-zalo .bubble.content{background:#e6f4ff}
 .login input{width:100%}
 """
 

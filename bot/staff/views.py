@@ -43,6 +43,7 @@ def nav(ctx: StaffContext) -> h.Markup:
         h.fmt('<a href="/staff/cases?mine=1&amp;status=open">Việc của tôi</a>'),
         h.fmt('<a href="/staff/overview">Tổng quan</a>'),
         h.fmt('<a href="/staff/quarantine">Tin bị chặn</a>'),
+        h.fmt('<a href="/staff/announcements">Thông báo</a>'),
     ]
     if ctx.role in ADMIN_ROLES:
         links.append(h.fmt('<a href="/staff/accounts">Tài khoản cán bộ</a>'))

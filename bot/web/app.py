@@ -20,6 +20,7 @@ from aiohttp import web
 from bot import staff
 from bot.delivery.citizens import RasaCitizenSender
 from bot.delivery.senders import DeliveryResult, OutboxRow
+from bot.notify.announcements import announcement_worker_context
 from bot.notify.web import outbox_worker_context, telegram_routes
 from bot.observability import web_ops as observability
 from bot.settings import Settings, get_settings
@@ -90,6 +91,10 @@ def create_app(settings: Settings | None = None, *, role: str | None = None) -> 
             engine=lambda a: a[staff.ENGINE], citizen_sender=_AppCitizenSender(app),
             on_result=observability.delivery_observer(app),
         )
+    )
+    # Announcements to subscribers (issue 16): due ones started, their rows delivered.
+    app.cleanup_ctx.append(
+        announcement_worker_context(engine=lambda a: a[staff.ENGINE], http=lambda a: a[HTTP])
     )
     app.cleanup_ctx.append(handoff_monitor)
     return app

@@ -29,10 +29,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, literal, select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import SUBSCRIPTION_TOPICS, Subscription, SubscriptionEvent
+from bot.db.models import (
+    SUBSCRIPTION_TOPICS,
+    AnnouncementRecipient,
+    Outbox,
+    OutboxKind,
+    Subscription,
+    SubscriptionEvent,
+)
 from bot.db.types import ensure_aware, utcnow
 from bot.knowledge.content import unit_tree
 from bot.knowledge.replies import replies, reply_text
@@ -192,7 +199,27 @@ def withdraw(
 
 def erase_subscriptions(session: Session, channel: str, sender_id: str) -> int:
     """Erasure ("xóa dữ liệu của tôi"): delete the citizen's subscription and its consent
-    record; the number of subscriptions deleted (0 or 1)."""
+    record; the number of subscriptions deleted (0 or 1).
+
+    The announcements already addressed to them keep their row, so each announcement's report
+    still adds up, but the row (and its outbox message) no longer says who it was: the sender id
+    becomes ``erased-<row id>``. A message still waiting finds no subscription and is not sent.
+    """
+    session.execute(
+        update(AnnouncementRecipient)
+        .where(
+            AnnouncementRecipient.channel == channel,
+            AnnouncementRecipient.sender_id == sender_id,
+        )
+        .values(sender_id=literal("erased-") + cast(AnnouncementRecipient.id, String))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Outbox)
+        .where(Outbox.kind == OutboxKind.ANNOUNCEMENT, Outbox.target == f"{channel}:{sender_id}")
+        .values(target=f"{channel}:erased")
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         delete(SubscriptionEvent).where(
             SubscriptionEvent.channel == channel, SubscriptionEvent.sender_id == sender_id

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from bot.announcements import delivery
 from bot.announcements import service as ann
+from bot.announcements import subscriptions
 from bot.announcements.report import report, report_csv
 from bot.announcements.rules import load_rules
 from bot.db.engine import session_scope
@@ -401,3 +402,31 @@ async def test_the_monthly_quota_is_never_exceeded(
     outcomes = sorted(_statuses(engine, aid).values())
     assert outcomes == [("not_allowed", "monthly_quota_used"), ("sent", None), ("sent", None)]
     assert len([c for c in zalo.sent if c["answer"]["error"] == 0]) == 2
+
+
+async def test_erasure_before_delivery_sends_nothing_and_forgets_the_id(
+    engine: Engine, people: dict[str, int], fakes: tuple[FakeGraph, FakeZalo]
+) -> None:
+    """"xóa dữ liệu của tôi" between approval and delivery: the citizen receives nothing, and
+    neither the recipient row nor the outbox message still names them; the report adds up."""
+    graph, zalo = fakes
+    _subscribe(engine, "zalo", "za-stays")
+    _subscribe(engine, "zalo", "za-erases")
+    aid = _draft(engine, people["hoa"])
+    _do(engine, "approve", aid, people["binh"])
+    day = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    with session_scope(engine) as session:
+        assert delivery.start_due(session, now=day) == [(aid, 2)]
+    with session_scope(engine) as session:
+        assert subscriptions.erase_subscriptions(session, "zalo", "za-erases") == 1
+    await _pass(engine, graph, zalo, now=day)
+
+    assert len(zalo.to("za-stays")) == 1 and zalo.to("za-erases") == []
+    statuses = _statuses(engine, aid)
+    assert statuses.pop("zalo:za-stays") == ("sent", None)
+    [(key, (status, _reason))] = statuses.items()
+    assert key.startswith("zalo:erased-") and status == "unsubscribed"
+    with session_scope(engine) as session:
+        targets = session.execute(select(Outbox.target)).scalars().all()
+        assert not any("za-erases" in t for t in targets)
+        assert report(session, aid).targeted == 2

@@ -270,8 +270,14 @@ def check(path: Path, env: dict[str, str] | None = None) -> None:
 
 
 def command(config: Path, env: dict[str, str] | None = None) -> list[str]:
-    """Foreground (``-db``), so the supervisor owns the process and reads its log."""
-    return [binary(env), "-db", "-f", str(config)]
+    """Foreground (``-db``), so the supervisor owns the process and reads its log. Built even
+    when haproxy is missing (the layout can be inspected); :func:`write_config` is what says
+    it is missing, before anything starts."""
+    try:
+        executable = binary(env)
+    except HAProxyMissing:
+        executable = DEFAULT_BINARY
+    return [executable, "-db", "-f", str(config)]
 
 
 def server_states(stats_url: str, timeout: float = 2.0) -> dict[tuple[str, str], str]:

@@ -168,11 +168,6 @@ def web_service(
     )
 
 
-def _loopback(host: str) -> str:
-    """Where this machine reaches a server that listens on ``host``."""
-    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
-
-
 def haproxy(config: Path, stats_port: int, *, log: Path | None = None,
             env: dict[str, str] | None = None) -> Proc:
     """HAProxy in the foreground with ``config`` (:mod:`tools.haproxy` writes and checks it);

@@ -190,8 +190,12 @@ def render(layout: Layout) -> str:
         "defaults",
         "    mode http",
         "    log global",
-        "    option httplog",
+        # Only what went wrong (errors, timeouts, retries, 5xx), and never a query string:
+        # Rasa's API takes its token as ?token=, which must not reach a log file.
         "    option dontlognull",
+        "    option dontlog-normal",
+        "    log-format \"%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc "
+        "%ac/%fc/%bc/%sc/%rc %sq/%bq %HM %HP\"",
         "    option forwardfor",
         f"    timeout connect {layout.connect_timeout_ms}ms",
         f"    timeout client {layout.server_timeout_s}s",

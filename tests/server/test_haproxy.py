@@ -31,7 +31,6 @@ from tools import haproxy
 from tools.procs import Proc, free_port, wait_ready
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def _haproxy_installed() -> None:
     try:
@@ -495,3 +494,17 @@ def test_the_profile_configuration_is_valid_and_says_what_it_must(tmp_path: Path
         bad = tmp_path / "bad.cfg"
         bad.write_text(text.replace("balance roundrobin", "balance nonsense"))
         haproxy.check(bad)
+
+
+async def test_haproxy_logs_what_went_wrong_without_query_strings(start: Any,
+                                                                  tmp_path: Path) -> None:
+    """Rasa's API takes its token as ``?token=``: HAProxy's log (errors only) has the path,
+    never the query string."""
+    running = await start([haproxy.Server("rasa-x", free_port())], wait_up=False)
+    async with _session() as session:
+        async with session.get(f"{running.api}/conversations/u1/tracker?token=s3cr3t-t0ken"):
+            pass
+    await asyncio.sleep(0.3)  # HAProxy writes its log line when the request ends
+    log = (tmp_path / "haproxy.log").read_text()
+    assert "/conversations/u1/tracker" in log
+    assert "s3cr3t-t0ken" not in log

@@ -30,6 +30,11 @@ the 5xx conditions are deliberately not used: a replica that took the request an
 already have run the turn (a case filed, a message sent), so the client gets ``502``/``504``
 rather than a second turn.
 
+Connections: ``option http-server-close`` opens a new connection to the server for every
+request, so HAProxy never writes a request into an idle connection the server is just closing
+(Sanic closes them after 5 s): that race ends in an empty response, which must not be retried,
+and the client would get a 502 for a message nobody processed.
+
 Bodies pass untouched: no compression, no rewriting, and ``option http-buffer-request`` only
 waits for the whole body (the hash needs the sender) before forwarding it byte for byte, so the
 channels' signatures (``X-Hub-Signature-256``, ``X-ZEvent-Signature``) still verify.
@@ -201,7 +206,12 @@ def render(layout: Layout) -> str:
         f"    timeout client {layout.server_timeout_s}s",
         f"    timeout server {layout.server_timeout_s}s",
         "    timeout http-request 30s",
-        "    timeout http-keep-alive 5s",
+        # Server side: a new connection per request (loopback: microseconds), so a request is
+        # never written into an idle connection Sanic (5 s keep-alive) is closing, which would
+        # end as an empty response that must not be retried. Client side: idle connections are
+        # kept longer than our clients keep theirs (aiohttp: 15 s), so the client closes first.
+        "    option http-server-close",
+        "    timeout http-keep-alive 75s",
         f"    timeout check {layout.check_timeout_ms}ms",
         "    # Only a request that could not be delivered is sent again (module docstring).",
         "    retries 2",

@@ -47,6 +47,8 @@ class Seen:
     raw_path: str
     headers: dict[str, list[str]]
     body: bytes
+    #: The port HAProxy's connection came from (one per connection).
+    peer_port: int = 0
 
 
 @dataclass
@@ -64,7 +66,9 @@ class Fake:
             headers: dict[str, list[str]] = {}
             for key, value in request.headers.items():
                 headers.setdefault(key.lower(), []).append(value)
-            seen = Seen(request.method, request.raw_path, headers, await request.read())
+            peer = request.transport.get_extra_info("peername") if request.transport else None
+            seen = Seen(request.method, request.raw_path, headers, await request.read(),
+                        int(peer[1]) if peer else 0)
             self.seen.append(seen)
             return seen
 
@@ -376,6 +380,23 @@ async def test_signed_webhook_body_and_signature_headers_pass_byte_exact(
     # service reads every X-Forwarded-For value in order (bot.web.client_address).
     assert seen.headers["x-forwarded-for"] == ["203.0.113.7", "127.0.0.1"]
     assert not {"accept", "accept-encoding", "user-agent"} & set(seen.headers)
+
+
+async def test_every_request_reaches_the_server_on_a_new_connection(
+    fakes: list[Fake], start: Any
+) -> None:
+    """Never a request written into an idle connection the server may be closing (Sanic closes
+    them after 5 s; that race ends in an empty response HAProxy must not retry): the client
+    keeps its connection, HAProxy opens one per request to the server."""
+    a = fakes[0]
+    running = await start([a.as_server])
+    a.seen.clear()
+    async with _session() as session:  # one kept-alive client connection
+        for _ in range(4):
+            async with session.get(f"{running.api}/status") as reply:
+                assert reply.status == 200
+                await reply.read()
+    assert len({seen.peer_port for seen in a.seen}) == 4
 
 
 async def test_query_strings_and_encoded_paths_are_kept(fakes: list[Fake], start: Any) -> None:

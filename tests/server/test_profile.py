@@ -120,6 +120,9 @@ def test_every_piece_answers(profile: Profile) -> None:
     assert {name: states[("rasa", name)] for name in ("rasa-1", "rasa-2")} == {
         "rasa-1": "UP", "rasa-2": "UP"}
     assert states[("web", "web")] == "UP"
+    # ./mttq promote finds every replica of the running profile here.
+    pool = json.loads(profile.pool_file.read_text())
+    assert pool["rasa"] == profile.replica_urls and pool["pid"] == os.getpid()
     # The chat page of the staff service (behind HAProxy) reaches Rasa through HAProxy.
     sender = str(uuid.uuid4())
     replies = _post(f"{profile.web_url}/chat/api/message", {"sender": sender, "message": "xin chao"})
@@ -172,3 +175,4 @@ def test_a_petition_survives_losing_its_replica(profile: Profile, database: str)
 def test_stop_stops_everything(profile: Profile) -> None:
     profile.stop()
     assert not any(profile.alive(name) for name in profile.names)
+    assert not profile.pool_file.exists()  # a stopped profile is no pool to promote to

@@ -43,7 +43,8 @@ believes that header only from a trusted proxy (``TRUSTED_PROXIES``, default thi
 HAProxy), so its login lockout counts the real client, not HAProxy.
 
 When every server of a pool fails its checks (a burst can make replicas answer ``/ready`` late
-although they still serve), HAProxy falls back to unchecked ``backup`` copies of the same
+although they still serve; Rasa's ``/ready`` also fails while Redis is away, when the replicas
+wait for it or fall back to PostgreSQL locks rather than refuse), HAProxy falls back to unchecked ``backup`` copies of the same
 servers (``option allbackups``) instead of answering ``503`` to everyone: a dead one refuses the
 connection and the request moves on.
 """

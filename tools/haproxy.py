@@ -144,8 +144,10 @@ class Layout:
 
 
 def _server_lines(servers: tuple[Server, ...], layout: Layout) -> list[str]:
-    check = (f"check inter {layout.check_inter_ms} fall {layout.fall} rise 1 "
-             "observe layer4 error-limit 1 on-error mark-down")
+    check = (
+        f"check inter {layout.check_inter_ms} fall {layout.fall} rise 1 "
+        "observe layer4 error-limit 1 on-error mark-down"
+    )
     lines = [f"    server {s.name} {s.host}:{s.port} {check}" for s in servers]
     # Fail open (module docstring): the same servers, unchecked, only when all of the above
     # are out.
@@ -200,8 +202,8 @@ def render(layout: Layout) -> str:
         # Rasa's API takes its token as ?token=, which must not reach a log file.
         "    option dontlognull",
         "    option dontlog-normal",
-        "    log-format \"%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc "
-        "%ac/%fc/%bc/%sc/%rc %sq/%bq %HM %HP\"",
+        '    log-format "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc '
+        '%ac/%fc/%bc/%sc/%rc %sq/%bq %HM %HP"',
         "    option forwardfor",
         f"    timeout connect {layout.connect_timeout_ms}ms",
         f"    timeout client {layout.server_timeout_s}s",
@@ -219,9 +221,11 @@ def render(layout: Layout) -> str:
         "    retry-on conn-failure",
         "    option redispatch 1",
         # HAProxy's own answers in JSON, like every other service of ours.
-        *(f"    http-error status {code} content-type application/json "
-          f"string '{{\"error\":\"{name}\"}}'"
-          for code, name in ((502, "bad_gateway"), (503, "no_server"), (504, "gateway_timeout"))),
+        *(
+            f"    http-error status {code} content-type application/json "
+            f'string \'{{"error":"{name}"}}\''
+            for code, name in ((502, "bad_gateway"), (503, "no_server"), (504, "gateway_timeout"))
+        ),
         "",
     ]
     reject_absolute = (
@@ -229,24 +233,40 @@ def render(layout: Layout) -> str:
         # fetch another site: this is a reverse proxy.
         "    http-request deny deny_status 400 unless { url_beg / }"
     )
-    not_found = ("    http-request return status 404 content-type application/json "
-                 "string '{\"error\":\"not_found\"}'")
+    not_found = (
+        "    http-request return status 404 content-type application/json "
+        'string \'{"error":"not_found"}\''
+    )
     if layout.public is not None:
         out += ["frontend public", f"    bind {layout.public.bind()}", reject_absolute]
         if layout.public_paths:
             paths = " ".join(layout.public_paths)
-            out += [f"    acl channel_webhook path {paths}",
-                    f"{not_found} unless channel_webhook"]
+            out += [f"    acl channel_webhook path {paths}", f"{not_found} unless channel_webhook"]
         out += ["    default_backend rasa", ""]
     if layout.rasa_api is not None:
-        out += ["frontend rasa-api", f"    bind {layout.rasa_api.bind()}", reject_absolute,
-                "    default_backend rasa", ""]
+        out += [
+            "frontend rasa-api",
+            f"    bind {layout.rasa_api.bind()}",
+            reject_absolute,
+            "    default_backend rasa",
+            "",
+        ]
     if layout.actions_front is not None and layout.actions:
-        out += ["frontend actions", f"    bind {layout.actions_front.bind()}", reject_absolute,
-                "    default_backend actions", ""]
+        out += [
+            "frontend actions",
+            f"    bind {layout.actions_front.bind()}",
+            reject_absolute,
+            "    default_backend actions",
+            "",
+        ]
     if layout.staff is not None and layout.web is not None:
-        out += ["frontend staff", f"    bind {layout.staff.bind()}", reject_absolute,
-                "    default_backend web", ""]
+        out += [
+            "frontend staff",
+            f"    bind {layout.staff.bind()}",
+            reject_absolute,
+            "    default_backend web",
+            "",
+        ]
     out += [
         "frontend stats",
         f"    bind {layout.stats.bind()}",
@@ -276,8 +296,9 @@ def write_config(layout: Layout, directory: Path, env: dict[str, str] | None = N
 
 def check(path: Path, env: dict[str, str] | None = None) -> None:
     """``haproxy -c -f path``; ValueError with HAProxy's own words when it refuses."""
-    result = subprocess.run([binary(env), "-c", "-q", "-f", str(path)], capture_output=True,
-                            text=True, timeout=30)
+    result = subprocess.run(
+        [binary(env), "-c", "-q", "-f", str(path)], capture_output=True, text=True, timeout=30
+    )
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines()
         problems = [line for line in lines if "ALERT" in line] or lines
@@ -311,8 +332,13 @@ def server_states(stats_url: str, timeout: float = 2.0) -> dict[tuple[str, str],
     }
 
 
-def wait_up(stats_url: str, backend: str, servers: list[str], timeout: float = 30.0,
-            alive: Callable[[], bool] | None = None) -> None:
+def wait_up(
+    stats_url: str,
+    backend: str,
+    servers: list[str],
+    timeout: float = 30.0,
+    alive: Callable[[], bool] | None = None,
+) -> None:
     """Until HAProxy reports every one of ``servers`` of ``backend`` UP (its checks passed)."""
     deadline = time.monotonic() + timeout
     while True:

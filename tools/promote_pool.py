@@ -87,13 +87,16 @@ def check_answers(rasa_url: str, model_path: Path, timeout: float = STATUS_TIMEO
     """The replica reports ``model_path`` as loaded and parses a message with it."""
     loaded = current_model(rasa_url, timeout=timeout)
     if loaded != model_path.name:
-        raise PromoteError(f"Rasa at {rasa_url} reports {loaded or 'no model'}, "
-                           f"not {model_path.name}")
+        raise PromoteError(
+            f"Rasa at {rasa_url} reports {loaded or 'no model'}, not {model_path.name}"
+        )
     code, payload = _request("POST", rasa_url, "/model/parse", {"text": CHECK_TEXT}, timeout)
     intent = payload.get("intent") if isinstance(payload, dict) else None
     if code != 200 or not isinstance(intent, dict) or not intent.get("name"):
-        raise PromoteError(f"Rasa at {rasa_url} loaded {model_path.name} but does not answer "
-                           f"with it (parse: HTTP {code}: {_rasa_message(payload)})")
+        raise PromoteError(
+            f"Rasa at {rasa_url} loaded {model_path.name} but does not answer "
+            f"with it (parse: HTTP {code}: {_rasa_message(payload)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -163,13 +166,20 @@ def promote_all(
 
 def _record_promote(history_path: Path, url: str, previous: str, path: Path) -> None:
     history = _read_history(history_path)
-    history["entries"].append({
-        "action": "promote", "at": _now(), "rasa_url": url.rstrip("/"),
-        "previous": {"model_file": previous, "model_id": "",
-                     "path": _locate(previous, history, near=path.parent)},
-        "promoted": {"model_file": path.name, "model_id": "", "path": str(path)},
-        "rolled_back_at": None,
-    })
+    history["entries"].append(
+        {
+            "action": "promote",
+            "at": _now(),
+            "rasa_url": url.rstrip("/"),
+            "previous": {
+                "model_file": previous,
+                "model_id": "",
+                "path": _locate(previous, history, near=path.parent),
+            },
+            "promoted": {"model_file": path.name, "model_id": "", "path": str(path)},
+            "rolled_back_at": None,
+        }
+    )
     _write_history(history_path, history)
 
 
@@ -190,8 +200,13 @@ def _roll_back(moved: list[str], history_path: Path, timeout: float) -> str:
     return text.strip()
 
 
-def rollback_all(rasa_urls: list[str], *, force: bool = False, history_path: Path | None = None,
-                 timeout: float = LOAD_TIMEOUT) -> list[PromoteResult]:
+def rollback_all(
+    rasa_urls: list[str],
+    *,
+    force: bool = False,
+    history_path: Path | None = None,
+    timeout: float = LOAD_TIMEOUT,
+) -> list[PromoteResult]:
     """Roll back every replica (last first), each to the model it had before its last promote."""
     results = []
     for url in reversed(rasa_urls):
@@ -229,19 +244,31 @@ def main(argv: list[str] | None = None) -> int:
         prog="./mttq promote",
         description="Load a trained model into every running Rasa replica, or roll it back.",
     )
-    parser.add_argument("--rasa-url", action="append", default=None,
-                        help="a Rasa replica; repeat for each (default: the replicas of the "
-                             "running ./mttq prod, else RASA_URL, http://127.0.0.1:5005)")
+    parser.add_argument(
+        "--rasa-url",
+        action="append",
+        default=None,
+        help="a Rasa replica; repeat for each (default: the replicas of the "
+        "running ./mttq prod, else RASA_URL, http://127.0.0.1:5005)",
+    )
     sub = parser.add_subparsers(dest="step", required=True)
     p = sub.add_parser("promote", help="load MODEL (default: the newest in models/)")
     p.add_argument("model", nargs="?", type=Path)
-    p.add_argument("--check", action="store_true",
-                   help="refuse a model that fails the held-out evaluation")
-    p.add_argument("--threshold", type=float, default=0.90,
-                   help="intent macro-F1 the model must reach with --check (default 0.90)")
+    p.add_argument(
+        "--check", action="store_true", help="refuse a model that fails the held-out evaluation"
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.90,
+        help="intent macro-F1 the model must reach with --check (default 0.90)",
+    )
     p = sub.add_parser("rollback", help="put back the model live before the last promote")
-    p.add_argument("--force", action="store_true",
-                   help="roll back even if a replica no longer runs the promoted model")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="roll back even if a replica no longer runs the promoted model",
+    )
     sub.add_parser("status", help="each replica's model and the recent promotes")
     # Options may come after the step too (./mttq promote status --rasa-url ...).
     for step_parser in sub.choices.values():
@@ -255,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cli_status(urls)
         if args.step == "rollback":
             for result in rollback_all(urls, force=args.force):
-                print(f"Rolled back {result.rasa_url}: {result.previous} -> {result.current} "
-                      f"({result.seconds:.1f} s).")
+                print(
+                    f"Rolled back {result.rasa_url}: {result.previous} -> {result.current} "
+                    f"({result.seconds:.1f} s)."
+                )
             return 0
         model_path = args.model
         if model_path is None:
@@ -270,16 +299,23 @@ def main(argv: list[str] | None = None) -> int:
             if result.action == "unchanged":
                 print(f"  {result.rasa_url}: {result.current} already live.", flush=True)
             else:
-                print(f"  {result.rasa_url}: {result.current} loaded in {result.seconds:.1f} s "
-                      f"(was {result.previous or 'no model'}), answers.", flush=True)
+                print(
+                    f"  {result.rasa_url}: {result.current} loaded in {result.seconds:.1f} s "
+                    f"(was {result.previous or 'no model'}), answers.",
+                    flush=True,
+                )
 
-        print(f"Promoting {Path(model_path).name} to {len(urls)} replica(s), one at a time:",
-              flush=True)
-        pool = promote_all(urls, model_path, check=args.check, threshold=args.threshold,
-                           progress=report)
+        print(
+            f"Promoting {Path(model_path).name} to {len(urls)} replica(s), one at a time:",
+            flush=True,
+        )
+        pool = promote_all(
+            urls, model_path, check=args.check, threshold=args.threshold, progress=report
+        )
         if pool.changed:
-            print(f"Every replica runs {pool.results[0].current}. "
-                  "Undo with ./mttq promote rollback.")
+            print(
+                f"Every replica runs {pool.results[0].current}. Undo with ./mttq promote rollback."
+            )
         else:
             print(f"{pool.results[0].current} was already live everywhere; nothing to do.")
         return 0
@@ -300,25 +336,31 @@ def _cli_status(rasa_urls: list[str]) -> int:
             continue
         if status:
             models.add(status.get("model_file"))
-            print(f"{url}: runs {status.get('model_file')} "
-                  f"(model id {_model_id(status) or 'unknown'}).")
+            print(
+                f"{url}: runs {status.get('model_file')} "
+                f"(model id {_model_id(status) or 'unknown'})."
+            )
         else:
             models.add("")
             print(f"{url}: runs without a model loaded.")
-        entries = [e for e in history["entries"]
-                   if _same_server(str(e.get("rasa_url", "")), url)]
+        entries = [e for e in history["entries"] if _same_server(str(e.get("rasa_url", "")), url)]
         for e in entries[-5:]:
             if e.get("action") == "promote":
                 undone = f", rolled back {e['rolled_back_at']}" if e.get("rolled_back_at") else ""
-                print(f"  {e['at']}  promote  {e['previous']['model_file'] or '-'} -> "
-                      f"{e['promoted']['model_file']}{undone}")
+                print(
+                    f"  {e['at']}  promote  {e['previous']['model_file'] or '-'} -> "
+                    f"{e['promoted']['model_file']}{undone}"
+                )
             else:
                 print(f"  {e['at']}  rollback {e.get('from') or '-'} -> {e.get('to')}")
     if None in models:
         return 1  # a replica did not answer: said above, and the exit status says it too
     if len(rasa_urls) > 1:
-        print("All replicas run the same model." if len(models) == 1
-              else "warning: the replicas do not all run the same model.")
+        print(
+            "All replicas run the same model."
+            if len(models) == 1
+            else "warning: the replicas do not all run the same model."
+        )
     return 0
 
 

@@ -67,8 +67,13 @@ class Fake:
             for key, value in request.headers.items():
                 headers.setdefault(key.lower(), []).append(value)
             peer = request.transport.get_extra_info("peername") if request.transport else None
-            seen = Seen(request.method, request.raw_path, headers, await request.read(),
-                        int(peer[1]) if peer else 0)
+            seen = Seen(
+                request.method,
+                request.raw_path,
+                headers,
+                await request.read(),
+                int(peer[1]) if peer else 0,
+            )
             self.seen.append(seen)
             return seen
 
@@ -93,14 +98,15 @@ class Fake:
 
         async def encoded(request: web.Request) -> web.StreamResponse:
             await record(request)
-            response = web.StreamResponse(headers={"Content-Encoding": "gzip",
-                                                   "Content-Type": "application/json"})
+            response = web.StreamResponse(
+                headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}
+            )
             response.headers.add("Set-Cookie", "a=1; Path=/")
             response.headers.add("Set-Cookie", "b=2; Path=/")
             await response.prepare(request)
             data = gzip.compress(json.dumps({"upstream": self.name}).encode(), mtime=0)
             for i in range(0, len(data), 7):  # several chunks
-                await response.write(data[i:i + 7])
+                await response.write(data[i : i + 7])
             await response.write_eof()
             return response
 
@@ -160,11 +166,15 @@ class Running:
         return f"http://127.0.0.1:{self.layout.public.port}"
 
     def states(self) -> dict[str, str]:
-        return {name: state for (backend, name), state in
-                haproxy.server_states(self.stats).items() if backend == "rasa"}
+        return {
+            name: state
+            for (backend, name), state in haproxy.server_states(self.stats).items()
+            if backend == "rasa"
+        }
 
-    async def wait_for(self, predicate: Callable[[dict[str, str]], bool],
-                       timeout: float = 10) -> None:
+    async def wait_for(
+        self, predicate: Callable[[dict[str, str]], bool], timeout: float = 10
+    ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not predicate(await asyncio.to_thread(self.states)):
@@ -188,12 +198,16 @@ def start(tmp_path: Path) -> Any:
     checks (every 100 ms, out after 2 failures), waiting until every server is UP."""
     started: list[Proc] = []
 
-    async def run(servers: list[haproxy.Server], wait_up: bool = True,
-                  **overrides: Any) -> Running:
+    async def run(servers: list[haproxy.Server], wait_up: bool = True, **overrides: Any) -> Running:
         layout = haproxy.Layout(
-            rasa=tuple(servers), rasa_api=haproxy.Listen("127.0.0.1", free_port()),
-            stats=haproxy.Listen("127.0.0.1", free_port()), check_inter_ms=100, fall=2,
-            server_timeout_s=1, connect_timeout_ms=500, check_timeout_ms=500,
+            rasa=tuple(servers),
+            rasa_api=haproxy.Listen("127.0.0.1", free_port()),
+            stats=haproxy.Listen("127.0.0.1", free_port()),
+            check_inter_ms=100,
+            fall=2,
+            server_timeout_s=1,
+            connect_timeout_ms=500,
+            check_timeout_ms=500,
         )
         layout = replace(layout, **overrides)
         config = haproxy.write_config(layout, tmp_path / f"run-{len(started)}")
@@ -221,8 +235,9 @@ def _session() -> aiohttp.ClientSession:
 
 async def _rest(base: str, sender: str) -> dict[str, Any]:
     async with _session() as session:
-        async with session.post(f"{base}/webhooks/rest/webhook",
-                                json={"sender": sender, "message": "hi"}) as response:
+        async with session.post(
+            f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": "hi"}
+        ) as response:
             assert response.status == 200, await response.text()
             return dict(await response.json())
 
@@ -242,7 +257,9 @@ SENDERS = [f"citizen-{i}" for i in range(30)]
 # --------------------------------------------------------------------------- routing
 
 
-async def test_a_conversation_always_reaches_the_same_replica(fakes: list[Fake], start: Any) -> None:
+async def test_a_conversation_always_reaches_the_same_replica(
+    fakes: list[Fake], start: Any
+) -> None:
     running = await start([f.as_server for f in fakes])
     first = await _homes(running.api, SENDERS)
     assert await _homes(running.api, SENDERS) == first
@@ -268,8 +285,9 @@ async def test_requests_without_a_conversation_are_spread(fakes: list[Fake], sta
     assert set(names) == {"a", "b", "c"}
 
 
-async def test_losing_a_replica_moves_only_its_own_conversations(fakes: list[Fake],
-                                                                 start: Any) -> None:
+async def test_losing_a_replica_moves_only_its_own_conversations(
+    fakes: list[Fake], start: Any
+) -> None:
     a, b, c = fakes
     running = await start([f.as_server for f in fakes])
     before = await _homes(running.api, SENDERS)
@@ -308,8 +326,9 @@ async def test_a_request_that_reached_its_replica_is_never_sent_again(
     a.seen.clear()
     b.seen.clear()
     async with _session() as session:
-        async with session.post(f"{running.api}{path}",
-                                json={"sender": sender, "message": "once"}) as reply:
+        async with session.post(
+            f"{running.api}{path}", json={"sender": sender, "message": "once"}
+        ) as reply:
             assert reply.status == status
             assert reply.headers["Content-Type"].startswith("application/json")
     assert [s.raw_path for s in a.seen] == [path] and b.seen == []
@@ -319,8 +338,9 @@ async def test_no_reachable_replica_answers_json(start: Any) -> None:
     dead = [haproxy.Server("rasa-x", free_port()), haproxy.Server("rasa-y", free_port())]
     running = await start(dead, wait_up=False)
     async with _session() as session:
-        async with session.post(f"{running.api}/webhooks/rest/webhook",
-                                json={"sender": "x", "message": "hi"}) as reply:
+        async with session.post(
+            f"{running.api}/webhooks/rest/webhook", json={"sender": "x", "message": "hi"}
+        ) as reply:
             assert reply.status in (502, 503)
             assert reply.headers["Content-Type"].startswith("application/json")
         async with session.get(f"{running.stats}/health") as reply:
@@ -351,8 +371,10 @@ async def test_signed_webhook_body_and_signature_headers_pass_byte_exact(
     running = await start([a.as_server], public=haproxy.Listen("127.0.0.1", free_port()))
     secret = b"app-secret"
     # Odd spacing, escaped and raw Vietnamese: any re-serialisation would break the signature.
-    body = ('{"object":"page",  "entry":[{"messaging":[{"sender":{"id":"123"},'
-            '"message":{"mid":"m1","text":"Xin ch\\u00e0o  nhé"}}]}]}\n').encode()
+    body = (
+        '{"object":"page",  "entry":[{"messaging":[{"sender":{"id":"123"},'
+        '"message":{"mid":"m1","text":"Xin ch\\u00e0o  nhé"}}]}]}\n'
+    ).encode()
     signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
     zalo = "mac=" + hashlib.sha256(b"app" + body + b"1700000000" + b"oa-secret").hexdigest()
     a.seen.clear()
@@ -435,8 +457,9 @@ async def test_a_response_that_breaks_off_is_not_passed_on_as_complete(
 # --------------------------------------------------------------------------- public front
 
 
-async def test_the_public_front_forwards_only_the_channel_webhooks(fakes: list[Fake],
-                                                                   start: Any) -> None:
+async def test_the_public_front_forwards_only_the_channel_webhooks(
+    fakes: list[Fake], start: Any
+) -> None:
     a = fakes[0]
     running = await start([a.as_server], public=haproxy.Listen("127.0.0.1", free_port()))
     async with _session() as session:
@@ -445,28 +468,37 @@ async def test_the_public_front_forwards_only_the_channel_webhooks(fakes: list[F
                 assert reply.status == 200, path
                 assert (await reply.json())["path"] == f"{path}?x=1"
         before = len(a.seen)
-        for path in ("/conversations/u1/tracker?token=t", "/webhooks/rest/webhook",
-                     "/webhooks/facebook/webhook/../../conversations/u1/tracker",
-                     "/webhooks/facebook/webhook%2F..%2Fx", "//webhooks/facebook/webhook",
-                     "/webhooks/facebook/webhook/x", "/metrics", "/status", "/model"):
+        for path in (
+            "/conversations/u1/tracker?token=t",
+            "/webhooks/rest/webhook",
+            "/webhooks/facebook/webhook/../../conversations/u1/tracker",
+            "/webhooks/facebook/webhook%2F..%2Fx",
+            "//webhooks/facebook/webhook",
+            "/webhooks/facebook/webhook/x",
+            "/metrics",
+            "/status",
+            "/model",
+        ):
             for method in ("GET", "POST", "PUT"):
-                async with session.request(method, _raw(running.public, path),
-                                           data=b"{}") as reply:
+                async with session.request(method, _raw(running.public, path), data=b"{}") as reply:
                     assert reply.status == 404, (method, path)
     assert len(a.seen) == before  # nothing of it reached a replica
 
 
 @pytest.mark.parametrize("front", ["api", "public"])
-async def test_an_absolute_url_request_target_is_a_bad_request(fakes: list[Fake], start: Any,
-                                                               front: str) -> None:
+async def test_an_absolute_url_request_target_is_a_bad_request(
+    fakes: list[Fake], start: Any, front: str
+) -> None:
     """Issue 18, item 7: ``GET http://elsewhere/ HTTP/1.1`` is a 400, and nothing reaches a
     replica."""
     a = fakes[0]
     running = await start([a.as_server], public=haproxy.Listen("127.0.0.1", free_port()))
     port = running.layout.public.port if front == "public" else running.layout.rasa_api.port  # type: ignore[union-attr]
     before = len(a.seen)
-    for target in ("http://example.invalid/webhooks/facebook/webhook",
-                   f"http://127.0.0.1:{a.port}/conversations/u1/tracker"):
+    for target in (
+        "http://example.invalid/webhooks/facebook/webhook",
+        f"http://127.0.0.1:{a.port}/conversations/u1/tracker",
+    ):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
         await writer.drain()
@@ -498,7 +530,8 @@ def test_the_profile_configuration_is_valid_and_says_what_it_must(tmp_path: Path
         rasa=(haproxy.Server("rasa-1", 15011), haproxy.Server("rasa-2", 15012)),
         actions=(haproxy.Server("actions-1", 15021),),
         web=haproxy.Server("web", 15031),
-        public=haproxy.Listen("0.0.0.0", 15005), staff=haproxy.Listen("0.0.0.0", 18080),
+        public=haproxy.Listen("0.0.0.0", 15005),
+        staff=haproxy.Listen("0.0.0.0", 18080),
         rasa_api=haproxy.Listen("127.0.0.1", 15006),
         actions_front=haproxy.Listen("127.0.0.1", 15007),
         stats=haproxy.Listen("127.0.0.1", 15008),
@@ -517,8 +550,9 @@ def test_the_profile_configuration_is_valid_and_says_what_it_must(tmp_path: Path
         haproxy.check(bad)
 
 
-async def test_haproxy_logs_what_went_wrong_without_query_strings(start: Any,
-                                                                  tmp_path: Path) -> None:
+async def test_haproxy_logs_what_went_wrong_without_query_strings(
+    start: Any, tmp_path: Path
+) -> None:
     """Rasa's API takes its token as ``?token=``: HAProxy's log (errors only) has the path,
     never the query string."""
     running = await start([haproxy.Server("rasa-x", free_port())], wait_up=False)

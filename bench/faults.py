@@ -3,8 +3,8 @@
 Schedule (fractions of ``--duration``):
 
 ====  ===========================================================================
-25 %  SIGKILL ``rasa-2`` (the Rasa proxy must route around it); restarted at 45 %
-35 %  SIGKILL ``actions-1`` (the action proxy must route around it); restarted at 55 %
+25 %  SIGKILL ``rasa-2`` (HAProxy must route around it); restarted at 45 %
+35 %  SIGKILL ``actions-1`` (HAProxy must route around it); restarted at 55 %
 65 %  restart PostgreSQL (``pg_ctlcluster … restart``): every connection is cut
 80 %  Redis shut down without saving (the lock store), started again 3 s later
 ====  ===========================================================================

@@ -7,9 +7,9 @@
 1. a fresh PostgreSQL database (feedback DB and tracker store; dropped at the end unless
    ``--keep``), a Redis database index of its own for the lock store, a fake Telegram Bot API on
    127.0.0.1 (``bench.telegram_fake``) with every unit's group linked;
-2. ``tools.profile.Profile``: 2 Rasa replicas and 2 action servers behind their proxies, the
+2. ``tools.profile.Profile``: 2 Rasa replicas and 2 action servers behind HAProxy, the
    staff service and the outbox worker;
-3. ``--citizens`` simulated people (``bench.citizens``) talk to the Rasa proxy's REST webhook
+3. ``--citizens`` simulated people (``bench.citizens``) talk to HAProxy's Rasa front (REST webhook)
    for ``--duration`` seconds, pausing ``--think`` seconds between messages; questions,
    petitions and feedback to a reference code, status checks. With ``--faults``
    (``bench.faults``), replicas, action servers, PostgreSQL and Redis are killed and restarted

@@ -23,7 +23,7 @@ CODE_DIRS = ("bot", "actions", "tools", "bench")
 SERVICES = ("bot.cases", "bot.knowledge", "bot.delivery", "bot.moderation", "bot.db",
             "bot.vietnamese", "bot.announcements")
 ADAPTERS = ("actions", "bot.channels", "bot.conversation", "bot.nlu", "bot.notify", "bot.staff",
-            "bot.web", "bot.proxy", "bot.observability.action_server", "bot.fakes")
+            "bot.web", "bot.observability.action_server", "bot.fakes")
 FRAMEWORKS = ("rasa", "rasa_sdk", "sanic", "telegram", "underthesea")
 
 
@@ -118,7 +118,7 @@ def test_only_tests_and_benchmarks_use_the_platform_fakes() -> None:
 def test_actions_reach_no_adapter_but_their_own() -> None:
     """Actions are Rasa's door into the services: not into the web service, the Telegram bot or
     another channel's code."""
-    forbidden = ("bot.channels", "bot.staff", "bot.web", "bot.notify", "bot.proxy", "bot.fakes")
+    forbidden = ("bot.channels", "bot.staff", "bot.web", "bot.notify", "bot.fakes")
     assert _breaches("actions", forbidden) == []
 
 

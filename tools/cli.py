@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="train if needed and start the assistant with its chat page")
     p = sub.add_parser(
         "prod",
-        help="the production profile on this machine: PostgreSQL, Redis, Rasa replicas behind "
-        "a proxy, an action server pool, the staff service and the worker",
+        help="the production profile on this machine: PostgreSQL, Redis, Rasa replicas, an "
+        "action server pool and the staff service behind HAProxy, the worker",
     )
     p.add_argument("--replicas", type=int, default=None,
                    help="Rasa replicas (default: PROD_REPLICAS or 2)")

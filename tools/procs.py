@@ -168,29 +168,12 @@ def web_service(
     )
 
 
-def _loopback(host: str) -> str:
-    """Where this machine reaches a server that listens on ``host``."""
-    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+def haproxy(config: Path, stats_port: int, *, log: Path | None = None,
+            env: dict[str, str] | None = None) -> Proc:
+    """HAProxy in the foreground with ``config`` (:mod:`tools.haproxy` writes and checks it);
+    ready once its stats front answers ``/health``."""
+    from tools import haproxy as haproxy_config
 
-
-def proxy(
-    name: str,
-    port: int,
-    upstreams: list[str],
-    *,
-    health_path: str = "/health",
-    host: str = "127.0.0.1",
-    log: Path | None = None,
-    env: dict[str, str] | None = None,
-    public_paths: tuple[str, ...] = (),
-) -> Proc:
-    """``python -m bot.proxy`` in front of ``upstreams``; ready once one upstream is healthy.
-    With ``public_paths`` it forwards those paths only (``--public-path``)."""
-    cmd = [python(), "-m", "bot.proxy", "--name", name, "--listen", f"{host}:{port}",
-           "--health-path", health_path]
-    for url in upstreams:
-        cmd += ["--upstream", url]
-    for path in public_paths:
-        cmd += ["--public-path", path]
-    return Proc(name, cmd, f"http://{_loopback(host)}:{port}/ready", env=env or child_env(),
-                log_path=log)
+    env = env or child_env()
+    return Proc("haproxy", haproxy_config.command(config, env),
+                f"http://127.0.0.1:{stats_port}/health", env=env, log_path=log)

@@ -105,6 +105,13 @@ def main_prod(replicas: int | None = None, action_servers: int | None = None,
     if problem:
         print(f"error: {problem}. Start Redis or set LOCK_STORE_URL.", file=sys.stderr)
         return 1
+    from tools.haproxy import HAProxyMissing, binary
+
+    try:
+        binary()
+    except HAProxyMissing as error:
+        print(f"error: {error}.", file=sys.stderr)
+        return 1
 
     trained = model.train(quiet=True)
     settings = get_settings()
@@ -118,7 +125,7 @@ def main_prod(replicas: int | None = None, action_servers: int | None = None,
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Model: {rel(trained.path)}")
-    print(f"Starting {replicas} Rasa replica(s), {action_servers} action server(s), the proxies, "
+    print(f"Starting {replicas} Rasa replica(s), {action_servers} action server(s), HAProxy, "
           f"the staff service and the worker (logs in {rel(profile.log_dir)}/) ...", flush=True)
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -146,6 +153,7 @@ def main_prod(replicas: int | None = None, action_servers: int | None = None,
     print(f"\n  Chat with the assistant:  {profile.web_url}/chat")
     print(f"  Staff console:            {profile.web_url}/staff")
     print(f"  Rasa (channels' webhooks): {profile.public_url}")
+    print(f"  HAProxy metrics, stats:   {profile.stats_url}/metrics, {profile.stats_url}/stats")
     print("Press Ctrl-C to stop.", flush=True)
     from tools.procs import http_ok
     from tools.supervise import Supervisor

@@ -2,14 +2,14 @@
 
 ::
 
-    actions-1..K   action servers (rasa_sdk)            ┐ behind actions-proxy (ACTION_ENDPOINT_URL)
-    actions-proxy  python -m bot.proxy                   ┘
-    rasa-1..N      Rasa replicas (PostgreSQL tracker    ┐ behind rasa-proxy (the channels'
-                   store, Redis lock store)              │ webhooks only, on PROD_HOST) and
-    rasa-proxy     python -m bot.proxy --public-path …   │ rasa-api (127.0.0.1, everything:
-    rasa-api       python -m bot.proxy                   ┘ RASA_URL for the staff service)
-    web            python -m bot.web --role staff  (chat page, console, API, Telegram webhook)
+    actions-1..K   action servers (rasa_sdk)             ┐
+    rasa-1..N      Rasa replicas (PostgreSQL tracker     │ behind HAProxy: the action pool
+                   store, Redis lock store)              │ (ACTION_ENDPOINT_URL), the Rasa pool
+    web            python -m bot.web --role staff        │ (channels' webhooks on PROD_HOST, the
+                   (chat page, console, API, Telegram    │ HTTP API on 127.0.0.1 for RASA_URL) and
+                   webhook; 127.0.0.1 only)              ┘ the staff service (STAFF_PORT)
     worker         python -m bot.web --role worker (outbox worker, idle-handoff monitor)
+    haproxy        Debian's haproxy, configuration from tools/haproxy.py in <VAR_DIR>/run/
 
 Configuration alone selects it: the same code runs with ``DATABASE_URL`` / ``TRACKER_STORE_URL``
 pointing at PostgreSQL and ``LOCK_STORE_URL`` at Redis. ``./mttq prod`` starts it
@@ -32,24 +32,20 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from tools import haproxy
 from tools.env import child_env, python
-from tools.procs import Proc, action_server, free_port, proxy, rasa_server, wait_ready, web_service
+from tools.haproxy import CHANNEL_WEBHOOK_PATHS, Layout, Listen, Server
+from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready, web_service
+from tools.procs import haproxy as haproxy_proc
 
-#: What the public Rasa proxy forwards: the channels' webhooks (and their GET status pages,
-#: the README's check that a channel is configured). Rasa's HTTP API stays on rasa-api.
-CHANNEL_WEBHOOK_PATHS = (
-    "/webhooks/facebook/webhook",
-    "/webhooks/facebook/",
-    "/webhooks/zalo/webhook",
-    "/webhooks/zalo/",
-)
+__all__ = ["CHANNEL_WEBHOOK_PATHS", "Profile", "ProfileError", "prepare_databases"]
+
+#: The file ``./mttq promote`` reads to find every replica of a running profile.
+POOL_FILE = "pool.json"
 
 
 class ProfileError(RuntimeError):
@@ -60,13 +56,8 @@ class ProfileError(RuntimeError):
 class _Piece:
     proc: Proc
     port: int
-    #: The proxies this process sits behind, and its URL as they know it.
-    proxies: tuple[str, ...] = ()
-    upstream_url: str = ""
-
-
-def _is_proxy(name: str) -> bool:
-    return name.endswith("-proxy") or name == "rasa-api"
+    #: The HAProxy backend this process is a server of ("" when none).
+    backend: str = ""
 
 
 def _loopback(host: str) -> str:
@@ -92,28 +83,12 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def _json(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
-    import json
-
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
-            data = json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        try:
-            data = json.loads(error.read())
-        except ValueError:
-            return None
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 class Profile:
-    """N Rasa replicas and K action servers behind two proxies, the staff service and the worker.
+    """N Rasa replicas, K action servers, the staff service and the worker behind HAProxy.
 
-    Internal processes listen on 127.0.0.1 on free ports; the public Rasa proxy
-    (``public_port``, channel webhooks only) and the staff service (``staff_port``) listen on
-    ``host`` (free ports too when not given). ``rasa_url`` is the internal API proxy.
+    Internal processes listen on 127.0.0.1 on free ports; HAProxy's public front
+    (``public_port``, channel webhooks only) and staff front (``staff_port``) listen on ``host``
+    (free ports too when not given). ``rasa_url`` is HAProxy's internal front for Rasa's API.
     """
 
     def __init__(
@@ -150,13 +125,16 @@ class Profile:
         self.host = host
         self.var_dir = var_dir
         self.log_dir = log_dir or var_dir / "logs"
+        #: HAProxy's configuration and the pool file for ``./mttq promote``.
+        self.run_dir = var_dir / "run"
         fixed = {p for p in (public_port, staff_port) if p}
-        ports = iter(_distinct_free_ports(replicas + action_servers + 3 + (2 - len(fixed)), fixed))
+        ports = iter(_distinct_free_ports(replicas + action_servers + 5 + (2 - len(fixed)), fixed))
         self.public_port = public_port or next(ports)
         self.staff_port = staff_port or next(ports)
         action_ports = [next(ports) for _ in range(action_servers)]
         replica_ports = [next(ports) for _ in range(replicas)]
-        action_proxy_port, worker_port, api_port = next(ports), next(ports), next(ports)
+        action_front_port, worker_port, api_port = next(ports), next(ports), next(ports)
+        web_port, stats_port = next(ports), next(ports)
 
         public = _loopback(host)
         #: Where Facebook and Zalo deliver (through the operator's HTTPS front end).
@@ -165,9 +143,11 @@ class Profile:
         self.rasa_url = f"http://127.0.0.1:{api_port}"
         self.replica_urls = [f"http://127.0.0.1:{p}" for p in replica_ports]
         self.action_server_urls = [f"http://127.0.0.1:{p}" for p in action_ports]
-        self.action_url = f"http://127.0.0.1:{action_proxy_port}/webhook"
+        self.action_url = f"http://127.0.0.1:{action_front_port}/webhook"
         self.web_url = f"http://{public}:{self.staff_port}"
         self.worker_url = f"http://127.0.0.1:{worker_port}"
+        #: HAProxy's own front: /health, /metrics (Prometheus), /stats.
+        self.stats_url = f"http://127.0.0.1:{stats_port}"
 
         env = child_env()
         env.setdefault("LOG_FORMAT", "json")
@@ -184,7 +164,6 @@ class Profile:
         )
         env.update(extra_env or {})
         self.env = env
-        token = env.get("RASA_TOKEN", "")
 
         def log(name: str) -> Path:
             return self.log_dir / f"{name}.log"
@@ -192,39 +171,34 @@ class Profile:
         pieces: dict[str, _Piece] = {}
         for i, port in enumerate(action_ports, 1):
             name = f"actions-{i}"
-            proc = action_server(port, log=log(name), env=env)
-            pieces[name] = _Piece(proc, port, ("actions-proxy",), f"http://127.0.0.1:{port}")
-        pieces["actions-proxy"] = _Piece(
-            proxy("actions-proxy", action_proxy_port, self.action_server_urls,
-                  health_path="/health", log=log("actions-proxy"), env=env),
-            action_proxy_port,
-        )
+            pieces[name] = _Piece(action_server(port, log=log(name), env=env), port, "actions")
         for i, port in enumerate(replica_ports, 1):
             name = f"rasa-{i}"
             proc = rasa_server(model, port, log=log(name), env=env, endpoints=endpoints,
                                credentials=credentials)
-            # Both Rasa proxies (public and internal API) send to every replica.
-            pieces[name] = _Piece(proc, port, ("rasa-proxy", "rasa-api"), f"http://127.0.0.1:{port}")
-        # Expanded by the proxy from its own environment: no token on a command line.
-        status = "/status?token=${RASA_TOKEN}" if token else "/status"
-        pieces["rasa-proxy"] = _Piece(
-            proxy("rasa-proxy", self.public_port, self.replica_urls, health_path=status,
-                  host=host, log=log("rasa-proxy"), env=env,
-                  public_paths=CHANNEL_WEBHOOK_PATHS),
-            self.public_port,
-        )
-        pieces["rasa-api"] = _Piece(
-            proxy("rasa-api", api_port, self.replica_urls, health_path=status,
-                  log=log("rasa-api"), env=env),
-            api_port,
-        )
-        web = web_service(self.staff_port, log=log("web"), env={**env, "STAFF_HOST": host},
+            pieces[name] = _Piece(proc, port, "rasa")
+        # The staff service answers only HAProxy (and this machine); HAProxy faces the network.
+        web = web_service(web_port, log=log("web"), env={**env, "STAFF_HOST": "127.0.0.1"},
                           role="staff")
-        web.ready_url = f"{self.web_url}/health"
-        pieces["web"] = _Piece(web, self.staff_port)
+        pieces["web"] = _Piece(web, web_port, "web")
         worker = web_service(worker_port, log=log("worker"),
                              env={**env, "STAFF_HOST": "127.0.0.1"}, role="worker")
         pieces["worker"] = _Piece(worker, worker_port)
+        self.layout = Layout(
+            rasa=tuple(Server(n, p.port) for n, p in pieces.items() if p.backend == "rasa"),
+            actions=tuple(Server(n, p.port) for n, p in pieces.items() if p.backend == "actions"),
+            web=Server("web", web_port),
+            public=Listen(host, self.public_port),
+            staff=Listen(host, self.staff_port),
+            rasa_api=Listen("127.0.0.1", api_port),
+            actions_front=Listen("127.0.0.1", action_front_port),
+            stats=Listen("127.0.0.1", stats_port),
+        )
+        self.haproxy_config = self.run_dir / "haproxy.cfg"
+        pieces["haproxy"] = _Piece(
+            haproxy_proc(self.haproxy_config, stats_port, log=log("haproxy"), env=env),
+            self.public_port,
+        )
         for name, piece in pieces.items():
             piece.proc.name = name
         self._pieces = pieces
@@ -252,12 +226,17 @@ class Profile:
         rows = []
         for name, piece in self._pieces.items():
             url = piece.proc.ready_url.rsplit("/", 1)[0]
-            if name == "actions-proxy":
-                url = self.action_url
             rows.append((name, url, str(piece.proc.log_path or "")))
         return rows
 
     # ------------------------------------------------------------------ life cycle
+
+    def write_haproxy_config(self) -> Path:
+        """Write HAProxy's configuration into ``run_dir`` and check it (``haproxy -c``)."""
+        try:
+            return haproxy.write_config(self.layout, self.run_dir, self.env)
+        except (haproxy.HAProxyMissing, ValueError) as error:
+            raise ProfileError(str(error)) from None
 
     def start(self, timeout: float = 300) -> float:
         """Prepare the databases, start everything, wait until all of it answers; seconds."""
@@ -265,17 +244,17 @@ class Profile:
         for port in (self.public_port, self.staff_port):
             if port_in_use(self.host, port):
                 raise ProfileError(f"port {port} on {self.host} is already in use")
+        self.write_haproxy_config()  # before anything starts: a refused config stops here
         prepare_databases(self.env, timeout=min(timeout, 120))
-        order = [n for n in self.names if not _is_proxy(n)]
-        order += [n for n in self.names if _is_proxy(n)]  # proxies once upstreams start
         try:
-            for name in order:
+            for name in self.names:  # haproxy last: its first checks find the servers up
                 self.proc(name).start()
             left = timeout - (time.monotonic() - started)
             wait_ready([self.proc(n) for n in self.names], timeout=max(left, 1))
             for name, piece in self._pieces.items():
-                if piece.proxies:
+                if piece.backend:
                     self._wait_in_rotation(name, started + timeout)
+            self._write_pool_file()
         except BaseException:
             self.stop()
             raise
@@ -283,11 +262,27 @@ class Profile:
 
     def stop(self) -> None:
         """Stop every process: the entry points first, then what they forward to."""
-        front = [n for n in self.names if _is_proxy(n) or n in ("web", "worker")]
+        self.pool_file.unlink(missing_ok=True)
+        front = ["haproxy", "web", "worker"]
         back = [n for n in self.names if n not in front]
         for group in (front, back):
             with ThreadPoolExecutor(max_workers=max(1, len(group))) as pool:
                 list(pool.map(lambda n: self.proc(n).stop(), group))
+
+    @property
+    def pool_file(self) -> Path:
+        return self.run_dir / POOL_FILE
+
+    def _write_pool_file(self) -> None:
+        """Every Rasa replica's URL, for ``./mttq promote`` (removed again by :meth:`stop`)."""
+        import json
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        data = {"rasa": self.replica_urls, "rasa_url": self.rasa_url, "stats": self.stats_url,
+                "pid": os.getpid()}
+        tmp = self.pool_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(self.pool_file)
 
     def kill(self, name: str) -> None:
         """SIGKILL the process group of ``name`` (fault injection): no shutdown of any kind."""
@@ -302,7 +297,7 @@ class Profile:
         proc.stop()  # closes its log file
 
     def restart(self, name: str, wait: bool = True) -> float:
-        """Start ``name`` again on the same port; with ``wait``, until it answers and its proxy
+        """Start ``name`` again on the same port; with ``wait``, until it answers and HAProxy
         has it back in rotation. Returns the seconds that took."""
         started = time.monotonic()
         proc = self.proc(name)
@@ -310,26 +305,15 @@ class Profile:
         proc.start()
         if wait:
             wait_ready([proc], timeout=300)
-            if self._pieces[name].proxies:
+            if self._pieces[name].backend:
                 self._wait_in_rotation(name, started + 300)
         return time.monotonic() - started
 
     def _wait_in_rotation(self, name: str, deadline: float) -> None:
-        """Until every proxy in front of ``name`` reports it healthy (each proxy checks on its
-        own clock, so one seeing it is no promise about the other)."""
-        piece = self._pieces[name]
-        for proxy_name in piece.proxies:
-            ready_url = self.proc(proxy_name).ready_url
-            while True:
-                state = _json(ready_url) or {}
-                healthy = {u.get("url"): u.get("healthy") for u in state.get("upstreams", [])}
-                if healthy.get(piece.upstream_url):
-                    break
-                if not self.alive(name):
-                    raise RuntimeError(f"{name} exited (log: {self.log_path(name)})")
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{proxy_name} does not see {name} as healthy")
-                time.sleep(0.2)
+        """Until HAProxy's checks have passed for ``name`` (it is UP in its backend)."""
+        haproxy.wait_up(self.stats_url, self._pieces[name].backend, [name],
+                        timeout=max(deadline - time.monotonic(), 1),
+                        alive=lambda: self.alive(name))
 
     def __enter__(self) -> Profile:
         self.start()

@@ -1,4 +1,6 @@
-"""`./mttq promote`: put a newly trained model live in a running Rasa server, and take it back.
+"""`./mttq promote`, one server: put a newly trained model live in a running Rasa server, and
+take it back. :mod:`tools.promote_pool` does it for every replica of the pool, one at a time, and
+holds the command line.
 
 Uses Rasa's HTTP API (the server runs with ``--enable-api``): ``GET /status`` says which model
 file is loaded, ``PUT /model`` with ``{"model_file": "<absolute path>"}`` loads another one
@@ -12,7 +14,6 @@ before that.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tarfile
@@ -322,102 +323,12 @@ def rollback(
 
 # --------------------------------------------------------------------------- CLI
 
-_STEPS = ("promote", "rollback", "status")
-_OPTIONS_WITH_VALUE = ("--rasa-url", "--threshold")
-
-
-def _has_step(argv: list[str]) -> bool:
-    """Whether the first positional argument (or a help flag) is one of the steps."""
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in _OPTIONS_WITH_VALUE:
-            skip = True
-        elif arg in ("-h", "--help"):
-            return True
-        elif not arg.startswith("-"):
-            return arg in _STEPS
-    return False
-
 
 def main_promote(argv: list[str] | None = None) -> int:
-    """``[promote] [MODEL] [--check]``, ``rollback [--force]``, ``status``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not _has_step(argv):
-        argv.insert(0, "promote")  # `./mttq promote [MODEL]`: the step may be left out
-    parser = argparse.ArgumentParser(
-        prog="./mttq promote",
-        description="Load a trained model into the running Rasa server, or roll it back.",
-    )
-    parser.add_argument("--rasa-url", default=None,
-                        help="Rasa server (default RASA_URL, http://127.0.0.1:5005)")
-    sub = parser.add_subparsers(dest="step", required=True)
-    p = sub.add_parser("promote", help="load MODEL (default: the newest in models/)")
-    p.add_argument("model", nargs="?", type=Path)
-    p.add_argument("--check", action="store_true",
-                   help="refuse a model that fails the held-out evaluation")
-    p.add_argument("--threshold", type=float, default=0.90,
-                   help="intent macro-F1 the model must reach with --check (default 0.90)")
-    p = sub.add_parser("rollback", help="put back the model live before the last promote")
-    p.add_argument("--force", action="store_true",
-                   help="roll back even if the server no longer runs the promoted model")
-    sub.add_parser("status", help="the loaded model and the recent promotes")
-    # Options may come after the step too (./mttq promote status --rasa-url ...).
-    for step_parser in sub.choices.values():
-        step_parser.add_argument(
-            "--rasa-url", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-        )
-    args = parser.parse_args(argv)
-    rasa_url = (args.rasa_url or get_settings().rasa_url).rstrip("/")
-    try:
-        if args.step == "status":
-            return _cli_status(rasa_url)
-        if args.step == "rollback":
-            result = rollback(rasa_url, force=args.force)
-            print(f"Rolled back {rasa_url}: {result.previous} -> {result.current} "
-                  f"({result.seconds:.1f} s).")
-            return 0
-        model_path = args.model
-        if model_path is None:
-            from tools.model import latest_model
+    """``./mttq promote``: every replica of the pool (:mod:`tools.promote_pool`)."""
+    from tools.promote_pool import main
 
-            model_path = latest_model()
-            if model_path is None:
-                raise PromoteError("no model in models/; train one with ./mttq train")
-        result = promote(rasa_url, model_path, check=args.check, threshold=args.threshold)
-        if result.action == "unchanged":
-            print(f"{result.current} is already live at {rasa_url}; nothing to do.")
-        else:
-            print(f"Promoted {result.current} at {rasa_url} in {result.seconds:.1f} s "
-                  f"(was {result.previous or 'no model'}). Undo with ./mttq promote rollback.")
-        return 0
-    except PromoteError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-
-
-def _cli_status(rasa_url: str) -> int:
-    status = _status(rasa_url)
-    if status:
-        print(f"Rasa at {rasa_url} runs {status.get('model_file')} "
-              f"(model id {_model_id(status) or 'unknown'}).")
-    else:
-        print(f"Rasa at {rasa_url} runs without a model loaded.")
-    entries = [
-        e for e in _read_history(history_file())["entries"]
-        if _same_server(str(e.get("rasa_url", "")), rasa_url)
-    ]
-    if entries:
-        print("Recent promotes and rollbacks:")
-    for e in entries[-5:]:
-        if e.get("action") == "promote":
-            undone = f", rolled back {e['rolled_back_at']}" if e.get("rolled_back_at") else ""
-            print(f"  {e['at']}  promote  {e['previous']['model_file'] or '-'} -> "
-                  f"{e['promoted']['model_file']}{undone}")
-        else:
-            print(f"  {e['at']}  rollback {e.get('from') or '-'} -> {e.get('to')}")
-    return 0
+    return main(argv)
 
 
 if __name__ == "__main__":

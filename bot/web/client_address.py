@@ -36,7 +36,7 @@ __all__ = [
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-#: This machine only: a reverse proxy on the same host (and our own ``bot.proxy``).
+#: This machine only: a reverse proxy on the same host (the profile's HAProxy).
 #: IPv6 clients are counted by this prefix (see the module docstring).
 IPV6_LOCKOUT_PREFIX = 64
 

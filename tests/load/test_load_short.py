@@ -1,7 +1,7 @@
 """The short load test: the production profile under 40 simulated citizens for 30 s.
 
 ``bench.load --short`` through :func:`bench.load.run_load`: 2 Rasa replicas and 2 action servers
-behind their proxies, the staff service and the outbox worker on a fresh PostgreSQL database and
+behind HAProxy, the staff service and the outbox worker on a fresh PostgreSQL database and
 a Redis lock store, a fake Telegram Bot API with every unit's group linked. Citizens ask
 programme questions and file petitions and feedback to a reference code (``bench/citizens.py``);
 afterwards every record is checked (``bench/verify.py``). No faults here: ``--faults`` restarts

@@ -1,13 +1,13 @@
-"""Issue 18, attacks 1-3, against real servers: the action server, Rasa and the public proxy.
+"""Issue 18, attacks 1-3, against real servers: the action server, Rasa and the public front.
 
 One action server and one Rasa server start as ``./mttq run`` starts them (``tools.procs`` with
-``tools.env.child_env``), plus the Rasa proxy as ``./mttq prod`` starts it in front of the
-channels. A victim Facebook citizen has a case in the feedback DB. Then an outsider tries:
+``tools.env.child_env``), plus HAProxy's public front as ``./mttq prod`` configures it in front
+of the channels. A victim Facebook citizen has a case in the feedback DB. Then an outsider tries:
 
 1. a forged ``POST /webhook`` to the action server (no secret, a wrong secret, and from the
    machine's non-loopback address) with a hand-made tracker naming the victim;
 2. Rasa's HTTP API without the token (read the victim's tracker, ``trigger_intent`` a staff
-   reply into the victim's conversation), directly and through the public proxy;
+   reply into the victim's conversation), directly and through the public front;
 3. the REST channel with ``input_channel: facebook`` and the victim's id.
 
 Each attack must be refused, and the legitimate path next to it must still work, so a test
@@ -107,21 +107,27 @@ class Servers:
         self.procs: list[Proc] = [self.actions, self.rasa]
 
     def public_proxy(self) -> Proc:
-        """The Rasa proxy exactly as ``./mttq prod`` lays it out for the outside (its command
-        from :class:`tools.profile.Profile`), with our Rasa server as its one upstream."""
+        """HAProxy with the public front exactly as ``./mttq prod`` lays it out (the layout of
+        :class:`tools.profile.Profile`), with our Rasa server as the pool's one server."""
+        from dataclasses import replace
+
+        from tools import haproxy
+        from tools.procs import free_port
+        from tools.procs import haproxy as haproxy_proc
         from tools.profile import Profile
 
-        layout = Profile(
+        profile = Profile(
             replicas=1, action_servers=1, database_url=self.db_url,
             tracker_store_url=self.env["TRACKER_STORE_URL"], lock_store_url="",
             var_dir=self.logs.parent / "profile", model=trained_model(),
             public_port=self.public_port, extra_env={"RASA_TOKEN": self.token},
         )
-        proc = layout.proc("rasa-proxy")
-        cmd = list(proc.cmd)
-        cmd[cmd.index("--upstream") + 1] = self.rasa_url
-        proc.cmd = cmd
-        return proc
+        stats = free_port()
+        layout = replace(profile.layout, rasa=(haproxy.Server("rasa-1", self.rasa_port),),
+                         actions=(), web=None, staff=None, rasa_api=None, actions_front=None,
+                         stats=haproxy.Listen("127.0.0.1", stats))
+        config = haproxy.write_config(layout, self.logs.parent / "haproxy")
+        return haproxy_proc(config, stats, log=self.logs / "haproxy.log", env=self.env)
 
     @property
     def rasa_url(self) -> str:
@@ -179,7 +185,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 @pytest.fixture(scope="module")
 def public_proxy(servers: Servers) -> Iterator[str]:
-    """The public Rasa proxy of ``./mttq prod`` in front of ``servers``; its URL."""
+    """HAProxy's public front of ``./mttq prod`` in front of ``servers``; its URL."""
     running = servers.public_proxy()
     running.start()
     try:

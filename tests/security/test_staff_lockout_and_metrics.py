@@ -11,6 +11,7 @@ anyone can tell and must change nothing.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 from collections.abc import AsyncIterator
@@ -353,17 +354,71 @@ async def test_action_server_metrics_refuse_a_forwarded_outsider(
         get_settings.cache_clear()
 
 
-async def test_proxy_metrics_refuse_a_forwarded_outsider(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.proxy.app import ProxyOptions
-    from bot.proxy.app import create_app as proxy_app
+async def test_behind_haproxy_the_lockout_counts_the_address_haproxy_forwards(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The profile's layout: HAProxy's staff front in front of the staff service, which trusts
+    ``X-Forwarded-For`` only from HAProxy's address. An attacker (at 127.0.0.2) who forges a new
+    address per guess still locks only himself; the officer (at 127.0.0.3) signs in."""
+    import asyncio
 
-    monkeypatch.delenv("METRICS_TOKEN", raising=False)
-    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
-    client = TestClient(TestServer(proxy_app(["http://127.0.0.1:9"], ProxyOptions(health_interval=3600)),
-                                   host="127.0.0.1"))
-    await client.start_server()
+    from tools import haproxy
+    from tools.procs import free_port, wait_ready
+    from tools.procs import haproxy as haproxy_proc
+
     try:
-        assert (await client.get("/metrics")).status == 200
-        assert (await client.get("/metrics", headers=REMOTE)).status == 401
+        haproxy.binary()
+    except haproxy.HAProxyMissing as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"{error}; CI is set, so the test must run")
+        pytest.skip(str(error))
+    server, engine = await _start(_settings(db_url, tmp_path, trusted_proxies="127.0.0.1"))
+    front, stats = free_port(), free_port()
+    layout = haproxy.Layout(
+        rasa=(haproxy.Server("rasa-1", free_port()),),  # nothing there: not used here
+        web=haproxy.Server("web", int(server.port or 0)),
+        staff=haproxy.Listen("127.0.0.1", front), stats=haproxy.Listen("127.0.0.1", stats),
+    )
+    proc = haproxy_proc(haproxy.write_config(layout, tmp_path / "haproxy"), stats,
+                        log=tmp_path / "haproxy.log")
+    proc.start()
+    sessions: list[aiohttp.ClientSession] = []
+
+    def browser(address: str) -> aiohttp.ClientSession:
+        session = aiohttp.ClientSession(
+            base_url=f"http://127.0.0.1:{front}", trust_env=False,
+            connector=aiohttp.TCPConnector(local_addr=(address, 0), force_close=True),
+            cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies for an IP-address host
+        )
+        sessions.append(session)
+        return session
+
+    async def login(session: aiohttp.ClientSession, password: str,
+                    forged: str | None = None) -> int:
+        headers = {"X-Forwarded-For": forged} if forged else {}
+        async with session.get("/staff/login", headers=headers) as page:
+            match = CSRF_RE.search(await page.text())
+        assert match is not None
+        async with session.post("/staff/login", headers=headers, allow_redirects=False, data={
+            "csrf_token": match.group(1), "login": "lan", "password": password,
+        }) as answer:
+            return answer.status
+
+    try:
+        await asyncio.to_thread(wait_ready, [proc], 20)
+        await asyncio.to_thread(haproxy.wait_up, f"http://127.0.0.1:{stats}", "web", ["web"], 20)
+        with session_scope(engine) as session:
+            accounts.create_staff(session, login="lan", unit_code="p_lang", role="officer",
+                                  password=PASSWORD)
+        attacker = browser("127.0.0.2")
+        statuses = [await login(attacker, "sai-mat-khau", forged=f"198.51.100.{n + 1}")
+                    for n in range(accounts.MAX_FAILURES)]
+        assert statuses == [401] * (accounts.MAX_FAILURES - 1) + [429]
+        assert await login(attacker, PASSWORD, forged="198.51.100.99") == 429
+        assert await login(browser("127.0.0.3"), PASSWORD) == 303
     finally:
-        await client.close()
+        for http in sessions:
+            await http.close()
+        proc.stop()
+        await server.close()
+        engine.dispose()

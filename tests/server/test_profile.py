@@ -1,10 +1,12 @@
-"""The production profile on this machine: two Rasa replicas behind the proxy, an action server
-pool behind its proxy, the staff service and the worker, on a fresh PostgreSQL database and
-Redis. One start-up; then a conversation survives losing the replica it was talking to.
+"""The production profile on this machine: two Rasa replicas, an action server pool and the
+staff service behind HAProxy, and the worker, on a fresh PostgreSQL database and Redis. One
+start-up; then a conversation survives losing the replica it was talking to.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import urllib.request
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 from trained_model import trained_model
 
-from bot.proxy.balancer import rank
+from tools import haproxy
 from tools.prod import postgres_problem, redis_problem
 from tools.profile import Profile
 
@@ -86,6 +88,15 @@ def _say(profile: Profile, sender: str, message: str) -> str:
     return " ".join(r.get("text") or "" for r in replies)
 
 
+def _requests_by_replica(profile: Profile) -> dict[str, int]:
+    """Requests HAProxy has sent to each Rasa replica so far (its stats' ``stot``)."""
+    with urllib.request.urlopen(f"{profile.stats_url}/stats;csv", timeout=10) as response:
+        rows = list(csv.DictReader(io.StringIO(response.read().decode().lstrip("# "))))
+    return {row["svname"]: int(row["stot"] or 0) for row in rows
+            if row["pxname"] == "rasa" and row["svname"].startswith("rasa-")
+            and not row["svname"].endswith("-open")}
+
+
 def _cases(database: str, sender: str) -> list[dict[str, Any]]:
     from sqlalchemy import create_engine, text
 
@@ -102,12 +113,17 @@ def _cases(database: str, sender: str) -> list[dict[str, Any]]:
 
 
 def test_every_piece_answers(profile: Profile) -> None:
-    assert profile.names == ["actions-1", "actions-2", "actions-proxy", "rasa-1", "rasa-2",
-                             "rasa-proxy", "rasa-api", "web", "worker"]
+    assert profile.names == ["actions-1", "actions-2", "rasa-1", "rasa-2", "web", "worker",
+                             "haproxy"]
     assert all(profile.alive(name) for name in profile.names)
-    ready = _get(f"{profile.rasa_url}/ready")
-    assert {u["url"] for u in ready["upstreams"] if u["healthy"]} == set(profile.replica_urls)
-    # The chat page of the staff service reaches Rasa through the proxy.
+    states = haproxy.server_states(profile.stats_url)
+    assert {name: states[("rasa", name)] for name in ("rasa-1", "rasa-2")} == {
+        "rasa-1": "UP", "rasa-2": "UP"}
+    assert states[("web", "web")] == "UP"
+    # ./mttq promote finds every replica of the running profile here.
+    pool = json.loads(profile.pool_file.read_text())
+    assert pool["rasa"] == profile.replica_urls and pool["pid"] == os.getpid()
+    # The chat page of the staff service (behind HAProxy) reaches Rasa through HAProxy.
     sender = str(uuid.uuid4())
     replies = _post(f"{profile.web_url}/chat/api/message", {"sender": sender, "message": "xin chao"})
     assert " ".join(r.get("text") or "" for r in replies).startswith("Xin chào")
@@ -116,14 +132,15 @@ def test_every_piece_answers(profile: Profile) -> None:
 
 def test_a_petition_survives_losing_its_replica(profile: Profile, database: str) -> None:
     sender = f"prod-{uuid.uuid4()}"
-    home = rank(f"conversation:{sender}", profile.replica_urls)[0]
-    home_name = f"rasa-{profile.replica_urls.index(home) + 1}"
+    before = _requests_by_replica(profile)
     _say(profile, sender, "toi muon gui kien nghi")
+    after = _requests_by_replica(profile)
+    (home_name,) = [name for name in after if after[name] > before[name]]
     _say(profile, sender, "cong thoat nuoc truoc nha so 12 bi vo, nuoc ban tran ra duong")
 
     profile.kill(home_name)  # mid-form, no shutdown at all
     assert not profile.alive(home_name)
-    # And one action server too: the action proxy moves calls to the other.
+    # And one action server too: HAProxy moves calls to the other.
     profile.kill("actions-1")
 
     # The other replica picks the form up where it was: content and place known, next question.
@@ -137,7 +154,7 @@ def test_a_petition_survives_losing_its_replica(profile: Profile, database: str)
     assert (case["unit_code"], case["category"]) == ("p_cau_giay", "moi_truong")
     assert case["content"] == "cong thoat nuoc truoc nha so 12 bi vo, nuoc ban tran ra duong"
 
-    # The whole conversation is in the shared tracker store, read through the proxy.
+    # The whole conversation is in the shared tracker store, read through HAProxy.
     tracker = _get(f"{profile.rasa_url}/conversations/{sender}/tracker"
                    f"?token={profile.env['RASA_TOKEN']}")
     texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
@@ -145,10 +162,10 @@ def test_a_petition_survives_losing_its_replica(profile: Profile, database: str)
                          "cong thoat nuoc truoc nha so 12 bi vo, nuoc ban tran ra duong"]
     assert len(texts) == 6
 
-    metrics = urllib.request.urlopen(f"{profile.rasa_url}/metrics", timeout=10).read().decode()
-    assert f'mttq_proxy_upstream_healthy{{upstream="{home}"}} 0.0' in metrics
-    pool = _get(profile.action_url.replace("/webhook", "/ready"))
-    assert [u["healthy"] for u in pool["upstreams"]] == [False, True]
+    metrics = urllib.request.urlopen(f"{profile.stats_url}/metrics", timeout=10).read().decode()
+    assert f'haproxy_server_status{{proxy="rasa",server="{home_name}",state="DOWN"}} 1' in metrics
+    states = haproxy.server_states(profile.stats_url)
+    assert [states[("actions", n)] for n in ("actions-1", "actions-2")] == ["DOWN", "UP"]
 
     # An action server comes back on its own port and into the pool.
     seconds = profile.restart("actions-1")
@@ -158,3 +175,4 @@ def test_a_petition_survives_losing_its_replica(profile: Profile, database: str)
 def test_stop_stops_everything(profile: Profile) -> None:
     profile.stop()
     assert not any(profile.alive(name) for name in profile.names)
+    assert not profile.pool_file.exists()  # a stopped profile is no pool to promote to

@@ -22,8 +22,8 @@ def _profile(tmp_path: Path, **kwargs: object) -> Profile:
 def test_names_urls_and_wiring(tmp_path: Path) -> None:
     profile = _profile(tmp_path, replicas=3, action_servers=2, public_port=15005, staff_port=18080,
                        extra_env={"TELEGRAM_BOT_TOKEN": ""})
-    assert profile.names == ["actions-1", "actions-2", "actions-proxy", "rasa-1", "rasa-2",
-                             "rasa-3", "rasa-proxy", "rasa-api", "web", "worker"]
+    assert profile.names == ["actions-1", "actions-2", "rasa-1", "rasa-2", "rasa-3", "web",
+                             "worker", "haproxy"]
     assert profile.public_url == "http://127.0.0.1:15005"
     assert profile.rasa_url.startswith("http://127.0.0.1:") and profile.rasa_url != \
         profile.public_url
@@ -37,15 +37,23 @@ def test_names_urls_and_wiring(tmp_path: Path) -> None:
     assert env["TELEGRAM_BOT_TOKEN"] == ""
     assert profile.proc("worker").cmd[-2:] == ["--role", "worker"]
     assert profile.proc("web").cmd[-2:] == ["--role", "staff"]
-    for name in ("rasa-proxy", "rasa-api"):
-        proxy_cmd = profile.proc(name).cmd
-        assert [proxy_cmd[i + 1] for i, a in enumerate(proxy_cmd) if a == "--upstream"] == \
-            profile.replica_urls
-    public = profile.proc("rasa-proxy").cmd
-    assert [public[i + 1] for i, a in enumerate(public) if a == "--public-path"] == [
-        "/webhooks/facebook/webhook", "/webhooks/facebook/", "/webhooks/zalo/webhook",
-        "/webhooks/zalo/"]
-    assert "--public-path" not in profile.proc("rasa-api").cmd
+    # HAProxy: the public front forwards the channels' webhooks to the Rasa pool, the staff
+    # front the staff service (itself on 127.0.0.1 only), the internal fronts the API and the
+    # action pool; each pool has every process of its kind.
+    layout = profile.layout
+    assert [s.url for s in layout.rasa] == profile.replica_urls
+    assert [s.url for s in layout.actions] == profile.action_server_urls
+    assert layout.public is not None and layout.public.port == 15005
+    assert layout.staff is not None and layout.staff.port == 18080
+    assert layout.public_paths == ("/webhooks/facebook/webhook", "/webhooks/facebook/",
+                                   "/webhooks/zalo/webhook", "/webhooks/zalo/")
+    assert layout.web is not None and profile.proc("web").env["STAFF_HOST"] == "127.0.0.1"
+    assert profile.proc("web").env["STAFF_PORT"] == str(layout.web.port) != "18080"
+    assert layout.rasa_api is not None and profile.rasa_url.endswith(f":{layout.rasa_api.port}")
+    assert layout.actions_front is not None
+    assert profile.action_url == f"http://127.0.0.1:{layout.actions_front.port}/webhook"
+    haproxy_cmd = profile.proc("haproxy").cmd
+    assert haproxy_cmd[-3:] == ["-db", "-f", str(tmp_path / "run" / "haproxy.cfg")]
     rasa = profile.proc("rasa-1").cmd
     assert rasa[1:4] == ["-m", "tools.rasa_run", "run"]  # adds --auth-token $RASA_TOKEN
     assert env["RASA_TOKEN"] != "" and profile.proc("rasa-1").env["RASA_TOKEN"] == env["RASA_TOKEN"]
@@ -59,4 +67,4 @@ def test_names_urls_and_wiring(tmp_path: Path) -> None:
 def test_replicas_need_a_redis_lock_store(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="Redis lock store"):
         _profile(tmp_path, lock_store_url="")
-    assert _profile(tmp_path, replicas=1, lock_store_url="").names[3] == "rasa-1"
+    assert _profile(tmp_path, replicas=1, lock_store_url="").names[2] == "rasa-1"

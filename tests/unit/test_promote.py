@@ -29,6 +29,7 @@ from tools.promote import (
     promote,
     rollback,
 )
+from tools.promote_pool import pool_file, pool_urls, promote_all, rollback_all
 
 
 def make_model(path: Path) -> Path:
@@ -51,6 +52,8 @@ class FakeRasa:
         self.loaded: list[str] = []
         self.requests: list[str] = []
         self.fail_loading = False
+        #: Loads a model but cannot parse with it (the answer check must catch that).
+        self.fail_parsing = False
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -89,10 +92,23 @@ class FakeRasa:
         self.model_file = path.name
         return web.Response(status=204)
 
+    async def parse(self, request: web.Request) -> web.Response:
+        self.requests.append(f"POST {request.path_qs}")
+        if not self._authorised(request):
+            return web.json_response({"status": "failure", "reason": "NotAuthenticated"},
+                                     status=401)
+        if self.fail_parsing:
+            return web.json_response({"status": "failure", "message": "parse failed"},
+                                     status=500)
+        text = (await request.json())["text"]
+        return web.json_response({"text": text, "intent": {"name": "greet", "confidence": 1.0},
+                                  "model": self.model_file})
+
     def start(self) -> FakeRasa:
         app = web.Application()
         app.router.add_get("/status", self.status)
         app.router.add_put("/model", self.put_model)
+        app.router.add_post("/model/parse", self.parse)
         self._runner = web.AppRunner(app)
         self._thread.start()
         port = free_port()
@@ -291,7 +307,7 @@ def test_cli(
     try:
         # The step may be left out: a bare path means "promote".
         assert main_promote([str(models["new1"]), "--rasa-url", fake_rasa.url]) == 0
-        assert "Promoted new1.tar.gz" in capsys.readouterr().out
+        assert "new1.tar.gz loaded in" in capsys.readouterr().out
         assert (tmp_path / "var" / "promote-history.json").exists()
 
         monkeypatch.setattr("tools.model.latest_model", lambda: models["new2"])
@@ -309,13 +325,90 @@ def test_cli(
         get_settings.cache_clear()
 
 
+# --------------------------------------------------------------------------- the pool
+
+
+@pytest.fixture
+def pool() -> Iterator[list[FakeRasa]]:
+    servers = [FakeRasa("initial.tar.gz").start(), FakeRasa("initial.tar.gz").start()]
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_promote_moves_every_replica_one_at_a_time(
+    pool: list[FakeRasa], models: dict[str, Path], history: Path
+) -> None:
+    order: list[tuple[str, list[str | None]]] = []
+    result = promote_all([s.url for s in pool], models["new1"], history_path=history,
+                         progress=lambda r: order.append((r.rasa_url,
+                                                          [s.model_file for s in pool])))
+    assert [s.model_file for s in pool] == ["new1.tar.gz", "new1.tar.gz"]
+    assert len(result.changed) == 2
+    # One at a time: the second was untouched when the first was done.
+    assert order == [(pool[0].url, ["new1.tar.gz", "initial.tar.gz"]),
+                     (pool[1].url, ["new1.tar.gz", "new1.tar.gz"])]
+    # Each one loaded the model, then reported it and parsed a message with it.
+    for server in pool:
+        assert [r.split("?")[0] for r in server.requests[-4:]] == [
+            "PUT /model", "GET /status", "GET /status", "POST /model/parse"]
+    assert rollback_all([s.url for s in pool], history_path=history)
+    assert [s.model_file for s in pool] == ["initial.tar.gz", "initial.tar.gz"]
+
+
+@pytest.mark.parametrize("failure", ["loading", "parsing"])
+def test_a_model_that_fails_on_one_replica_is_rolled_back_on_all(
+    pool: list[FakeRasa], models: dict[str, Path], history: Path, failure: str
+) -> None:
+    first, second = pool
+    setattr(second, f"fail_{failure}", True)
+    with pytest.raises(PromoteError, match="Rolled back") as error:
+        promote_all([s.url for s in pool], models["new1"], history_path=history)
+    assert [s.model_file for s in pool] == ["initial.tar.gz", "initial.tar.gz"]
+    assert first.loaded[-2:] == [str(models["new1"]), str(models["initial"])]
+    assert first.url in str(error.value)
+    if failure == "parsing":  # it had loaded the model: it is put back too
+        assert second.loaded[-2:] == [str(models["new1"]), str(models["initial"])]
+
+
+def test_the_pool_comes_from_the_running_profile(
+    pool: list[FakeRasa], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("RASA_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    try:
+        assert pool_urls() == ["http://127.0.0.1:9"]  # no profile running: the one server
+        pool_file().parent.mkdir(parents=True)
+        pool_file().write_text(json.dumps({"rasa": [s.url for s in pool], "pid": os.getpid()}))
+        assert pool_urls() == [s.url for s in pool]
+        assert pool_urls(["http://x:1/"]) == ["http://x:1"]
+        pool[1].model_file = "other.tar.gz"
+        assert main_promote(["status"]) == 0
+        out = capsys.readouterr().out
+        assert f"{pool[0].url}: runs initial.tar.gz" in out
+        assert f"{pool[1].url}: runs other.tar.gz" in out
+        assert "do not all run the same model" in out
+        # A profile that died leaves its file: not believed.
+        pool_file().write_text(json.dumps({"rasa": [s.url for s in pool], "pid": 2 ** 22 + 7}))
+        assert pool_urls() == ["http://127.0.0.1:9"]
+    finally:
+        get_settings.cache_clear()
+
+
 # --------------------------------------------------------------------------- real Rasa
 
 
 @pytest.mark.slow
-def test_promote_and_rollback_on_a_real_rasa_server(
+def test_promote_and_roll_back_two_real_rasa_replicas(
     tmp_path: Path, history: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Two ``rasa run`` replicas: promote moves both; a model that fails on the second (its
+    file replaced by an archive Rasa cannot load once the first took it) leaves both on the
+    model they had."""
     from tools import model as trained_models
     from tools.env import child_env
     from tools.procs import rasa_server, wait_ready
@@ -325,31 +418,46 @@ def test_promote_and_rollback_on_a_real_rasa_server(
         if os.environ.get("CI"):
             pytest.fail("no trained model: `./mttq test` trains one before pytest")
         pytest.skip("no trained model in models/ (run ./mttq train)")
-    candidate = tmp_path / "candidate" / f"candidate-{live.name}"
-    candidate.parent.mkdir()
-    shutil.copy2(live, candidate)
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    good = candidates / f"candidate-{live.name}"
+    failing = candidates / f"failing-{live.name}"
+    shutil.copy2(live, good)
+    shutil.copy2(live, failing)
     # No action server or channels are needed to load models: in-memory tracker store.
     (tmp_path / "endpoints.yml").write_text("# none\n")
     (tmp_path / "credentials.yml").write_text("rest:\n")
-    port = free_port()
     env = child_env({"VAR_DIR": str(tmp_path / "var"),
                      "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}"})
-    monkeypatch.setenv("RASA_TOKEN", env["RASA_TOKEN"])  # the server's token, as ./mttq promote
-    server = rasa_server(live, port, log=tmp_path / "rasa.log", env=env,
-                         endpoints=str(tmp_path / "endpoints.yml"),
-                         credentials=str(tmp_path / "credentials.yml"))
-    server.start()
-    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("RASA_TOKEN", env["RASA_TOKEN"])  # the servers' token, as ./mttq promote
+    servers = []
+    for i in (1, 2):
+        servers.append(rasa_server(live, free_port(), log=tmp_path / f"rasa-{i}.log", env=env,
+                                   endpoints=str(tmp_path / "endpoints.yml"),
+                                   credentials=str(tmp_path / "credentials.yml")))
+    urls = [server.ready_url.split("/status")[0] for server in servers]
+    for server in servers:
+        server.start()
     try:
-        wait_ready([server], timeout=150)
-        assert current_model(url) == live.name
+        wait_ready(servers, timeout=240)
+        assert [current_model(url) for url in urls] == [live.name, live.name]
 
-        result = promote(url, candidate, history_path=history, timeout=120)
-        assert result.previous == live.name
-        assert current_model(url) == candidate.name
+        moved = promote_all(urls, good, history_path=history, timeout=180)
+        assert [r.previous for r in moved.results] == [live.name, live.name]
+        assert [current_model(url) for url in urls] == [good.name, good.name]
 
-        back = rollback(url, history_path=history, timeout=120)
-        assert back.current == live.name
-        assert current_model(url) == live.name
+        def break_the_file(result: object) -> None:
+            make_model(failing)  # a tar.gz, but no Rasa model: after the first replica loaded it
+
+        with pytest.raises(PromoteError, match="Rolled back") as error:
+            promote_all(urls, failing, history_path=history, timeout=180,
+                        progress=break_the_file)
+        assert urls[0] in str(error.value) and urls[1] in str(error.value)
+        assert [current_model(url) for url in urls] == [good.name, good.name]
+
+        back = rollback_all(urls, history_path=history, timeout=180)
+        assert [r.current for r in back] == [live.name, live.name]
+        assert [current_model(url) for url in urls] == [live.name, live.name]
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()

@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from bot.announcements import delivery
+from bot.announcements import delivery, subscriptions
 from bot.announcements import service as ann
-from bot.announcements import subscriptions
 from bot.announcements.report import report, report_csv
 from bot.announcements.rules import load_rules
 from bot.db.engine import session_scope

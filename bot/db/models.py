@@ -175,6 +175,8 @@ class Case(Base):
         Index("ix_cases_unit_status", "unit_code", "status"),
         Index("ix_cases_status_updated", "status", "updated_at"),
         Index("ix_cases_cluster_id", "cluster_id"),
+        #: The digest counts a unit's cases by filing time (revision 0011).
+        Index("ix_cases_unit_created", "unit_code", "created_at"),
     )
 
     id = Column(Integer, primary_key=True)  # int
@@ -258,7 +260,11 @@ class CaseEvent(Base):
     """
 
     __tablename__ = "case_events"
-    __table_args__ = (Index("ix_case_events_case_id_id", "case_id", "id"),)
+    __table_args__ = (
+        Index("ix_case_events_case_id_id", "case_id", "id"),
+        #: The digest reads a period's first responses, resolutions and ratings (revision 0011).
+        Index("ix_case_events_action_created", "action", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True)  # int
     case_id = Column(Integer, ForeignKey("cases.id"), nullable=False)  # int
@@ -558,4 +564,37 @@ class SubscriptionEvent(Base):
     unit_code = Column(String(64), nullable=True)  # str | None
     topics = Column(JSONText, nullable=True)  # list[str] | None
     consent_version = Column(String(32), nullable=True)  # str | None: which notice was shown
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
+
+
+# --------------------------------------------------------------------------- digest (0011)
+
+
+class QuestionKind:
+    """Kinds of :class:`AssistantQuestion` rows."""
+
+    ANSWERED = "answered"  # a programme question the knowledge base answered
+    UNANSWERED = "unanswered"  # a programme question no aspect of the knowledge base covers
+    NOT_UNDERSTOOD = "not_understood"  # a message below the NLU threshold (action_clarify)
+
+    ALL = frozenset({ANSWERED, UNANSWERED, NOT_UNDERSTOOD})
+
+
+class AssistantQuestion(Base):
+    """One question a citizen asked the assistant, for the digest's "for trainers" section
+    (issue 15). Nothing here says who asked: no channel, no sender id. ``text`` is kept only for
+    questions the assistant could not answer (trainers need the words), with phone numbers and
+    self-introduced names masked and cut to :data:`bot.cases.questions.MAX_TEXT` characters;
+    rows older than the retention period are deleted (``bot.cases.questions.forget_older_than``).
+    """
+
+    __tablename__ = "assistant_questions"
+    __table_args__ = (Index("ix_assistant_questions_created", "created_at", "kind"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    kind = Column(String(16), nullable=False)  # str, see QuestionKind
+    unit_code = Column(String(64), nullable=True)  # str | None: the conversation's unit, if known
+    programme = Column(String(64), nullable=True)  # str | None: programme code
+    aspect = Column(String(32), nullable=True)  # str | None: aspect asked about
+    text = Column(Text, nullable=True)  # str | None: masked words of an unanswered question
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)

@@ -112,9 +112,10 @@ class OutboxKind:
     CITIZEN_STATUS = "citizen_status"  # status change → the citizen's channel
     CITIZEN_HANDBACK = "citizen_handback"  # a handoff ended → the citizen's conversation
     DAILY_SUMMARY = "daily_summary"  # the morning counts → the unit's group (no case)
+    WEEKLY_DIGEST = "weekly_digest"  # Monday's digest and its link → the unit's group (no case)
 
     ALL = frozenset({STAFF_NOTIFY, OVERDUE, CITIZEN_MESSAGE, CITIZEN_REPLY, CITIZEN_STATUS,
-                     CITIZEN_HANDBACK, DAILY_SUMMARY})
+                     CITIZEN_HANDBACK, DAILY_SUMMARY, WEEKLY_DIGEST})
 
 
 def _enum(enum_cls: type[enum.Enum], name: str, length: int) -> Enum:

@@ -454,13 +454,15 @@ async def run_worker(
 
 
 def _scan_once(factory: SessionFactory) -> int:
-    """The periodic scans: missed deadlines, the units' morning summaries once a day, and
+    """The periodic scans: missed deadlines, the units' morning summaries once a day (and the
+    digest on Mondays), and
     forgetting platform message ids old enough that no platform redelivers them."""
     from zoneinfo import ZoneInfo
 
     from bot.cases.daily_summary import queue_daily_summaries
     from bot.cases.inbound import prune_seen_messages
-    from bot.settings import daily_summary_at, get_settings, seen_messages_days
+    from bot.cases.weekly_digest import queue_weekly_digests
+    from bot.settings import daily_summary_at, get_settings, seen_messages_days, weekly_digest_at
 
     with factory() as session:
         queued = scan_overdue(session)
@@ -470,6 +472,11 @@ def _scan_once(factory: SessionFactory) -> int:
     if at is not None:
         with factory() as session:
             queued += queue_daily_summaries(session, tz=ZoneInfo(get_settings().timezone), at=at)
+    weekly = weekly_digest_at()
+    if weekly is not None:
+        with factory() as session:
+            queued += queue_weekly_digests(session, tz=ZoneInfo(get_settings().timezone),
+                                           at=weekly)
     return queued
 
 

@@ -59,7 +59,7 @@ OPEN_STATUSES = ("new", "acknowledged", "in_progress")
 _CASE_COLUMNS = ("id", "ref_code", "kind", "category", "content", "location_text", "unit_code",
                  "channel", "channel_user_id", "conversation_id", "consent", "status",
                  "sla_due_at", "anonymised", "legal_type", "rating", "cluster_id", "signature",
-                 "created_at", "updated_at")
+                 "first_response_at", "created_at", "updated_at")
 _KEY_COLUMNS = ("case_id", "key", "unit_code")
 _EVENT_COLUMNS = ("id", "case_id", "actor_kind", "actor_id", "action", "detail", "created_at")
 
@@ -122,8 +122,8 @@ def generate(n: int, wards: int, now: datetime, seed: int = 15, pool_size: int =
             "channel_user_id": f"psid-{i}", "conversation_id": f"conv-{i}", "consent": False,
             "status": status, "sla_due_at": created + timedelta(days=5), "anonymised": False,
             "legal_type": "to_cao" if rng.random() < 0.01 else "phan_anh", "rating": rating,
-            "cluster_id": cluster, "signature": sig_json, "created_at": created,
-            "updated_at": created})
+            "cluster_id": cluster, "signature": sig_json, "first_response_at": None,
+            "created_at": created, "updated_at": created})
         keys += [{"case_id": i, "key": k, "unit_code": unit} for k in sig_keys]
 
         def event(action: str, at: datetime, detail: dict[str, Any], actor: str = "staff",
@@ -137,6 +137,8 @@ def generate(n: int, wards: int, now: datetime, seed: int = 15, pool_size: int =
         event("created", created, {"ref_code": f"KN-B{i:07d}", "channel": "facebook"}, "citizen")
         if status != "new" or rng.random() < 0.3:
             first = created + timedelta(minutes=rng.randint(5, 3 * 24 * 60))
+            if first <= now:
+                cases[-1]["first_response_at"] = first
             event("first_response", first, {"seconds": int((first - created).total_seconds()),
                                             "by": "status_changed"})
             if status in ("resolved", "closed"):
@@ -202,7 +204,9 @@ def fill(url: str, units_file: Path, n: int, wards: int, now: datetime) -> dict[
             for table in ("cases", "case_events"):
                 connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                         f"(SELECT max(id) FROM {table}))"))
-        connection.execute(text("ANALYZE"))
+    with engine.connect() as connection:  # what autovacuum does in service
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
     took["load"] = time.perf_counter() - start
     took["events"] = len(events)
     engine.dispose()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, exists, func, select
+from sqlalchemy import String, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from bot.cases.digest_topics import GrowingCluster, TermChange, Topic, read_topics
@@ -266,19 +266,18 @@ def _open_cases(session: Session, where: Iterable[object], order: Iterable[objec
 def _backlog(session: Session, codes: list[str], now: datetime
              ) -> tuple[int, list[OpenCase], int, list[OpenCase]]:
     """Overdue (count, most overdue first) and unanswered (count, oldest first): open cases with
-    a passed deadline, and open cases no staff member has acted on yet. Both counts come from
-    one pass over the unit's open cases (``ix_cases_unit_status``)."""
+    a passed deadline, and open cases no staff member has acted on yet (``first_response_at``
+    unset; ``ix_cases_unit_status_first_response``). Both counts in one pass."""
     mine = [Case.unit_code.in_(codes), Case.status.in_(_OPEN)]
     late = and_(Case.sla_due_at.is_not(None), Case.sla_due_at < now)
-    answered = exists().where(and_(CaseEvent.case_id == Case.id,
-                                   CaseEvent.action == "first_response"))
+    unanswered = Case.first_response_at.is_(None)
     overdue_n, unanswered_n = session.execute(
-        select(func.sum(case((late, 1), else_=0)), func.sum(case((answered, 0), else_=1)))
+        select(func.sum(case((late, 1), else_=0)), func.sum(case((unanswered, 1), else_=0)))
         .where(*mine)
     ).one()
     return (int(overdue_n or 0), _open_cases(session, [*mine, late], [Case.sla_due_at, Case.id]),
             int(unanswered_n or 0),
-            _open_cases(session, [*mine, ~answered], [Case.created_at, Case.id]))
+            _open_cases(session, [*mine, unanswered], [Case.created_at, Case.id]))
 
 
 def build_digest(session: Session, unit_code: str, *, tz: tzinfo, period: Period | None = None,

@@ -176,8 +176,9 @@ class Case(Base):
         Index("ix_cases_unit_status", "unit_code", "status"),
         Index("ix_cases_status_updated", "status", "updated_at"),
         Index("ix_cases_cluster_id", "cluster_id"),
-        #: The digest counts a unit's cases by filing time (revision 0011).
+        #: The digest counts a unit's cases by filing time, and its unanswered ones (0011).
         Index("ix_cases_unit_created", "unit_code", "created_at"),
+        Index("ix_cases_unit_status_first_response", "unit_code", "status", "first_response_at"),
     )
 
     id = Column(Integer, primary_key=True)  # int
@@ -218,6 +219,9 @@ class Case(Base):
     cluster_id = Column(Integer, nullable=True)  # int | None
     #: ``bot.cases.clusters.CaseSignature.to_json()`` of the text, for matching (0007).
     signature = Column(JSONText, nullable=True)  # dict | None
+    #: When a staff member first acted on the case (its ``first_response`` event's time), so
+    #: the digest finds the unanswered open cases without reading the event trail (0011).
+    first_response_at = Column(UTCDateTime, nullable=True)  # datetime | None (UTC)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
     updated_at = Column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow

@@ -46,6 +46,9 @@ def _case(session: Session, text: str, *, days_ago: float, unit: str = "p_lang",
 
 
 def _event(session: Session, case: Case, action: str, detail: dict, after: timedelta) -> None:
+    """An event as casework appends it (the first response also stamps the case)."""
+    if action == "first_response":
+        case.first_response_at = case.created_at + after
     session.add(CaseEvent(case_id=case.id, actor_kind=ActorKind.STAFF, actor_id="1",
                           action=action, detail=detail, created_at=case.created_at + after))
 

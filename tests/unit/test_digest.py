@@ -160,3 +160,21 @@ def test_digest_of_a_unit_and_its_wards(db_with_units: Engine) -> None:
         assert answered.text is None  # words are kept only for what was not answered
         assert forget_older_than(session, days=1, now=NOW) == 3
         assert question_stats(session, None, NOW - timedelta(days=9), NOW).asked == []
+
+
+def test_the_first_staff_action_stamps_the_case(db_with_units: Engine) -> None:
+    """The digest's "unanswered" reads ``cases.first_response_at``: casework sets it with the
+    ``first_response`` event, once."""
+    from bot.cases.casework import add_note
+    from bot.cases.service import Actor
+
+    with session_scope(db_with_units) as session:
+        case = _case(session, "Đèn đường ngõ 3 Láng Hạ hỏng", days_ago=1)
+        assert case.first_response_at is None
+        add_note(session, case.id, "Đã gọi điện lực", actor=Actor.citizen("u"), now=NOW)
+        assert case.first_response_at is None  # a citizen is not a response
+        add_note(session, case.id, "Đã báo đội điện", actor=Actor.staff(1), now=NOW)
+        assert case.first_response_at == NOW
+        add_note(session, case.id, "Đã sửa", actor=Actor.staff(1), now=NOW + timedelta(hours=2))
+        assert case.first_response_at == NOW
+        assert build_digest(session, "p_lang", tz=TZ, now=NOW).unanswered_count == 0

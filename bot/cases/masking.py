@@ -30,6 +30,10 @@ _SELF = re.compile(
 )
 #: Forms of address, folded: a capitalised name may follow.
 _ADDRESS = re.compile(r"\b(?:ong|ba|anh|chi|co|chu|bac|em|chau|cu|thim|di|duong|gia dinh)\s+")
+#: The same words as written with their marks: in a text typed with diacritics, "Chí" (as in
+#: Nguyễn Chí Thanh) is not "chị", nor "Bà" in "Bà Triệu"… (that one is, and is masked).
+_ADDRESS_ACCENTED = frozenset(
+    "ông bà anh chị cô chú bác em cháu cụ thím dì dượng gia".split())
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 #: Folded words that end a lower-case name ("ten em la hoa sdt ..."): what usually follows one.
 _AFTER_NAME = frozenset(
@@ -78,7 +82,11 @@ def mask_identity(text: str | None, person_name: str | None = None) -> str:
         end = _name_end(original, match.end(), capitalised_only=False)
         if end > match.end():
             spans.append((match.end(), end))
+    accented = folded != original.lower()
     for match in _ADDRESS.finditer(folded):
+        first = original[match.start():match.end()].split()[0].lower()
+        if accented and first not in _ADDRESS_ACCENTED:
+            continue
         end = _name_end(original, match.end(), capitalised_only=True)
         if end > match.end():
             spans.append((match.end(), end))

@@ -60,6 +60,8 @@ def test_masking_removes_phones_and_names() -> None:
         assert gone not in masked
     assert PHONE_MASK in masked and NAME_MASK in masked and "ngõ 5 bị ngập" in masked
     assert "Lê Thị Hà" not in mask_identity("Lê Thị Hà báo đèn hỏng", "lê thị hà")
+    assert mask_identity("Cống phố Nguyễn Chí Thanh tắc") == "Cống phố Nguyễn Chí Thanh tắc"
+    assert mask_identity("chi Hoa o ngo 5") == f"chi {NAME_MASK} o ngo 5"  # typed without marks
     assert mask_identity("ten em la hoa sdt 0987654321") == f"ten em la {NAME_MASK} sdt {PHONE_MASK}"
 
 

@@ -56,20 +56,49 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 CLUSTERED = 0.3
 OPEN_STATUSES = ("new", "acknowledged", "in_progress")
 
-_CASE_COLUMNS = ("id", "ref_code", "kind", "category", "content", "location_text", "unit_code",
-                 "channel", "channel_user_id", "conversation_id", "consent", "status",
-                 "sla_due_at", "anonymised", "legal_type", "rating", "cluster_id", "signature",
-                 "first_response_at", "created_at", "updated_at")
+_CASE_COLUMNS = (
+    "id",
+    "ref_code",
+    "kind",
+    "category",
+    "content",
+    "location_text",
+    "unit_code",
+    "channel",
+    "channel_user_id",
+    "conversation_id",
+    "consent",
+    "status",
+    "sla_due_at",
+    "anonymised",
+    "legal_type",
+    "rating",
+    "cluster_id",
+    "signature",
+    "first_response_at",
+    "created_at",
+    "updated_at",
+)
 _KEY_COLUMNS = ("case_id", "key", "unit_code")
 _EVENT_COLUMNS = ("id", "case_id", "actor_kind", "actor_id", "action", "detail", "created_at")
 
 
 def units_yaml(wards: int) -> str:
-    lines = ["units:", "  - code: bench", "    name: Ủy ban MTTQ quận Thử Tải",
-             "    short_name: quận Thử Tải", "    level: province", "    children:"]
+    lines = [
+        "units:",
+        "  - code: bench",
+        "    name: Ủy ban MTTQ quận Thử Tải",
+        "    short_name: quận Thử Tải",
+        "    level: province",
+        "    children:",
+    ]
     for w in range(wards):
-        lines += [f"      - code: bench_{w:02d}", f"        name: Ủy ban MTTQ phường Thử {w}",
-                  f"        short_name: phường Thử {w}", "        level: commune"]
+        lines += [
+            f"      - code: bench_{w:02d}",
+            f"        name: Ủy ban MTTQ phường Thử {w}",
+            f"        short_name: phường Thử {w}",
+            "        level: commune",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -80,16 +109,23 @@ def _created(rng: random.Random, now: datetime) -> datetime:
     return now - timedelta(days=days, seconds=rng.randint(0, 3600))
 
 
-def generate(n: int, wards: int, now: datetime, seed: int = 15, pool_size: int = 4000
-             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+def generate(
+    n: int, wards: int, now: datetime, seed: int = 15, pool_size: int = 4000
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(cases, cluster keys, events) as rows, ids given, oldest case first."""
     rng = random.Random(seed)
     pool = []
     for _ in range(pool_size):
         category, body = generated(rng)
         sig = signature(body, category)
-        pool.append((category, body, json.dumps(sig.to_json(), ensure_ascii=False),
-                     list(dict.fromkeys(k[:96] for k in sig.keys()))))
+        pool.append(
+            (
+                category,
+                body,
+                json.dumps(sig.to_json(), ensure_ascii=False),
+                list(dict.fromkeys(k[:96] for k in sig.keys())),
+            )
+        )
     stamps = sorted(_created(rng, now) for _ in range(n))
     cases: list[dict[str, Any]] = []
     keys: list[dict[str, Any]] = []
@@ -114,63 +150,107 @@ def generate(n: int, wards: int, now: datetime, seed: int = 15, pool_size: int =
                 cases[earlier - 1]["cluster_id"] = earlier
         cluster_of[i] = cluster
         last_with_text[(unit, t)] = i
-        rating = rng.randint(1, 5) if status in ("resolved", "closed") and rng.random() < 0.2 \
-            else None
-        cases.append({
-            "id": i, "ref_code": f"KN-B{i:07d}", "kind": "petition", "category": category,
-            "content": body, "location_text": None, "unit_code": unit, "channel": "facebook",
-            "channel_user_id": f"psid-{i}", "conversation_id": f"conv-{i}", "consent": False,
-            "status": status, "sla_due_at": created + timedelta(days=5), "anonymised": False,
-            "legal_type": "to_cao" if rng.random() < 0.01 else "phan_anh", "rating": rating,
-            "cluster_id": cluster, "signature": sig_json, "first_response_at": None,
-            "created_at": created, "updated_at": created})
+        rating = (
+            rng.randint(1, 5) if status in ("resolved", "closed") and rng.random() < 0.2 else None
+        )
+        cases.append(
+            {
+                "id": i,
+                "ref_code": f"KN-B{i:07d}",
+                "kind": "petition",
+                "category": category,
+                "content": body,
+                "location_text": None,
+                "unit_code": unit,
+                "channel": "facebook",
+                "channel_user_id": f"psid-{i}",
+                "conversation_id": f"conv-{i}",
+                "consent": False,
+                "status": status,
+                "sla_due_at": created + timedelta(days=5),
+                "anonymised": False,
+                "legal_type": "to_cao" if rng.random() < 0.01 else "phan_anh",
+                "rating": rating,
+                "cluster_id": cluster,
+                "signature": sig_json,
+                "first_response_at": None,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
         keys += [{"case_id": i, "key": k, "unit_code": unit} for k in sig_keys]
 
-        def event(action: str, at: datetime, detail: dict[str, Any], actor: str = "staff",
-                  case_id: int = i) -> None:
+        def event(
+            action: str,
+            at: datetime,
+            detail: dict[str, Any],
+            actor: str = "staff",
+            case_id: int = i,
+        ) -> None:
             if at <= now:
-                events.append({"id": len(events) + 1, "case_id": case_id, "actor_kind": actor,
-                               "actor_id": "1" if actor == "staff" else f"psid-{case_id}",
-                               "action": action, "detail": json.dumps(detail),
-                               "created_at": at})
+                events.append(
+                    {
+                        "id": len(events) + 1,
+                        "case_id": case_id,
+                        "actor_kind": actor,
+                        "actor_id": "1" if actor == "staff" else f"psid-{case_id}",
+                        "action": action,
+                        "detail": json.dumps(detail),
+                        "created_at": at,
+                    }
+                )
 
         event("created", created, {"ref_code": f"KN-B{i:07d}", "channel": "facebook"}, "citizen")
         if status != "new" or rng.random() < 0.3:
             first = created + timedelta(minutes=rng.randint(5, 3 * 24 * 60))
             if first <= now:
                 cases[-1]["first_response_at"] = first
-            event("first_response", first, {"seconds": int((first - created).total_seconds()),
-                                            "by": "status_changed"})
+            event(
+                "first_response",
+                first,
+                {"seconds": int((first - created).total_seconds()), "by": "status_changed"},
+            )
             if status in ("resolved", "closed"):
                 done = first + timedelta(hours=rng.randint(1, 20 * 24))
                 event("status_changed", done, {"from": "in_progress", "to": status})
                 if rating is not None:
-                    event("rated", done + timedelta(hours=rng.randint(1, 48)),
-                          {"rating": rating, "previous": None}, "citizen")
+                    event(
+                        "rated",
+                        done + timedelta(hours=rng.randint(1, 48)),
+                        {"rating": rating, "previous": None},
+                        "citizen",
+                    )
     return cases, keys, events
 
 
-def _copy(engine: Engine, table: str, columns: tuple[str, ...], rows: list[dict[str, Any]]
-          ) -> None:
+def _copy(engine: Engine, table: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
     """PostgreSQL ``COPY … FROM STDIN`` in CSV (the fastest bulk path); SQLite: batched inserts."""
     if engine.dialect.name != "postgresql":
         model = {"cases": Case, "case_cluster_keys": CaseClusterKey, "case_events": CaseEvent}
         for start in range(0, len(rows), 5000):
             with engine.begin() as connection:
-                connection.execute(insert(model[table].__table__), rows[start:start + 5000])
+                connection.execute(insert(model[table].__table__), rows[start : start + 5000])
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:
-        writer.writerow(["\\N" if row[c] is None else
-                         row[c].isoformat() if isinstance(row[c], datetime) else row[c]
-                         for c in columns])
+        writer.writerow(
+            [
+                "\\N"
+                if row[c] is None
+                else row[c].isoformat()
+                if isinstance(row[c], datetime)
+                else row[c]
+                for c in columns
+            ]
+        )
     buffer.seek(0)
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, "
-                           "NULL '\\N')", buffer)
+        cursor.copy_expert(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
+        )
         raw.commit()
     finally:
         raw.close()
@@ -202,11 +282,16 @@ def fill(url: str, units_file: Path, n: int, wards: int, now: datetime) -> dict[
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             for table in ("cases", "case_events"):
-                connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                        f"(SELECT max(id) FROM {table}))"))
+                connection.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
     with engine.connect() as connection:  # what autovacuum does in service
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
+            text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE")
+        )
     took["load"] = time.perf_counter() - start
     took["events"] = len(events)
     engine.dispose()
@@ -223,8 +308,9 @@ async def time_pages(settings: Settings, repeat: int, ward: str) -> dict[str, li
     await server.start_server()
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        accounts.create_staff(session, login="bench", unit_code="bench",
-                              role=StaffRole.UNIT_ADMIN, password=PASSWORD)
+        accounts.create_staff(
+            session, login="bench", unit_code="bench", role=StaffRole.UNIT_ADMIN, password=PASSWORD
+        )
     engine.dispose()
     client = TestClient(server)
     await client.start_server()
@@ -233,9 +319,11 @@ async def time_pages(settings: Settings, repeat: int, ward: str) -> dict[str, li
         page = await client.get("/staff/login")
         token = CSRF_RE.search(await page.text())
         assert token is not None
-        login = await client.post("/staff/login", data={
-            "csrf_token": token.group(1), "login": "bench", "password": PASSWORD},
-            allow_redirects=False)
+        login = await client.post(
+            "/staff/login",
+            data={"csrf_token": token.group(1), "login": "bench", "password": PASSWORD},
+            allow_redirects=False,
+        )
         assert login.status == 303, await login.text()
 
         async def timed(name: str, path: str, times: int) -> None:
@@ -285,15 +373,24 @@ def main(argv: list[str] | None = None) -> int:
         units_file.write_text(units_yaml(args.wards), encoding="utf-8")
         took = fill(url, units_file, args.cases, args.wards, now)
         kind = url.split(":")[0].split("+")[0]
-        print(f"{args.cases} cases in {args.wards} wards ({kind}), {int(took['events'])} events:"
-              f" generated in {took['generate']:.1f} s, loaded in {took['load']:.1f} s")
-        settings = dataclasses.replace(Settings(), database_url=url, units_file=units_file,
-                                       var_dir=Path(tmp), rasa_url="http://127.0.0.1:9",
-                                       web_role="staff")
+        print(
+            f"{args.cases} cases in {args.wards} wards ({kind}), {int(took['events'])} events:"
+            f" generated in {took['generate']:.1f} s, loaded in {took['load']:.1f} s"
+        )
+        settings = dataclasses.replace(
+            Settings(),
+            database_url=url,
+            units_file=units_file,
+            var_dir=Path(tmp),
+            rasa_url="http://127.0.0.1:9",
+            web_role="staff",
+        )
         timings = asyncio.run(time_pages(settings, args.repeat, "bench_00"))
     for name, values in timings.items():
-        line = f"  {name}: median {statistics.median(values):.3f} s, max {max(values):.3f} s" \
+        line = (
+            f"  {name}: median {statistics.median(values):.3f} s, max {max(values):.3f} s"
             f" ({len(values)} after a warm-up)"
+        )
         if name == "district page":
             line += " (target < 2 s)"
         print(line)

@@ -64,14 +64,20 @@ class Period:
     baseline_periods: int = BASELINE_PERIODS
 
     @classmethod
-    def ending(cls, last_day: date, tz: tzinfo, days: int = 7,
-               baseline_periods: int = BASELINE_PERIODS) -> Period:
+    def ending(
+        cls, last_day: date, tz: tzinfo, days: int = 7, baseline_periods: int = BASELINE_PERIODS
+    ) -> Period:
         days = days if days in PERIOD_DAYS else PERIOD_DAYS[0]
         end = datetime.combine(last_day + timedelta(days=1), time(0), tz)
         start = end - timedelta(days=days)
-        return cls(last_day=last_day, days=days, start=start, end=end,
-                   baseline_start=start - timedelta(days=days * baseline_periods),
-                   baseline_periods=baseline_periods)
+        return cls(
+            last_day=last_day,
+            days=days,
+            start=start,
+            end=end,
+            baseline_start=start - timedelta(days=days * baseline_periods),
+            baseline_periods=baseline_periods,
+        )
 
     @classmethod
     def last(cls, now: datetime, tz: tzinfo, days: int = 7) -> Period:
@@ -182,14 +188,18 @@ def _changes(current: Counter[str], baseline: Counter[str], periods: int) -> lis
     return sorted(rows, key=lambda c: (-c.current, -c.baseline, c.key))
 
 
-def _counts(session: Session, codes: list[str], period: Period
-            ) -> tuple[Counter[str], Counter[str], Counter[str], Counter[str]]:
+def _counts(
+    session: Session, codes: list[str], period: Period
+) -> tuple[Counter[str], Counter[str], Counter[str], Counter[str]]:
     """(category now, category before, unit now, unit before): one grouped statement."""
     current = case((Case.created_at >= period.start, 1), else_=0)
     rows = session.execute(
         select(Case.unit_code, Case.category, current.label("now"), func.count())
-        .where(Case.unit_code.in_(codes), Case.created_at >= period.baseline_start,
-               Case.created_at < period.end)
+        .where(
+            Case.unit_code.in_(codes),
+            Case.created_at >= period.baseline_start,
+            Case.created_at < period.end,
+        )
         .group_by(Case.unit_code, Case.category, current)
     ).all()
     cat_now: Counter[str] = Counter()
@@ -220,51 +230,92 @@ def seconds_between(session: Session, earlier: Any, later: Any) -> Any:
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-def _timings(session: Session, codes: list[str], period: Period) -> tuple[Timing, Timing,
-                                                                            dict[int, int]]:
+def _timings(
+    session: Session, codes: list[str], period: Period
+) -> tuple[Timing, Timing, dict[int, int]]:
     """First response and resolution of the events in the period, timed from filing, and the
     ratings given in it (a case's last rating counts): three statements over
     ``ix_case_events_action_created`` that return numbers only. A case resolved twice in the
     period (reopened) counts its first resolution."""
     span = seconds_between(session, Case.created_at, CaseEvent.created_at)
-    mine = [CaseEvent.created_at >= period.start, CaseEvent.created_at < period.end,
-            Case.unit_code.in_(codes)]
-    first = session.execute(
-        select(span).join(Case, Case.id == CaseEvent.case_id)
-        .where(CaseEvent.action == "first_response", *mine)
-    ).scalars().all()
-    resolved = session.execute(
-        select(func.min(span)).join(Case, Case.id == CaseEvent.case_id)
-        .where(CaseEvent.action == "status_changed", *mine,
-               json_field(session, CaseEvent.detail, "to").in_(_FINISHED))
-        .group_by(CaseEvent.case_id)
-    ).scalars().all()
+    mine = [
+        CaseEvent.created_at >= period.start,
+        CaseEvent.created_at < period.end,
+        Case.unit_code.in_(codes),
+    ]
+    first = (
+        session.execute(
+            select(span)
+            .join(Case, Case.id == CaseEvent.case_id)
+            .where(CaseEvent.action == "first_response", *mine)
+        )
+        .scalars()
+        .all()
+    )
+    resolved = (
+        session.execute(
+            select(func.min(span))
+            .join(Case, Case.id == CaseEvent.case_id)
+            .where(
+                CaseEvent.action == "status_changed",
+                *mine,
+                json_field(session, CaseEvent.detail, "to").in_(_FINISHED),
+            )
+            .group_by(CaseEvent.case_id)
+        )
+        .scalars()
+        .all()
+    )
     rating: dict[int, int] = {}
     for case_id, stars in session.execute(
         select(CaseEvent.case_id, json_field(session, CaseEvent.detail, "rating"))
         .join(Case, Case.id == CaseEvent.case_id)
-        .where(CaseEvent.action == "rated", *mine).order_by(CaseEvent.id)
+        .where(CaseEvent.action == "rated", *mine)
+        .order_by(CaseEvent.id)
     ).all():
         if stars is not None and str(stars).isdigit():
             rating[case_id] = int(stars)
-    return (Timing.of([max(0.0, round(float(v))) for v in first if v is not None]),
-            Timing.of([max(0.0, round(float(v))) for v in resolved if v is not None]),
-            dict(sorted(Counter(rating.values()).items())))
+    return (
+        Timing.of([max(0.0, round(float(v))) for v in first if v is not None]),
+        Timing.of([max(0.0, round(float(v))) for v in resolved if v is not None]),
+        dict(sorted(Counter(rating.values()).items())),
+    )
 
 
-def _open_cases(session: Session, where: Iterable[object], order: Iterable[object]
-                ) -> list[OpenCase]:
+def _open_cases(
+    session: Session, where: Iterable[object], order: Iterable[object]
+) -> list[OpenCase]:
     rows = session.execute(
-        select(Case.id, Case.ref_code, Case.unit_code, Case.category, Case.status,
-               Case.created_at, Case.sla_due_at)
-        .where(*where).order_by(*order).limit(LIST_SIZE)
+        select(
+            Case.id,
+            Case.ref_code,
+            Case.unit_code,
+            Case.category,
+            Case.status,
+            Case.created_at,
+            Case.sla_due_at,
+        )
+        .where(*where)
+        .order_by(*order)
+        .limit(LIST_SIZE)
     ).all()
-    return [OpenCase(r.id, r.ref_code, r.unit_code, r.category, str(getattr(r.status, "value",
-                     r.status)), r.created_at, r.sla_due_at) for r in rows]
+    return [
+        OpenCase(
+            r.id,
+            r.ref_code,
+            r.unit_code,
+            r.category,
+            str(getattr(r.status, "value", r.status)),
+            r.created_at,
+            r.sla_due_at,
+        )
+        for r in rows
+    ]
 
 
-def _backlog(session: Session, codes: list[str], now: datetime
-             ) -> tuple[int, list[OpenCase], int, list[OpenCase]]:
+def _backlog(
+    session: Session, codes: list[str], now: datetime
+) -> tuple[int, list[OpenCase], int, list[OpenCase]]:
     """Overdue (count, most overdue first) and unanswered (count, oldest first): open cases with
     a passed deadline, and open cases no staff member has acted on yet (``first_response_at``
     unset; ``ix_cases_unit_status_first_response``). Both counts in one pass."""
@@ -272,17 +323,28 @@ def _backlog(session: Session, codes: list[str], now: datetime
     late = and_(Case.sla_due_at.is_not(None), Case.sla_due_at < now)
     unanswered = Case.first_response_at.is_(None)
     overdue_n, unanswered_n = session.execute(
-        select(func.sum(case((late, 1), else_=0)), func.sum(case((unanswered, 1), else_=0)))
-        .where(*mine)
+        select(func.sum(case((late, 1), else_=0)), func.sum(case((unanswered, 1), else_=0))).where(
+            *mine
+        )
     ).one()
-    return (int(overdue_n or 0), _open_cases(session, [*mine, late], [Case.sla_due_at, Case.id]),
-            int(unanswered_n or 0),
-            _open_cases(session, [*mine, unanswered], [Case.created_at, Case.id]))
+    return (
+        int(overdue_n or 0),
+        _open_cases(session, [*mine, late], [Case.sla_due_at, Case.id]),
+        int(unanswered_n or 0),
+        _open_cases(session, [*mine, unanswered], [Case.created_at, Case.id]),
+    )
 
 
-def build_digest(session: Session, unit_code: str, *, tz: tzinfo, period: Period | None = None,
-                 now: datetime | None = None, units: Sequence[str] | None = None,
-                 with_questions: bool = True) -> Digest:
+def build_digest(
+    session: Session,
+    unit_code: str,
+    *,
+    tz: tzinfo,
+    period: Period | None = None,
+    now: datetime | None = None,
+    units: Sequence[str] | None = None,
+    with_questions: bool = True,
+) -> Digest:
     """The digest of ``unit_code`` and the units below it (``units`` when the caller knows them,
     e.g. from the YAML tree; else read from the ``units`` table) over ``period`` (default: the
     last 7 days up to yesterday)."""
@@ -294,17 +356,25 @@ def build_digest(session: Session, unit_code: str, *, tz: tzinfo, period: Period
     total = Change("", sum(cat_now.values()), sum(cat_before.values()) / periods)
     first, resolution, ratings = _timings(session, codes, period)
     overdue_n, overdue, unanswered_n, unanswered = _backlog(session, codes, now)
-    topics = read_topics(session, codes, period.start, period.end, period.baseline_start,
-                         periods)
-    questions = question_stats(session, codes, period.start, period.end) if with_questions \
-        else None
+    topics = read_topics(session, codes, period.start, period.end, period.baseline_start, periods)
+    questions = question_stats(session, codes, period.start, period.end) if with_questions else None
     return Digest(
-        unit_code=unit_code, units=tuple(codes), period=period, now=now, total=total,
+        unit_code=unit_code,
+        units=tuple(codes),
+        period=period,
+        now=now,
+        total=total,
         by_category=_changes(cat_now, cat_before, periods),
         by_unit=_changes(unit_now, unit_before, periods),
-        rising_topics=topics.topics, rising_terms=topics.terms,
+        rising_topics=topics.topics,
+        rising_terms=topics.terms,
         growing_clusters=topics.clusters,
-        overdue_count=overdue_n, overdue=overdue,
-        unanswered_count=unanswered_n, oldest_unanswered=unanswered,
-        first_response=first, resolution=resolution, ratings=ratings, questions=questions,
+        overdue_count=overdue_n,
+        overdue=overdue,
+        unanswered_count=unanswered_n,
+        oldest_unanswered=unanswered,
+        first_response=first,
+        resolution=resolution,
+        ratings=ratings,
+        questions=questions,
     )

@@ -126,8 +126,7 @@ def _quotes(session: Session, ids: Sequence[int]) -> dict[int, Quote]:
     if not ids:
         return {}
     rows = session.execute(
-        select(Case.id, Case.ref_code, Case.content, Case.person_name)
-        .where(Case.id.in_(list(ids)))
+        select(Case.id, Case.ref_code, Case.content, Case.person_name).where(Case.id.in_(list(ids)))
     ).all()
     out = {}
     for case_id, ref, content, name in rows:
@@ -138,8 +137,9 @@ def _quotes(session: Session, ids: Sequence[int]) -> dict[int, Quote]:
     return out
 
 
-def _term_counts(session: Session, codes: Sequence[str], start: datetime, end: datetime,
-                 baseline_start: datetime) -> list[tuple[str, int, int]]:
+def _term_counts(
+    session: Session, codes: Sequence[str], start: datetime, end: datetime, baseline_start: datetime
+) -> list[tuple[str, int, int]]:
     """(term, cases in the period, cases in the baseline) for the problem kinds (``#flood``) and
     word pairs (``nuoc_ngap``) of the signatures, counted by the database: PostgreSQL's
     ``json_object_keys``, SQLite's ``json_each`` over the stored JSON — only terms seen at least
@@ -147,8 +147,11 @@ def _term_counts(session: Session, codes: Sequence[str], start: datetime, end: d
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import JSON
 
-        keys = func.json_object_keys(cast(Case.signature, JSON)["terms"]).table_valued(
-            "term").render_derived(name="t")
+        keys = (
+            func.json_object_keys(cast(Case.signature, JSON)["terms"])
+            .table_valued("term")
+            .render_derived(name="t")
+        )
         term = keys.c.term
     else:
         keys = func.json_each(Case.signature, "$.terms").table_valued("key")
@@ -156,48 +159,76 @@ def _term_counts(session: Session, codes: Sequence[str], start: datetime, end: d
     in_period = case((Case.created_at >= start, 1), else_=0)
     now, before = func.sum(in_period), func.sum(1 - in_period)
     rows = session.execute(
-        select(term, now, before).select_from(Case).join(keys, true())
-        .where(Case.unit_code.in_(list(codes)), Case.created_at >= baseline_start,
-               Case.created_at < end, Case.signature.is_not(None),
-               or_(term.like("#%"), term.like("%!_%", escape="!")))
-        .group_by(term).having(now >= MIN_CASES)
+        select(term, now, before)
+        .select_from(Case)
+        .join(keys, true())
+        .where(
+            Case.unit_code.in_(list(codes)),
+            Case.created_at >= baseline_start,
+            Case.created_at < end,
+            Case.signature.is_not(None),
+            or_(term.like("#%"), term.like("%!_%", escape="!")),
+        )
+        .group_by(term)
+        .having(now >= MIN_CASES)
     ).all()
     return [(str(t), int(n or 0), int(b or 0)) for t, n, b in rows]
 
 
-def _quotable(session: Session, codes: Sequence[str], start: datetime, end: datetime,
-              kind: str) -> list[int]:
+def _quotable(
+    session: Session, codes: Sequence[str], start: datetime, end: datetime, kind: str
+) -> list[int]:
     """The newest cases of the period about ``kind`` that may be quoted (by the look-up keys
     ``+:kind`` / ``-:kind`` of :meth:`bot.cases.clusters.CaseSignature.keys`), newest first."""
-    return list(session.execute(
-        select(Case.id).join(CaseClusterKey, CaseClusterKey.case_id == Case.id)
-        .where(CaseClusterKey.unit_code.in_(list(codes)),
-               CaseClusterKey.key.in_([f"+:{kind}", f"-:{kind}"]),
-               Case.unit_code.in_(list(codes)), Case.created_at >= start, Case.created_at < end,
-               or_(Case.legal_type.is_(None), Case.legal_type.not_in(sorted(PROTECTED_TYPES))),
-               Case.anonymised.is_(False))
-        .order_by(Case.id.desc()).limit(QUOTES)
-    ).scalars())
+    return list(
+        session.execute(
+            select(Case.id)
+            .join(CaseClusterKey, CaseClusterKey.case_id == Case.id)
+            .where(
+                CaseClusterKey.unit_code.in_(list(codes)),
+                CaseClusterKey.key.in_([f"+:{kind}", f"-:{kind}"]),
+                Case.unit_code.in_(list(codes)),
+                Case.created_at >= start,
+                Case.created_at < end,
+                or_(Case.legal_type.is_(None), Case.legal_type.not_in(sorted(PROTECTED_TYPES))),
+                Case.anonymised.is_(False),
+            )
+            .order_by(Case.id.desc())
+            .limit(QUOTES)
+        ).scalars()
+    )
 
 
-def _growing(session: Session, codes: Sequence[str], start: datetime, end: datetime
-             ) -> tuple[list[int], Counter[int], dict[int, Counter[str]], dict[int, int]]:
+def _growing(
+    session: Session, codes: Sequence[str], start: datetime, end: datetime
+) -> tuple[list[int], Counter[int], dict[int, Counter[str]], dict[int, int]]:
     """The clusters with the most members filed in the period: their ids, new members, problem
     kinds of those members, and the newest quotable member of each."""
-    new = Counter({int(c): int(n) for c, n in session.execute(
-        select(Case.cluster_id, func.count())
-        .where(Case.unit_code.in_(list(codes)), Case.created_at >= start, Case.created_at < end,
-               Case.cluster_id.is_not(None))
-        .group_by(Case.cluster_id).order_by(func.count().desc(), Case.cluster_id.desc())
-        .limit(TOP)).all()})
+    new = Counter(
+        {
+            int(c): int(n)
+            for c, n in session.execute(
+                select(Case.cluster_id, func.count())
+                .where(
+                    Case.unit_code.in_(list(codes)),
+                    Case.created_at >= start,
+                    Case.created_at < end,
+                    Case.cluster_id.is_not(None),
+                )
+                .group_by(Case.cluster_id)
+                .order_by(func.count().desc(), Case.cluster_id.desc())
+                .limit(TOP)
+            ).all()
+        }
+    )
     growing = [c for c, _ in sorted(new.items(), key=lambda kv: (-kv[1], -kv[0]))]
     kinds: dict[int, Counter[str]] = defaultdict(Counter)
     quotable: dict[int, int] = {}
     if growing:
         for case_id, cluster_id, legal_type, anonymised, raw in session.execute(
             select(Case.id, Case.cluster_id, Case.legal_type, Case.anonymised, Case.signature)
-            .where(Case.cluster_id.in_(growing), Case.created_at >= start,
-                   Case.created_at < end).order_by(Case.id)
+            .where(Case.cluster_id.in_(growing), Case.created_at >= start, Case.created_at < end)
+            .order_by(Case.id)
         ).all():
             kinds[cluster_id].update(str(k) for k in _parse(raw).get("concepts") or ())
             if legal_type not in PROTECTED_TYPES and not anonymised:
@@ -205,28 +236,49 @@ def _growing(session: Session, codes: Sequence[str], start: datetime, end: datet
     return growing, new, kinds, quotable
 
 
-def read_topics(session: Session, codes: Sequence[str], start: datetime, end: datetime,
-                baseline_start: datetime, periods: int) -> Topics:
+def read_topics(
+    session: Session,
+    codes: Sequence[str],
+    start: datetime,
+    end: datetime,
+    baseline_start: datetime,
+    periods: int,
+) -> Topics:
     """The rising problem kinds and word pairs and the clusters that grew in [start, end), the
     baseline being [baseline_start, start) averaged over ``periods``."""
     counts = _term_counts(session, codes, start, end, baseline_start)
-    rising_kinds = [(t[1:], n, b / periods) for t, n, b in counts
-                    if t.startswith("#") and n > b / periods]
+    rising_kinds = [
+        (t[1:], n, b / periods) for t, n, b in counts if t.startswith("#") and n > b / periods
+    ]
     rising_kinds.sort(key=lambda r: (-_rise(r[1], r[2]), r[0]))
     rising_kinds = rising_kinds[:TOP]
-    terms = sorted((TermChange(t, n, b / periods) for t, n, b in counts
-                    if not t.startswith("#") and n > b / periods),
-                   key=lambda c: (-_rise(c.current, c.baseline), c.key))[:TOP]
+    terms = sorted(
+        (
+            TermChange(t, n, b / periods)
+            for t, n, b in counts
+            if not t.startswith("#") and n > b / periods
+        ),
+        key=lambda c: (-_rise(c.current, c.baseline), c.key),
+    )[:TOP]
 
     growing, new, cluster_kinds, cluster_quote = _growing(session, codes, start, end)
     sizes: dict[int, int] = {}
     refs: dict[int, str] = {}
     if growing:
-        sizes = {int(c): int(n) for c, n in session.execute(
-            select(Case.cluster_id, func.count()).where(Case.cluster_id.in_(growing))
-            .group_by(Case.cluster_id)).all()}
-        refs = {int(i): str(r) for i, r in session.execute(
-            select(Case.id, Case.ref_code).where(Case.id.in_(growing))).all()}
+        sizes = {
+            int(c): int(n)
+            for c, n in session.execute(
+                select(Case.cluster_id, func.count())
+                .where(Case.cluster_id.in_(growing))
+                .group_by(Case.cluster_id)
+            ).all()
+        }
+        refs = {
+            int(i): str(r)
+            for i, r in session.execute(
+                select(Case.id, Case.ref_code).where(Case.id.in_(growing))
+            ).all()
+        }
 
     quoted = {kind: _quotable(session, codes, start, end, kind) for kind, _, _ in rising_kinds}
     wanted = {i for ids in quoted.values() for i in ids} | set(cluster_quote.values())
@@ -236,15 +288,25 @@ def read_topics(session: Session, codes: Sequence[str], start: datetime, end: da
     for kind, n, baseline in rising_kinds:
         about = [c for c in growing if cluster_kinds[c].get(kind)]
         best = max(about, key=lambda c: (sizes.get(c, 0), new[c]), default=None)
-        topics.append(Topic(
-            key=kind, current=n, baseline=baseline, cluster_id=best,
-            cluster_size=sizes.get(best, 0) if best is not None else 0,
-            quotes=[quotes[i] for i in quoted[kind] if i in quotes]))
+        topics.append(
+            Topic(
+                key=kind,
+                current=n,
+                baseline=baseline,
+                cluster_id=best,
+                cluster_size=sizes.get(best, 0) if best is not None else 0,
+                quotes=[quotes[i] for i in quoted[kind] if i in quotes],
+            )
+        )
     clusters = [
         GrowingCluster(
-            cluster_id=c, ref_code=refs.get(c, ""), size=sizes.get(c, new[c]), new=new[c],
+            cluster_id=c,
+            ref_code=refs.get(c, ""),
+            size=sizes.get(c, new[c]),
+            new=new[c],
             topics=tuple(k for k, _ in cluster_kinds[c].most_common(2)),
-            quote=quotes.get(cluster_quote.get(c, -1)))
+            quote=quotes.get(cluster_quote.get(c, -1)),
+        )
         for c in growing
     ]
     return Topics(topics=topics, terms=terms, clusters=clusters)

@@ -32,13 +32,13 @@ _SELF = re.compile(
 _ADDRESS = re.compile(r"\b(?:ong|ba|anh|chi|co|chu|bac|em|chau|cu|thim|di|duong|gia dinh)\s+")
 #: The same words as written with their marks: in a text typed with diacritics, "Chí" (as in
 #: Nguyễn Chí Thanh) is not "chị", nor "Bà" in "Bà Triệu"… (that one is, and is masked).
-_ADDRESS_ACCENTED = frozenset(
-    "ông bà anh chị cô chú bác em cháu cụ thím dì dượng gia".split())
+_ADDRESS_ACCENTED = frozenset("ông bà anh chị cô chú bác em cháu cụ thím dì dượng gia".split())
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 #: Folded words that end a lower-case name ("ten em la hoa sdt ..."): what usually follows one.
 _AFTER_NAME = frozenset(
     "sdt dt so o nha dia chi tai va thuoc phuong xa to ngo muon xin can hoi bao phan anh "
-    "kien nghi de la dang song cu tru".split())
+    "kien nghi de la dang song cu tru".split()
+)
 
 
 def _name_end(original: str, start: int, *, capitalised_only: bool, limit: int = 4) -> int:
@@ -52,7 +52,8 @@ def _name_end(original: str, start: int, *, capitalised_only: bool, limit: int =
             break
         word = match.group(0)
         if not word[:1].isupper() and (
-                capitalised_only or strip_diacritics(word).lower() in _AFTER_NAME):
+            capitalised_only or strip_diacritics(word).lower() in _AFTER_NAME
+        ):
             break
         end = match.end()
         if end < len(original) and original[end] == " ":
@@ -72,8 +73,12 @@ def mask_identity(text: str | None, person_name: str | None = None) -> str:
     original = unicodedata.normalize("NFC", text)
     original = mask_phones(original).replace(LOG_PHONE_MASK, PHONE_MASK)
     if person_name and len(person_name.strip()) >= 2:
-        original = re.sub(re.escape(unicodedata.normalize("NFC", person_name.strip())),
-                          NAME_MASK, original, flags=re.IGNORECASE)
+        original = re.sub(
+            re.escape(unicodedata.normalize("NFC", person_name.strip())),
+            NAME_MASK,
+            original,
+            flags=re.IGNORECASE,
+        )
     folded = strip_diacritics(original).lower()
     if len(folded) != len(original):  # a decomposed letter survived NFC: mask on the folded text
         original, folded = folded, folded
@@ -84,7 +89,7 @@ def mask_identity(text: str | None, person_name: str | None = None) -> str:
             spans.append((match.end(), end))
     accented = folded != original.lower()
     for match in _ADDRESS.finditer(folded):
-        first = original[match.start():match.end()].split()[0].lower()
+        first = original[match.start() : match.end()].split()[0].lower()
         if accented and first not in _ADDRESS_ACCENTED:
             continue
         end = _name_end(original, match.end(), capitalised_only=True)

@@ -22,8 +22,14 @@ from bot.cases.masking import mask_identity
 from bot.db.models import AssistantQuestion, QuestionKind
 from bot.db.types import ensure_aware, utcnow
 
-__all__ = ["MAX_TEXT", "RETENTION_DAYS", "QuestionStats", "forget_older_than", "question_stats",
-           "record_question"]
+__all__ = [
+    "MAX_TEXT",
+    "RETENTION_DAYS",
+    "QuestionStats",
+    "forget_older_than",
+    "question_stats",
+    "record_question",
+]
 
 #: Characters of an unanswered question kept.
 MAX_TEXT = 200
@@ -31,21 +37,37 @@ MAX_TEXT = 200
 RETENTION_DAYS = 180
 
 
-def record_question(session: Session, kind: str, *, unit_code: str | None = None,
-                    programme: str | None = None, aspect: str | None = None,
-                    text: str | None = None, now: datetime | None = None) -> None:
+def record_question(
+    session: Session,
+    kind: str,
+    *,
+    unit_code: str | None = None,
+    programme: str | None = None,
+    aspect: str | None = None,
+    text: str | None = None,
+    now: datetime | None = None,
+) -> None:
     """Record one question; ``text`` is stored (masked, cut) only when it was not answered."""
     if kind not in QuestionKind.ALL:
         raise ValueError(f"unknown question kind {kind!r}")
     kept = None
     if kind != QuestionKind.ANSWERED and text and text.strip():
         kept = mask_identity(" ".join(text.split()))[:MAX_TEXT]
-    session.add(AssistantQuestion(kind=kind, unit_code=unit_code, programme=programme,
-                                  aspect=aspect, text=kept, created_at=now or utcnow()))
+    session.add(
+        AssistantQuestion(
+            kind=kind,
+            unit_code=unit_code,
+            programme=programme,
+            aspect=aspect,
+            text=kept,
+            created_at=now or utcnow(),
+        )
+    )
 
 
-def forget_older_than(session: Session, days: int = RETENTION_DAYS,
-                      now: datetime | None = None) -> int:
+def forget_older_than(
+    session: Session, days: int = RETENTION_DAYS, now: datetime | None = None
+) -> int:
     """Delete the rows older than ``days``; returns how many went."""
     cutoff = (ensure_aware(now, "now") if now else utcnow()) - timedelta(days=days)
     result = session.execute(delete(AssistantQuestion).where(AssistantQuestion.created_at < cutoff))
@@ -62,8 +84,9 @@ class QuestionStats:
     not_understood: int
 
 
-def question_stats(session: Session, units: Iterable[str] | None, start: datetime, end: datetime,
-                   *, top: int = 10) -> QuestionStats:
+def question_stats(
+    session: Session, units: Iterable[str] | None, start: datetime, end: datetime, *, top: int = 10
+) -> QuestionStats:
     """Questions asked in [start, end) in conversations of ``units`` (None: everywhere; questions
     from conversations without a unit count for every unit's digest, since nobody knows theirs)."""
     where = [AssistantQuestion.created_at >= start, AssistantQuestion.created_at < end]
@@ -72,8 +95,11 @@ def question_stats(session: Session, units: Iterable[str] | None, start: datetim
         where.append(AssistantQuestion.unit_code.in_(codes) | AssistantQuestion.unit_code.is_(None))
     asked = session.execute(
         select(AssistantQuestion.programme, AssistantQuestion.aspect, func.count())
-        .where(*where, AssistantQuestion.programme.is_not(None),
-               AssistantQuestion.kind != QuestionKind.NOT_UNDERSTOOD)
+        .where(
+            *where,
+            AssistantQuestion.programme.is_not(None),
+            AssistantQuestion.kind != QuestionKind.NOT_UNDERSTOOD,
+        )
         .group_by(AssistantQuestion.programme, AssistantQuestion.aspect)
         .order_by(func.count().desc(), AssistantQuestion.programme)
         .limit(top)
@@ -85,11 +111,15 @@ def question_stats(session: Session, units: Iterable[str] | None, start: datetim
         .limit(500)
     ).all()
     counts: Counter[tuple[str, str | None, str | None]] = Counter(
-        ((r.text or "").strip(), r.programme, r.aspect) for r in rows)
-    not_understood = int(session.execute(
-        select(func.count()).select_from(AssistantQuestion)
-        .where(*where, AssistantQuestion.kind == QuestionKind.NOT_UNDERSTOOD)
-    ).scalar_one())
+        ((r.text or "").strip(), r.programme, r.aspect) for r in rows
+    )
+    not_understood = int(
+        session.execute(
+            select(func.count())
+            .select_from(AssistantQuestion)
+            .where(*where, AssistantQuestion.kind == QuestionKind.NOT_UNDERSTOOD)
+        ).scalar_one()
+    )
     return QuestionStats(
         asked=[(str(p), a, int(n)) for p, a, n in asked],
         unanswered=[(t, p, a, n) for (t, p, a), n in counts.most_common(top)],

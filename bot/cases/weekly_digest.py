@@ -50,17 +50,31 @@ def digest_payload(digest: Digest) -> dict[str, Any]:
         "first_response_median": digest.first_response.median,
         "resolution_median": digest.resolution.median,
         "rating_average": round(digest.rating_average, 2)
-        if digest.rating_average is not None else None,
+        if digest.rating_average is not None
+        else None,
         "ratings": sum(digest.ratings.values()),
-        "topics": [{"key": t.key, "current": t.current, "baseline": round(t.baseline, 2),
-                    "cluster_size": t.cluster_size} for t in digest.rising_topics[:TOPICS]],
+        "topics": [
+            {
+                "key": t.key,
+                "current": t.current,
+                "baseline": round(t.baseline, 2),
+                "cluster_size": t.cluster_size,
+            }
+            for t in digest.rising_topics[:TOPICS]
+        ],
         "path": f"/staff/digest?unit={digest.unit_code}&days={period.days}"
-                f"&end={period.last_day.isoformat()}",
+        f"&end={period.last_day.isoformat()}",
     }
 
 
-def queue_weekly_digests(session: Session, *, tz: ZoneInfo, now: datetime | None = None,
-                         at: time = SEND_AFTER, weekday: int = WEEKDAY) -> int:
+def queue_weekly_digests(
+    session: Session,
+    *,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+    at: time = SEND_AFTER,
+    weekday: int = WEEKDAY,
+) -> int:
     """Queue this week's digest for every unit with a linked Telegram group, once; returns how
     many were queued now (0 on other days, before ``at`` local time, or when already queued).
     The period is the 7 days up to yesterday (Monday to Sunday when sent on a Monday)."""
@@ -69,17 +83,29 @@ def queue_weekly_digests(session: Session, *, tz: ZoneInfo, now: datetime | None
     if local.weekday() != weekday or local.time() < at:
         return 0
     year, week, _ = local.isocalendar()
-    units = session.execute(
-        select(Unit.code).where(Unit.telegram_chat_id.is_not(None)).order_by(Unit.code)
-    ).scalars().all()
+    units = (
+        session.execute(
+            select(Unit.code).where(Unit.telegram_chat_id.is_not(None)).order_by(Unit.code)
+        )
+        .scalars()
+        .all()
+    )
     period = Period.ending(local.date() - timedelta(days=1), tz, 7)
     queued = 0
     for code in units:
         if not record_seen_message(session, _SEEN_CHANNEL, f"{code}:{year}-W{week:02d}", now):
             continue
-        digest = build_digest(session, code, tz=tz, period=period, now=now,
-                              units=subtree(session, code), with_questions=False)
-        enqueue(session, OutboxKind.WEEKLY_DIGEST, target=code, payload=digest_payload(digest),
-                now=now)
+        digest = build_digest(
+            session,
+            code,
+            tz=tz,
+            period=period,
+            now=now,
+            units=subtree(session, code),
+            with_questions=False,
+        )
+        enqueue(
+            session, OutboxKind.WEEKLY_DIGEST, target=code, payload=digest_payload(digest), now=now
+        )
         queued += 1
     return queued

@@ -27,13 +27,15 @@ UNCATEGORISED = "Chưa phân loại"
 
 
 def period_text(period: Period) -> str:
-    """"7 ngày 23/11–29/11/2026, so với trung bình 4 kỳ trước"."""
-    return (f"{period.days} ngày {period.first_day:%d/%m}–{period.last_day:%d/%m/%Y}, so với "
-            f"trung bình {period.baseline_periods} kỳ {period.days} ngày trước đó")
+    """ "7 ngày 23/11–29/11/2026, so với trung bình 4 kỳ trước"."""
+    return (
+        f"{period.days} ngày {period.first_day:%d/%m}–{period.last_day:%d/%m/%Y}, so với "
+        f"trung bình {period.baseline_periods} kỳ {period.days} ngày trước đó"
+    )
 
 
 def change_text(change: Change | object) -> str:
-    """"+3 (+150%)", "mới", "−2 (−40%)", "không đổi"."""
+    """ "+3 (+150%)", "mới", "−2 (−40%)", "không đổi"."""
     current = int(getattr(change, "current", 0))
     baseline = float(getattr(change, "baseline", 0.0))
     delta = current - baseline
@@ -52,8 +54,10 @@ def baseline_text(value: float) -> str:
 def timing_text(timing: Timing) -> str:
     if not timing.count:
         return "—"
-    return (f"trung vị {h.duration(timing.median)}, 90% trong {h.duration(timing.p90)} "
-            f"({timing.count} hồ sơ)")
+    return (
+        f"trung vị {h.duration(timing.median)}, 90% trong {h.duration(timing.p90)} "
+        f"({timing.count} hồ sơ)"
+    )
 
 
 def topic_name(key: str) -> str:
@@ -104,6 +108,8 @@ def headline(digest: Digest, unit_name: str, tz: tzinfo) -> list[str]:
         f"Giải quyết: {timing_text(digest.resolution)}",
     ]
     if digest.rating_average is not None:
-        lines.append(f"Đánh giá của người dân: {digest.rating_average:.1f}/5 "
-                     f"({sum(digest.ratings.values())} lượt)")
+        lines.append(
+            f"Đánh giá của người dân: {digest.rating_average:.1f}/5 "
+            f"({sum(digest.ratings.values())} lượt)"
+        )
     return lines

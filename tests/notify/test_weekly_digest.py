@@ -30,9 +30,13 @@ FLOOD = "Ngõ 5 phố Láng Hạ cứ mưa là ngập, nước tràn vào nhà s
 
 def _digests(engine: Engine) -> list[dict[str, object]]:
     with session_scope(engine) as session:
-        rows = session.execute(
-            select(Outbox).where(Outbox.kind == OutboxKind.WEEKLY_DIGEST).order_by(Outbox.id)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(Outbox).where(Outbox.kind == OutboxKind.WEEKLY_DIGEST).order_by(Outbox.id)
+            )
+            .scalars()
+            .all()
+        )
         return [{"target": r.target, **r.payload} for r in rows]
 
 
@@ -42,8 +46,16 @@ def _queue(engine: Engine, now: datetime) -> int:
 
 
 def _floods(engine: Engine, n: int = 3) -> None:
-    ids = [new_case(engine, "p_lang", content=FLOOD.format(n=i), category="ha_tang",
-                    now=MONDAY - timedelta(days=2, hours=i)) for i in range(n)]
+    ids = [
+        new_case(
+            engine,
+            "p_lang",
+            content=FLOOD.format(n=i),
+            category="ha_tang",
+            now=MONDAY - timedelta(days=2, hours=i),
+        )
+        for i in range(n)
+    ]
     with session_scope(engine) as session:
         for case_id in ids:
             link_case(session, session.get(Case, case_id))
@@ -62,7 +74,10 @@ def test_one_digest_per_linked_unit_per_week_on_monday_morning(engine: Engine) -
     digests = {d["target"]: d for d in _digests(engine)}
     lang, city = digests["p_lang"], digests["hn"]
     assert (lang["first_day"], lang["last_day"], lang["received"]) == (
-        "2026-11-23", "2026-11-29", 3)
+        "2026-11-23",
+        "2026-11-29",
+        3,
+    )
     assert city["received"] == 4  # the city and every ward below it
     assert [t["key"] for t in lang["topics"]][:1] == ["flood"]
     assert lang["topics"][0]["cluster_size"] == 3
@@ -78,10 +93,17 @@ async def test_the_digest_reaches_the_group_with_its_link(
     _floods(engine)
     assert _queue(engine, MONDAY) == 1
     before = len(fake_tg.calls_of("sendMessage"))
-    assert await deliver_due(session_factory(engine), senders_for(service), options=OPTIONS,
-                             now=MONDAY) >= 1
-    sends = [c.params for c in fake_tg.calls_of("sendMessage")[before:]
-             if "Bản tin dư luận" in str(c.params.get("text"))]
+    assert (
+        await deliver_due(
+            session_factory(engine), senders_for(service), options=OPTIONS, now=MONDAY
+        )
+        >= 1
+    )
+    sends = [
+        c.params
+        for c in fake_tg.calls_of("sendMessage")[before:]
+        if "Bản tin dư luận" in str(c.params.get("text"))
+    ]
     assert len(sends) == 1 and sends[0]["chat_id"] == LANG_CHAT
     text = str(sends[0]["text"])
     assert "Bản tin dư luận tuần 23/11–29/11" in text
@@ -106,11 +128,23 @@ def test_the_worker_scan_queues_it_at_the_configured_hour(
 
 def test_the_text_escapes_and_reads_without_a_baseline() -> None:
     text = render_weekly_digest(
-        {"first_day": "2026-11-23", "last_day": "2026-11-29", "received": 2, "baseline": 0,
-         "overdue": 1, "unanswered": 2, "first_response_median": 5400,
-         "resolution_median": None, "rating_average": None, "ratings": 0, "topics": [],
-         "path": "/staff/digest?unit=p_lang"},
-        "Phường <Láng>", "https://mttq.example/")
+        {
+            "first_day": "2026-11-23",
+            "last_day": "2026-11-29",
+            "received": 2,
+            "baseline": 0,
+            "overdue": 1,
+            "unanswered": 2,
+            "first_response_median": 5400,
+            "resolution_median": None,
+            "rating_average": None,
+            "ratings": 0,
+            "topics": [],
+            "path": "/staff/digest?unit=p_lang",
+        },
+        "Phường <Láng>",
+        "https://mttq.example/",
+    )
     assert text.splitlines() == [
         "<b>Bản tin dư luận tuần 23/11–29/11 — Phường &lt;Láng&gt;</b>",
         "• Hồ sơ nhận: 2",

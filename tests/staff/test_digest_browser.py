@@ -46,12 +46,14 @@ class FakeRasa:
 
 
 @pytest.fixture
-async def digest_world(db_url: str, tmp_path: Path,
-                       seeded_engine: Engine) -> AsyncIterator[tuple[World, FakeRasa]]:
+async def digest_world(
+    db_url: str, tmp_path: Path, seeded_engine: Engine
+) -> AsyncIterator[tuple[World, FakeRasa]]:
     rasa = FakeRasa()
     await rasa.server.start_server()
-    settings = dataclasses.replace(settings_for(db_url, tmp_path),
-                                   rasa_url=str(rasa.server.make_url("")).rstrip("/"))
+    settings = dataclasses.replace(
+        settings_for(db_url, tmp_path), rasa_url=str(rasa.server.make_url("")).rstrip("/")
+    )
     server = TestServer(create_app(settings), host="127.0.0.1")
     await server.start_server()
     staff = {"lan": seed_staff(seeded_engine, "lan", "p_lang", StaffRole.OFFICER, "Nguyễn Thị Lan")}
@@ -64,8 +66,10 @@ async def digest_world(db_url: str, tmp_path: Path,
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("browser_ready")
 async def test_officer_answers_a_rising_cluster_from_the_digest(
-        browser_ready: None, digest_world: tuple[World, FakeRasa]) -> None:  # noqa: F811
+    digest_world: tuple[World, FakeRasa],
+) -> None:
     from playwright.async_api import async_playwright, expect
 
     world, rasa = digest_world
@@ -73,7 +77,8 @@ async def test_officer_answers_a_rising_cluster_from_the_digest(
     base = str(world.server.make_url("")).rstrip("/")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+        )
         try:
             page = await browser.new_page(locale="vi-VN")
             await page.goto(f"{base}/staff/digest")
@@ -82,7 +87,8 @@ async def test_officer_answers_a_rising_cluster_from_the_digest(
             await page.get_by_role("button", name="Đăng nhập").click()
             await expect(page).to_have_url(f"{base}/staff/digest")
             await expect(page.get_by_role("heading", level=1)).to_have_text(
-                "Bản tin dư luận · phường Láng")
+                "Bản tin dư luận · phường Láng"
+            )
             await expect(page.get_by_role("heading", name="Vấn đề tăng nhanh")).to_be_visible()
             await expect(page.locator("svg[role=img]").first).to_be_visible()
 
@@ -103,8 +109,11 @@ async def test_officer_answers_a_rising_cluster_from_the_digest(
 
     conversations = {f"conv-psid-flood-{i}" for i in range(3)}
     for _ in range(150):  # the outbox worker polls every 2 s
-        got = {c["conversation"] for c in rasa.calls
-               if c.get("entities", {}).get("reply_text") == REPLY}
+        got = {
+            c["conversation"]
+            for c in rasa.calls
+            if c.get("entities", {}).get("reply_text") == REPLY
+        }
         if got >= conversations:
             break
         await asyncio.sleep(0.1)

@@ -22,8 +22,7 @@ from bot.db.engine import session_scope
 from bot.db.models import Case
 from bot.db.types import utcnow
 
-FLOOD = ("Ngõ 5 phố Láng Hạ cứ mưa là ngập, nước tràn vào nhà. Tôi là Đỗ Thị Hằng, "
-         "số 0912345678")
+FLOOD = "Ngõ 5 phố Láng Hạ cứ mưa là ngập, nước tràn vào nhà. Tôi là Đỗ Thị Hằng, số 0912345678"
 
 
 def seed_flooded_alley(world: World, n: int = 4) -> list[int]:
@@ -31,13 +30,20 @@ def seed_flooded_alley(world: World, n: int = 4) -> list[int]:
     links them; returns the case ids, oldest first."""
     ids = []
     for i in range(n):
-        case_id, _ = seed_case(world.engine, content=FLOOD.replace("nhà", f"nhà {i}"),
-                               category="ha_tang", channel_user_id=f"psid-flood-{i}")
+        case_id, _ = seed_case(
+            world.engine,
+            content=FLOOD.replace("nhà", f"nhà {i}"),
+            category="ha_tang",
+            channel_user_id=f"psid-flood-{i}",
+        )
         ids.append(case_id)
     with session_scope(world.engine) as session:
         for i, case_id in enumerate(ids):
-            session.execute(update(Case).where(Case.id == case_id).values(
-                created_at=utcnow() - timedelta(days=2, hours=-i)))
+            session.execute(
+                update(Case)
+                .where(Case.id == case_id)
+                .values(created_at=utcnow() - timedelta(days=2, hours=-i))
+            )
         for case_id in ids:
             link_case(session, session.get(Case, case_id))
     return ids
@@ -82,17 +88,36 @@ async def test_digest_page_csv_and_pdf(world: World, tmp_path: Path) -> None:
     pdf.write_bytes(await response.read())
     assert pdf.read_bytes().startswith(b"%PDF")
 
-    text = subprocess.run([_tool("pdftotext"), "-f", "1", "-l", "1", "-enc", "UTF-8", str(pdf),
-                           "-"], capture_output=True, check=True, timeout=60).stdout.decode()
+    text = subprocess.run(
+        [_tool("pdftotext"), "-f", "1", "-l", "1", "-enc", "UTF-8", str(pdf), "-"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout.decode()
     assert "Bản tin dư luận · phường Láng" in text
     assert "Vấn đề tăng nhanh" in text and "Ngập" in text
     assert "Đỗ Thị Hằng" not in text
-    fonts = subprocess.run([_tool("pdffonts"), str(pdf)], capture_output=True, check=True,
-                           timeout=60).stdout.decode()
+    fonts = subprocess.run(
+        [_tool("pdffonts"), str(pdf)], capture_output=True, check=True, timeout=60
+    ).stdout.decode()
     assert "DejaVuSans" in fonts and " yes " in fonts  # embedded
 
-    subprocess.run([_tool("pdftoppm"), "-f", "1", "-l", "1", "-r", "50", "-png", str(pdf),
-                    str(tmp_path / "page")], check=True, timeout=60)
+    subprocess.run(
+        [
+            _tool("pdftoppm"),
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-r",
+            "50",
+            "-png",
+            str(pdf),
+            str(tmp_path / "page"),
+        ],
+        check=True,
+        timeout=60,
+    )
     [png] = sorted(tmp_path.glob("page*.png"))
     from PIL import Image
 

@@ -31,14 +31,32 @@ NOW = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)  # Monday 08:00 local
 _refs = count(1)
 
 
-def _case(session: Session, text: str, *, days_ago: float, unit: str = "p_lang",
-          category: str = "ha_tang", status: CaseStatus = CaseStatus.NEW,
-          legal_type: str | None = None, person_name: str | None = None,
-          sla_due_at: datetime | None = None) -> Case:
-    case = Case(ref_code=f"KN-DG-{next(_refs):05d}", kind=CaseKind.PETITION, category=category,
-                content=text, unit_code=unit, channel="web", channel_user_id="u", status=status,
-                legal_type=legal_type, person_name=person_name, sla_due_at=sla_due_at,
-                created_at=NOW - timedelta(days=days_ago))
+def _case(
+    session: Session,
+    text: str,
+    *,
+    days_ago: float,
+    unit: str = "p_lang",
+    category: str = "ha_tang",
+    status: CaseStatus = CaseStatus.NEW,
+    legal_type: str | None = None,
+    person_name: str | None = None,
+    sla_due_at: datetime | None = None,
+) -> Case:
+    case = Case(
+        ref_code=f"KN-DG-{next(_refs):05d}",
+        kind=CaseKind.PETITION,
+        category=category,
+        content=text,
+        unit_code=unit,
+        channel="web",
+        channel_user_id="u",
+        status=status,
+        legal_type=legal_type,
+        person_name=person_name,
+        sla_due_at=sla_due_at,
+        created_at=NOW - timedelta(days=days_ago),
+    )
     session.add(case)
     session.flush()
     link_case(session, case)
@@ -49,8 +67,16 @@ def _event(session: Session, case: Case, action: str, detail: dict, after: timed
     """An event as casework appends it (the first response also stamps the case)."""
     if action == "first_response":
         case.first_response_at = case.created_at + after
-    session.add(CaseEvent(case_id=case.id, actor_kind=ActorKind.STAFF, actor_id="1",
-                          action=action, detail=detail, created_at=case.created_at + after))
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            actor_kind=ActorKind.STAFF,
+            actor_id="1",
+            action=action,
+            detail=detail,
+            created_at=case.created_at + after,
+        )
+    )
 
 
 def test_masking_removes_phones_and_names() -> None:
@@ -62,7 +88,9 @@ def test_masking_removes_phones_and_names() -> None:
     assert "Lê Thị Hà" not in mask_identity("Lê Thị Hà báo đèn hỏng", "lê thị hà")
     assert mask_identity("Cống phố Nguyễn Chí Thanh tắc") == "Cống phố Nguyễn Chí Thanh tắc"
     assert mask_identity("chi Hoa o ngo 5") == f"chi {NAME_MASK} o ngo 5"  # typed without marks
-    assert mask_identity("ten em la hoa sdt 0987654321") == f"ten em la {NAME_MASK} sdt {PHONE_MASK}"
+    assert (
+        mask_identity("ten em la hoa sdt 0987654321") == f"ten em la {NAME_MASK} sdt {PHONE_MASK}"
+    )
 
 
 def test_period_defaults_to_the_last_seven_days_against_four_weeks() -> None:
@@ -79,35 +107,80 @@ def test_digest_of_a_unit_and_its_wards(db_with_units: Engine) -> None:
     with session_scope(db_with_units) as session:
         flood = []
         for i in range(5):  # this week: the same flooded alley, five times
-            flood.append(_case(
-                session, f"Ngõ 5 phố Láng Hạ cứ mưa là ngập, nước tràn vào nhà (lần {i}). "
-                         "Tôi là Phạm Thị Mai, số 0912345678", days_ago=1 + i * 0.5,
-                person_name="Phạm Thị Mai"))
-        secret = _case(session, "Tố cáo ông Nguyễn Văn Cường ở ngõ 5 Láng Hạ lấn chiếm, "
-                       "cứ mưa là ngập", days_ago=1.2, legal_type="to_cao", category="ha_tang")
+            flood.append(
+                _case(
+                    session,
+                    f"Ngõ 5 phố Láng Hạ cứ mưa là ngập, nước tràn vào nhà (lần {i}). "
+                    "Tôi là Phạm Thị Mai, số 0912345678",
+                    days_ago=1 + i * 0.5,
+                    person_name="Phạm Thị Mai",
+                )
+            )
+        secret = _case(
+            session,
+            "Tố cáo ông Nguyễn Văn Cường ở ngõ 5 Láng Hạ lấn chiếm, cứ mưa là ngập",
+            days_ago=1.2,
+            legal_type="to_cao",
+            category="ha_tang",
+        )
         for i in range(4):  # the four weeks before: rubbish, once a week
-            _case(session, f"Rác thải ùn ứ đầu ngõ {20 + i} Láng Hạ", days_ago=9 + 7 * i,
-                  category="moi_truong")
-        _case(session, "Đèn đường phố Trần Duy Hưng hỏng", days_ago=2, unit="p_cau_giay",
-              category="trat_tu_do_thi")
+            _case(
+                session,
+                f"Rác thải ùn ứ đầu ngõ {20 + i} Láng Hạ",
+                days_ago=9 + 7 * i,
+                category="moi_truong",
+            )
+        _case(
+            session,
+            "Đèn đường phố Trần Duy Hưng hỏng",
+            days_ago=2,
+            unit="p_cau_giay",
+            category="trat_tu_do_thi",
+        )
         _case(session, "Cũ quá rồi", days_ago=60)  # before the baseline
-        late = _case(session, "Hố ga ngõ 40 Láng Hạ mất nắp", days_ago=20,
-                     sla_due_at=NOW - timedelta(days=3), status=CaseStatus.IN_PROGRESS)
+        late = _case(
+            session,
+            "Hố ga ngõ 40 Láng Hạ mất nắp",
+            days_ago=20,
+            sla_due_at=NOW - timedelta(days=3),
+            status=CaseStatus.IN_PROGRESS,
+        )
         _event(session, flood[0], "first_response", {"seconds": 3600}, timedelta(hours=1))
         _event(session, flood[1], "first_response", {"seconds": 7200}, timedelta(hours=2))
         _event(session, late, "first_response", {"seconds": 60}, timedelta(minutes=1))
-        _event(session, flood[0], "status_changed", {"from": "new", "to": "resolved"},
-               timedelta(hours=10))
+        _event(
+            session,
+            flood[0],
+            "status_changed",
+            {"from": "new", "to": "resolved"},
+            timedelta(hours=10),
+        )
         _event(session, flood[0], "rated", {"rating": 2}, timedelta(hours=11))
         _event(session, flood[0], "rated", {"rating": 4}, timedelta(hours=12))
-        record_question(session, QuestionKind.ANSWERED, unit_code="p_lang",
-                        programme="quy_vi_nguoi_ngheo", aspect="dieu_kien",
-                        text="ai được nhận", now=NOW - timedelta(days=2))
-        record_question(session, QuestionKind.UNANSWERED, unit_code=None,
-                        programme="quy_vi_nguoi_ngheo", now=NOW - timedelta(days=2),
-                        text="tôi là Lê Văn Tám 0987654321 quỹ năm nay được bao nhiêu tiền")
-        record_question(session, QuestionKind.NOT_UNDERSTOOD, unit_code="p_cau_giay",
-                        text="abc xyz", now=NOW - timedelta(days=3))
+        record_question(
+            session,
+            QuestionKind.ANSWERED,
+            unit_code="p_lang",
+            programme="quy_vi_nguoi_ngheo",
+            aspect="dieu_kien",
+            text="ai được nhận",
+            now=NOW - timedelta(days=2),
+        )
+        record_question(
+            session,
+            QuestionKind.UNANSWERED,
+            unit_code=None,
+            programme="quy_vi_nguoi_ngheo",
+            now=NOW - timedelta(days=2),
+            text="tôi là Lê Văn Tám 0987654321 quỹ năm nay được bao nhiêu tiền",
+        )
+        record_question(
+            session,
+            QuestionKind.NOT_UNDERSTOOD,
+            unit_code="p_cau_giay",
+            text="abc xyz",
+            now=NOW - timedelta(days=3),
+        )
         flood_ids = {c.id for c in flood}
         secret_id = secret.id
 
@@ -128,7 +201,8 @@ def test_digest_of_a_unit_and_its_wards(db_with_units: Engine) -> None:
         assert top.quotes and all(q.case_id in flood_ids for q in top.quotes)
         assert "Phạm Thị Mai" not in quoted and "0912345678" not in quoted
         every_quote = [q for t in digest.rising_topics for q in t.quotes] + [
-            c.quote for c in digest.growing_clusters if c.quote]
+            c.quote for c in digest.growing_clusters if c.quote
+        ]
         assert secret_id not in {q.case_id for q in every_quote}
         assert "Cường" not in " ".join(q.text for q in every_quote)
         assert digest.growing_clusters[0].new >= 5
@@ -144,9 +218,13 @@ def test_digest_of_a_unit_and_its_wards(db_with_units: Engine) -> None:
 
         questions = digest.questions
         assert questions is not None
-        assert sorted(questions.asked, key=str) == [("quy_vi_nguoi_ngheo", "dieu_kien", 1),
-                                                    ("quy_vi_nguoi_ngheo", None, 1)]
-        unanswered = {programme: (text, times) for text, programme, _, times in questions.unanswered}
+        assert sorted(questions.asked, key=str) == [
+            ("quy_vi_nguoi_ngheo", "dieu_kien", 1),
+            ("quy_vi_nguoi_ngheo", None, 1),
+        ]
+        unanswered = {
+            programme: (text, times) for text, programme, _, times in questions.unanswered
+        }
         assert unanswered[None] == ("abc xyz", 1)  # a message the NLU did not understand
         text, times = unanswered["quy_vi_nguoi_ngheo"]
         assert times == 1

@@ -22,20 +22,18 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("cases") as batch:
-        batch.add_column(sa.Column("first_response_at", sa.DateTime(timezone=True),
-                                   nullable=True))
+        batch.add_column(sa.Column("first_response_at", sa.DateTime(timezone=True), nullable=True))
     op.execute(
         "UPDATE cases SET first_response_at = (SELECT min(e.created_at) FROM case_events e "
         "WHERE e.case_id = cases.id AND e.action = 'first_response')"
     )
     op.create_index("ix_cases_unit_created", "cases", ["unit_code", "created_at"])
     op.create_index(
-        "ix_cases_unit_status_first_response", "cases",
+        "ix_cases_unit_status_first_response",
+        "cases",
         ["unit_code", "status", "first_response_at"],
     )
-    op.create_index(
-        "ix_case_events_action_created", "case_events", ["action", "created_at"]
-    )
+    op.create_index("ix_case_events_action_created", "case_events", ["action", "created_at"])
     op.create_table(
         "assistant_questions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -47,9 +45,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assistant_questions")),
     )
-    op.create_index(
-        "ix_assistant_questions_created", "assistant_questions", ["created_at", "kind"]
-    )
+    op.create_index("ix_assistant_questions_created", "assistant_questions", ["created_at", "kind"])
 
 
 def downgrade() -> None:

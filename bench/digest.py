@@ -75,6 +75,7 @@ _CASE_COLUMNS = (
     "rating",
     "cluster_id",
     "signature",
+    "topic_terms",
     "first_response_at",
     "created_at",
     "updated_at",
@@ -124,6 +125,7 @@ def generate(
                 body,
                 json.dumps(sig.to_json(), ensure_ascii=False),
                 list(dict.fromkeys(k[:96] for k in sig.keys())),
+                json.dumps(sig.topics(), ensure_ascii=False),
             )
         )
     stamps = sorted(_created(rng, now) for _ in range(n))
@@ -135,7 +137,7 @@ def generate(
     for i, created in enumerate(stamps, start=1):
         unit = f"bench_{rng.randrange(wards):02d}"
         t = rng.randrange(pool_size)
-        category, body, sig_json, sig_keys = pool[t]
+        category, body, sig_json, sig_keys, topics = pool[t]
         age = (now - created).days
         if age > 30:
             status = rng.choice(("resolved", "resolved", "closed", "rejected", "in_progress"))
@@ -173,6 +175,7 @@ def generate(
                 "rating": rating,
                 "cluster_id": cluster,
                 "signature": sig_json,
+                "topic_terms": topics,
                 "first_response_at": None,
                 "created_at": created,
                 "updated_at": created,
@@ -274,6 +277,7 @@ def fill(url: str, units_file: Path, n: int, wards: int, now: datetime) -> dict[
     if engine.dialect.name == "sqlite":
         for row in cases:
             row["signature"] = json.loads(row["signature"])
+            row["topic_terms"] = json.loads(row["topic_terms"])
         for row in events:
             row["detail"] = json.loads(row["detail"])
     _copy(engine, "cases", _CASE_COLUMNS, cases)

@@ -219,6 +219,9 @@ class Case(Base):
     cluster_id = Column(Integer, nullable=True)  # int | None
     #: ``bot.cases.clusters.CaseSignature.to_json()`` of the text, for matching (0007).
     signature = Column(JSONText, nullable=True)  # dict | None
+    #: ``CaseSignature.topics()``: problem kinds (``#flood``) and word pairs the digest counts
+    #: (issue 15, revision 0011); derived from the text, erased with the signature.
+    topic_terms = Column(JSONText, nullable=True)  # list[str] | None
     #: When a staff member first acted on the case (its ``first_response`` event's time), so
     #: the digest finds the unanswered open cases without reading the event trail (0011).
     first_response_at = Column(UTCDateTime, nullable=True)  # datetime | None (UTC)

@@ -258,3 +258,45 @@ def test_the_first_staff_action_stamps_the_case(db_with_units: Engine) -> None:
         add_note(session, case.id, "Đã sửa", actor=Actor.staff(1), now=NOW + timedelta(hours=2))
         assert case.first_response_at == NOW
         assert build_digest(session, "p_lang", tz=TZ, now=NOW).unanswered_count == 0
+
+
+def test_revision_0011_fills_what_the_digest_reads_for_existing_cases(db_url: str) -> None:
+    """A database from before the digest: its signed cases get their topic terms and its
+    answered cases their first response time."""
+    from sqlalchemy import text
+
+    from bot.db.engine import make_engine
+    from bot.db.migrate import upgrade_to, upgrade_to_head
+
+    upgrade_to(db_url, "0008")
+    engine = make_engine(db_url)
+    sig = '{"v": 1, "concepts": ["flood"], "terms": {"ngap": 0.5, "nuoc_ngap": 0.5, "#flood": 1}}'
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO units (code, name, level, active) VALUES ('hn', 'HN', 'province', true)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO cases (id, ref_code, kind, content, unit_code, channel,"
+                    " channel_user_id, consent, status, anonymised, signature, created_at, updated_at)"
+                    " VALUES (1, 'KN-1', 'petition', 'ngập', 'hn', 'web', 'u1', false, 'new', false,"
+                    " :sig, '2026-11-01 00:00:00', '2026-11-01 00:00:00')"
+                ),
+                {"sig": sig},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO case_events (case_id, actor_kind, action, created_at) VALUES"
+                    " (1, 'staff', 'first_response', '2026-11-01 02:00:00')"
+                )
+            )
+        upgrade_to_head(db_url)
+        with session_scope(engine) as session:
+            case = session.get(Case, 1)
+            assert case.topic_terms == ["#flood", "nuoc_ngap"]
+            assert case.first_response_at == datetime(2026, 11, 1, 2, 0, tzinfo=timezone.utc)
+    finally:
+        engine.dispose()

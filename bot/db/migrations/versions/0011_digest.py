@@ -11,6 +11,8 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -20,13 +22,57 @@ branch_labels = None
 depends_on = None
 
 
+def _topics(raw: str) -> str | None:
+    """``CaseSignature.topics()`` of a stored signature, as JSON (the rule is repeated here so
+    the migration does not change when the module does)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    concepts = [f"#{c}" for c in data.get("concepts") or ()]
+    terms = [t for t in (data.get("terms") or {}) if "_" in t and not t.startswith("#")]
+    return json.dumps(concepts + terms, ensure_ascii=False)
+
+
+def _fill_topic_terms() -> None:
+    """Existing signed cases get their topic terms, a thousand rows per statement batch."""
+    bind = op.get_bind()
+    cases = sa.table(
+        "cases",
+        sa.column("id", sa.Integer),
+        sa.column("signature", sa.Text),
+        sa.column("topic_terms", sa.Text),
+    )
+    last = 0
+    while True:
+        rows = bind.execute(
+            sa.select(cases.c.id, cases.c.signature)
+            .where(cases.c.id > last, cases.c.signature.is_not(None))
+            .order_by(cases.c.id)
+            .limit(1000)
+        ).all()
+        if not rows:
+            return
+        bind.execute(
+            cases.update()
+            .where(cases.c.id == sa.bindparam("case_id"))
+            .values(topic_terms=sa.bindparam("terms")),
+            [{"case_id": r.id, "terms": _topics(r.signature)} for r in rows],
+        )
+        last = rows[-1].id
+
+
 def upgrade() -> None:
     with op.batch_alter_table("cases") as batch:
         batch.add_column(sa.Column("first_response_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("topic_terms", sa.Text(), nullable=True))
     op.execute(
         "UPDATE cases SET first_response_at = (SELECT min(e.created_at) FROM case_events e "
         "WHERE e.case_id = cases.id AND e.action = 'first_response')"
     )
+    _fill_topic_terms()
     op.create_index("ix_cases_unit_created", "cases", ["unit_code", "created_at"])
     op.create_index(
         "ix_cases_unit_status_first_response",
@@ -55,4 +101,5 @@ def downgrade() -> None:
     op.drop_index("ix_cases_unit_status_first_response", table_name="cases")
     op.drop_index("ix_cases_unit_created", table_name="cases")
     with op.batch_alter_table("cases") as batch:
+        batch.drop_column("topic_terms")
         batch.drop_column("first_response_at")

@@ -41,7 +41,10 @@ class ActionClarify(Action):
         if not text.strip():
             dispatcher.utter_message(text=reply_text("clarify_empty"))
             return []
-        await note(QuestionKind.NOT_UNDERSTOOD, tracker, text=text)
+        # Inside a form a miss is usually an answer to its step (a name, an address): counted,
+        # its words not kept.
+        in_form = bool((tracker.active_loop or {}).get("name"))
+        await note(QuestionKind.NOT_UNDERSTOOD, tracker, text=None if in_form else text)
         titles = {p.programme: p.button_title for p in knowledge_base()}
         options = clarification_menu(message, load_labels(), titles)
         history = _user_texts(tracker)

@@ -41,6 +41,8 @@ async def note(kind: str, tracker: Tracker, **fields: Any) -> None:
                                 **fields)
     except StoreUnavailable as error:
         logger.warning("question not recorded: %s", error)
+    except Exception:  # noqa: BLE001 - a record for the trainers must never cost an answer
+        logger.exception("question not recorded")
 
 
 def answer_programme(

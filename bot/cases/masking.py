@@ -63,8 +63,41 @@ def _name_end(original: str, start: int, *, capitalised_only: bool, limit: int =
     return end
 
 
-def mask_identity(text: str | None, person_name: str | None = None) -> str:
-    """``text`` with phone numbers and names masked (see the module docstring)."""
+def _capitalised_runs(text: str) -> list[tuple[int, int]]:
+    """Spans of two or more capitalised words separated by spaces ("Nguyễn Văn An")."""
+    runs: list[tuple[int, int]] = []
+    current: list[tuple[int, int]] = []
+    for match in _WORD.finditer(text):
+        joined = bool(current) and text[current[-1][1] : match.start()].isspace()
+        if match.group(0)[:1].isupper():
+            if not joined:
+                current = []
+            current.append((match.start(), match.end()))
+            if len(current) == 2:
+                runs.append((current[0][0], current[-1][1]))
+            elif len(current) > 2:
+                runs[-1] = (current[0][0], current[-1][1])
+        else:
+            current = []
+    return runs
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping spans joined, last first (so cutting one leaves the others' offsets)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(end, out[-1][1]))
+        else:
+            out.append((start, end))
+    return out[::-1]
+
+
+def mask_identity(text: str | None, person_name: str | None = None, *, strict: bool = False) -> str:
+    """``text`` with phone numbers and names masked (see the module docstring). ``strict``
+    also masks every run of two or more capitalised words, places included: for words kept
+    with no case around them (a question the assistant did not understand may be a bare name
+    typed into the wrong step), where a lost place costs nothing."""
     from bot.observability.logs import PHONE_MASK as LOG_PHONE_MASK
     from bot.observability.logs import mask_phones
 
@@ -95,7 +128,9 @@ def mask_identity(text: str | None, person_name: str | None = None) -> str:
         end = _name_end(original, match.end(), capitalised_only=True)
         if end > match.end():
             spans.append((match.end(), end))
-    for start, end in sorted(spans, reverse=True):
+    if strict:
+        spans += _capitalised_runs(original)
+    for start, end in _merged(spans):
         if original[start:end].startswith(NAME_MASK):
             continue
         original = original[:start] + NAME_MASK + original[end:]

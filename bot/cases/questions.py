@@ -52,7 +52,7 @@ def record_question(
         raise ValueError(f"unknown question kind {kind!r}")
     kept = None
     if kind != QuestionKind.ANSWERED and text and text.strip():
-        kept = mask_identity(" ".join(text.split()))[:MAX_TEXT]
+        kept = mask_identity(" ".join(text.split()), strict=True)[:MAX_TEXT]
     session.add(
         AssistantQuestion(
             kind=kind,

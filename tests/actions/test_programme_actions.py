@@ -248,6 +248,9 @@ async def test_questions_are_recorded_for_the_trainers(dispatcher, database: str
     asked = "quỹ vì người nghèo năm nay quyên góp được bao nhiêu tiền, tôi là Hà Văn Sơn 0912345678"
     await run(ActionAnswerProgramme(), make_tracker(asked, "ask_programme", programme), dispatcher)
     await run(ActionClarify(), make_tracker("xyz abc", "nlu_fallback"), dispatcher)
+    in_form = make_tracker("Trần Thị Bích", "nlu_fallback")
+    in_form.active_loop = {"name": "case_form"}  # a miss inside a form: counted, words not kept
+    await run(ActionClarify(), in_form, dispatcher)
     engine = make_engine(database)
     try:
         with session_scope(engine) as session:
@@ -260,4 +263,6 @@ async def test_questions_are_recorded_for_the_trainers(dispatcher, database: str
     texts_kept = {text: programme for text, programme, _, _ in stats.unanswered}
     [kept] = [t for t, p in texts_kept.items() if p == "quy_vi_nguoi_ngheo"]
     assert "bao nhiêu tiền" in kept and "Hà Văn Sơn" not in kept and "0912345678" not in kept
-    assert texts_kept["xyz abc"] is None and stats.not_understood == 1
+    assert texts_kept["xyz abc"] is None and stats.not_understood == 2
+    assert "" in texts_kept  # the miss inside the form, kept without its words
+    assert not any("Bích" in t for t in texts_kept)

@@ -88,6 +88,10 @@ def test_masking_removes_phones_and_names() -> None:
     assert "Lê Thị Hà" not in mask_identity("Lê Thị Hà báo đèn hỏng", "lê thị hà")
     assert mask_identity("Cống phố Nguyễn Chí Thanh tắc") == "Cống phố Nguyễn Chí Thanh tắc"
     assert mask_identity("chi Hoa o ngo 5") == f"chi {NAME_MASK} o ngo 5"  # typed without marks
+    # strict (words kept with no case around them): every run of capitalised words goes too
+    bare = "được Nguyễn Văn An giúp ở đường Láng Hạ"
+    assert mask_identity(bare) == bare
+    assert mask_identity(bare, strict=True) == f"được {NAME_MASK} giúp ở đường {NAME_MASK}"
     assert (
         mask_identity("ten em la hoa sdt 0987654321") == f"ten em la {NAME_MASK} sdt {PHONE_MASK}"
     )

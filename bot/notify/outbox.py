@@ -475,8 +475,7 @@ def _scan_once(factory: SessionFactory) -> int:
     weekly = weekly_digest_at()
     if weekly is not None:
         with factory() as session:
-            queued += queue_weekly_digests(session, tz=ZoneInfo(get_settings().timezone),
-                                           at=weekly)
+            queued += queue_weekly_digests(session, tz=ZoneInfo(get_settings().timezone), at=weekly)
     return queued
 
 

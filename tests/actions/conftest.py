@@ -17,8 +17,9 @@ def dispatcher() -> CollectingDispatcher:
 
 
 @pytest.fixture(autouse=True)
-def scratch_database(tmp_path_factory: pytest.TempPathFactory,
-                     monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def scratch_database(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Actions that record what citizens ask (issue 15: the digest's questions) write to a
     database; without the ``database`` fixture that is a throw-away SQLite file, never the
     checkout's ``var/feedback.db``."""

@@ -201,7 +201,7 @@ def _topics(ctx: StaffContext, digest: Digest) -> h.Markup:
         items.append(
             h.fmt(
                 '<div class="card topic"><h3 style="margin:.2rem 0">{name}</h3>'
-                '<div class="muted">{n} hồ sơ trong kỳ, trung bình {b} mỗi kỳ trước ({c}){link}</div>'
+                '<div class="muted">{n} hồ sơ trong kỳ, trung bình {b} mỗi kỳ trước · {c}{link}</div>'
                 "{quotes}</div>",
                 name=topic_name(topic.key),
                 n=topic.current,
@@ -336,10 +336,11 @@ def _selector(ctx: StaffContext, req: DigestRequest) -> h.Markup:
 def _card(label: str, value: object, extra: str = "", ident: str = "") -> h.Markup:
     return h.fmt(
         '<div class="card"><div class="muted">{label}</div>'
-        '<div style="font-size:1.5rem"{ident}>{value}</div><div class="muted">{extra}'
+        '<div style="font-size:{size}"{ident}>{value}</div><div class="muted">{extra}'
         "</div></div>",
         label=label,
         value=value,
+        size="1.5rem" if isinstance(value, int) or len(str(value)) < 8 else "1.05rem",
         extra=extra,
         ident=h.Markup(f' id="{ident}"') if ident else h.Markup(""),
     )

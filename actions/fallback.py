@@ -7,6 +7,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.programmes import note
+from bot.cases.citizen import QuestionKind
 from bot.knowledge.clarify import HUMAN_PAYLOAD, clarification_menu, load_labels
 from bot.knowledge.content import knowledge_base
 from bot.knowledge.replies import reply_text
@@ -39,6 +41,10 @@ class ActionClarify(Action):
         if not text.strip():
             dispatcher.utter_message(text=reply_text("clarify_empty"))
             return []
+        # Inside a form a miss is usually an answer to its step (a name, an address): counted,
+        # its words not kept.
+        in_form = bool((tracker.active_loop or {}).get("name"))
+        await note(QuestionKind.NOT_UNDERSTOOD, tracker, text=None if in_form else text)
         titles = {p.programme: p.button_title for p in knowledge_base()}
         options = clarification_menu(message, load_labels(), titles)
         history = _user_texts(tracker)

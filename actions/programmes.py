@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -9,6 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import Events, first_entity, latest_text, send
+from bot.cases.citizen import QuestionKind, StoreUnavailable, note_question
 from bot.knowledge.answers import (
     Reply,
     candidates_menu,
@@ -27,6 +30,19 @@ from bot.knowledge.programmes import ASPECTS
 from bot.knowledge.replies import reply_text
 
 AWAITING_HELPFUL = "helpful"
+logger = logging.getLogger(__name__)
+
+
+async def note(kind: str, tracker: Tracker, **fields: Any) -> None:
+    """Record the question for the digest's trainers' section; a database that cannot take it
+    costs the record, never the citizen's answer."""
+    try:
+        await asyncio.to_thread(note_question, kind, unit_code=tracker.get_slot("unit_code"),
+                                **fields)
+    except StoreUnavailable as error:
+        logger.warning("question not recorded: %s", error)
+    except Exception:  # noqa: BLE001 - a record for the trainers must never cost an answer
+        logger.exception("question not recorded")
 
 
 def answer_programme(
@@ -109,5 +125,10 @@ class ActionAnswerProgramme(Action):
         unanswerable = aspect is None and unanswered_question(
             latest_text(tracker), span, kb.get(programme)
         )
+        answered = not unanswerable and (
+            aspect is None or kb.get(programme).answer(aspect) is not None)
+        await note(QuestionKind.ANSWERED if answered else QuestionKind.UNANSWERED, tracker,
+                   programme=kb.get(programme).programme, aspect=aspect,
+                   text=latest_text(tracker))
         return answer_programme(dispatcher, programme, aspect, tracker.get_slot("unit_code"),
                                 unanswerable=unanswerable)

@@ -208,6 +208,20 @@ def daily_summary_at() -> dt_time | None:
         return dt_time(7, 30)
 
 
+def weekly_digest_at() -> dt_time | None:
+    """Local time on Mondays after which each unit's group gets last week's digest
+    (``WEEKLY_DIGEST_AT``, ``HH:MM``, default 07:45); ``off`` turns it off."""
+    raw = _env("WEEKLY_DIGEST_AT", "07:45").lower()
+    if raw in ("off", "none", "no", "0"):
+        return None
+    try:
+        hour, minute = (int(part) for part in raw.split(":"))
+        return dt_time(hour, minute)
+    except ValueError:
+        logger.warning("WEEKLY_DIGEST_AT=%r is not HH:MM; using 07:45", raw)
+        return dt_time(7, 45)
+
+
 def seen_messages_days() -> int:
     """Days a platform message id is remembered against redelivery (``SEEN_MESSAGES_DAYS``, at
     least 2; platforms redeliver within hours)."""

@@ -24,6 +24,7 @@ import pytest
 # Telegram group (and the services they start) would see it depending on the hour they run.
 # tests/notify/test_daily_summary.py turns it on where it is the subject.
 os.environ.setdefault("DAILY_SUMMARY_AT", "off")
+os.environ.setdefault("WEEKLY_DIGEST_AT", "off")  # tests/notify/test_weekly_digest.py: on there
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

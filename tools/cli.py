@@ -97,9 +97,17 @@ def cmd_clusters(args: argparse.Namespace) -> int:
     return clusters_main(args.rest)
 
 
+def cmd_digest_bench(args: argparse.Namespace) -> int:
+    """The digest at scale (issue 15): a district of 100,000 cases, its page timed."""
+    from bench.digest import main as digest_main
+
+    return digest_main(args.rest)
+
+
 def cmd_retention(args: argparse.Namespace) -> int:
-    """Anonymise finished cases older than the retention period, and erase what was typed in
-    conversations idle for as long (schedule it, e.g. nightly)."""
+    """Anonymise finished cases older than the retention period, erase what was typed in
+    conversations idle for as long, and delete the recorded questions to the assistant past
+    their own period (schedule it, e.g. nightly)."""
     from bot.cases.privacy import anonymise_closed_older_than
     from bot.db.engine import session_scope
     from bot.db.runtime import get_engine
@@ -109,9 +117,15 @@ def cmd_retention(args: argparse.Namespace) -> int:
     if days < 1:
         print("error: the retention period must be at least 1 day", file=sys.stderr)
         return 2
+    from bot.cases.questions import RETENTION_DAYS, forget_older_than
+
     with session_scope(get_engine()) as session:
         count = anonymise_closed_older_than(session, days)
     print(f"Anonymised {count} finished case(s) untouched for more than {days} days.")
+    kept = min(days, RETENTION_DAYS)
+    with session_scope(get_engine()) as session:
+        forgotten = forget_older_than(session, kept)
+    print(f"Deleted {forgotten} recorded question(s) to the assistant older than {kept} days.")
     import time
 
     from bot.conversation.erasure import redact_conversations_idle_since
@@ -173,7 +187,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     return run_checks(fast=args.fast)
 
 
-_PASS_THROUGH = ("review", "promote", "moderate", "accounts", "notify", "legal-type", "clusters")
+_PASS_THROUGH = ("review", "promote", "moderate", "accounts", "notify", "legal-type", "clusters",
+                 "digest-bench")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("legal-type", add_help=False, help="legal type of messages (phản ánh, kiến nghị, khiếu nại, tố cáo); --eval [FILE]: accuracy, per-type precision/recall, tố cáo recall")
     p = sub.add_parser("clusters", add_help=False, help="same-issue clusters: precision/recall on a labelled set, link latency")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("digest-bench", add_help=False, help="the digest page of a unit with 100,000 generated cases, timed (--db postgresql://…)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("retention", help="erase name/phone of finished cases older than RETENTION_DAYS")
     p.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS (default 365)")

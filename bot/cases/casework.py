@@ -230,6 +230,7 @@ def _stamp_first_response(
     if already is not None:
         return
     seconds = max(0, int((now - case.created_at).total_seconds()))
+    case.first_response_at = now  # the digest's "unanswered" reads this (revision 0011)
     _event(session, case, actor, "first_response", {"seconds": seconds, "by": action}, now)
 
 

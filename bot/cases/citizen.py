@@ -36,11 +36,13 @@ from bot.cases.legal_type_record import set_legal_type
 from bot.cases.linking import cluster_size, link_case
 from bot.cases.lookup import StatusView, get_case_status, last_case_for
 from bot.cases.privacy import HeldData, anonymise_citizen, personal_data_of
+from bot.cases.questions import record_question
 from bot.cases.routing import plan_case
 from bot.cases.service import Actor, AttachmentDraft, CaseDraft, CreatedCase, create_case
 from bot.cases.status import last_public_reply
 from bot.db.engine import session_scope
 from bot.db.models import ActorKind, Case
+from bot.db.models import QuestionKind as QuestionKind  # for the actions (no models there)
 from bot.db.runtime import get_engine
 from bot.knowledge.content import unit_tree
 from bot.knowledge.units import UnitInfo
@@ -374,3 +376,16 @@ def choose_legal_type(ref_code: str, channel_user_id: str, legal_type: str) -> b
             return False
         set_legal_type(session, case.id, legal_type, Actor.citizen(channel_user_id))
         return True
+
+
+# --------------------------------------------------------------------------- questions (issue 15)
+
+
+def note_question(kind: str, *, unit_code: str | None = None, programme: str | None = None,
+                  aspect: str | None = None, text: str | None = None) -> None:
+    """Record a question the citizen asked the assistant, for the digest's trainers' section
+    (:mod:`bot.cases.questions`: who asked is not kept; the words only, masked, when it could
+    not be answered)."""
+    with _unit_of_work(also=(OSError,)) as session:
+        record_question(session, kind, unit_code=unit_code, programme=programme, aspect=aspect,
+                        text=text)

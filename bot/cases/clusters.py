@@ -181,6 +181,12 @@ class CaseSignature:
         problems = self._problems(with_category=True)
         return [f"{p}|{c}" for p in probed for c in problems] + [f"-:{c}" for c in loose]
 
+    def topics(self) -> list[str]:
+        """What the digest counts (``cases.topic_terms``): the problem kinds as ``#kind`` and
+        the word pairs (``nuoc_ngap``) — a short list, so a period's counts read little."""
+        return [f"#{c}" for c in self.concepts] + [
+            t for t in self.terms if "_" in t and not t.startswith("#")]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "v": self.version,

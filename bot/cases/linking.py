@@ -80,6 +80,7 @@ def sign_case(session: Session, case: Case) -> CaseSignature:
     replace = case.signature is not None
     sig, data = _signed(case)
     case.signature = data
+    case.topic_terms = sig.topics()
     _store_keys(session, case, sig, replace=replace)
     session.flush()
     return sig
@@ -122,6 +123,7 @@ def link_case(session: Session, case: Case, *, threshold: float = THRESHOLD) -> 
         candidates.append((case_id, CaseSignature.from_json(other)))
     match = _best_cluster(sig, candidates, clusters, threshold)
     case.signature = data
+    case.topic_terms = sig.topics()
     if match is None:
         session.flush()
         return None
@@ -205,7 +207,7 @@ def forget_case(session: Session, case_id: int) -> None:
     """Drop what the signature derived from the citizen's words (for erasure/anonymisation)."""
     session.execute(delete(CaseClusterKey).where(CaseClusterKey.case_id == case_id))
     session.execute(
-        update(Case).where(Case.id == case_id).values(signature=None)
+        update(Case).where(Case.id == case_id).values(signature=None, topic_terms=None)
         .execution_options(synchronize_session="fetch")
     )
 

@@ -117,10 +117,12 @@ class OutboxKind:
     #: A forwarded case whose body's answer is due soon or late → the unit's group, naming the
     #: officer in charge (written by the follow-up scan, ``bot.cases.forwarding``).
     FOLLOW_UP = "follow_up"
+    WEEKLY_DIGEST = "weekly_digest"  # Monday's digest and its link → the unit's group (no case)
     ANNOUNCEMENT = "announcement"  # one approved announcement → one subscriber (issue 16)
 
     ALL = frozenset({STAFF_NOTIFY, OVERDUE, CITIZEN_MESSAGE, CITIZEN_REPLY, CITIZEN_STATUS,
-                     CITIZEN_HANDBACK, DAILY_SUMMARY, FOLLOW_UP, ANNOUNCEMENT})
+                     CITIZEN_HANDBACK, DAILY_SUMMARY, FOLLOW_UP, WEEKLY_DIGEST,
+                     ANNOUNCEMENT})
 
 
 def _enum(enum_cls: type[enum.Enum], name: str, length: int) -> Enum:
@@ -181,6 +183,9 @@ class Case(Base):
         Index("ix_cases_unit_status", "unit_code", "status"),
         Index("ix_cases_status_updated", "status", "updated_at"),
         Index("ix_cases_cluster_id", "cluster_id"),
+        #: The digest counts a unit's cases by filing time, and its unanswered ones (0011).
+        Index("ix_cases_unit_created", "unit_code", "created_at"),
+        Index("ix_cases_unit_status_first_response", "unit_code", "status", "first_response_at"),
     )
 
     id = Column(Integer, primary_key=True)  # int
@@ -221,6 +226,12 @@ class Case(Base):
     cluster_id = Column(Integer, nullable=True)  # int | None
     #: ``bot.cases.clusters.CaseSignature.to_json()`` of the text, for matching (0007).
     signature = Column(JSONText, nullable=True)  # dict | None
+    #: ``CaseSignature.topics()``: problem kinds (``#flood``) and word pairs the digest counts
+    #: (issue 15, revision 0011); derived from the text, erased with the signature.
+    topic_terms = Column(JSONText, nullable=True)  # list[str] | None
+    #: When a staff member first acted on the case (its ``first_response`` event's time), so
+    #: the digest finds the unanswered open cases without reading the event trail (0011).
+    first_response_at = Column(UTCDateTime, nullable=True)  # datetime | None (UTC)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)
     updated_at = Column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
@@ -264,7 +275,11 @@ class CaseEvent(Base):
     """
 
     __tablename__ = "case_events"
-    __table_args__ = (Index("ix_case_events_case_id_id", "case_id", "id"),)
+    __table_args__ = (
+        Index("ix_case_events_case_id_id", "case_id", "id"),
+        #: The digest reads a period's first responses, resolutions and ratings (revision 0011).
+        Index("ix_case_events_action_created", "action", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True)  # int
     case_id = Column(Integer, ForeignKey("cases.id"), nullable=False)  # int
@@ -746,3 +761,36 @@ class RateBucket(Base):
 
     name = Column(String(32), primary_key=True)  # str: facebook | zalo
     next_at = Column(Float, nullable=False)  # float: Unix time (seconds)
+
+
+# --------------------------------------------------------------------------- digest (0011)
+
+
+class QuestionKind:
+    """Kinds of :class:`AssistantQuestion` rows."""
+
+    ANSWERED = "answered"  # a programme question the knowledge base answered
+    UNANSWERED = "unanswered"  # a programme question no aspect of the knowledge base covers
+    NOT_UNDERSTOOD = "not_understood"  # a message below the NLU threshold (action_clarify)
+
+    ALL = frozenset({ANSWERED, UNANSWERED, NOT_UNDERSTOOD})
+
+
+class AssistantQuestion(Base):
+    """One question a citizen asked the assistant, for the digest's "for trainers" section
+    (issue 15). Nothing here says who asked: no channel, no sender id. ``text`` is kept only for
+    questions the assistant could not answer (trainers need the words), with phone numbers and
+    self-introduced names masked and cut to :data:`bot.cases.questions.MAX_TEXT` characters;
+    rows older than the retention period are deleted (``bot.cases.questions.forget_older_than``).
+    """
+
+    __tablename__ = "assistant_questions"
+    __table_args__ = (Index("ix_assistant_questions_created", "created_at", "kind"),)
+
+    id = Column(Integer, primary_key=True)  # int
+    kind = Column(String(16), nullable=False)  # str, see QuestionKind
+    unit_code = Column(String(64), nullable=True)  # str | None: the conversation's unit, if known
+    programme = Column(String(64), nullable=True)  # str | None: programme code
+    aspect = Column(String(32), nullable=True)  # str | None: aspect asked about
+    text = Column(Text, nullable=True)  # str | None: masked words of an unanswered question
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)  # datetime (UTC)

@@ -42,7 +42,8 @@ __all__ = [
 #: Kinds posted to a unit's Telegram group.
 STAFF_KINDS = frozenset(
     {OutboxKind.STAFF_NOTIFY, OutboxKind.OVERDUE, OutboxKind.CITIZEN_MESSAGE,
-     OutboxKind.DAILY_SUMMARY, OutboxKind.FOLLOW_UP}
+     OutboxKind.DAILY_SUMMARY, OutboxKind.FOLLOW_UP,
+     OutboxKind.WEEKLY_DIGEST}
 )
 #: Kinds delivered to the citizen through a :class:`CitizenSender`.
 CITIZEN_KINDS = frozenset(

@@ -413,3 +413,42 @@ def render_daily_summary(payload: Mapping[str, Any], unit_name: str, console_url
                      f" — {html.escape(base)}/staff/quarantine")
     lines.append(f"Danh sách hồ sơ: {html.escape(base)}/staff/cases")
     return "\n".join(lines)
+
+
+def render_weekly_digest(payload: Mapping[str, Any], unit_name: str, console_url: str) -> str:
+    """Monday's digest of :mod:`bot.cases.weekly_digest` as a group message (HTML): the week's
+    figures against the four weeks before, the rising topics, the link to the digest page."""
+    from bot.cases.digest_topics import topic_words
+    from bot.staff.html import duration
+
+    def day(value: Any) -> str:
+        text = str(value or "")
+        return f"{text[8:10]}/{text[5:7]}" if len(text) == 10 else text
+
+    received, baseline = int(payload.get("received") or 0), float(payload.get("baseline") or 0)
+    change = "" if not baseline else f", {100 * (received - baseline) / baseline:+.0f}% so với " \
+        f"trung bình 4 tuần trước ({baseline:.1f})"
+    lines = [
+        f"<b>Bản tin dư luận tuần {day(payload.get('first_day'))}–{day(payload.get('last_day'))}"
+        f" — {html.escape(unit_name)}</b>",
+        f"• Hồ sơ nhận: {received}{change}",
+        f"• Đang quá hạn: {int(payload.get('overdue') or 0)}; chưa ai phản hồi: "
+        f"{int(payload.get('unanswered') or 0)}",
+        f"• Phản hồi đầu tiên (trung vị): {duration(payload.get('first_response_median'))}; "
+        f"giải quyết (trung vị): {duration(payload.get('resolution_median'))}",
+    ]
+    if payload.get("rating_average") is not None:
+        lines.append(f"• Đánh giá của người dân: {float(payload['rating_average']):.1f}/5 "
+                     f"({int(payload.get('ratings') or 0)} lượt)")
+    topics = [t for t in payload.get("topics") or () if isinstance(t, Mapping)]
+    if topics:
+        lines.append("Vấn đề tăng nhanh:")
+        for t in topics:
+            group = f", nhóm {int(t['cluster_size'])} người cùng phản ánh" \
+                if t.get("cluster_size") else ""
+            lines.append(f"• {html.escape(topic_words(str(t.get('key'))).capitalize())}: "
+                         f"{int(t.get('current') or 0)} hồ sơ (trước đó trung bình "
+                         f"{float(t.get('baseline') or 0):.1f}/tuần{group})")
+    path = str(payload.get("path") or "/staff/digest")
+    lines.append(f"Xem đầy đủ: {html.escape(console_url.rstrip('/') + path)}")
+    return "\n".join(lines)

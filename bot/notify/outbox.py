@@ -461,14 +461,15 @@ async def run_worker(
 
 def _scan_once(factory: SessionFactory) -> int:
     """The periodic scans: missed deadlines, forwarded cases whose body's answer is due soon or
-    late (issue 17), the units' morning summaries once a day, and
+    late (issue 17), the units' morning summaries once a day (and the digest on Mondays), and
     forgetting platform message ids old enough that no platform redelivers them."""
     from zoneinfo import ZoneInfo
 
     from bot.cases.daily_summary import queue_daily_summaries
     from bot.cases.follow_up import scan_follow_ups
     from bot.cases.inbound import prune_seen_messages
-    from bot.settings import daily_summary_at, get_settings, seen_messages_days
+    from bot.cases.weekly_digest import queue_weekly_digests
+    from bot.settings import daily_summary_at, get_settings, seen_messages_days, weekly_digest_at
 
     with factory() as session:
         queued = scan_overdue(session)
@@ -480,6 +481,10 @@ def _scan_once(factory: SessionFactory) -> int:
     if at is not None:
         with factory() as session:
             queued += queue_daily_summaries(session, tz=ZoneInfo(get_settings().timezone), at=at)
+    weekly = weekly_digest_at()
+    if weekly is not None:
+        with factory() as session:
+            queued += queue_weekly_digests(session, tz=ZoneInfo(get_settings().timezone), at=weekly)
     return queued
 
 

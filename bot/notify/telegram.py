@@ -64,6 +64,7 @@ from bot.notify.messages import (
     posting_notes,
     render_case,
     render_daily_summary,
+    render_weekly_digest,
 )
 from bot.settings import NotifyConfig
 
@@ -184,7 +185,7 @@ class TelegramService(UpdateHandlers):
         """Post a staff notification (the outbox worker calls this for :data:`STAFF_KINDS`)."""
         if row.kind not in STAFF_KINDS:
             return DeliveryResult.fail(f"TelegramService does not deliver {row.kind!r} rows")
-        if row.kind == OutboxKind.DAILY_SUMMARY:
+        if row.kind in (OutboxKind.DAILY_SUMMARY, OutboxKind.WEEKLY_DIGEST):
             return await self._send_summary(row)
         if row.case_id is None:
             return DeliveryResult.fail("staff notification without a case")
@@ -291,11 +292,14 @@ class TelegramService(UpdateHandlers):
             return DeliveryResult.retry(f"{type(exc).__name__}: {exc}")
 
     async def _send_summary(self, row: OutboxRow) -> DeliveryResult:
-        """The morning summary (:mod:`bot.cases.daily_summary`): plain text, no case, no buttons."""
+        """The morning summary (:mod:`bot.cases.daily_summary`) or Monday's digest
+        (:mod:`bot.cases.weekly_digest`): plain text, no case, no buttons."""
         target = await self._db(lambda s: self._target(s, row.target))
         if target is None:
             return DeliveryResult.later(f"unit {row.target!r} has no linked Telegram group")
-        text = render_daily_summary(row.payload, target.unit_name, self.config.staff_public_url)
+        render = render_weekly_digest if row.kind == OutboxKind.WEEKLY_DIGEST \
+            else render_daily_summary
+        text = render(row.payload, target.unit_name, self.config.staff_public_url)
 
         async def post(url_button: bool) -> Message:
             return await self.bot.send_message(

@@ -7,7 +7,7 @@ routes. Other parts of the staff service (the outbox worker, Telegram) may reuse
 ``app[bot.staff.context.ENGINE]`` once the app has started.
 
 The console is one module per group of pages (``login``, ``case_queue``, ``case_page``,
-``case_actions``, ``overview``, ``admin``, ``quarantine``, ``announcements``), each with its own ``setup_routes``;
+``case_actions``, ``overview``, ``digest_page``, ``admin``, ``quarantine``, ``announcements``), each with its own ``setup_routes``;
 :func:`setup` is the one list of them.
 """
 
@@ -22,6 +22,7 @@ from bot.staff import (
     case_actions,
     case_page,
     case_queue,
+    digest_page,
     login,
     overview,
     quarantine,
@@ -40,6 +41,7 @@ def setup(app: web.Application) -> None:
     case_page.setup_routes(app)
     case_actions.setup_routes(app)
     overview.setup_routes(app)
+    digest_page.setup_routes(app)
     admin.setup_routes(app)
     quarantine.setup_routes(app)
     announcements.setup_routes(app)

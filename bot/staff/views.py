@@ -42,6 +42,7 @@ def nav(ctx: StaffContext) -> h.Markup:
         h.fmt('<a href="/staff/cases">Hồ sơ</a>'),
         h.fmt('<a href="/staff/cases?mine=1&amp;status=open">Việc của tôi</a>'),
         h.fmt('<a href="/staff/overview">Tổng quan</a>'),
+        h.fmt('<a href="/staff/digest">Bản tin dư luận</a>'),
         h.fmt('<a href="/staff/quarantine">Tin bị chặn</a>'),
         h.fmt('<a href="/staff/announcements">Thông báo</a>'),
     ]

@@ -16,6 +16,21 @@ def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()
 
 
+@pytest.fixture(autouse=True)
+def scratch_database(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Actions that record what citizens ask (issue 15: the digest's questions) write to a
+    database; without the ``database`` fixture that is a throw-away SQLite file, never the
+    checkout's ``var/feedback.db``."""
+    path = tmp_path_factory.mktemp("actions-db") / "feedback.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    yield
+    dispose_all()
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point the actions at a fresh database of each backend (SQLite, then PostgreSQL)."""

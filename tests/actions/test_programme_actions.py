@@ -233,3 +233,36 @@ async def test_unanswerable_question_gets_an_honest_answer(dispatcher) -> None:
     await run(ActionAnswerProgramme(), tracker, dispatcher)
     assert texts(dispatcher)[0].startswith("Xin lỗi, tôi chưa có thông tin chính xác")
     assert buttons(dispatcher)[0] == [{"title": "Gặp cán bộ", "payload": "/request_human"}]
+
+
+async def test_questions_are_recorded_for_the_trainers(dispatcher, database: str) -> None:
+    """Issue 15: the digest's "asked most" and "could not answer" come from these records;
+    nothing in them says who asked, and the words of an unanswered one are masked."""
+    from bot.cases.questions import question_stats
+    from bot.db.engine import make_engine, session_scope
+    from bot.db.types import utcnow
+
+    programme = [{"entity": "programme", "value": "quy_vi_nguoi_ngheo", "start": 0, "end": 18}]
+    await run(ActionAnswerProgramme(), make_tracker("quỹ vì người nghèo", "ask_programme",
+                                                    programme), dispatcher)
+    asked = "quỹ vì người nghèo năm nay quyên góp được bao nhiêu tiền, tôi là Hà Văn Sơn 0912345678"
+    await run(ActionAnswerProgramme(), make_tracker(asked, "ask_programme", programme), dispatcher)
+    await run(ActionClarify(), make_tracker("xyz abc", "nlu_fallback"), dispatcher)
+    in_form = make_tracker("Trần Thị Bích", "nlu_fallback")
+    in_form.active_loop = {"name": "case_form"}  # a miss inside a form: counted, words not kept
+    await run(ActionClarify(), in_form, dispatcher)
+    engine = make_engine(database)
+    try:
+        with session_scope(engine) as session:
+            from datetime import timedelta
+
+            stats = question_stats(session, None, utcnow() - timedelta(hours=1), utcnow())
+    finally:
+        engine.dispose()
+    assert sorted(stats.asked) == [("quy_vi_nguoi_ngheo", None, 2)]
+    texts_kept = {text: programme for text, programme, _, _ in stats.unanswered}
+    [kept] = [t for t, p in texts_kept.items() if p == "quy_vi_nguoi_ngheo"]
+    assert "bao nhiêu tiền" in kept and "Hà Văn Sơn" not in kept and "0912345678" not in kept
+    assert texts_kept["xyz abc"] is None and stats.not_understood == 2
+    assert "" in texts_kept  # the miss inside the form, kept without its words
+    assert not any("Bích" in t for t in texts_kept)

@@ -229,8 +229,10 @@ def test_forget_case_drops_what_came_from_the_text(db_with_units: Engine) -> Non
     with session_scope(db_with_units) as session:
         case = _case(session, "Ngõ 11 Láng Hạ rác thải bốc mùi")
         link_case(session, case)
+        assert "#rubbish" in session.get(Case, case.id).topic_terms  # what the digest counts
         forget_case(session, case.id)
         session.expire_all()
         assert session.get(Case, case.id).signature is None
+        assert session.get(Case, case.id).topic_terms is None
         assert session.execute(select(CaseClusterKey).where(
             CaseClusterKey.case_id == case.id)).first() is None

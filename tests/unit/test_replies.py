@@ -190,6 +190,8 @@ VIETNAMESE_LITERALS = {
         "the marker an erasure leaves in a stored case, read by staff",
     ("bot/cases/privacy.py", "[họ tên đã xóa]"):
         "the marker an erasure leaves in a stored case, read by staff",
+    ("bot/cases/masking.py", "[SĐT]"): "a masked phone number in a digest quote, read by staff",
+    ("bot/cases/masking.py", "ông bà anh chị"): "forms of address matched before a name",
     ("bot/conversation/erasure.py", "[đã xóa theo yêu cầu"):
         "the marker an erasure leaves in the tracker store",
     ("bot/moderation/gate.py", "Ngôn từ không phù hợp"): "a case marker's label, read by staff",

@@ -460,9 +460,8 @@ async def run_worker(
 
 
 def _scan_once(factory: SessionFactory) -> int:
-    """The periodic scans: missed deadlines, forwarded cases whose body's answer is due soon or
-    late (issue 17), the units' morning summaries once a day (and the digest on Mondays), and
-    forgetting platform message ids old enough that no platform redelivers them."""
+    """The periodic scans: missed deadlines, bodies' answers due soon or late (issue 17), morning
+    summaries (Mondays: the digest), and forgetting message ids no platform will redeliver."""
     from zoneinfo import ZoneInfo
 
     from bot.cases.daily_summary import queue_daily_summaries

@@ -104,6 +104,15 @@ def create_snapshot_table(engine: Any) -> None:
     except DatabaseError:
         if not sqlalchemy.inspect(engine).has_table("tracker_snapshots"):
             raise
+    # A turn reads and counts the events after a snapshot's last one: with (sender_id, id) that is
+    # a range of the index, where Rasa's index on sender_id alone visits every event of the
+    # conversation (PostgreSQL; SQLite's index carries the id already).
+    try:
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text(
+                "CREATE INDEX IF NOT EXISTS ix_events_sender_id_id ON events (sender_id, id)"))
+    except DatabaseError:  # created by a replica starting at the same moment
+        logger.info("index ix_events_sender_id_id: created elsewhere meanwhile")
 
 
 class SettingsTrackerStore(SQLTrackerStore):
@@ -196,21 +205,32 @@ class SettingsTrackerStore(SQLTrackerStore):
         from rasa.shared.core.events import deserialise_events
 
         stored: Any = self.SQLEvent
-        with self.session_scope() as session:
-            session_start = session.execute(
+
+        def latest_session_start(*after: Any) -> float | None:
+            return session.execute(
                 sa.select(sa.func.max(stored.timestamp)).where(
-                    stored.sender_id == sender_id, stored.type_name == SessionStarted.type_name)
+                    stored.sender_id == sender_id,
+                    stored.type_name == SessionStarted.type_name,
+                    *after,
+                )
             ).scalar()
+
+        with self.session_scope() as session:
             snapshot = session.execute(
                 sa.select(SNAPSHOTS.c.session_start, SNAPSHOTS.c.upto_id, SNAPSHOTS.c.data)
                 .where(SNAPSHOTS.c.sender_id == sender_id)
             ).first()
-            usable = snapshot is not None and snapshot.session_start == session_start
+            # A session started since the snapshot makes it stale; the events it stands for held
+            # the latest session start when it was written. Both reads touch the tail only.
+            newer = latest_session_start(stored.id > snapshot.upto_id) if snapshot else None
+            usable = snapshot is not None and newer is None
+            session_start = snapshot.session_start if usable else (
+                newer if newer is not None else latest_session_start())
             query = sa.select(stored.id, stored.data).where(stored.sender_id == sender_id)
-            if session_start is not None:  # Rasa's rule: from the latest session start on
-                query = query.where(stored.timestamp >= session_start)
             if usable:
                 query = query.where(stored.id > snapshot.upto_id)
+            elif session_start is not None:  # Rasa's rule: from the latest session start on
+                query = query.where(stored.timestamp >= session_start)
             rows = session.execute(query.order_by(stored.id)).all()
         if not rows and not usable:
             return None

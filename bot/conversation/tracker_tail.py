@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 #: Citizen turns a tracker keeps in full at least (``TRACKER_TAIL_TURNS``).
-TAIL_TURNS = env_int("TRACKER_TAIL_TURNS", 20, minimum=5)
+TAIL_TURNS = env_int("TRACKER_TAIL_TURNS", 10, minimum=5)
 #: Turns the tail may grow by before the cut moves forward (``TRACKER_TAIL_STEP``).
 TAIL_STEP = env_int("TRACKER_TAIL_STEP", 10, minimum=1)
 #: Metadata key on every prefix event: the id of the last stored event the prefix stands for.

@@ -3,9 +3,9 @@
 Starts the embedded stack (action server and one Rasa server with this checkout's model, a fresh
 SQLite tracker store and feedback DB in a temporary directory, the in-process lock store; or
 ``--tracker-store postgresql``: a throw-away PostgreSQL database) and holds ``--conversations``
-conversations of ``--turns`` turns each, one message at a time through the REST channel (the
-chat page's), and prints turn latency p50 / p95 by band of ``--band`` turns (1-50, 51-100, ...),
-and the ratio of the last band's p50 to the first's. Exit status 1 when that ratio exceeds
+conversations of ``--turns`` turns each, staggered (:func:`run`), one message at a time through
+the REST channel (the chat page's), and prints turn latency p50 / p95 by band of ``--band``
+turns (1-50, 51-100, ...), and the ratio of the last band's p50 to the first's. Exit status 1 when that ratio exceeds
 ``--max-ratio`` (1.2, issue 14's bound) or a turn failed; the temporary directory (servers'
 logs) is kept then.
 
@@ -162,28 +162,38 @@ def bands(latencies: list[list[float]], size: int) -> list[dict[str, Any]]:
 
 
 def run(stacks: list[Stack], turns: int, conversations: int) -> None:
+    """Hold the conversations staggered: conversation ``c`` starts ``c * turns / conversations``
+    steps after the first, and each step sends the next turn of every conversation under way,
+    one message at a time. So early and late turns are measured side by side, and a change in the
+    machine's load (it is shared) reaches every band alike instead of whichever band it met."""
     for stack in stacks:
         stack.latencies = [[] for _ in range(turns)]
+        stack.replies = [[] for _ in range(conversations)]
         sender = f"warm-{uuid.uuid4()}"
         for message in WARMUP * 2:
             _post(stack.port, sender, message)
-    for c in range(conversations):
-        senders = {stack.name: f"turncost-{c}-{uuid.uuid4()}" for stack in stacks}
-        for stack in stacks:
-            stack.replies.append([])
-        for turn in range(turns):
+    senders = [
+        {stack.name: f"turncost-{c}-{uuid.uuid4()}" for stack in stacks}
+        for c in range(conversations)
+    ]
+    starts = [c * turns // conversations for c in range(conversations)]
+    for step in range(starts[-1] + turns):
+        for c, start in enumerate(starts):
+            turn = step - start
+            if not 0 <= turn < turns:
+                continue
             message = CYCLE[turn % len(CYCLE)]
-            order = stacks if turn % 2 == 0 else list(reversed(stacks))
+            order = stacks if step % 2 == 0 else list(reversed(stacks))
             for stack in order:
                 try:
-                    elapsed, texts = _post(stack.port, senders[stack.name], message)
+                    elapsed, texts = _post(stack.port, senders[c][stack.name], message)
                 except OSError as error:
                     stack.failed += 1
-                    stack.replies[-1].append(["(failed)"])
+                    stack.replies[c].append(["(failed)"])
                     print(f"{stack.name}: turn {turn + 1} failed: {error}", file=sys.stderr)
                     continue
                 stack.latencies[turn].append(elapsed)
-                stack.replies[-1].append(texts)
+                stack.replies[c].append(texts)
 
 
 def differing_turns(a: Stack, b: Stack) -> list[str]:

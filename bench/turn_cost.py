@@ -5,9 +5,9 @@ SQLite tracker store and feedback DB in a temporary directory, the in-process lo
 ``--tracker-store postgresql``: a throw-away PostgreSQL database) and holds ``--conversations``
 conversations of ``--turns`` turns each, staggered (:func:`run`), one message at a time through
 the REST channel (the chat page's), and prints turn latency p50 / p95 by band of ``--band``
-turns (1-50, 51-100, ...), and the ratio of the last band's p50 to the first's. Exit status 1 when that ratio exceeds
-``--max-ratio`` (1.2, issue 14's bound) or a turn failed; the temporary directory (servers'
-logs) is kept then.
+turns (1-50, 51-100, ...), and the ratio of the last band's p50 to the first's. Exit status 1
+when that ratio exceeds ``--max-ratio`` (1.2, issue 14's bound) or a turn failed; the temporary
+directory (servers' logs) is kept then.
 
     PYTHONPATH=. .venv/bin/python -m bench.turn_cost --turns 200 --conversations 3
     PYTHONPATH=. .venv/bin/python -m bench.turn_cost --against ../base   # two checkouts, one run

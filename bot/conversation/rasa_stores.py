@@ -81,7 +81,8 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 #: One row per conversation: the prefix events (JSON) standing for its stored events up to
-#: ``upto_id`` in the session that started at ``session_start`` (:mod:`bot.conversation.tracker_tail`).
+#: ``upto_id`` in the session that started at ``session_start``
+#: (:mod:`bot.conversation.tracker_tail`).
 #: Derived data: deleting a row only makes the next turn read the whole session once.
 _METADATA = sqlalchemy.MetaData()
 SNAPSHOTS = sqlalchemy.Table(
@@ -196,8 +197,9 @@ class SettingsTrackerStore(SQLTrackerStore):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        """The conversation's latest session as a bounded tail (:mod:`bot.conversation.tracker_tail`):
-        one snapshot row and the events after it, never the whole session."""
+        """The conversation's latest session as a bounded tail
+        (:mod:`bot.conversation.tracker_tail`): one snapshot row and the events after it, never
+        the whole session."""
         return await self._with_retries("retrieve", lambda: self._retrieve_tail(sender_id))
 
     async def _retrieve_tail(self, sender_id: str) -> DialogueStateTracker | None:

@@ -1,34 +1,38 @@
 """A long conversation handed to Rasa as a bounded tail: the same state, a flat cost per turn.
 
-Issue 14 measured a turn at 26 ms around turn 25 and 85 ms around turn 175 of one conversation
-(``bench.turn_cost``). A profile (cProfile over 200 in-process turns) put the growth in three
-places, each proportional to the events of the conversation session: the tracker store reading and
-deserialising every stored event and replaying them into a tracker; the policies'
-``past_states``, which replays the whole tracker again to compute a state per action (the
+Issue 14 measured a turn at p50 40 ms over turns 1-50 of one conversation and 118 ms over turns
+151-200. A profile (cProfile over 200 in-process turns; README, "Scale, load and faults") put the
+growth in three places, each proportional to the events of the conversation session: the tracker
+store reading and deserialising every stored event and replaying them into a tracker; the
+policies' ``past_states``, which replays the whole tracker again to compute a state per action (the
 RulePolicy several times a turn, the MemoizationPolicy once) although Memoization reads the last
 4 states and the rules the last few; and ``applied_events``, called several times per turn.
 
 So :class:`bot.conversation.rasa_stores.SettingsTrackerStore` hands Rasa a tracker made of
 
-* a **prefix** that recreates the state at a cut point: the ``action_listen`` the cut follows, a
-  ``SlotSet`` for every slot that had been set, the active loop with its interrupted/rejected flags, a pending follow-up action, a pause,
-  and the few assistant messages our actions look up in the history (:func:`kept_bot_events`);
+* a **prefix** that recreates the state at a cut point: the ``action_listen`` the cut follows,
+  a ``SlotSet`` for every slot that had been set, the active loop with its interrupted/rejected
+  flags, a pending follow-up action, a pause, and the few assistant messages our actions look up
+  in the history (:func:`kept_bot_events`);
 * the **tail**: every stored event from the cut on, the cut always at the start of a citizen turn
   (a user message right after ``action_listen``), at least :data:`TAIL_TURNS` turns back.
 
 The prefix of a conversation is stored (table ``tracker_snapshots``, one row per conversation,
-with the id of the last event it covers) and moved forward every :data:`TAIL_STEP` turns, so a
-turn reads one snapshot row and at most ``TAIL_TURNS + TAIL_STEP`` turns of events.
+with the id of the last event it covers; erasure deletes it) and moved forward every
+:data:`TAIL_STEP` turns, so a turn reads one snapshot row and 10 to 20 turns of events.
 
 Why the policies predict the same: a state is computed from the tracker's slots, active loop,
-previous action and latest user message at each step; the prefix recreates slots and loop at the
-cut, and from the cut on the same events are applied, so every state of the tail equals the full
-tracker's state at the same event. The MemoizationPolicy reads the last ``max_history`` (4) states,
-the rules at most as many as their longest rule, both far fewer than :data:`TAIL_TURNS` turns.
-Reverting events (``UserUtteranceReverted``, ``ActionReverted``) replays the tracker from its own
-start, prefix included; a ``Restarted`` in the tail drops the prefix as it dropped everything
-before it. ``tests/unit/test_tracker_tail.py`` checks states, slots, loop and predictions against
-the full tracker at every cut of long conversations.
+previous action and latest user message at each step; the prefix recreates them at the cut, and
+from the cut on the same events are applied, so every state of the tail equals the full tracker's
+state at the same event. The MemoizationPolicy reads the last ``max_history`` (4) states, the
+rules (``restrict_rules``: one user turn each) fewer than a tail holds. Two things in Rasa look
+back across turns, so the cut avoids them (:func:`cut_points`): ``applied_events`` drops a form's
+earlier happy-path turns back to its previous execution (never cut while a loop is active), and a
+revert drops the events before it (never cut before a turn that reverts). A ``Restarted`` in the
+tail drops the prefix as it drops everything before it; a new session ignores the snapshot.
+``tests/unit/test_tracker_tail.py`` compares the states (plain and as the RulePolicy asks for
+them), slots, loop, latest message and action and our actions' look-ups with the full tracker's
+at every cut of a long conversation.
 """
 
 from __future__ import annotations

@@ -67,9 +67,12 @@ def create_tracker_tables(url: str) -> None:
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     from rasa.core.tracker_store import SQLTrackerStore
 
+    from bot.conversation.rasa_stores import create_snapshot_table
+
     engine = create_engine(url, future=True)
     try:
         SQLTrackerStore.Base.metadata.create_all(engine)
+        create_snapshot_table(engine)
     finally:
         engine.dispose()
 

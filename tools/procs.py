@@ -26,6 +26,8 @@ class Proc:
     ready_url: str
     env: dict[str, str] = field(default_factory=child_env)
     log_path: Path | None = None
+    #: Where it runs (this checkout unless a benchmark compares another one).
+    cwd: Path = ROOT
     popen: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -36,7 +38,7 @@ class Proc:
             self._log = open(self.log_path, "ab")
             out = self._log
         self.popen = subprocess.Popen(
-            self.cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            self.cmd, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 

@@ -327,7 +327,7 @@ class Profile:
 
 
 def prepare_databases(env: dict[str, str], *, timeout: float = 120) -> None:
-    """Migrate the feedback DB, sync units and create Rasa's tracker table, in a child process
+    """Migrate the feedback DB, sync units and create Rasa's tracker tables, in a child process
     with exactly the environment the profile's processes get."""
     try:
         result = subprocess.run(
@@ -361,6 +361,9 @@ def _prepare_here() -> int:
         engine = create_engine(url.set(query={}) if url.get_backend_name() != "sqlite" else url)
         try:
             SQLTrackerStore.Base.metadata.create_all(engine)
+            from bot.conversation.rasa_stores import create_snapshot_table
+
+            create_snapshot_table(engine)  # tracker_snapshots and the (sender_id, id) index
         finally:
             engine.dispose()
     except Exception as error:  # one line for the launcher, not a traceback

@@ -18,6 +18,10 @@ Rewritten:
 * the personal slots of the intake form (content, place, name, phone, attachments) and the
   ward of a subscription being made.
 
+The conversation's snapshot (``tracker_snapshots``, :mod:`bot.conversation.tracker_tail`: slot
+values at a point of the conversation, kept so a turn need not read the whole conversation) is
+deleted in the same transaction; the next turn rebuilds it from the rewritten events.
+
 What stays is the shape of the conversation (intents, actions, timestamps), which holds nothing
 about the person and keeps the analytics and the handoff history meaningful.
 
@@ -73,7 +77,10 @@ def _has_events(engine: Engine) -> bool:
 
 def _rewrite(engine: Engine, where: str, params: dict[str, Any]) -> int:
     changed = 0
+    snapshots = inspect(engine).has_table("tracker_snapshots")
     with engine.begin() as connection:
+        if snapshots:
+            connection.execute(text(f"DELETE FROM tracker_snapshots WHERE {where}"), params)
         rows = connection.execute(
             text(f"SELECT id, data FROM events WHERE {where}"), params).all()
         for row_id, data in rows:

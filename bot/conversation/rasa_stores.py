@@ -11,22 +11,25 @@ imported; ``tests/unit/test_rasa_stores.py`` guards against that.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import sqlalchemy
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock_store import LockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import make_url
 
-from bot.conversation import rasa_patches
+from bot.conversation import rasa_patches, tracker_tail
 from bot.settings import get_settings
 
 # Rasa imports this module at start-up: the right moment to remove repeated per-message work.
@@ -77,6 +80,42 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+#: One row per conversation: the prefix events (JSON) standing for its stored events up to
+#: ``upto_id`` in the session that started at ``session_start``
+#: (:mod:`bot.conversation.tracker_tail`).
+#: Derived data: deleting a row only makes the next turn read the whole session once.
+_METADATA = sqlalchemy.MetaData()
+SNAPSHOTS = sqlalchemy.Table(
+    "tracker_snapshots",
+    _METADATA,
+    sqlalchemy.Column("sender_id", sqlalchemy.String(255), primary_key=True),
+    sqlalchemy.Column("session_start", sqlalchemy.Float, nullable=True),
+    sqlalchemy.Column("upto_id", sqlalchemy.Integer, nullable=False),
+    sqlalchemy.Column("data", sqlalchemy.Text, nullable=False),
+)
+
+
+def create_snapshot_table(engine: Any) -> None:
+    """Create ``tracker_snapshots`` beside Rasa's ``events`` (as Rasa creates its own tables);
+    a replica starting at the same moment may have created it first."""
+    from sqlalchemy.exc import DatabaseError
+
+    try:
+        _METADATA.create_all(engine, checkfirst=True)
+    except DatabaseError:
+        if not sqlalchemy.inspect(engine).has_table("tracker_snapshots"):
+            raise
+    # A turn reads and counts the events after a snapshot's last one: with (sender_id, id) that is
+    # a range of the index, where Rasa's index on sender_id alone visits every event of the
+    # conversation (PostgreSQL; SQLite's index carries the id already).
+    try:
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text(
+                "CREATE INDEX IF NOT EXISTS ix_events_sender_id_id ON events (sender_id, id)"))
+    except DatabaseError:  # created by a replica starting at the same moment
+        logger.info("index ix_events_sender_id_id: created elsewhere meanwhile")
+
+
 class SettingsTrackerStore(SQLTrackerStore):
     """A SQL tracker store whose database is ``TRACKER_STORE_URL`` (SQLite by default).
 
@@ -105,6 +144,7 @@ class SettingsTrackerStore(SQLTrackerStore):
             Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(domain=domain, event_broker=event_broker, **tracker_store_kwargs(url))
         self._tune_engine()
+        create_snapshot_table(self.engine)
 
     def _tune_engine(self) -> None:
         """Rebuild Rasa's engine with what a busy replica needs (Rasa offers no options).
@@ -157,9 +197,76 @@ class SettingsTrackerStore(SQLTrackerStore):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        return await self._with_retries(
-            "retrieve", lambda: SQLTrackerStore.retrieve(self, sender_id)
-        )
+        """The conversation's latest session as a bounded tail
+        (:mod:`bot.conversation.tracker_tail`): one snapshot row and the events after it, never
+        the whole session."""
+        return await self._with_retries("retrieve", lambda: self._retrieve_tail(sender_id))
+
+    async def _retrieve_tail(self, sender_id: str) -> DialogueStateTracker | None:
+        import sqlalchemy as sa
+        from rasa.shared.core.events import deserialise_events
+
+        stored: Any = self.SQLEvent
+
+        def latest_session_start(*after: Any) -> float | None:
+            return session.execute(
+                sa.select(sa.func.max(stored.timestamp)).where(
+                    stored.sender_id == sender_id,
+                    stored.type_name == SessionStarted.type_name,
+                    *after,
+                )
+            ).scalar()
+
+        with self.session_scope() as session:
+            snapshot = session.execute(
+                sa.select(SNAPSHOTS.c.session_start, SNAPSHOTS.c.upto_id, SNAPSHOTS.c.data)
+                .where(SNAPSHOTS.c.sender_id == sender_id)
+            ).first()
+            # A session started since the snapshot makes it stale; the events it stands for held
+            # the latest session start when it was written. Both reads touch the tail only.
+            newer = latest_session_start(stored.id > snapshot.upto_id) if snapshot else None
+            usable = snapshot is not None and newer is None
+            session_start = snapshot.session_start if usable else (
+                newer if newer is not None else latest_session_start())
+            query = sa.select(stored.id, stored.data).where(stored.sender_id == sender_id)
+            if usable:
+                query = query.where(stored.id > snapshot.upto_id)
+            elif session_start is not None:  # Rasa's rule: from the latest session start on
+                query = query.where(stored.timestamp >= session_start)
+            rows = session.execute(query.order_by(stored.id)).all()
+        if not rows and not usable:
+            return None
+        prefix = deserialise_events(json.loads(snapshot.data)) if usable else []
+        tail = deserialise_events([json.loads(row.data) for row in rows])
+        if len(tail) != len(rows):  # an event Rasa cannot read: let Rasa's own reader decide
+            return await SQLTrackerStore.retrieve(self, sender_id)
+        slots = self.domain.slots if self.domain else None
+        cut = tracker_tail.cut_index(tail)
+        if cut is not None:
+            state = DialogueStateTracker.from_events(sender_id, prefix + tail[:cut], slots)
+            if state.active_loop is None:  # what cut_index read from the events, replayed
+                upto = rows[cut - 1].id
+                prefix = tracker_tail.prefix_events(state, prefix + tail[:cut], upto,
+                                                    tail[cut].timestamp)
+                tail = tail[cut:]
+                self._store_snapshot(sender_id, session_start, upto, prefix)
+        return DialogueStateTracker.from_events(sender_id, prefix + tail, slots)
+
+    def _store_snapshot(self, sender_id: str, session_start: float | None, upto: int,
+                        prefix: list[Any]) -> None:
+        """Replace the conversation's snapshot. Written from stored events only (never from a
+        tracker in the middle of a turn), so an erasure that deletes it is not undone."""
+        import sqlalchemy as sa
+        from sqlalchemy.exc import IntegrityError
+
+        data = json.dumps([event.as_dict() for event in prefix])
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(SNAPSHOTS.delete().where(SNAPSHOTS.c.sender_id == sender_id))
+                connection.execute(sa.insert(SNAPSHOTS).values(
+                    sender_id=sender_id, session_start=session_start, upto_id=upto, data=data))
+        except IntegrityError:  # a concurrent read wrote one first: either is right
+            logger.info("snapshot of a conversation written concurrently; kept the other")
 
     async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
         return await self._with_retries(
@@ -182,7 +289,7 @@ class SettingsTrackerStore(SQLTrackerStore):
         published events that were never stored).
         """
         with self.session_scope() as session:
-            new_events = list(self._additional_events(session, tracker))
+            new_events = list(self._new_events(session, tracker))
             for event in new_events:
                 data = event.as_dict()
                 intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
@@ -199,6 +306,22 @@ class SettingsTrackerStore(SQLTrackerStore):
             session.commit()
         if self.event_broker is not None and new_events:
             await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+
+
+    def _new_events(self, session: Any, tracker: DialogueStateTracker) -> list[Any]:
+        """The tracker's events not stored yet. A tracker with a prefix: its events after the
+        prefix, beyond those stored after the prefix's last event; otherwise Rasa's count."""
+        import sqlalchemy as sa
+
+        upto, length = tracker_tail.prefix_length(tracker.events)
+        if upto is None:
+            return list(self._additional_events(session, tracker))
+        stored: Any = self.SQLEvent
+        count = session.execute(
+            sa.select(sa.func.count()).select_from(stored)
+            .where(stored.sender_id == tracker.sender_id, stored.id > upto)
+        ).scalar()
+        return list(itertools.islice(tracker.events, length + int(count or 0), None))
 
 
 class SettingsLockStore:

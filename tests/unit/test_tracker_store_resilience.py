@@ -63,7 +63,8 @@ def test_a_short_outage_is_retried(
     store: SettingsTrackerStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     flaky, calls = _outage(times=2)
-    monkeypatch.setattr(SQLTrackerStore, "retrieve", flaky)
+    # retrieve reads through _retrieve_tail (the bounded tail, bot/conversation/tracker_tail.py)
+    monkeypatch.setattr(SettingsTrackerStore, "_retrieve_tail", flaky)
     monkeypatch.setattr(rasa_stores, "_RETRY_DELAYS", (0.01, 0.01, 0.01))
     assert asyncio.run(store.retrieve("a")) is None
     assert calls["n"] == 3
@@ -91,7 +92,7 @@ def test_sql_errors_that_are_not_outages_are_not_retried(
         calls["n"] += 1
         raise ProgrammingError("SELECT nonsense", {}, Exception("syntax error"))
 
-    monkeypatch.setattr(SQLTrackerStore, "retrieve", broken)
+    monkeypatch.setattr(SettingsTrackerStore, "_retrieve_tail", broken)
     with pytest.raises(ProgrammingError):
         asyncio.run(store.retrieve("a"))
     assert calls["n"] == 1

@@ -16,6 +16,7 @@ from bot.cases.cluster_words import (
     AMBIGUOUS_FOLDED,
     BY_FIRST_ACCENTED,
     BY_FIRST_FOLDED,
+    LOCATION_STOP,
     LOWERCASE_NAME_KINDS,
     MARKERS,
     MAX_MARKER,
@@ -25,6 +26,7 @@ from bot.cases.cluster_words import (
     NOT_STREET_BEFORE,
     STOP_ACCENTED,
     STOP_FOLDED,
+    SOFT_KINDS,
     STRONG_KINDS,
     TITLES,
     WEAK,
@@ -212,6 +214,32 @@ def _places(toks: list[_Tok], accented: bool,
     return places, used
 
 
+def _bare_location(toks: list[_Tok], used: set[int], covered: set[int]) -> list[Place]:
+    """The typed location is a place even without a place word: "Trung Kính", "xa dan" name the
+    street (or village) the citizen means. Read as a street when the line starts with no place
+    word and no number (its leading words up to a function word; "Xã" there is part of the
+    name, "Xã Đàn"), so it meets "phố Trung Kính" / "đường Xã Đàn" of other cases."""
+    start = max(i for i, t in enumerate(toks) if t is _BOUNDARY) + 1
+    if start >= len(toks) or any(t.num or t.code for t in toks[start:]):
+        return []
+    hit = _match_marker(toks, start, True)
+    if hit is not None and (hit[1] not in SOFT_KINDS or toks[start].fold != "xa"):
+        return []  # "ngõ 5 …", "phố …": the place grammar read it; "phường Láng": the unit
+    words: list[str] = []
+    k = start
+    while k < len(toks) and len(words) < 4:
+        t = toks[k]
+        if t.num or t.code or k in covered or t.fold in LOCATION_STOP or (
+                words and _match_marker(toks, k, True) is not None):
+            break
+        words.append(t.fold)
+        k += 1
+    if not words or (len(words) == 1 and len(words[0]) < 3):
+        return []
+    used.update(range(start, k))
+    return [Place("street", " ".join(words))]
+
+
 def _concepts(toks: Sequence[_Tok], accented: bool) -> tuple[list[str], set[int]]:
     """Problem kinds named in the text, and the tokens naming them. Text typed with diacritics
     is matched accented ("công tác" is not "cống tắc"); text without, folded — single syllables
@@ -253,6 +281,8 @@ def read_signature(text: str, category: str | None = None, unit_code: str | None
         toks = [_Tok(t.acc, t.fold, False, t.num, t.code, t.acronym) for t in toks]
     concepts, covered = _concepts(toks, accented)
     places, used = _places(toks, accented, covered)
+    if location:
+        places += _bare_location(toks, used, covered)
     names: dict[str, None] = {}
     i = 0
     while i < len(toks):

@@ -9,7 +9,7 @@ from bot.vietnamese.normalize import strip_diacritics
 
 __all__ = [
     "ACCENTED_FORM", "AMBIGUOUS_FOLDED", "BY_FIRST_ACCENTED", "BY_FIRST_FOLDED", "CONCEPTS",
-    "FAMILIES", "LOWERCASE_NAME_KINDS", "MARKERS", "MAX_MARKER", "NAME_STOP", "NOT_NAMES",
+    "FAMILIES", "LOCATION_STOP", "LOWERCASE_NAME_KINDS", "MARKERS", "MAX_MARKER", "NAME_STOP", "NOT_NAMES",
     "NOT_NAMES_ACCENTED", "NOT_STREET_BEFORE", "SAFE_FOLDED_SINGLES", "SOFT_KINDS",
     "STOP_ACCENTED", "STOP_FOLDED", "STRONG_KINDS", "TITLES", "WEAK", "fold_word",
 ]
@@ -197,6 +197,12 @@ NAME_STOP = {
         " kéo, máy, điện, trời, lớn, to, nhỏ, dài, ngắn, nội, bộ, liên, sạch, bẩn, tải, hàng,"
         " dẫn, ống, dây, sá, xá, nát, hỏng, ngập, mùi, số, cùng, chung, hai, ba, bốn, năm, một, |")
 }
+
+#: Words that end a place name typed alone in the location line ("Xã Đàn đoạn giữa phố"); a
+#: short list, as the name may be typed without diacritics ("xa dan": "dan" is not "dân" here).
+LOCATION_STOP = {fold_word(w) for w in _phrases("đoạn, gần, cạnh, trước, sau, chỗ, ngay, ở, tại,"
+                                                " phía, đầu, cuối, giữa, đối diện, và, bên, trong,"
+                                                " ngoài, thuộc, của, khu vực, nhà, quanh")}
 
 #: Words before a person's name (which is then kept nowhere).
 TITLES = {fold_word(w) for w in _phrases("ông, bà, anh, chị, em, cô, chú, bác, cháu, cụ, chủ, hộ, nhà,"

@@ -91,12 +91,12 @@ def _tokens(text: str, *, place_line: bool = False) -> list[_Tok]:
     return out
 
 
-def _is_name_tok(tok: _Tok, lowercase_ok: bool) -> bool:
+def _is_name_tok(tok: _Tok, lowercase_ok: bool, stop: frozenset[str] | set[str] = NAME_STOP) -> bool:
     if tok.num or tok.code:
         return False
     if tok.cap:
         return True
-    return lowercase_ok and tok.fold not in NAME_STOP and len(tok.fold) > 1
+    return lowercase_ok and tok.fold not in stop and len(tok.fold) > 1
 
 
 def _match_marker(toks: Sequence[_Tok], i: int, accented: bool) -> tuple[int, str, str] | None:
@@ -125,9 +125,13 @@ def _match_marker(toks: Sequence[_Tok], i: int, accented: bool) -> tuple[int, st
 
 
 def _read_name(toks: Sequence[_Tok], j: int, lowercase_ok: bool, limit: int = 4,
-               blocked: frozenset[int] | set[int] = frozenset()) -> tuple[str, int]:
+               blocked: frozenset[int] | set[int] = frozenset(), loc_start: int | None = None,
+               ) -> tuple[str, int]:
     """A name starting at ``toks[j]``: a run of capitalised words, or (``lowercase_ok``) of
-    words that are neither function words nor part of a problem phrase."""
+    words that are neither function words nor part of a problem phrase. In the typed location
+    (from ``loc_start`` on) a lowercase name ends only at a connecting word (:data:`LOCATION_STOP`):
+    there "ngo 12 chua lang" is alley 12 of Chùa Láng, not "chưa"."""
+    in_location = loc_start is not None and j >= loc_start
     words: list[str] = []
     k = j
     cap_run = j < len(toks) and toks[j].cap
@@ -139,15 +143,18 @@ def _read_name(toks: Sequence[_Tok], j: int, lowercase_ok: bool, limit: int = 4,
         if cap_run:
             if not t.cap:
                 break
-        elif k in blocked or not _is_name_tok(t, lowercase_ok):
+        elif k in blocked or not _is_name_tok(
+                t, lowercase_ok, LOCATION_STOP if in_location else NAME_STOP):
             break
         words.append(t.fold)
         k += 1
     return " ".join(words), k
 
 
-def _places(toks: list[_Tok], accented: bool,
-            blocked: set[int]) -> tuple[list[Place], set[int]]:
+def _places(toks: list[_Tok], accented: bool, blocked: set[int],
+            loc_start: int | None = None) -> tuple[list[Place], set[int]]:
+    """Places after place words; from ``loc_start`` on (the typed location, which is all place)
+    names may be lowercase and a leading number is a house number ("45 ngoc lam")."""
     places: list[Place] = []
     used: set[int] = set()
     i = 0
@@ -158,10 +165,15 @@ def _places(toks: list[_Tok], accented: bool,
             if tok.code:  # "A1", "B2", "CT1" alone: a block of flats
                 places.append(Place("site:building", tok.fold))
                 used.add(i)
-            elif tok.num and "/" not in tok.fold and i > 0 and toks[i - 1].fold in ("o", "tai") \
-                    and i + 1 < len(toks) and (toks[i + 1].cap or not accented):
-                # "ở 25 Minh Khai": a house number and its street without "số"
-                street, j = _read_name(toks, i + 1, not accented, limit=2, blocked=blocked)
+            elif tok.num and "/" not in tok.fold and i + 1 < len(toks) and (
+                    (i > 0 and toks[i - 1].fold in ("o", "tai")
+                     and (toks[i + 1].cap or not accented))
+                    or i == loc_start
+                    or (i + 2 < len(toks) and toks[i + 1].cap and toks[i + 2].cap)):
+                # "ở 25 Minh Khai", "công trình 20 Trung Kính", a location "45 ngoc lam": a house
+                # number and its street without "số"
+                street, j = _read_name(toks, i + 1, not accented or i == loc_start, limit=3,
+                                       blocked=blocked, loc_start=loc_start)
                 if len(street.split()) >= 2 or (street and toks[i + 1].cap):
                     places += [Place("house", tok.fold, street), Place("street", street)]
                     used.update(range(i, j))
@@ -190,8 +202,10 @@ def _places(toks: list[_Tok], accented: bool,
             if kind == "street" and toks[i].fold == "duong" and not toks[j].cap:
                 lowercase_ok = lowercase_ok and i > 0 and (toks[i - 1].num or toks[i - 1].fold in (
                     "tuyen", "o", "tai", "duong", "pho") or prev in {"so"})
+            if loc_start is not None and i >= loc_start and kind != "ward":
+                lowercase_ok = True  # the location line: "đường láng", "duong lang doan cau lang"
             value, j = _read_name(toks, j, lowercase_ok, limit=4 if kind == "street" else 2,
-                                  blocked=blocked)
+                                  blocked=blocked, loc_start=loc_start)
         if not value:
             i += 1
             continue
@@ -200,9 +214,10 @@ def _places(toks: list[_Tok], accented: bool,
             k = j
             if toks[k].fold in ("pho", "duong") and k + 1 < len(toks):
                 k += 1
-                qualifier, k2 = _read_name(toks, k, True, blocked=blocked)
+                qualifier, k2 = _read_name(toks, k, True, blocked=blocked, loc_start=loc_start)
             else:
-                qualifier, k2 = _read_name(toks, k, True, limit=3, blocked=blocked)
+                qualifier, k2 = _read_name(toks, k, True, limit=3, blocked=blocked,
+                                           loc_start=loc_start)
             if qualifier:
                 if kind in ("alley", "house"):
                     places.append(Place("street", qualifier))
@@ -219,7 +234,7 @@ def _bare_location(toks: list[_Tok], used: set[int], covered: set[int]) -> list[
     street (or village) the citizen means. Read as a street when the line starts with no place
     word and no number (its leading words up to a function word; "Xã" there is part of the
     name, "Xã Đàn"), so it meets "phố Trung Kính" / "đường Xã Đàn" of other cases."""
-    start = max(i for i, t in enumerate(toks) if t is _BOUNDARY) + 1
+    start = toks.index(_BOUNDARY) + 1
     if start >= len(toks) or any(t.num or t.code for t in toks[start:]):
         return []
     hit = _match_marker(toks, start, True)
@@ -274,13 +289,18 @@ def read_signature(text: str, category: str | None = None, unit_code: str | None
     toks = _tokens(normalize(text or "", teencode=False).text)
     if location:  # a boundary no name or place word reads across
         toks += [_BOUNDARY, *_tokens(normalize(location, teencode=False).text, place_line=True)]
-    words = [t for t in toks if not t.num and not t.code]
+    # Typed with diacritics or not: judged on the text, the location line being too short (and
+    # often typed otherwise: "dg Lang ngap" with a location "đg Láng").
+    text_toks = toks[: toks.index(_BOUNDARY)] if location else toks
+    words = [t for t in text_toks if not t.num and not t.code] or [
+        t for t in toks if not t.num and not t.code]
     accented = sum(t.acc != t.fold for t in words) >= max(1, 0.2 * len(words))
     letters = [t for t in toks if not t.num]
     if letters and sum(t.cap for t in letters) > 0.6 * len(letters):  # SHOUTING: no name info
         toks = [_Tok(t.acc, t.fold, False, t.num, t.code, t.acronym) for t in toks]
     concepts, covered = _concepts(toks, accented)
-    places, used = _places(toks, accented, covered)
+    loc_start = toks.index(_BOUNDARY) + 1 if location else None
+    places, used = _places(toks, accented, covered, loc_start)
     if location:
         places += _bare_location(toks, used, covered)
     names: dict[str, None] = {}

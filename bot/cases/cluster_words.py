@@ -155,7 +155,8 @@ _marker("khu phố|kp|khu dân cư|kdc|cụm dân cư|cụm|khu", "area", "num|n
 _marker("thôn|ấp|bản|làng", "village", "num|name")
 _marker("xóm|đội", "hamlet", "num|name")
 _marker("số nhà|nhà số|sn|số", "house", "num")
-_marker("phố|đường|tuyến đường|đại lộ|tuyến phố|con đường", "street", "name|num")
+_marker("phố|đường|tuyến đường|đại lộ|tuyến phố|con đường|đg|dg", "street", "name|num")
+_marker("đoạn", "street", "name")  # "đoạn Trung Kính": only before a capitalised name
 _marker("quốc lộ|ql|tỉnh lộ|tl|đường tỉnh|dt", "street", "num")
 _marker("chợ", "site:market", "name")
 _marker("trường|trường tiểu học|trường thcs|trường thpt|trường mầm non|trường mn|trường th"
@@ -171,7 +172,7 @@ _marker("phường|xã|quận|huyện|thị trấn|thị xã|tp|thành phố", "
 MAX_MARKER = max(len(k) for k in MARKERS)
 
 #: Markers whose folded form is an everyday word: only with the accent typed, or a capital name.
-AMBIGUOUS_FOLDED = {"cho", "ho", "cau", "lang", "truong", "to", "ban", "doi", "xa", "nha", "so",
+AMBIGUOUS_FOLDED = {"doan", "cho", "ho", "cau", "lang", "truong", "to", "ban", "doi", "xa", "nha", "so",
                      "khu", "cum", "tl", "dt", "cc", "tp", "ngo", "ng", "ap"}
 ACCENTED_FORM = {"ap": "ấp", "cho": "chợ", "ho": "hồ", "cau": "cầu", "lang": "làng", "truong": "trường",
                   "to": "tổ", "ban": "bản", "doi": "đội", "xa": "xã", "nha": "nhà", "so": "số",

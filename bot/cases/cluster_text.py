@@ -199,7 +199,9 @@ def _places(toks: list[_Tok], accented: bool, blocked: set[int],
             prev = toks[i - 1].fold if i > 0 else ""
             lowercase_ok = (kind in LOWERCASE_NAME_KINDS and (kind == "street" or not accented)
                             and (kind != "street" or prev not in NOT_STREET_BEFORE))
-            if kind == "street" and toks[i].fold == "duong" and not toks[j].cap:
+            if j < len(toks) - 1 and toks[j].fold == "thuoc" and toks[j + 1].cap:
+                j += 1  # "đường liên thôn thuộc Uy Nỗ"
+            if kind == "street" and n == 1 and toks[i].fold == "duong" and not toks[j].cap:
                 lowercase_ok = lowercase_ok and i > 0 and (toks[i - 1].num or toks[i - 1].fold in (
                     "tuyen", "o", "tai", "duong", "pho") or prev in {"so"})
             if loc_start is not None and i >= loc_start and kind != "ward":

@@ -156,6 +156,9 @@ _marker("thôn|ấp|bản|làng", "village", "num|name")
 _marker("xóm|đội", "hamlet", "num|name")
 _marker("số nhà|nhà số|sn|số", "house", "num")
 _marker("phố|đường|tuyến đường|đại lộ|tuyến phố|con đường|đg|dg", "street", "name|num")
+# "đường liên thôn Uy Nỗ" is a road named after the village, not the village itself
+_marker("đường liên thôn|đường liên xã|tuyến đường liên thôn|tuyến đường liên xã",
+        "street", "name")
 _marker("đoạn", "street", "name")  # "đoạn Trung Kính": only before a capitalised name
 _marker("quốc lộ|ql|tỉnh lộ|tl|đường tỉnh|dt", "street", "num")
 _marker("chợ", "site:market", "name")
@@ -164,7 +167,7 @@ _marker("trường|trường tiểu học|trường thcs|trường thpt|trườn
 _marker("chung cư|cc|tòa nhà|tòa|nhà", "site:building", "code|name")
 _marker("khu tập thể|ktt|tập thể", "site:estate", "name|code")
 _marker("khu đô thị|kđt|kdt|khu đt", "site:estate", "name")
-_marker("công viên|vườn hoa", "site:park", "name")
+_marker("công viên|vườn hoa|cv", "site:park", "name")
 _marker("nhà văn hóa|nvh|nhà sinh hoạt cộng đồng", "site:hall", "name|num")
 _marker("hồ", "site:lake", "name")
 _marker("cầu|cầu vượt|gầm cầu|chân cầu|gầm cầu vượt|chân cầu vượt", "site:bridge", "name")

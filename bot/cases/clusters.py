@@ -107,6 +107,10 @@ def _names_compatible(a: str, b: str) -> bool:
     n = min(len(wa), len(wb))
     if wa[:n] == wb[:n]:
         return True
+    if len(wa) == len(wb) > 1 and all(x == y or (min(len(x), len(y)) == 1 and x[0] == y[0])
+                                      for x, y in zip(wa, wb, strict=True)) and any(
+            x == y for x, y in zip(wa, wb, strict=True)):
+        return True  # "X.Đàn" for "Xã Đàn": a syllable cut to its first letter
     # "NCT" for "Nguyễn Chí Thanh" (or for a name cut short: "nguyen")
     for x, y in ((wa, wb), (wb, wa)):
         if len(x) == 1 and _initials(x[0]) and (

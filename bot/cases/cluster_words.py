@@ -61,7 +61,10 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "parking": "đỗ xe, đậu xe, trông giữ xe, trông xe, bãi xe, dừng đỗ, ô tô đỗ, giữ xe,"
         " đỗ ô tô, xe máy dựng, oto đỗ, xe đỗ, đỗ kín, đỗ chắn, đỗ tràn, đỗ dàn hàng, gửi xe,"
         " phí gửi xe, trông giữ",
-        "encroach": "lấn chiếm, vỉa hè, lòng đường, bán hàng, hàng rong, bày bán, chiếm dụng,"
+        # "vỉa hè" / "lòng đường" alone say where (water on the pavement), not what: the
+        # problem is someone taking them
+        "encroach": "lấn chiếm, chiếm, chiếm vỉa hè, chiếm lòng đường, lấn vỉa hè, lấn ra,"
+        " bày ra vỉa hè, bán hàng, hàng rong, bày bán, chiếm dụng,"
         " dựng lều, biển quảng cáo, họp chợ, chợ tạm, chợ cóc",
         "building": "xây dựng, xây trái phép, xây không phép, cơi nới, xây sai phép,"
         " xây nhà, giàn giáo, xây lấn, xây thêm tầng, nứt nhà, lún nhà, xây,"

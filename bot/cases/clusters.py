@@ -106,7 +106,10 @@ def _names_compatible(a: str, b: str) -> bool:
     wa, wb = a.split(), b.split()
     n = min(len(wa), len(wb))
     if wa[:n] == wb[:n]:
-        return True
+        # "Định Công" and "Định Công Hạ", "Láng" and "Láng Hạ": a quarter word after the name
+        # makes it another place, whereas a name merely cut short ("ngoc" for "ngoc lam") agrees
+        longer = wa if len(wa) > len(wb) else wb
+        return len(wa) == len(wb) or n < 2 or longer[n] not in QUARTER_WORDS
     if len(wa) == len(wb) > 1 and all(x == y or (min(len(x), len(y)) == 1 and x[0] == y[0])
                                       for x, y in zip(wa, wb, strict=True)) and any(
             x == y for x, y in zip(wa, wb, strict=True)):
@@ -117,6 +120,10 @@ def _names_compatible(a: str, b: str) -> bool:
                 x[0] == "".join(w[0] for w in y) or (len(y) == 1 and y[0][0] == x[0][0])):
             return True
     return False
+
+
+#: Words that, after a place name, name another place: its upper/lower/east… part.
+QUARTER_WORDS = frozenset({"ha", "thuong", "dong", "tay", "nam", "bac", "trung", "ngoai", "trong"})
 
 
 def _initials(word: str) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.cases.cluster_words import (
     ACCENTED_FORM,
+    GLUED_ONLY,
     AMBIGUOUS_FOLDED,
     BY_FIRST_ACCENTED,
     BY_FIRST_FOLDED,
@@ -40,7 +41,7 @@ __all__ = ["read_signature"]
 CONCEPT_WEIGHT = 2.5
 #: Weight of a pair of neighbouring words (a stand-in for a two-syllable word) against 1.0.
 BIGRAM_WEIGHT = 1.0
-_TOKEN_RE = re.compile(r"[A-Za-z]{1,3}\d{1,3}[A-Za-z]?(?!\w)|\d+(?:[a-zA-Z](?![^\W\d_]))?(?:/\d+(?:[a-zA-Z](?![^\W\d_]))?)*|[^\W\d_]+")
+_TOKEN_RE = re.compile(r"[A-Za-z]{1,3}\d{1,3}(?:/\d+)*[A-Za-z]?(?!\w)|\d+(?:[a-zA-Z](?![^\W\d_]))?(?:/\d+(?:[a-zA-Z](?![^\W\d_]))?)*|[^\W\d_]+")
 _SENTENCE_END = re.compile(r"[.!?\n:;]\s*$")
 
 
@@ -76,9 +77,13 @@ def _tokens(text: str, *, place_line: bool = False) -> list[_Tok]:
                 c.isdigit() for c in word)):
             letters = re.match(r"[a-z]+", acc)
             head = letters.group(0) if letters else ""
-            if (head,) in MARKERS:  # "tdp12", "ngo5": a place word glued to its number
+            head = GLUED_ONLY.get(head, head)  # "K54": kiệt 54
+            if (head,) in MARKERS and re.fullmatch(
+                    r"\d+(?:/\d+)*", acc[len(letters.group(0)) if letters else 0:]):
+                # "tdp12", "ngo5": a place word glued to its number
                 out.append(_Tok(head, head, cap, False, False))
-                out.append(_Tok(acc[len(head):], acc[len(head):], False, True, False))
+                num = acc[len(letters.group(0)) if letters else 0:]
+                out.append(_Tok(num, num, False, True, False))
                 continue
             out.append(_Tok(acc, acc, cap, False, True))  # a code: B2, CT1, A3
             continue
@@ -282,6 +287,15 @@ def _concepts(toks: Sequence[_Tok], accented: bool) -> tuple[list[str], set[int]
     return sorted(found), covered
 
 
+def _merged(places: list[Place]) -> tuple[Place, ...]:
+    """The places without repeats, and without a bare "tổ 8" when the case also says "tổ 8 Bồ
+    Đề" (read once from the text and once from the location): the bare one would agree with
+    "tổ 8 Thạch Bàn" too."""
+    qualified = {(p.kind, p.value) for p in places if p.qualifier}
+    return tuple(dict.fromkeys(
+        p for p in places if p.qualifier or (p.kind, p.value) not in qualified))
+
+
 def read_signature(text: str, category: str | None = None, unit_code: str | None = None,
               *, location: str | None = None) -> CaseSignature:
     """The signature of a case's text (and its typed location). ``unit_code`` is accepted for
@@ -347,7 +361,7 @@ def read_signature(text: str, category: str | None = None, unit_code: str | None
     norm2 = math.sqrt(sum(v * v for v in terms.values())) or 1.0
     return CaseSignature(
         category=category,
-        places=tuple(dict.fromkeys(places)),
+        places=_merged(places),
         names=tuple(names),
         concepts=tuple(sorted(concepts)),
         terms={k: v / norm2 for k, v in terms.items()},

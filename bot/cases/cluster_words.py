@@ -8,7 +8,7 @@ from __future__ import annotations
 from bot.vietnamese.normalize import strip_diacritics
 
 __all__ = [
-    "ACCENTED_FORM", "AMBIGUOUS_FOLDED", "BY_FIRST_ACCENTED", "BY_FIRST_FOLDED", "CONCEPTS",
+    "ACCENTED_FORM", "AMBIGUOUS_FOLDED", "GLUED_ONLY", "BY_FIRST_ACCENTED", "BY_FIRST_FOLDED", "CONCEPTS",
     "FAMILIES", "LOCATION_STOP", "LOWERCASE_NAME_KINDS", "MARKERS", "MAX_MARKER", "NAME_STOP", "NOT_NAMES",
     "NOT_NAMES_ACCENTED", "NOT_STREET_BEFORE", "SAFE_FOLDED_SINGLES", "SOFT_KINDS",
     "STOP_ACCENTED", "STOP_FOLDED", "STRONG_KINDS", "TITLES", "WEAK", "fold_word",
@@ -176,6 +176,9 @@ _marker("hồ", "site:lake", "name")
 _marker("cầu|cầu vượt|gầm cầu|chân cầu|gầm cầu vượt|chân cầu vượt", "site:bridge", "name")
 _marker("phường|xã|quận|huyện|thị trấn|thị xã|tp|thành phố", "ward", "name")
 MAX_MARKER = max(len(k) for k in MARKERS)
+#: Letters that are a place word only glued to a number: "K54" (kiệt 54, as written in Huế and
+#: Đà Nẵng); alone, "k" is the chat spelling of "không".
+GLUED_ONLY = {"k": "kiet"}
 
 #: Markers whose folded form is an everyday word: only with the accent typed, or a capital name.
 AMBIGUOUS_FOLDED = {"doan", "cho", "ho", "cau", "lang", "truong", "to", "ban", "doi", "xa", "nha", "so",

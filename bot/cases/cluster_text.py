@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from bot.cases.cluster_words import (
     ACCENTED_FORM,
-    GLUED_ONLY,
     AMBIGUOUS_FOLDED,
     BY_FIRST_ACCENTED,
     BY_FIRST_FOLDED,
+    GLUED_ONLY,
     LOCATION_STOP,
     LOWERCASE_NAME_KINDS,
     MARKERS,
@@ -25,9 +25,9 @@ from bot.cases.cluster_words import (
     NOT_NAMES,
     NOT_NAMES_ACCENTED,
     NOT_STREET_BEFORE,
+    SOFT_KINDS,
     STOP_ACCENTED,
     STOP_FOLDED,
-    SOFT_KINDS,
     STRONG_KINDS,
     TITLES,
     WEAK,

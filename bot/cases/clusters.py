@@ -161,7 +161,13 @@ class CaseSignature:
         ``street+:<first word>`` — so a case about a whole street finds every case on it, while
         a case in an alley reads the street's street-only cases, not every alley of it."""
         fine = sorted({p.key for p in self.hard_places if p.kind != "street"})
-        streets = sorted({p.key for p in self.hard_places if p.kind == "street"})
+        # a named area, village or site is also keyed as a street of that name: "khu Bạch Đằng",
+        # "thôn Uy Nỗ", "chung cư Rice City" and a location line "Uy Nỗ" / "Rice City" (read as
+        # a street) find each other
+        streets = sorted({Place("street", p.value).key for p in self.hard_places
+                          if p.kind == "street" or (
+                              (p.kind in NAMED_AREAS or p.kind.startswith("site:"))
+                              and not p.value[:1].isdigit() and " " in p.value)})
         if not fine:
             return streets, streets + [k.replace("street:", "street+:", 1) for k in streets]
         return fine + [k.replace("street:", "street+:", 1) for k in streets], fine + streets
@@ -232,6 +238,10 @@ def signature(text: str, category: str | None = None, unit_code: str | None = No
 
     return read_signature(text, category, unit_code, location=location)
 
+
+#: Kinds whose name (two syllables or more) may be what another case calls a street (see
+#: :meth:`CaseSignature.keys`); sites too.
+NAMED_AREAS = frozenset({"area", "village", "hamlet"})
 
 #: Share of the problem kinds in common (Jaccard) in the similarity of two placed cases; the
 #: rest is the cosine of their words.

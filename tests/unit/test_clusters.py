@@ -337,3 +337,17 @@ def test_a_bare_group_gives_way_to_the_named_one() -> None:
     assert {(p.kind, p.value, p.qualifier) for p in a.places} == {("group", "8", "hang chuoi")}
     b = sig("Tổ 8 Hàng Bài đèn đường hỏng hết")
     assert place_relation(a, b) == 0.0
+
+
+def test_a_named_area_village_or_site_meets_the_street_of_that_name_by_key() -> None:
+    for street in (sig("mất điện liên tục, tủ lạnh hỏng hết", location="Kim Liên"),
+                   sig("Phố Kim Liên mất điện liên tục")):
+        _meet_by_key(street)
+
+
+def _meet_by_key(street: CaseSignature) -> None:
+    for other in ("Mất điện cả khu Kim Liên chỗ ngõ 7, ngày 3 lần",
+                  "Chung cư Kim Liên mất điện cả tối", "thôn Kim Liên mất điện cả tối"):
+        named = sig(other)
+        assert set(street.lookup()) & set(named.keys()), other
+        assert set(named.lookup()) & set(street.keys()), other

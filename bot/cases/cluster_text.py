@@ -16,6 +16,8 @@ from bot.cases.cluster_words import (
     AMBIGUOUS_FOLDED,
     BY_FIRST_ACCENTED,
     BY_FIRST_FOLDED,
+    GLUED_ONLY,
+    LOCATION_STOP,
     LOWERCASE_NAME_KINDS,
     MARKERS,
     MAX_MARKER,
@@ -23,6 +25,7 @@ from bot.cases.cluster_words import (
     NOT_NAMES,
     NOT_NAMES_ACCENTED,
     NOT_STREET_BEFORE,
+    SOFT_KINDS,
     STOP_ACCENTED,
     STOP_FOLDED,
     STRONG_KINDS,
@@ -38,7 +41,7 @@ __all__ = ["read_signature"]
 CONCEPT_WEIGHT = 2.5
 #: Weight of a pair of neighbouring words (a stand-in for a two-syllable word) against 1.0.
 BIGRAM_WEIGHT = 1.0
-_TOKEN_RE = re.compile(r"[A-Za-z]{1,3}\d{1,3}[A-Za-z]?(?!\w)|\d+(?:[a-zA-Z](?![^\W\d_]))?(?:/\d+(?:[a-zA-Z](?![^\W\d_]))?)*|[^\W\d_]+")
+_TOKEN_RE = re.compile(r"[A-Za-z]{1,3}\d{1,3}(?:/\d+)*[A-Za-z]?(?!\w)|\d+(?:[a-zA-Z](?![^\W\d_]))?(?:/\d+(?:[a-zA-Z](?![^\W\d_]))?)*|[^\W\d_]+")
 _SENTENCE_END = re.compile(r"[.!?\n:;]\s*$")
 
 
@@ -74,9 +77,13 @@ def _tokens(text: str, *, place_line: bool = False) -> list[_Tok]:
                 c.isdigit() for c in word)):
             letters = re.match(r"[a-z]+", acc)
             head = letters.group(0) if letters else ""
-            if (head,) in MARKERS:  # "tdp12", "ngo5": a place word glued to its number
+            head = GLUED_ONLY.get(head, head)  # "K54": kiệt 54
+            if (head,) in MARKERS and re.fullmatch(
+                    r"\d+(?:/\d+)*", acc[len(letters.group(0)) if letters else 0:]):
+                # "tdp12", "ngo5": a place word glued to its number
                 out.append(_Tok(head, head, cap, False, False))
-                out.append(_Tok(acc[len(head):], acc[len(head):], False, True, False))
+                num = acc[len(letters.group(0)) if letters else 0:]
+                out.append(_Tok(num, num, False, True, False))
                 continue
             out.append(_Tok(acc, acc, cap, False, True))  # a code: B2, CT1, A3
             continue
@@ -89,12 +96,12 @@ def _tokens(text: str, *, place_line: bool = False) -> list[_Tok]:
     return out
 
 
-def _is_name_tok(tok: _Tok, lowercase_ok: bool) -> bool:
+def _is_name_tok(tok: _Tok, lowercase_ok: bool, stop: frozenset[str] | set[str] = NAME_STOP) -> bool:
     if tok.num or tok.code:
         return False
     if tok.cap:
         return True
-    return lowercase_ok and tok.fold not in NAME_STOP and len(tok.fold) > 1
+    return lowercase_ok and tok.fold not in stop and len(tok.fold) > 1
 
 
 def _match_marker(toks: Sequence[_Tok], i: int, accented: bool) -> tuple[int, str, str] | None:
@@ -123,9 +130,13 @@ def _match_marker(toks: Sequence[_Tok], i: int, accented: bool) -> tuple[int, st
 
 
 def _read_name(toks: Sequence[_Tok], j: int, lowercase_ok: bool, limit: int = 4,
-               blocked: frozenset[int] | set[int] = frozenset()) -> tuple[str, int]:
+               blocked: frozenset[int] | set[int] = frozenset(), loc_start: int | None = None,
+               ) -> tuple[str, int]:
     """A name starting at ``toks[j]``: a run of capitalised words, or (``lowercase_ok``) of
-    words that are neither function words nor part of a problem phrase."""
+    words that are neither function words nor part of a problem phrase. In the typed location
+    (from ``loc_start`` on) a lowercase name ends only at a connecting word (:data:`LOCATION_STOP`):
+    there "ngo 12 chua lang" is alley 12 of Chùa Láng, not "chưa"."""
+    in_location = loc_start is not None and j >= loc_start
     words: list[str] = []
     k = j
     cap_run = j < len(toks) and toks[j].cap
@@ -137,15 +148,18 @@ def _read_name(toks: Sequence[_Tok], j: int, lowercase_ok: bool, limit: int = 4,
         if cap_run:
             if not t.cap:
                 break
-        elif k in blocked or not _is_name_tok(t, lowercase_ok):
+        elif k in blocked or not _is_name_tok(
+                t, lowercase_ok, LOCATION_STOP if in_location else NAME_STOP):
             break
         words.append(t.fold)
         k += 1
     return " ".join(words), k
 
 
-def _places(toks: list[_Tok], accented: bool,
-            blocked: set[int]) -> tuple[list[Place], set[int]]:
+def _places(toks: list[_Tok], accented: bool, blocked: set[int],
+            loc_start: int | None = None) -> tuple[list[Place], set[int]]:
+    """Places after place words; from ``loc_start`` on (the typed location, which is all place)
+    names may be lowercase and a leading number is a house number ("45 ngoc lam")."""
     places: list[Place] = []
     used: set[int] = set()
     i = 0
@@ -156,10 +170,15 @@ def _places(toks: list[_Tok], accented: bool,
             if tok.code:  # "A1", "B2", "CT1" alone: a block of flats
                 places.append(Place("site:building", tok.fold))
                 used.add(i)
-            elif tok.num and "/" not in tok.fold and i > 0 and toks[i - 1].fold in ("o", "tai") \
-                    and i + 1 < len(toks) and (toks[i + 1].cap or not accented):
-                # "ở 25 Minh Khai": a house number and its street without "số"
-                street, j = _read_name(toks, i + 1, not accented, limit=2, blocked=blocked)
+            elif tok.num and "/" not in tok.fold and i + 1 < len(toks) and (
+                    (i > 0 and toks[i - 1].fold in ("o", "tai")
+                     and (toks[i + 1].cap or not accented))
+                    or i == loc_start
+                    or (i + 2 < len(toks) and toks[i + 1].cap and toks[i + 2].cap)):
+                # "ở 25 Minh Khai", "công trình 20 Trung Kính", a location "45 ngoc lam": a house
+                # number and its street without "số"
+                street, j = _read_name(toks, i + 1, not accented or i == loc_start, limit=3,
+                                       blocked=blocked, loc_start=loc_start)
                 if len(street.split()) >= 2 or (street and toks[i + 1].cap):
                     places += [Place("house", tok.fold, street), Place("street", street)]
                     used.update(range(i, j))
@@ -185,11 +204,15 @@ def _places(toks: list[_Tok], accented: bool,
             prev = toks[i - 1].fold if i > 0 else ""
             lowercase_ok = (kind in LOWERCASE_NAME_KINDS and (kind == "street" or not accented)
                             and (kind != "street" or prev not in NOT_STREET_BEFORE))
-            if kind == "street" and toks[i].fold == "duong" and not toks[j].cap:
+            if j < len(toks) - 1 and toks[j].fold == "thuoc" and toks[j + 1].cap:
+                j += 1  # "đường liên thôn thuộc Uy Nỗ"
+            if kind == "street" and n == 1 and toks[i].fold == "duong" and not toks[j].cap:
                 lowercase_ok = lowercase_ok and i > 0 and (toks[i - 1].num or toks[i - 1].fold in (
                     "tuyen", "o", "tai", "duong", "pho") or prev in {"so"})
+            if loc_start is not None and i >= loc_start and kind != "ward":
+                lowercase_ok = True  # the location line: "đường láng", "duong lang doan cau lang"
             value, j = _read_name(toks, j, lowercase_ok, limit=4 if kind == "street" else 2,
-                                  blocked=blocked)
+                                  blocked=blocked, loc_start=loc_start)
         if not value:
             i += 1
             continue
@@ -198,9 +221,10 @@ def _places(toks: list[_Tok], accented: bool,
             k = j
             if toks[k].fold in ("pho", "duong") and k + 1 < len(toks):
                 k += 1
-                qualifier, k2 = _read_name(toks, k, True, blocked=blocked)
+                qualifier, k2 = _read_name(toks, k, True, blocked=blocked, loc_start=loc_start)
             else:
-                qualifier, k2 = _read_name(toks, k, True, limit=3, blocked=blocked)
+                qualifier, k2 = _read_name(toks, k, True, limit=3, blocked=blocked,
+                                           loc_start=loc_start)
             if qualifier:
                 if kind in ("alley", "house"):
                     places.append(Place("street", qualifier))
@@ -210,6 +234,32 @@ def _places(toks: list[_Tok], accented: bool,
         used.update(range(i, j))
         i = j
     return places, used
+
+
+def _bare_location(toks: list[_Tok], used: set[int], covered: set[int]) -> list[Place]:
+    """The typed location is a place even without a place word: "Trung Kính", "xa dan" name the
+    street (or village) the citizen means. Read as a street when the line starts with no place
+    word and no number (its leading words up to a function word; "Xã" there is part of the
+    name, "Xã Đàn"), so it meets "phố Trung Kính" / "đường Xã Đàn" of other cases."""
+    start = toks.index(_BOUNDARY) + 1
+    if start >= len(toks) or any(t.num or t.code for t in toks[start:]):
+        return []
+    hit = _match_marker(toks, start, True)
+    if hit is not None and (hit[1] not in SOFT_KINDS or toks[start].fold != "xa"):
+        return []  # "ngõ 5 …", "phố …": the place grammar read it; "phường Láng": the unit
+    words: list[str] = []
+    k = start
+    while k < len(toks) and len(words) < 4:
+        t = toks[k]
+        if t.num or t.code or k in covered or t.fold in LOCATION_STOP or (
+                words and _match_marker(toks, k, True) is not None):
+            break
+        words.append(t.fold)
+        k += 1
+    if not words or (len(words) == 1 and len(words[0]) < 3):
+        return []
+    used.update(range(start, k))
+    return [Place("street", " ".join(words))]
 
 
 def _concepts(toks: Sequence[_Tok], accented: bool) -> tuple[list[str], set[int]]:
@@ -237,6 +287,15 @@ def _concepts(toks: Sequence[_Tok], accented: bool) -> tuple[list[str], set[int]
     return sorted(found), covered
 
 
+def _merged(places: list[Place]) -> tuple[Place, ...]:
+    """The places without repeats, and without a bare "tổ 8" when the case also says "tổ 8 Bồ
+    Đề" (read once from the text and once from the location): the bare one would agree with
+    "tổ 8 Thạch Bàn" too."""
+    qualified = {(p.kind, p.value) for p in places if p.qualifier}
+    return tuple(dict.fromkeys(
+        p for p in places if p.qualifier or (p.kind, p.value) not in qualified))
+
+
 def read_signature(text: str, category: str | None = None, unit_code: str | None = None,
               *, location: str | None = None) -> CaseSignature:
     """The signature of a case's text (and its typed location). ``unit_code`` is accepted for
@@ -246,13 +305,20 @@ def read_signature(text: str, category: str | None = None, unit_code: str | None
     toks = _tokens(normalize(text or "", teencode=False).text)
     if location:  # a boundary no name or place word reads across
         toks += [_BOUNDARY, *_tokens(normalize(location, teencode=False).text, place_line=True)]
-    words = [t for t in toks if not t.num and not t.code]
+    # Typed with diacritics or not: judged on the text, the location line being too short (and
+    # often typed otherwise: "dg Lang ngap" with a location "đg Láng").
+    text_toks = toks[: toks.index(_BOUNDARY)] if location else toks
+    words = [t for t in text_toks if not t.num and not t.code] or [
+        t for t in toks if not t.num and not t.code]
     accented = sum(t.acc != t.fold for t in words) >= max(1, 0.2 * len(words))
     letters = [t for t in toks if not t.num]
     if letters and sum(t.cap for t in letters) > 0.6 * len(letters):  # SHOUTING: no name info
         toks = [_Tok(t.acc, t.fold, False, t.num, t.code, t.acronym) for t in toks]
     concepts, covered = _concepts(toks, accented)
-    places, used = _places(toks, accented, covered)
+    loc_start = toks.index(_BOUNDARY) + 1 if location else None
+    places, used = _places(toks, accented, covered, loc_start)
+    if location:
+        places += _bare_location(toks, used, covered)
     names: dict[str, None] = {}
     i = 0
     while i < len(toks):
@@ -295,7 +361,7 @@ def read_signature(text: str, category: str | None = None, unit_code: str | None
     norm2 = math.sqrt(sum(v * v for v in terms.values())) or 1.0
     return CaseSignature(
         category=category,
-        places=tuple(dict.fromkeys(places)),
+        places=_merged(places),
         names=tuple(names),
         concepts=tuple(sorted(concepts)),
         terms={k: v / norm2 for k, v in terms.items()},

@@ -8,8 +8,8 @@ from __future__ import annotations
 from bot.vietnamese.normalize import strip_diacritics
 
 __all__ = [
-    "ACCENTED_FORM", "AMBIGUOUS_FOLDED", "BY_FIRST_ACCENTED", "BY_FIRST_FOLDED", "CONCEPTS",
-    "FAMILIES", "LOWERCASE_NAME_KINDS", "MARKERS", "MAX_MARKER", "NAME_STOP", "NOT_NAMES",
+    "ACCENTED_FORM", "AMBIGUOUS_FOLDED", "GLUED_ONLY", "BY_FIRST_ACCENTED", "BY_FIRST_FOLDED", "CONCEPTS",
+    "FAMILIES", "LOCATION_STOP", "LOWERCASE_NAME_KINDS", "MARKERS", "MAX_MARKER", "NAME_STOP", "NOT_NAMES",
     "NOT_NAMES_ACCENTED", "NOT_STREET_BEFORE", "SAFE_FOLDED_SINGLES", "SOFT_KINDS",
     "STOP_ACCENTED", "STOP_FOLDED", "STRONG_KINDS", "TITLES", "WEAK", "fold_word",
 ]
@@ -61,7 +61,10 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "parking": "đỗ xe, đậu xe, trông giữ xe, trông xe, bãi xe, dừng đỗ, ô tô đỗ, giữ xe,"
         " đỗ ô tô, xe máy dựng, oto đỗ, xe đỗ, đỗ kín, đỗ chắn, đỗ tràn, đỗ dàn hàng, gửi xe,"
         " phí gửi xe, trông giữ",
-        "encroach": "lấn chiếm, vỉa hè, lòng đường, bán hàng, hàng rong, bày bán, chiếm dụng,"
+        # "vỉa hè" / "lòng đường" alone say where (water on the pavement), not what: the
+        # problem is someone taking them
+        "encroach": "lấn chiếm, chiếm, chiếm vỉa hè, chiếm lòng đường, lấn vỉa hè, lấn ra,"
+        " bày ra vỉa hè, bán hàng, hàng rong, bày bán, chiếm dụng,"
         " dựng lều, biển quảng cáo, họp chợ, chợ tạm, chợ cóc",
         "building": "xây dựng, xây trái phép, xây không phép, cơi nới, xây sai phép,"
         " xây nhà, giàn giáo, xây lấn, xây thêm tầng, nứt nhà, lún nhà, xây,"
@@ -155,7 +158,11 @@ _marker("khu phố|kp|khu dân cư|kdc|cụm dân cư|cụm|khu", "area", "num|n
 _marker("thôn|ấp|bản|làng", "village", "num|name")
 _marker("xóm|đội", "hamlet", "num|name")
 _marker("số nhà|nhà số|sn|số", "house", "num")
-_marker("phố|đường|tuyến đường|đại lộ|tuyến phố|con đường", "street", "name|num")
+_marker("phố|đường|tuyến đường|đại lộ|tuyến phố|con đường|đg|dg", "street", "name|num")
+# "đường liên thôn Uy Nỗ" is a road named after the village, not the village itself
+_marker("đường liên thôn|đường liên xã|tuyến đường liên thôn|tuyến đường liên xã",
+        "street", "name")
+_marker("đoạn", "street", "name")  # "đoạn Trung Kính": only before a capitalised name
 _marker("quốc lộ|ql|tỉnh lộ|tl|đường tỉnh|dt", "street", "num")
 _marker("chợ", "site:market", "name")
 _marker("trường|trường tiểu học|trường thcs|trường thpt|trường mầm non|trường mn|trường th"
@@ -163,15 +170,18 @@ _marker("trường|trường tiểu học|trường thcs|trường thpt|trườn
 _marker("chung cư|cc|tòa nhà|tòa|nhà", "site:building", "code|name")
 _marker("khu tập thể|ktt|tập thể", "site:estate", "name|code")
 _marker("khu đô thị|kđt|kdt|khu đt", "site:estate", "name")
-_marker("công viên|vườn hoa", "site:park", "name")
+_marker("công viên|vườn hoa|cv", "site:park", "name")
 _marker("nhà văn hóa|nvh|nhà sinh hoạt cộng đồng", "site:hall", "name|num")
 _marker("hồ", "site:lake", "name")
 _marker("cầu|cầu vượt|gầm cầu|chân cầu|gầm cầu vượt|chân cầu vượt", "site:bridge", "name")
 _marker("phường|xã|quận|huyện|thị trấn|thị xã|tp|thành phố", "ward", "name")
 MAX_MARKER = max(len(k) for k in MARKERS)
+#: Letters that are a place word only glued to a number: "K54" (kiệt 54, as written in Huế and
+#: Đà Nẵng); alone, "k" is the chat spelling of "không".
+GLUED_ONLY = {"k": "kiet"}
 
 #: Markers whose folded form is an everyday word: only with the accent typed, or a capital name.
-AMBIGUOUS_FOLDED = {"cho", "ho", "cau", "lang", "truong", "to", "ban", "doi", "xa", "nha", "so",
+AMBIGUOUS_FOLDED = {"doan", "cho", "ho", "cau", "lang", "truong", "to", "ban", "doi", "xa", "nha", "so",
                      "khu", "cum", "tl", "dt", "cc", "tp", "ngo", "ng", "ap"}
 ACCENTED_FORM = {"ap": "ấp", "cho": "chợ", "ho": "hồ", "cau": "cầu", "lang": "làng", "truong": "trường",
                   "to": "tổ", "ban": "bản", "doi": "đội", "xa": "xã", "nha": "nhà", "so": "số",
@@ -197,6 +207,12 @@ NAME_STOP = {
         " kéo, máy, điện, trời, lớn, to, nhỏ, dài, ngắn, nội, bộ, liên, sạch, bẩn, tải, hàng,"
         " dẫn, ống, dây, sá, xá, nát, hỏng, ngập, mùi, số, cùng, chung, hai, ba, bốn, năm, một, |")
 }
+
+#: Words that end a place name typed alone in the location line ("Xã Đàn đoạn giữa phố"); a
+#: short list, as the name may be typed without diacritics ("xa dan": "dan" is not "dân" here).
+LOCATION_STOP = {fold_word(w) for w in _phrases("đoạn, gần, cạnh, trước, sau, chỗ, ngay, ở, tại,"
+                                                " phía, đầu, cuối, giữa, đối diện, và, bên, trong,"
+                                                " ngoài, thuộc, của, khu vực, nhà, quanh")}
 
 #: Words before a person's name (which is then kept nowhere).
 TITLES = {fold_word(w) for w in _phrases("ông, bà, anh, chị, em, cô, chú, bác, cháu, cụ, chủ, hộ, nhà,"

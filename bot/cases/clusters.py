@@ -20,7 +20,8 @@ folding makes words ambiguous (``làng``/``Láng``, ``hồ``/``hộ``, ``chợ``
 :func:`score` gates the text similarity by the places: two explicit places of the same kind that
 differ (``ngõ 5`` / ``ngõ 7``, ``TDP 12 Tân Mai`` / ``TDP 12 Tương Mai``) never match however alike
 the complaints are; a shared place lets a moderate similarity through; cases without a place
-need a closer text, and a place on only one side a closer one still. :func:`best_match` picks the
+need a closer text (:data:`NO_PLACES`), and a place on only one side
+(:data:`ONE_SIDED`) nearly as close. :func:`best_match` picks the
 best candidate above :data:`THRESHOLD`.
 
 Candidates come from the database by :meth:`CaseSignature.keys` / :meth:`CaseSignature.probe_keys`
@@ -58,8 +59,10 @@ __all__ = [
 
 #: Version of the signature format; a stored signature of another version is recomputed.
 VERSION = 1
-#: A candidate matches when :func:`score` reaches this.
-THRESHOLD = 0.25
+#: A candidate matches when :func:`score` reaches this. 0.22 with places read more fully (the
+#: location line, "đg", "K54"…); :data:`NO_PLACES` moved with it, so place-less cases need the
+#: same closeness of text as at 0.25.
+THRESHOLD = 0.22
 #: Terms kept per signature (the heaviest).
 MAX_TERMS = 48
 
@@ -106,13 +109,24 @@ def _names_compatible(a: str, b: str) -> bool:
     wa, wb = a.split(), b.split()
     n = min(len(wa), len(wb))
     if wa[:n] == wb[:n]:
-        return True
+        # "Định Công" and "Định Công Hạ", "Láng" and "Láng Hạ": a quarter word after the name
+        # makes it another place, whereas a name merely cut short ("ngoc" for "ngoc lam") agrees
+        longer = wa if len(wa) > len(wb) else wb
+        return len(wa) == len(wb) or n < 2 or longer[n] not in QUARTER_WORDS
+    if len(wa) == len(wb) > 1 and all(x == y or (min(len(x), len(y)) == 1 and x[0] == y[0])
+                                      for x, y in zip(wa, wb, strict=True)) and any(
+            x == y for x, y in zip(wa, wb, strict=True)):
+        return True  # "X.Đàn" for "Xã Đàn": a syllable cut to its first letter
     # "NCT" for "Nguyễn Chí Thanh" (or for a name cut short: "nguyen")
     for x, y in ((wa, wb), (wb, wa)):
         if len(x) == 1 and _initials(x[0]) and (
                 x[0] == "".join(w[0] for w in y) or (len(y) == 1 and y[0][0] == x[0][0])):
             return True
     return False
+
+
+#: Words that, after a place name, name another place: its upper/lower/east… part.
+QUARTER_WORDS = frozenset({"ha", "thuong", "dong", "tay", "nam", "bac", "trung", "ngoai", "trong"})
 
 
 def _initials(word: str) -> bool:
@@ -147,7 +161,13 @@ class CaseSignature:
         ``street+:<first word>`` — so a case about a whole street finds every case on it, while
         a case in an alley reads the street's street-only cases, not every alley of it."""
         fine = sorted({p.key for p in self.hard_places if p.kind != "street"})
-        streets = sorted({p.key for p in self.hard_places if p.kind == "street"})
+        # a named area, village or site is also keyed as a street of that name: "khu Bạch Đằng",
+        # "thôn Uy Nỗ", "chung cư Rice City" and a location line "Uy Nỗ" / "Rice City" (read as
+        # a street) find each other
+        streets = sorted({Place("street", p.value).key for p in self.hard_places
+                          if p.kind == "street" or (
+                              (p.kind in NAMED_AREAS or p.kind.startswith("site:"))
+                              and not p.value[:1].isdigit() and " " in p.value)})
         if not fine:
             return streets, streets + [k.replace("street:", "street+:", 1) for k in streets]
         return fine + [k.replace("street:", "street+:", 1) for k in streets], fine + streets
@@ -225,6 +245,10 @@ def signature(text: str, category: str | None = None, unit_code: str | None = No
     return read_signature(text, category, unit_code, location=location)
 
 
+#: Kinds whose name (two syllables or more) may be what another case calls a street (see
+#: :meth:`CaseSignature.keys`); sites too.
+NAMED_AREAS = frozenset({"area", "village", "hamlet"})
+
 #: Share of the problem kinds in common (Jaccard) in the similarity of two placed cases; the
 #: rest is the cosine of their words.
 CONCEPT_SHARE = 0.6
@@ -234,7 +258,7 @@ CONCEPT_SHARE = 0.6
 #: Multipliers of the text similarity by how the places relate.
 SHARED_PLACE = 1.0  # an explicit place in common, none in conflict
 SHARED_NAME = 0.85  # only a capitalised name in common
-NO_PLACES = 0.60  # neither says where
+NO_PLACES = 0.53  # neither says where
 UNRELATED_PLACES = 0.55  # both say where, in words that neither agree nor disagree
 ONE_SIDED = 0.60  # only one says where
 #: Multiplier when both name problem kinds and they have none in common.

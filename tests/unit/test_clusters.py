@@ -236,3 +236,120 @@ def test_forget_case_drops_what_came_from_the_text(db_with_units: Engine) -> Non
         assert session.get(Case, case.id).topic_terms is None
         assert session.execute(select(CaseClusterKey).where(
             CaseClusterKey.case_id == case.id)).first() is None
+
+
+# --------------------------------------------------------------------------- reading rules (2)
+
+
+def places_of(text: str, location: str | None = None) -> set[tuple[str, str, str]]:
+    return {(p.kind, p.value, p.qualifier) for p in sig(text, location=location).places}
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("Kim Ngưu", ("street", "kim nguu", "")),
+        ("kim nguu", ("street", "kim nguu", "")),
+        ("Xã Đàn đoạn gần ga", ("street", "xa dan", "")),  # "Xã" is part of the name here
+    ],
+)
+def test_a_bare_location_line_is_the_street_it_names(location: str, expected: tuple) -> None:
+    assert expected in places_of("mưa là ngập", location)
+
+
+def test_a_ward_in_the_location_line_is_not_a_street() -> None:
+    assert not any(kind == "street" for kind, _, _ in places_of("mưa là ngập", "phường Kim Liên"))
+
+
+def test_a_bare_location_meets_the_same_street_named_in_another_case() -> None:
+    a = sig("lại ngập rồi mọi người ơi", location="Kim Ngưu")
+    b = sig("Phố Kim Ngưu ngập sâu sau mưa, nước vào nhà")
+    assert place_relation(a, b) == 1.0  # a shared place, not a place on one side only
+    assert score(a, b) >= THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("ngo12 hang bot", ("alley", "12", "hang bot")),  # "hang" is not "hàng" here
+        ("38 to hien thanh", ("house", "38", "to hien thanh")),  # a leading house number
+        ("đường kim ngưu", ("street", "kim nguu", "")),  # lowercase, accented
+        ("duong kim nguu doan gan cau", ("street", "kim nguu", "")),
+    ],
+)
+def test_the_location_line_is_all_place(location: str, expected: tuple) -> None:
+    assert expected in places_of("cống bị tắc", location)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("đg Tô Hiến Thành ngập", ("street", "to hien thanh", "")),
+        ("dg To Hien Thanh ngap", ("street", "to hien thanh", "")),
+        ("Đoạn Kim Ngưu gần số 9 ngập sâu", ("street", "kim nguu", "")),
+        ("công trình 38 Tô Hiến Thành thi công ban đêm", ("house", "38", "to hien thanh")),
+        ("xe tải phá đường liên thôn Phú Mỹ", ("street", "phu my", "")),
+        ("xe tải phá tuyến đường liên thôn thuộc Phú Mỹ", ("street", "phu my", "")),
+        ("cv Thống Nhất có người tụ tập", ("site:park", "thong nhat", "")),
+        ("K12 Lê Duẩn ngập", ("alley", "12", "le duan")),
+        ("k12/4 le duan ngap", ("alley", "12/4", "le duan")),
+    ],
+)
+def test_more_place_spellings(text: str, expected: tuple) -> None:
+    assert expected in places_of(text)
+
+
+def test_a_lone_k_is_not_an_alley_and_doan_needs_a_name() -> None:
+    assert not any(kind == "alley" for kind, _, _ in places_of("k 5 ngày nay chưa có nước"))
+    assert not any(kind == "street" for kind, _, _ in places_of("đoạn giữa phố bị ngập"))
+
+
+def test_accents_are_judged_on_the_text_not_the_location() -> None:
+    assert "flood" in sig("dg Kim Nguu ngap tu toi qua", location="đg Kim Ngưu gần chợ").concepts
+
+
+def test_a_name_cut_to_its_initial_is_the_same_name() -> None:
+    a = sig("H.Bột ngập ko đi nổi", location="H.Bột")
+    b = sig("Phố Hàng Bột ngập sâu sau mưa")
+    assert place_relation(a, b) > 0.0
+    assert score(a, b) >= THRESHOLD
+    # one full syllable must agree: "T.Mai" is not "Tân Lập"
+    assert not Place("street", "t mai").compatible(Place("street", "tan lap"))
+
+
+def test_pavement_alone_is_where_not_encroachment() -> None:
+    assert "encroach" not in sig("Nước tràn cả lên vỉa hè phố Kim Ngưu").concepts
+    assert "encroach" in sig("Quán bia chiếm hết vỉa hè phố Kim Ngưu").concepts
+    flooded = sig("Phố Kim Ngưu ngập sâu, nước tràn lên vỉa hè")
+    beer = sig("Quán bia số 12 phố Kim Ngưu lấn chiếm vỉa hè")
+    assert score(flooded, beer) < THRESHOLD
+
+
+def test_a_quarter_word_makes_another_place() -> None:
+    upper = Place("alley", "40", "phu my ha")
+    plain = Place("alley", "40", "phu my")
+    assert not upper.compatible(plain)  # "Phú Mỹ Hạ" is not "Phú Mỹ"
+    assert Place("street", "linh").compatible(Place("street", "linh nam"))  # a name cut short
+    assert Place("street", "phu my").compatible(Place("street", "phu my moi"))
+
+
+def test_a_bare_group_gives_way_to_the_named_one() -> None:
+    # in the text "hang" may be "hàng" (no name read), in the location line it is the name
+    a = sig("to 8 hang chuoi den duong hong", location="to 8 hang chuoi")
+    assert {(p.kind, p.value, p.qualifier) for p in a.places} == {("group", "8", "hang chuoi")}
+    b = sig("Tổ 8 Hàng Bài đèn đường hỏng hết")
+    assert place_relation(a, b) == 0.0
+
+
+def test_a_named_area_village_or_site_meets_the_street_of_that_name_by_key() -> None:
+    for street in (sig("mất điện liên tục, tủ lạnh hỏng hết", location="Kim Liên"),
+                   sig("Phố Kim Liên mất điện liên tục")):
+        _meet_by_key(street)
+
+
+def _meet_by_key(street: CaseSignature) -> None:
+    for other in ("Mất điện cả khu Kim Liên chỗ ngõ 7, ngày 3 lần",
+                  "Chung cư Kim Liên mất điện cả tối", "thôn Kim Liên mất điện cả tối"):
+        named = sig(other)
+        assert set(street.lookup()) & set(named.keys()), other
+        assert set(named.lookup()) & set(street.keys()), other

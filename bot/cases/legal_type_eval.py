@@ -72,7 +72,7 @@ class EvalReport:
                      f"tố cáo recall {self.recall.get('to_cao', 0.0):.3f}; "
                      f"unsure (would ask) {self.unsure}")
         others = self.total - self.support.get("to_cao", 0)
-        lines.append(f"  protected recall {self.protected_recall:.3f} (tố cáo senders whose "
+        lines.append(f"  protected recall {self.protected_recall:.3f} (to_cao senders whose "
                      f"identity would be protected); other types protected "
                      f"{self.protected_others}/{others}")
         lines.append("  type        precision  recall  support")

@@ -30,9 +30,8 @@ from bot.announcements import subscriptions
 from bot.announcements.subscriptions import SubscriptionView
 from bot.cases.casework import record_rating
 from bot.cases.handoff import forward_citizen_message, open_handoff, start_handoff
-from bot.cases.legal_type import LegalTypeGuess
+from bot.cases.legal_type import LegalTypeGuess, protects_identity
 from bot.cases.legal_type import classify as classify_legal_type
-from bot.cases.legal_type import protects_identity
 from bot.cases.legal_type_record import set_legal_type
 from bot.cases.linking import cluster_size, link_case
 from bot.cases.lookup import StatusView, get_case_status, last_case_for

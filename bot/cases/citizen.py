@@ -30,7 +30,7 @@ from bot.announcements import subscriptions
 from bot.announcements.subscriptions import SubscriptionView
 from bot.cases.casework import record_rating
 from bot.cases.handoff import forward_citizen_message, open_handoff, start_handoff
-from bot.cases.legal_type import LegalTypeGuess
+from bot.cases.legal_type import LegalTypeGuess, protects_identity
 from bot.cases.legal_type import classify as classify_legal_type
 from bot.cases.legal_type_record import set_legal_type
 from bot.cases.linking import cluster_size, link_case
@@ -356,11 +356,12 @@ def withdraw_from_announcements(channel: str, channel_user_id: str) -> bool:
 def record_legal_type(case_id: int, content: str) -> LegalTypeGuess:
     """Classify a just-filed petition as phản ánh, kiến nghị, khiếu nại or tố cáo (issue 17) and
     keep the guess on the case, marked as the classifier's; staff can change it, and the
-    citizen can pick another when the guess is unsure."""
+    citizen can pick another when the guess is unsure. A guess of another type that may still
+    be a tố cáo keeps the sender protected (:func:`bot.cases.legal_type.protects_identity`)."""
     guess = classify_legal_type(content)
     with _unit_of_work() as session:
         set_legal_type(session, case_id, guess.type, Actor.system(), source="classifier",
-                       confidence=guess.confidence)
+                       confidence=guess.confidence, protect_identity=protects_identity(guess))
     return guess
 
 

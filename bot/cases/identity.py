@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from bot.cases.legal_type_record import LEGAL_TYPE_EVENT
 from bot.db.models import ActorKind, Case, CaseEvent, Staff, StaffRole
 from bot.db.types import utcnow
 
@@ -29,7 +30,14 @@ IDENTITY_VIEWED = "identity_viewed"
 
 
 def identity_protected(case: Case) -> bool:
-    return case.legal_type in PROTECTED_TYPES
+    """A tố cáo's sender is protected; so is the sender of a case whose type was last set by the
+    classifier with ``protect_identity`` (a likely tố cáo the model gave another type:
+    :func:`bot.cases.legal_type.protects_identity`), until a citizen or staff sets the type."""
+    if case.legal_type in PROTECTED_TYPES:
+        return True
+    last = next((e for e in reversed(case.events) if e.action == LEGAL_TYPE_EVENT), None)
+    detail = last.detail if last is not None and isinstance(last.detail, dict) else {}
+    return detail.get("source") == "classifier" and bool(detail.get("protect_identity"))
 
 
 def may_see_identity(case: Case, staff: Staff) -> bool:

@@ -21,6 +21,7 @@ from bot.cases.legal_type import (
     LegalTypeGuess,
     classify,
     classify_many,
+    protects_identity,
 )
 
 __all__ = ["EvalReport", "evaluate", "main", "read_labelled"]
@@ -55,6 +56,10 @@ class EvalReport:
     recall: Mapping[str, float]
     support: Mapping[str, int]
     confusion: Mapping[tuple[str, str], int]
+    #: Share of tố cáo messages whose sender would be protected (:func:`protects_identity`).
+    protected_recall: float = 0.0
+    #: Messages of other types whose sender would be protected too (the safeguard's cost).
+    protected_others: int = 0
 
     @property
     def accuracy(self) -> float:
@@ -66,6 +71,10 @@ class EvalReport:
         lines.append(f"  accuracy {self.accuracy:.3f} ({self.correct}/{self.total}); "
                      f"tố cáo recall {self.recall.get('to_cao', 0.0):.3f}; "
                      f"unsure (would ask) {self.unsure}")
+        others = self.total - self.support.get("to_cao", 0)
+        lines.append(f"  protected recall {self.protected_recall:.3f} (to_cao senders whose "
+                     f"identity would be protected); other types protected "
+                     f"{self.protected_others}/{others}")
         lines.append("  type        precision  recall  support")
         for t in LEGAL_TYPES:
             lines.append(f"  {t:<10}  {self.precision.get(t, 0.0):9.3f}  "
@@ -85,6 +94,8 @@ def evaluate(rows: Sequence[tuple[str, str]], *, examples: Path | None = None
     predicted = Counter(guess.type for guess in guesses)
     precision = {t: confusion[(t, t)] / predicted[t] if predicted[t] else 0.0 for t in LEGAL_TYPES}
     recall = {t: confusion[(t, t)] / support[t] if support[t] else 0.0 for t in LEGAL_TYPES}
+    protected = Counter(gold == "to_cao" for (gold, _), guess in zip(rows, guesses, strict=True)
+                        if protects_identity(guess))
     report = EvalReport(
         total=len(rows),
         correct=sum(confusion[(t, t)] for t in LEGAL_TYPES),
@@ -93,6 +104,8 @@ def evaluate(rows: Sequence[tuple[str, str]], *, examples: Path | None = None
         recall=recall,
         support=dict(support),
         confusion=dict(confusion),
+        protected_recall=protected[True] / support["to_cao"] if support["to_cao"] else 0.0,
+        protected_others=protected[False],
     )
     return report, guesses
 

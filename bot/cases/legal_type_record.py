@@ -4,7 +4,8 @@ choice, changed by staff; every change is a :class:`~bot.db.models.CaseEvent`.
 Like :mod:`bot.cases.casework`, the function takes the caller's ``Session`` and never commits, so
 the change and its event are saved together or not at all. The event's detail holds only the
 type codes (``from``, ``to``), the ``source`` (``classifier``, ``citizen``, ``staff``) and, for
-the classifier, its confidence: never the citizen's words.
+the classifier, its confidence and, when :func:`bot.cases.legal_type.protects_identity` held for a
+guess of another type, ``protect_identity``: never the citizen's words.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def set_legal_type(
     *,
     source: str | None = None,
     confidence: float | None = None,
+    protect_identity: bool = False,
     now: datetime | None = None,
 ) -> bool:
     """Set the legal type of case ``case_id`` (None: unknown again); True when it changed.
@@ -42,6 +44,9 @@ def set_legal_type(
     ``source`` defaults to ``staff`` for a staff actor, ``citizen`` for a citizen and
     ``classifier`` otherwise. Setting the type it already has records nothing. Raises
     :class:`~bot.cases.casework.CaseworkError` (a Vietnamese sentence) for an unknown case or type.
+    ``protect_identity`` (the classifier only) marks a guess that is not tố cáo but whose tố cáo
+    probability was high enough that the sender stays protected until someone sets the type
+    (:func:`bot.cases.identity.identity_protected`).
     """
     if legal_type is not None and legal_type not in LEGAL_TYPES:
         raise CaseworkError("Loại vụ việc không hợp lệ (phản ánh, kiến nghị, khiếu nại, tố cáo).")
@@ -63,6 +68,8 @@ def set_legal_type(
     detail: dict[str, object] = {"from": previous, "to": legal_type, "source": source}
     if confidence is not None:
         detail["confidence"] = round(float(confidence), 4)
+    if protect_identity and source == "classifier" and legal_type != "to_cao":
+        detail["protect_identity"] = True
     session.add(
         CaseEvent(
             case_id=case.id,

@@ -48,7 +48,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.cases.identity import PROTECTED_TYPES
+from bot.cases.identity import identity_protected
 from bot.db.engine import session_scope
 from bot.db.models import TERMINAL_STATUSES, Case, Outbox, OutboxKind, OutboxStatus, OverdueNotice
 from bot.db.types import ensure_aware, utcnow
@@ -174,14 +174,12 @@ def claim_next(
             ).scalar_one()
             conversation = None
             if outbox.case_id is not None:  # for the log lines of this delivery
-                found = session.execute(
-                    select(Case.conversation_id, Case.legal_type).where(Case.id == outbox.case_id)
-                ).one_or_none()
-                if found is not None:
-                    # A tố cáo's conversation id is its sender's channel id (issue 17 item 4):
-                    # its log lines name the case instead.
-                    conversation = (f"case-{outbox.case_id}" if found[1] in PROTECTED_TYPES
-                                    else found[0])
+                case = session.get(Case, outbox.case_id)
+                if case is not None:
+                    # A protected sender's conversation id is their channel id (issue 17 item 4):
+                    # the log lines name the case instead.
+                    conversation = (f"case-{outbox.case_id}" if identity_protected(case)
+                                    else case.conversation_id)
             return _row(outbox, conversation)
     return None
 

@@ -68,3 +68,28 @@ async def test_a_failing_observer_never_stops_deliveries(
     report = await deliver_pass(factory, {OutboxKind.STAFF_NOTIFY: Deliver()}, now=NOW,
                                 options=OPTIONS, on_result=broken)
     assert (report.handled, report.sent) == (1, 1)
+
+
+async def test_a_protected_senders_log_lines_name_the_case(
+    engine: Engine, factory: SessionFactory
+) -> None:
+    from bot.cases.legal_type_record import set_legal_type
+    from bot.cases.service import Actor
+    from bot.db.engine import session_scope
+
+    case_id = new_case(engine, now=NOW)
+    with session_scope(engine) as session:  # a likely tố cáo the classifier typed otherwise
+        set_legal_type(session, case_id, "phan_anh", Actor.system(), confidence=0.6,
+                       protect_identity=True, now=NOW)
+
+    class Deliver:
+        def __init__(self) -> None:
+            self.bound: list[str | None] = []
+
+        async def send(self, row: OutboxRow) -> DeliveryResult:
+            self.bound.append(logs.current_conversation())
+            return DeliveryResult.sent()
+
+    sender = Deliver()
+    await deliver_pass(factory, {OutboxKind.STAFF_NOTIFY: sender}, now=NOW, options=OPTIONS)
+    assert sender.bound == [f"case-{case_id}"]

@@ -58,3 +58,43 @@ def test_unknown_type_or_case_is_refused(db_with_units: Engine) -> None:
             set_legal_type(session, case_id, "gop_y", Actor.staff(1))
         with pytest.raises(CaseworkError, match="Không tìm thấy"):
             set_legal_type(session, case_id + 99, "to_cao", Actor.staff(1))
+
+
+def test_a_likely_to_cao_guessed_otherwise_stays_protected_until_someone_sets_the_type(
+    db_with_units: Engine,
+) -> None:
+    from bot.cases.identity import identity_protected
+
+    case_id = _case(db_with_units)
+    with session_scope(db_with_units) as session:
+        assert set_legal_type(session, case_id, "phan_anh", Actor.system(), confidence=0.55,
+                              protect_identity=True, now=NOW)
+    with session_scope(db_with_units) as session:
+        assert identity_protected(session.get(Case, case_id))
+    assert _events(db_with_units, case_id)[-1][2]["protect_identity"] is True
+    # Staff decide it is a kiến nghị: an ordinary sender from then on.
+    with session_scope(db_with_units) as session:
+        assert set_legal_type(session, case_id, "kien_nghi", Actor.staff(3), now=NOW)
+    with session_scope(db_with_units) as session:
+        assert not identity_protected(session.get(Case, case_id))
+    # ... and a staff tố cáo protects whatever the classifier said.
+    with session_scope(db_with_units) as session:
+        assert set_legal_type(session, case_id, "to_cao", Actor.staff(3), now=NOW)
+        assert identity_protected(session.get(Case, case_id))
+
+
+def test_the_flag_is_only_the_classifiers_and_only_for_other_types(db_with_units: Engine) -> None:
+    from bot.cases.identity import identity_protected
+
+    case_id = _case(db_with_units)
+    with session_scope(db_with_units) as session:
+        assert set_legal_type(session, case_id, "phan_anh", Actor.system(), confidence=0.9,
+                              now=NOW)
+    with session_scope(db_with_units) as session:
+        assert not identity_protected(session.get(Case, case_id))
+    with session_scope(db_with_units) as session:
+        assert set_legal_type(session, case_id, "khieu_nai", Actor.staff(2),
+                              protect_identity=True, now=NOW)
+    with session_scope(db_with_units) as session:
+        assert not identity_protected(session.get(Case, case_id))
+    assert "protect_identity" not in _events(db_with_units, case_id)[-1][2]

@@ -23,6 +23,8 @@ from bot.cases.legal_type import (
     explain,
     extra_question,
     features_text,
+    protects_identity,
+    to_cao_probability,
     unsure_question,
 )
 from bot.cases.legal_type_eval import evaluate, read_labelled
@@ -95,10 +97,42 @@ def test_to_cao_wins_from_its_floor_and_close_calls_are_unsure() -> None:
     assert sure.type == "phan_anh" and not sure.unsure
 
 
+def test_identity_is_protected_from_a_lower_floor_without_changing_the_type() -> None:
+    below = lt.TO_CAO_FLOOR - 0.01
+    assert lt.PROTECT_FLOOR < below
+    # Between the two floors: another type wins, but the sender is protected.
+    guess = lt._decide({"phan_anh": 0.6, "to_cao": below, "kien_nghi": 0.1,
+                        "khieu_nai": 0.3 - below})
+    assert guess.type == "phan_anh"
+    assert to_cao_probability(guess) == pytest.approx(below)
+    assert protects_identity(guess)
+    # Below the lower floor: an ordinary sender.
+    low = lt.PROTECT_FLOOR - 0.01
+    ordinary = lt._decide({"phan_anh": 0.8, "to_cao": low, "kien_nghi": 0.1,
+                           "khieu_nai": 0.1 - low})
+    assert ordinary.type == "phan_anh" and not protects_identity(ordinary)
+    # A tố cáo guess always protects.
+    won = lt._decide({"phan_anh": 0.05, "to_cao": 0.9, "kien_nghi": 0.03, "khieu_nai": 0.02})
+    assert protects_identity(won) and to_cao_probability(won) == pytest.approx(0.9)
+
+
+def test_protected_recall_counts_tố_cáo_senders_and_the_others_it_costs(tmp_path: Path) -> None:
+    rows = [
+        ("to_cao", "Cán bộ địa chính xã đòi phải chung 10 triệu mới làm sổ đỏ cho dân."),
+        ("phan_anh", "Đèn đường trong hẻm 12 hỏng cả tháng nay, tối đi rất tối."),
+    ]
+    report, guesses = evaluate(rows)
+    expected = [protects_identity(g) for g in guesses]
+    assert report.protected_recall == (1.0 if expected[0] else 0.0)
+    assert report.protected_others == int(expected[1])
+    assert "protected recall" in report.summary("x")
+
+
 def test_dev_set_meets_the_targets() -> None:
     report, _ = evaluate(read_labelled(DEV))
     assert report.accuracy >= 0.90
     assert report.recall["to_cao"] >= 0.95
+    assert report.protected_recall >= report.recall["to_cao"]
 
 
 def test_texts_for_the_citizen_come_from_the_content_file() -> None:
@@ -138,6 +172,7 @@ def test_the_command_prints_the_figures_on_a_file() -> None:
     assert lt_eval.main(["--eval", str(DEV)], out=out) == 0
     printed = out.getvalue()
     assert "accuracy" in printed and "tố cáo recall" in printed
+    assert "protected recall" in printed
     for legal_type in LEGAL_TYPES:
         assert legal_type in printed
 

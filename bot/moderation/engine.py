@@ -17,6 +17,16 @@ How a score is made, and why:
    (a petition silently quarantined) costs more than a miss.
 5. The message is flagged when what is left reaches ``threshold``.
 
+Spam families change faster than word lists: a new kind of advert (SIMs registered in someone
+else's name, a "cổ phần số" scheme, a debt-collection service) has none of a family's words. Its
+*structure* is the same, though: something offered, with a price, an easy promise or a gain, and a
+way to answer (ib, zalo, a phone number, a Telegram handle, a link). ``offer`` rules describe
+those generic parts (``content/moderation/offer.yml``). They add to a spam family that matched,
+like signals; and at least :data:`MIN_OFFER_PARTS` different offer parts with a contact
+(:data:`CONTACT_SIGNALS`) form an advert of their own (``ad_spam``), but
+only when no ``report`` rule matched at all: a citizen who writes "tôi", "ad ơi", "phường xử lý",
+or asks whether it is real, is describing an advert, not posting one.
+
 The reason is Vietnamese, names the rules' descriptions and the words that matched, and fits the
 255 characters the quarantine table keeps.
 """
@@ -50,6 +60,13 @@ Category = Literal[
 #: The quarantine table's ``reason`` column is VARCHAR(255).
 MAX_REASON_LENGTH = 255
 _MAX_REASONS = 3
+#: The ``signal`` rules that are a way to answer an advert (a contact, "vào nhóm", a phone
+#: number, a link, a Telegram handle): an offer without one of these is never stopped on its structure alone.
+CONTACT_SIGNALS: frozenset[str] = frozenset(
+    {"signal.contact", "signal.call_to_action", "signal.phone", "signal.handle", "signal.link",
+     "signal.link_shortener"})
+#: Different ``offer`` rules that, with a contact and no sign of a report, make an advert.
+MIN_OFFER_PARTS = 2
 
 
 @dataclass(frozen=True)
@@ -132,11 +149,30 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
 
 def _supporting(rule: Rule) -> bool:
     """Rules that never decide on their own (see :func:`_best_category` and :func:`_decide`):
-    ``boost_only`` rules add to their category, ``signal`` rules to a spam family, ``report``
-    rules subtract from whatever category was found. With no deciding rule matched, they cannot
+    ``boost_only`` rules add to their category, ``signal`` and ``offer`` rules to a spam family,
+    ``report`` rules subtract from whatever category was found; offers make an advert of their
+    own only with a contact signal, so they are looked for after one (:func:`_structure_hits`). With no deciding rule matched, they cannot
     change the verdict, so they are not searched (about half the work on an ordinary message:
     issue 12 asks for under 1 ms per message)."""
-    return rule.boost_only or rule.category in ("signal", "report")
+    return rule.boost_only or rule.category in ("signal", "report", "offer")
+
+
+_SPAM_FAMILIES = frozenset(SPAM_FAMILIES)
+
+
+def _structure_hits(candidates: list[Rule], norm: NormalisedText, rules: ModerationRules,
+                    urls: list[Url], quotes: list[tuple[int, int]], possible: set[int]
+                    ) -> list[RuleHit]:
+    """With no spam family matched, the hits of an advert's structure: a contact signal and at
+    least :data:`MIN_OFFER_PARTS` offer rules, or nothing. The contact comes first: most
+    messages have none, and then the (common) offer words are not searched at all."""
+    contacts = [r for r in candidates if r.id in CONTACT_SIGNALS]
+    answer = _hits(contacts, norm, rules, urls, quotes, possible)
+    if not answer:
+        return []
+    offers = _hits([r for r in candidates if r.category == "offer"], norm, rules, urls, quotes,
+                   possible)
+    return answer + offers if len(offers) >= MIN_OFFER_PARTS else []
 
 
 def match_rules(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
@@ -149,10 +185,18 @@ def match_rules(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
     deciding = [r for r in candidates if not _supporting(r)]
     hits = _hits(deciding, norm, rules, urls, quotes, possible)
     found = {h.rule.category for h in hits}
+    spam = bool(found & _SPAM_FAMILIES)
+    if not spam:
+        structure = _structure_hits(candidates, norm, rules, urls, quotes, possible)
+        if structure:
+            hits += structure
+            found.add("offer")
+            spam = True
+            candidates = [r for r in candidates if r.category != "offer" and
+                          r.id not in CONTACT_SIGNALS]
     if found:
-        spam = bool(found & set(SPAM_FAMILIES))
         extra = [r for r in candidates if _supporting(r) and (
-            r.category == "report" or (r.category == "signal" and spam)
+            r.category == "report" or (r.category in ("signal", "offer") and spam)
             or (r.boost_only and r.category in found))]
         hits += _hits(extra, norm, rules, urls, quotes, possible)
         hits.sort(key=lambda h: rules.order[id(h.rule)])
@@ -320,7 +364,8 @@ class _Scores:
 
 def _best_category(hits: list[RuleHit]) -> _Scores | None:
     signals = [h for h in hits if h.rule.category == "signal"]
-    best: _Scores | None = None
+    offers = [h for h in hits if h.rule.category == "offer"]
+    best = _offer_structure(hits, signals, offers)
     for category in CATEGORIES:
         own = [h for h in hits if h.rule.category == category]
         base = [h for h in own if not h.rule.boost_only]
@@ -329,10 +374,24 @@ def _best_category(hits: list[RuleHit]) -> _Scores | None:
         contributing = list(own)
         if category in SPAM_FAMILIES:
             contributing += signals
+            if len(offers) >= MIN_OFFER_PARTS:  # one offer word is everyday speech
+                contributing += offers
         raw = sum(h.weight for h in contributing)
         if best is None or raw > best.raw:
             best = _Scores(category, raw, tuple(contributing))
     return best
+
+
+def _offer_structure(hits: list[RuleHit], signals: list[RuleHit], offers: list[RuleHit]
+                     ) -> _Scores | None:
+    """An advert by its structure (see the module docstring): enough offer parts, a way to
+    answer, and nothing of a citizen reporting; scored as ``ad_spam``."""
+    if len(offers) < MIN_OFFER_PARTS or not any(h.rule.id in CONTACT_SIGNALS for h in signals):
+        return None
+    if any(h.rule.category == "report" for h in hits):
+        return None
+    contributing = tuple(offers + signals)
+    return _Scores("ad_spam", sum(h.weight for h in contributing), contributing)
 
 
 def _decide(hits: list[RuleHit], rules: ModerationRules) -> Verdict:

@@ -64,9 +64,12 @@ SPAM_FAMILIES: tuple[str, ...] = (
     "gambling", "scam_link", "loan_spam", "earn_money_spam", "account_trade", "ad_spam")
 #: Every category a verdict can carry.
 CATEGORIES: tuple[str, ...] = (*SPAM_FAMILIES, "abuse", "rate_limited", "clean")
-#: Categories a rule file may declare: the flaggable ones, generic spam ``signal``s, and
-#: ``report`` rules (signs of a citizen reporting a problem, which lower the score).
-RULE_CATEGORIES: tuple[str, ...] = (*SPAM_FAMILIES, "abuse", "signal", "report")
+#: Categories a rule file may declare: the flaggable ones, generic spam ``signal``s,
+#: ``report`` rules (signs of a citizen reporting a problem, which lower the score) and ``offer``
+#: rules (the generic parts of an advert: a price, an easy promise, a gain, a service), which
+#: strengthen a spam family and, with a way to answer (``engine.CONTACT_SIGNALS``), make an
+#: advert of their own (see :mod:`bot.moderation.engine`).
+RULE_CATEGORIES: tuple[str, ...] = (*SPAM_FAMILIES, "abuse", "signal", "report", "offer")
 VIEWS: tuple[str, ...] = ("text", "folded", "compact")
 
 SETTINGS_FILE = "settings.yml"

@@ -435,6 +435,77 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "🔥 Nhà cái fv88 👉 nạp đầu tặng 100% 💰",
         "Cảm ơn phường đã sửa đèn đường 👍",
     ),
+    # ------------------------------------------------------------------ added for issue 12's
+    # fourth blind set (families by structure; citizens addressing the Front). Each spare is a
+    # citizen's message that uses the same kind of words.
+    "trade.someone_elses_name": (
+        "Cho thuê sim chính chủ đứng tên người khác, nhận otp thoải mái, 50k/tháng, ib",
+        "Sim của mẹ tôi đăng ký bằng CCCD của bố, giờ muốn chuyển sang tên mẹ thì làm sao",
+    ),
+    "trade.bad_debt_card": (
+        "Nhận mở thẻ tín dụng cho người nợ xấu, hạn mức 50 triệu, lh 0987654321",
+        "Tôi bị ghi nợ xấu vì khoản vay cũ đã trả hết, ngân hàng không cho mở thẻ, đề nghị xem xét",
+    ),
+    "ad.miracle_cure": (
+        "Thảo dược gia truyền trị dứt điểm xương khớp, khỏi sau 1 liệu trình, giá 390k, gọi 0978111222",
+        "Bố tôi bị tiểu đường, xin hỏi trạm y tế phường có khám miễn phí cho người cao tuổi không",
+    ),
+    "ad.property_yield": (
+        "Đất nền sổ đỏ ven đô sinh lời 30% sau 6 tháng, ngân hàng hỗ trợ 70%, lh 0909888777",
+        "Khu đất nền bỏ hoang cạnh nhà tôi cỏ mọc cao, rắn bò vào nhà, đề nghị chủ đầu tư dọn dẹp",
+    ),
+    "ad.debt_collection": (
+        "Dịch vụ đòi nợ khó đòi uy tín, thu hồi công nợ nhanh, phí thấp, liên hệ 0911222333",
+        "Người ta cho tôi vay tiền rồi ngày nào cũng đến nhà chửi bới, đề nghị công an can thiệp",
+    ),
+    "loan.debt_consolidation": (
+        "App gộp nợ: tất toán các khoản vay app, chỉ còn trả 1 khoản lãi thấp, tải app ngay",
+        "Tôi vay ngân hàng chính sách để nuôi con ăn học, năm nay khó khăn xin gia hạn được không",
+    ),
+    "gambling.esports_racing": (
+        "Cá cược esport Liên Quân, Dota, nạp tối thiểu 50k, hoàn cược 1.5%, link ở bio",
+        "Phường có tổ chức giải thi đấu Liên Quân cho thanh niên dịp hè không ạ",
+    ),
+    "earn.fee_for_job": (
+        "Xuất khẩu lao động Hàn Quốc, đặt cọc 30 triệu bao đậu visa, bay sau 2 tháng, lh chị Lan",
+        "Con tôi muốn đi làm việc ở Hàn Quốc theo chương trình của nhà nước, đăng ký ở đâu ạ",
+    ),
+    "earn.fake_shares": (
+        "Đầu tư cổ phần số, mua 1 cổ phần 1 triệu nhận cổ tức 5% mỗi tháng, tham gia nhóm zalo",
+        "Hợp tác xã của thôn họp bàn chia lãi cuối năm cho xã viên, tôi chưa được mời họp",
+    ),
+    "offer.price": (
+        "Thuê số nhận mã OTP đăng ký app, 5k/mã, tự động 24/7, link web trong bio",
+        "Cho hỏi giá vé gửi xe ở chợ phường là bao nhiêu, người trông xe thu không có vé",
+    ),
+    "offer.ease": (
+        "Thuê căn cước đăng ký tài khoản, không mất gì, trả 200k một lần, ai có nhu cầu ib",
+        "Tôi đã nộp hồ sơ làm căn cước cho con ba tuần rồi mà chưa có, phường kiểm tra giúp",
+    ),
+    "offer.gain": (
+        "Góp vốn 10 triệu nhận lợi nhuận 1 triệu mỗi tháng, vào nhóm zalo để được hướng dẫn",
+        "Công ty nợ lương công nhân hai tháng, chúng tôi đề nghị phường làm việc với chủ",
+    ),
+    "offer.service": (
+        "Bên em nhận đòi nợ khó đòi trên toàn quốc, không thu phí trước, lh 0979 111 000",
+        "Xe rác của công ty môi trường hai hôm nay không đến, rác ngập đầu ngõ",
+    ),
+    "signal.handle": (
+        "Kèo Liên Quân tối nay, nạp rút nhanh, vào group tele @aickeo để nhận tỷ lệ",
+        "Email của tôi là nguyenvana@gmail.com, nhờ phường gửi lại biên bản hòa giải",
+    ),
+    "report.addressing": (
+        'Ad ơi trong nhóm có tin "vay góp ngày không thế chấp", xóa giúp em',
+        "Vay góp ngày không thế chấp, có mặt tận nơi, gọi 0888 222 333",
+    ),
+    "report.encountered": (
+        "Em bị add vào nhóm tele đầu tư cổ phần số, họ hứa cổ tức 5% mỗi tháng",
+        "Đầu tư cổ phần số, cổ tức 5% mỗi tháng, tham gia nhóm zalo ngay",
+    ),
+    "report.is_it_real": (
+        "Cái app gộp nợ tất toán các khoản vay này có uy tín không ạ, em đang nợ mấy app",
+        "App gộp nợ uy tín, tất toán các khoản vay app, tải app ngay",
+    ),
 }
 
 #: More (rule id, catch, near miss) lines: the terms and patterns added to existing rules and the

@@ -171,17 +171,25 @@ class _MatcherLike(Protocol):
 
 
 class _RuleLike(Protocol):
-    matchers: tuple[Any, ...]
-    urls: object | None
+    @property
+    def matchers(self) -> tuple[Any, ...]: ...
+    @property
+    def urls(self) -> object | None: ...
 
 
 class _NormLike(Protocol):
-    text: str
-    folded: str
-    compact: str
-    runs: str
-    folded_words: frozenset[str]
-    compact_words: frozenset[str]
+    @property
+    def text(self) -> str: ...
+    @property
+    def folded(self) -> str: ...
+    @property
+    def compact(self) -> str: ...
+    @property
+    def runs(self) -> str: ...
+    @property
+    def folded_words(self) -> frozenset[str]: ...
+    @property
+    def compact_words(self) -> frozenset[str]: ...
 
 
 class Prefilter:

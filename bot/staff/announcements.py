@@ -10,6 +10,7 @@ step is in the announcement's audit trail, shown on its page. No scripts (the co
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
@@ -321,7 +322,7 @@ def _send_at(ctx: StaffContext) -> datetime | None:
     return local.replace(tzinfo=ctx.tz).astimezone(ctx.now.tzinfo)
 
 
-def _step(name: str) -> web.RequestHandler:
+def _step(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     @console_view()
     def handler(ctx: StaffContext) -> web.StreamResponse:
         announcement = _visible(ctx, ctx.match_int("announcement_id"))

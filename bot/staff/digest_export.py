@@ -136,17 +136,17 @@ def csv_bytes(
                     )
                 ]
             )
-        for t, p, _, n in digest.questions.unanswered:
+        for text, prog, _, n in digest.questions.unanswered:
             w.writerow(
                 [
                     _cell(v)
                     for v in (
                         "Trợ lý chưa trả lời được",
-                        t,
+                        text,
                         n,
                         "",
                         "",
-                        programme_name(p) if p else "",
+                        programme_name(prog) if prog else "",
                     )
                 ]
             )

@@ -180,9 +180,11 @@ class ValidateCaseForm(FormValidationAction):
             text = named or latest_text(tracker)
             if intake.is_unknown_place(text):
                 return {"case_unit": unit_tree().province().code}
-            return {"case_unit": text, "case_location": named or text}
+            return {"case_unit": _ward_of(named, latest_text(tracker)) or text,
+                    "case_location": named or text}
         if named and tracker.get_slot("case_unit") is None:
-            return {"case_unit": named, "case_location": named}
+            return {"case_unit": _ward_of(named, latest_text(tracker)) or named,
+                    "case_location": named}
         return {}
 
     async def validate_case_unit(
@@ -341,3 +343,20 @@ class ValidateCaseForm(FormValidationAction):
             return cleared
         return {"case_confirm": None, **missed(
             dispatcher, tracker, reply_text("case_confirm_missed"))}
+
+
+def _ward_of(named: str | None, text: str) -> str | None:
+    """The unit the message names when the place the entity extractor cut out does not name one.
+
+    The extractor's span drifts with each retraining ("ngõ 9 phường Láng" one day, "ngõ 9
+    phường" the next), while the message still says "phường Láng": when the span resolves to no
+    unit, the whole message is looked up instead (a name after "phường/xã" wins there). The
+    citizen confirms the unit before anything is sent."""
+    tree = unit_tree()
+    if named and tree.resolve(named).status != "none":
+        return None
+    found = tree.resolve(text)
+    if found.status == "one" and found.unit is not None:
+        return found.unit.code
+    return None
+

@@ -105,6 +105,22 @@ async def test_several_fields_in_one_message() -> None:
     assert slots["case_category"] == "moi_truong"
 
 
+async def test_a_place_cut_short_by_the_extractor_still_finds_the_ward_in_the_message() -> None:
+    """The entity's span drifts between trainings ("ngõ 9 phường" without "Láng"); the message
+    itself still names the ward, so the form does not ask for it again."""
+    text = "muốn phản ánh: cống ngõ 9 phường Láng tắc 3 ngày nay"
+    tracker = make_tracker(text, "submit_petition", [entity("location", "ngõ 9 phường")])
+    slots, _ = await _validate(tracker)
+    assert slots["case_unit"] == "p_lang" and slots["case_location"] == "ngõ 9 phường"
+
+
+async def test_a_place_that_names_no_ward_is_kept_and_the_ward_still_asked() -> None:
+    tracker = make_tracker("đèn đường hỏng ở ngõ 5 nhà tôi", "submit_petition",
+                           [entity("location", "ngõ 5")])
+    slots, _ = await _validate(tracker)
+    assert slots.get("case_unit") is None
+
+
 @pytest.mark.parametrize(
     "typed,expected",
     [("phuong lang", "p_lang"), ("P. Láng", "p_lang"), ("Cầu Giấy", "p_cau_giay"),

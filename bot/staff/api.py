@@ -36,7 +36,7 @@ from bot.cases.identity import may_see_identity, record_identity_view
 from bot.cases.outcome import case_outcomes, record_outcome
 from bot.db.models import ActorKind, Case, CaseForwarding, CaseNote, CaseStatus, Outbox, Staff
 from bot.staff import queries
-from bot.staff.context import AioHandler, StaffContext, api_view, json_error
+from bot.staff.context import AioHandler, StaffContext, api_view, api_view_writing, json_error
 
 NOT_FOUND = "Không tìm thấy hồ sơ."
 
@@ -159,7 +159,7 @@ def _visible_case(ctx: StaffContext) -> Case | None:
     return ctx.case(case_id) if case_id is not None else None
 
 
-@api_view
+@api_view_writing  # showing a protected sender writes an audit row
 def get_case(ctx: StaffContext) -> web.StreamResponse:
     case = _visible_case(ctx)
     if case is None:

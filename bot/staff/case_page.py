@@ -413,7 +413,7 @@ def render(
     return html_response(h.page(f"Hồ sơ {case.ref_code}", body, nav=nav(ctx), flash=flash), status)
 
 
-@console_view()
+@console_view(writes=True)  # showing a protected sender writes an audit row
 def case_page(ctx: StaffContext) -> web.StreamResponse:
     case_id = ctx.match_int("case_id")
     case = ctx.case(case_id) if case_id is not None else None

@@ -218,8 +218,14 @@ AioHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def console_view(
     roles: frozenset[StaffRole] | None = None,
+    *,
+    writes: bool = False,
 ) -> Callable[[ConsoleHandler], AioHandler]:
-    """A console page: session cookie required, CSRF token required on POST, optional roles."""
+    """A console page: session cookie required, CSRF token required on POST, optional roles.
+
+    ``writes=True`` for a page whose GET also writes (the audit of a protected sender's identity
+    shown): it then runs in a write transaction, because on SQLite a read transaction that later
+    writes fails at once ("database is locked") when another writer committed meanwhile."""
 
     def decorate(handler: ConsoleHandler) -> AioHandler:
         @functools.wraps(handler)
@@ -250,7 +256,7 @@ def console_view(
                     )
                 return handler(_context(request, session, staff, form=form, csrf=csrf))
 
-            return await run_in_session(request.app, work, read_only=not is_post)
+            return await run_in_session(request.app, work, read_only=not (is_post or writes))
 
         return wrapper
 
@@ -262,7 +268,16 @@ ApiHandler = Callable[[StaffContext], web.StreamResponse]
 
 def api_view(handler: ApiHandler) -> AioHandler:
     """A JSON API endpoint: ``Authorization: Bearer <token>``; no cookies, so no CSRF."""
+    return _api_view(handler, writes=False)
 
+
+def api_view_writing(handler: ApiHandler) -> AioHandler:
+    """:func:`api_view` for an endpoint whose GET also writes (an identity-view audit): a write
+    transaction from the start, for the reason :func:`console_view` gives."""
+    return _api_view(handler, writes=True)
+
+
+def _api_view(handler: ApiHandler, *, writes: bool) -> AioHandler:
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -294,6 +309,6 @@ def api_view(handler: ApiHandler) -> AioHandler:
                     return json_error(400, "Nội dung phải là một đối tượng JSON.")
             return handler(_context(request, session, staff, body=body))
 
-        return await run_in_session(request.app, work, read_only=not is_write)
+        return await run_in_session(request.app, work, read_only=not (is_write or writes))
 
     return wrapper

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import String, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from bot.cases.digest_topics import GrowingCluster, TermChange, Topic, read_topics
+from bot.cases.digest_topics import Change, GrowingCluster, Topic, read_topics
 from bot.cases.questions import QuestionStats, question_stats
 from bot.db.models import TERMINAL_STATUSES, Case, CaseEvent, CaseStatus, Unit
 from bot.db.types import ensure_aware, utcnow
@@ -90,24 +90,6 @@ class Period:
 
 
 @dataclass(frozen=True)
-class Change:
-    """A count in the period against the baseline's average per period of the same length."""
-
-    key: str
-    current: int
-    baseline: float
-
-    @property
-    def delta(self) -> float:
-        return self.current - self.baseline
-
-    @property
-    def percent(self) -> float | None:
-        """Change in per cent of the baseline; None when the baseline is zero."""
-        return None if not self.baseline else 100.0 * self.delta / self.baseline
-
-
-@dataclass(frozen=True)
 class Timing:
     """Durations in seconds: median, 90th percentile and how many."""
 
@@ -150,7 +132,7 @@ class Digest:
     by_category: list[Change]
     by_unit: list[Change]
     rising_topics: list[Topic]
-    rising_terms: list[TermChange]
+    rising_terms: list[Change]
     growing_clusters: list[GrowingCluster]
     overdue_count: int
     overdue: list[OpenCase]

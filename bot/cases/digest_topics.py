@@ -33,7 +33,7 @@ from bot.cases.identity import PROTECTED_TYPES
 from bot.cases.masking import mask_identity
 from bot.db.models import Case, CaseClusterKey
 
-__all__ = ["GrowingCluster", "Quote", "TermChange", "Topic", "Topics", "read_topics", "topic_words"]
+__all__ = ["Change", "GrowingCluster", "Quote", "Topic", "Topics", "read_topics", "topic_words"]
 
 #: Topics, terms and clusters listed.
 TOP = 8
@@ -80,7 +80,10 @@ class GrowingCluster:
 
 
 @dataclass(frozen=True)
-class TermChange:
+class Change:
+    """A count in the period against the baseline's average per period of the same length: a
+    word's here, a category's, a unit's or the total in :mod:`bot.cases.digest`."""
+
     key: str
     current: int
     baseline: float
@@ -91,13 +94,14 @@ class TermChange:
 
     @property
     def percent(self) -> float | None:
+        """Change in per cent of the baseline; None when the baseline is zero."""
         return None if not self.baseline else 100.0 * self.delta / self.baseline
 
 
 @dataclass(frozen=True)
 class Topics:
     topics: list[Topic]
-    terms: list[TermChange]
+    terms: list[Change]
     clusters: list[GrowingCluster]
 
 
@@ -256,7 +260,7 @@ def read_topics(
     rising_kinds = rising_kinds[:TOP]
     terms = sorted(
         (
-            TermChange(t, n, b / periods)
+            Change(t, n, b / periods)
             for t, n, b in counts
             if not t.startswith("#") and n > b / periods
         ),

@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.cases.digest import PERIOD_DAYS, Change, Digest, OpenCase, Period, build_digest
-from bot.cases.digest_topics import TermChange
 from bot.staff import html as h
 from bot.staff.context import StaffContext, console_view, html_response, not_found_page
 from bot.staff.digest_text import (
@@ -157,7 +156,7 @@ def rating_chart(ratings: Mapping[int, int]) -> h.Markup:
 # --------------------------------------------------------------------------- sections
 
 
-def _change_table(rows: Sequence[Change] | Sequence[TermChange], name: Callable[[str], str], what: str) -> h.Markup:
+def _change_table(rows: Sequence[Change], name: Callable[[str], str], what: str) -> h.Markup:
     body = h.join(
         h.fmt(
             "<tr><td>{name}</td><td>{n}</td><td>{b}</td><td>{c}</td></tr>",

@@ -67,24 +67,24 @@ __all__ = [
 LEGAL_TYPES: tuple[str, ...] = ("phan_anh", "kien_nghi", "khieu_nai", "to_cao")
 
 #: Below this probability for the best type, the guess is unsure and the conversation asks.
-#: It changes no type, only how often the citizen is asked: 7.4% of the examples at 0.50, 8.0%
-#: at 0.55, 10.2% at 0.60 in 3 x 5-fold cross-validation (930 examples); kept.
+#: It changes no type, only how often the citizen is asked: 7.1% of the examples at 0.50, 8.1%
+#: at 0.55, 9.8% at 0.60 in 3 x 5-fold cross-validation (959 examples); kept.
 UNSURE_BELOW = 0.55
 #: ... and also when the runner-up is this close.
 UNSURE_MARGIN = 0.15
 #: Tố cáo is chosen whenever its probability reaches this, whatever scores higher: a tố cáo
 #: taken for something else would show its sender to a whole group. Kept at 0.30 after
-#: 3 x 5-fold cross-validation on the 930 examples (December 2026): 0.25 gives tố cáo recall
-#: 0.964 / accuracy 0.906 / phản ánh read as tố cáo 0.224; 0.30 gives 0.953 / 0.914 / 0.187;
-#: 0.35 gives 0.948 / 0.922 / 0.152 — lower buys little recall for many nuisances taken as
+#: 3 x 5-fold cross-validation on the 959 examples (December 2026): 0.25 gives tố cáo recall
+#: 0.960 / accuracy 0.901 / phản ánh read as tố cáo 0.223; 0.30 gives 0.948 / 0.913 / 0.171;
+#: 0.35 gives 0.940 / 0.917 / 0.150 — lower buys little recall for many nuisances taken as
 #: tố cáo, and :data:`PROTECT_FLOOR` already protects most of what the floor misses.
 TO_CAO_FLOOR = 0.30
 #: Below :data:`TO_CAO_FLOOR` but at or above this, another type wins yet the sender should
 #: still be protected (:func:`protects_identity`): hiding a phản ánh sender from the group costs
 #: little, showing a tố cáo sender is what the law forbids. 0.15 chosen by 5-fold cross-validation
 #: on the examples (protected tố cáo 0.988 vs 0.979 at 0.20) and the dev set; rechecked on the
-#: 930 examples, 3 x 5-fold: protected 0.991 / 0.980 / 0.973 at 0.10 / 0.15 / 0.20, other types
-#: protected 0.282 / 0.215 / 0.164.
+#: 959 examples, 3 x 5-fold: protected 0.990 / 0.978 / 0.969 at 0.10 / 0.15 / 0.20, other types
+#: protected 0.284 / 0.216 / 0.173.
 PROTECT_FLOOR = 0.15
 #: How much a cue phrase weighs beside the n-grams (each type's cue count is one feature).
 CUE_WEIGHT = 0.25

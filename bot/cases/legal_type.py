@@ -356,14 +356,19 @@ def _model(path: Path | None = None) -> _Model:
         return model
 
 
-def _decide(probs: Mapping[str, float]) -> LegalTypeGuess:
+def _decide(probs: Mapping[str, float], *, floor: float | None = None,
+            unsure_below: float | None = None) -> LegalTypeGuess:
+    """The guess from the model's probabilities; ``floor`` and ``unsure_below`` default to
+    :data:`TO_CAO_FLOOR` and :data:`UNSURE_BELOW` (other values: cross-validation sweeps)."""
+    floor = TO_CAO_FLOOR if floor is None else floor
+    unsure_below = UNSURE_BELOW if unsure_below is None else unsure_below
     ranked = sorted(probs.items(), key=lambda item: item[1], reverse=True)
     best, best_p = ranked[0]
-    if best != "to_cao" and probs.get("to_cao", 0.0) >= TO_CAO_FLOOR:
+    if best != "to_cao" and probs.get("to_cao", 0.0) >= floor:
         best, best_p = "to_cao", probs["to_cao"]
         ranked = [("to_cao", best_p), *(r for r in ranked if r[0] != "to_cao")]
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-    unsure = best_p < UNSURE_BELOW or abs(best_p - runner_up) < UNSURE_MARGIN
+    unsure = best_p < unsure_below or abs(best_p - runner_up) < UNSURE_MARGIN
     return LegalTypeGuess(
         type=best,
         confidence=round(best_p, 4),

@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("moderate", add_help=False, help="print the moderation verdict of messages, one per line")
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    p = sub.add_parser("legal-type", add_help=False, help="legal type of messages (phản ánh, kiến nghị, khiếu nại, tố cáo); --eval [FILE]: accuracy, per-type precision/recall, tố cáo recall")
+    p = sub.add_parser("legal-type", add_help=False, help="legal type of messages (phản ánh, kiến nghị, khiếu nại, tố cáo); --eval [FILE]: accuracy, per-type precision/recall, tố cáo recall; --cv: cross-validation on the examples")
     p = sub.add_parser("clusters", add_help=False, help="same-issue clusters: precision/recall on a labelled set, link latency")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("digest-bench", add_help=False, help="the digest page of a unit with 100,000 generated cases, timed (--db postgresql://…)")

@@ -127,8 +127,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                         "(never use it on the blind set)")
     parser.add_argument("--examples", type=Path, help="training examples (default: "
                         "content/legal_types/examples.yml)")
+    parser.add_argument("--cv", action="store_true", help="3 x 5-fold cross-validation on the "
+                        "training examples, sweeping the to_cao, protect and unsure thresholds "
+                        "(reads no evaluation set)")
     args = parser.parse_args(argv)
     try:
+        if args.cv:
+            from bot.cases.legal_type_cv import report as cv_report
+
+            cv_report(out, args.examples)
+            return 0
         if args.eval:
             paths = [Path(args.file)] if args.file else sorted(_BLIND_DIR.glob("*.tsv"))
             if not paths:

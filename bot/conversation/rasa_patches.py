@@ -224,8 +224,9 @@ def _patch_replayed_turns() -> None:
         except AlreadyAnswered as answered:
             output = message.output_channel
             assert isinstance(output, CollectingOutputChannel)  # only those are checked
-            logger.info("message %s was answered already: its answer is sent again, the turn "
-                        "is not run", answered.message_id)
+            # A warning: rare (a client resent after losing the answer), and worth seeing.
+            logger.warning("message %s was answered already: its answer is sent again, the "
+                           "turn is not run", answered.message_id)
             output.messages = []  # a session start may have spoken before the check
             for reply in answered.replies:
                 await output.send_response(message.sender_id, reply.message())

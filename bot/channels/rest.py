@@ -25,7 +25,8 @@ A message may carry ``message_id`` (the chat page and ``bench/citizens.py`` send
 and the same one again when they resend after a dropped connection or a 502/503). It becomes the
 id of the user message in the conversation, and a message whose id is already there is answered
 with the first attempt's reply instead of running again (:mod:`bot.conversation.replayed_turns`).
-Without it a message is handled as before. An id that is not 1-64 letters, digits, ``-``, ``_``,
+An id names one message of one conversation: sent again with another text, it still gets the
+first message's reply. Without it a message is handled as before. An id that is not 1-64 letters, digits, ``-``, ``_``,
 ``.`` or ``:`` is refused with ``400``.
 """
 

@@ -14,8 +14,12 @@ Every message carries a unique tag in its metadata (``bench.tracker_events``), a
 description (``Đèn … ngõ 10042 …``) holds a number unique to the attempt, so the checks can find
 each message in the tracker store and each attempt's case in the feedback DB.
 
-When a message fails (no HTTP answer, a non-200, an empty reply) the citizen behaves as a person
-would: waits ``retry_pause`` and sends the same message once more; a confirmation that failed is
+Every message carries a client message id (``message_id``, as the chat page sends); when the
+connection drops or the answer is 502/503, the request is sent once more with the same id after
+:data:`RESEND_PAUSE` (what the chat page does), which the server answers with the first
+attempt's reply if that turn ran (``bot.conversation.replayed_turns``); ``Sent.resent`` and
+``Sent.first_error`` record it. When a message still fails (no HTTP answer, a non-200, an empty
+reply) the citizen behaves as a person would: waits ``retry_pause`` and sends the same message once more; a confirmation that failed is
 repeated ("/affirm") once, and one answered "CHƯA được lưu" (database down) is followed by
 "thử lại", which resends the same draft under the same idempotency key. A second failure ends
 that citizen.
@@ -27,6 +31,7 @@ import asyncio
 import random
 import re
 import time
+import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -43,6 +48,10 @@ REF_CODE = re.compile(r"\b((?:KN|GY)-\d{4}-\d{4,})\b")
 NOT_SAVED = "CHƯA được lưu"
 RETRY_TEXT = "thử lại"
 CONFIRM = "/affirm"
+#: Pause before a request is sent once more with the same message id (the chat page's second).
+RESEND_PAUSE = 1.0
+#: Answers after which the same request is sent once more: the message may not have been handled.
+RESEND_STATUSES = (502, 503)
 _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\{[^}]*\}|\([^)]*\))")
 
 
@@ -124,6 +133,9 @@ class Sent:
     status: int = 0  # 0: no HTTP answer (timeout, refused, reset)
     error: str = ""
     replies: list[str] = field(default_factory=list)
+    message_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    resent: int = 0  # sent once more with the same id (dropped connection, 502/503)
+    first_error: str = ""  # what made it resend
 
     @property
     def ok(self) -> bool:
@@ -317,9 +329,22 @@ class Population:
         return next(self._numbers)
 
     async def post(self, sent: Sent) -> None:
-        assert self._session is not None
-        payload = {"sender": sent.sender, "message": sent.text, "metadata": tagged(sent.tag)}
+        """Send ``sent``; once more with the same id if the connection dropped or the answer
+        was 502/503 (see the module docstring)."""
         start = time.monotonic()
+        await self._post_once(sent)
+        if sent.error and (sent.status in RESEND_STATUSES or sent.status == 0
+                           and sent.error != "timeout"):
+            sent.first_error, sent.resent = sent.error, 1
+            await asyncio.sleep(RESEND_PAUSE)
+            await self._post_once(sent)
+        sent.latency = time.monotonic() - start
+
+    async def _post_once(self, sent: Sent) -> None:
+        assert self._session is not None
+        payload = {"sender": sent.sender, "message": sent.text, "message_id": sent.message_id,
+                   "metadata": tagged(sent.tag)}
+        sent.status, sent.error, sent.replies = 0, "", []
         try:
             async with self._session.post(
                 f"{self.options.rasa_url}/webhooks/rest/webhook", json=payload
@@ -336,7 +361,6 @@ class Population:
             sent.error = "timeout"
         except (aiohttp.ClientError, OSError, ValueError) as error:
             sent.error = f"{type(error).__name__}"
-        sent.latency = time.monotonic() - start
 
     async def _slot(self, slot: int) -> None:
         rng = random.Random(f"{self.options.seed}-{slot}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,6 +237,9 @@ def window_report(
                 "messages": len(inside),
                 "failed": len(failed),
                 "failed_by_kind": _kinds(failed),
+                # sent once more with the same message id (dropped connection, 502/503)
+                "resent": sum(1 for s in inside if s.resent),
+                "resent_after": dict(Counter(s.first_error for s in inside if s.resent)),
                 "first_success_after_s": round(min(after) - w.start, 1) if after else None,
                 "last_failure_after_s": (
                     round(max(s.finished for s in failed) - w.start, 1) if failed else None

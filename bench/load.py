@@ -239,7 +239,8 @@ def format_report(report: dict[str, Any]) -> str:
         "",
         f"messages     {m['messages']} from {m['conversations']} conversations "
         f"({m['citizens']} citizens) in {m['wall_s']} s: {m['answered']} answered, "
-        f"{m['errors']} errors {m['errors_by_kind'] or ''}",
+        f"{m['errors']} errors {m['errors_by_kind'] or ''}; resent with the same id "
+        f"{m.get('resent', 0)} ({m.get('resent_answered', 0)} then answered)",
         f"throughput   {m['throughput_msg_s']} msg/s answered",
         f"latency      p50 {m['p50_ms']} ms, p95 {m['p95_ms']} ms, p99 {m['p99_ms']} ms, "
         f"max {m['max_ms']} ms",
@@ -264,7 +265,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"fault        {w['fault']} at {w['at_s']} s (cleared after {w['cleared_after_s']} s"
             f"{'; ' + w['detail'] if w['detail'] else ''}{'; ERROR ' + w['error'] if w['error'] else ''}):"
-            f" {w['failed']}/{w['messages']} messages failed {w['failed_by_kind'] or ''}, first "
+            f" {w['failed']}/{w['messages']} messages failed {w['failed_by_kind'] or ''}, resent "
+            f"{w.get('resent', 0)} {w.get('resent_after') or ''}, first "
             f"success after {w['first_success_after_s']} s, last failure after "
             f"{w['last_failure_after_s']} s; confirmations {w['confirmations']}: confirmed "
             f"{w['confirmed']}, not confirmed {w['not_confirmed']}, saved without confirmation "

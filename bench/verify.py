@@ -55,6 +55,8 @@ def message_report(log: RunLog) -> dict[str, Any]:
         "answered": len(ok),
         "errors": len(sent) - len(ok),
         "errors_by_kind": dict(kinds),
+        "resent": sum(1 for s in sent if s.resent),
+        "resent_answered": sum(1 for s in sent if s.resent and s.ok),
         "timeouts": kinds.get("timeout", 0),
         "non_200": sum(n for k, n in kinds.items() if k.startswith("HTTP")),
         "empty_replies": kinds.get("empty reply", 0),

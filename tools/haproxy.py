@@ -30,6 +30,17 @@ the 5xx conditions are deliberately not used: a replica that took the request an
 already have run the turn (a case filed, a message sent), so the client gets ``502``/``504``
 rather than a second turn.
 
+The chat page and ``bench/citizens.py`` resend such a message themselves, once, with the same
+client message id, and Rasa answers a repeated id from the stored turn instead of running it again
+(``bot.conversation.replayed_turns``). An L7 retry (``retry-on empty-response 502 503``) limited
+to the REST path (``http-request disable-l7-retry unless { path /webhooks/rest/webhook }``) would
+be safe for a request *carrying an id*, and is still not configured: HAProxy could tell such a
+request only by a substring match on the JSON body, and a citizen's text containing
+``"message_id"`` would then buy a request without an id (an old page, another client) a second
+turn; and it would gain nothing over the client's resend, which waits the same way for the dead
+replica's conversation lock to lapse (a lease of seconds). The only retry that knows the request
+is idempotent is the client's.
+
 Connections: ``option http-server-close`` opens a new connection to the server for every
 request, so HAProxy never writes a request into an idle connection the server is just closing
 (Sanic closes them after 5 s): that race ends in an empty response, which must not be retried,

@@ -20,12 +20,21 @@ long chat messages held them for seconds). So, like the webhook channels' turns,
 :func:`~bot.settings.rest_concurrent_turns` chat turns run at once, each after the webhook
 acknowledgements in flight (``ACK_GATE``); the others wait their turn, which a chat caller (who
 waits for the reply anyway) does not notice, while a platform that gives 2 s to acknowledge does.
+
+A message may carry ``message_id`` (the chat page and ``bench/citizens.py`` send one per message,
+and the same one again when they resend after a dropped connection or a 502/503). It becomes the
+id of the user message in the conversation, and a message whose id is already there is answered
+with the first attempt's reply instead of running again (:mod:`bot.conversation.replayed_turns`).
+An id names one message of one conversation: sent again with another text, it still gets the
+first message's reply. Without it a message is handled as before. An id that is not 1-64 letters, digits, ``-``, ``_``,
+``.`` or ``:`` is refused with ``400``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,7 +50,8 @@ from bot.settings import rest_concurrent_turns
 
 logger = logging.getLogger(__name__)
 
-
+#: What a client message id may look like (a UUID, with or without dashes, fits).
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 def foreign_sender(sender: str) -> bool:
     """Whether ``sender`` has the form of a Facebook or Zalo conversation id (digits only)."""
@@ -100,6 +110,11 @@ class RestChannel(RestInput):
             text = body.get("message")
             if not isinstance(sender, str) or not sender or not isinstance(text, str):
                 return response.json({"error": reply_text("chat_bad_request")}, status=400)
+            message_id = body.get("message_id")
+            if message_id is not None and not (
+                isinstance(message_id, str) and MESSAGE_ID.fullmatch(message_id)
+            ):
+                return response.json({"error": reply_text("chat_bad_request")}, status=400)
             if foreign_sender(sender):
                 logger.warning("refused a REST message into conversation %s (a channel's id)",
                                sender)
@@ -110,6 +125,7 @@ class RestChannel(RestInput):
                 collector,
                 sender,
                 input_channel=self.name(),  # never the body's: see the module docstring
+                message_id=message_id,
                 metadata=body.get("metadata"),
             )
             try:

@@ -14,7 +14,8 @@ store that says ``fail_loudly`` (ours) fail the turn when its database is down, 
 ``FailSafeTrackerStore`` would carry on with an empty in-memory conversation and drop its events
 later. And it bounds each sender's work (:mod:`bot.conversation.bounded_turns`): NLU reads a message's first
 characters in a worker thread, so one sender's long messages cannot hold the event loop that
-acknowledges every other conversation's webhooks. Rasa offers no hook for any of these, so each is a targeted monkeypatch, installed when
+acknowledges every other conversation's webhooks. A chat message sent again with the same id is
+answered from the stored turn instead of running twice (:mod:`bot.conversation.replayed_turns`). Rasa offers no hook for any of these, so each is a targeted monkeypatch, installed when
 Rasa imports our tracker store or policy (:mod:`bot.conversation.rasa_stores`, :mod:`bot.conversation.policies`) and
 covered by ``tests/unit/test_rasa_patches.py``, which pins the Rasa version it was written for.
 """
@@ -195,6 +196,46 @@ def _patch_failed_actions() -> None:
     RemoteAction.run = run  # type: ignore[method-assign]
 
 
+def _patch_replayed_turns() -> None:
+    """A chat message whose id is already in the conversation is answered from the stored turn,
+    not run again (:mod:`bot.conversation.replayed_turns`). The check runs where the tracker is
+    first in hand, under the conversation's lock and before NLU."""
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.conversation.replayed_turns import AlreadyAnswered, answer_of
+
+    original_log = MessageProcessor._handle_message_with_tracker
+
+    async def _handle_message_with_tracker(self: Any, message: UserMessage,
+                                           tracker: DialogueStateTracker) -> None:
+        if isinstance(message.output_channel, CollectingOutputChannel):
+            replies = answer_of(tracker.events, message.message_id)
+            if replies is not None:
+                raise AlreadyAnswered(str(message.message_id), replies)
+        await original_log(self, message, tracker)
+
+    original_handle = MessageProcessor.handle_message
+
+    async def handle_message(self: Any, message: UserMessage) -> Any:
+        try:
+            return await original_handle(self, message)
+        except AlreadyAnswered as answered:
+            output = message.output_channel
+            assert isinstance(output, CollectingOutputChannel)  # only those are checked
+            # A warning: rare (a client resent after losing the answer), and worth seeing.
+            logger.warning("message %s was answered already: its answer is sent again, the "
+                           "turn is not run", answered.message_id)
+            output.messages = []  # a session start may have spoken before the check
+            for reply in answered.replies:
+                await output.send_response(message.sender_id, reply.message())
+            return output.messages
+
+    MessageProcessor._handle_message_with_tracker = _handle_message_with_tracker  # type: ignore[method-assign]
+    MessageProcessor.handle_message = handle_message  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Install the replacements once per process (safe to call many times)."""
     global _installed
@@ -215,3 +256,4 @@ def install() -> None:
     _patch_failsafe_tracker_store()
     _patch_bounded_turns()
     _patch_failed_actions()
+    _patch_replayed_turns()

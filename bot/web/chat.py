@@ -2,6 +2,12 @@
 
 The page posts to this service, which forwards to Rasa (``RASA_URL``); the browser never needs
 to know where Rasa runs, and no CORS opening on Rasa is needed.
+
+The page gives every message an id (``message_id``) and, when the request fails on the way (no
+answer, 502, 503), sends it once more with the same id. This service passes the id on untouched:
+Rasa answers a repeated id with the first attempt's reply instead of running the turn again
+(``bot.conversation.replayed_turns``), so a replica killed mid-turn costs the citizen nothing and
+never answers a message twice.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from bot.web.keys import HTTP, SETTINGS
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 MAX_MESSAGE_CHARS = 20_000
+#: A message id as Rasa's REST channel accepts it (``bot.channels.rest.MESSAGE_ID``).
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 #: How long a citizen's message may take in Rasa before the page gets the designed apology.
 RASA_TIMEOUT_SECONDS = 30.0
 #: What aiohttp raises on a timeout: on Python 3.10 ``asyncio.TimeoutError`` is not the built-in
@@ -74,18 +82,27 @@ async def send_message(request: web.Request) -> web.Response:
         uuid.UUID(sender)
     except ValueError:
         return web.json_response({"error": reply_text("chat_invalid_session")}, status=400)
+    message_id = body.get("message_id")
+    if message_id is not None and not (
+        isinstance(message_id, str) and MESSAGE_ID.fullmatch(message_id)
+    ):
+        return web.json_response({"error": reply_text("chat_invalid_body")}, status=400)
 
     with bind_conversation(f"web-{sender}"):  # Rasa's conversation id, on our log lines too
-        return await _forward(request, f"web-{sender}", message)
+        return await _forward(request, f"web-{sender}", message, message_id)
 
 
-async def _forward(request: web.Request, conversation_id: str, message: str) -> web.Response:
+async def _forward(request: web.Request, conversation_id: str, message: str,
+                   message_id: str | None = None) -> web.Response:
     settings = request.app[SETTINGS]
     url = f"{settings.rasa_url.rstrip('/')}/webhooks/rest/webhook"
+    payload: dict[str, Any] = {"sender": conversation_id, "message": message}
+    if message_id is not None:
+        payload["message_id"] = message_id
     try:
         async with request.app[HTTP].post(
             url,
-            json={"sender": conversation_id, "message": message},
+            json=payload,
             timeout=aiohttp.ClientTimeout(total=RASA_TIMEOUT_SECONDS),
         ) as response:
             if response.status != 200:

@@ -63,6 +63,25 @@ async def test_message_is_forwarded_to_rasa_and_replies_returned() -> None:
         await rasa.close()
 
 
+async def test_the_message_id_is_passed_on_and_a_malformed_one_refused() -> None:
+    received: list[dict[str, Any]] = []
+    rasa = await _fake_rasa(received)
+    client = await _client(str(rasa.make_url("")).rstrip("/"))
+    sender = str(uuid.uuid4())
+    try:
+        ok = await client.post("/chat/api/message",
+                               json={"sender": sender, "message": "hi", "message_id": "a1-b2"})
+        assert ok.status == 200
+        for bad in ("", "x" * 65, "a b", 7, "<script>"):
+            refused = await client.post("/chat/api/message",
+                                        json={"sender": sender, "message": "hi", "message_id": bad})
+            assert refused.status == 400, bad
+        assert received == [{"sender": f"web-{sender}", "message": "hi", "message_id": "a1-b2"}]
+    finally:
+        await client.close()
+        await rasa.close()
+
+
 async def test_bad_requests_get_clear_vietnamese_errors() -> None:
     client = await _client("http://127.0.0.1:9")
     try:

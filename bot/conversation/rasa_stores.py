@@ -116,6 +116,33 @@ def create_snapshot_table(engine: Any) -> None:
         logger.info("index ix_events_sender_id_id: created elsewhere meanwhile")
 
 
+#: How long a starting replica waits for its conversation database (Rasa's own constructor waits
+#: forever; ours must not give up sooner than a PostgreSQL restart takes).
+STARTUP_WAIT_SECONDS = 120.0
+
+
+def _wait_for_database(create: Callable[[], None], wait: float = STARTUP_WAIT_SECONDS) -> None:
+    """Run ``create`` until the database answers, for up to ``wait`` seconds.
+
+    Why: a replica restarted while PostgreSQL restarts ("the database system is shutting down")
+    used to die at start-up on creating its own table, and stayed down until someone restarted it
+    (seen in ``bench.load --faults`` on a busy machine, where the two restarts overlapped).
+    """
+    from sqlalchemy.exc import OperationalError
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            create()
+            return
+        except OperationalError as error:
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning("conversation database not reachable at start-up (%s); retrying",
+                           error.orig or error)
+            time.sleep(2.0)
+
+
 class SettingsTrackerStore(SQLTrackerStore):
     """A SQL tracker store whose database is ``TRACKER_STORE_URL`` (SQLite by default).
 
@@ -144,7 +171,7 @@ class SettingsTrackerStore(SQLTrackerStore):
             Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(domain=domain, event_broker=event_broker, **tracker_store_kwargs(url))
         self._tune_engine()
-        create_snapshot_table(self.engine)
+        _wait_for_database(lambda: create_snapshot_table(self.engine))
 
     def _tune_engine(self) -> None:
         """Rebuild Rasa's engine with what a busy replica needs (Rasa offers no options).

@@ -165,3 +165,27 @@ async def test_a_long_turn_keeps_its_lock_and_a_dead_holder_frees_it_within_a_le
     await asyncio.sleep(0.4)
     assert other.try_acquire(conversation, "next", lifetime=5)
     assert other.release(conversation, "next")
+
+
+def test_a_starting_store_waits_for_its_database_then_gives_up(monkeypatch) -> None:
+    """A replica restarted while PostgreSQL restarts waits for it instead of dying at start-up."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.conversation import rasa_stores
+
+    monkeypatch.setattr(rasa_stores.time, "sleep", lambda _s: None)
+    calls: list[int] = []
+
+    def shutting_down_twice() -> None:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise OperationalError("create", {}, Exception("the database system is shutting down"))
+
+    rasa_stores._wait_for_database(shutting_down_twice, wait=60)
+    assert len(calls) == 3
+
+    def always_down() -> None:
+        raise OperationalError("create", {}, Exception("connection refused"))
+
+    with pytest.raises(OperationalError):
+        rasa_stores._wait_for_database(always_down, wait=0)

@@ -8,12 +8,16 @@ platform APIs, a proxy in front); starting, the readiness wait and stopping are 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from trained_model import trained_model
 
 from tools.env import child_env
 from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
+
+S = TypeVar("S", bound="AssistantStack")
 
 
 class AssistantStack:
@@ -63,3 +67,12 @@ class AssistantStack:
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
+
+
+def running(stack: S) -> Iterator[S]:
+    """Start ``stack``, hand it over, stop it: a module fixture's body (``yield from``)."""
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

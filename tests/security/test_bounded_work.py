@@ -36,7 +36,7 @@ from bot.channels import facebook
 from bot.conversation.bounded_turns import MAX_KEPT_CHARS, RATE_LIMIT_MESSAGES
 from bot.fakes.platforms import FakesProcess
 from bot.knowledge.replies import reply_text
-from tests.assistant_stack import AssistantStack
+from tests.assistant_stack import AssistantStack, running
 
 pytestmark = pytest.mark.slow
 
@@ -91,12 +91,7 @@ class Stack(AssistantStack):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("bounded"))
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+    yield from running(Stack(tmp_path_factory.mktemp("bounded")))
 
 
 def texts(replies: list[dict[str, Any]]) -> list[str]:

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from trained_model import trained_model
 
-from tests.assistant_stack import AssistantStack
+from tests.assistant_stack import AssistantStack, running
 from tools.procs import Proc, free_port, wait_ready
 
 pytestmark = pytest.mark.slow
@@ -148,24 +148,19 @@ class Servers(AssistantStack):
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    running = Servers(tmp_path_factory.mktemp("security"))
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+    yield from running(Servers(tmp_path_factory.mktemp("security")))
 
 
 @pytest.fixture(scope="module")
 def public_proxy(servers: Servers) -> Iterator[str]:
     """HAProxy's public front of ``./mttq prod`` in front of ``servers``; its URL."""
-    running = servers.public_proxy()
-    running.start()
+    proxy = servers.public_proxy()
+    proxy.start()
     try:
-        wait_ready([running], timeout=60)
+        wait_ready([proxy], timeout=60)
         yield f"http://127.0.0.1:{servers.public_port}"
     finally:
-        running.stop()
+        proxy.stop()
 
 
 @pytest.fixture(scope="module")

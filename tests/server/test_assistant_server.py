@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.assistant_stack import AssistantStack
+from tests.assistant_stack import AssistantStack, running
 from tools.procs import wait_ready
 
 pytestmark = pytest.mark.slow
@@ -80,12 +80,7 @@ class Assistant(AssistantStack):
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
-    server = Assistant(tmp_path_factory.mktemp("assistant"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(Assistant(tmp_path_factory.mktemp("assistant")))
 
 
 def _texts(replies: list[dict[str, Any]]) -> str:

@@ -25,6 +25,7 @@ from actions.common import (
     first_place,
     latest_intent,
     latest_text,
+    resolve_ward,
 )
 from bot.cases import intake
 from bot.cases.citizen import worst_marker
@@ -192,22 +193,9 @@ class ValidateCaseForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value is None:
             return {"case_unit": None}
-        tree = unit_tree()
-        if value in tree:
-            return {"case_unit": value}
-        result = tree.resolve(str(value or ""))
-        if result.status == "one" and result.unit is not None:
-            return {"case_unit": result.unit.code}
-        if result.status == "ambiguous":
-            dispatcher.utter_message(
-                text=reply_text("case_unit_ambiguous"),
-                buttons=[
-                    {"title": (u.short_name or u.name)[:20],
-                     "payload": f'/inform{{"location":"{u.code}"}}'}
-                    for u in result.candidates[:10]
-                ],
-            )
-            return {"case_unit": None}
+        code, status = resolve_ward(dispatcher, value, reply_text("case_unit_ambiguous"))
+        if status != "none":
+            return {"case_unit": code}
         if self._requested(tracker) == "case_unit":
             return {"case_unit": None, **missed(
                 dispatcher, tracker, reply_text("case_unit_unknown"))}

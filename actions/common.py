@@ -8,7 +8,8 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.knowledge.answers import Reply
+from bot.knowledge.answers import Reply, payload
+from bot.knowledge.content import unit_tree
 
 
 def entity_values(tracker: Tracker, entity: str) -> list[str]:
@@ -52,6 +53,33 @@ def first_place(tracker: Tracker, *entities: str) -> str | None:
             if entity == kind and text[start:end].strip():
                 return text[start:end].strip()
     return first_entity(tracker, *entities)
+
+
+def resolve_ward(
+    dispatcher: CollectingDispatcher, value: Any, ambiguous: str
+) -> tuple[str | None, str]:
+    """The unit code a form's ward answer names, and how it resolved: ``"one"``, ``"ambiguous"``
+    (the candidates were offered as buttons under the text ``ambiguous``) or ``"none"``.
+
+    Shared by the petition and subscription forms so both read a ward, and offer the same
+    candidates for a name several wards share, in one way; what "none" means is each form's."""
+    tree = unit_tree()
+    if value in tree:
+        return str(value), "one"
+    result = tree.resolve(str(value or ""))
+    if result.status == "one" and result.unit is not None:
+        return result.unit.code, "one"
+    if result.status == "ambiguous":
+        dispatcher.utter_message(
+            text=ambiguous,
+            buttons=[
+                {"title": (u.short_name or u.name)[:20],
+                 "payload": payload("inform", location=u.code)}
+                for u in result.candidates[:10]
+            ],
+        )
+        return None, "ambiguous"
+    return None, "none"
 
 
 def previous_action(tracker: Tracker) -> str | None:

@@ -19,7 +19,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import Events, channel_of, entity_values, first_place, latest_text
+from actions.common import (
+    Events,
+    channel_of,
+    entity_values,
+    first_place,
+    latest_text,
+    resolve_ward,
+)
 from bot.announcements.subscriptions import (
     SUBSCRIPTION_TOPICS,
     channel_label,
@@ -136,26 +143,10 @@ class ValidateSubscriptionForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value is None:
             return {"sub_unit": None}
-        tree = unit_tree()
-        if value in tree:
-            return {"sub_unit": value}
-        result = tree.resolve(str(value or ""))
-        if result.status == "one" and result.unit is not None:
-            return {"sub_unit": result.unit.code}
-        if result.status == "ambiguous":
-            dispatcher.utter_message(
-                text=reply_text("subscription_unit_ambiguous"),
-                buttons=[
-                    {
-                        "title": (u.short_name or u.name)[:20],
-                        "payload": payload("inform", location=u.code),
-                    }
-                    for u in result.candidates[:10]
-                ],
-            )
-            return {"sub_unit": None}
-        dispatcher.utter_message(text=reply_text("subscription_unit_unknown"))
-        return {"sub_unit": None}
+        code, status = resolve_ward(dispatcher, value, reply_text("subscription_unit_ambiguous"))
+        if status == "none":
+            dispatcher.utter_message(text=reply_text("subscription_unit_unknown"))
+        return {"sub_unit": code}
 
     # -- the topics
     async def extract_sub_topics(

@@ -39,6 +39,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from bench.stats import pct
 from bot.cases import linking
 from bot.cases.clusters import signature
 from bot.db.engine import make_engine
@@ -223,11 +224,6 @@ def _fill(engine: Engine, unit: str, n: int, rng: random.Random) -> None:
         connection.execute(text("ANALYZE"))
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def run_latency(url: str, open_cases: int, links: int, seed: int = 15) -> dict[str, float]:
     rng = random.Random(seed)
     engine = _schema(url)
@@ -262,7 +258,7 @@ def run_latency(url: str, open_cases: int, links: int, seed: int = 15) -> dict[s
     finally:
         linking.best_match = original  # type: ignore[assignment]
     engine.dispose()
-    return {"p50": _pct(timings, 0.5), "p95": _pct(timings, 0.95), "max": max(timings),
+    return {"p50": pct(timings, 0.5), "p95": pct(timings, 0.95), "max": max(timings),
             "mean": statistics.fmean(timings),
             "candidates_mean": statistics.fmean(candidates[10:]),
             "candidates_max": max(candidates[10:])}

@@ -22,6 +22,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from bench.stats import pct
 from bot.settings import ROOT
 from tools import model
 from tools.env import child_env
@@ -47,11 +48,6 @@ def _post(port: int, sender: str, message: str) -> tuple[float, list[dict]]:
     with urllib.request.urlopen(request, timeout=60) as response:
         body = json.loads(response.read())
     return (time.perf_counter() - started) * 1000, body
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         "conversations": args.conversations,
         "cases_confirmed": saved,
         "confirm_p50_ms": round(statistics.median(confirm_ms), 1),
-        "confirm_p95_ms": round(_pct(confirm_ms, 0.95), 1),
+        "confirm_p95_ms": round(pct(confirm_ms, 0.95), 1),
         "greet_p50_ms": round(statistics.median(greet_ms), 1),
-        "greet_p95_ms": round(_pct(greet_ms, 0.95), 1),
+        "greet_p95_ms": round(pct(greet_ms, 0.95), 1),
     }
     result["confirm_over_greet_p50"] = round(result["confirm_p50_ms"] / result["greet_p50_ms"], 2)
     print(f"$ {result['command']}")

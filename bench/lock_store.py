@@ -40,6 +40,7 @@ import aiohttp
 
 from bench import backends
 from bench.messages import MESSAGES
+from bench.stats import pct
 from bench.tracker_events import check_conversation, read_events, summarise, tagged
 from bot.settings import ROOT
 from tools.env import child_env
@@ -100,13 +101,6 @@ class LockRun:
 
     def total(self, name: str) -> int:
         return sum(int(getattr(p, name)) for p in self.passes)
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def stock_endpoints(path: Path, redis_db: int) -> Path:
@@ -247,7 +241,7 @@ async def _fire(urls: list[str], plan: Plan, run_id: str) -> tuple[dict[str, lis
         await asyncio.gather(*(conversation(session, c) for c in range(plan.conversations)))
     result.wall_s = time.perf_counter() - started
     result.p50_ms = round(statistics.median(latencies) * 1000, 1) if latencies else 0.0
-    result.p95_ms = round(_pct(latencies, 0.95) * 1000, 1)
+    result.p95_ms = round(pct(latencies, 0.95) * 1000, 1) if latencies else 0.0
     return rounds_of, result
 
 

@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.stats import pct
 from bot.moderation import load_rules, moderate
 from bot.moderation.gate import apply_policy
 
@@ -44,11 +45,6 @@ def messages() -> list[str]:
         with open(path, encoding="utf-8", newline="") as handle:
             texts += [row["text"] for row in csv.DictReader(handle, delimiter="\t")]
     return texts
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 #: Run in a checkout (its own ``bot``): times every message of a JSON list, prints the timings.
@@ -106,12 +102,12 @@ def compare(other: Path, rounds: int, clock: str = "wall") -> int:
     )
     for name in trees:
         print(
-            f"{name:>5} ({trees[name]}): p50 {_pct(times[name], 0.5):.3f} ms, "
-            f"p95 {_pct(times[name], 0.95):.3f} ms"
+            f"{name:>5} ({trees[name]}): p50 {pct(times[name], 0.5):.3f} ms, "
+            f"p95 {pct(times[name], 0.95):.3f} ms"
         )
     print(
-        f"this/other: p50 {_pct(times['this'], 0.5) / _pct(times['other'], 0.5):.2f}, "
-        f"p95 {_pct(times['this'], 0.95) / _pct(times['other'], 0.95):.2f}"
+        f"this/other: p50 {pct(times['this'], 0.5) / pct(times['other'], 0.5):.2f}, "
+        f"p95 {pct(times['this'], 0.95) / pct(times['other'], 0.95):.2f}"
     )
     return 0
 
@@ -151,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.mean(len(t) for t in texts):.0f} characters"
     )
     print(
-        f"per message: p50 {_pct(times, 0.5):.3f} ms, p95 {_pct(times, 0.95):.3f} ms, "
-        f"p99 {_pct(times, 0.99):.3f} ms, max {max(times):.3f} ms"
+        f"per message: p50 {pct(times, 0.5):.3f} ms, p95 {pct(times, 0.95):.3f} ms, "
+        f"p99 {pct(times, 0.99):.3f} ms, max {max(times):.3f} ms"
     )
     return 0
 

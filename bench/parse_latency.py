@@ -22,11 +22,7 @@ import time
 from pathlib import Path
 
 from bench.messages import MESSAGES
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+from bench.stats import pct
 
 
 async def measure(model: Path, passes: int) -> list[float]:
@@ -59,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, model in (("before", args.before), ("after", args.after)):
         times = results[label]
         print(f"{label:<7} {model.name}: p50 {statistics.median(times):.2f} ms, "
-              f"p95 {_pct(times, 0.95):.2f} ms")
+              f"p95 {pct(times, 0.95):.2f} ms")
     ratio = statistics.median(results["after"]) / statistics.median(results["before"])
     print(f"p50 after/before: {ratio:.2f} (issue 11: at most 1.5)")
     return 0

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.stats import pct
 from bot.channels import facebook, zalo
 from bot.fakes.platforms import FakesProcess
 from tools import model
@@ -48,11 +49,6 @@ from tools.procs import action_server, free_port, rasa_server, wait_ready
 FB_SECRET, FB_TOKEN = "bench-fb-secret", "BENCH-PAGE-TOKEN"
 ZALO_APP_ID, ZALO_OA_KEY, ZALO_APP_SECRET = "1234567890", "bench-oa-key", "BENCH-APP-SECRET"
 CREDENTIALS = "rest:\nbot.channels.facebook.FacebookChannel:\nbot.channels.zalo.ZaloChannel:\n"
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def _facebook(user: str) -> tuple[bytes, dict[str, str]]:
@@ -165,7 +161,7 @@ async def flooded(bench: Bench, channel: str, rounds: int, concurrency: int,
 
 def _row(label: str, times: list[float]) -> str:
     return (f"{label:<18}{len(times):>6}{statistics.median(times):>9.1f}"
-            f"{_pct(times, 0.99):>9.1f}{max(times):>9.1f}")
+            f"{pct(times, 0.99):>9.1f}{max(times):>9.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:

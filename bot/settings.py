@@ -194,32 +194,31 @@ def action_server_host() -> str:
     return _env("SANIC_HOST", "127.0.0.1")
 
 
-def daily_summary_at() -> dt_time | None:
-    """Local time after which each unit's group gets its morning summary (``DAILY_SUMMARY_AT``,
-    ``HH:MM``, default 07:30 — before work starts at 08:00); ``off`` turns the summaries off."""
-    raw = _env("DAILY_SUMMARY_AT", "07:30").lower()
+def _clock_setting(name: str, default: str) -> dt_time | None:
+    """A local time of day from the setting ``name`` (``HH:MM``, ``default`` when unset or not
+    a time, with a warning for the latter); ``off`` (or none, no, 0) turns the job off."""
+    raw = _env(name, default).lower()
     if raw in ("off", "none", "no", "0"):
         return None
     try:
         hour, minute = (int(part) for part in raw.split(":"))
         return dt_time(hour, minute)
     except ValueError:
-        logger.warning("DAILY_SUMMARY_AT=%r is not HH:MM; using 07:30", raw)
-        return dt_time(7, 30)
+        logger.warning("%s=%r is not HH:MM; using %s", name, raw, default)
+        hour, minute = (int(part) for part in default.split(":"))
+        return dt_time(hour, minute)
+
+
+def daily_summary_at() -> dt_time | None:
+    """Local time after which each unit's group gets its morning summary (``DAILY_SUMMARY_AT``,
+    ``HH:MM``, default 07:30 — before work starts at 08:00); ``off`` turns the summaries off."""
+    return _clock_setting("DAILY_SUMMARY_AT", "07:30")
 
 
 def weekly_digest_at() -> dt_time | None:
     """Local time on Mondays after which each unit's group gets last week's digest
     (``WEEKLY_DIGEST_AT``, ``HH:MM``, default 07:45); ``off`` turns it off."""
-    raw = _env("WEEKLY_DIGEST_AT", "07:45").lower()
-    if raw in ("off", "none", "no", "0"):
-        return None
-    try:
-        hour, minute = (int(part) for part in raw.split(":"))
-        return dt_time(hour, minute)
-    except ValueError:
-        logger.warning("WEEKLY_DIGEST_AT=%r is not HH:MM; using 07:45", raw)
-        return dt_time(7, 45)
+    return _clock_setting("WEEKLY_DIGEST_AT", "07:45")
 
 
 def seen_messages_days() -> int:

@@ -2,8 +2,9 @@
 
 1. :func:`start_due` (the announcement worker's scan) takes each announcement approved to go now,
    or scheduled and due, chooses its recipients — active subscriptions of its units and the units
-   below them whose topics include its topic — and writes, in one transaction, one
-   ``announcement_recipients`` row each and one ``announcement`` outbox row each.
+   below them (:func:`bot.cases.digest.subtree`) whose topics include its topic — and writes, in
+   one transaction, one ``announcement_recipients`` row each and one ``announcement`` outbox row
+   each.
 2. For each outbox row the sender (``bot.notify.announcements``) asks :func:`plan_delivery` what to
    do *at send time*: nothing if the recipient is already settled; ``unsubscribed`` if they withdrew
    since the approval; what :func:`bot.announcements.rules.decide` says for their platform account
@@ -28,6 +29,7 @@ from bot.announcements.ratelimit import lock
 from bot.announcements.render import messages_for
 from bot.announcements.rules import QUOTA_USED, ChannelRules, decide
 from bot.announcements.service import record_event
+from bot.cases.digest import subtree
 from bot.db.models import (
     Announcement,
     AnnouncementRecipient,
@@ -51,28 +53,11 @@ __all__ = [
     "record_part",
     "start_due",
     "still_subscribed",
-    "subtree",
     "token_for",
 ]
 
 UNSUBSCRIBED_REASON = "withdrew_after_approval"
 INTERRUPTED_REASON = "interrupted_mid_request"
-
-
-def subtree(session: Session, roots: list[str]) -> set[str]:
-    """``roots`` and every unit below them (from the synced ``units`` table)."""
-    children: dict[str | None, list[str]] = {}
-    for code, parent in session.execute(select(Unit.code, Unit.parent_code)):
-        children.setdefault(parent, []).append(code)
-    found: set[str] = set()
-    todo = list(roots)
-    while todo:
-        code = todo.pop()
-        if code in found:
-            continue
-        found.add(code)
-        todo.extend(children.get(code, []))
-    return found
 
 
 def _subscribers(session: Session, units: set[str], topic: str) -> list[Subscription]:
@@ -85,7 +70,7 @@ def _subscribers(session: Session, units: set[str], topic: str) -> list[Subscrip
 
 
 def _expand(session: Session, announcement: Announcement, now: datetime) -> int:
-    units = subtree(session, list(announcement.target_units or []))
+    units = set(subtree(session, *(announcement.target_units or [])))
     subscribers = _subscribers(session, units, announcement.topic)
     if subscribers:
         session.execute(

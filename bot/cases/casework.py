@@ -234,10 +234,12 @@ def _stamp_first_response(
     _event(session, case, actor, "first_response", {"seconds": seconds, "by": action}, now)
 
 
-def _clean_text(text: str | None, *, limit: int, what: str) -> str:
+def clean_text(text: str | None, *, limit: int, what: str, empty: str | None = None) -> str:
+    """``text`` stripped, or CaseworkError naming ``what`` when it is empty (``empty`` words
+    that instead), holds a NUL (PostgreSQL refuses it) or is over ``limit`` characters."""
     cleaned = (text or "").strip()
     if not cleaned:
-        raise CaseworkError(f"{what} không được để trống.")
+        raise CaseworkError(empty or f"{what} không được để trống.")
     if "\x00" in cleaned:
         raise CaseworkError(f"{what} chứa ký tự không hợp lệ.")
     if len(cleaned) > limit:
@@ -343,7 +345,7 @@ def change_status(
     if target == CaseStatus.REJECTED and not text:
         raise CaseworkError("Khi từ chối hồ sơ, cần ghi rõ lý do.")
     if text:
-        text = _clean_text(text, limit=MAX_NOTE_CHARS, what="Ghi chú")
+        text = clean_text(text, limit=MAX_NOTE_CHARS, what="Ghi chú")
     case = _load(session, case_id)
     current = CaseStatus(case.status)
     if target == current:
@@ -386,7 +388,7 @@ def add_note(
 ) -> int:
     """Add an internal note (never sent to the citizen); returns the note id."""
     now = _now(now)
-    cleaned = _clean_text(text, limit=MAX_NOTE_CHARS, what="Ghi chú")
+    cleaned = clean_text(text, limit=MAX_NOTE_CHARS, what="Ghi chú")
     case = _load(session, case_id)
     note_id = _note_row(session, case, cleaned, actor, now)
     case.updated_at = now
@@ -406,7 +408,7 @@ def reply_to_citizen(
     the console shows.
     """
     now = _now(now)
-    cleaned = _clean_text(text, limit=MAX_REPLY_CHARS, what="Nội dung trả lời")
+    cleaned = clean_text(text, limit=MAX_REPLY_CHARS, what="Nội dung trả lời")
     case = _load(session, case_id)
     payload = _citizen_payload(case)
     payload.update(
@@ -436,7 +438,7 @@ def transfer(
     now = _now(now)
     text = (note or "").strip()
     if text:
-        text = _clean_text(text, limit=MAX_NOTE_CHARS, what="Ghi chú")
+        text = clean_text(text, limit=MAX_NOTE_CHARS, what="Ghi chú")
     case = _load(session, case_id)
     unit = session.get(Unit, unit_code) if unit_code else None
     if unit is None or not unit.active:

@@ -149,13 +149,15 @@ class Digest:
         return sum(k * v for k, v in self.ratings.items()) / n if n else None
 
 
-def subtree(session: Session, unit_code: str) -> tuple[str, ...]:
-    """``unit_code`` and every unit below it, from the ``units`` table (one query)."""
+def subtree(session: Session, *roots: str) -> tuple[str, ...]:
+    """``roots`` and every unit below them, from the ``units`` table (one query): the roots
+    first, each unit once. The digest asks for one unit's; an announcement for its targets'."""
     rows = session.execute(select(Unit.code, Unit.parent_code)).all()
     children: dict[str | None, list[str]] = defaultdict(list)
     for code, parent in rows:
         children[parent].append(code)
-    found, todo = [unit_code], [unit_code]
+    found = list(dict.fromkeys(roots))
+    todo = list(found)
     while todo:
         for child in children.get(todo.pop(), ()):
             if child not in found:

@@ -1,6 +1,6 @@
 """Reminders about forwarded cases whose body has not answered (issue 17 items 2 and 3).
 
-The outbox worker's periodic scan (``bot.notify.outbox._scan_once``) calls
+The outbox worker's periodic scan (``bot.notify.scans.scan_once``) calls
 :func:`scan_follow_ups`, next to the working-hours overdue scan. For every forwarding still
 waiting for the body's answer on an unfinished case it queues at most two ``follow_up`` rows
 for the unit's Telegram group, naming the officer in charge:

@@ -34,7 +34,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cases.casework import MAX_REPLY_CHARS, CaseworkError, reply_to_citizen
+from bot.cases.casework import MAX_REPLY_CHARS, CaseworkError, clean_text, reply_to_citizen
 from bot.cases.legal_clocks import next_step, schedule
 from bot.cases.legal_deadlines import LegalDeadlines, LegalDeadlinesError, load_deadlines
 from bot.cases.service import Actor
@@ -199,14 +199,8 @@ def case_forwardings(session: Session, case_id: int) -> list[CaseForwarding]:
 
 
 def _clean(value: str | None, *, what: str, limit: int) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise CaseworkError(f"Cần ghi {what}.")
-    if "\x00" in text:
-        raise CaseworkError(f"{what.capitalize()} chứa ký tự không hợp lệ.")
-    if len(text) > limit:
-        raise CaseworkError(f"{what.capitalize()} quá dài (tối đa {limit} ký tự).")
-    return text
+    """Casework's free-text check, worded for this form: an empty field asks "Cần ghi …"."""
+    return clean_text(value, limit=limit, what=what.capitalize(), empty=f"Cần ghi {what}.")
 
 
 def _event(

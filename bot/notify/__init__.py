@@ -8,7 +8,9 @@
 * :mod:`bot.delivery.senders` — the outbox row a sender receives and what it answers
   (:class:`~bot.delivery.senders.CitizenSender` is the interface for citizen channels);
 * :mod:`bot.notify.outbox` — the worker: claims due rows, delivers, retries with backoff, marks
-  each sent exactly once; the overdue scan;
+  each sent exactly once;
+* :mod:`bot.notify.scans` — the scans the worker runs now and then: missed deadlines, bodies'
+  answers, morning summaries, Monday's digest;
 * :mod:`bot.notify.telegram` — the python-telegram-bot side: posting case messages, long
   polling, registering the webhook;
 * :mod:`bot.notify.handlers` — what the bot does with officers' updates: buttons, replies,

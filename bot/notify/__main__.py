@@ -163,7 +163,7 @@ async def _set_webhook(url: str) -> int:
 
 
 def _scan_overdue() -> int:
-    from bot.notify.outbox import scan_overdue
+    from bot.notify.scans import scan_overdue
 
     engine = _engine()
     try:

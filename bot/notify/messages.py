@@ -395,13 +395,20 @@ def transfer_keyboard(card: CaseCard, units: Iterable[UnitInfo]) -> InlineKeyboa
     return InlineKeyboardMarkup(rows)
 
 
+def _group_header(title_html: str, unit_name: str) -> str:
+    """The bold first line of a unit group's periodic message (the daily summary, the weekly
+    digest): what it is, then the unit, since one group may serve several units.
+    ``title_html`` is already HTML (the caller escapes what it took from the payload)."""
+    return f"<b>{title_html} — {html.escape(unit_name)}</b>"
+
+
 def render_daily_summary(payload: Mapping[str, Any], unit_name: str, console_url: str) -> str:
     """The morning summary of :mod:`bot.cases.daily_summary` as a group message (HTML)."""
     base = console_url.rstrip("/")
     day = str(payload.get("day") or "")
     shown = f"{day[8:10]}/{day[5:7]}/{day[:4]}" if len(day) == 10 else day
     lines = [
-        f"<b>Tóm tắt ngày {html.escape(shown)} — {html.escape(unit_name)}</b>",
+        _group_header(f"Tóm tắt ngày {html.escape(shown)}", unit_name),
         f"• Hồ sơ mới tiếp nhận: {int(payload.get('received') or 0)}",
         f"• Đã xử lý xong: {int(payload.get('finished') or 0)}",
         f"• Đang mở: {int(payload.get('open') or 0)}"
@@ -429,8 +436,9 @@ def render_weekly_digest(payload: Mapping[str, Any], unit_name: str, console_url
     change = "" if not baseline else f", {100 * (received - baseline) / baseline:+.0f}% so với " \
         f"trung bình 4 tuần trước ({baseline:.1f})"
     lines = [
-        f"<b>Bản tin dư luận tuần {day(payload.get('first_day'))}–{day(payload.get('last_day'))}"
-        f" — {html.escape(unit_name)}</b>",
+        _group_header(
+            f"Bản tin dư luận tuần {day(payload.get('first_day'))}–{day(payload.get('last_day'))}",
+            unit_name),
         f"• Hồ sơ nhận: {received}{change}",
         f"• Đang quá hạn: {int(payload.get('overdue') or 0)}; chưa ai phản hồi: "
         f"{int(payload.get('unanswered') or 0)}",

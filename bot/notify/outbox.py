@@ -1,7 +1,8 @@
 """The outbox worker: delivers notifications with retries, each marked sent exactly once.
 
-Rows are written by the change that causes them (``bot.cases.service``, ``bot.cases.casework``, the overdue scan
-below) in the same transaction. The worker then, one row at a time:
+Rows are written by the change that causes them (``bot.cases.service``, ``bot.cases.casework``,
+the periodic scans of :mod:`bot.notify.scans` that the loop below runs) in the same transaction.
+The worker then, one row at a time:
 
 1. **claims** a pending row whose ``next_attempt_at`` has passed: PostgreSQL picks it with
    ``SELECT … FOR UPDATE SKIP LOCKED`` (two workers never wait on or take the same row); both
@@ -45,15 +46,14 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.cases.identity import identity_protected
 from bot.db.engine import session_scope
-from bot.db.models import TERMINAL_STATUSES, Case, Outbox, OutboxKind, OutboxStatus, OverdueNotice
+from bot.db.models import Case, Outbox, OutboxKind, OutboxStatus
 from bot.db.types import ensure_aware, utcnow
-from bot.delivery.outbox import enqueue
 from bot.delivery.senders import DeliveryResult, OutboxRow, Sender
+from bot.notify.scans import scan_once
 from bot.observability.logs import bind_conversation
 
 __all__ = [
@@ -67,7 +67,6 @@ __all__ = [
     "record_result",
     "requeue",
     "run_worker",
-    "scan_overdue",
     "session_factory",
 ]
 
@@ -353,61 +352,6 @@ def requeue(session: Session, outbox_id: int, *, now: datetime | None = None) ->
     return bool(result.rowcount == 1)
 
 
-# --------------------------------------------------------------------------- overdue scan
-
-
-def scan_overdue(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
-    """Queue one ``overdue`` notification per open case and missed deadline; returns how many.
-
-    A case is overdue when it is not finished and its ``sla_due_at`` has passed. The unique
-    ``overdue_notices (case_id, due_at)`` row makes the notification once-only even when two
-    scanners run at once; a case given a new deadline (e.g. transferred) can be notified again
-    when that one passes too.
-    """
-    now = ensure_aware(now, "now") if now is not None else utcnow()
-    due = session.execute(
-        select(Case.id, Case.ref_code, Case.unit_code, Case.sla_due_at)
-        .outerjoin(
-            OverdueNotice,
-            (OverdueNotice.case_id == Case.id) & (OverdueNotice.due_at == Case.sla_due_at),
-        )
-        .where(
-            Case.sla_due_at.is_not(None),
-            Case.sla_due_at <= now,
-            Case.status.notin_([s.value for s in TERMINAL_STATUSES]),
-            OverdueNotice.id.is_(None),
-        )
-        .order_by(Case.sla_due_at, Case.id)
-        .limit(limit)
-    ).all()
-    queued = 0
-    for case_id, ref_code, unit_code, due_at in due:
-        try:
-            with session.begin_nested():
-                notice = OverdueNotice(case_id=case_id, due_at=due_at, created_at=now)
-                session.add(notice)
-                session.flush()
-                row = enqueue(
-                    session,
-                    OutboxKind.OVERDUE,
-                    case_id=case_id,
-                    target=unit_code,
-                    payload={
-                        "case_id": case_id,
-                        "ref_code": ref_code,
-                        "unit_code": unit_code,
-                        "due_at": due_at.isoformat(),
-                    },
-                    now=now,
-                )
-                notice.outbox_id = row.id
-                session.flush()
-        except IntegrityError:
-            continue  # another scanner queued it first
-        queued += 1
-    return queued
-
-
 # --------------------------------------------------------------------------- the loop
 
 
@@ -447,7 +391,7 @@ async def run_worker(
         busy = False
         if time.monotonic() >= next_scan:
             with _logged("overdue scan"):
-                await asyncio.to_thread(_scan_once, factory)
+                await asyncio.to_thread(scan_once, factory)
             next_scan = time.monotonic() + overdue_interval
         with _logged("delivery pass"):
             report = await deliver_pass(factory, current(), options=options, on_result=on_result)
@@ -455,34 +399,6 @@ async def run_worker(
         if busy:
             continue
         await _wait(stop_event, wake_event, poll_interval)
-
-
-def _scan_once(factory: SessionFactory) -> int:
-    """The periodic scans: missed deadlines, bodies' answers due soon or late (issue 17), morning
-    summaries (Mondays: the digest), and forgetting message ids no platform will redeliver."""
-    from zoneinfo import ZoneInfo
-
-    from bot.cases.daily_summary import queue_daily_summaries
-    from bot.cases.follow_up import scan_follow_ups
-    from bot.cases.inbound import prune_seen_messages
-    from bot.cases.weekly_digest import queue_weekly_digests
-    from bot.settings import daily_summary_at, get_settings, seen_messages_days, weekly_digest_at
-
-    with factory() as session:
-        queued = scan_overdue(session)
-    with factory() as session:
-        queued += scan_follow_ups(session)
-    with factory() as session:
-        prune_seen_messages(session, utcnow() - timedelta(days=seen_messages_days()))
-    at = daily_summary_at()
-    if at is not None:
-        with factory() as session:
-            queued += queue_daily_summaries(session, tz=ZoneInfo(get_settings().timezone), at=at)
-    weekly = weekly_digest_at()
-    if weekly is not None:
-        with factory() as session:
-            queued += queue_weekly_digests(session, tz=ZoneInfo(get_settings().timezone), at=weekly)
-    return queued
 
 
 async def _wait(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:

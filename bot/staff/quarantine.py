@@ -8,6 +8,8 @@ decisions as labelled lines for the moderation evaluation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from bot.moderation import quarantine_review
@@ -62,42 +64,45 @@ def quarantine_page(ctx: StaffContext) -> web.StreamResponse:
     return _page(ctx)
 
 
-@console_view()
-def quarantine_restore(ctx: StaffContext) -> web.StreamResponse:
+def _review(ctx: StaffContext, decide: Callable[[int], str]) -> web.StreamResponse:
+    """Claim the message in the path and record a decision on it: ``decide`` runs in a
+    savepoint and returns what the page then says. An unknown message is a 404; one another
+    officer reviewed first is a 409 with the list as it now stands."""
     qid = ctx.match_int("quarantine_id")
     if qid is None:
         return not_found_page()
     try:
         with ctx.session.begin_nested():
-            from bot.db.models import Quarantine
-
-            row = ctx.session.get(Quarantine, qid)
-            when = h.local_time(row.created_at, ctx.tz) if row is not None else ""
-            restored = quarantine_review.restore(
-                ctx.session, qid, staff_id=int(ctx.staff.id),
-                unit_code=str(ctx.staff.unit_code), when_label=str(when), now=ctx.now)
+            message = decide(qid)
     except LookupError:
         return not_found_page()
     except quarantine_review.AlreadyReviewed:
         return _page(ctx, error="Tin này đã được xem lại trước đó.", status=409)
-    return _page(ctx, message=f"Đã khôi phục thành hồ sơ {restored.ref_code} và báo mã cho "
-                              "người dân.")
+    return _page(ctx, message=message)
+
+
+@console_view()
+def quarantine_restore(ctx: StaffContext) -> web.StreamResponse:
+    def restore(qid: int) -> str:
+        from bot.db.models import Quarantine
+
+        row = ctx.session.get(Quarantine, qid)
+        when = h.local_time(row.created_at, ctx.tz) if row is not None else ""
+        restored = quarantine_review.restore(
+            ctx.session, qid, staff_id=int(ctx.staff.id),
+            unit_code=str(ctx.staff.unit_code), when_label=str(when), now=ctx.now)
+        return f"Đã khôi phục thành hồ sơ {restored.ref_code} và báo mã cho người dân."
+
+    return _review(ctx, restore)
 
 
 @console_view()
 def quarantine_spam(ctx: StaffContext) -> web.StreamResponse:
-    qid = ctx.match_int("quarantine_id")
-    if qid is None:
-        return not_found_page()
-    try:
-        with ctx.session.begin_nested():
-            quarantine_review.confirm_spam(ctx.session, qid, staff_id=int(ctx.staff.id),
-                                           now=ctx.now)
-    except LookupError:
-        return not_found_page()
-    except quarantine_review.AlreadyReviewed:
-        return _page(ctx, error="Tin này đã được xem lại trước đó.", status=409)
-    return _page(ctx, message="Đã xác nhận là tin rác.")
+    def confirm(qid: int) -> str:
+        quarantine_review.confirm_spam(ctx.session, qid, staff_id=int(ctx.staff.id), now=ctx.now)
+        return "Đã xác nhận là tin rác."
+
+    return _review(ctx, confirm)
 
 
 @console_view()

@@ -26,6 +26,7 @@ from actions.handoff import ActionRelayStaffReply  # noqa: E402
 from bot.db.engine import make_engine  # noqa: E402
 from bot.db.models import StaffRole  # noqa: E402
 from bot.web.app import create_app  # noqa: E402
+from tests.browser_support import browser_ready  # noqa: E402,F401 (fixture)
 
 
 class FakeRasa:

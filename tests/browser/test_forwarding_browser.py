@@ -10,11 +10,7 @@ Without Playwright or Chromium the test is skipped on a developer machine and fa
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
-import shutil
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -23,45 +19,16 @@ from staff_helpers import PASSWORD, World, outbox_rows
 from bot.db.engine import session_scope
 from bot.db.models import Case, CaseForwarding, OutboxKind
 from tests.browser.conftest import FakeRasa
+from tests.browser_support import chromium, log_in
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ANSWER = "Ủy ban phường đã thụ lý và ra quyết định giải quyết khiếu nại số 45/QĐ-UBND."
-
-
-def _missing() -> str | None:
-    if importlib.util.find_spec("playwright") is None:
-        return "the playwright Python package is not installed (pip install playwright)"
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)) and not shutil.which(
-        CHROMIUM
-    ):
-        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    return None
-
-
-@pytest.fixture
-def browser_ready() -> None:
-    problem = _missing()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{problem}; CI is set, so the browser test must run")
-        pytest.skip(problem)
 
 
 @pytest.mark.slow
 async def test_forwarding_the_bodys_answer_and_the_citizen_receiving_it(
     browser_ready: None, world: World, fake_rasa: FakeRasa
 ) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     case_id, ref = world.cases["lang"]
     with session_scope(world.engine) as session:
@@ -69,52 +36,42 @@ async def test_forwarding_the_bodys_answer_and_the_citizen_receiving_it(
     today = datetime.now(timezone.utc).astimezone(timezone(timedelta(hours=7))).date()
     base = str(world.server.make_url("")).rstrip("/")
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+    async with chromium() as browser:
+        page = await browser.new_page(locale="vi-VN")
+        await log_in(page, f"{base}/staff/cases/{case_id}", PASSWORD)
+        await expect(page.locator("#legal-step")).to_contain_text(
+            "Chuyển cơ quan có thẩm quyền"
         )
-        try:
-            page = await browser.new_page(locale="vi-VN")
-            await page.goto(f"{base}/staff/cases/{case_id}")
-            await page.get_by_label("Tên đăng nhập").fill("lan")
-            await page.get_by_label("Mật khẩu").fill(PASSWORD)
-            await page.get_by_role("button", name="Đăng nhập").click()
-            await expect(page).to_have_url(f"{base}/staff/cases/{case_id}")
-            await expect(page.locator("#legal-step")).to_contain_text(
-                "Chuyển cơ quan có thẩm quyền"
-            )
 
-            # Forward: which body, how, under which reference (the day defaults to today).
-            await page.get_by_label("Cơ quan nhận").fill("UBND phường Láng")
-            await page.get_by_label("Cách chuyển").select_option("portal")
-            await page.get_by_label("Số công văn / mã tiếp nhận").fill("DVC-2026-000123")
-            await page.get_by_role("button", name="Ghi nhận chuyển hồ sơ").click()
-            await expect(page.get_by_role("status")).to_contain_text(
-                "Đã ghi nhận việc chuyển hồ sơ"
-            )
-            forwarding = page.locator("#forwardings li")
-            await expect(forwarding).to_contain_text("UBND phường Láng")
-            await expect(forwarding).to_contain_text("DVC-2026-000123")
-            await expect(page.locator("#legal-step")).to_contain_text(
-                "Chờ UBND phường Láng trả lời"
-            )
+        # Forward: which body, how, under which reference (the day defaults to today).
+        await page.get_by_label("Cơ quan nhận").fill("UBND phường Láng")
+        await page.get_by_label("Cách chuyển").select_option("portal")
+        await page.get_by_label("Số công văn / mã tiếp nhận").fill("DVC-2026-000123")
+        await page.get_by_role("button", name="Ghi nhận chuyển hồ sơ").click()
+        await expect(page.get_by_role("status")).to_contain_text(
+            "Đã ghi nhận việc chuyển hồ sơ"
+        )
+        forwarding = page.locator("#forwardings li")
+        await expect(forwarding).to_contain_text("UBND phường Láng")
+        await expect(forwarding).to_contain_text("DVC-2026-000123")
+        await expect(page.locator("#legal-step")).to_contain_text(
+            "Chờ UBND phường Láng trả lời"
+        )
 
-            # The body's answer: recorded, shown on the page and queued for the citizen.
-            with session_scope(world.engine) as session:
-                row = session.execute(
-                    select(CaseForwarding).where(CaseForwarding.case_id == case_id)
-                ).scalar_one()
-                forwarding_id, due = row.id, row.answer_due_on
-            await page.get_by_label("Nội dung cơ quan trả lời").fill(ANSWER)
-            await page.get_by_label("Số văn bản trả lời").fill("45/QĐ-UBND")
-            await page.get_by_role("button", name="Ghi nhận trả lời của cơ quan").click()
-            await expect(page.get_by_role("status")).to_contain_text(
-                "Đã ghi nhận trả lời của cơ quan"
-            )
-            await expect(page.locator(".body-answer")).to_contain_text("45/QĐ-UBND")
-            await expect(page.get_by_text(ANSWER).first).to_be_visible()
-        finally:
-            await browser.close()
+        # The body's answer: recorded, shown on the page and queued for the citizen.
+        with session_scope(world.engine) as session:
+            row = session.execute(
+                select(CaseForwarding).where(CaseForwarding.case_id == case_id)
+            ).scalar_one()
+            forwarding_id, due = row.id, row.answer_due_on
+        await page.get_by_label("Nội dung cơ quan trả lời").fill(ANSWER)
+        await page.get_by_label("Số văn bản trả lời").fill("45/QĐ-UBND")
+        await page.get_by_role("button", name="Ghi nhận trả lời của cơ quan").click()
+        await expect(page.get_by_role("status")).to_contain_text(
+            "Đã ghi nhận trả lời của cơ quan"
+        )
+        await expect(page.locator(".body-answer")).to_contain_text("45/QĐ-UBND")
+        await expect(page.get_by_text(ANSWER).first).to_be_visible()
 
     # khiếu nại: Điều 27 (10 days to accept) then Điều 28 (30 days to decide) from today.
     assert due is not None and due >= today + timedelta(days=40)

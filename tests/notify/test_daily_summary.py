@@ -90,15 +90,15 @@ async def test_the_summary_reaches_the_group_in_vietnamese(
 def test_the_worker_scan_queues_them_at_the_configured_hour(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.notify.outbox import _scan_once
+    from bot.notify.scans import scan_once
 
     link_chat(engine, "p_lang", LANG_CHAT)
     monkeypatch.setenv("DAILY_SUMMARY_AT", "off")
-    _scan_once(session_factory(engine))
+    scan_once(session_factory(engine))
     assert _summaries(engine) == []
     monkeypatch.setenv("DAILY_SUMMARY_AT", "00:00")  # any hour of the day the test runs
-    _scan_once(session_factory(engine))
-    _scan_once(session_factory(engine))
+    scan_once(session_factory(engine))
+    scan_once(session_factory(engine))
     assert [s["target"] for s in _summaries(engine)] == ["p_lang"]
 
 
@@ -121,12 +121,12 @@ def test_the_worker_scan_forgets_old_platform_message_ids(engine: Engine) -> Non
     from bot.cases.inbound import record_seen_message
     from bot.db.models import SeenMessage
     from bot.db.types import utcnow
-    from bot.notify.outbox import _scan_once
+    from bot.notify.scans import scan_once
 
     with session_scope(engine) as session:
         record_seen_message(session, "facebook", "m-old", utcnow() - timedelta(days=8))
         record_seen_message(session, "facebook", "m-new", utcnow() - timedelta(hours=3))
-    _scan_once(session_factory(engine))
+    scan_once(session_factory(engine))
     with session_scope(engine) as session:
         kept = session.execute(select(SeenMessage.message_id)).scalars().all()
     assert kept == ["m-new"]

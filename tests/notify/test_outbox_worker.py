@@ -29,9 +29,9 @@ from bot.notify.outbox import (
     record_result,
     requeue,
     run_worker,
-    scan_overdue,
     session_factory,
 )
+from bot.notify.scans import scan_overdue
 from bot.notify.telegram import TelegramService, make_bot
 from bot.notify.web import SECRET_HEADER, outbox_worker_context, telegram_routes
 from bot.settings import NotifyConfig

@@ -114,14 +114,14 @@ async def test_the_digest_reaches_the_group_with_its_link(
 def test_the_worker_scan_queues_it_at_the_configured_hour(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.notify.outbox import _scan_once
+    from bot.notify.scans import scan_once
 
     link_chat(engine, "p_lang", LANG_CHAT)
     monkeypatch.setenv("WEEKLY_DIGEST_AT", "off")
-    _scan_once(session_factory(engine))
+    scan_once(session_factory(engine))
     assert _digests(engine) == []
     monkeypatch.setenv("WEEKLY_DIGEST_AT", "00:00")
-    _scan_once(session_factory(engine))
+    scan_once(session_factory(engine))
     expected = ["p_lang"] if datetime.now(TZ).weekday() == 0 else []  # Mondays only
     assert [d["target"] for d in _digests(engine)] == expected
 

@@ -31,14 +31,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from trained_model import trained_model
 
 from bot.channels import facebook
 from bot.conversation.bounded_turns import MAX_KEPT_CHARS, RATE_LIMIT_MESSAGES
 from bot.fakes.platforms import FakesProcess
 from bot.knowledge.replies import reply_text
-from tools.env import child_env
-from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
+from tests.assistant_stack import AssistantStack, running
 
 pytestmark = pytest.mark.slow
 
@@ -53,43 +51,17 @@ def long_text(chars: int) -> str:
     return (COMPLAINT * (chars // len(COMPLAINT) + 1))[:chars]
 
 
-class Stack:
+class Stack(AssistantStack):
     def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
         self.fakes = FakesProcess(graph={"page_token": FB_TOKEN}).start()
-        self.rasa_port, self.action_port = free_port(), free_port()
         (tmp / "credentials.yml").write_text(CREDENTIALS, encoding="utf-8")
-        self.env = child_env({
-            "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
-            "DATABASE_URL": f"sqlite:///{tmp / 'feedback.db'}",
-            "VAR_DIR": str(tmp / "var"),
-            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook",
-            "LOCK_STORE_URL": "",
+        super().__init__(tmp, credentials=str(tmp / "credentials.yml"), extra_env={
             "FACEBOOK_VERIFY_TOKEN": "bounded-verify", "FACEBOOK_APP_SECRET": FB_SECRET,
             "FACEBOOK_PAGE_ACCESS_TOKEN": FB_TOKEN, "FACEBOOK_GRAPH_BASE": self.fakes.urls["graph"],
         })
-        logs = tmp / "logs"
-        self.actions = action_server(self.action_port, log=logs / "actions.log", env=self.env)
-        self.rasa = rasa_server(trained_model(), self.rasa_port, log=logs / "rasa.log",
-                                env=self.env, credentials=str(tmp / "credentials.yml"))
-        self.procs: list[Proc] = [self.actions, self.rasa]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.rasa_port}"
-
-    def start(self) -> None:
-        for proc in self.procs:
-            proc.start()
-        try:
-            wait_ready(self.procs, timeout=240)
-        except BaseException:
-            self.stop()
-            raise
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.stop()
+        super().stop()
         self.fakes.stop()
 
     async def chat(self, http: aiohttp.ClientSession, sender: str,
@@ -119,12 +91,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("bounded"))
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+    yield from running(Stack(tmp_path_factory.mktemp("bounded")))
 
 
 def texts(replies: list[dict[str, Any]]) -> list[str]:

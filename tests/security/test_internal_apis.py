@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 from trained_model import trained_model
 
-from tools.env import child_env
-from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
+from tests.assistant_stack import AssistantStack, running
+from tools.procs import Proc, free_port, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -85,26 +85,12 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-class Servers:
+class Servers(AssistantStack):
     def __init__(self, tmp: Path) -> None:
-        self.action_port, self.rasa_port, self.public_port = free_port(), free_port(), free_port()
-        self.db_url = f"sqlite:///{tmp / 'feedback.db'}"
-        self.env = child_env({
-            "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
-            "DATABASE_URL": self.db_url,
-            "VAR_DIR": str(tmp / "var"),
-            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook",
-            "LOCK_STORE_URL": "",
-            "NO_PROXY": "127.0.0.1,localhost",
-        })
+        super().__init__(tmp, extra_env={"NO_PROXY": "127.0.0.1,localhost"})
+        self.public_port = free_port()
         self.token = self.env.get("RASA_TOKEN", "")
         self.secret = self.env.get("ACTION_SERVER_SECRET", "")
-        self.logs = tmp / "logs"
-        self.actions = action_server(self.action_port, log=self.logs / "actions.log",
-                                     env=self.env)
-        self.rasa = rasa_server(trained_model(), self.rasa_port, log=self.logs / "rasa.log",
-                                env=self.env)
-        self.procs: list[Proc] = [self.actions, self.rasa]
 
     def public_proxy(self) -> Proc:
         """HAProxy with the public front exactly as ``./mttq prod`` lays it out (the layout of
@@ -131,24 +117,11 @@ class Servers:
 
     @property
     def rasa_url(self) -> str:
-        return f"http://127.0.0.1:{self.rasa_port}"
+        return self.url
 
     @property
     def action_url(self) -> str:
         return f"http://127.0.0.1:{self.action_port}/webhook"
-
-    def start(self) -> None:
-        for proc in self.procs:
-            proc.start()
-        try:
-            wait_ready(self.procs, timeout=240)
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.stop()
 
     def victim_case(self) -> str:
         """A case filed by the victim on Facebook; its reference code."""
@@ -175,24 +148,19 @@ class Servers:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    running = Servers(tmp_path_factory.mktemp("security"))
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+    yield from running(Servers(tmp_path_factory.mktemp("security")))
 
 
 @pytest.fixture(scope="module")
 def public_proxy(servers: Servers) -> Iterator[str]:
     """HAProxy's public front of ``./mttq prod`` in front of ``servers``; its URL."""
-    running = servers.public_proxy()
-    running.start()
+    proxy = servers.public_proxy()
+    proxy.start()
     try:
-        wait_ready([running], timeout=60)
+        wait_ready([proxy], timeout=60)
         yield f"http://127.0.0.1:{servers.public_port}"
     finally:
-        running.stop()
+        proxy.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,56 +15,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trained_model import trained_model
 
-from tools.env import child_env
-from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
+from tests.assistant_stack import AssistantStack, running
+from tools.procs import wait_ready
 
 pytestmark = pytest.mark.slow
 
 VIETNAMESE = set("àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ")
 
 
-class Assistant:
-    def __init__(self, tmp: Path) -> None:
-        self.rasa_port = free_port()
-        self.action_port = free_port()
-        self.env = child_env(
-            {
-                "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
-                "DATABASE_URL": f"sqlite:///{tmp / 'feedback.db'}",
-                "VAR_DIR": str(tmp / "var"),
-                "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook",
-                "LOCK_STORE_URL": "",
-            }
-        )
-        self.logs = tmp / "logs"
-        self.tracker_db = tmp / "tracker.db"
-        self.model = trained_model()
-        self.actions = action_server(self.action_port, log=self.logs / "actions.log", env=self.env)
-        self.rasa = self._rasa()
-
-    def _rasa(self) -> Proc:
-        return rasa_server(self.model, self.rasa_port, log=self.logs / "rasa.log", env=self.env)
-
-    def start(self) -> None:
-        self.actions.start()
-        self.rasa.start()
-        try:
-            wait_ready([self.actions, self.rasa], timeout=240)
-        except BaseException:
-            self.stop()  # a failed start must not leave the other server running
-            raise
+class Assistant(AssistantStack):
+    """The stack with the REST channel, the SQLite tracker store and the cases it files."""
 
     def restart_rasa(self) -> None:
         self.rasa.stop()
-        self.rasa = self._rasa()
+        self.rasa = self.new_rasa()
+        self.procs = [self.actions, self.rasa]
         self.rasa.start()
         wait_ready([self.rasa], timeout=240)
-
-    def stop(self) -> None:
-        self.rasa.stop()
-        self.actions.stop()
 
     def post(self, sender: str, message: str) -> tuple[int, Any]:
         request = urllib.request.Request(
@@ -112,12 +80,7 @@ class Assistant:
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
-    server = Assistant(tmp_path_factory.mktemp("assistant"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(Assistant(tmp_path_factory.mktemp("assistant")))
 
 
 def _texts(replies: list[dict[str, Any]]) -> str:

@@ -14,6 +14,7 @@ from staff_helpers import World, seed_case, seed_staff, settings_for
 from bot.db.engine import make_engine
 from bot.db.models import StaffRole
 from bot.web.app import create_app
+from tests.browser_support import browser_ready  # noqa: F401 (the browser tests' fixture)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from staff_helpers import PASSWORD, World, seed_staff
-from test_console_browser import CHROMIUM, LAUNCH_ARGS, browser_ready  # noqa: F401
 
 from bot.announcements import delivery
 from bot.announcements.rules import load_rules
@@ -22,18 +21,17 @@ from bot.fakes.platforms import FakeGraph
 from bot.notify.announcements import AnnouncementSender
 from bot.notify.outbox import deliver_pass, session_factory
 from bot.settings import FacebookConfig, ZaloConfig
+from tests.browser_support import chromium, sign_in
 
 
 async def _login(page, base: str, login: str) -> None:  # type: ignore[no-untyped-def]
     await page.goto(f"{base}/staff/login")
-    await page.get_by_label("Tên đăng nhập").fill(login)
-    await page.get_by_label("Mật khẩu").fill(PASSWORD)
-    await page.get_by_role("button", name="Đăng nhập").click()
+    await sign_in(page, login, PASSWORD)
 
 
 @pytest.mark.slow
-async def test_compose_preview_approve_and_report(browser_ready: None, world: World) -> None:  # noqa: F811
-    from playwright.async_api import async_playwright, expect
+async def test_compose_preview_approve_and_report(browser_ready: None, world: World) -> None:
+    from playwright.async_api import expect
 
     seed_staff(world.engine, "binh", "p_lang", StaffRole.UNIT_ADMIN, "Đỗ Văn Bình")
     now = utcnow()
@@ -56,11 +54,8 @@ async def test_compose_preview_approve_and_report(browser_ready: None, world: Wo
     base = str(world.server.make_url("")).rstrip("/")
     graph = FakeGraph()
     await graph.start()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
-        )
-        try:
+    try:
+        async with chromium() as browser:
             author = await browser.new_page(locale="vi-VN")
             await _login(author, base, "hoa")
             await author.get_by_role("link", name="Thông báo").click()
@@ -116,7 +111,6 @@ async def test_compose_preview_approve_and_report(browser_ready: None, world: Wo
             ).to_contain_text("1")
             await expect(approver.locator("#history")).to_contain_text("Đỗ Văn Bình")
             await expect(approver.get_by_role("link", name="Tải báo cáo (CSV)")).to_be_visible()
-        finally:
-            await browser.close()
-            await graph.stop()
+    finally:
+        await graph.stop()
     assert [b["recipient"]["id"] for b in graph.to_all()] == ["psid-new"]

@@ -21,11 +21,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy.engine import Engine
 from staff_helpers import PASSWORD, World, outbox_rows, seed_staff, settings_for
-from test_console_browser import CHROMIUM, LAUNCH_ARGS, browser_ready  # noqa: F401 (fixture)
 from test_digest_export import seed_flooded_alley
 
 from bot.db.models import OutboxStatus, StaffRole
 from bot.web.app import create_app
+from tests.browser_support import chromium, log_in
 
 REPLY = "Phường đã cử đội thoát nước nạo vét cống ngõ 5 Láng Hạ trong sáng nay."
 
@@ -70,42 +70,32 @@ async def digest_world(
 async def test_officer_answers_a_rising_cluster_from_the_digest(
     digest_world: tuple[World, FakeRasa],
 ) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     world, rasa = digest_world
     ids = seed_flooded_alley(world, 3)
     base = str(world.server.make_url("")).rstrip("/")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+    async with chromium() as browser:
+        page = await browser.new_page(locale="vi-VN")
+        await log_in(page, f"{base}/staff/digest", PASSWORD)
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Bản tin dư luận · phường Láng"
         )
-        try:
-            page = await browser.new_page(locale="vi-VN")
-            await page.goto(f"{base}/staff/digest")
-            await page.get_by_label("Tên đăng nhập").fill("lan")
-            await page.get_by_label("Mật khẩu").fill(PASSWORD)
-            await page.get_by_role("button", name="Đăng nhập").click()
-            await expect(page).to_have_url(f"{base}/staff/digest")
-            await expect(page.get_by_role("heading", level=1)).to_have_text(
-                "Bản tin dư luận · phường Láng"
-            )
-            await expect(page.get_by_role("heading", name="Vấn đề tăng nhanh")).to_be_visible()
-            await expect(page.locator("svg[role=img]").first).to_be_visible()
+        await expect(page.get_by_role("heading", name="Vấn đề tăng nhanh")).to_be_visible()
+        await expect(page.locator("svg[role=img]").first).to_be_visible()
 
-            # the rising topic, into its cluster
-            topic = page.locator(".topic").first
-            await expect(topic).to_contain_text("Ngập")
-            await topic.get_by_role("link", name="Xem nhóm 3 hồ sơ cùng phản ánh").click()
-            await expect(page).to_have_url(f"{base}/staff/cases/{ids[0]}")
-            await expect(page.locator("#cluster")).to_contain_text("+2 người cùng phản ánh")
+        # the rising topic, into its cluster
+        topic = page.locator(".topic").first
+        await expect(topic).to_contain_text("Ngập")
+        await topic.get_by_role("link", name="Xem nhóm 3 hồ sơ cùng phản ánh").click()
+        await expect(page).to_have_url(f"{base}/staff/cases/{ids[0]}")
+        await expect(page.locator("#cluster")).to_contain_text("+2 người cùng phản ánh")
 
-            # one answer for the whole cluster
-            await page.get_by_label("Trả lời người dân").fill(REPLY)
-            await page.get_by_label("Gửi cho cả 3 hồ sơ cùng phản ánh").check()
-            await page.get_by_role("button", name="Gửi trả lời").click()
-            await expect(page.get_by_role("status")).to_contain_text("hàng gửi cho người dân")
-        finally:
-            await browser.close()
+        # one answer for the whole cluster
+        await page.get_by_label("Trả lời người dân").fill(REPLY)
+        await page.get_by_label("Gửi cho cả 3 hồ sơ cùng phản ánh").check()
+        await page.get_by_role("button", name="Gửi trả lời").click()
+        await expect(page.get_by_role("status")).to_contain_text("hàng gửi cho người dân")
 
     conversations = {f"conv-psid-flood-{i}" for i in range(3)}
     for _ in range(150):  # the outbox worker polls every 2 s

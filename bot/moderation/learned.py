@@ -6,12 +6,14 @@ of; each fresh blind set, written by someone else, brought spam of the same kind
 examples instead of a few phrases: "vay", "giải ngân", "ib", a price and a phone number together
 look like a loan advert whatever the exact wording.
 
-What it reads: the ``compact`` view of :func:`bot.moderation.normalise.normalise` (lower-case,
-no diacritics, leetspeak undone, "c.a.s.i.n.o" joined), so "vay tien", "vay tiền", "v4y t1ền"
-and "V.A.Y" are the same features. Features are word unigrams and bigrams and the character
-2- to 5-grams of each word (digits read as ``0``, so one phone number looks like another), with
-sublinear term frequency and IDF, L2-normalised, as scikit-learn's ``TfidfVectorizer`` computes
-them.
+What it reads: mostly the ``compact`` view of :func:`bot.moderation.normalise.normalise`
+(lower-case, no diacritics, leetspeak undone, "c.a.s.i.n.o" joined), so "vay tien", "vay tiền",
+"v4y t1ền" and "V.A.Y" are the same features. Features are word unigrams and bigrams and the
+character 2- to 5-grams of each word (digits read as ``0``, so one phone number looks like
+another), plus the words as typed when the message has diacritics (folding makes "tài khoản"
+and "tải app" one word: without them a complaint about a bank account's fees read as an
+advert), with sublinear term frequency and IDF, L2-normalised, as scikit-learn's
+``TfidfVectorizer`` computes them.
 
 Where it learns: ``content/moderation/training.tsv`` (``label<TAB>kind<TAB>text``; labels
 ``stop`` and ``allow``; kinds are the eight spam kinds, or what a genuine message is), and, as
@@ -41,7 +43,10 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.moderation.normalise import NormalisedText
 
 __all__ = [
     "KIND_CATEGORY",
@@ -80,10 +85,12 @@ C_BINARY = 10.0
 C_KIND = 10.0
 
 
-def features(compact: str) -> list[str]:
-    """The n-grams of one ``compact`` view: ``w:`` words, ``b:`` word pairs, ``c:`` character
-    2- to 5-grams inside each word padded with a space at both ends (digits as ``0``)."""
-    words = _WORD.findall(compact)
+def features(norm: NormalisedText) -> list[str]:
+    """The n-grams of one normalised message: of its ``compact`` view, ``w:`` words, ``b:`` word
+    pairs, ``c:`` character 2- to 5-grams inside each word padded with a space at both ends
+    (digits as ``0``); and, when it was typed with diacritics, ``t:`` its words as typed, which
+    tell "tài khoản" from "tải app" (both "tai" once folded)."""
+    words = _WORD.findall(norm.compact)
     out = ["w:" + w for w in words]
     out += ["b:" + a + " " + b for a, b in zip(words, words[1:], strict=False)]
     for word in words:
@@ -93,13 +100,15 @@ def features(compact: str) -> list[str]:
             if n > size:
                 break
             out += ["c:" + padded[i : i + n] for i in range(size - n + 1)]
+    if norm.text != norm.folded:
+        out += ["t:" + w for w in _WORD.findall(norm.text)]
     return out
 
 
-def _view(text: str) -> str:
+def _view(text: str) -> NormalisedText:
     from bot.moderation.normalise import normalise
 
-    return normalise(text).compact
+    return normalise(text)
 
 
 @dataclass(frozen=True)
@@ -187,13 +196,13 @@ class LearnedModel:
         }
         self._intercept = float(binary.intercept_[0])
 
-    def probability(self, compact: str) -> float:
-        """P(spam) of one ``compact`` view: what ``binary.predict_proba`` gives, without
+    def probability(self, norm: NormalisedText) -> float:
+        """P(spam) of one normalised message: what ``binary.predict_proba`` gives, without
         scikit-learn's per-call overhead."""
         weights = self._weights
         total = 0.0
         squares = 0.0
-        for feature, count in Counter(features(compact)).items():
+        for feature, count in Counter(features(norm)).items():
             found = weights.get(feature)
             if found is None:
                 continue
@@ -203,12 +212,12 @@ class LearnedModel:
         score = self._intercept + (total / math.sqrt(squares) if squares else 0.0)
         return 1.0 / (1.0 + math.exp(-score))
 
-    def kind(self, compact: str) -> str:
+    def kind(self, norm: NormalisedText) -> str:
         """The most likely of :data:`STOP_KINDS` for a message judged to be spam."""
-        return str(self.kinds.predict(self.vectorizer.transform([compact]))[0])
+        return str(self.kinds.predict(self.vectorizer.transform([norm]))[0])
 
 
-def _fit(texts: list[str], labels: list[str], kinds: list[str]) -> LearnedModel:
+def _fit(texts: list[NormalisedText], labels: list[str], kinds: list[str]) -> LearnedModel:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 

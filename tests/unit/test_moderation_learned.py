@@ -156,6 +156,7 @@ def test_the_fast_score_is_what_scikit_learn_computes() -> None:
         norm = normalise(text)
         expected = model.binary.predict_proba(model.vectorizer.transform([norm]))[0, 1]
         assert model.probability(norm) == pytest.approx(expected, abs=1e-9)
+        assert model.kind(norm) == model.kinds.predict(model.vectorizer.transform([norm]))[0]
 
 
 def test_features_read_digits_as_zero_pair_the_words_and_keep_the_diacritics() -> None:

@@ -208,8 +208,9 @@ def report_hits(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
     """The ``report`` rules (signs of a citizen reporting, asking, telling what happened) that
     match, whatever else matched: :func:`match_rules` looks for them only when a deciding rule
     matched, the learned second opinion (:mod:`bot.moderation.opinion`) needs them when none did."""
-    reports = [r for r in rules.rules if r.category == "report"]
-    return _hits(reports, norm, rules, [], quoted_spans(norm.text))
+    indexes, possible = rules.prefilter.candidates(norm)
+    reports = [rules.rules[i] for i in sorted(indexes) if rules.rules[i].category == "report"]
+    return _hits(reports, norm, rules, [], quoted_spans(norm.text), possible)
 
 
 def _hits(selected: list[Rule], norm: NormalisedText, rules: ModerationRules, urls: list[Url],

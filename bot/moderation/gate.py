@@ -3,8 +3,10 @@
 The policy (issue 12) separates what to stop from what to flag:
 
 * **Stopped** (quarantined, never a case): spam and scams (gambling, betting, loan and
-  "việc nhẹ lương cao" spam, phishing links), as the rules in ``content/moderation/`` decide. A
-  citizen *reporting* any of these is a complaint (the rules' reporting discount). The reply is
+  "việc nhẹ lương cao" spam, phishing links), as the rules in ``content/moderation/`` decide,
+  with a learned model's second opinion on what they let through
+  (:mod:`bot.moderation.opinion`). A citizen *reporting* any of these is a complaint (the rules'
+  reporting discount; for the model, any citizen signal). The reply is
   neutral (it never repeats what the filter matched) and says how to reach a person.
 * **Never stopped**: a message that carries a complaint, a request or a question, however rude.
   It goes on to become a case marked for staff (``RUDE``: "ngôn từ không phù hợp"); a threat of

@@ -13,6 +13,11 @@ compares another checkout (e.g. ``git worktree add ../old <commit>``) with this 
 the same messages (this checkout's), each timed in its own process with its own code and rules,
 the two alternating three times, and prints the ratios.
 
+``--versus-rules`` times, in one process and one run, each message through the rules alone
+(``apply_policy(..., learned=False)``) and through the rules with the learned second opinion
+(:mod:`bot.moderation.opinion`), alternating which goes first, and prints both and their ratio.
+``--dev-only`` leaves out the blind sets (whose lines a helper tuning the model must not run).
+
 ``--clock cpu`` times with the thread's CPU clock instead of the wall clock: on a machine shared
 by more processes than it has cores, a message's wall time is mostly the time the process waited
 for a core (a load of 15 on 2 cores made p95 13 ms for code whose p95 is under 1 ms alone), and
@@ -35,15 +40,21 @@ from bot.moderation.gate import apply_policy
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def messages() -> list[str]:
+def messages(dev_only: bool = False) -> list[str]:
     texts: list[str] = []
     for path in sorted((ROOT / "tests" / "data" / "moderation").glob("*.tsv")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if "\t" in line:
                 texts.append(line.split("\t", 1)[1])
-    for path in sorted((ROOT / "tests" / "data" / "moderation_blind").glob("*.tsv")):
+    for path in [] if dev_only else sorted(
+            (ROOT / "tests" / "data" / "moderation_blind").glob("*.tsv")):
         with open(path, encoding="utf-8", newline="") as handle:
             texts += [row["text"] for row in csv.DictReader(handle, delimiter="\t")]
+    if dev_only:  # and the learned model's own lines, for more of them
+        from bot.moderation.learned import read_training
+
+        seen = set(texts)
+        texts += [line.text for line in read_training() if line.text not in seen]
     return texts
 
 
@@ -112,6 +123,36 @@ def compare(other: Path, rounds: int, clock: str = "wall") -> int:
     return 0
 
 
+def versus_rules(rounds: int, clock_name: str, dev_only: bool) -> int:
+    """Each message through the rules alone and through rules + model, alternating."""
+    from bot.moderation.learned import learned_model
+    from bot.moderation.normalise import normalise
+
+    clock = time.thread_time if clock_name == "cpu" else time.perf_counter
+    rules = load_rules()
+    learned_model()  # trained before timing, as in a process that has been up a few seconds
+    texts = messages(dev_only)
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for text in texts:  # warm-up
+        apply_policy(moderate(text, rules), text)
+    for round_ in range(rounds):
+        for i, text in enumerate(texts):
+            order = (False, True) if (i + round_) % 2 == 0 else (True, False)
+            for learned in order:
+                normalise.cache_clear()  # each timing builds its own views, as in a new message
+                started = clock()
+                apply_policy(moderate(text, rules), text, learned=learned)
+                times[learned].append((clock() - started) * 1000)
+    print(f"$ PYTHONPATH=. .venv/bin/python -m bench.moderation_speed {' '.join(sys.argv[1:])}")
+    print(f"{len(texts)} messages x {rounds} rounds, {clock_name} clock, alternating")
+    for learned, name in ((False, "rules only"), (True, "rules + model")):
+        print(f"{name:>13}: p50 {_pct(times[learned], 0.5):.3f} ms, "
+              f"p95 {_pct(times[learned], 0.95):.3f} ms, p99 {_pct(times[learned], 0.99):.3f} ms")
+    print(f"model/rules: p50 {_pct(times[True], 0.5) / _pct(times[False], 0.5):.2f}, "
+          f"p95 {_pct(times[True], 0.95) / _pct(times[False], 0.95):.2f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=20)
@@ -127,12 +168,19 @@ def main(argv: list[str] | None = None) -> int:
         default="wall",
         help="wall time (default) or the thread's CPU time per message",
     )
+    parser.add_argument("--versus-rules", action="store_true",
+                        help="rules alone against rules + learned model, in one run")
+    parser.add_argument("--dev-only", action="store_true",
+                        help="the dev sets of tests/data/moderation/ and the lines of "
+                        "content/moderation/training.tsv, not the blind sets")
     args = parser.parse_args(argv)
+    if args.versus_rules:
+        return versus_rules(args.rounds, args.clock, args.dev_only)
     if args.against is not None:
         return compare(args.against, args.rounds, args.clock)
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     rules = load_rules()
-    texts = messages()
+    texts = messages(args.dev_only)
     for text in texts:  # warm-up: compiled patterns, caches
         apply_policy(moderate(text, rules), text)
     times: list[float] = []

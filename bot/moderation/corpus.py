@@ -67,8 +67,9 @@ class CorpusReport:
         return "\n".join(lines)
 
 
-def corpus_report(path: Path | None = None) -> CorpusReport | None:
-    """Run the whole policy (rules, then what the gate does with them) over the corpus."""
+def corpus_report(path: Path | None = None, *, learned: bool = True) -> CorpusReport | None:
+    """Run the whole policy (rules, the learned second opinion unless ``learned=False``, then
+    what the gate does with them) over the corpus."""
     from bot.moderation import load_rules, moderate
     from bot.moderation.gate import apply_policy
 
@@ -79,7 +80,7 @@ def corpus_report(path: Path | None = None) -> CorpusReport | None:
     sentences = read_sentences(path)
     report = CorpusReport(path, len(sentences))
     for text in sentences:
-        gate = apply_policy(moderate(text, rules), text)
+        gate = apply_policy(moderate(text, rules), text, learned=learned)
         if gate.flagged or gate.insult_only:
             report.refused.append(text)
     return report

@@ -50,7 +50,8 @@ from bot.moderation.rules import (
     load_rules,
 )
 
-__all__ = ["Category", "RuleHit", "Url", "Verdict", "find_urls", "match_rules", "moderate"]
+__all__ = ["Category", "RuleHit", "Url", "Verdict", "find_urls", "match_rules", "moderate",
+           "report_hits"]
 
 Category = Literal[
     "gambling", "scam_link", "loan_spam", "earn_money_spam", "account_trade", "ad_spam", "abuse",
@@ -201,6 +202,15 @@ def match_rules(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
         hits += _hits(extra, norm, rules, urls, quotes, possible)
         hits.sort(key=lambda h: rules.order[id(h.rule)])
     return hits
+
+
+def report_hits(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
+    """The ``report`` rules (signs of a citizen reporting, asking, telling what happened) that
+    match, whatever else matched: :func:`match_rules` looks for them only when a deciding rule
+    matched, the learned second opinion (:mod:`bot.moderation.opinion`) needs them when none did."""
+    indexes, possible = rules.prefilter.candidates(norm)
+    reports = [rules.rules[i] for i in sorted(indexes) if rules.rules[i].category == "report"]
+    return _hits(reports, norm, rules, [], quoted_spans(norm.text), possible)
 
 
 def _hits(selected: list[Rule], norm: NormalisedText, rules: ModerationRules, urls: list[Url],

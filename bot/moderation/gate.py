@@ -3,8 +3,10 @@
 The policy (issue 12) separates what to stop from what to flag:
 
 * **Stopped** (quarantined, never a case): spam and scams (gambling, betting, loan and
-  "việc nhẹ lương cao" spam, phishing links), as the rules in ``content/moderation/`` decide. A
-  citizen *reporting* any of these is a complaint (the rules' reporting discount). The reply is
+  "việc nhẹ lương cao" spam, phishing links), as the rules in ``content/moderation/`` decide,
+  with a learned model's second opinion on what they let through
+  (:mod:`bot.moderation.opinion`). A citizen *reporting* any of these is a complaint (the rules'
+  reporting discount; for the model, any citizen signal). The reply is
   neutral (it never repeats what the filter matched) and says how to reach a person.
 * **Never stopped**: a message that carries a complaint, a request or a question, however rude.
   It goes on to become a case marked for staff (``RUDE``: "ngôn từ không phù hợp"); a threat of
@@ -22,11 +24,15 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.knowledge.replies import reply_text
 from bot.moderation import SpamRateLimiter, Verdict, load_rules, moderate
+
+if TYPE_CHECKING:
+    from bot.moderation.learned import LearnedModel
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +98,20 @@ class GateVerdict:
         return reply_text("moderation_blocked")
 
 
-def apply_policy(verdict: Verdict, text: str) -> GateVerdict:
+def apply_policy(verdict: Verdict, text: str, *, learned: bool = True,
+                 model: LearnedModel | None = None) -> GateVerdict:
     """Stop spam; never stop a rude message that carries something (mark it); answer an insult
-    that carries nothing calmly. Pure: no rate limit, no database."""
+    that carries nothing calmly. Pure: no rate limit, no database.
+
+    With ``learned`` (the default) the learned model gives its second opinion on what is not
+    rude (:func:`bot.moderation.opinion.second_opinion`); ``learned=False`` is the rules alone,
+    for comparison (``bench/moderation_speed.py``); ``model`` replaces the one trained on the
+    training file (cross-validation)."""
     if verdict.category != "abuse":
+        if learned:
+            from bot.moderation.opinion import second_opinion
+
+            verdict = second_opinion(verdict, text, model=model)
         return GateVerdict(verdict)
     threat = any(rule_id.startswith("abuse.threat") for rule_id in verdict.rule_ids)
     marker = THREAT if threat else RUDE
@@ -117,7 +133,11 @@ def _rate_limiter() -> SpamRateLimiter:
 
 def check_message(channel: str, sender_id: str, text: str) -> GateVerdict:
     """Moderate one message and apply the per-sender rate limit (in-process counts)."""
-    gate = apply_policy(moderate(text, load_rules()), text)
+    from bot.moderation.learned import model_if_ready
+
+    model = model_if_ready()  # None while it trains, seconds after start: the rules alone
+    gate = apply_policy(moderate(text, load_rules()), text, learned=model is not None,
+                        model=model)
     if gate.marker != CLEAN:
         return gate  # rudeness is answered or marked, never counted as spam
     return GateVerdict(_rate_limiter().check(f"{channel}:{sender_id}", gate.verdict))

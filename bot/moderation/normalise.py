@@ -260,8 +260,11 @@ def _compact(folded: str) -> tuple[str, str]:
     return _SPACES_RE.sub(" ", s).strip(), " ".join(runs)
 
 
+@lru_cache(maxsize=64)
 def normalise(text: str) -> NormalisedText:
-    """Build all three views of ``text`` once; :func:`bot.moderation.moderate` calls this."""
+    """Build all three views of ``text`` once; :func:`bot.moderation.moderate` calls this, and
+    the learned second opinion (:mod:`bot.moderation.opinion`) right after it on the same
+    message: the views are kept for the last few messages so they are built once."""
     canon = canonical(text)
     folded = fold(canon)
     compact, runs = _compact(folded)

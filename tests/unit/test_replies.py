@@ -164,6 +164,7 @@ VIETNAMESE_MODULES = {
     "bot/moderation/rules.py": "moderation rule data and the categories' labels staff review",
     "bot/moderation/engine.py": "a verdict's explanation, shown to staff reviewing quarantine",
     "bot/moderation/ratelimit.py": "a rate-limit verdict's explanation, shown to staff",
+    "bot/moderation/opinion.py": "the learned model's reason for a verdict, read by staff",
     "bot/moderation/normalise.py": "letter-folding tables matched against messages",
     "bot/cases/casework.py": "staff casework: its errors and status labels are the console's",
     "bot/cases/forwarding.py": "forwarding to a body: its errors and step labels are the console's",

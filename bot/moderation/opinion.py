@@ -1,0 +1,128 @@
+"""How the learned model's opinion is combined with the rules' verdict (issue 12).
+
+The rules (:func:`bot.moderation.moderate`) speak first; the model
+(:mod:`bot.moderation.learned`) is a second opinion with a narrow say, because a genuine
+complaint quarantined costs far more than an advert let through (a person reviews quarantine,
+nobody reviews a case that never existed):
+
+1. **Rudeness is the rules' alone.** A verdict of ``abuse`` (or ``rate_limited``) goes to the
+   gate's policy unchanged: an angry complaint is taken and marked, a bare insult answered
+   calmly; the model is not asked, so it can never turn a complaint into "spam".
+2. **The model can stop what the rules let through**, only when all of these hold:
+   the message has at least :data:`MIN_WORDS` words; the model gives spam a probability of at
+   least :data:`STOP_PROBABILITY`; and **no citizen signal** matched: none of the ``report``
+   rules of ``content/moderation/reporting_signals.yml`` (reporting, asking, "ad ơi", "tôi bị
+   lừa", "có người phát tờ rơi", "có phải lừa đảo không"…) except the three that only set the
+   scene (:data:`CONTEXT_ONLY`: "tôi", a public programme, the police), which spam also uses;
+   nor a grievance (:data:`GRIEVANCE`: "mà không báo trước", "không ai xử lý", "bức xúc",
+   "cả tuần nay", "đến giờ vẫn"), words of someone wronged that no advert uses.
+   Words in quotation marks, when the writer says something outside them, are left out of what
+   the model reads: a citizen quoting an advert is reporting it (the rules' ``quoted_factor``).
+3. **The model can release what the rules stopped**, only when a citizen signal or a
+   grievance (as above)
+   matched *and* the model gives spam a probability below :data:`RELEASE_PROBABILITY`: the
+   rules saw advert words, the writer speaks as a citizen, and the model, which has read many
+   citizens reporting spam, agrees. Without a citizen signal a rule's stop stands.
+
+A stop by the model is quarantined like any other, with the category of the kind the model
+names and a Vietnamese reason that says it was the model ("Mô hình học máy…"), so staff who
+restore one know which of the two was wrong.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.moderation.engine import Category, Verdict, quoted_spans, report_hits
+from bot.moderation.learned import KIND_CATEGORY, LearnedModel, learned_model
+from bot.moderation.normalise import NormalisedText, normalise
+from bot.moderation.rules import ModerationRules, load_rules
+
+__all__ = ["CONTEXT_ONLY", "GRIEVANCE", "MIN_WORDS", "RELEASE_PROBABILITY", "STOP_PROBABILITY",
+           "second_opinion", "spam_probability"]
+
+#: The model stops a message the rules let through from this probability of spam up.
+STOP_PROBABILITY = 0.9
+#: The model releases a rule's stop, when a citizen signal matched, below this probability.
+RELEASE_PROBABILITY = 0.2
+#: Messages of fewer words (numbers not counted: "2. 1. Thuận lợi") are left to the rules: too
+#: little for n-grams to say anything.
+MIN_WORDS = 4
+#: ``report`` rules that set the scene but are no sign of a citizen on their own ("tôi là nhân
+#: viên ngân hàng", "chương trình hỗ trợ", "Bộ Công an thông báo" are all in adverts).
+CONTEXT_ONLY = frozenset({"report.first_person", "report.public_programme", "report.authority"})
+
+#: Words of someone wronged, on the folded text: a complaint, never an advert ("Phí duy trì tài
+#: khoản ngân hàng tăng mà không báo trước" reads like a bank advert to n-grams).
+GRIEVANCE = re.compile(
+    r"\b(?:ma (?:khong|chang|chua) (?:ai|bao|thong bao|giai quyet|sua|tra loi|xu ly|giai thich)|"
+    r"khong (?:ai|thay ai) (?:xu ly|sua|den|nghe|giai quyet|quan tam|tra loi|thu gom|don)|"
+    r"buc xuc|bat binh|bat cong|vo ly|den gio (?:van|chua)|van chua (?:duoc|ai|sua|xu ly)|"
+    r"ca (?:tuan|thang) (?:nay|roi)|may (?:ngay|hom|thang) (?:nay|roi)|keu troi)\b")
+_WORD = re.compile(r"[^\W_]+")
+_KIND_LABELS = {
+    "gambling": "cờ bạc", "betting": "cá cược", "scam_phishing": "lừa đảo, giả mạo",
+    "loan": "cho vay", "job_scam": "việc nhẹ lương cao", "crypto": "đầu tư tiền ảo",
+    "sim_bank_trade": "mua bán sim, tài khoản", "mass_ad": "quảng cáo tràn lan",
+}
+
+
+def _unquoted(norm: NormalisedText) -> NormalisedText:
+    """The message without its quotations, when the writer says something outside them."""
+    spans = quoted_spans(norm.text)
+    if not spans:
+        return norm
+    kept, last = [], 0
+    for start, end in spans:
+        kept.append(norm.text[last:start])
+        last = end
+    kept.append(norm.text[last:])
+    return normalise(" ".join(kept))
+
+
+def spam_probability(text: str, model: LearnedModel | None = None) -> float:
+    """The model's probability that ``text`` is spam (quotations left out, as it is asked)."""
+    model = model if model is not None else learned_model()
+    return model.probability(_unquoted(normalise(text)))
+
+
+def _citizen_signals(rule_ids: tuple[str, ...], norm: NormalisedText) -> list[str]:
+    signals = [r for r in rule_ids if r.startswith("report.") and r not in CONTEXT_ONLY]
+    grievance = GRIEVANCE.search(norm.folded)
+    return signals + ([f"«{grievance.group(0)}»"] if grievance else [])
+
+
+def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = None,
+                   model: LearnedModel | None = None) -> Verdict:
+    """The rules' ``verdict`` on ``text``, with the model's say (see the module docstring);
+    ``model`` defaults to the one trained on the training file (another for cross-validation)."""
+    if verdict.category in ("abuse", "rate_limited"):
+        return verdict
+    if verdict.flagged:
+        signals = _citizen_signals(verdict.rule_ids, normalise(text))
+        if not signals:
+            return verdict
+        probability = spam_probability(text, model)
+        if probability >= RELEASE_PROBABILITY:
+            return verdict
+        return Verdict(False, "clean", verdict.score,
+                       f"Cho qua: quy tắc thấy dấu hiệu vi phạm nhưng có lời của người dân "
+                       f"({signals[0]}) và mô hình học máy chỉ đánh giá {probability:.2f} là tin "
+                       f"rác.", verdict.rule_ids)
+    norm = normalise(text)
+    if sum(not word.isdigit() for word in _WORD.findall(norm.folded)) < MIN_WORDS:
+        return verdict
+    model = model if model is not None else learned_model()
+    view = _unquoted(norm)
+    probability = model.probability(view)
+    if probability < STOP_PROBABILITY:
+        return verdict
+    rules = rules if rules is not None else load_rules()
+    if _citizen_signals(tuple(h.rule.id for h in report_hits(norm, rules)), norm):
+        return verdict
+    kind = model.kind(view)
+    reason = (f"Mô hình học máy: khả năng là tin rác {probability:.2f} (ngưỡng "
+              f"{STOP_PROBABILITY:g}), loại {_KIND_LABELS[kind]}; quy tắc không chặn.")
+    category: Category = KIND_CATEGORY[kind]  # type: ignore[assignment]
+    return Verdict(True, category, round(probability, 2), reason,
+                   verdict.rule_ids + (f"learned.{kind}",))

@@ -1,0 +1,232 @@
+"""Issue 12: the learned second opinion and how it is combined with the rules
+(:mod:`bot.moderation.opinion`). Each decision path is tested twice: with a model whose answer
+is fixed (the path itself), and with the model trained on ``content/moderation/training.tsv``
+on phrases that are not in it (what it does with text it never saw)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bot.moderation import load_rules, moderate
+from bot.moderation.engine import Verdict, report_hits
+from bot.moderation.evaluate import read_labelled
+from bot.moderation.gate import CLEAN, RUDE, apply_policy
+from bot.moderation.learned import (
+    STOP_KINDS,
+    features,
+    learned_model,
+    model_if_ready,
+    read_training,
+    training_lines,
+)
+from bot.moderation.normalise import NormalisedText, normalise
+from bot.moderation.opinion import (
+    RELEASE_PROBABILITY,
+    STOP_PROBABILITY,
+    second_opinion,
+    spam_probability,
+)
+
+HOLDOUT = Path(__file__).resolve().parents[1] / "data" / "moderation" / "holdout.tsv"
+
+
+class FixedModel:
+    """A model that answers ``probability`` whatever it reads, and remembers what it read."""
+
+    def __init__(self, probability: float, kind: str = "loan") -> None:
+        self.answer = probability
+        self.answer_kind = kind
+        self.read: list[str] = []
+
+    def probability(self, norm: NormalisedText) -> float:
+        self.read.append(norm.compact)
+        return self.answer
+
+    def kind(self, norm: NormalisedText) -> str:
+        return self.answer_kind
+
+
+def opinion(text: str, model: FixedModel) -> Verdict:
+    return second_opinion(moderate(text), text, model=model)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- the paths
+
+
+PASSED_BY_RULES = "Nhận hồ sơ nhanh gọn trong ngày cho anh chị ở xa, phí trọn gói"
+
+
+def test_the_phrase_used_below_passes_the_rules() -> None:
+    assert not moderate(PASSED_BY_RULES).flagged
+
+
+def test_the_model_stops_what_the_rules_passed_when_it_is_sure() -> None:
+    verdict = opinion(PASSED_BY_RULES, FixedModel(0.97, "job_scam"))
+    assert verdict.flagged and verdict.category == "earn_money_spam"
+    assert verdict.rule_ids[-1] == "learned.job_scam"
+    assert "Mô hình học máy" in verdict.reason and len(verdict.reason) <= 255
+
+
+def test_below_the_threshold_the_rules_verdict_stands() -> None:
+    verdict = opinion(PASSED_BY_RULES, FixedModel(STOP_PROBABILITY - 0.01))
+    assert not verdict.flagged
+
+
+@pytest.mark.parametrize("text", [
+    "Ad ơi có bên nhắn tin mời nhận hồ sơ nhanh gọn trong ngày, phí trọn gói, xóa giúp em",
+    "Cho hỏi dịch vụ làm hồ sơ nhanh gọn trong ngày phí trọn gói có phải lừa đảo không",
+    "Mẹ tôi bị lừa đóng phí trọn gói để làm hồ sơ nhanh gọn trong ngày",
+])
+def test_a_citizen_signal_overrides_the_model(text: str) -> None:
+    assert not opinion(text, FixedModel(0.99)).flagged
+
+
+@pytest.mark.parametrize("text", [
+    "Nhận hồ sơ nhanh gọn trong ngày mà không báo trước phí trọn gói, thu thêm 200k",
+    "Dịch vụ nhận hồ sơ nhanh gọn phí trọn gói, đến giờ vẫn chưa trả kết quả cho tôi",
+])
+def test_a_grievance_overrides_the_model(text: str) -> None:
+    assert not opinion(text, FixedModel(0.99)).flagged
+
+
+def test_a_scene_setting_word_alone_does_not_override_the_model() -> None:
+    # "tôi" (report.first_person) is in adverts too: "tôi là nhân viên ngân hàng".
+    text = "Tôi nhận hồ sơ nhanh gọn trong ngày cho anh chị ở xa, phí trọn gói"
+    signals = {h.rule.id for h in report_hits(normalise(text), load_rules())}
+    assert signals == {"report.first_person"}
+    assert opinion(text, FixedModel(0.99)).flagged
+
+
+def test_a_short_message_is_left_to_the_rules() -> None:
+    assert not opinion("phí trọn gói 2024", FixedModel(1.0)).flagged
+
+
+def test_rudeness_is_never_asked_of_the_model() -> None:
+    text = "vcl cái cống ngõ 8 tắc cả tuần, bọn phường làm gì vậy"
+    model = FixedModel(1.0)
+    assert opinion(text, model) == moderate(text) and model.read == []
+    gate = apply_policy(moderate(text), text, model=model)  # type: ignore[arg-type]
+    assert not gate.flagged and not gate.insult_only and gate.marker == RUDE
+
+
+def test_quotations_are_left_out_of_what_the_model_reads() -> None:
+    model = FixedModel(0.0)
+    opinion('Ad ơi nhóm khu phố có người đăng "nạp đầu tặng thêm, rút về ví" mấy hôm nay', model)
+    assert model.read and "nap dau" not in model.read[0] and "khu pho" in model.read[0]
+
+
+STOPPED_BY_RULES_WITH_A_CITIZEN = (
+    "Tôi nhận được tin nhắn vay tiền nhanh không thế chấp chỉ cần CCCD, lh 0912345678")
+
+
+def test_the_phrase_used_below_is_stopped_by_the_rules_with_a_citizen_signal() -> None:
+    verdict = moderate(STOPPED_BY_RULES_WITH_A_CITIZEN)
+    assert verdict.flagged and "report.received" in verdict.rule_ids
+
+
+def test_the_model_releases_a_rules_stop_only_with_a_citizen_signal_and_a_low_probability(
+) -> None:
+    released = opinion(STOPPED_BY_RULES_WITH_A_CITIZEN, FixedModel(RELEASE_PROBABILITY - 0.01))
+    assert not released.flagged and "người dân" in released.reason
+    assert opinion(STOPPED_BY_RULES_WITH_A_CITIZEN, FixedModel(RELEASE_PROBABILITY)).flagged
+
+
+def test_without_a_citizen_signal_a_rules_stop_stands_whatever_the_model_says() -> None:
+    text = "vay tien nhanh khong the chap, chi can cccd, giai ngan 10 phut, lh 0912345678"
+    assert moderate(text).flagged
+    assert opinion(text, FixedModel(0.0)).flagged
+
+
+def test_rules_only_is_the_rules_verdict() -> None:
+    gate = apply_policy(moderate(PASSED_BY_RULES), PASSED_BY_RULES, learned=False,
+                        model=FixedModel(1.0))  # type: ignore[arg-type]
+    assert not gate.flagged and gate.marker == CLEAN
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def test_the_fast_score_is_what_scikit_learn_computes() -> None:
+    model = learned_model()
+    for text in ("Vay tiền nhanh, giải ngân 5 phút", "Cho hỏi đổi thẻ BHYT ở đâu",
+                 "c.a.s.i.n.o tặng 100k", "đường ngập vl"):
+        norm = normalise(text)
+        expected = model.binary.predict_proba(model.vectorizer.transform([norm]))[0, 1]
+        assert model.probability(norm) == pytest.approx(expected, abs=1e-9)
+        assert model.kind(norm) == model.kinds.predict(model.vectorizer.transform([norm]))[0]
+
+
+def test_features_read_digits_as_zero_pair_the_words_and_keep_the_diacritics() -> None:
+    found = features(normalise("vay 500k nhanh"))
+    assert "w:500k" in found and "b:vay 500k" in found and "c:000k " in found
+    assert not any(f.startswith("t:") for f in found)
+    assert "t:tài" in features(normalise("Tài khoản")) and "t:tải" in features(normalise("tải"))
+
+
+def test_the_background_model_is_the_trained_one_once_ready() -> None:
+    learned_model()
+    assert model_if_ready() is learned_model()
+
+
+# Phrases written for this test, not in the training file (checked below): spam the rules
+# let through that the model stops, with nothing of a citizen in it.
+MUST_STOP = [
+    "Quý khách có đơn hàng giao không thành công, cập nhật lại địa chỉ và thanh toán phí giao "
+    "lại 15k",
+    "Dịch vụ hỗ trợ mở khóa tài khoản ngân hàng bị đóng băng, nhận làm nhanh, phí hợp lý",
+    "Bán tài khoản mạng xã hội lâu năm, nhiều bạn bè, giá rẻ, giao ngay",
+]
+
+# Genuine messages that share the spam's words: angry complaints, citizens reporting or quoting
+# spam, questions about the same services, formal text.
+MUST_NOT_STOP = [
+    "vl cái app vay của ngân hàng chính sách đăng ký mãi không được, cán bộ hướng dẫn lại giúp",
+    "Đm mấy đứa phát tờ rơi vay tiền nhanh dán kín cột điện ngõ 14, phường bóc đi giùm",
+    "Mẹ tôi nhận tin nhắn bảo đơn hàng giao không thành công, phải trả phí giao lại, có phải "
+    "lừa không ạ",
+    "Em thấy trên nhóm có người rao bán tài khoản mạng xã hội lâu năm, có vi phạm pháp luật "
+    "không",
+    "Hàng xóm tôi đầu tư tiền ảo mất sạch, giờ bị đòi nợ ầm ĩ, đề nghị công an vào cuộc",
+    "Cho hỏi thủ tục vay vốn ưu đãi cho hộ cận nghèo làm chăn nuôi",
+    "Quán net đầu ngõ cho trẻ con chơi game bài đến nửa đêm, như cc, ai quản lý vậy",
+    "Thành phố công bố danh sách doanh nghiệp được vay vốn ưu đãi để phục hồi sản xuất",
+]
+
+
+def test_the_test_phrases_are_not_training_lines() -> None:
+    known = {line.text for line in training_lines()}
+    assert not known & set(MUST_STOP + MUST_NOT_STOP)
+
+
+@pytest.mark.parametrize("text", MUST_STOP)
+def test_spam_the_rules_miss_is_stopped_by_the_model(text: str) -> None:
+    gate = apply_policy(moderate(text, load_rules()), text)
+    assert gate.flagged, (text, spam_probability(text))
+    assert any(r.startswith("learned.") for r in gate.verdict.rule_ids) or \
+        moderate(text).flagged
+
+
+@pytest.mark.parametrize("text", MUST_NOT_STOP)
+def test_a_genuine_message_with_spam_words_is_not_stopped(text: str) -> None:
+    gate = apply_policy(moderate(text, load_rules()), text)
+    assert not gate.flagged and not gate.insult_only, (text, gate.verdict.reason)
+
+
+# --------------------------------------------------------------------------- the data
+
+
+def test_the_training_file_covers_every_kind_of_spam_and_of_genuine_message() -> None:
+    lines = read_training()
+    kinds = Counter(line.kind for line in lines if line.label == "stop")
+    assert set(kinds) == set(STOP_KINDS) and min(kinds.values()) >= 40, kinds
+    genuine = Counter(line.kind for line in lines if line.label == "allow")
+    for kind in ("complaint", "report_spam", "ordinary", "insult"):
+        assert genuine[kind] >= 30, genuine
+
+
+def test_the_dev_holdout_stays_out_of_training() -> None:
+    known = {line.text for line in training_lines()}
+    assert not known & {text for _, text in read_labelled(HOLDOUT)}

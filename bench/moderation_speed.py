@@ -146,10 +146,10 @@ def versus_rules(rounds: int, clock_name: str, dev_only: bool) -> int:
     print(f"$ PYTHONPATH=. .venv/bin/python -m bench.moderation_speed {' '.join(sys.argv[1:])}")
     print(f"{len(texts)} messages x {rounds} rounds, {clock_name} clock, alternating")
     for learned, name in ((False, "rules only"), (True, "rules + model")):
-        print(f"{name:>13}: p50 {_pct(times[learned], 0.5):.3f} ms, "
-              f"p95 {_pct(times[learned], 0.95):.3f} ms, p99 {_pct(times[learned], 0.99):.3f} ms")
-    print(f"model/rules: p50 {_pct(times[True], 0.5) / _pct(times[False], 0.5):.2f}, "
-          f"p95 {_pct(times[True], 0.95) / _pct(times[False], 0.95):.2f}")
+        print(f"{name:>13}: p50 {pct(times[learned], 0.5):.3f} ms, "
+              f"p95 {pct(times[learned], 0.95):.3f} ms, p99 {pct(times[learned], 0.99):.3f} ms")
+    print(f"model/rules: p50 {pct(times[True], 0.5) / pct(times[False], 0.5):.2f}, "
+          f"p95 {pct(times[True], 0.95) / pct(times[False], 0.95):.2f}")
     return 0
 
 

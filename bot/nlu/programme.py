@@ -296,9 +296,17 @@ class ProgrammeClassifier(GraphComponent):
         asked = next((r for r in ranking if r.get(INTENT_NAME_KEY) == ASK_PROGRAMME), None)
         if asked is None:
             return
-        # ask_programme takes the first place with the confidence the winner had.
-        reordered = [{INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: confidence}]
-        reordered += [r for r in ranking if r.get(INTENT_NAME_KEY) != ASK_PROGRAMME]
+        # The two swap confidences: ask_programme takes the winner's, the winner ask_programme's.
+        # Keeping the winner's confidence on both made them tie, and the FallbackClassifier's
+        # ambiguity threshold then turned every such question into "please rephrase".
+        asked_confidence = float(asked.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        others = [
+            {**r, PREDICTED_CONFIDENCE_KEY: asked_confidence}
+            if r.get(INTENT_NAME_KEY) == name else r
+            for r in ranking if r.get(INTENT_NAME_KEY) != ASK_PROGRAMME
+        ]
+        others.sort(key=lambda r: float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0), reverse=True)
+        reordered = [{INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: confidence}, *others]
         message.set(INTENT, {INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: confidence},
                     add_to_output=True)
         message.set(INTENT_RANKING_KEY, reordered, add_to_output=True)

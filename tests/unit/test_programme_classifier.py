@@ -107,6 +107,10 @@ def test_an_unsure_petition_that_asks_about_a_clear_programme_becomes_a_question
                    [("mai_am_dai_doan_ket", 0.8), ("cuu_tro", 0.1)])
     assert message.get("intent")["name"] == "ask_programme"
     assert message.get(OVERRIDDEN) == "submit_petition"
+    # The petition drops to ask_programme's old place: no tie for the fallback's ambiguity check.
+    ranking = message.get("intent_ranking")
+    assert ranking[0]["name"] == "ask_programme"
+    assert ranking[0]["confidence"] - ranking[1]["confidence"] > 0.03
 
 
 def test_a_complaint_stays_a_petition() -> None:

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 from bot.knowledge.replies import reply_text
 from bot.settings import Settings
 from bot.web.app import create_app
-from tests.browser.test_forwarding_browser import CHROMIUM, LAUNCH_ARGS, browser_ready
+from tests.browser_support import browser_ready, chromium
 
 __all__ = ["browser_ready"]  # the fixture, imported to be used here
 
@@ -70,25 +70,19 @@ async def chat_url() -> AsyncIterator[tuple[str, FlakyRasa]]:
 async def test_the_chat_page_sends_an_id_and_resends_with_it_once(
     browser_ready: None, chat_url: tuple[str, FlakyRasa]
 ) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     url, rasa = chat_url
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
-        )
-        try:
-            page = await browser.new_page(locale="vi-VN")
-            await page.goto(url)
-            await expect(page.locator(".msg.bot").filter(has_text="Đã nhận: /greet")).to_have_count(1)
-            await page.locator("#input").fill("hỏi về bảo hiểm y tế")
-            await page.locator("#send").click()
-            await expect(
-                page.locator(".msg.bot").filter(has_text="Đã nhận: hỏi về bảo hiểm y tế")
-            ).to_have_count(1)
-            shown = await page.locator(".msg.bot").all_inner_texts()
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        page = await browser.new_page(locale="vi-VN")
+        await page.goto(url)
+        await expect(page.locator(".msg.bot").filter(has_text="Đã nhận: /greet")).to_have_count(1)
+        await page.locator("#input").fill("hỏi về bảo hiểm y tế")
+        await page.locator("#send").click()
+        await expect(
+            page.locator(".msg.bot").filter(has_text="Đã nhận: hỏi về bảo hiểm y tế")
+        ).to_have_count(1)
+        shown = await page.locator(".msg.bot").all_inner_texts()
 
     assert [b["message"] for b in rasa.bodies] == ["/greet", "/greet", "hỏi về bảo hiểm y tế",
                                                    "hỏi về bảo hiểm y tế"]

@@ -94,6 +94,20 @@ def db_engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def seeded_engine(db_url: str) -> Iterator[Engine]:
+    """An engine on ``db_url`` that does not migrate: the staff and browser tests' app migrates
+    the database when its server starts, and the tests seed staff and cases through this engine
+    afterwards (unlike ``db_engine``, which migrates first)."""
+    from bot.db.engine import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
 def db_with_units(db_engine: Engine) -> Engine:
     """``db_engine`` with the sample unit tree synced into ``units``."""
     from bot.db.engine import session_scope

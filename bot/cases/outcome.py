@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cases.casework import CaseworkError
+from bot.cases.casework import CaseworkError, clean_text
 from bot.cases.forwarding import local_today
 from bot.cases.service import Actor
 from bot.db.models import (
@@ -83,16 +83,17 @@ def record_outcome(
 ) -> int:
     """Record what was done about case ``case_id`` (and optional evidence); returns its id."""
     now = _now(now)
-    what = (action_text or "").strip()
-    who = (done_by or "").strip()
-    if not what:
-        raise CaseworkError("Cần ghi rõ đã làm gì để giải quyết hồ sơ.")
-    if not who:
-        raise CaseworkError("Cần ghi rõ ai đã thực hiện.")
-    if "\x00" in what + who:
-        raise CaseworkError("Nội dung chứa ký tự không hợp lệ.")
-    if len(what) > MAX_ACTION_CHARS or len(who) > MAX_WHO_CHARS:
-        raise CaseworkError("Nội dung quá dài.")
+    # Casework's free-text check (stripped; empty, NUL and over-long refused), with this form's
+    # own words for an empty field.
+    what = clean_text(
+        action_text,
+        limit=MAX_ACTION_CHARS,
+        what="Nội dung",
+        empty="Cần ghi rõ đã làm gì để giải quyết hồ sơ.",
+    )
+    who = clean_text(
+        done_by, limit=MAX_WHO_CHARS, what="Nội dung", empty="Cần ghi rõ ai đã thực hiện."
+    )
     if done_on > local_today(now):
         raise CaseworkError("Ngày thực hiện không được sau hôm nay.")
     case = session.get(Case, case_id)

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cases.casework import CaseworkError, clean_text
+from bot.cases.casework import CaseworkError, add_event, clean_text
 from bot.cases.forwarding import local_today
 from bot.cases.service import Actor
 from bot.db.models import (
@@ -127,19 +127,13 @@ def record_outcome(
     session.add(outcome)
     session.flush()
     case.updated_at = now
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            actor_kind=ActorKind(actor.kind),
-            actor_id=actor.id,
-            action=OUTCOME_RECORDED,
-            detail={
-                "outcome_id": outcome.id,
-                "done_on": done_on.isoformat(),
-                "evidence_id": evidence_id,
-            },
-            created_at=now,
-        )
+    add_event(
+        session,
+        case.id,
+        actor,
+        OUTCOME_RECORDED,
+        {"outcome_id": outcome.id, "done_on": done_on.isoformat(), "evidence_id": evidence_id},
+        now,
     )
     session.flush()
     return int(outcome.id)
@@ -194,15 +188,8 @@ def reopen_case(
     previous = CaseStatus(case.status)
     case.status = CaseStatus.IN_PROGRESS
     case.updated_at = now
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            actor_kind=ActorKind(actor.kind),
-            actor_id=actor.id,
-            action=REOPENED,
-            detail={"from": previous.value, "rating": case.rating},
-            created_at=now,
-        )
+    add_event(
+        session, case.id, actor, REOPENED, {"from": previous.value, "rating": case.rating}, now
     )
     staff_notice(session, case, case.unit_code, now, event=REOPENED)
     session.flush()

@@ -25,7 +25,7 @@ from pathlib import Path
 from bench.stats import pct
 from bot.settings import ROOT
 from tools import model
-from tools.env import child_env
+from tools.env import scratch_stack_env
 from tools.procs import action_server, free_port, rasa_server, wait_ready
 
 RESULTS = ROOT / "bench" / "results"
@@ -61,13 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     trained = model.train(quiet=True).path
     tmp = Path(tempfile.mkdtemp(prefix="bench-confirm-"))
     rasa_port, action_port = free_port(), free_port()
-    env = child_env({
-        "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
-        "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'feedback.db'}",
-        "VAR_DIR": str(tmp / "var"),
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
-        "LOCK_STORE_URL": "",
-    })
+    env = scratch_stack_env(
+        tmp, action_port, {"DATABASE_URL": args.database_url} if args.database_url else None
+    )
     actions = action_server(action_port, log=tmp / "actions.log", env=env)
     rasa = rasa_server(trained, rasa_port, log=tmp / "rasa.log", env=env)
     confirm_ms: list[float] = []

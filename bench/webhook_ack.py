@@ -43,7 +43,7 @@ from bench.stats import pct
 from bot.channels import facebook, zalo
 from bot.fakes.platforms import FakesProcess
 from tools import model
-from tools.env import child_env
+from tools.env import scratch_stack_env
 from tools.procs import action_server, free_port, rasa_server, wait_ready
 
 FB_SECRET, FB_TOKEN = "bench-fb-secret", "BENCH-PAGE-TOKEN"
@@ -182,12 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     fakes = FakesProcess(graph={"page_token": FB_TOKEN},
                          zalo={"app_id": ZALO_APP_ID, "app_secret": ZALO_APP_SECRET}).start()
     rasa_port, action_port = free_port(), free_port()
-    env = child_env({
-        "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
-        "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'feedback.db'}",
-        "VAR_DIR": str(tmp / "var"),
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
-        "LOCK_STORE_URL": "",
+    env = scratch_stack_env(tmp, action_port, {
+        **({"DATABASE_URL": args.database_url} if args.database_url else {}),
         "FACEBOOK_VERIFY_TOKEN": "bench", "FACEBOOK_APP_SECRET": FB_SECRET,
         "FACEBOOK_PAGE_ACCESS_TOKEN": FB_TOKEN, "FACEBOOK_GRAPH_BASE": fakes.urls["graph"],
         "ZALO_APP_ID": ZALO_APP_ID, "ZALO_OA_SECRET_KEY": ZALO_OA_KEY,

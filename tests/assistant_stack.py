@@ -1,6 +1,6 @@
 """The assistant's two servers as ``./mttq run`` starts them, for the tests that drive them over
 HTTP: the action server and Rasa with the newest trained model (``tests/trained_model.py``),
-over SQLite files in a temporary folder, with the environment ``tools.env.child_env`` gives.
+over SQLite files in a temporary folder, with the environment ``tools.env.scratch_stack_env`` gives.
 
 Each test module subclasses :class:`AssistantStack` for what it adds (channel credentials, fake
 platform APIs, a proxy in front); starting, the readiness wait and stopping are the same for all.
@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from trained_model import trained_model
 
-from tools.env import child_env
+from tools.env import scratch_stack_env
 from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
 
 S = TypeVar("S", bound="AssistantStack")
@@ -30,14 +30,7 @@ class AssistantStack:
         self.rasa_port, self.action_port = free_port(), free_port()
         self.db_url = f"sqlite:///{tmp / 'feedback.db'}"
         self.tracker_db = tmp / "tracker.db"
-        self.env = child_env({
-            "TRACKER_STORE_URL": f"sqlite:///{self.tracker_db}",
-            "DATABASE_URL": self.db_url,
-            "VAR_DIR": str(tmp / "var"),
-            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook",
-            "LOCK_STORE_URL": "",
-            **(extra_env or {}),
-        })
+        self.env = scratch_stack_env(tmp, self.action_port, extra_env)
         self.logs = tmp / "logs"
         self.model = trained_model()
         self.credentials = credentials

@@ -80,12 +80,42 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``DATABASE_URL`` set to a fresh database of each backend, with the settings cache and the
+    process's engines (``bot.db.runtime``) dropped before and after, so code that finds its
+    database through the settings (the actions, ``bot.cases.citizen``) uses this one."""
+    from bot.db.runtime import dispose_all
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    dispose_all()
+    yield db_url
+    dispose_all()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def db_engine(db_url: str) -> Iterator[Engine]:
     """An engine on a database migrated to head."""
     from bot.db.engine import make_engine
     from bot.db.migrate import upgrade_to_head
 
     upgrade_to_head(db_url)
+    engine = make_engine(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def seeded_engine(db_url: str) -> Iterator[Engine]:
+    """An engine on ``db_url`` that does not migrate: the staff and browser tests' app migrates
+    the database when its server starts, and the tests seed staff and cases through this engine
+    afterwards (unlike ``db_engine``, which migrates first)."""
+    from bot.db.engine import make_engine
+
     engine = make_engine(db_url)
     try:
         yield engine

@@ -40,6 +40,22 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def scratch_stack_env(folder: Path, action_port: int,
+                      extra: dict[str, str] | None = None) -> dict[str, str]:
+    """:func:`child_env` for an action server (on ``action_port``) and Rasa run from a scratch
+    ``folder``: SQLite tracker store and case database files and ``VAR_DIR`` there, no lock store.
+    The tests and benchmarks that start the assistant's servers begin from this; ``extra`` adds
+    to it (or overrides it)."""
+    return child_env({
+        "TRACKER_STORE_URL": f"sqlite:///{folder / 'tracker.db'}",
+        "DATABASE_URL": f"sqlite:///{folder / 'feedback.db'}",
+        "VAR_DIR": str(folder / "var"),
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "LOCK_STORE_URL": "",
+        **(extra or {}),
+    })
+
+
 def apply_to_current_process() -> None:
     """Make this process see the same defaults its children get (for in-process Rasa use)."""
     for key, value in child_env().items():

@@ -195,17 +195,19 @@ def _load(session: Session, case_id: int) -> Case:
     return case
 
 
-def _event(
+def add_event(
     session: Session,
-    case: Case,
+    case_id: int,
     actor: Actor,
     action: str,
     detail: Mapping[str, Any] | None,
     now: datetime,
 ) -> None:
+    """Append one row to case ``case_id``'s history (``case_events``), by ``actor`` at ``now``:
+    the one way casework, forwarding and outcomes write it."""
     session.add(
         CaseEvent(
-            case_id=case.id,
+            case_id=case_id,
             actor_kind=ActorKind(actor.kind),
             actor_id=actor.id,
             action=action,
@@ -231,7 +233,7 @@ def _stamp_first_response(
         return
     seconds = max(0, int((now - case.created_at).total_seconds()))
     case.first_response_at = now  # the digest's "unanswered" reads this (revision 0011)
-    _event(session, case, actor, "first_response", {"seconds": seconds, "by": action}, now)
+    add_event(session, case.id, actor, "first_response", {"seconds": seconds, "by": action}, now)
 
 
 def clean_text(text: str | None, *, limit: int, what: str, empty: str | None = None) -> str:
@@ -316,7 +318,7 @@ def assign(
             raise CaseworkError(f"Hồ sơ đã được giao cho {staff.display_name or staff.login}.")
     case.assignee_id = staff_id
     case.updated_at = now
-    _event(session, case, actor, "assigned", {"from": previous, "to": staff_id}, now)
+    add_event(session, case.id, actor, "assigned", {"from": previous, "to": staff_id}, now)
     _stamp_first_response(session, case, actor, "assigned", now)
     session.flush()
 
@@ -360,9 +362,9 @@ def change_status(
     note_id = _note_row(session, case, text, actor, now) if text else None
     case.status = target
     case.updated_at = now
-    _event(
+    add_event(
         session,
-        case,
+        case.id,
         actor,
         "status_changed",
         {"from": current.value, "to": target.value, "note_id": note_id},
@@ -392,7 +394,7 @@ def add_note(
     case = _load(session, case_id)
     note_id = _note_row(session, case, cleaned, actor, now)
     case.updated_at = now
-    _event(session, case, actor, "note_added", {"note_id": note_id}, now)
+    add_event(session, case.id, actor, "note_added", {"note_id": note_id}, now)
     _stamp_first_response(session, case, actor, "note_added", now)
     session.flush()
     return note_id
@@ -416,7 +418,7 @@ def reply_to_citizen(
     )
     outbox_id = _outbox(session, case, OutboxKind.CITIZEN_REPLY, citizen_target(case), payload, now)
     case.updated_at = now
-    _event(session, case, actor, "replied", {"outbox_id": outbox_id, "chars": len(cleaned)}, now)
+    add_event(session, case.id, actor, "replied", {"outbox_id": outbox_id, "chars": len(cleaned)}, now)
     _stamp_first_response(session, case, actor, "replied", now)
     session.flush()
     return outbox_id
@@ -455,9 +457,9 @@ def transfer(
             unassigned = case.assignee_id
             case.assignee_id = None
     case.updated_at = now
-    _event(
+    add_event(
         session,
-        case,
+        case.id,
         actor,
         "transferred",
         {"from": previous_unit, "to": unit.code, "note_id": note_id, "unassigned": unassigned},
@@ -484,6 +486,6 @@ def record_rating(
     previous = case.rating
     case.rating = rating
     case.updated_at = now
-    _event(session, case, actor, "rated", {"rating": rating, "previous": previous}, now)
+    add_event(session, case.id, actor, "rated", {"rating": rating, "previous": previous}, now)
     _stamp_first_response(session, case, actor, "rated", now)
     session.flush()

@@ -34,7 +34,13 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cases.casework import MAX_REPLY_CHARS, CaseworkError, clean_text, reply_to_citizen
+from bot.cases.casework import (
+    MAX_REPLY_CHARS,
+    CaseworkError,
+    add_event,
+    clean_text,
+    reply_to_citizen,
+)
 from bot.cases.legal_clocks import next_step, schedule
 from bot.cases.legal_deadlines import LegalDeadlines, LegalDeadlinesError, load_deadlines
 from bot.cases.service import Actor
@@ -43,7 +49,6 @@ from bot.db.models import (
     TERMINAL_STATUSES,
     ActorKind,
     Case,
-    CaseEvent,
     CaseForwarding,
     CaseStatus,
 )
@@ -203,21 +208,6 @@ def _clean(value: str | None, *, what: str, limit: int) -> str:
     return clean_text(value, limit=limit, what=what.capitalize(), empty=f"Cần ghi {what}.")
 
 
-def _event(
-    session: Session, case_id: int, actor: Actor, action: str, detail: dict, now: datetime
-) -> None:
-    session.add(
-        CaseEvent(
-            case_id=case_id,
-            actor_kind=ActorKind(actor.kind),
-            actor_id=actor.id,
-            action=action,
-            detail=detail,
-            created_at=now,
-        )
-    )
-
-
 def forward_case(
     session: Session,
     case_id: int,
@@ -260,7 +250,7 @@ def forward_case(
     session.add(row)
     session.flush()
     case.updated_at = now
-    _event(
+    add_event(
         session,
         case.id,
         actor,
@@ -328,7 +318,7 @@ def record_body_answer(
     row.answer_recorded_by = int(actor.id) if actor.kind == ActorKind.STAFF and actor.id else None
     row.answer_recorded_at = now
     on_time = row.answer_due_on is None or answered_on <= row.answer_due_on
-    _event(
+    add_event(
         session,
         row.case_id,
         actor,

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cases.casework import CaseworkError
+from bot.cases.casework import CaseworkError, add_event, clean_text
 from bot.cases.forwarding import local_today
 from bot.cases.service import Actor
 from bot.db.models import (
@@ -83,16 +83,17 @@ def record_outcome(
 ) -> int:
     """Record what was done about case ``case_id`` (and optional evidence); returns its id."""
     now = _now(now)
-    what = (action_text or "").strip()
-    who = (done_by or "").strip()
-    if not what:
-        raise CaseworkError("Cần ghi rõ đã làm gì để giải quyết hồ sơ.")
-    if not who:
-        raise CaseworkError("Cần ghi rõ ai đã thực hiện.")
-    if "\x00" in what + who:
-        raise CaseworkError("Nội dung chứa ký tự không hợp lệ.")
-    if len(what) > MAX_ACTION_CHARS or len(who) > MAX_WHO_CHARS:
-        raise CaseworkError("Nội dung quá dài.")
+    # Casework's free-text check (stripped; empty, NUL and over-long refused), with this form's
+    # own words for an empty field.
+    what = clean_text(
+        action_text,
+        limit=MAX_ACTION_CHARS,
+        what="Nội dung",
+        empty="Cần ghi rõ đã làm gì để giải quyết hồ sơ.",
+    )
+    who = clean_text(
+        done_by, limit=MAX_WHO_CHARS, what="Nội dung", empty="Cần ghi rõ ai đã thực hiện."
+    )
     if done_on > local_today(now):
         raise CaseworkError("Ngày thực hiện không được sau hôm nay.")
     case = session.get(Case, case_id)
@@ -126,19 +127,13 @@ def record_outcome(
     session.add(outcome)
     session.flush()
     case.updated_at = now
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            actor_kind=ActorKind(actor.kind),
-            actor_id=actor.id,
-            action=OUTCOME_RECORDED,
-            detail={
-                "outcome_id": outcome.id,
-                "done_on": done_on.isoformat(),
-                "evidence_id": evidence_id,
-            },
-            created_at=now,
-        )
+    add_event(
+        session,
+        case.id,
+        actor,
+        OUTCOME_RECORDED,
+        {"outcome_id": outcome.id, "done_on": done_on.isoformat(), "evidence_id": evidence_id},
+        now,
     )
     session.flush()
     return int(outcome.id)
@@ -193,15 +188,8 @@ def reopen_case(
     previous = CaseStatus(case.status)
     case.status = CaseStatus.IN_PROGRESS
     case.updated_at = now
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            actor_kind=ActorKind(actor.kind),
-            actor_id=actor.id,
-            action=REOPENED,
-            detail={"from": previous.value, "rating": case.rating},
-            created_at=now,
-        )
+    add_event(
+        session, case.id, actor, REOPENED, {"from": previous.value, "rating": case.rating}, now
     )
     staff_notice(session, case, case.unit_code, now, event=REOPENED)
     session.flush()

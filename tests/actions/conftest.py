@@ -29,14 +29,3 @@ def scratch_database(
     yield
     dispose_all()
     get_settings.cache_clear()
-
-
-@pytest.fixture
-def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the actions at a fresh database of each backend (SQLite, then PostgreSQL)."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    get_settings.cache_clear()
-    dispose_all()
-    yield db_url
-    dispose_all()
-    get_settings.cache_clear()

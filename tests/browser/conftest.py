@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "staff"))
 from staff_helpers import World, seed_case, seed_staff, settings_for  # noqa: E402
 
 from actions.handoff import ActionRelayStaffReply  # noqa: E402
-from bot.db.engine import make_engine  # noqa: E402
 from bot.db.models import StaffRole  # noqa: E402
 from bot.web.app import create_app  # noqa: E402
 from tests.browser_support import browser_ready  # noqa: E402,F401 (fixture)
@@ -65,15 +64,6 @@ class FakeRasa:
             m.get("text") or "" for m in dispatcher.messages
         )
         return web.json_response({"tracker": {}, "messages": dispatcher.messages})
-
-
-@pytest.fixture
-def seeded_engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

@@ -25,13 +25,13 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import create_engine, text
-from trained_model import trained_model
 
 from bot.channels import facebook, zalo
 from bot.delivery.citizens import RasaCitizenSender
 from bot.delivery.errors import WINDOW_MARKER, classify_trigger_failure
 from bot.delivery.senders import OutboxKind, OutboxRow
 from bot.fakes.platforms import FakeGraph, FakeZalo, ThreadedFakes
+from tests.assistant_stack import AssistantStack, running
 from tests.channels.conftest import (
     FB_PAGE_TOKEN,
     FB_SECRET,
@@ -41,8 +41,6 @@ from tests.channels.conftest import (
     ZALO_OA_SECRET,
     payload,
 )
-from tools.env import child_env
-from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +49,6 @@ rest:
 bot.channels.facebook.FacebookChannel:
 bot.channels.zalo.ZaloChannel:
 """
-
-
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
@@ -66,58 +62,37 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "") 
         time.sleep(0.05)
 
 
-class Stack:
+class Stack(AssistantStack):
+    """The shared assistant stack with the Facebook and Zalo channels, talking to fake Graph and
+    Zalo APIs served from a thread here (so the tests read what was sent); Zalo starts with an
+    expired access token, so the first send must refresh it."""
+
     def __init__(self, tmp: Path) -> None:
         self.fakes = ThreadedFakes(FakeGraph(page_token=FB_PAGE_TOKEN),
-                                   FakeZalo(app_id=ZALO_APP_ID, app_secret=ZALO_APP_SECRET))
+                                   FakeZalo(app_id=ZALO_APP_ID, app_secret=ZALO_APP_SECRET)).start()
         self.graph, self.zalo = self.fakes.graph, self.fakes.zalo
-        self.rasa_port, self.action_port = free_port(), free_port()
-        self.db_url = f"sqlite:///{tmp / 'feedback.db'}"
-        self.credentials = tmp / "credentials.yml"
-        self.credentials.write_text(CREDENTIALS, encoding="utf-8")
-        self.tmp = tmp
-        self.model = trained_model()
-        self.actions: Proc | None = None
-        self.rasa: Proc | None = None
-        self.token = ""
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.rasa_port}"
-
-    def start(self) -> None:
-        self.fakes.start()
-        env = child_env({
-            "TRACKER_STORE_URL": f"sqlite:///{self.tmp / 'tracker.db'}",
-            "DATABASE_URL": self.db_url,
-            "VAR_DIR": str(self.tmp / "var"),
-            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook",
-            "LOCK_STORE_URL": "",
-            "FACEBOOK_VERIFY_TOKEN": FB_VERIFY,
-            "FACEBOOK_APP_SECRET": FB_SECRET,
-            "FACEBOOK_PAGE_ACCESS_TOKEN": FB_PAGE_TOKEN,
-            "FACEBOOK_GRAPH_BASE": self.graph.url,
-            "ZALO_APP_ID": ZALO_APP_ID,
-            "ZALO_OA_SECRET_KEY": ZALO_OA_SECRET,
-            "ZALO_ACCESS_TOKEN": "ZALO-ACCESS-EXPIRED",  # the first send must refresh it
-            "ZALO_REFRESH_TOKEN": self.zalo.refresh_token,
-            "ZALO_APP_SECRET": ZALO_APP_SECRET,
-            "ZALO_API_BASE": self.zalo.url,
-            "ZALO_OAUTH_BASE": self.zalo.url,
-        })
-        self.token = env["RASA_TOKEN"]  # Rasa's API refuses every call without it
-        logs = self.tmp / "logs"
-        self.actions = action_server(self.action_port, log=logs / "actions.log", env=env)
-        self.rasa = rasa_server(self.model, self.rasa_port, log=logs / "rasa.log", env=env,
-                                credentials=str(self.credentials))
-        self.actions.start()
-        self.rasa.start()
-        wait_ready([self.actions, self.rasa], timeout=240)
+        (tmp / "credentials.yml").write_text(CREDENTIALS, encoding="utf-8")
+        try:
+            super().__init__(tmp, credentials=str(tmp / "credentials.yml"), extra_env={
+                "FACEBOOK_VERIFY_TOKEN": FB_VERIFY,
+                "FACEBOOK_APP_SECRET": FB_SECRET,
+                "FACEBOOK_PAGE_ACCESS_TOKEN": FB_PAGE_TOKEN,
+                "FACEBOOK_GRAPH_BASE": self.graph.url,
+                "ZALO_APP_ID": ZALO_APP_ID,
+                "ZALO_OA_SECRET_KEY": ZALO_OA_SECRET,
+                "ZALO_ACCESS_TOKEN": "ZALO-ACCESS-EXPIRED",  # the first send must refresh it
+                "ZALO_REFRESH_TOKEN": self.zalo.refresh_token,
+                "ZALO_APP_SECRET": ZALO_APP_SECRET,
+                "ZALO_API_BASE": self.zalo.url,
+                "ZALO_OAUTH_BASE": self.zalo.url,
+            })
+        except BaseException:
+            self.fakes.stop()  # no trained model (a skip) must not leave the fakes' thread running
+            raise
+        self.token = self.env["RASA_TOKEN"]  # Rasa's API refuses every call without it
 
     def stop(self) -> None:
-        for proc in (self.rasa, self.actions):
-            if proc is not None:
-                proc.stop()
+        super().stop()
         self.fakes.stop()
 
     # -- HTTP
@@ -185,12 +160,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("channels-server"))
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
+    yield from running(Stack(tmp_path_factory.mktemp("channels-server")))
 
 
 def fb_event(sender: str, mid: str, message: str, *, at_ms: int | None = None) -> dict:

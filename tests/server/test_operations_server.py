@@ -20,7 +20,7 @@ import pytest
 from trained_model import trained_model
 
 from bot.observability.action_server import domain_actions
-from tools.env import child_env
+from tools.env import scratch_stack_env
 from tools.procs import action_server, free_port, rasa_server, wait_ready
 
 pytestmark = pytest.mark.slow
@@ -32,15 +32,7 @@ class Ops:
     def __init__(self, tmp: Path) -> None:
         self.rasa_port = free_port()
         self.action_port = free_port()
-        env = child_env({
-            "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
-            "DATABASE_URL": f"sqlite:///{tmp / 'feedback.db'}",
-            "VAR_DIR": str(tmp / "var"),
-            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook",
-            "LOCK_STORE_URL": "",
-            "LOG_FORMAT": "json",
-            "LOG_LEVEL": "DEBUG",
-        })
+        env = scratch_stack_env(tmp, self.action_port, {"LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"})
         self.env = env
         self.rasa_log = tmp / "logs" / "rasa.log"
         self.actions_log = tmp / "logs" / "actions.log"

@@ -3,7 +3,7 @@ real database, on SQLite and PostgreSQL in turn (``db_url`` from tests/conftest.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,19 +11,9 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy.engine import Engine
 from staff_helpers import World, seed_case, seed_staff, settings_for
 
-from bot.db.engine import make_engine
 from bot.db.models import StaffRole
 from bot.web.app import create_app
 from tests.browser_support import browser_ready  # noqa: F401 (the browser tests' fixture)
-
-
-@pytest.fixture
-def seeded_engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

@@ -269,6 +269,37 @@ def test_reply_queues_a_citizen_reply(db: dict[str, Any]) -> None:
     assert len(outbox(engine, case_id, "citizen_reply")) == 1
 
 
+def test_record_outcome_refuses_empty_nul_and_over_long_text(db: dict[str, Any]) -> None:
+    """The outcome form's free text goes through casework's ``clean_text``: stripped when kept,
+    refused with the form's own words when empty, and refused when it holds a NUL or is too long."""
+    from datetime import date
+
+    from bot.cases import outcome
+
+    engine, case_id = db["engine"], db["case"]
+    actor = Actor.staff(db["lan"])
+    ok = {"action_text": "Đã dọn rác.", "done_by": "Tổ dân phố số 5", "done_on": date(2026, 11, 2)}
+    refusals = [
+        ({"action_text": "  "}, "Cần ghi rõ đã làm gì để giải quyết hồ sơ."),
+        ({"done_by": ""}, "Cần ghi rõ ai đã thực hiện."),
+        ({"done_by": "Tổ\x00 5"}, "Nội dung chứa ký tự không hợp lệ."),
+        ({"action_text": "x" * (outcome.MAX_ACTION_CHARS + 1)}, "Nội dung quá dài"),
+        ({"done_by": "x" * (outcome.MAX_WHO_CHARS + 1)}, "Nội dung quá dài"),
+    ]
+    for change, message in refusals:
+        with pytest.raises(CaseworkError) as refused:
+            run(engine, outcome.record_outcome, case_id, actor=actor, now=LATER, **(ok | change))
+        assert str(refused.value).startswith(message)
+    assert outcome.OUTCOME_RECORDED not in [e[0] for e in events(engine, case_id)]
+    outcome_id = run(
+        engine, outcome.record_outcome, case_id, actor=actor, now=LATER,
+        **(ok | {"done_by": "  Tổ dân phố số 5 "}),
+    )
+    with session_scope(engine) as session:
+        [row] = outcome.case_outcomes(session, case_id)
+        assert (row.id, row.action_text, row.done_by) == (outcome_id, "Đã dọn rác.", "Tổ dân phố số 5")
+
+
 # --------------------------------------------------------------------------- transfer
 
 

@@ -3,8 +3,6 @@ and a database that cannot do it is reported as StoreUnavailable (never an SQLAl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -16,18 +14,7 @@ from bot.cases.citizen import (
     submit_case,
 )
 from bot.cases.service import CreatedCase
-from bot.db.runtime import dispose_all
 from bot.settings import get_settings
-
-
-@pytest.fixture
-def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    get_settings.cache_clear()
-    dispose_all()
-    yield db_url
-    dispose_all()
-    get_settings.cache_clear()
 
 
 def _file(user: str, unit: str = "p_lang") -> CreatedCase:

@@ -53,6 +53,25 @@ def test_children_and_settings_see_the_same_values(
     assert settings.action_server_secret == env["ACTION_SERVER_SECRET"] != ""
 
 
+def test_a_scratch_stack_keeps_its_files_in_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the tests' and benchmarks' servers run with: their stores and secrets under the
+    scratch folder, the action server on the port given, no lock store; extra values win."""
+    from tools.env import scratch_stack_env
+
+    for name in ("DATABASE_URL", "LOCK_STORE_URL", *SECRET_NAMES):
+        monkeypatch.delenv(name, raising=False)
+    env = scratch_stack_env(tmp_path, 5055)
+    assert env["TRACKER_STORE_URL"] == f"sqlite:///{tmp_path / 'tracker.db'}"
+    assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'feedback.db'}"
+    assert env["ACTION_ENDPOINT_URL"] == "http://127.0.0.1:5055/webhook"
+    assert env["LOCK_STORE_URL"] == ""
+    assert env["RASA_TOKEN"] == read_secret("RASA_TOKEN", tmp_path / "var") != ""
+    other = scratch_stack_env(tmp_path, 5055, {"DATABASE_URL": "postgresql://h/db"})
+    assert other["DATABASE_URL"] == "postgresql://h/db"
+
+
 def test_a_generated_secret_never_looks_like_an_option(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """CI failed by chance: a token starting with "-" made ``rasa run --auth-token`` refuse."""
     import secrets as stdlib_secrets

@@ -4,7 +4,6 @@ the service over a session (bot.announcements.subscriptions) and the citizen's u
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -154,16 +153,6 @@ def test_the_consent_version_follows_the_notice_text() -> None:
 
 
 # --------------------------------------------------------------------------- units of work
-
-
-@pytest.fixture
-def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    get_settings.cache_clear()
-    dispose_all()
-    yield db_url
-    dispose_all()
-    get_settings.cache_clear()
 
 
 def test_the_citizens_requests_and_erasure(database: str) -> None:

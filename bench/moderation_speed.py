@@ -44,8 +44,8 @@ def messages(dev_only: bool = False) -> list[str]:
     texts: list[str] = []
     for path in sorted((ROOT / "tests" / "data" / "moderation").glob("*.tsv")):
         for line in path.read_text(encoding="utf-8").splitlines():
-            if "\t" in line:
-                texts.append(line.split("\t", 1)[1])
+            if "\t" in line and not line.startswith(("#", "label\t")):
+                texts.append(line.split("\t")[-1])  # label<TAB>text, or label<TAB>kind<TAB>text
     for path in [] if dev_only else sorted(
             (ROOT / "tests" / "data" / "moderation_blind").glob("*.tsv")):
         with open(path, encoding="utf-8", newline="") as handle:

@@ -7,6 +7,7 @@ p50, p95, p99 and max per message, by message length.
 
     PYTHONPATH=. .venv/bin/python -m bench.moderation_speed [--rounds 20]
     PYTHONPATH=. .venv/bin/python -m bench.moderation_speed --rounds 3 --against <other checkout>
+    PYTHONPATH=. .venv/bin/python -m bench.moderation_speed --rounds 3 --against <old> --dev-only
 
 Timings differ between sittings by more than the changes being measured, so ``--against``
 compares another checkout (e.g. ``git worktree add ../old <commit>``) with this one in one run:
@@ -16,7 +17,8 @@ the two alternating three times, and prints the ratios.
 ``--versus-rules`` times, in one process and one run, each message through the rules alone
 (``apply_policy(..., learned=False)``) and through the rules with the learned second opinion
 (:mod:`bot.moderation.opinion`), alternating which goes first, and prints both and their ratio.
-``--dev-only`` leaves out the blind sets (whose lines a helper tuning the model must not run).
+``--dev-only`` leaves out the blind sets (whose lines a helper tuning the model must not run), with
+``--versus-rules``, ``--against`` or alone.
 
 ``--clock cpu`` times with the thread's CPU clock instead of the wall clock: on a machine shared
 by more processes than it has cores, a message's wall time is mostly the time the process waited
@@ -44,8 +46,8 @@ def messages(dev_only: bool = False) -> list[str]:
     texts: list[str] = []
     for path in sorted((ROOT / "tests" / "data" / "moderation").glob("*.tsv")):
         for line in path.read_text(encoding="utf-8").splitlines():
-            if "\t" in line:
-                texts.append(line.split("\t", 1)[1])
+            if "\t" in line and not line.startswith(("#", "label\t")):
+                texts.append(line.split("\t")[-1])  # label<TAB>text, or label<TAB>kind<TAB>text
     for path in [] if dev_only else sorted(
             (ROOT / "tests" / "data" / "moderation_blind").glob("*.tsv")):
         with open(path, encoding="utf-8", newline="") as handle:
@@ -81,13 +83,13 @@ print(json.dumps(times))
 """
 
 
-def compare(other: Path, rounds: int, clock: str = "wall") -> int:
+def compare(other: Path, rounds: int, clock: str = "wall", dev_only: bool = False) -> int:
     """This checkout against ``other``, same messages, alternating, in one run."""
     import json
     import subprocess
     import tempfile
 
-    texts = messages()
+    texts = messages(dev_only)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
         json.dump(texts, f, ensure_ascii=False)
     trees = {"other": other.resolve(), "this": ROOT}
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.versus_rules:
         return versus_rules(args.rounds, args.clock, args.dev_only)
     if args.against is not None:
-        return compare(args.against, args.rounds, args.clock)
+        return compare(args.against, args.rounds, args.clock, args.dev_only)
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     rules = load_rules()
     texts = messages(args.dev_only)

@@ -53,7 +53,8 @@ _REQUEST_CUES = re.compile(
     r"dat|tien|ho ngheo|danh sach|tro cap|ho tro|cuu tro|ung ho|xu ly|sua|don dep|giai quyet|"
     r"phan anh|kien nghi|de nghi|yeu cau|to cao|khieu nai|bao cao|giup|can bo|phuong|"
     r"to dan pho|thon|xom|khu pho|ubnd|cong an|may ngay|ca tuan|ca thang|tu hom|bao gio|"
-    r"bao lau|khi nao|tai sao|vi sao|lam sao|the nao|o dau|khong ai|chua ai|bao nhieu)\b"
+    r"bao lau|khi nao|tai sao|vi sao|lam sao|the nao|o dau|khong ai|chua ai|bao nhieu|"
+    r"phe thai|xa thai|song|kenh|karaoke|hat|nhac|chiu (?:khong |het )?noi|het chiu)\b"
 )
 #: Not cues, although they look like some once folded: "chó" (chợ), "đồ" (đổ), "đến" (đèn),
 #: "vợ" (vỡ): an insult would otherwise always seem to be about something.

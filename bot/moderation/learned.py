@@ -26,9 +26,11 @@ trained the first time a process needs it (a few seconds) and kept for the life 
 nothing is downloaded and no model file is stored, so the training file is the whole model.
 
 How it is asked: scikit-learn costs about a millisecond per call in input checks alone, more
-than the whole 1 ms budget, so :class:`LearnedModel` keeps, after fitting, one dictionary of
-feature → (IDF, weight) and scores a message with plain dictionary look-ups (the same number as
-``predict_proba``: ``tests/unit/test_moderation_learned.py`` checks it). The kind of spam (for
+than the whole 1 ms budget, so :class:`LearnedModel` keeps, after fitting, each feature's column
+with its IDF and weight as plain floats, and, per word met, the columns of that word's features
+(most of a message's features are its words' character n-grams, the same few thousand words
+over and over): a message is scored with a few list and dictionary look-ups per word (the same
+number as ``predict_proba``: ``tests/unit/test_moderation_learned.py`` checks it). The kind of spam (for
 the reason staff read) is asked of a second, multinomial model only for messages that are stopped.
 
 How its opinion is combined with the rules is :func:`bot.moderation.opinion.second_opinion`.
@@ -86,6 +88,8 @@ _DIGIT = str.maketrans("123456789", "000000000")
 #: (``python -m bot.moderation.learned --cv``) among 1, 3, 10 and 30.
 C_BINARY = 10.0
 C_KIND = 10.0
+#: Words whose known features :class:`LearnedModel` keeps (then it starts again): a few MB.
+_MAX_WORDS_KEPT = 50_000
 
 
 @lru_cache(maxsize=50_000)
@@ -198,42 +202,80 @@ class LearnedModel:
         self.kinds = kinds
         idf = vectorizer.idf_
         coef = binary.coef_[0]
-        self._weights: dict[str, tuple[float, float]] = {
-            feature: (float(idf[i]), float(coef[i]))
-            for feature, i in vectorizer.vocabulary_.items()
-        }
+        #: Feature → column; the IDF and weight of each column as plain floats.
+        self._columns: dict[str, int] = dict(vectorizer.vocabulary_)
+        self._idf: list[float] = [float(x) for x in idf]
+        self._coef: list[float] = [float(x) for x in coef]
         self._intercept = float(binary.intercept_[0])
+        #: Per word of the ``compact`` view: the columns of its ``w:`` feature and of its known
+        #: character n-grams (most of a message's features), found once per word for the life
+        #: of the process, not once per message.
+        self._word_columns: dict[str, tuple[int | None, tuple[int, ...]]] = {}
+        self._last: tuple[NormalisedText, dict[int, float], float, float] | None = None
 
-    def _values(self, norm: NormalisedText) -> tuple[dict[str, float], float]:
-        """The message's TF-IDF values by feature (known features only) and their L2 norm."""
-        weights = self._weights
-        values: dict[str, float] = {}
+    def _word(self, word: str) -> tuple[int | None, tuple[int, ...]]:
+        found = self._word_columns.get(word)
+        if found is None:
+            columns = self._columns
+            grams = tuple(c for c in map(columns.get, _char_grams(word)) if c is not None)
+            found = (columns.get("w:" + word), grams)
+            if len(self._word_columns) >= _MAX_WORDS_KEPT:
+                self._word_columns.clear()
+            self._word_columns[word] = found
+        return found
+
+    def _known(self, norm: NormalisedText) -> list[int]:
+        """The columns of the message's known features (:func:`features`), in the order
+        :func:`features` lists them, so sums come out bit for bit as before."""
+        words = _WORD.findall(norm.compact)
+        columns = self._columns
+        per_word = [self._word(w) for w in words]
+        out = [c for c, _ in per_word if c is not None]
+        out += [c for c in map(columns.get, ["b:" + a + " " + b for a, b in
+                                             zip(words, words[1:], strict=False)])
+                if c is not None]
+        for _, grams in per_word:
+            out += grams
+        if norm.text != norm.folded:
+            out += [c for c in map(columns.get, ["t:" + w for w in _WORD.findall(norm.text)])
+                    if c is not None]
+        return out
+
+    def _values(self, norm: NormalisedText) -> tuple[dict[int, float], float, float]:
+        """The message's TF-IDF values by column (known features only), their L2 norm, and
+        their dot product with the binary model's weights. Kept for the last message: a
+        message the model stops is asked its :meth:`kind` right after its :meth:`probability`."""
+        last = self._last
+        if last is not None and last[0] is norm:
+            return last[1], last[2], last[3]
+        idf = self._idf
+        coef = self._coef
+        values: dict[int, float] = {}
         squares = 0.0
-        for feature, count in Counter(features(norm)).items():
-            found = weights.get(feature)
-            if found is None:
-                continue
-            value = values[feature] = (1.0 + math.log(count)) * found[0]
+        total = 0.0
+        for column, count in Counter(self._known(norm)).items():
+            value = values[column] = (
+                idf[column] if count == 1 else (1.0 + math.log(count)) * idf[column])
             squares += value * value
-        return values, math.sqrt(squares)
+            total += value * coef[column]
+        length = math.sqrt(squares)
+        self._last = (norm, values, length, total)
+        return values, length, total
 
     def probability(self, norm: NormalisedText) -> float:
         """P(spam) of one normalised message: what ``binary.predict_proba`` gives, without
         scikit-learn's per-call overhead."""
-        values, length = self._values(norm)
-        weights = self._weights
-        total = sum(value * weights[feature][1] for feature, value in values.items())
+        _, length, total = self._values(norm)
         score = self._intercept + (total / length if length else 0.0)
         return 1.0 / (1.0 + math.exp(-score))
 
     def kind(self, norm: NormalisedText) -> str:
         """The most likely of :data:`STOP_KINDS` for a message judged to be spam: what
         ``kinds.predict`` gives (one-vs-rest, the highest decision), in one matrix product."""
-        values, length = self._values(norm)
+        values, length, _ = self._values(norm)
         scores = self.kinds.intercept_.copy()
         if length:
-            vocabulary = self.vectorizer.vocabulary_
-            columns = [vocabulary[feature] for feature in values]
+            columns = list(values)
             scores += self.kinds.coef_[:, columns] @ np.fromiter(values.values(), float) / length
         return str(self.kinds.classes_[int(np.argmax(scores))])
 

@@ -239,10 +239,17 @@ class Prefilter:
         self._always_rules = frozenset(always_rules)
         self._always_matchers = frozenset(always_matchers)
         self._runs = (frozenset(runs_rules), frozenset(runs_matchers))
+        #: The last message asked and its answer: the learned second opinion asks again for
+        #: the ``report`` rules of a message the rules let through (:func:`engine.report_hits`).
+        self._last: tuple[_NormLike, set[int], set[int]] | None = None
 
     def candidates(self, norm: _NormLike) -> tuple[set[int], set[int]]:
         """The indexes of the rules that could match ``norm``, and the ``id()`` of their matchers
-        that could (the others cannot, and need not be run)."""
+        that could (the others cannot, and need not be run). The sets are not to be changed:
+        the last answer is kept for the same message."""
+        last = self._last
+        if last is not None and last[0] is norm:
+            return last[1], last[2]
         rules = set(self._always_rules)
         matchers = set(self._always_matchers)
         by_word = self._by_word
@@ -260,4 +267,5 @@ class Prefilter:
             if literal in views[view]:
                 rules |= rule_set
                 matchers |= matcher_set
+        self._last = (norm, rules, matchers)
         return rules, matchers

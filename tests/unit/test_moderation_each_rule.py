@@ -303,6 +303,10 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "Có người gọi điện xưng là công an, đòi chuyển tiền vào tài khoản an toàn",
         "Phường có tổ chức tiêm vắc xin sởi cho trẻ không",
     ),
+    "report.contempt_for_sellers": (
+        "Bọn bán sim rác như cc, đứng chắn cả cổng trường",
+        "Bọn mình bán bánh chưng gây quỹ cho hội người cao tuổi, ai ủng hộ thì nhắn nhé",
+    ),
     "report.question": (
         "Cho tôi hỏi app vay tiền nhanh này có phải của ngân hàng không?",
         "Cho vay tiền nhanh, giải ngân trong ngày, không thế chấp.",

@@ -69,6 +69,20 @@ def test_carries_request_on_words_of_a_problem_a_question_or_length() -> None:
     assert not carries_request("đm lũ ăn hại")
 
 
+@pytest.mark.parametrize("text", [
+    "Bọn nó đổ phế thải ra bờ sông, đm",  # a river, waste dumped
+    "Đéo chịu nổi tiếng karaoke nữa",  # noise, and "chịu (không) nổi"
+    "Đm hàng xóm hát hò cả đêm",
+])
+def test_rude_complaints_about_waste_rivers_and_noise_carry_something(text: str) -> None:
+    assert carries_request(text)
+
+
+@pytest.mark.parametrize("text", ["Đm lũ vô dụng", "Đéo ai thèm nghe mày nói"])
+def test_insults_with_no_problem_named_carry_nothing(text: str) -> None:
+    assert not carries_request(text)
+
+
 @pytest.mark.parametrize("spam,kind", [
     ("Thu mua tài khoản ngân hàng chính chủ, thẻ ATM, giá cao, liên hệ zalo 0901 111 222",
      "account_trade"),

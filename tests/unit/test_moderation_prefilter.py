@@ -35,8 +35,8 @@ def texts() -> list[str]:
     found: list[str] = []
     for path in sorted((ROOT / "tests" / "data" / "moderation").glob("*.tsv")):
         for line in path.read_text(encoding="utf-8").splitlines():
-            if "\t" in line and not line.startswith("#"):
-                found.append(line.split("\t", 1)[1])
+            if "\t" in line and not line.startswith(("#", "label\t")):
+                found.append(line.split("\t")[-1])  # label<TAB>text, or label<TAB>kind<TAB>text
     for path in sorted((ROOT / "tests" / "data" / "moderation_blind").glob("*.tsv")):
         with open(path, encoding="utf-8", newline="") as handle:
             found += [row["text"] for row in csv.DictReader(handle, delimiter="\t")]

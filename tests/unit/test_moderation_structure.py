@@ -52,6 +52,28 @@ def test_an_offer_with_a_contact_is_stopped_by_its_structure(
     assert all(r.split(".")[0] in ("offer", "signal") for r in verdict.rule_ids), verdict.rule_ids
 
 
+#: A way to answer that is an order, not a chat ("nhắn tin đặt hàng", "đặt qua số…"): the shop
+#: advert of any product, with a price and nothing of a family's words.
+ORDER_CONTACT = [
+    "Bột ngũ cốc dinh dưỡng cho người già giá chỉ 120k/hộp, giao hàng trong ngày, nhắn tin đặt hàng",
+    "Chăn ga gối đệm đồng giá 350k, bảo hành 1 năm, nhắn tin để đặt nhé",
+]
+
+
+@pytest.mark.parametrize("text", ORDER_CONTACT)
+def test_an_offer_answered_by_an_order_is_stopped(text: str, rules: ModerationRules) -> None:
+    verdict = moderate(text, rules)
+    assert verdict.flagged and verdict.category == "ad_spam", verdict.reason
+    assert "signal.contact" in verdict.rule_ids
+
+
+def test_a_citizen_who_ordered_is_taken(rules: ModerationRules) -> None:
+    # Same words from a buyer who was cheated: a report, never an advert.
+    text = ("Tôi nhắn tin đặt hàng chăn ga giá chỉ 350k, bảo hành 1 năm, chuyển khoản rồi mà "
+            "shop chặn luôn, đặt qua zalo nên giờ không biết tìm ai")
+    assert not _refused(text, rules)
+
+
 def test_an_offer_without_a_way_to_answer_is_not_stopped(rules: ModerationRules) -> None:
     # The same parts with no ib / zalo / number / handle / link: nothing to answer, not an advert.
     assert not moderate("Nhận làm hồ sơ nhanh chóng trong ngày, phí dịch vụ thấp", rules).flagged

@@ -662,6 +662,12 @@ MORE_EXAMPLES: list[tuple[str, str, str]] = [
         "Vay tiền nhanh, lh zalo, đặt lịch qua zalo",
         "Phường đã lên lịch sửa đường ngõ 5 chưa ạ",
     ),
+    (
+        # "bạo hành" only with its marks: folded it is "bảo hành" (warranty), in every advert.
+        "report.scam_naming",
+        "Nhóm trẻ bạo hành các cháu giờ nhắn phụ huynh đóng học phí tại vietcombank-hocphi.com",
+        "Máy lọc nước mua ở cửa hàng đầu ngõ còn bảo hành mà gọi 3 lần không ai đến sửa",
+    ),
 ]
 #: Complaints and reports that use the weak words of the new rules ("thanh lý", "lắp mạng",
 #: "hút bể phốt", "chẵn lẻ", "bưu phẩm", "đang cấp cứu", "góp vốn đầu tư", "sim chính chủ"…):

@@ -519,6 +519,11 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "Số này gọi cho tôi xưng là công an, bảo cài app tại dichvucong-vn.com để nhận tiền",
         "Loa phường đóng vai trò quan trọng, khu tư nhân là chủ yếu mà loa hỏng cả tháng",
     ),
+    "report.passes_on": (
+        "Nguyên văn tin nhắn: Tài khoản của quý khách bị khóa, xác thực tại "
+        "vietcombank-xacthuc.com. Ai biết số này của ai không",
+        "Tin vui: phường đã sửa xong đèn đường ngõ 7, cảm ơn các anh",
+    ),
     "report.identity_misused": (
         "Có người lấy CCCD của mẹ tôi làm sim chính chủ đứng tên người khác, mẹ tôi không hề biết",
         "Tôi muốn đăng ký sim chính chủ cho mẹ tôi thì cần mang giấy tờ gì",

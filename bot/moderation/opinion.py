@@ -25,13 +25,13 @@ nobody reviews a case that never existed):
      speaks as a citizen, and the model, which has read many citizens reporting spam, finds
      the message more likely genuine than not. Spam seldom carries a citizen signal (in the
      cross-validation of ``bench.moderation_learned``, 6 of the 658 spam lines the rules stop
-     do, all but one at a probability of 0.85 or more), so the bound is the model's own
+     do, all but one at a probability of 0.79 or more), so the bound is the model's own
      decision boundary, not a cautious fraction of it;
    * no citizen signal, but the rules only just stopped it (score at most
      :data:`NEAR_THRESHOLD_SCORE`: one weak rule, as "mượn tên người khác" in a complaint) *and*
      the model is sure it is not spam (below :data:`CONFIDENT_RELEASE_PROBABILITY`). In the
      same cross-validation none of the 147 spam lines stopped that narrowly without a signal
-     is below it (the lowest is at 0.14).
+     is below it (the lowest is at 0.18).
 
    Otherwise a rule's stop stands.
 

@@ -30,6 +30,14 @@ from bot.moderation.corpus import corpus_report
 from bot.moderation.evaluate import read_labelled
 from bot.moderation.gate import apply_policy
 from bot.moderation.learned import LearnedModel, TrainingLine, train, training_lines
+from bot.moderation.normalise import normalise
+from bot.moderation.opinion import (
+    CONFIDENT_RELEASE_PROBABILITY,
+    NEAR_THRESHOLD_SCORE,
+    RELEASE_PROBABILITY,
+    _citizen_signals,
+    spam_probability,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLDOUT = ROOT / "tests" / "data" / "moderation" / "holdout.tsv"
@@ -64,6 +72,9 @@ def cross_validate(folds: int) -> list[str]:
     dev = {text for _, text in read_labelled(LABELLED)}
     fresh = {name: 0 for name in ("rules", "rules+model")}
     fresh_total = 0
+    stopped_spam = 0
+    with_signal: list[float] = []
+    near_threshold: list[float] = []
     for part in _folds(lines, folds):
         held = set(part)
         model = train([line for i, line in enumerate(lines) if i not in held])
@@ -74,6 +85,15 @@ def cross_validate(folds: int) -> list[str]:
             verdict = moderate(line.text, rules)
             outcome = {name: _refused(line.text, verdict, model, learned)
                        for name, learned in (("rules", False), ("rules+model", True))}
+            if line.label == "stop" and verdict.flagged and verdict.category != "abuse":
+                # What the release bounds of bot/moderation/opinion.py risk: spam the rules
+                # stop, with a citizen signal, or only just (see its docstring, point 3).
+                stopped_spam += 1
+                probability = spam_probability(line.text, model)
+                if _citizen_signals(verdict.rule_ids, normalise(line.text)):
+                    with_signal.append(probability)
+                elif verdict.score <= NEAR_THRESHOLD_SCORE:
+                    near_threshold.append(probability)
             for name, refused in outcome.items():
                 hits[name][key] += refused
                 if line.label == "stop" and line.text not in dev:
@@ -99,6 +119,15 @@ def cross_validate(folds: int) -> list[str]:
     out.append(f"  spam the rules were not written against (training file minus the dev set): "
                f"{fresh['rules']}/{fresh_total} | {fresh['rules+model']}/{fresh_total} = recall "
                f"{fresh['rules'] / fresh_total:.3f} | {fresh['rules+model'] / fresh_total:.3f}")
+    out.append(
+        f"  spam the rules stop: {stopped_spam}; with a citizen signal {len(with_signal)} "
+        f"(probability below {RELEASE_PROBABILITY:g}: "
+        f"{sum(p < RELEASE_PROBABILITY for p in with_signal)}, lowest of the rest "
+        f"{min((p for p in with_signal if p >= RELEASE_PROBABILITY), default=1.0):.2f}); "
+        f"without one at score <= {NEAR_THRESHOLD_SCORE:g} {len(near_threshold)} (probability "
+        f"below {CONFIDENT_RELEASE_PROBABILITY:g}: "
+        f"{sum(p < CONFIDENT_RELEASE_PROBABILITY for p in near_threshold)}, lowest of the rest "
+        f"{min((p for p in near_threshold if p >= CONFIDENT_RELEASE_PROBABILITY), default=1.0):.2f})")
     return out + mistakes
 
 

@@ -136,15 +136,34 @@ _QUOTE_RE = re.compile(r'"[^"]{3,}"|“[^”"]{3,}[”"]|«[^»]{3,}»|„[^“�
 _WORD_RE = re.compile(r"[^\W_]+")
 
 
+#: A message pasted without quotation marks, after the citizen's own lead-in and a colon, up to
+#: the end of its sentence: "Vừa có tin gửi tới: Vay 80 triệu chỉ cần CCCD. Có thật không",
+#: "Nguyên văn tin nhắn: …", "Dán ở thang máy: …". The lead-ins are a citizen passing on what
+#: reached them (received, sent to, pasted, word for word); adverts open with "Ưu đãi:",
+#: "Liên hệ:", "Nhận quà 8/3:", none of which is here ("nhận" alone is not, "nhận được" is).
+_PASTED_RE = re.compile(
+    r"(?:(?:nhận được|gửi tới|gửi đến|gửi cho|gửi vào|nhắn cho|nhắn tới|nhắn đến|nhắn vào|"
+    r"gọi cho|gọi tới|gọi đến|chuyển tiếp|dán|kẹp|nhét|bình luận|comment|cmt)"
+    r"(?:\s+[^\s:.!?]+){0,6}|(?:nguyên văn|y nguyên|thế này|như thế này|xem cái này|xem này|"
+    r"đọc thử|cho mọi người biết|tin này)(?:\s+[^\s:.!?]+){0,3})\s*:\s+([^\n]{20,}?)"
+    r"(?:[.!?…](?=\s)|$)")
+
+
 def quoted_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of ``text`` inside quotation marks, if at least two words stand outside them.
+    """Spans of ``text`` inside quotation marks, or pasted after a citizen's lead-in and a
+    colon (:data:`_PASTED_RE`), if at least two words stand outside them.
 
     A message that is nothing but a quotation is treated as unquoted: the sender says it.
     """
     spans = [m.span() for m in _QUOTE_RE.finditer(text)]
+    if ":" in text:
+        spans += [m.span(1) for m in _PASTED_RE.finditer(text)
+                  if not any(m.start(1) < end and start < m.end(1) for start, end in spans)]
+        spans.sort()
     if not spans:
         return []
-    outside = _QUOTE_RE.sub(" ", text)
+    outside = "".join(text[last:start] + " " for last, start in zip(
+        [0] + [end for _, end in spans], [start for start, _ in spans] + [len(text)], strict=True))
     return spans if len(_WORD_RE.findall(outside)) >= 2 else []
 
 

@@ -165,6 +165,18 @@ def test_quoted_spans_need_words_outside_the_quotes() -> None:
     assert not quoted_spans('"nạp đầu tặng 100%"')
 
 
+def test_a_message_pasted_after_a_citizens_lead_in_counts_as_quoted() -> None:
+    text = normalise("Nguyên văn tin nhắn: Vay 80 triệu chỉ cần căn cước, duyệt 15 phút. "
+                     "Có thật không").text
+    spans = quoted_spans(text)
+    assert [text[a:b] for a, b in spans] == ["vay 80 triệu chỉ cần căn cước, duyệt 15 phút"]
+    # An advert's own headings are not a citizen's lead-in.
+    assert not quoted_spans(normalise("Ưu đãi tháng 3: vay 80 triệu chỉ cần căn cước, "
+                                      "duyệt 15 phút. Liên hệ ngay").text)
+    assert not quoted_spans(normalise("Nhận quà 8/3: tặng voucher 1 triệu, đăng nhập tại "
+                                      "link. Nhanh tay").text)
+
+
 # --------------------------------------------------------------------------- categories
 
 

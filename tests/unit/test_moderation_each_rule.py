@@ -510,6 +510,24 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "Cái app gộp nợ tất toán các khoản vay này có uy tín không ạ, em đang nợ mấy app",
         "App gộp nợ uy tín, tất toán các khoản vay app, tải app ngay",
     ),
+    "report.warning_others": (
+        "Cả nhà đừng bấm vào vietcombank-xacthuc.com nhé, tin nhắn đó giả đấy",
+        # Folded, "dùng" is "đừng": the rule reads the marks.
+        "Thẻ ATM của mẹ tôi dùng chuyển tiền được mà rút không được, đừng bỏ lỡ giờ làm việc",
+    ),
+    "report.narrates_others": (
+        "Số này gọi cho tôi xưng là công an, bảo cài app tại dichvucong-vn.com để nhận tiền",
+        "Loa phường đóng vai trò quan trọng, khu tư nhân là chủ yếu mà loa hỏng cả tháng",
+    ),
+    "report.passes_on": (
+        "Nguyên văn tin nhắn: Tài khoản của quý khách bị khóa, xác thực tại "
+        "vietcombank-xacthuc.com. Ai biết số này của ai không",
+        "Tin vui: phường đã sửa xong đèn đường ngõ 7, cảm ơn các anh",
+    ),
+    "report.identity_misused": (
+        "Có người lấy CCCD của mẹ tôi làm sim chính chủ đứng tên người khác, mẹ tôi không hề biết",
+        "Tôi muốn đăng ký sim chính chủ cho mẹ tôi thì cần mang giấy tờ gì",
+    ),
 }
 
 #: More (rule id, catch, near miss) lines: the terms and patterns added to existing rules and the
@@ -661,6 +679,12 @@ MORE_EXAMPLES: list[tuple[str, str, str]] = [
         "signal.contact",
         "Vay tiền nhanh, lh zalo, đặt lịch qua zalo",
         "Phường đã lên lịch sửa đường ngõ 5 chưa ạ",
+    ),
+    (
+        # "bạo hành" only with its marks: folded it is "bảo hành" (warranty), in every advert.
+        "report.scam_naming",
+        "Nhóm trẻ bạo hành các cháu giờ nhắn phụ huynh đóng học phí tại vietcombank-hocphi.com",
+        "Máy lọc nước mua ở cửa hàng đầu ngõ còn bảo hành mà gọi 3 lần không ai đến sửa",
     ),
 ]
 #: Complaints and reports that use the weak words of the new rules ("thanh lý", "lắp mạng",

@@ -24,6 +24,8 @@ from bot.moderation.learned import (
 )
 from bot.moderation.normalise import NormalisedText, normalise
 from bot.moderation.opinion import (
+    CONFIDENT_RELEASE_PROBABILITY,
+    NEAR_THRESHOLD_SCORE,
     RELEASE_PROBABILITY,
     STOP_PROBABILITY,
     second_opinion,
@@ -134,10 +136,29 @@ def test_the_model_releases_a_rules_stop_only_with_a_citizen_signal_and_a_low_pr
     assert opinion(STOPPED_BY_RULES_WITH_A_CITIZEN, FixedModel(RELEASE_PROBABILITY)).flagged
 
 
-def test_without_a_citizen_signal_a_rules_stop_stands_whatever_the_model_says() -> None:
+def test_without_a_citizen_signal_a_clear_rules_stop_stands_whatever_the_model_says() -> None:
     text = "vay tien nhanh khong the chap, chi can cccd, giai ngan 10 phut, lh 0912345678"
-    assert moderate(text).flagged
+    verdict = moderate(text)
+    assert verdict.flagged and verdict.score > NEAR_THRESHOLD_SCORE
     assert opinion(text, FixedModel(0.0)).flagged
+
+
+JUST_STOPPED_BY_ONE_RULE = "Nhận làm sim chính chủ đứng tên người khác, ib"
+
+
+def test_the_phrase_used_below_is_just_stopped_without_a_citizen_signal() -> None:
+    verdict = moderate(JUST_STOPPED_BY_ONE_RULE)
+    assert verdict.flagged and verdict.score <= NEAR_THRESHOLD_SCORE
+    assert not [r for r in verdict.rule_ids if r.startswith("report.")]
+
+
+def test_a_near_threshold_stop_without_a_signal_is_released_only_when_the_model_is_sure(
+) -> None:
+    released = opinion(JUST_STOPPED_BY_ONE_RULE, FixedModel(CONFIDENT_RELEASE_PROBABILITY - 0.01))
+    assert not released.flagged and "vừa chạm ngưỡng" in released.reason
+    assert opinion(JUST_STOPPED_BY_ONE_RULE, FixedModel(CONFIDENT_RELEASE_PROBABILITY)).flagged
+    # The citizen-signal bound does not apply without a signal.
+    assert opinion(JUST_STOPPED_BY_ONE_RULE, FixedModel(RELEASE_PROBABILITY - 0.01)).flagged
 
 
 def test_rules_only_is_the_rules_verdict() -> None:

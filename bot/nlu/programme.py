@@ -214,6 +214,9 @@ class ProgrammeClassifier(GraphComponent):
             "override_intents": ["submit_petition", "give_feedback", "out_of_scope", "inform"],
             "override_below": 0.75,
             "override_programme_confidence": 0.55,
+            # A programme question naming exactly one programme is answered, not sent to "please
+            # rephrase": its unsure ask_programme is raised to this (above the fallback's 0.50).
+            "named_question_confidence": 0.55,
             "c": 8.0,
         }
 
@@ -271,6 +274,7 @@ class ProgrammeClassifier(GraphComponent):
         named = any(e.get(ENTITY_ATTRIBUTE_TYPE) == "programme" for e in entities)
         (top, p1), p2 = ranking[0], (ranking[1][1] if len(ranking) > 1 else 0.0)
         self._joint_decision(message, text, p1 if not named else 1.0)
+        self._named_question(message, entities)
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         if named or intent != ASK_PROGRAMME:
             return
@@ -282,6 +286,27 @@ class ProgrammeClassifier(GraphComponent):
             }], add_to_output=True)
         elif p1 + p2 >= cfg["offer_confidence"] and len(ranking) > 1:
             message.set(CANDIDATES, [top, ranking[1][0]], add_to_output=True)
+
+    def _named_question(self, message: Message, entities: list[dict[str, Any]]) -> None:
+        """An unsure ask_programme that names exactly one programme answers that programme.
+
+        Short or oddly phrased questions with a programme's name ("bầu cử thì sao", "hỏi về
+        quỹ") fell below the fallback threshold and got "please rephrase"; answering the one
+        programme they name was right far more often (issue 11). Two names stay unsure.
+        """
+        intent = message.get(INTENT) or {}
+        confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        floor = float(self._config["named_question_confidence"])
+        values = {e.get(ENTITY_ATTRIBUTE_VALUE) for e in entities
+                  if e.get(ENTITY_ATTRIBUTE_TYPE) == "programme"}
+        if intent.get(INTENT_NAME_KEY) != ASK_PROGRAMME or confidence >= floor or len(values) != 1:
+            return
+        ranking = [dict(r) for r in message.get(INTENT_RANKING_KEY) or []]
+        for entry in ranking:
+            if entry.get(INTENT_NAME_KEY) == ASK_PROGRAMME:
+                entry[PREDICTED_CONFIDENCE_KEY] = floor
+        message.set(INTENT, {**intent, PREDICTED_CONFIDENCE_KEY: floor}, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
     def _joint_decision(self, message: Message, text: str, programme_confidence: float) -> None:
         cfg = self._config

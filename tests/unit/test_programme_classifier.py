@@ -143,3 +143,29 @@ def test_a_fact_past_its_date_gives_its_afterwards_text_and_validate_lists_it(
     # The shipped content: the election answer expires in 2030, listed 60 days ahead.
     assert any("bau_cu.yml: thoi_gian" in n for n in expiring_facts(60, dt.date(2030, 5, 15)))
     assert expiring_facts(60, dt.date(2026, 12, 4)) == []
+
+
+def test_an_unsure_question_naming_one_programme_is_answered() -> None:
+    named = [{"entity": "programme", "value": "bau_cu", "start": 0, "end": 6}]
+    component = ProgrammeClassifier({}, None, None, _Model([("cuu_tro", 0.5)]))  # type: ignore[arg-type]
+    message = Message({"text": "bầu cử thì sao", "entities": named,
+                       "intent": {"name": "ask_programme", "confidence": 0.4},
+                       "intent_ranking": [{"name": "ask_programme", "confidence": 0.4},
+                                          {"name": "check_status", "confidence": 0.38}]})
+    component.process([message])
+    assert message.get("intent") == {"name": "ask_programme", "confidence": 0.55}
+    ranking = message.get("intent_ranking")
+    assert ranking[0] == {"name": "ask_programme", "confidence": 0.55}
+    assert ranking[0]["confidence"] - ranking[1]["confidence"] > 0.03
+
+
+def test_an_unsure_question_naming_two_programmes_or_none_stays_unsure() -> None:
+    two = [{"entity": "programme", "value": "bau_cu", "start": 0, "end": 6},
+           {"entity": "programme", "value": "cuu_tro", "start": 10, "end": 17}]
+    message = _run("bầu cử và cứu trợ", "ask_programme", 0.4, [("cuu_tro", 0.5)], two)
+    assert message.get("intent")["confidence"] == 0.4
+    unnamed = _run("cái đó thì sao", "ask_programme", 0.4, [("cuu_tro", 0.3), ("bau_cu", 0.3)])
+    assert unnamed.get("intent")["confidence"] == 0.4
+    petition = _run("bầu cử sai tên tui", "submit_petition", 0.4, [("bau_cu", 0.3)],
+                    [{"entity": "programme", "value": "bau_cu", "start": 0, "end": 6}])
+    assert petition.get("intent") == {"name": "submit_petition", "confidence": 0.4}

@@ -21,6 +21,8 @@ from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressi
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.linear import keep_transpose_contiguous
+
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
@@ -53,5 +55,6 @@ class SafeLogisticRegressionClassifier(LogisticRegressionClassifier):
             message.set("intent", {"name": None, "confidence": 0.0}, add_to_output=True)
             message.set("intent_ranking", [], add_to_output=True)
         if rest:
+            keep_transpose_contiguous(self.clf)
             super().process(rest)
         return messages

@@ -55,6 +55,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.linear import keep_transpose_contiguous, one_message_probabilities
 from bot.vietnamese.normalize import fold, normalize
 
 logger = logging.getLogger(__name__)
@@ -166,9 +167,16 @@ class ProgrammeModel:
     def rank(self, text: str, top: int = 3) -> list[tuple[str, float]]:
         if not self.labels or not text.strip():
             return []
-        probs = self.model.predict_proba(self.features.transform([folded(text)]))[0]
+        keep_transpose_contiguous(self.model)
+        probs = one_message_probabilities(self.features, self.model, folded(text))
         ranked = sorted(zip(self.labels, probs, strict=True), key=lambda p: -p[1])[:top]
         return [(name, float(p)) for name, p in ranked]
+
+    def rank_with_sklearn(self, text: str) -> list[float]:
+        """The same probabilities through sklearn's own transform and ``predict_proba``
+        (the reference the fast path is tested against)."""
+        return [float(p) for p in
+                self.model.predict_proba(self.features.transform([folded(text)]))[0]]
 
 
 def training_pairs(training_data: TrainingData, content_dir: Path | None) -> tuple[list[str], list[str]]:

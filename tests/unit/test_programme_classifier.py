@@ -62,6 +62,25 @@ def test_the_model_learns_needs_from_the_training_data_and_content() -> None:
         "cuu_tro"
 
 
+def test_the_fast_ranking_gives_sklearns_probabilities() -> None:
+    """``rank`` computes the probabilities without sklearn's sparse matrices (for parse
+    latency); they must be sklearn's, whatever the text: typed, folded, unknown words, emoji,
+    one character, a long message, and a model whose coef_ is stored either way."""
+    texts = ["quỹ vì người nghèo", "ho ngheo xin ho tro", "nhà bị sập", "lũ lụt cứu trợ",
+             "bầu cử đại biểu", "giam sat cong dong", "hòa giải", "hàng việt"]
+    labels = ["quy_vi_nguoi_ngheo", "quy_vi_nguoi_ngheo", "mai_am_dai_doan_ket", "cuu_tro",
+              "bau_cu", "giam_sat_dau_tu_cong_dong", "hoa_giai_co_so", "uu_tien_hang_viet"]
+    model = ProgrammeModel().fit(texts, labels)
+    probes = ["quy vi nguoi ngheo o dau", "Nhà tôi nghèo lắm 😢, xây nhà được không?", "x",
+              "zzzz qqqq", "bầu cử " * 200, "hoa giai tranh chap hang xom"]
+    for text in probes:
+        fast = dict(model.rank(text, top=len(model.labels)))
+        reference = dict(zip(model.labels, model.rank_with_sklearn(text), strict=True))
+        assert fast.keys() == reference.keys()
+        for name, probability in reference.items():
+            assert abs(fast[name] - probability) < 1e-12, (text, name)
+
+
 class _Model:
     def __init__(self, ranking: list[tuple[str, float]]) -> None:
         self.ranking = ranking

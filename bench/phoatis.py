@@ -89,15 +89,43 @@ def nlu_yaml(pairs: list[tuple[str, str]]) -> str:
     return yaml.safe_dump({"version": "3.1", "nlu": nlu}, allow_unicode=True, sort_keys=False)
 
 
-def nlu_config(which: str) -> dict[str, Any]:
-    """The NLU part of our config or the stock one, without assistant-only components."""
+_CLASSIFIER = "bot.nlu.classifier.SafeLogisticRegressionClassifier"
+
+
+def nlu_config(which: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The NLU part of our config or the stock one, without assistant-only components.
+
+    ``overrides`` (``ours`` only; see ``_overrides``) changes options of our classifier and
+    featurizers for this run, so a variant is measured without editing ``config.yml``.
+    """
     config = yaml.safe_load((ROOT / _CONFIGS[which]).read_text(encoding="utf-8"))
     pipeline = [c for c in config["pipeline"] if c["name"] not in _ASSISTANT_ONLY]
+    for component in pipeline:
+        key = component.get("alias") or component["name"]
+        component.update((overrides or {}).get(key, {}))
     return {"recipe": "default.v1", "language": "vi", "pipeline": pipeline, "policies": []}
 
 
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Component options from the command line, keyed by featurizer alias or classifier name."""
+    out: dict[str, dict[str, Any]] = {}
+    if args.class_weight is not None:
+        out.setdefault(_CLASSIFIER, {})["class_weight"] = args.class_weight
+    if args.C is not None:
+        out.setdefault(_CLASSIFIER, {})["C"] = args.C
+    if args.char_ngrams is not None:
+        low, high = (int(n) for n in args.char_ngrams.split(","))
+        out["folded_chars"] = {"min_ngram": low, "max_ngram": high}
+    if args.word_ngrams is not None:
+        out["words"] = {"max_ngram": args.word_ngrams}
+    return out
+
+
 def train_and_score(
-    which: str, train: list[tuple[str, str]], test: list[tuple[str, str]]
+    which: str,
+    train: list[tuple[str, str]],
+    test: list[tuple[str, str]],
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train one pipeline on ``train``, parse every ``test`` text, return accuracy and timings."""
     from rasa.core.agent import Agent
@@ -111,7 +139,7 @@ def train_and_score(
 
     with tempfile.TemporaryDirectory(prefix=f"phoatis-{which}-") as tmp:
         work = Path(tmp)
-        (work / "config.yml").write_text(yaml.safe_dump(nlu_config(which)), encoding="utf-8")
+        (work / "config.yml").write_text(yaml.safe_dump(nlu_config(which, overrides)), encoding="utf-8")
         (work / "nlu.yml").write_text(nlu_yaml(train), encoding="utf-8")
         started = time.perf_counter()
         model_path = train_nlu(
@@ -143,6 +171,7 @@ def train_and_score(
     )
     return {
         "pipeline": which,
+        "overrides": overrides or {},
         "accuracy": correct / len(test),
         "correct": correct,
         "total": len(test),
@@ -160,6 +189,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", choices=["syllable", "word"], default="syllable")
     parser.add_argument("--pipelines", default="ours", help="comma-separated: ours, stock")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    # Variants of ``ours`` (config.yml's values otherwise); the stock pipeline ignores them.
+    parser.add_argument(
+        "--class-weight", choices=["balanced", "none"], help="the classifier's class_weight"
+    )
+    parser.add_argument("--C", type=float, help="the classifier's inverse regularisation")
+    parser.add_argument(
+        "--char-ngrams", metavar="MIN,MAX", help="n-gram range of the folded_chars featurizer"
+    )
+    parser.add_argument(
+        "--word-ngrams", type=int, metavar="N", help="max_ngram of the words featurizer"
+    )
     args = parser.parse_args(argv)
     if not (args.data / f"{args.level}-level" / "train" / "seq.in").is_file():
         raise SystemExit(
@@ -170,11 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     train = read_split(args.data, args.level, "train")
     test = read_split(args.data, args.level, "test")
     print(f"PhoATIS {args.level} level: {len(train)} training, {len(test)} test messages")
+    overrides = _overrides(args)
+    if overrides:
+        print(f"  options changed from config.yml (ours): {json.dumps(overrides)}")
     results = []
     for which in [p.strip() for p in args.pipelines.split(",") if p.strip()]:
         if which not in _CONFIGS:
             raise SystemExit(f"unknown pipeline {which!r}; choose from {', '.join(_CONFIGS)}")
-        result = train_and_score(which, train, test)
+        result = train_and_score(which, train, test, overrides if which == "ours" else None)
         results.append(result)
         print(
             f"  {which:<6} intent accuracy {result['accuracy']:.4f} ({result['correct']}/{result['total']}),"

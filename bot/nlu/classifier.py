@@ -8,7 +8,10 @@ the citizen gets no reply. Here such messages get no intent with confidence 0, w
 Two options (``config.yml``): ``normalize`` scales each message's counts (log, then unit length),
 so a long message is not more confident than a short one just for having more words (raw counts
 made long complaints near-certain of whatever they resembled); ``C`` is the inverse
-regularisation strength of the logistic regression (sklearn's default 1.0).
+regularisation strength of the logistic regression (sklearn's default 1.0); ``class_weight``
+is ``"balanced"`` (Rasa's hard-coded choice, the default here: a rare intent weighs as much as a
+frequent one in training) or ``"none"`` (every example weighs the same, so the priors of an
+unbalanced set such as ATIS stay in the model).
 """
 
 from __future__ import annotations
@@ -32,11 +35,17 @@ class SafeLogisticRegressionClassifier(LogisticRegressionClassifier):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**LogisticRegressionClassifier.get_default_config(), "normalize": False, "C": 1.0}
+        return {
+            **LogisticRegressionClassifier.get_default_config(),
+            "normalize": False,
+            "C": 1.0,
+            "class_weight": "balanced",
+        }
 
     def __init__(self, config: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
         self.clf.C = float(self.config.get("C", 1.0))
+        self.clf.class_weight = _class_weight(self.config.get("class_weight", "balanced"))
 
     def _create_X(self, messages: list[Message]) -> Any:
         matrix = super()._create_X(messages)
@@ -58,3 +67,12 @@ class SafeLogisticRegressionClassifier(LogisticRegressionClassifier):
             keep_transpose_contiguous(self.clf)
             super().process(rest)
         return messages
+
+
+def _class_weight(value: Any) -> str | None:
+    """sklearn's ``class_weight`` from the config: "balanced", or None for "none"/null."""
+    if value is None or str(value).lower() == "none":
+        return None
+    if str(value).lower() == "balanced":
+        return "balanced"
+    raise ValueError(f"class_weight must be 'balanced' or 'none', not {value!r}")

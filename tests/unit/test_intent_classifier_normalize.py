@@ -17,8 +17,8 @@ from scipy.sparse import csr_matrix
 from bot.nlu.classifier import SafeLogisticRegressionClassifier
 
 
-def _message(counts: list[float]) -> Message:
-    message = Message({TEXT: "x"})
+def _message(counts: list[float], text: str = "x") -> Message:
+    message = Message({TEXT: text})
     message.add_features(Features(csr_matrix([counts]), FEATURE_TYPE_SEQUENCE, TEXT, "t"))
     message.add_features(Features(csr_matrix([counts]), FEATURE_TYPE_SENTENCE, TEXT, "t"))
     return message
@@ -43,3 +43,41 @@ def test_without_the_option_the_counts_are_unchanged(tmp_path: Any) -> None:
     clf = _classifier(tmp_path)
     matrix = clf._create_X([_message([10, 0, 20])]).toarray()
     assert matrix.tolist() == [[10, 0, 20]]
+
+
+def test_class_weight_is_balanced_by_default_and_can_be_switched_off(tmp_path: Any) -> None:
+    assert _classifier(tmp_path).clf.class_weight == "balanced"
+    assert _classifier(tmp_path, class_weight="none").clf.class_weight is None
+    assert _classifier(tmp_path, class_weight=None).clf.class_weight is None
+
+
+def test_an_unknown_class_weight_is_refused(tmp_path: Any) -> None:
+    import pytest
+
+    with pytest.raises(ValueError):
+        _classifier(tmp_path, class_weight="balance")
+
+
+def test_without_class_weights_a_frequent_intent_keeps_its_prior(tmp_path: Any) -> None:
+    """Nine "a" and one "b" on the same features: balanced gives "b" as much weight as "a"
+    (0.5 each), unweighted leaves "a" its 0.9."""
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    def examples() -> list[Message]:
+        out = []
+        for number, intent in enumerate(["a"] * 9 + ["b"]):
+            # Distinct texts: TrainingData keeps one of identical examples.
+            message = _message([1.0, 1.0], text=f"x{number}")
+            message.set("intent", intent)
+            out.append(message)
+        return out
+
+    probabilities = {}
+    for weight in ("balanced", "none"):
+        clf = _classifier(tmp_path, class_weight=weight)
+        clf.train(TrainingData(examples()))
+        x = clf._create_X([_message([1.0, 1.0])])
+        probabilities[weight] = dict(
+            zip(clf.clf.classes_, clf.clf.predict_proba(x)[0], strict=True))
+    assert abs(probabilities["balanced"]["a"] - 0.5) < 0.05
+    assert abs(probabilities["none"]["a"] - 0.9) < 0.05

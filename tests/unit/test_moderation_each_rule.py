@@ -528,6 +528,34 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "Có người lấy CCCD của mẹ tôi làm sim chính chủ đứng tên người khác, mẹ tôi không hề biết",
         "Tôi muốn đăng ký sim chính chủ cho mẹ tôi thì cần mang giấy tờ gì",
     ),
+    # Issue 12 (modreports7): how citizens address the page or warn neighbours when they paste an
+    # advert; each spare is a message whose words come near the rule's and must not match it.
+    "report.asks_page_to_act": (
+        "Gỡ bài này giúp em: nhà cái fb88 uy tín, nạp lần đầu tặng 100%, đăng ký tại fb88vn.com",
+        "Cổng dịch vụ công thông báo hồ sơ của tôi đã được duyệt, cảm ơn cán bộ một cửa",
+    ),
+    "report.recurring_spam": (
+        "Lại quảng cáo kìa: nhà cái uy tín, nạp 100k tặng 100k, đăng ký tại fb88vn.com",
+        "Nhà mạng nhắn tin nói ai phát tán tin rác sẽ bị khóa thuê bao, tôi chưa hiểu lắm",
+    ),
+    "report.warns_neighbours": (
+        "Mọi người ơi đừng tin: vay tiền online không cần thế chấp, giải ngân trong 5 phút, lãi suất"
+        " 0%, lh 0912345678",
+        "Mọi người dùng tín dụng ưu đãi của ngân hàng chính sách thì nhớ trả đúng hạn",
+    ),
+    "report.asks_neighbours": (
+        "Ai bị dính chưa? Tài khoản VNeID của bạn sắp bị khóa, cập nhật ngay tại vneid-capnhat.com",
+        "Ai bị nợ xấu không vay được ngân hàng thì phường có chương trình vay vốn hộ nghèo không",
+    ),
+    "report.saw_it_posted": (
+        "Có người comment dưới bài của xã: nạp 50k nhận 150k chơi bắn cá đổi thưởng, link fb88vn.com",
+        "Tôi muốn dán thông báo họp tổ lên bảng tin, người dân đi họp có cần mang gì không",
+    ),
+    "report.passes_on_plain": (
+        "Toi chep lai nguyen van: Thu mua sim chinh chu, tai khoan ngan hang khong dung, tra gia cao,"
+        " lh 0912345678",
+        "Tin nay hay qua, cam on phuong da thong bao lich tiem cho tre",
+    ),
 }
 
 #: More (rule id, catch, near miss) lines: the terms and patterns added to existing rules and the

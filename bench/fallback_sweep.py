@@ -17,25 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from pathlib import Path
 
 from tools.evaluate import FALLBACK, _predict, blind_report, load_blind
+from tools.model import latest_model
 
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 MEASURES = ("intent_accuracy", "intent_accuracy_without_diacritics", "programme_accuracy",
             "confidently_wrong_rate")
 
 
-def latest_model(directory: Path = Path("models")) -> Path:
-    """The newest model of this repository's pipeline (not the stock comparison's ``alt`` one)."""
-    models = [m for m in directory.glob("*.tar.gz") if "alt" not in m.name]
-    if not models:
-        raise SystemExit("No model in models/: run ./mttq train first.")
-    return max(models, key=lambda m: m.stat().st_mtime)
-
-
 def main() -> int:
     model = latest_model()
+    if model is None:
+        raise SystemExit("No model in models/: run ./mttq train first.")
     sets = load_blind()
     used = [name for name, (tuned, _) in sets.items() if tuned]
     examples = [ex for name in used for ex in sets[name][1]]

@@ -139,7 +139,8 @@ def train_and_score(
 
     with tempfile.TemporaryDirectory(prefix=f"phoatis-{which}-") as tmp:
         work = Path(tmp)
-        (work / "config.yml").write_text(yaml.safe_dump(nlu_config(which, overrides)), encoding="utf-8")
+        config = yaml.safe_dump(nlu_config(which, overrides))
+        (work / "config.yml").write_text(config, encoding="utf-8")
         (work / "nlu.yml").write_text(nlu_yaml(train), encoding="utf-8")
         started = time.perf_counter()
         model_path = train_nlu(

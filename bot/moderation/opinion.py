@@ -51,9 +51,9 @@ from bot.moderation.learned import KIND_CATEGORY, LearnedModel, learned_model
 from bot.moderation.normalise import NormalisedText, normalise
 from bot.moderation.rules import ModerationRules, load_rules
 
-__all__ = ["ADVERT_MARKS", "ADVERT_STOP_PROBABILITY", "CONFIDENT_RELEASE_PROBABILITY", "CONTEXT_ONLY", "GRIEVANCE", "MIN_WORDS",
-           "NEAR_THRESHOLD_SCORE", "RELEASE_PROBABILITY", "STOP_PROBABILITY", "second_opinion",
-           "spam_probability"]
+__all__ = ["ADVERT_MARKS", "ADVERT_STOP_PROBABILITY", "CONFIDENT_RELEASE_PROBABILITY",
+           "CONTEXT_ONLY", "GRIEVANCE", "MIN_WORDS", "NEAR_THRESHOLD_SCORE", "RELEASE_PROBABILITY",
+           "STOP_PROBABILITY", "second_opinion", "spam_probability"]
 
 #: The model stops a message the rules let through from this probability of spam up. Chosen with
 #: ``bench.moderation_learned``'s cross-validation and the ordinary-text corpus (modrecall5, 625

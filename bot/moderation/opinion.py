@@ -23,7 +23,10 @@ nobody reviews a case that never existed):
 3. **The model can release what the rules stopped**, in two cases:
 
    * a citizen signal or a grievance (as above) matched *and* the model gives spam a
-     probability below :data:`RELEASE_PROBABILITY`: the rules saw advert words, the writer
+     probability below :data:`RELEASE_PROBABILITY`, or below a higher bound when signals of two
+     different kinds matched (:data:`RELEASE_BOUNDS`, :data:`SIGNAL_KINDS`: "ai nhận được thì
+     đừng bấm" and "có ai bị chưa" are two kinds, "mọi người ơi đừng tin, đừng ai bấm" one):
+     the rules saw advert words, the writer
      speaks as a citizen, and the model, which has read many citizens reporting spam, is not
      sure it is spam (a citizen pasting a whole advert without quotation marks, with a few words
      of their own, reads to n-grams mostly like the advert). Spam seldom carries a citizen
@@ -52,8 +55,9 @@ from bot.moderation.normalise import NormalisedText, normalise
 from bot.moderation.rules import ModerationRules, load_rules
 
 __all__ = ["ADVERT_MARKS", "ADVERT_STOP_PROBABILITY", "CONFIDENT_RELEASE_PROBABILITY",
-           "CONTEXT_ONLY", "GRIEVANCE", "MIN_WORDS", "NEAR_THRESHOLD_SCORE", "RELEASE_PROBABILITY",
-           "STOP_PROBABILITY", "second_opinion", "spam_probability"]
+           "CONTEXT_ONLY", "GRIEVANCE", "MIN_WORDS", "NEAR_THRESHOLD_SCORE", "RELEASE_BOUNDS",
+           "RELEASE_PROBABILITY", "SIGNAL_KINDS", "STOP_PROBABILITY", "release_bound",
+           "second_opinion", "spam_probability"]
 
 #: The model stops a message the rules let through from this probability of spam up. Chosen with
 #: ``bench.moderation_learned``'s cross-validation and the ordinary-text corpus (modrecall5, 625
@@ -79,6 +83,37 @@ ADVERT_MARKS = frozenset({"signal.contact", "signal.phone", "signal.link", "sign
 #: rest at 0.73 or more, so 0.5 -> 0.7 loses no spam there and releases 2 more of the 18 genuine
 #: lines stopped with a signal; 0.85 would have let 2 of those spam lines through (0.73, 0.83).
 RELEASE_PROBABILITY = 0.7
+#: What each citizen signal says the writer does: asks whether it is real or a scam, asks others
+#: whether they got it too, reports it, warns neighbours, passes on what reached them, says where
+#: it was posted, names it a scam, asks the page or the ward to act, tells what was done to them,
+#: tells of someone else. Rules of one kind often match the same words ("có thật không" is
+#: report.is_it_real and report.question, "tin này:" report.passes_on and its unaccented twin),
+#: so signals are counted by kind (:func:`release_bound`); a rule not listed is a kind of its
+#: own, the grievance (:data:`GRIEVANCE`) is ``wronged``.
+SIGNAL_KINDS: dict[str, str] = {
+    **dict.fromkeys(("report.question", "report.is_it_real", "report.scam_question",
+                     "report.asks_if_scam"), "asks"),
+    "report.asks_neighbours": "asks_others",
+    "report.reporting": "reports",
+    **dict.fromkeys(("report.warns_neighbours", "report.warning_others",
+                     "report.tells_to_ignore"), "warns"),
+    **dict.fromkeys(("report.received", "report.received_this", "report.passes_on",
+                     "report.passes_on_plain"), "passes_on"),
+    **dict.fromkeys(("report.encountered", "report.saw_it_posted", "report.describes_ad",
+                     "report.recurring_spam"), "saw_it"),
+    **dict.fromkeys(("report.scam_naming", "report.calls_it_fake", "report.calls_it_fake_marked",
+                     "report.contempt_for_sellers"), "names"),
+    **dict.fromkeys(("report.addressing", "report.asks_page_to_act", "report.ask_admin",
+                     "report.request_action", "report.worry"), "asks_to_act"),
+    **dict.fromkeys(("report.victim", "report.narrates_others", "report.identity_misused",
+                     "report.hacked_page"), "wronged"),
+    "report.third_party": "others",
+}
+#: The release bound by the number of different kinds of citizen signal (most first): a citizen
+#: who pastes a whole scam and adds "ai nhận được thì đừng bấm, có phải lừa không" reads to
+#: n-grams like the scam (0.9 and more), but spam that the rules stop seldom carries even one
+#: signal, never two kinds of them in ``bench.moderation_learned``'s cross-validation.
+RELEASE_BOUNDS: tuple[tuple[int, float], ...] = ((2, 0.9), (1, RELEASE_PROBABILITY))
 #: Without a citizen signal, the model releases a rule's stop of at most
 #: :data:`NEAR_THRESHOLD_SCORE` below this probability (module docstring, point 3).
 CONFIDENT_RELEASE_PROBABILITY = 0.1
@@ -132,6 +167,18 @@ def _citizen_signals(rule_ids: tuple[str, ...], norm: NormalisedText) -> list[st
     return signals + ([f"«{grievance.group(0)}»"] if grievance else [])
 
 
+def _kinds(signals: list[str]) -> int:
+    """How many different kinds of citizen signal (:data:`SIGNAL_KINDS`) are in ``signals``."""
+    return len({SIGNAL_KINDS.get(s, "wronged" if s.startswith("«") else s) for s in signals})
+
+
+def release_bound(signals: list[str]) -> float:
+    """The probability under which the model releases a rule's stop with these citizen signals
+    (:data:`RELEASE_BOUNDS`; 0 without any)."""
+    kinds = _kinds(signals)
+    return next((bound for least, bound in RELEASE_BOUNDS if kinds >= least), 0.0)
+
+
 def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = None,
                    model: LearnedModel | None = None) -> Verdict:
     """The rules' ``verdict`` on ``text``, with the model's say (see the module docstring);
@@ -143,7 +190,7 @@ def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = 
         if not signals and verdict.score > NEAR_THRESHOLD_SCORE:
             return verdict
         probability = spam_probability(text, model)
-        if signals and probability < RELEASE_PROBABILITY:
+        if signals and probability < release_bound(signals):
             return Verdict(False, "clean", verdict.score,
                            f"Cho qua: quy tắc thấy dấu hiệu vi phạm nhưng có lời của người dân "
                            f"({signals[0]}) và mô hình học máy chỉ đánh giá {probability:.2f} là "

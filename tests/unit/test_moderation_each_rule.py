@@ -556,6 +556,32 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         " lh 0912345678",
         "Tin nay hay qua, cam on phuong da thong bao lich tiem cho tre",
     ),
+    # Citizens passing on a scam with a few words of their own (2026-12-05, helper "modround4",
+    # written from general knowledge); each near miss is spam in a citizen's voice.
+    "report.tells_to_ignore": (
+        "Ai nhận được tin này thì đừng bấm nhé: [VCB] Tài khoản của quý khách sẽ bị tạm khóa, xác"
+        " thực tại vcb-xacthuc.com",
+        "Ai nhận được mã giảm giá thì dùng ngay kẻo hết hạn, nhập mã khi thanh toán tại shop",
+    ),
+    "report.calls_it_fake": (
+        "Lại cái trò này. [MB Bank] Quý khách có khoản hoàn tiền, xác nhận tại mbbank-hoantien.net",
+        "Trò chơi đổi thưởng uy tín, không phải của nhà cái lừa đảo, nạp 50k tặng 50k",
+    ),
+    "report.calls_it_fake_marked": (
+        "Tin giả đó mọi người: Thông báo cắt sóng thuê bao chưa chuẩn hóa, truy cập"
+        " viettel-chuanhoa.com",
+        "Link giá rẻ nhất thị trường, sim số đẹp giá gốc, ib ngay",
+    ),
+    "report.asks_if_scam": (
+        "cái này lừa đảo phải không ad. [EVN] Quý khách nợ tiền điện, sẽ bị cắt điện hôm nay, thanh"
+        " toán tại evn-thanhtoan.vip",
+        "Có phải bạn đang cần tiền gấp? Vay online 20 triệu không gặp mặt, duyệt 5 phút",
+    ),
+    "report.received_this": (
+        "Nhà tôi vừa nhận: Bạn đã trúng thưởng xe SH, truy cập shopee-trian.com để nhận quà",
+        "Ai nhận được tin này là người may mắn: bạn trúng thưởng xe SH, nhận quà tại"
+        " trian-khachhang.vip",
+    ),
 }
 
 #: More (rule id, catch, near miss) lines: the terms and patterns added to existing rules and the
@@ -713,6 +739,14 @@ MORE_EXAMPLES: list[tuple[str, str, str]] = [
         "report.scam_naming",
         "Nhóm trẻ bạo hành các cháu giờ nhắn phụ huynh đóng học phí tại vietcombank-hocphi.com",
         "Máy lọc nước mua ở cửa hàng đầu ngõ còn bảo hành mà gọi 3 lần không ai đến sửa",
+    ),
+    (
+        # "giả" only where it ends the phrase: "ứng dụng giả lập" is an emulator (and a word of
+        # scams that make one install it).
+        "report.calls_it_fake_marked",
+        "Đây là link giả, đừng bấm: Tài khoản VNeID của bạn sắp bị khóa, xác thực tại"
+        " vneid-xacthuc.com",
+        "Con tôi cài ứng dụng giả lập trên máy tính của thư viện phường, có được không ạ",
     ),
 ]
 #: Complaints and reports that use the weak words of the new rules ("thanh lý", "lắp mạng",

@@ -582,6 +582,19 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "Ai nhận được tin này là người may mắn: bạn trúng thưởng xe SH, nhận quà tại"
         " trian-khachhang.vip",
     ),
+    "report.strange_sender": (
+        "Số lạ nhắn cho mẹ tôi: [BIDV] Tài khoản của quý khách bị khóa, mở khóa tại bidv-mokhoa.com",
+        "Quý khách vui lòng không bấm vào link lạ, xác thực tài khoản tại vcb-xacthuc.com",
+    ),
+    "report.tells_family": (
+        "Nhà ai có người già thì dặn bố mẹ đừng nghe máy: Cơ quan BHXH thông báo chi trả tiền hưu"
+        " bổ sung, tải ứng dụng theo link bhxh-vn.com",
+        "Vay không cần hỏi người thân, không thẩm định, giải ngân 10 phút, lh 0912345678",
+    ),
+    "report.trade_openly": (
+        "Thu mua tài khoản ngân hàng, sim chính chủ giá cao, ib zalo. Mua bán ngang nhiên thế này à",
+        "Thu mua điện thoại cũ giá cao khắp nơi, ship tận nhà, ib zalo",
+    ),
 }
 
 #: More (rule id, catch, near miss) lines: the terms and patterns added to existing rules and the

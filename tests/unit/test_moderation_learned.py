@@ -27,6 +27,7 @@ from bot.moderation.opinion import (
     CONFIDENT_RELEASE_PROBABILITY,
     CONTEXT_ONLY,
     NEAR_THRESHOLD_SCORE,
+    OWN_WORDS_PROBABILITY,
     RELEASE_BOUNDS,
     RELEASE_PROBABILITY,
     SIGNAL_KINDS,
@@ -173,6 +174,40 @@ def test_two_kinds_of_citizen_signal_raise_the_release_bound() -> None:
     # Two rules that say the same thing count once: the ordinary bound.
     assert opinion(STOPPED_WITH_ONE_KIND_TWICE, FixedModel(RELEASE_PROBABILITY)).flagged
     assert not opinion(STOPPED_WITH_ONE_KIND_TWICE, FixedModel(RELEASE_PROBABILITY - 0.01)).flagged
+
+
+class WordModel(FixedModel):
+    """A model that reads spam (0.99) in any text holding ``word`` (folded), ``elsewhere``
+    in the rest."""
+
+    def __init__(self, word: str, elsewhere: float = 0.0) -> None:
+        super().__init__(elsewhere)
+        self.word = word
+
+    def probability(self, norm: NormalisedText) -> float:
+        self.read.append(norm.compact)
+        return 0.99 if self.word in norm.folded else self.answer
+
+
+#: The same loan advert after "Mọi người cẩn thận." (a clause of the writer's own) and with the
+#: same words run into the advert's own sentence.
+PASTED_AFTER_OWN_WORDS = ("Mọi người cẩn thận. Vay tiền nhanh không thế chấp chỉ cần CCCD, giải "
+                          "ngân 10 phút, lh 0912345678")
+OWN_WORDS_INSIDE_THE_ADVERT = ("Mọi người cẩn thận vay tiền nhanh không thế chấp chỉ cần CCCD, "
+                               "giải ngân 10 phút, lh 0912345678")
+
+
+def test_a_scam_pasted_after_a_clause_of_the_writers_own_is_released() -> None:
+    assert moderate(PASTED_AFTER_OWN_WORDS).flagged
+    released = opinion(PASTED_AFTER_OWN_WORDS, WordModel("vay"))
+    assert not released.flagged and "mọi người cẩn thận" in released.reason
+    # The model reads the whole message (0.99), then the writer's own words alone.
+    assert opinion(PASTED_AFTER_OWN_WORDS, WordModel("vay", OWN_WORDS_PROBABILITY)).flagged
+
+
+def test_signal_words_inside_the_adverts_own_sentence_are_not_own_words() -> None:
+    assert moderate(OWN_WORDS_INSIDE_THE_ADVERT).flagged
+    assert opinion(OWN_WORDS_INSIDE_THE_ADVERT, WordModel("vay")).flagged
 
 
 def test_release_bound_counts_kinds_not_rules() -> None:

@@ -89,7 +89,7 @@ RELEASE_PROBABILITY = 0.7
 #: What each citizen signal says the writer does: asks whether it is real or a scam, asks others
 #: whether they got it too, reports it, warns neighbours, passes on what reached them, says where
 #: it was posted, names it a scam, asks the page or the ward to act, tells what was done to them,
-#: tells of someone else. Rules of one kind often match the same words ("có thật không" is
+#: what they did after (blocked the number, asked the bank), tells of someone else. Rules of one kind often match the same words ("có thật không" is
 #: report.is_it_real and report.question, "tin này:" report.passes_on and its unaccented twin),
 #: so signals are counted by kind (:func:`release_bound`); a rule not listed is a kind of its
 #: own, the grievance (:data:`GRIEVANCE`) is ``wronged``.
@@ -111,6 +111,8 @@ SIGNAL_KINDS: dict[str, str] = {
     **dict.fromkeys(("report.victim", "report.narrates_others", "report.identity_misused",
                      "report.hacked_page"), "wronged"),
     "report.third_party": "others",
+    "report.after_the_fact": "acted",
+    "report.consumer_grievance": "wronged",
 }
 #: The release bound by the number of different kinds of citizen signal (most first): a citizen
 #: who pastes a whole scam and adds "ai nhận được thì đừng bấm, có phải lừa không" reads to

@@ -595,6 +595,15 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "Thu mua tài khoản ngân hàng, sim chính chủ giá cao, ib zalo. Mua bán ngang nhiên thế này à",
         "Thu mua điện thoại cũ giá cao khắp nơi, ship tận nhà, ib zalo",
     ),
+    "report.after_the_fact": (
+        "Tôi đã báo 5656 rồi: [BIDV] Tài khoản của quý khách bị khóa, mở khóa tại bidv-mokhoa.com",
+        "Nạp thẻ cào nhận thưởng x2, game bài đổi thưởng uy tín, tôi chặn không nổi, ib ngay",
+    ),
+    "report.consumer_grievance": (
+        "Shop quảng cáo giảm giá 50%, freeship, ib 0912345678. Tôi mua về hàng không đúng như quảng"
+        " cáo, shop không chịu đổi",
+        "Hàng đúng như quảng cáo, bao đổi trả 7 ngày, giảm giá 50%, ib shop ngay 0912345678",
+    ),
 }
 
 #: More (rule id, catch, near miss) lines: the terms and patterns added to existing rules and the
@@ -760,6 +769,18 @@ MORE_EXAMPLES: list[tuple[str, str, str]] = [
         "Đây là link giả, đừng bấm: Tài khoản VNeID của bạn sắp bị khóa, xác thực tại"
         " vneid-xacthuc.com",
         "Con tôi cài ứng dụng giả lập trên máy tính của thư viện phường, có được không ạ",
+    ),
+    (
+        "report.tells_to_ignore",
+        "Vietcombank thông báo tài khoản của bạn bị khóa, đăng nhập vcb-mobile.cc để mở. Cẩn thận"
+        " nhé, tôi không bấm",
+        "Tôi mua máy lọc nước trả góp, không bấm ký hợp đồng điện tử mà vẫn bị trừ tiền hằng tháng",
+    ),
+    (
+        "report.asks_if_scam",
+        "Tôi lỡ bấm vào rồi có sao không: Tài khoản VNeID của bạn sắp bị khóa, xác thực tại"
+        " vneid-xacthuc.com",
+        "Mẹ tôi đi viện có được bảo hiểm chi trả tiền thuốc không",
     ),
 ]
 #: Complaints and reports that use the weak words of the new rules ("thanh lý", "lắp mạng",

@@ -782,6 +782,12 @@ MORE_EXAMPLES: list[tuple[str, str, str]] = [
         " vneid-xacthuc.com",
         "Mẹ tôi đi viện có được bảo hiểm chi trả tiền thuốc không",
     ),
+    (
+        "report.asks_if_scam",
+        "Thu mua sim chính chủ, tài khoản ngân hàng không dùng nữa, trả 500k/bộ. Họ mua để làm gì"
+        " vậy ạ",
+        "Nhà tôi muốn mua máy lọc nước cho cả nhà dùng, loại nào tốt ạ",
+    ),
 ]
 #: Complaints and reports that use the weak words of the new rules ("thanh lý", "lắp mạng",
 #: "hút bể phốt", "chẵn lẻ", "bưu phẩm", "đang cấp cứu", "góp vốn đầu tư", "sim chính chủ"…):

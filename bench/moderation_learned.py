@@ -74,6 +74,7 @@ def cross_validate(folds: int) -> list[str]:
     fresh_total = 0
     stopped_spam = 0
     with_signal: list[float] = []
+    released_with_signal = 0
     near_threshold: list[float] = []
     for part in _folds(lines, folds):
         held = set(part)
@@ -92,6 +93,7 @@ def cross_validate(folds: int) -> list[str]:
                 probability = spam_probability(line.text, model)
                 if _citizen_signals(verdict.rule_ids, normalise(line.text)):
                     with_signal.append(probability)
+                    released_with_signal += not outcome["rules+model"]
                 elif verdict.score <= NEAR_THRESHOLD_SCORE:
                     near_threshold.append(probability)
             for name, refused in outcome.items():
@@ -123,7 +125,8 @@ def cross_validate(folds: int) -> list[str]:
         f"  spam the rules stop: {stopped_spam}; with a citizen signal {len(with_signal)} "
         f"(probability below {RELEASE_PROBABILITY:g}: "
         f"{sum(p < RELEASE_PROBABILITY for p in with_signal)}, lowest of the rest "
-        f"{min((p for p in with_signal if p >= RELEASE_PROBABILITY), default=1.0):.2f}); "
+        f"{min((p for p in with_signal if p >= RELEASE_PROBABILITY), default=1.0):.2f}; "
+        f"released by the model in all (graded bound, own words): {released_with_signal}); "
         f"without one at score <= {NEAR_THRESHOLD_SCORE:g} {len(near_threshold)} (probability "
         f"below {CONFIDENT_RELEASE_PROBABILITY:g}: "
         f"{sum(p < CONFIDENT_RELEASE_PROBABILITY for p in near_threshold)}, lowest of the rest "

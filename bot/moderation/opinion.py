@@ -23,10 +23,16 @@ nobody reviews a case that never existed):
 3. **The model can release what the rules stopped**, in two cases:
 
    * a citizen signal or a grievance (as above) matched *and* the model gives spam a
-     probability below :data:`RELEASE_PROBABILITY`: the rules saw advert words, the writer
-     speaks as a citizen, and the model, which has read many citizens reporting spam, is not
-     sure it is spam (a citizen pasting a whole advert without quotation marks, with a few words
-     of their own, reads to n-grams mostly like the advert). Spam seldom carries a citizen
+     probability below :data:`RELEASE_PROBABILITY`, or below a higher bound when signals of two
+     different kinds matched (:data:`RELEASE_BOUNDS`, :data:`SIGNAL_KINDS`: "ai nhận được thì
+     đừng bấm" and "có ai bị chưa" are two kinds, "mọi người ơi đừng tin, đừng ai bấm" one):
+     the rules saw advert words, the writer speaks as a citizen, and the model, which has read
+     many citizens reporting spam, is not sure it is spam. A citizen pasting a whole advert
+     without quotation marks, with a few words of their own, reads to n-grams mostly like the
+     advert, so the model is also asked about the writer's own words alone (the clauses that
+     hold the signals, set apart from the rest by a full stop, a colon or a dash: "Mọi người
+     cẩn thận.", "Tôi phản ánh:"); below :data:`OWN_WORDS_PROBABILITY` it releases whatever it
+     said of the whole message. Spam seldom carries a citizen
      signal (in the cross-validation of ``bench.moderation_learned``, 7 of the 916 spam lines
      the rules stop do, all but one at a probability of 0.73 or more);
    * no citizen signal, but the rules only just stopped it (score at most
@@ -52,8 +58,9 @@ from bot.moderation.normalise import NormalisedText, normalise
 from bot.moderation.rules import ModerationRules, load_rules
 
 __all__ = ["ADVERT_MARKS", "ADVERT_STOP_PROBABILITY", "CONFIDENT_RELEASE_PROBABILITY",
-           "CONTEXT_ONLY", "GRIEVANCE", "MIN_WORDS", "NEAR_THRESHOLD_SCORE", "RELEASE_PROBABILITY",
-           "STOP_PROBABILITY", "second_opinion", "spam_probability"]
+           "CONTEXT_ONLY", "GRIEVANCE", "MIN_WORDS", "NEAR_THRESHOLD_SCORE",
+           "OWN_WORDS_PROBABILITY", "RELEASE_BOUNDS", "RELEASE_PROBABILITY", "SIGNAL_KINDS",
+           "STOP_PROBABILITY", "release_bound", "second_opinion", "spam_probability"]
 
 #: The model stops a message the rules let through from this probability of spam up. Chosen with
 #: ``bench.moderation_learned``'s cross-validation and the ordinary-text corpus (modrecall5, 625
@@ -79,6 +86,49 @@ ADVERT_MARKS = frozenset({"signal.contact", "signal.phone", "signal.link", "sign
 #: rest at 0.73 or more, so 0.5 -> 0.7 loses no spam there and releases 2 more of the 18 genuine
 #: lines stopped with a signal; 0.85 would have let 2 of those spam lines through (0.73, 0.83).
 RELEASE_PROBABILITY = 0.7
+#: What each citizen signal says the writer does: asks whether it is real or a scam, asks others
+#: whether they got it too, reports it, warns neighbours, passes on what reached them, says where
+#: it was posted, names it a scam, asks the page or the ward to act, tells what was done to them,
+#: what they did after (blocked the number, asked the bank), tells of someone else. Rules of one kind often match the same words ("có thật không" is
+#: report.is_it_real and report.question, "tin này:" report.passes_on and its unaccented twin),
+#: so signals are counted by kind (:func:`release_bound`); a rule not listed is a kind of its
+#: own, the grievance (:data:`GRIEVANCE`) is ``wronged``.
+SIGNAL_KINDS: dict[str, str] = {
+    **dict.fromkeys(("report.question", "report.is_it_real", "report.scam_question",
+                     "report.asks_if_scam"), "asks"),
+    "report.asks_neighbours": "asks_others",
+    "report.reporting": "reports",
+    **dict.fromkeys(("report.warns_neighbours", "report.warning_others",
+                     "report.tells_to_ignore", "report.tells_family"), "warns"),
+    **dict.fromkeys(("report.received", "report.received_this", "report.passes_on",
+                     "report.passes_on_plain", "report.strange_sender"), "passes_on"),
+    **dict.fromkeys(("report.encountered", "report.saw_it_posted", "report.describes_ad",
+                     "report.recurring_spam", "report.trade_openly"), "saw_it"),
+    **dict.fromkeys(("report.scam_naming", "report.calls_it_fake", "report.calls_it_fake_marked",
+                     "report.contempt_for_sellers"), "names"),
+    **dict.fromkeys(("report.addressing", "report.asks_page_to_act", "report.ask_admin",
+                     "report.request_action", "report.worry"), "asks_to_act"),
+    **dict.fromkeys(("report.victim", "report.narrates_others", "report.identity_misused",
+                     "report.hacked_page"), "wronged"),
+    "report.third_party": "others",
+    "report.after_the_fact": "acted",
+    "report.consumer_grievance": "wronged",
+}
+#: The release bound by the number of different kinds of citizen signal (most first): a citizen
+#: who pastes a whole scam and adds "ai nhận được thì đừng bấm, có phải lừa không" reads to
+#: n-grams like the scam (0.9 and more), but spam that the rules stop seldom carries even one
+#: signal, never two kinds of them in ``bench.moderation_learned``'s cross-validation.
+RELEASE_BOUNDS: tuple[tuple[int, float], ...] = ((2, 0.9), (1, RELEASE_PROBABILITY))
+#: A message the rules stop with a citizen signal is also released, whatever the model says of
+#: it whole, when the writer's own words (:func:`_own_words`: the clauses that hold the signals,
+#: "Mọi người cẩn thận.", "Tôi phản ánh:", "… - cái này là gì vậy mọi người") read to the model
+#: below this probability: a citizen pasting a scam adds a clause of their own, a scam's
+#: sentences are the scam's. In ``bench.moderation_learned``'s cross-validation the genuine lines
+#: stopped with a signal have own words at 0.08 or less when set apart from the rest; the spam
+#: lines' signals sit inside the advert's own clauses (0.77 and more).
+OWN_WORDS_PROBABILITY = 0.2
+#: Where a clause ends (:func:`_own_words`).
+_CLAUSE_END = re.compile(r"[.!?:;\n]+|\s[-–]\s")
 #: Without a citizen signal, the model releases a rule's stop of at most
 #: :data:`NEAR_THRESHOLD_SCORE` below this probability (module docstring, point 3).
 CONFIDENT_RELEASE_PROBABILITY = 0.1
@@ -132,6 +182,39 @@ def _citizen_signals(rule_ids: tuple[str, ...], norm: NormalisedText) -> list[st
     return signals + ([f"«{grievance.group(0)}»"] if grievance else [])
 
 
+def _kinds(signals: list[str]) -> int:
+    """How many different kinds of citizen signal (:data:`SIGNAL_KINDS`) are in ``signals``."""
+    return len({SIGNAL_KINDS.get(s, "wronged" if s.startswith("«") else s) for s in signals})
+
+
+def release_bound(signals: list[str]) -> float:
+    """The probability under which the model releases a rule's stop with these citizen signals
+    (:data:`RELEASE_BOUNDS`; 0 without any)."""
+    kinds = _kinds(signals)
+    return next((bound for least, bound in RELEASE_BOUNDS if kinds >= least), 0.0)
+
+
+def _own_words(norm: NormalisedText, rules: ModerationRules) -> str:
+    """The clauses of the message that hold a citizen signal (or a grievance): what the writer
+    says of their own, apart from what they paste. Clauses end at a sentence's end, a colon (a
+    lead-in), a semicolon or a dash; every place a signal's words occur counts, so a signal
+    whose words the pasted text also has ("không") brings that clause in too. Empty when the
+    signals cover the whole message (nothing was set apart)."""
+    spans = [m.span() for hit in report_hits(norm, rules)
+             if hit.rule.id not in CONTEXT_ONLY and hit.snippet
+             for m in re.finditer(re.escape(hit.snippet), norm.text)]
+    spans += [m.span() for m in GRIEVANCE.finditer(norm.folded)]
+    clauses, last = [], 0
+    for end in _CLAUSE_END.finditer(norm.text):
+        clauses.append((last, end.start()))
+        last = end.end()
+    clauses.append((last, len(norm.text)))
+    own = [(a, b) for a, b in clauses if any(s < b and a < e for s, e in spans)]
+    if len(own) == len([c for c in clauses if norm.text[c[0]:c[1]].strip()]):
+        return ""
+    return " ".join(norm.text[a:b].strip() for a, b in own)
+
+
 def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = None,
                    model: LearnedModel | None = None) -> Verdict:
     """The rules' ``verdict`` on ``text``, with the model's say (see the module docstring);
@@ -143,7 +226,14 @@ def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = 
         if not signals and verdict.score > NEAR_THRESHOLD_SCORE:
             return verdict
         probability = spam_probability(text, model)
-        if signals and probability < RELEASE_PROBABILITY:
+        if signals and probability >= release_bound(signals):
+            own = _own_words(normalise(text), rules if rules is not None else load_rules())
+            if own and spam_probability(own, model) < OWN_WORDS_PROBABILITY:
+                return Verdict(False, "clean", verdict.score,
+                               f"Cho qua: quy tắc thấy dấu hiệu vi phạm nhưng người dân chép lại "
+                               f"tin đó kèm lời của mình («{own[:60]}»), mô hình học máy không "
+                               f"coi lời ấy là tin rác.", verdict.rule_ids)
+        if signals and probability < release_bound(signals):
             return Verdict(False, "clean", verdict.score,
                            f"Cho qua: quy tắc thấy dấu hiệu vi phạm nhưng có lời của người dân "
                            f"({signals[0]}) và mô hình học máy chỉ đánh giá {probability:.2f} là "

@@ -556,6 +556,54 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         " lh 0912345678",
         "Tin nay hay qua, cam on phuong da thong bao lich tiem cho tre",
     ),
+    # Citizens passing on a scam with a few words of their own (2026-12-05, helper "modround4",
+    # written from general knowledge); each near miss is spam in a citizen's voice.
+    "report.tells_to_ignore": (
+        "Ai nhận được tin này thì đừng bấm nhé: [VCB] Tài khoản của quý khách sẽ bị tạm khóa, xác"
+        " thực tại vcb-xacthuc.com",
+        "Ai nhận được mã giảm giá thì dùng ngay kẻo hết hạn, nhập mã khi thanh toán tại shop",
+    ),
+    "report.calls_it_fake": (
+        "Lại cái trò này. [MB Bank] Quý khách có khoản hoàn tiền, xác nhận tại mbbank-hoantien.net",
+        "Trò chơi đổi thưởng uy tín, không phải của nhà cái lừa đảo, nạp 50k tặng 50k",
+    ),
+    "report.calls_it_fake_marked": (
+        "Tin giả đó mọi người: Thông báo cắt sóng thuê bao chưa chuẩn hóa, truy cập"
+        " viettel-chuanhoa.com",
+        "Link giá rẻ nhất thị trường, sim số đẹp giá gốc, ib ngay",
+    ),
+    "report.asks_if_scam": (
+        "cái này lừa đảo phải không ad. [EVN] Quý khách nợ tiền điện, sẽ bị cắt điện hôm nay, thanh"
+        " toán tại evn-thanhtoan.vip",
+        "Có phải bạn đang cần tiền gấp? Vay online 20 triệu không gặp mặt, duyệt 5 phút",
+    ),
+    "report.received_this": (
+        "Nhà tôi vừa nhận: Bạn đã trúng thưởng xe SH, truy cập shopee-trian.com để nhận quà",
+        "Ai nhận được tin này là người may mắn: bạn trúng thưởng xe SH, nhận quà tại"
+        " trian-khachhang.vip",
+    ),
+    "report.strange_sender": (
+        "Số lạ nhắn cho mẹ tôi: [BIDV] Tài khoản của quý khách bị khóa, mở khóa tại bidv-mokhoa.com",
+        "Quý khách vui lòng không bấm vào link lạ, xác thực tài khoản tại vcb-xacthuc.com",
+    ),
+    "report.tells_family": (
+        "Nhà ai có người già thì dặn bố mẹ đừng nghe máy: Cơ quan BHXH thông báo chi trả tiền hưu"
+        " bổ sung, tải ứng dụng theo link bhxh-vn.com",
+        "Vay không cần hỏi người thân, không thẩm định, giải ngân 10 phút, lh 0912345678",
+    ),
+    "report.trade_openly": (
+        "Thu mua tài khoản ngân hàng, sim chính chủ giá cao, ib zalo. Mua bán ngang nhiên thế này à",
+        "Thu mua điện thoại cũ giá cao khắp nơi, ship tận nhà, ib zalo",
+    ),
+    "report.after_the_fact": (
+        "Tôi đã báo 5656 rồi: [BIDV] Tài khoản của quý khách bị khóa, mở khóa tại bidv-mokhoa.com",
+        "Nạp thẻ cào nhận thưởng x2, game bài đổi thưởng uy tín, tôi chặn không nổi, ib ngay",
+    ),
+    "report.consumer_grievance": (
+        "Shop quảng cáo giảm giá 50%, freeship, ib 0912345678. Tôi mua về hàng không đúng như quảng"
+        " cáo, shop không chịu đổi",
+        "Hàng đúng như quảng cáo, bao đổi trả 7 ngày, giảm giá 50%, ib shop ngay 0912345678",
+    ),
 }
 
 #: More (rule id, catch, near miss) lines: the terms and patterns added to existing rules and the
@@ -713,6 +761,32 @@ MORE_EXAMPLES: list[tuple[str, str, str]] = [
         "report.scam_naming",
         "Nhóm trẻ bạo hành các cháu giờ nhắn phụ huynh đóng học phí tại vietcombank-hocphi.com",
         "Máy lọc nước mua ở cửa hàng đầu ngõ còn bảo hành mà gọi 3 lần không ai đến sửa",
+    ),
+    (
+        # "giả" only where it ends the phrase: "ứng dụng giả lập" is an emulator (and a word of
+        # scams that make one install it).
+        "report.calls_it_fake_marked",
+        "Đây là link giả, đừng bấm: Tài khoản VNeID của bạn sắp bị khóa, xác thực tại"
+        " vneid-xacthuc.com",
+        "Con tôi cài ứng dụng giả lập trên máy tính của thư viện phường, có được không ạ",
+    ),
+    (
+        "report.tells_to_ignore",
+        "Vietcombank thông báo tài khoản của bạn bị khóa, đăng nhập vcb-mobile.cc để mở. Cẩn thận"
+        " nhé, tôi không bấm",
+        "Tôi mua máy lọc nước trả góp, không bấm ký hợp đồng điện tử mà vẫn bị trừ tiền hằng tháng",
+    ),
+    (
+        "report.asks_if_scam",
+        "Tôi lỡ bấm vào rồi có sao không: Tài khoản VNeID của bạn sắp bị khóa, xác thực tại"
+        " vneid-xacthuc.com",
+        "Mẹ tôi đi viện có được bảo hiểm chi trả tiền thuốc không",
+    ),
+    (
+        "report.asks_if_scam",
+        "Thu mua sim chính chủ, tài khoản ngân hàng không dùng nữa, trả 500k/bộ. Họ mua để làm gì"
+        " vậy ạ",
+        "Nhà tôi muốn mua máy lọc nước cho cả nhà dùng, loại nào tốt ạ",
     ),
 ]
 #: Complaints and reports that use the weak words of the new rules ("thanh lý", "lắp mạng",

@@ -25,9 +25,14 @@ from bot.moderation.learned import (
 from bot.moderation.normalise import NormalisedText, normalise
 from bot.moderation.opinion import (
     CONFIDENT_RELEASE_PROBABILITY,
+    CONTEXT_ONLY,
     NEAR_THRESHOLD_SCORE,
+    OWN_WORDS_PROBABILITY,
+    RELEASE_BOUNDS,
     RELEASE_PROBABILITY,
+    SIGNAL_KINDS,
     STOP_PROBABILITY,
+    release_bound,
     second_opinion,
     spam_probability,
 )
@@ -141,6 +146,82 @@ def test_without_a_citizen_signal_a_clear_rules_stop_stands_whatever_the_model_s
     verdict = moderate(text)
     assert verdict.flagged and verdict.score > NEAR_THRESHOLD_SCORE
     assert opinion(text, FixedModel(0.0)).flagged
+
+
+#: A loan advert pasted with "chị em cẩn thận" (warns) and "có ai bị chưa" (asks others): two
+#: kinds of citizen signal; the same advert with "chị em ơi cẩn thận, đừng ai bấm" has two rules
+#: of one kind (warns).
+STOPPED_WITH_TWO_KINDS = ("Vay tiền nhanh không thế chấp chỉ cần CCCD, giải ngân 10 phút, lh "
+                          "0912345678. Chị em cẩn thận, có ai bị chưa")
+STOPPED_WITH_ONE_KIND_TWICE = ("Vay tiền nhanh không thế chấp chỉ cần CCCD, giải ngân 10 phút, lh "
+                               "0912345678. Chị em ơi cẩn thận, đừng ai bấm")
+
+
+def test_the_phrases_used_below_are_stopped_by_the_rules_with_their_signals() -> None:
+    two = moderate(STOPPED_WITH_TWO_KINDS)
+    assert two.flagged
+    assert {"report.warns_neighbours", "report.asks_neighbours"} <= set(two.rule_ids)
+    once = moderate(STOPPED_WITH_ONE_KIND_TWICE)
+    assert once.flagged
+    assert {"report.warns_neighbours", "report.warning_others"} <= set(once.rule_ids)
+
+
+def test_two_kinds_of_citizen_signal_raise_the_release_bound() -> None:
+    high = dict(RELEASE_BOUNDS)[2]
+    assert high > RELEASE_PROBABILITY
+    assert not opinion(STOPPED_WITH_TWO_KINDS, FixedModel(high - 0.01)).flagged
+    assert opinion(STOPPED_WITH_TWO_KINDS, FixedModel(high)).flagged
+    # Two rules that say the same thing count once: the ordinary bound.
+    assert opinion(STOPPED_WITH_ONE_KIND_TWICE, FixedModel(RELEASE_PROBABILITY)).flagged
+    assert not opinion(STOPPED_WITH_ONE_KIND_TWICE, FixedModel(RELEASE_PROBABILITY - 0.01)).flagged
+
+
+class WordModel(FixedModel):
+    """A model that reads spam (0.99) in any text holding ``word`` (folded), ``elsewhere``
+    in the rest."""
+
+    def __init__(self, word: str, elsewhere: float = 0.0) -> None:
+        super().__init__(elsewhere)
+        self.word = word
+
+    def probability(self, norm: NormalisedText) -> float:
+        self.read.append(norm.compact)
+        return 0.99 if self.word in norm.folded else self.answer
+
+
+#: The same loan advert after "Mọi người cẩn thận." (a clause of the writer's own) and with the
+#: same words run into the advert's own sentence.
+PASTED_AFTER_OWN_WORDS = ("Mọi người cẩn thận. Vay tiền nhanh không thế chấp chỉ cần CCCD, giải "
+                          "ngân 10 phút, lh 0912345678")
+OWN_WORDS_INSIDE_THE_ADVERT = ("Mọi người cẩn thận vay tiền nhanh không thế chấp chỉ cần CCCD, "
+                               "giải ngân 10 phút, lh 0912345678")
+
+
+def test_a_scam_pasted_after_a_clause_of_the_writers_own_is_released() -> None:
+    assert moderate(PASTED_AFTER_OWN_WORDS).flagged
+    released = opinion(PASTED_AFTER_OWN_WORDS, WordModel("vay"))
+    assert not released.flagged and "mọi người cẩn thận" in released.reason
+    # The model reads the whole message (0.99), then the writer's own words alone.
+    assert opinion(PASTED_AFTER_OWN_WORDS, WordModel("vay", OWN_WORDS_PROBABILITY)).flagged
+
+
+def test_signal_words_inside_the_adverts_own_sentence_are_not_own_words() -> None:
+    assert moderate(OWN_WORDS_INSIDE_THE_ADVERT).flagged
+    assert opinion(OWN_WORDS_INSIDE_THE_ADVERT, WordModel("vay")).flagged
+
+
+def test_release_bound_counts_kinds_not_rules() -> None:
+    assert release_bound([]) == 0.0
+    assert release_bound(["report.question", "report.is_it_real"]) == RELEASE_PROBABILITY
+    assert release_bound(["report.question", "«bức xúc»"]) == dict(RELEASE_BOUNDS)[2]
+
+
+def test_every_citizen_signal_has_a_kind() -> None:
+    """A new ``report`` rule must say what kind of signal it is, or it would count as a kind of
+    its own and raise the release bound on the same words as another."""
+    citizen = {r.id for r in load_rules().rules
+               if r.category == "report" and r.id not in CONTEXT_ONLY}
+    assert citizen == set(SIGNAL_KINDS)
 
 
 JUST_STOPPED_BY_ONE_RULE = "Nhận làm sim chính chủ đứng tên người khác, ib"

@@ -183,10 +183,13 @@ class ValidateCaseForm(FormValidationAction):
                 return {"case_unit": unit_tree().province().code}
             return {"case_unit": _ward_of(named, latest_text(tracker)) or text,
                     "case_location": named or text}
-        if named and tracker.get_slot("case_unit") is None:
+        if tracker.get_slot("case_unit") is not None:
+            return {}
+        if named:
             return {"case_unit": _ward_of(named, latest_text(tracker)) or named,
                     "case_location": named}
-        return {}
+        marked = unit_tree().marked(latest_text(tracker))
+        return {"case_unit": marked.code} if marked is not None else {}
 
     async def validate_case_unit(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

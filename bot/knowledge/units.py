@@ -304,6 +304,30 @@ class UnitTree:
                 return self._result(hits, partial=True)
         return ResolveResult("none")
 
+    def marked(self, text: str | None) -> UnitInfo | None:
+        """The one unit ``text`` names after an administrative prefix ("... ở phường Láng ..."),
+        or None.
+
+        For long messages whose place the entity extractor missed: the CRF's spans drift with
+        each retraining, while "phường Láng" in the text does not. Only prefixed names count, so a
+        bare word that happens to be a ward's name ("láng", "mai") never places a case."""
+        query = _Form.of(text or "")
+        if not query.folded:
+            return None
+        for accented in ((True, False) if query.has_diacritics else (False,)):
+            words = query.words(accented)
+            hits = {
+                key.unit_code
+                for key in self._keys
+                if len("".join(key.form.words(accented))) >= 2
+                for start in _find(words, key.form.words(accented))
+                if _marked(query.folded, start)
+            }
+            hits = {u for u in hits if not self._below(hits, u)}
+            if hits:
+                return self._units[next(iter(hits))] if len(hits) == 1 else None
+        return None
+
     def _contained(self, query: _Form, *, accented: bool) -> set:
         words = query.words(accented)
         found: list[tuple[str, int, int, bool]] = []  # unit, start, end, marked

@@ -213,3 +213,20 @@ def test_sync_units_upserts_and_keeps_linked_chats(
     assert stored["p_lang"][2] == -1001234567890  # still linked
     assert stored["p_ba_dinh"][1] is False  # kept for old cases, but inactive
     assert sorted(c for c, row in stored.items() if row[1]) == sorted(u.code for u in close_names)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Tôi muốn phản ánh: đống rác ở phường Láng 3 ngày chưa được dọn, bốc mùi", "p_lang"),
+        ("cong thoat nuoc o p. cau giay bi vo 2 hom nay roi", "p_cau_giay"),
+        ("đường ở phường Láng, Hà Nội ngập", "p_lang"),  # the ward, not also its city
+        # A ward's name without "phường/xã/p." does not place a case: "láng" is also a word.
+        ("sân bóng bị láng xi măng trơn trượt", None),
+        ("rác ở phường Láng và phường Cầu Giấy", None),  # two wards: ask, do not guess
+        ("đống rác đầu ngõ 3 ngày chưa dọn", None),
+    ],
+)
+def test_marked_finds_only_a_prefixed_name(sample: UnitTree, text: str, code: str | None) -> None:
+    unit = sample.marked(text)
+    assert (unit.code if unit else None) == code

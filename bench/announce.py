@@ -66,7 +66,8 @@ from bot.db.models import (
 )
 from bot.db.types import utcnow
 from bot.fakes.platforms import FakesProcess
-from bot.knowledge.units import load_units, sync_units
+from bot.knowledge.unit_sync import sync_units
+from bot.knowledge.units import load_units
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -261,7 +261,8 @@ def _copy(engine: Engine, table: str, columns: tuple[str, ...], rows: list[dict[
 
 def fill(url: str, units_file: Path, n: int, wards: int, now: datetime) -> dict[str, float]:
     """Migrate, sync the units, bulk-load the generated cases; returns the seconds each took."""
-    from bot.knowledge.units import load_units, sync_units
+    from bot.knowledge.unit_sync import sync_units
+    from bot.knowledge.units import load_units
 
     took: dict[str, float] = {}
     start = time.perf_counter()

@@ -127,7 +127,8 @@ def seeded_engine(db_url: str) -> Iterator[Engine]:
 def db_with_units(db_engine: Engine) -> Engine:
     """``db_engine`` with the sample unit tree synced into ``units``."""
     from bot.db.engine import session_scope
-    from bot.knowledge.units import load_units, sync_units
+    from bot.knowledge.unit_sync import sync_units
+    from bot.knowledge.units import load_units
 
     with session_scope(db_engine) as session:
         sync_units(session, load_units(SAMPLE_UNITS))

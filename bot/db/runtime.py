@@ -35,7 +35,7 @@ def _sync_units(engine: Engine) -> None:
     """Cases refer to units by code: the table must match the unit file this process reads."""
     from bot.db.engine import session_scope
     from bot.knowledge.content import unit_tree
-    from bot.knowledge.units import sync_units
+    from bot.knowledge.unit_sync import sync_units
 
     with session_scope(engine) as session:
         sync_units(session, unit_tree())

@@ -84,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from bot.db.engine import make_engine, session_scope
     from bot.db.migrate import upgrade_to_head
-    from bot.knowledge.units import load_units, sync_units
+    from bot.knowledge.unit_sync import sync_units
+    from bot.knowledge.units import load_units
     from bot.settings import get_settings
 
     settings = get_settings()

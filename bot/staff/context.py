@@ -35,7 +35,8 @@ from bot.db.engine import make_engine, session_scope
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import Case, Staff, StaffRole
 from bot.db.types import utcnow
-from bot.knowledge.units import UnitTree, load_units, sync_units
+from bot.knowledge.unit_sync import sync_units
+from bot.knowledge.units import UnitTree, load_units
 from bot.settings import Settings
 from bot.staff import accounts
 from bot.staff import html as h

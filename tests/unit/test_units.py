@@ -10,7 +10,8 @@ from sqlalchemy.engine import Engine
 
 from bot.db.engine import session_scope
 from bot.db.models import Unit
-from bot.knowledge.units import UnitsFileError, UnitTree, fold, load_units, sync_units
+from bot.knowledge.unit_sync import sync_units
+from bot.knowledge.units import UnitsFileError, UnitTree, fold, load_units
 
 SAMPLE = Path(__file__).resolve().parents[2] / "content" / "units.sample.yml"
 

@@ -308,22 +308,17 @@ class UnitTree:
         if not query.folded:
             return None
         for accented in ((True, False) if query.has_diacritics else (False,)):
-            words = query.words(accented)
-            hits = {
-                key.unit_code
-                for key in self._keys
-                if len("".join(key.form.words(accented))) >= 2
-                for start in _find(words, key.form.words(accented))
-                if _marked(query.folded, start)
-            }
+            hits = {unit for unit, _, _, marked in self._occurrences(query, accented=accented)
+                    if marked}
             hits = {u for u in hits if not self._below(hits, u)}
             if hits:
                 return self._units[next(iter(hits))] if len(hits) == 1 else None
         return None
 
-    def _contained(self, query: _Form, *, accented: bool) -> set:
+    def _occurrences(self, query: _Form, *, accented: bool) -> list[tuple[str, int, int, bool]]:
+        """Every unit name found inside ``query``: (unit, start, end, after a prefix)."""
         words = query.words(accented)
-        found: list[tuple[str, int, int, bool]] = []  # unit, start, end, marked
+        found: list[tuple[str, int, int, bool]] = []
         for key in self._keys:
             needle = key.form.words(accented)
             if len("".join(needle)) < 2:
@@ -332,6 +327,10 @@ class UnitTree:
                 found.append(
                     (key.unit_code, start, start + len(needle), _marked(query.folded, start))
                 )
+        return found
+
+    def _contained(self, query: _Form, *, accented: bool) -> set:
+        found = self._occurrences(query, accented=accented)
         if any(marked for *_, marked in found):
             found = [f for f in found if f[3]]
         # A name inside a longer name that was also found ("mai" inside "hoang mai") is not a hit.

@@ -206,14 +206,22 @@ def policy_report(path: Path, *, show_mistakes: bool = False) -> str:
     allow = sum(v for k, v in total.items() if k.startswith("allow/"))
     stop = sum(v for k, v in total.items() if k.startswith("stop/"))
     lines = [f"Moderation policy on {path} ({sum(total.values())} messages)"]
-    lines.append(f"  genuine messages refused: {sum(refused.values())}/{allow} (target 0)")
+    # A set written in parts may hold no genuine messages or no spam: say so rather than print
+    # a ratio over nothing (a "recall 0.000" that reads like a failure).
+    if allow:
+        lines.append(f"  genuine messages refused: {sum(refused.values())}/{allow} (target 0)")
+    else:
+        lines.append("  genuine messages refused: none in this set")
     for key in sorted(k for k in total if k.startswith("allow/")):
         kind = key.split("/", 1)[1]
         lines.append(f"    {kind:<16} {refused[kind]}/{total[key]} refused")
-    lines.append(f"    marked for staff (rude or threat): {marked}")
-    recall = sum(stopped.values()) / stop if stop else 0.0
-    lines.append(f"  spam and scam stopped: {sum(stopped.values())}/{stop} = recall {recall:.3f} "
-                 f"(target >= 0.95)")
+    if allow:
+        lines.append(f"    marked for staff (rude or threat): {marked}")
+    if stop:
+        lines.append(f"  spam and scam stopped: {sum(stopped.values())}/{stop} = recall "
+                     f"{sum(stopped.values()) / stop:.3f} (target >= 0.95)")
+    else:
+        lines.append("  spam and scam stopped: no spam in this set")
     for key in sorted(k for k in total if k.startswith("stop/")):
         kind = key.split("/", 1)[1]
         lines.append(f"    {kind:<16} {stopped[kind]}/{total[key]}")

@@ -210,16 +210,16 @@ def policy_report(path: Path, *, show_mistakes: bool = False) -> str:
     # a ratio over nothing (a "recall 0.000" that reads like a failure).
     if allow:
         lines.append(f"  genuine messages refused: {sum(refused.values())}/{allow} (target 0)")
+        for key in sorted(k for k in total if k.startswith("allow/")):
+            kind = key.split("/", 1)[1]
+            lines.append(f"    {kind:<16} {refused[kind]}/{total[key]} refused")
+        lines.append(f"    marked for staff (rude or threat): {marked}")
     else:
         lines.append("  genuine messages refused: none in this set")
-    for key in sorted(k for k in total if k.startswith("allow/")):
-        kind = key.split("/", 1)[1]
-        lines.append(f"    {kind:<16} {refused[kind]}/{total[key]} refused")
-    if allow:
-        lines.append(f"    marked for staff (rude or threat): {marked}")
     if stop:
-        lines.append(f"  spam and scam stopped: {sum(stopped.values())}/{stop} = recall "
-                     f"{sum(stopped.values()) / stop:.3f} (target >= 0.95)")
+        caught = sum(stopped.values())
+        lines.append(f"  spam and scam stopped: {caught}/{stop} = recall {caught / stop:.3f} "
+                     f"(target >= 0.95)")
     else:
         lines.append("  spam and scam stopped: no spam in this set")
     for key in sorted(k for k in total if k.startswith("stop/")):

@@ -41,7 +41,8 @@ def main() -> int:
                     if p.intent != FALLBACK and p.confidence < threshold else p
                     for p in predictions]
         report = blind_report(replayed)
-        print(f"{threshold:<9.2f}  " + "  ".join(f"{report[m]:.3f}" for m in MEASURES))
+        print(f"{threshold:<9.2f}  " + "  ".join(
+            "n/a" if report[m] is None else f"{report[m]:.3f}" for m in MEASURES))
     return 0
 
 

@@ -133,11 +133,19 @@ def blind_report(predictions: list[Prediction]) -> dict[str, Any]:
     * programme accuracy, over programme questions: the intent is ``ask_programme`` and the
       programme found is the labelled one, or, when the assistant is unsure, the labelled one is
       among the two it offers (for a message labelled ambiguous, either of its two labels);
+      ``None`` when the set has no programme questions (likewise the accuracy without
+      diacritics when every message has them), so a report says so instead of failing a target
+      on an empty count;
     * confidently wrong: the assistant acted on another intent, or answered a programme question
       with another programme.
     """
-    def accuracy(preds: list[Prediction]) -> float:
-        return round(sum(p.intent == p.example.intent for p in preds) / (len(preds) or 1), 4)
+    def accuracy(preds: list[Prediction]) -> float | None:
+        if not preds:
+            return None  # nothing to measure: "none in this set", not a failing 0.000
+        return round(sum(p.intent == p.example.intent for p in preds) / len(preds), 4)
+
+    def share(count: int, total: int) -> float | None:
+        return round(count / total, 4) if total else None
 
     plain = [p for p in predictions if p.example.split == "blind_without_diacritics"]
     programme_qs = [p for p in predictions
@@ -179,8 +187,8 @@ def blind_report(predictions: list[Prediction]) -> dict[str, Any]:
         "programme_questions": len(programme_qs),
         "intent_accuracy": accuracy(predictions),
         "intent_accuracy_without_diacritics": accuracy(plain),
-        "programme_accuracy": round((right_programme + offered) / (len(programme_qs) or 1), 4),
-        "programme_named_right": round(right_programme / (len(programme_qs) or 1), 4),
+        "programme_accuracy": share(right_programme + offered, len(programme_qs)),
+        "programme_named_right": share(right_programme, len(programme_qs)),
         "confidently_wrong_rate": round(wrong / n, 4),
         "errors": errors,
     }
@@ -388,16 +396,25 @@ def _print_report(results: dict[str, Any], out_dir: Path) -> None:
         print(f"  {gold} -> {pred}: {n}")
     print(f"Confusion matrix: {out_dir / 'confusion_matrix.png'}; details: {out_dir / 'nlu_eval.json'}")
     for name, blind in (results.get("blind") or {}).items():
-        use = ("used to tune: a biased measure" if blind["tuned_on"]
-               else "fresh: never used to tune")
-        print(f"\nBlind set {BLIND_DIR.relative_to(ROOT)}/{name} ({use}): {blind['examples']} "
-              f"messages, {blind['without_diacritics']} without diacritics, "
-              f"{blind['programme_questions']} programme questions")
-        for key, target in BLIND_TARGETS.items():
-            value = blind[key]
-            met = value <= target if key == "confidently_wrong_rate" else value >= target
-            sign = "<=" if key == "confidently_wrong_rate" else ">="
-            print(f"  {key:<36} {value:.3f}  (target {sign} {target:.2f}: "
-                  f"{'met' if met else 'NOT met'})")
+        _print_blind(name, blind)
+
+
+def _print_blind(name: str, blind: dict[str, Any]) -> None:
+    """One blind set against issue 11's targets; a measure with nothing to count says so."""
+    use = ("used to tune: a biased measure" if blind["tuned_on"]
+           else "fresh: never used to tune")
+    print(f"\nBlind set {BLIND_DIR.relative_to(ROOT)}/{name} ({use}): {blind['examples']} "
+          f"messages, {blind['without_diacritics']} without diacritics, "
+          f"{blind['programme_questions']} programme questions")
+    for key, target in BLIND_TARGETS.items():
+        value = blind[key]
+        if value is None:
+            print(f"  {key:<36} none in this set")
+            continue
+        met = value <= target if key == "confidently_wrong_rate" else value >= target
+        sign = "<=" if key == "confidently_wrong_rate" else ">="
+        print(f"  {key:<36} {value:.3f}  (target {sign} {target:.2f}: "
+              f"{'met' if met else 'NOT met'})")
+    if blind["programme_named_right"] is not None:
         print(f"  {'programme_named_right':<36} {blind['programme_named_right']:.3f}  "
               f"(the rest of programme accuracy: the right one among two offered)")

@@ -12,6 +12,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE, TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix
 
 from bot.nlu.classifier import SafeLogisticRegressionClassifier
@@ -81,3 +82,23 @@ def test_without_class_weights_a_frequent_intent_keeps_its_prior(tmp_path: Any) 
             zip(clf.clf.classes_, clf.clf.predict_proba(x)[0], strict=True))
     assert abs(probabilities["balanced"]["a"] - 0.5) < 0.05
     assert abs(probabilities["none"]["a"] - 0.9) < 0.05
+
+
+def test_balance_power_weighs_classes_between_none_and_balanced(tmp_path: Any) -> None:
+    from bot.nlu.classifier import partial_balance
+
+    labels = ["ask_programme"] * 8 + ["bot_challenge"] * 2
+    assert partial_balance(labels, 1.0) == {"ask_programme": 10 / 16, "bot_challenge": 10 / 4}
+    assert partial_balance(labels, 0.0) == {"ask_programme": 1.0, "bot_challenge": 1.0}
+    half = partial_balance(labels, 0.5)
+    assert 1.0 < half["bot_challenge"] < 2.5 and 0.625 < half["ask_programme"] < 1.0
+    clf = _classifier(tmp_path, balance_power=0.5)
+    clf._create_training_matrix(TrainingData([_training(i % 2, "ab"[i % 2] * (i + 1))
+                                              for i in range(3)]))
+    assert clf.clf.class_weight == partial_balance(["a", "b", "a"], 0.5)
+
+
+def _training(label: int, text: str) -> Message:
+    message = _message([1.0, float(label), 0.0], text)
+    message.set("intent", "ab"[label])
+    return message

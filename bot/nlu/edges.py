@@ -39,7 +39,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.vietnamese.normalize import fold, normalize
+from bot.vietnamese.normalize import fold_expanded
 
 _FILE = "clause_edges.pkl"
 _TOKEN = re.compile(r"\w+|\?")
@@ -48,7 +48,7 @@ _CLAUSE = re.compile(r"[.!,;\n]+")
 
 def clause_edges(text: str, span: int = 3) -> list[str]:
     """The edge features of one message, e.g. ``E_duoc_khong``, ``CB_de_nghi``, ``QMARK``."""
-    folded = fold(normalize(text).text)
+    folded = fold_expanded(text)
     tokens = [t.replace("?", "Q") for t in _TOKEN.findall(folded)]
     if not tokens:
         return []

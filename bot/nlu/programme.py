@@ -56,7 +56,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.linear import keep_transpose_contiguous, one_message_probabilities
-from bot.vietnamese.normalize import fold, normalize
+from bot.vietnamese.normalize import fold_expanded
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +75,8 @@ _QUESTION = re.compile(
 )
 
 
-def folded(text: str) -> str:
-    """What the classifier reads: folded text with teencode expanded."""
-    return fold(normalize(text).text)
+#: What the classifier reads: folded text with teencode expanded.
+folded = fold_expanded
 
 
 def is_question(text: str) -> bool:

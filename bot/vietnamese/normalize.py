@@ -260,3 +260,13 @@ def fold(text: str) -> str:
     """Matching key for lookups that must ignore case, diacritics and spacing."""
     norm = normalize(text, teencode=False).text
     return " ".join(strip_diacritics(norm).lower().split())
+
+
+def fold_expanded(text: str) -> str:
+    """What the NLU's own classifiers read (programme, clause edges): :func:`fold` after the
+    full normalisation, teencode included, so "ko dc" and "không được" give the same key.
+
+    One function for both, because two copies of the recipe would drift apart and the two
+    components would then disagree about the same message.
+    """
+    return fold(normalize(text).text)

@@ -209,3 +209,13 @@ def test_training_examples_split_words_at_entity_edges() -> None:
     split = segment_normalized(normalize(text), frozenset({start, end}))
     assert start in {s.start for s in split} and end in {s.end for s in split}
     assert [text[s.start : s.end] for s in split] == ["đường", "Nguyễn Trãi", "ngập", "sâu"]
+
+
+def test_fold_expanded_is_one_key_for_teencode_and_diacritics() -> None:
+    """The programme classifier and the clause edges read the same key: typed without
+    diacritics, in teencode or in full, a message folds to one string."""
+    from bot.vietnamese.normalize import fold_expanded
+
+    assert fold_expanded("Ko đc hả AD?") == fold_expanded("không được hả admin?")
+    assert fold_expanded("Hòa  giải") == fold_expanded("hoa giai") == "hoa giai"
+    assert fold_expanded("Hoà giải") != fold_expanded("hỏa giải x")

@@ -55,8 +55,11 @@ class SafeLogisticRegressionClassifier(LogisticRegressionClassifier):
 
     def _create_training_matrix(self, training_data: Any) -> tuple[Any, Any]:
         X, y = super()._create_training_matrix(training_data)
+        # Decided from the configuration, not from ``clf.class_weight``: that holds the weights
+        # of the last training once set, and a second training on other data must recompute them.
         power = float(self.config.get("balance_power", 1.0))
-        if self.clf.class_weight == "balanced" and power != 1.0 and len(y):
+        if _class_weight(self.config.get("class_weight", "balanced")) == "balanced" \
+                and power != 1.0 and len(y):
             self.clf.class_weight = partial_balance(list(y), power)
         return X, y
 

@@ -102,3 +102,16 @@ def _training(label: int, text: str) -> Message:
     message = _message([1.0, float(label), 0.0], text)
     message.set("intent", "ab"[label])
     return message
+
+
+def test_balance_power_is_recomputed_when_trained_again_on_other_data(tmp_path: Any) -> None:
+    """The weights come from the data of *this* training: a component trained twice (as a
+    trainer's retrain in one process does) does not keep the first data's weights."""
+    from bot.nlu.classifier import partial_balance
+
+    clf = _classifier(tmp_path, balance_power=0.5)
+    clf._create_training_matrix(TrainingData([_training(i % 2, "ab"[i % 2] * (i + 1))
+                                              for i in range(3)]))
+    clf._create_training_matrix(TrainingData([_training(1 if i else 0, "ab"[1 if i else 0] * (i + 1))
+                                              for i in range(5)]))
+    assert clf.clf.class_weight == partial_balance(["a", "b", "b", "b", "b"], 0.5)

@@ -163,7 +163,8 @@ class ProgrammeModel:
         self.labels = [str(c) for c in self.model.classes_]
         return self
 
-    def rank(self, text: str, top: int = 3) -> list[tuple[str, float]]:
+    def rank(self, text: str, top: int | None = 3) -> list[tuple[str, float]]:
+        """The ``top`` most likely programmes (all of them for None), most likely first."""
         if not self.labels or not text.strip():
             return []
         keep_transpose_contiguous(self.model)
@@ -224,6 +225,12 @@ class ProgrammeClassifier(GraphComponent):
             # A programme question naming exactly one programme is answered, not sent to "please
             # rephrase": its unsure ask_programme is raised to this (above the fallback's 0.50).
             "named_question_confidence": 0.55,
+            # A programme named in the text is set aside for the two-button offer when the
+            # meaning reads as another programme at least this likely and as the named one at
+            # most "disagreement_named_below" (``_named_disagreement``); None turns it off.
+            "disagreement_confidence": 0.7,
+            "disagreement_named_below": 0.1,
+            "disagreement_action": "offer",
             "c": 8.0,
         }
 
@@ -274,16 +281,17 @@ class ProgrammeClassifier(GraphComponent):
         text = message.get(TEXT) or ""
         if self._model is None or not text.strip() or text.startswith("/"):
             return
-        ranking = self._model.rank(text)
+        full = self._model.rank(text, top=None)  # every programme: the named one's too
+        ranking = full[:3]
         message.set(RANKING, [{"name": n, "confidence": round(p, 4)} for n, p in ranking],
                     add_to_output=True)
-        entities = message.get(ENTITIES) or []
+        entities, set_aside = self._named_disagreement(message, dict(full))
         named = any(e.get(ENTITY_ATTRIBUTE_TYPE) == "programme" for e in entities)
         (top, p1), p2 = ranking[0], (ranking[1][1] if len(ranking) > 1 else 0.0)
         self._joint_decision(message, text, p1 if not named else 1.0)
         self._named_question(message, entities)
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-        if named or intent != ASK_PROGRAMME:
+        if named or intent != ASK_PROGRAMME or set_aside:
             return
         cfg = self._config
         if p1 >= cfg["accept_confidence"] and p1 - p2 >= cfg["accept_margin"]:
@@ -293,6 +301,36 @@ class ProgrammeClassifier(GraphComponent):
             }], add_to_output=True)
         elif p1 + p2 >= cfg["offer_confidence"] and len(ranking) > 1:
             message.set(CANDIDATES, [top, ranking[1][0]], add_to_output=True)
+
+    def _named_disagreement(self, message: Message, probabilities: dict[str, float]
+                            ) -> tuple[list[dict[str, Any]], bool]:
+        """A name that the meaning contradicts: offer both programmes instead of the name's.
+
+        The gazetteer matches every way a programme was ever named in the training data, and some
+        of those names are ordinary words of another programme's questions: "đại biểu HĐND" names
+        the election, yet "đại biểu có về gặp dân không" asks about meeting voters (the Front's
+        oversight). When the whole message reads as another programme almost for certain and as
+        the named one hardly at all, the answer is the two buttons (the named programme and the
+        likely one), not a confident answer about the wrong programme (issue 11). Returns the
+        message's entities as they now stand, and whether the two were offered.
+        """
+        entities = list(message.get(ENTITIES) or [])
+        cfg = self._config
+        named = [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) == "programme"]
+        values = {e.get(ENTITY_ATTRIBUTE_VALUE) for e in named}
+        if cfg["disagreement_confidence"] is None or len(values) != 1 or not probabilities:
+            return entities, False
+        value = str(next(iter(values)))
+        top, p1 = max(probabilities.items(), key=lambda item: item[1])
+        if (top == value or p1 < float(cfg["disagreement_confidence"])
+                or probabilities.get(value, 0.0) > float(cfg["disagreement_named_below"])):
+            return entities, False
+        kept = [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) != "programme"]
+        message.set(ENTITIES, kept, add_to_output=True)
+        if cfg["disagreement_action"] == "replace":
+            return kept, False  # the meaning's programme is taken like an unnamed question's
+        message.set(CANDIDATES, [top, value], add_to_output=True)
+        return kept, True
 
     def _named_question(self, message: Message, entities: list[dict[str, Any]]) -> None:
         """An unsure ask_programme that names exactly one programme answers that programme.

@@ -85,7 +85,7 @@ class _Model:
     def __init__(self, ranking: list[tuple[str, float]]) -> None:
         self.ranking = ranking
 
-    def rank(self, text: str, top: int = 3) -> list[tuple[str, float]]:
+    def rank(self, text: str, top: int | None = 3) -> list[tuple[str, float]]:
         return self.ranking[:top]
 
 
@@ -117,8 +117,28 @@ def test_two_close_programmes_are_offered_not_guessed() -> None:
 
 def test_a_named_programme_is_left_alone() -> None:
     named = [{"entity": "programme", "value": "bau_cu", "start": 0, "end": 6}]
-    message = _run("bầu cử khi nào", "ask_programme", 0.9, [("cuu_tro", 0.9)], named)
+    # The meaning leans elsewhere, but not to the point of contradicting the name.
+    message = _run("bầu cử khi nào", "ask_programme", 0.9,
+                   [("cuu_tro", 0.6), ("bau_cu", 0.3)], named)
     assert message.get("entities") == named
+    assert message.get(CANDIDATES) is None
+
+
+def test_a_name_the_meaning_contradicts_gives_the_two_buttons() -> None:
+    """"đại biểu" is one of the election's names, but a question about deputies meeting voters
+    is the Front's oversight: both programmes are offered, neither answered outright."""
+    named = [{"entity": "programme", "value": "bau_cu", "start": 0, "end": 7}]
+    ranking = [("giam_sat_phan_bien", 0.9), ("thanh_tra_nhan_dan", 0.05), ("bau_cu", 0.03)]
+    message = _run("đại biểu có về gặp dân không", "ask_programme", 0.9, ranking, named)
+    assert [e for e in message.get("entities") if e["entity"] == "programme"] == []
+    assert message.get(CANDIDATES) == ["giam_sat_phan_bien", "bau_cu"]
+    # Still a named answer when the meaning is unsure, or when it also reads as the name.
+    unsure = _run("đại biểu có về gặp dân không", "ask_programme", 0.9,
+                  [("giam_sat_phan_bien", 0.6), ("bau_cu", 0.03)], named)
+    assert unsure.get("entities") == named
+    agrees = _run("đại biểu có về gặp dân không", "ask_programme", 0.9,
+                  [("giam_sat_phan_bien", 0.75), ("bau_cu", 0.2)], named)
+    assert agrees.get("entities") == named
 
 
 def test_an_unsure_petition_that_asks_about_a_clear_programme_becomes_a_question() -> None:

@@ -304,6 +304,18 @@ def test_a_programme_described_not_named_is_answered_not_a_petition(
     assert user["parse_data"]["intent"]["name"] == "ask_programme"
 
 
+def test_a_name_the_question_contradicts_offers_both_programmes(assistant: Assistant) -> None:
+    """"đại biểu HĐND" is one of the election's names, but deputies meeting voters is the Front's
+    oversight: the citizen gets those two programmes (and a way to the full list), not a
+    confident election answer and not all thirteen."""
+    sender = f"t-{uuid.uuid4()}"
+    replies = assistant.send(sender, "đại biểu hđnd có về gặp dân không a")
+    payloads = [b.get("payload") or "" for r in replies for b in r.get("buttons", [])]
+    assert any("giam_sat_phan_bien" in p for p in payloads), payloads
+    assert any("bau_cu" in p for p in payloads), payloads
+    assert len(payloads) == 3, payloads
+
+
 # -- issue 12: erasure reaches every copy ------------------------------------------------------
 
 def test_erasure_leaves_no_name_or_phone_in_any_store_and_keeps_the_case(

@@ -138,14 +138,16 @@ _WORD_RE = re.compile(r"[^\W_]+")
 
 #: A message pasted without quotation marks, after the citizen's own lead-in and a colon, up to
 #: the end of its sentence: "Vừa có tin gửi tới: Vay 80 triệu chỉ cần CCCD. Có thật không",
-#: "Nguyên văn tin nhắn: …", "Dán ở thang máy: …". The lead-ins are a citizen passing on what
-#: reached them (received, sent to, pasted, word for word); adverts open with "Ưu đãi:",
+#: "Nguyên văn tin nhắn: …", "Dán ở thang máy: …", "toàn tin nhắn kiểu: …". The lead-ins are a
+#: citizen passing on what reached them (received, sent to, pasted, word for word, "of the kind",
+#: "as follows"); adverts open with "Ưu đãi:",
 #: "Liên hệ:", "Nhận quà 8/3:", none of which is here ("nhận" alone is not, "nhận được" is).
 _PASTED_RE = re.compile(
     r"(?:(?:nhận được|gửi tới|gửi đến|gửi cho|gửi vào|nhắn cho|nhắn tới|nhắn đến|nhắn vào|"
     r"gọi cho|gọi tới|gọi đến|chuyển tiếp|dán|kẹp|nhét|bình luận|comment|cmt)"
     r"(?:\s+[^\s:.!?]+){0,6}|(?:nguyên văn|y nguyên|thế này|như thế này|xem cái này|xem này|"
-    r"đọc thử|cho mọi người biết|tin này)(?:\s+[^\s:.!?]+){0,3})\s*:\s+([^\n]{20,}?)"
+    r"đọc thử|cho mọi người biết|tin này|kiểu|kiểu như|như sau|đại loại|đại khái)"
+    r"(?:\s+[^\s:.!?]+){0,3})\s*:\s+([^\n]{20,}?)"
     r"(?:[.!?…](?=\s)|$)")
 
 

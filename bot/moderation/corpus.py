@@ -70,8 +70,8 @@ class CorpusReport:
 def corpus_report(path: Path | None = None, *, learned: bool = True) -> CorpusReport | None:
     """Run the whole policy (rules, the learned second opinion unless ``learned=False``, then
     what the gate does with them) over the corpus."""
-    from bot.moderation import load_rules, moderate
-    from bot.moderation.gate import apply_policy
+    from bot.moderation import load_rules
+    from bot.moderation.gate import judge
 
     path = path or corpus_path()
     if path is None:
@@ -80,7 +80,7 @@ def corpus_report(path: Path | None = None, *, learned: bool = True) -> CorpusRe
     sentences = read_sentences(path)
     report = CorpusReport(path, len(sentences))
     for text in sentences:
-        gate = apply_policy(moderate(text, rules), text, learned=learned)
+        gate = judge(text, rules, learned=learned)
         if gate.flagged or gate.insult_only:
             report.refused.append(text)
     return report

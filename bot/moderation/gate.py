@@ -33,6 +33,7 @@ from bot.moderation import SpamRateLimiter, Verdict, load_rules, moderate
 
 if TYPE_CHECKING:
     from bot.moderation.learned import LearnedModel
+    from bot.moderation.rules import ModerationRules
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,13 @@ def apply_policy(verdict: Verdict, text: str, *, learned: bool = True,
     return GateVerdict(taken, marker=marker)
 
 
+def judge(text: str, rules: ModerationRules | None = None, *, learned: bool = True) -> GateVerdict:
+    """What intake would do with ``text``: the rules' verdict, then the policy (no rate limit,
+    no database). One call for the evaluations, the corpus check and the tests, which all ask
+    exactly this of a message."""
+    return apply_policy(moderate(text, rules), text, learned=learned)
+
+
 def _rate_limiter() -> SpamRateLimiter:
     global _limiter
     with _lock:
@@ -187,7 +195,7 @@ def policy_report(path: Path, *, show_mistakes: bool = False) -> str:
     with open(path, encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
             label, kind, text = row["label"], row["kind"], row["text"]
-            gate = apply_policy(moderate(text, rules), text)
+            gate = judge(text, rules)
             total[f"{label}/{kind}"] += 1
             if label == "allow":
                 if gate.flagged or gate.insult_only:

@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.moderation import moderate
-from bot.moderation.gate import apply_policy
-
-
-def gate(text: str):  # type: ignore[no-untyped-def]
-    return apply_policy(moderate(text), text)
-
+from bot.moderation.gate import judge as gate
 
 CRYPTO = '"đầu tư USDT lãi 3%/ngày, rút về ví trong 5 phút"'
 SLOTS = '"🎰 NỔ HŨ CỰC MẠNH 🎰 ĐĂNG KÝ NHẬN 88K"'

@@ -8,13 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.moderation import moderate
-from bot.moderation.gate import apply_policy
-
-
-def gate(text: str):  # type: ignore[no-untyped-def]
-    return apply_policy(moderate(text), text)
-
+from bot.moderation.gate import judge as gate
 
 LOAN = "vay nhanh 50tr khong can the chap giai ngan trong 5 phut lh 0912 888 777"
 JOBS = "Tuyển CTV làm việc tại nhà, lương 500k-1tr/ngày, chỉ cần điện thoại"

@@ -6,12 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.knowledge.replies import reply_text
-from bot.moderation import moderate
-from bot.moderation.gate import CLEAN, RUDE, THREAT, apply_policy, carries_request
-
-
-def gate(text: str):  # type: ignore[no-untyped-def]
-    return apply_policy(moderate(text), text)
+from bot.moderation.gate import CLEAN, RUDE, THREAT, carries_request
+from bot.moderation.gate import judge as gate
 
 
 @pytest.mark.parametrize("text", [

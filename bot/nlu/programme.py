@@ -75,13 +75,9 @@ _QUESTION = re.compile(
 )
 
 
-#: What the classifier reads: folded text with teencode expanded.
-folded = fold_expanded
-
-
 def is_question(text: str) -> bool:
     """Whether a message reads as a question (a mark, or a Vietnamese question word)."""
-    return bool(_QUESTION.search(folded(text)))
+    return bool(_QUESTION.search(fold_expanded(text)))
 
 
 def content_texts(content_dir: Path) -> list[tuple[str, str]]:
@@ -158,7 +154,7 @@ class ProgrammeModel:
         self.labels: list[str] = []
 
     def fit(self, texts: list[str], labels: list[str]) -> ProgrammeModel:
-        matrix = self.features.fit_transform([folded(t) for t in texts])
+        matrix = self.features.fit_transform([fold_expanded(t) for t in texts])
         self.model.fit(matrix, labels)
         self.labels = [str(c) for c in self.model.classes_]
         return self
@@ -168,7 +164,7 @@ class ProgrammeModel:
         if not self.labels or not text.strip():
             return []
         keep_transpose_contiguous(self.model)
-        probs = one_message_probabilities(self.features, self.model, folded(text))
+        probs = one_message_probabilities(self.features, self.model, fold_expanded(text))
         ranked = sorted(zip(self.labels, probs, strict=True), key=lambda p: -p[1])[:top]
         return [(name, float(p)) for name, p in ranked]
 
@@ -176,7 +172,7 @@ class ProgrammeModel:
         """The same probabilities through sklearn's own transform and ``predict_proba``
         (the reference the fast path is tested against)."""
         return [float(p) for p in
-                self.model.predict_proba(self.features.transform([folded(text)]))[0]]
+                self.model.predict_proba(self.features.transform([fold_expanded(text)]))[0]]
 
 
 def training_pairs(training_data: TrainingData, content_dir: Path | None) -> tuple[list[str], list[str]]:
@@ -230,7 +226,6 @@ class ProgrammeClassifier(GraphComponent):
             # most "disagreement_named_below" (``_named_disagreement``); None turns it off.
             "disagreement_confidence": 0.7,
             "disagreement_named_below": 0.1,
-            "disagreement_action": "offer",
             "c": 8.0,
         }
 
@@ -285,7 +280,7 @@ class ProgrammeClassifier(GraphComponent):
         ranking = full[:3]
         message.set(RANKING, [{"name": n, "confidence": round(p, 4)} for n, p in ranking],
                     add_to_output=True)
-        entities, set_aside = self._named_disagreement(message, dict(full))
+        entities, set_aside = self._named_disagreement(message, full)
         named = any(e.get(ENTITY_ATTRIBUTE_TYPE) == "programme" for e in entities)
         (top, p1), p2 = ranking[0], (ranking[1][1] if len(ranking) > 1 else 0.0)
         self._joint_decision(message, text, p1 if not named else 1.0)
@@ -302,7 +297,7 @@ class ProgrammeClassifier(GraphComponent):
         elif p1 + p2 >= cfg["offer_confidence"] and len(ranking) > 1:
             message.set(CANDIDATES, [top, ranking[1][0]], add_to_output=True)
 
-    def _named_disagreement(self, message: Message, probabilities: dict[str, float]
+    def _named_disagreement(self, message: Message, full: list[tuple[str, float]]
                             ) -> tuple[list[dict[str, Any]], bool]:
         """A name that the meaning contradicts: offer both programmes instead of the name's.
 
@@ -312,23 +307,22 @@ class ProgrammeClassifier(GraphComponent):
         oversight). When the whole message reads as another programme almost for certain and as
         the named one hardly at all, the answer is the two buttons (the named programme and the
         likely one), not a confident answer about the wrong programme (issue 11). Returns the
-        message's entities as they now stand, and whether the two were offered.
+        message's entities as they now stand, and whether the two were offered. ``full`` is the
+        ranking of every programme, most likely first.
         """
         entities = list(message.get(ENTITIES) or [])
         cfg = self._config
         named = [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) == "programme"]
         values = {e.get(ENTITY_ATTRIBUTE_VALUE) for e in named}
-        if cfg["disagreement_confidence"] is None or len(values) != 1 or not probabilities:
+        if cfg["disagreement_confidence"] is None or len(values) != 1 or not full:
             return entities, False
         value = str(next(iter(values)))
-        top, p1 = max(probabilities.items(), key=lambda item: item[1])
+        (top, p1), named_p = full[0], dict(full).get(value, 0.0)
         if (top == value or p1 < float(cfg["disagreement_confidence"])
-                or probabilities.get(value, 0.0) > float(cfg["disagreement_named_below"])):
+                or named_p > float(cfg["disagreement_named_below"])):
             return entities, False
         kept = [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) != "programme"]
         message.set(ENTITIES, kept, add_to_output=True)
-        if cfg["disagreement_action"] == "replace":
-            return kept, False  # the meaning's programme is taken like an unnamed question's
         message.set(CANDIDATES, [top, value], add_to_output=True)
         return kept, True
 

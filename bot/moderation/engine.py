@@ -431,7 +431,11 @@ def _decide(hits: list[RuleHit], rules: ModerationRules) -> Verdict:
     if best is None:
         return Verdict(False, "clean", 0.0, "Không phát hiện dấu hiệu vi phạm.", _ids(hits))
     discount = min(sum(h.weight for h in reports), rules.max_report_discount)
-    score = round(max(0.0, best.raw - discount), 2)
+    # A citizen's own words of reporting also shrink the advert they pasted (``reported_factor``):
+    # a long pasted advert scores more than any discount, so before this, the more faithfully a
+    # citizen copied the spam they were reporting, the surer they were refused.
+    raw = best.raw * (rules.reported_factor if reports else 1.0)
+    score = round(max(0.0, raw - discount), 2)
     ordered = list(best.contributing) + [h for h in hits if h not in best.contributing]
     rule_ids = _ids(ordered)
     label = rules.label(best.category)

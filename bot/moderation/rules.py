@@ -9,7 +9,7 @@ result for the life of the process (a staff edit takes effect after a restart or
 Files in the directory:
 
 ``settings.yml`` (optional)
-    ``threshold``, ``max_report_discount``, ``quoted_factor``, ``rate_limit`` and the Vietnamese ``labels`` of the
+    ``threshold``, ``max_report_discount``, ``quoted_factor``, ``reported_factor``, ``rate_limit`` and the Vietnamese ``labels`` of the
     categories; defaults are used for anything missing.
 ``allowlist_domains.yml`` (optional)
     ``trusted`` domains whose links are ignored (gov.vn, mattran.org.vn, …), ``platforms`` whose
@@ -194,6 +194,7 @@ class ModerationRules:
     threshold: float = 1.0
     max_report_discount: float = 3.0
     quoted_factor: float = 0.5
+    reported_factor: float = 1.0
     rate_limit_max_flagged: int = 3
     rate_limit_window_seconds: float = 600.0
     labels: Mapping[str, str] = field(default_factory=lambda: DEFAULT_LABELS)
@@ -296,7 +297,8 @@ def _build_rules(
     allowlist: dict[str, Any],
 ) -> ModerationRules:
     where = directory / SETTINGS_FILE
-    known = {"threshold", "max_report_discount", "quoted_factor", "rate_limit", "labels"}
+    known = {"threshold", "max_report_discount", "quoted_factor", "reported_factor", "rate_limit",
+             "labels"}
     _reject_unknown(where, "settings", settings, known)
     rate = settings.get("rate_limit") or {}
     if not isinstance(rate, dict):
@@ -325,6 +327,7 @@ def _build_rules(
             where, "max_report_discount", settings.get("max_report_discount", 3.0)
         ),
         quoted_factor=_number(where, "quoted_factor", settings.get("quoted_factor", 0.5)),
+        reported_factor=_number(where, "reported_factor", settings.get("reported_factor", 1.0)),
         rate_limit_max_flagged=int(max_flagged),
         rate_limit_window_seconds=_number(
             where, "rate_limit.window_seconds", rate.get("window_seconds", 600)

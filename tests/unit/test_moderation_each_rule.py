@@ -67,6 +67,10 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "Cán bộ gì mà vô dụng thế, đồ ăn hại",
         "Tối nào hàng xóm cũng hát karaoke đến khuya, con tôi không ngủ được",
     ),
+    "abuse.contempt": (
+        "thôi im đi con bot ngu, cả lũ vô tích sự",
+        "Sau một tuần con bot ngủ rồi à, hỏi mãi không thấy trả lời, do dân tự lo hết",
+    ),
     # ------------------------------------------------------------------ account_trade.yml
     "trade.bank_account": (
         "Thu mua tài khoản ngân hàng chính chủ giá cao, đã ekyc khuôn mặt, ib zalo",

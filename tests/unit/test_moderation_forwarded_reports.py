@@ -27,3 +27,29 @@ def test_a_citizen_passing_on_an_advert_is_taken(text: str) -> None:
                                     f"Ưu đãi tháng này: {LOAN}"])
 def test_the_adverts_alone_are_still_stopped(advert: str) -> None:
     assert gate(advert).verdict.flagged
+
+
+# A citizen who says the advert fooled their mother, then pastes it whole: the pasted advert
+# scored more than the report could take off, so the more faithfully it was copied, the surer
+# the citizen was refused. ``reported_factor`` (content/moderation/settings.yml) shrinks it.
+PASTED = [
+    "nạp đầu tặng 100%, rút tiền 5 phút, fv88vn.club",
+    "Thu mua tài khoản ngân hàng chính chủ giá cao, ib zalo 0912 345 678",
+    "việc nhẹ lương cao 500k/ngày tại nhà, ib zalo 0912 345 678",
+    "bán sim đã kích hoạt, sim nhận otp số lượng lớn, lh 0977 000 111",
+]
+
+
+@pytest.mark.parametrize("advert", PASTED)
+def test_a_pasted_advert_weighs_less_beside_a_citizens_report(advert: str) -> None:
+    import dataclasses
+
+    from bot.moderation import load_rules
+
+    rules = load_rules()
+    text = f"mẹ tôi bị dụ bởi tin {advert}"
+    assert rules.reported_factor < 1.0
+    assert not gate(text, rules).verdict.flagged
+    # Without the factor the same report is refused: the setting is what saves it.
+    assert gate(text, dataclasses.replace(rules, reported_factor=1.0)).verdict.flagged
+    assert gate(advert, rules).verdict.flagged  # the advert alone is still stopped

@@ -190,11 +190,12 @@ class WordModel(FixedModel):
 
 
 #: The same loan advert after "Mọi người cẩn thận." (a clause of the writer's own) and with the
-#: same words run into the advert's own sentence.
-PASTED_AFTER_OWN_WORDS = ("Mọi người cẩn thận. Vay tiền nhanh không thế chấp chỉ cần CCCD, giải "
-                          "ngân 10 phút, lh 0912345678")
+#: same words run into the advert's own sentence. The advert is long enough for the rules to stop
+#: it even beside a citizen's words (``reported_factor``): only then is the model asked.
+PASTED_AFTER_OWN_WORDS = ("Mọi người cẩn thận. Vay tiền nhanh không thế chấp chỉ cần CCCD, nợ xấu "
+                          "vẫn duyệt, lãi thấp, giải ngân 10 phút, lh 0912345678")
 OWN_WORDS_INSIDE_THE_ADVERT = ("Mọi người cẩn thận vay tiền nhanh không thế chấp chỉ cần CCCD, "
-                               "giải ngân 10 phút, lh 0912345678")
+                               "nợ xấu vẫn duyệt, lãi thấp, giải ngân 10 phút, lh 0912345678")
 
 
 def test_a_scam_pasted_after_a_clause_of_the_writers_own_is_released() -> None:

@@ -41,10 +41,20 @@ def test_everyday_words_are_not_rudeness(text: str) -> None:
     assert not verdict.flagged and verdict.marker == CLEAN
 
 
-@pytest.mark.parametrize("text", ["bot ngu vl", "đm lũ ăn hại", "đồ óc chó, đm"])
+@pytest.mark.parametrize("text", ["bot ngu vl", "đm lũ ăn hại", "đồ óc chó, đm",
+                                  # contempt without a swear word (abuse.contempt)
+                                  "đồ bù nhìn", "thôi im đi con bot ngu",
+                                  "mấy người làm việc như hạch", "lu an bam ngan sach"])
 def test_an_insult_with_nothing_asked_gets_a_calm_reply_and_no_case(text: str) -> None:
     verdict = gate(text)
     assert verdict.insult_only and verdict.citizen_message == reply_text("moderation_calm")
+
+
+@pytest.mark.parametrize("text", ["bot ngủ rồi à", "ad ngu a", "sau một tuần vẫn chưa ai sửa cống",
+                                  "phường thiếu năng lực quản lý chợ"])
+def test_words_that_fold_into_contempt_are_not_insults(text: str) -> None:
+    verdict = gate(text)
+    assert not verdict.insult_only and verdict.marker == CLEAN
 
 
 def test_a_threat_is_taken_and_raised() -> None:

@@ -4,13 +4,83 @@ category buttons, the personal-data notice and the summary to confirm."""
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import Events
 from bot.cases import intake, legal_type
-from bot.knowledge.content import unit_tree
+from bot.knowledge.content import knowledge_base, unit_tree
 from bot.knowledge.replies import reply_text
+
+
+#: The programme a question-shaped petition may really be about (``programme_hint`` of the NLU,
+#: kept by ``action_start_case``): offered once, on the form's first question.
+HINT_SLOT = "case_programme_hint"
+
+
+def hint_button(tracker: Tracker) -> tuple[list[dict[str, str]], Events]:
+    """A "Hỏi về <programme>" button for the first question of a form that a question opened,
+    and the event that clears it so it is offered only once.
+
+    Issue 11: a hard-luck story ending in a question ("nhà em nghèo, có được hỗ trợ sửa nhà
+    không") is often read as a petition with high confidence. The form still opens (a real
+    petition must not be slowed down), but its first question carries one button that answers
+    the programme instead; tapping it interrupts the form (``actions/case_interruptions.py``).
+    The button sits on the question itself, not on the greeting before it, because Facebook
+    drops quick replies once a later message arrives and Zalo numbers the last message's
+    options."""
+    programme = tracker.get_slot(HINT_SLOT)
+    if not programme:
+        return [], []
+    entry = next((p for p in knowledge_base() if p.programme == programme), None)
+    if entry is None:
+        return [], [SlotSet(HINT_SLOT, None)]
+    dispatcher_text = reply_text("case_programme_hint", programme=entry.title)
+    return ([{"title": entry.button_title,
+              "payload": f'/ask_programme{{"programme":"{programme}"}}',
+              "hint_text": dispatcher_text}],
+            [SlotSet(HINT_SLOT, None)])
+
+
+def _offer(dispatcher: CollectingDispatcher, buttons: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Say what the programme button is for; the buttons as Rasa takes them."""
+    if not buttons:
+        return []
+    dispatcher.utter_message(text=buttons[0]["hint_text"])
+    return [{k: v for k, v in b.items() if k != "hint_text"} for b in buttons]
+
+
+def ask_with_hint(dispatcher: CollectingDispatcher, tracker: Tracker, response: str) -> Events:
+    """Ask a form question written in the domain (``response``), with the programme button when
+    the form has one to offer."""
+    buttons, events = hint_button(tracker)
+    dispatcher.utter_message(response=response, buttons=_offer(dispatcher, buttons) or None)
+    return events
+
+
+class ActionAskCaseContent(Action):
+    """"What happened?", with the programme button when a question opened the form."""
+
+    def name(self) -> str:
+        return "action_ask_case_content"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        return ask_with_hint(dispatcher, tracker, "utter_ask_case_content")
+
+
+class ActionAskCaseUnit(Action):
+    """"Which ward or commune?", with the programme button when a question opened the form."""
+
+    def name(self) -> str:
+        return "action_ask_case_unit"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        return ask_with_hint(dispatcher, tracker, "utter_ask_case_unit")
 
 
 class ActionAskCaseCategory(Action):
@@ -43,8 +113,10 @@ class ActionAskCaseComplaintDetail(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         question = legal_type.extra_question("khieu_nai") or ""
-        dispatcher.utter_message(text=f"{question} {reply_text('case_complaint_detail_skip')}")
-        return []
+        buttons, events = hint_button(tracker)
+        dispatcher.utter_message(text=f"{question} {reply_text('case_complaint_detail_skip')}",
+                                 buttons=_offer(dispatcher, buttons) or None)
+        return events
 
 
 class ActionAskCaseConsent(Action):

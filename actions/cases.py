@@ -17,6 +17,7 @@ from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.case_questions import HINT_SLOT
 from actions.case_slots import CASE_SLOTS, MODERATION_SLOT
 from actions.common import Events, channel_of, latest_intent, latest_text, send
 from actions.legal_type import legal_type_replies
@@ -68,6 +69,7 @@ class ActionStartCase(Action):
             send(dispatcher, [Reply(verdict.citizen_message)])
             return []
         kind = "feedback" if latest_intent(tracker) == "give_feedback" else "petition"
+        hint = (tracker.latest_message or {}).get("programme_hint") if kind == "petition" else None
         intro = reply_text("case_intro_feedback") if kind == "feedback" \
             else reply_text("case_intro_petition")
         send(dispatcher, [Reply(intro)])
@@ -75,6 +77,7 @@ class ActionStartCase(Action):
             *(SlotSet(slot, None) for slot in CASE_SLOTS),
             SlotSet(MODERATION_SLOT, verdict.marker),
             SlotSet("case_kind", kind),
+            SlotSet(HINT_SLOT, str(hint) if hint else None),
             SlotSet("case_key", str(uuid.uuid4())),
             SlotSet("case_pending", False),
             FollowupAction("case_form"),

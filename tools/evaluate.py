@@ -56,6 +56,7 @@ class Prediction:
     confidence: float
     entities: list[tuple[str, str]] = field(default_factory=list)
     candidates: list[str] = field(default_factory=list)  # two programmes offered when unsure
+    hint: str | None = None  # a petition's programme button (bot.nlu.programme, _petition_hint)
 
 
 def load_examples(directory: Path = EVAL_DIR) -> list[Example]:
@@ -95,6 +96,7 @@ async def _predict(model_path: Path, examples: list[Example]) -> list[Prediction
                 # menu's programmes (bot.knowledge.clarify); above it, the two it hesitated on.
                 likely_programmes(parsed) if intent.get("name") == FALLBACK
                 else [str(c) for c in parsed.get("programme_candidates") or []],
+                str(parsed["programme_hint"]) if parsed.get("programme_hint") else None,
             )
         )
     return predictions
@@ -150,7 +152,7 @@ def blind_report(predictions: list[Prediction]) -> dict[str, Any]:
     plain = [p for p in predictions if p.example.split == "blind_without_diacritics"]
     programme_qs = [p for p in predictions
                     if p.example.intent == "ask_programme" and p.example.programme]
-    right_programme = wrong = offered = 0
+    right_programme = wrong = offered = buttoned = 0
     errors = []
     for p in predictions:
         gold = {p.example.programme} | {v for e, v in p.example.entities if e == "programme_alt"}
@@ -176,6 +178,10 @@ def blind_report(predictions: list[Prediction]) -> dict[str, Any]:
             right_programme += verdict == "right"
             offered += verdict == "offered"
         wrong += verdict == "wrong"
+        # Still wrong (the petition form opens), but its first question offers the right
+        # programme: one tap from the answer.
+        buttoned += (verdict == "wrong" and p.intent == "submit_petition"
+                     and p.example.intent == "ask_programme" and p.hint in gold)
         if verdict != "right":
             errors.append({"text": p.example.text, "gold": p.example.intent,
                            "programme": p.example.programme, "predicted": p.intent,
@@ -190,6 +196,10 @@ def blind_report(predictions: list[Prediction]) -> dict[str, Any]:
         "programme_accuracy": share(right_programme + offered, len(programme_qs)),
         "programme_named_right": share(right_programme, len(programme_qs)),
         "confidently_wrong_rate": round(wrong / n, 4),
+        "questions_read_as_petitions": sum(
+            p.example.intent == "ask_programme" and p.intent == "submit_petition"
+            for p in predictions),
+        "of_which_the_form_offers_the_programme": buttoned,
         "errors": errors,
     }
 
@@ -415,6 +425,10 @@ def _print_blind(name: str, blind: dict[str, Any]) -> None:
         sign = "<=" if key == "confidently_wrong_rate" else ">="
         print(f"  {key:<36} {value:.3f}  (target {sign} {target:.2f}: "
               f"{'met' if met else 'NOT met'})")
+    if blind.get("questions_read_as_petitions"):
+        print(f"  {'questions_read_as_petitions':<36} {blind['questions_read_as_petitions']}  "
+              f"(of which the form's first question offers the right programme: "
+              f"{blind['of_which_the_form_offers_the_programme']})")
     if blind["programme_named_right"] is not None:
         print(f"  {'programme_named_right':<36} {blind['programme_named_right']:.3f}  "
               f"(the rest of programme accuracy: the right one among two offered)")

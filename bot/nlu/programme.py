@@ -65,6 +65,7 @@ ASK_PROGRAMME = "ask_programme"
 RANKING = "programme_ranking"
 CANDIDATES = "programme_candidates"
 OVERRIDDEN = "intent_overridden_from"
+HINT = "programme_hint"
 
 #: Words that make a message read as a question (folded; not "hong" or "dau": folded, "hỏng"
 #: and "đau" would read as "hông" and "đâu").
@@ -226,6 +227,10 @@ class ProgrammeClassifier(GraphComponent):
             # most "disagreement_named_below" (``_named_disagreement``); None turns it off.
             "disagreement_confidence": 0.7,
             "disagreement_named_below": 0.1,
+            # A petition worded as a question, about a programme at least this likely, carries
+            # that programme as ``programme_hint``: the form opens with a button that answers
+            # the question instead (``_petition_hint``); None turns it off.
+            "hint_confidence": 0.5,
             "c": 8.0,
         }
 
@@ -286,6 +291,7 @@ class ProgrammeClassifier(GraphComponent):
         self._joint_decision(message, text, p1 if not named else 1.0)
         self._named_question(message, entities)
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        self._petition_hint(message, text, intent, entities, ranking[0])
         if named or intent != ASK_PROGRAMME or set_aside:
             return
         cfg = self._config
@@ -296,6 +302,25 @@ class ProgrammeClassifier(GraphComponent):
             }], add_to_output=True)
         elif p1 + p2 >= cfg["offer_confidence"] and len(ranking) > 1:
             message.set(CANDIDATES, [top, ranking[1][0]], add_to_output=True)
+
+    def _petition_hint(self, message: Message, text: str, intent: str | None,
+                       entities: list[dict[str, Any]], best: tuple[str, float]) -> None:
+        """The programme a question-shaped petition may really be asking about.
+
+        Hard-luck stories that end in a question ("nhà em nghèo lắm, có được hỗ trợ sửa nhà
+        không") read to the intent classifier as petitions, often at 0.9 or more, so no
+        confidence threshold can separate them from the real petitions they resemble. The form
+        still opens, but with one button that answers the programme instead: a misread
+        question costs a tap, and a real petition loses nothing (issue 11)."""
+        floor = self._config.get("hint_confidence")
+        if floor is None or intent != "submit_petition" or not is_question(text):
+            return
+        named = [str(e.get(ENTITY_ATTRIBUTE_VALUE)) for e in entities
+                 if e.get(ENTITY_ATTRIBUTE_TYPE) == "programme"]
+        if len(set(named)) == 1:
+            message.set(HINT, named[0], add_to_output=True)
+        elif not named and best[1] >= float(floor):
+            message.set(HINT, best[0], add_to_output=True)
 
     def _named_disagreement(self, message: Message, full: list[tuple[str, float]]
                             ) -> tuple[list[dict[str, Any]], bool]:

@@ -374,3 +374,43 @@ async def test_retry_after_a_cancel_offers_to_start_again(database: str) -> None
     assert "bắt đầu lại" in texts(again)[0]
     assert [b["payload"] for b in buttons(again)[0]] == [
         "/submit_petition", "/give_feedback", "/request_human"]
+
+
+async def test_a_petition_worded_as_a_programme_question_offers_the_programme_once(
+        dispatcher) -> None:
+    """Issue 11: "nhà em nghèo, có được hỗ trợ sửa nhà không" read as a petition opens the form,
+    but its first question carries a button that answers the programme instead (the NLU's
+    ``programme_hint``); the next question does not repeat it."""
+    from actions.case_questions import HINT_SLOT, ActionAskCaseContent, ActionAskCaseUnit
+
+    text = "nhà em nghèo lắm, mái dột hết rồi, có được hỗ trợ sửa không ạ"
+    tracker = make_tracker(text, "submit_petition", confidence=0.95)
+    tracker.latest_message["programme_hint"] = "mai_am_dai_doan_ket"
+    slots = slots_set(await ActionStartCase().run(dispatcher, tracker, DOMAIN))
+    assert slots[HINT_SLOT] == "mai_am_dai_doan_ket"
+
+    asking = CollectingDispatcher()
+    events = await ActionAskCaseUnit().run(
+        asking, make_tracker(text, "submit_petition", slots={HINT_SLOT: "mai_am_dai_doan_ket"}),
+        DOMAIN)
+    hint, question = asking.messages
+    assert "bấm nút bên dưới" in hint["text"]
+    assert question["response"] == "utter_ask_case_unit"
+    (button,) = question["buttons"]
+    assert button["payload"] == '/ask_programme{"programme":"mai_am_dai_doan_ket"}'
+    assert slots_set(events) == {HINT_SLOT: None}  # offered once
+
+    plain = CollectingDispatcher()
+    assert await ActionAskCaseContent().run(plain, make_tracker("", "inform"), DOMAIN) == []
+    (only,) = plain.messages
+    assert only["response"] == "utter_ask_case_content" and not only["buttons"]
+
+
+async def test_feedback_and_plain_petitions_carry_no_programme_hint(dispatcher) -> None:
+    from actions.case_questions import HINT_SLOT
+
+    plain = make_tracker("đèn đường ngõ 7 hỏng cả tháng nay rồi", "submit_petition")
+    assert slots_set(await ActionStartCase().run(dispatcher, plain, DOMAIN))[HINT_SLOT] is None
+    feedback = make_tracker("trang nên đăng lịch tiếp dân được không", "give_feedback")
+    feedback.latest_message["programme_hint"] = "fanpage"  # never set for feedback, but still
+    assert slots_set(await ActionStartCase().run(dispatcher, feedback, DOMAIN))[HINT_SLOT] is None

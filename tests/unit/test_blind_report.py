@@ -47,3 +47,22 @@ def test_programme_accuracy_counts_named_and_offered(capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "programme_accuracy                   0.667  (target >= 0.95: NOT met)" in out
     assert "used to tune: a biased measure" in out
+
+
+def test_questions_read_as_petitions_count_the_right_programme_button(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Still confidently wrong (the form opens), but the report says how many of them the form
+    offers the right programme on its first question."""
+    right = _pred("nhà em nghèo, có được hỗ trợ sửa nhà không", "ask_programme", "submit_petition",
+                  programme="mai_am_dai_doan_ket")
+    right.hint = "mai_am_dai_doan_ket"
+    other = _pred("18/11 năm nay tổ chức ở đâu vậy", "ask_programme", "submit_petition",
+                  programme="ngay_hoi_dai_doan_ket")
+    other.hint = "cuu_tro"
+    report = blind_report([right, other])
+    assert report["confidently_wrong_rate"] == 1.0
+    assert report["questions_read_as_petitions"] == 2
+    assert report["of_which_the_form_offers_the_programme"] == 1
+    _print_blind("set20a.yml", {"tuned_on": False, **report})
+    assert "questions_read_as_petitions          2  (of which the form's first question offers " \
+           "the right programme: 1)" in capsys.readouterr().out

@@ -10,6 +10,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.programme import (
     CANDIDATES,
+    HINT,
     OVERRIDDEN,
     ProgrammeClassifier,
     ProgrammeModel,
@@ -159,6 +160,31 @@ def test_a_complaint_stays_a_petition() -> None:
     sure = _run("đường ngõ 5 ngập sao không ai xử lý", "submit_petition", 0.9,
                 [("giam_sat_dau_tu_cong_dong", 0.8), ("cuu_tro", 0.1)])
     assert sure.get("intent")["name"] == "submit_petition"
+
+
+def test_a_sure_petition_worded_as_a_question_carries_the_programme_hint() -> None:
+    """Too sure to be turned into a question (0.95), so it stays a petition, but the form will
+    offer the programme it reads as (actions/case_questions.py)."""
+    message = _run("nhà em nghèo lắm, mái dột hết rồi, có được hỗ trợ sửa không ạ",
+                   "submit_petition", 0.95, [("mai_am_dai_doan_ket", 0.7), ("cuu_tro", 0.1)])
+    assert message.get("intent")["name"] == "submit_petition"
+    assert message.get(HINT) == "mai_am_dai_doan_ket"
+    named = [{"entity": "programme", "value": "cuu_tro", "start": 0, "end": 7}]
+    asked = _run("cứu trợ đợt này sao xóm tôi chưa nhận được?", "submit_petition", 0.95,
+                 [("quy_vi_nguoi_ngheo", 0.6), ("cuu_tro", 0.3)], named)
+    assert asked.get(HINT) == "cuu_tro"  # the programme the citizen named
+
+
+def test_no_hint_without_a_question_a_likely_programme_or_a_petition() -> None:
+    statement = _run("đường ngõ 5 ngập cả tuần nay rồi", "submit_petition", 0.95,
+                     [("giam_sat_dau_tu_cong_dong", 0.8), ("cuu_tro", 0.1)])
+    assert statement.get(HINT) is None
+    unsure = _run("đường ngõ 5 ngập sao không ai xử lý", "submit_petition", 0.95,
+                  [("giam_sat_dau_tu_cong_dong", 0.3), ("cuu_tro", 0.2)])
+    assert unsure.get(HINT) is None
+    feedback = _run("trang nên đăng lịch tiếp dân được không", "give_feedback", 0.95,
+                    [("fanpage", 0.9), ("ban_tin", 0.05)])
+    assert feedback.get(HINT) is None
 
 
 def test_a_fact_past_its_date_gives_its_afterwards_text_and_validate_lists_it(

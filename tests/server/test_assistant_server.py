@@ -316,6 +316,23 @@ def test_a_name_the_question_contradicts_offers_both_programmes(assistant: Assis
     assert len(payloads) == 3, payloads
 
 
+def test_a_petition_that_asks_about_a_programme_is_offered_its_answer_on_the_first_question(
+        assistant: Assistant) -> None:
+    """A complaint worded as a question ("tiền cứu trợ … sao chưa nhận được?") opens the form,
+    but its first question carries a relief button: tapping it answers about relief and the draft
+    is kept; a hard-luck question misread as a petition costs one tap the same way."""
+    sender = f"t-{uuid.uuid4()}"
+    opened = assistant.send(sender, "tiền cứu trợ lũ sao xóm tôi chưa nhận được?")
+    payloads = [b.get("payload") or "" for r in opened for b in r.get("buttons", [])]
+    assert payloads == ['/ask_programme{"programme":"cuu_tro"}'], _texts(opened)
+    assert "bấm nút bên dưới" in _texts(opened)
+    answered = _texts(assistant.send(sender, payloads[0]))
+    assert "cứu trợ" in answered.lower() and "vẫn được giữ" in answered, answered
+    # The next question of the form comes without the button: it is offered once.
+    again = assistant.send(sender, "xóm 3")
+    assert not [b for r in again for b in r.get("buttons", []) if "cuu_tro" in b.get("payload", "")]
+
+
 # -- issue 12: erasure reaches every copy ------------------------------------------------------
 
 def test_erasure_leaves_no_name_or_phone_in_any_store_and_keeps_the_case(

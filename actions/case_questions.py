@@ -13,15 +13,16 @@ from bot.cases import intake, legal_type
 from bot.knowledge.content import knowledge_base, unit_tree
 from bot.knowledge.replies import reply_text
 
-
 #: The programme a question-shaped petition may really be about (``programme_hint`` of the NLU,
 #: kept by ``action_start_case``): offered once, on the form's first question.
 HINT_SLOT = "case_programme_hint"
 
 
-def hint_button(tracker: Tracker) -> tuple[list[dict[str, str]], Events]:
-    """A "Hỏi về <programme>" button for the first question of a form that a question opened,
-    and the event that clears it so it is offered only once.
+def offer_hint(dispatcher: CollectingDispatcher, tracker: Tracker
+               ) -> tuple[list[dict[str, str]], Events]:
+    """When a question opened the form: say what the programme button is for, and return the
+    button (for the question about to be asked) and the event that clears it, so it is offered
+    only once. Otherwise nothing.
 
     Issue 11: a hard-luck story ending in a question ("nhà em nghèo, có được hỗ trợ sửa nhà
     không") is often read as a petition with high confidence. The form still opens (a real
@@ -33,29 +34,20 @@ def hint_button(tracker: Tracker) -> tuple[list[dict[str, str]], Events]:
     programme = tracker.get_slot(HINT_SLOT)
     if not programme:
         return [], []
+    cleared: Events = [SlotSet(HINT_SLOT, None)]
     entry = next((p for p in knowledge_base() if p.programme == programme), None)
     if entry is None:
-        return [], [SlotSet(HINT_SLOT, None)]
-    dispatcher_text = reply_text("case_programme_hint", programme=entry.title)
+        return [], cleared
+    dispatcher.utter_message(text=reply_text("case_programme_hint", programme=entry.title))
     return ([{"title": entry.button_title,
-              "payload": f'/ask_programme{{"programme":"{programme}"}}',
-              "hint_text": dispatcher_text}],
-            [SlotSet(HINT_SLOT, None)])
-
-
-def _offer(dispatcher: CollectingDispatcher, buttons: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Say what the programme button is for; the buttons as Rasa takes them."""
-    if not buttons:
-        return []
-    dispatcher.utter_message(text=buttons[0]["hint_text"])
-    return [{k: v for k, v in b.items() if k != "hint_text"} for b in buttons]
+              "payload": f'/ask_programme{{"programme":"{programme}"}}'}], cleared)
 
 
 def ask_with_hint(dispatcher: CollectingDispatcher, tracker: Tracker, response: str) -> Events:
     """Ask a form question written in the domain (``response``), with the programme button when
     the form has one to offer."""
-    buttons, events = hint_button(tracker)
-    dispatcher.utter_message(response=response, buttons=_offer(dispatcher, buttons) or None)
+    buttons, events = offer_hint(dispatcher, tracker)
+    dispatcher.utter_message(response=response, buttons=buttons or None)
     return events
 
 
@@ -113,9 +105,9 @@ class ActionAskCaseComplaintDetail(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         question = legal_type.extra_question("khieu_nai") or ""
-        buttons, events = hint_button(tracker)
+        buttons, events = offer_hint(dispatcher, tracker)
         dispatcher.utter_message(text=f"{question} {reply_text('case_complaint_detail_skip')}",
-                                 buttons=_offer(dispatcher, buttons) or None)
+                                 buttons=buttons or None)
         return events
 
 

@@ -9,8 +9,8 @@ result for the life of the process (a staff edit takes effect after a restart or
 Files in the directory:
 
 ``settings.yml`` (optional)
-    ``threshold``, ``max_report_discount``, ``quoted_factor``, ``reported_factor``, ``rate_limit`` and the Vietnamese ``labels`` of the
-    categories; defaults are used for anything missing.
+    ``threshold``, ``max_report_discount``, ``quoted_factor``, ``reported_factor``, ``rate_limit``
+    and the Vietnamese ``labels`` of the categories; defaults are used for anything missing.
 ``allowlist_domains.yml`` (optional)
     ``trusted`` domains whose links are ignored (gov.vn, mattran.org.vn, …), ``platforms`` whose
     host is genuine but whose paths are still checked (facebook.com, zalo.me, …) and the ``tlds``
@@ -290,12 +290,8 @@ def _read_mapping(path: Path, *, required: bool) -> dict[str, Any]:
     return data
 
 
-def _build_rules(
-    directory: Path,
-    rules: tuple[Rule, ...],
-    settings: dict[str, Any],
-    allowlist: dict[str, Any],
-) -> ModerationRules:
+def _build_rules(directory: Path, rules: tuple[Rule, ...], settings: dict[str, Any],
+                 allowlist: dict[str, Any]) -> ModerationRules:
     where = directory / SETTINGS_FILE
     known = {"threshold", "max_report_discount", "quoted_factor", "reported_factor", "rate_limit",
              "labels"}

@@ -35,9 +35,10 @@ def offer_hint(dispatcher: CollectingDispatcher, tracker: Tracker
     if not programme:
         return [], []
     cleared: Events = [SlotSet(HINT_SLOT, None)]
-    entry = next((p for p in knowledge_base() if p.programme == programme), None)
-    if entry is None:
+    programmes = knowledge_base()
+    if programme not in programmes:
         return [], cleared
+    entry = programmes.get(programme)
     dispatcher.utter_message(text=reply_text("case_programme_hint", programme=entry.title))
     return ([{"title": entry.button_title,
               "payload": f'/ask_programme{{"programme":"{programme}"}}'}], cleared)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.settings import ROOT
-from tools.env import child_env, rasa_cmd, rel
+from tools.env import child_env, python, rel
 
 MODELS_DIR = ROOT / "models"
 
@@ -133,14 +133,16 @@ def _train(fp: str, config: str, quiet: bool) -> TrainResult:
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{fp}"
     print(f"Training model {name} ...", flush=True)
     started = time.monotonic()
-    cmd = rasa_cmd(
-        "train",
+    # Rasa's ``train``, without hashing the featurised training data after every component
+    # (tools/rasa_train.py: about a third of the training time).
+    cmd = [
+        python(), "-m", "tools.rasa_train",
         "--config", config,
         "--domain", "domain.yml",
         "--data", "nlu_data",
         "--out", str(MODELS_DIR),
         "--fixed-model-name", name,
-    )
+    ]
     result = subprocess.run(
         cmd,
         cwd=ROOT,

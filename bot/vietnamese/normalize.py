@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: Common teencode and chat abbreviations -> full Vietnamese words. Keys are lower-case.
 #: Only unambiguous ones: "bn" (bạn / bao nhiêu), "dk" (được / đăng ký), "v" (vậy / v.v.),
@@ -151,6 +152,7 @@ def _with_tone(vowel: str, tone: str) -> str:
     return unicodedata.normalize("NFC", vowel + tone) if tone else vowel
 
 
+@lru_cache(maxsize=1 << 16)
 def _place_tone(word: str) -> str:
     """Move the tone of an open ``oa``/``oe``/``uy`` syllable to the first vowel.
 
@@ -245,28 +247,35 @@ _STRIP_TABLE = {ord("đ"): "d", ord("Đ"): "D"}
 
 def strip_diacritics(text: str) -> str:
     """Remove Vietnamese diacritics character by character (length-preserving for NFC text)."""
-    result = []
-    for ch in text:
-        if ord(ch) in _STRIP_TABLE:
-            result.append(_STRIP_TABLE[ord(ch)])
-            continue
-        decomposed = unicodedata.normalize("NFD", ch)
-        base = "".join(c for c in decomposed if not unicodedata.combining(c))
-        result.append(base if len(base) == 1 else ch)
-    return "".join(result)
+    return "".join(map(_strip_char, text))
 
 
+@lru_cache(maxsize=4096)
+def _strip_char(ch: str) -> str:
+    """One character without its diacritics (its own decomposition, cached: a few hundred
+    distinct characters carry every Vietnamese text)."""
+    if ord(ch) in _STRIP_TABLE:
+        return _STRIP_TABLE[ord(ch)]
+    decomposed = unicodedata.normalize("NFD", ch)
+    base = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return base if len(base) == 1 else ch
+
+
+@lru_cache(maxsize=1 << 15)
 def fold(text: str) -> str:
     """Matching key for lookups that must ignore case, diacritics and spacing."""
     norm = normalize(text, teencode=False).text
     return " ".join(strip_diacritics(norm).lower().split())
 
 
+@lru_cache(maxsize=1 << 15)
 def fold_expanded(text: str) -> str:
     """What the NLU's own classifiers read (programme, clause edges): :func:`fold` after the
     full normalisation, teencode included, so "ko dc" and "không được" give the same key.
 
     One function for both, because two copies of the recipe would drift apart and the two
-    components would then disagree about the same message.
+    components would then disagree about the same message. Cached, like :func:`fold`: the
+    featurisers and classifiers of one training each fold the same few thousand messages, and a
+    parse folds the same text several times.
     """
     return fold(normalize(text).text)

@@ -236,6 +236,7 @@ class Prefilter:
         self._by_literal = [
             (view, literal, *split(keys)) for (view, literal), keys in by_literal.items()
         ]
+        self._forest = _literal_forest(self._by_literal)
         self._always_rules = frozenset(always_rules)
         self._always_matchers = frozenset(always_matchers)
         self._runs = (frozenset(runs_rules), frozenset(runs_matchers))
@@ -263,9 +264,40 @@ class Prefilter:
             rules |= self._runs[0]
             matchers |= self._runs[1]
         views = {"text": norm.text, "folded": norm.folded, "compact": norm.compact}
-        for view, literal, rule_set, matcher_set in self._by_literal:
-            if literal in views[view]:
-                rules |= rule_set
-                matchers |= matcher_set
+        for view_name, roots in self._forest:
+            view = views[view_name]
+            pending = list(roots)
+            while pending:
+                literal, rule_set, matcher_set, children = pending.pop()
+                if literal in view:
+                    rules |= rule_set
+                    matchers |= matcher_set
+                    pending += children
         self._last = (norm, rules, matchers)
         return rules, matchers
+
+
+_Node = tuple[str, frozenset[int], frozenset[int], list[Any]]
+
+
+def _literal_forest(
+    by_literal: list[tuple[str, str, frozenset[int], frozenset[int]]]
+) -> list[tuple[str, list[_Node]]]:
+    """The required strings of each view as a forest: a string is searched for only when the
+    longest shorter string it contains ("mua" in "can mua") was found, since a view that lacks
+    "mua" cannot hold "can mua". Exact, and it turns some 570 substring searches a message into
+    about 250 plus the children of what was found (the share of the prefilter in a message's
+    time, stop 34)."""
+    forest: list[tuple[str, list[_Node]]] = []
+    for view in sorted({entry[0] for entry in by_literal}):
+        entries = sorted((e for e in by_literal if e[0] == view), key=lambda e: len(e[1]))
+        nodes: list[_Node] = []
+        roots: list[_Node] = []
+        for _, literal, rule_set, matcher_set in entries:
+            node: _Node = (literal, rule_set, matcher_set, [])
+            parent = max((n for n in nodes if len(n[0]) < len(literal) and n[0] in literal),
+                         key=lambda n: len(n[0]), default=None)
+            (parent[3] if parent is not None else roots).append(node)
+            nodes.append(node)
+        forest.append((view, roots))
+    return forest

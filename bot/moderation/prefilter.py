@@ -233,10 +233,9 @@ class Prefilter:
 
         # Kept as ready sets, so a message's look-ups are set unions done in C.
         self._by_word = {key: split(keys) for key, keys in by_word.items()}
-        self._by_literal = [
+        self._forest = _literal_forest([
             (view, literal, *split(keys)) for (view, literal), keys in by_literal.items()
-        ]
-        self._forest = _literal_forest(self._by_literal)
+        ])
         self._always_rules = frozenset(always_rules)
         self._always_matchers = frozenset(always_matchers)
         self._runs = (frozenset(runs_rules), frozenset(runs_matchers))

@@ -76,10 +76,11 @@ def _install() -> bool:
 def _check_each_schema_once() -> None:
     from jsonschema import ValidationError
     from jsonschema.exceptions import best_match
-    from jsonschema.validators import validator_for
     from rasa.shared.constants import DOCS_URL_TRAINING_DATA
     from rasa.shared.exceptions import SchemaValidationError
     from rasa.shared.utils import validation
+
+    from bot.conversation.rasa_patches import checked_validator
 
     validators: dict[str, Any] = {}
 
@@ -88,9 +89,7 @@ def _check_each_schema_once() -> None:
         key = json.dumps(schema, sort_keys=True)
         validator = validators.get(key)
         if validator is None:
-            cls = validator_for(schema)
-            cls.check_schema(schema)
-            validator = validators[key] = cls(schema)
+            validator = validators[key] = checked_validator(schema)
         error: ValidationError | None = best_match(validator.iter_errors(json_data))
         if error is not None:
             error.message += (

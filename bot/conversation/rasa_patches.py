@@ -33,17 +33,23 @@ RASA_VERSION = "3.6.21"
 _installed = False
 
 
+def checked_validator(schema: dict[str, Any]) -> Any:
+    """A jsonschema validator for ``schema``, the schema checked against its meta-schema once:
+    ``jsonschema.validate``, which Rasa calls, checks it again on every call."""
+    from jsonschema.validators import validator_for
+
+    validator_class = validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
 def _patch_action_validation() -> None:
     from jsonschema import ValidationError
     from jsonschema.exceptions import best_match
-    from jsonschema.validators import validator_for
     from rasa.core.actions import action as rasa_action
     from rasa.shared.constants import DOCS_BASE_URL
 
-    schema = rasa_action.RemoteAction.action_response_format_spec()
-    validator_class = validator_for(schema)
-    validator_class.check_schema(schema)  # once, instead of once per action call
-    validator = validator_class(schema)
+    validator = checked_validator(rasa_action.RemoteAction.action_response_format_spec())
 
     def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
         """Same contract as Rasa's: True, or the best-matching ValidationError with a hint."""

@@ -157,6 +157,17 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
 
     A message that is nothing but a quotation is treated as unquoted: the sender says it.
     """
+    return list(_quoted_spans(text))
+
+
+@lru_cache(maxsize=64)
+def _quoted_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """:func:`quoted_spans`, kept for the last few messages: the rules and the learned second
+    opinion both ask it of the same message."""
+    return tuple(_find_quoted_spans(text))
+
+
+def _find_quoted_spans(text: str) -> list[tuple[int, int]]:
     spans = [m.span() for m in _QUOTE_RE.finditer(text)]
     if ":" in text:
         spans += [m.span(1) for m in _PASTED_RE.finditer(text)
@@ -339,7 +350,11 @@ def find_urls(norm: NormalisedText, rules: ModerationRules) -> list[Url]:
         (hidden_dot.sub(".", norm.folded), False),
         (hidden_dot.sub(".", norm.compact), False),
     )
+    searched: set[str] = set()
     for view, positioned in views:
+        if view in searched:  # most messages: all three are one string, and so are its links
+            continue
+        searched.add(view)
         for match in url_re.finditer(view):
             host = match.group(1).strip(".")
             path = (match.group(2) or "").rstrip(".,;:!?)\"'”»")

@@ -134,7 +134,8 @@ class NormalisedText:
 
     @cached_property
     def compact_starts(self) -> dict[str, list[int]]:
-        return _word_starts(self.compact)
+        # Most messages hide nothing: then the two views are one string, indexed once.
+        return self.folded_starts if self.compact == self.folded else _word_starts(self.compact)
 
     @cached_property
     def folded_words(self) -> frozenset[str]:
@@ -142,7 +143,7 @@ class NormalisedText:
 
     @cached_property
     def compact_words(self) -> frozenset[str]:
-        return frozenset(self.compact_starts)
+        return self.folded_words if self.compact == self.folded else frozenset(self.compact_starts)
 
     def starts(self, name: str) -> dict[str, list[int]]:
         """The words and word pairs of view ``name`` and their starts: a phrase can only begin
@@ -222,7 +223,8 @@ def canonical(text: str) -> str:
     s = _ZERO_WIDTH_RE.sub("", s)
     s = unicodedata.normalize("NFC", s.lower().translate(_HOMOGLYPHS))
     # Whatever combining mark is still loose after NFC has no letter to sit on: drop it.
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))
+    if any(map(unicodedata.combining, s)):  # seldom: the check runs in C, the join does not
+        s = "".join(ch for ch in s if not unicodedata.combining(ch))
     s = _squeeze_repeats(s)
     s = _TONE_PLACEMENT_RE.sub(lambda m: _TONE_PLACEMENT[m.group(1)], s)
     return _SPACES_RE.sub(" ", s).strip()

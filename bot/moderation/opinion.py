@@ -51,6 +51,7 @@ restore one know which of the two was wrong.
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from bot.moderation.engine import Category, Verdict, quoted_spans, report_hits
 from bot.moderation.learned import KIND_CATEGORY, LearnedModel, learned_model
@@ -245,7 +246,8 @@ def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = 
                            verdict.rule_ids)
         return verdict
     norm = normalise(text)
-    if sum(not word.isdigit() for word in _WORD.findall(norm.folded)) < MIN_WORDS:
+    words = (m for m in _WORD.finditer(norm.folded) if not m.group().isdigit())
+    if len(list(islice(words, MIN_WORDS))) < MIN_WORDS:  # stops at the fourth word
         return verdict
     model = model if model is not None else learned_model()
     view = _unquoted(norm)

@@ -236,6 +236,19 @@ class Prefilter:
         self._forest = _literal_forest([
             (view, literal, *split(keys)) for (view, literal), keys in by_literal.items()
         ])
+        # Most messages hide nothing, and then their compact view is their folded view: one
+        # look-up per word and one search per string serve the matchers of both views.
+        same_word: dict[str, list[tuple[int, int]]] = {}
+        for (_, word), keys in by_word.items():
+            same_word.setdefault(word, []).extend(keys)
+        same_literal: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for (view, literal), keys in by_literal.items():
+            merged = "folded" if view == "compact" else view
+            same_literal.setdefault((merged, literal), []).extend(keys)
+        self._by_word_same = {word: split(keys) for word, keys in same_word.items()}
+        self._forest_same = _literal_forest([
+            (view, literal, *split(keys)) for (view, literal), keys in same_literal.items()
+        ])
         self._always_rules = frozenset(always_rules)
         self._always_matchers = frozenset(always_matchers)
         self._runs = (frozenset(runs_rules), frozenset(runs_matchers))
@@ -252,18 +265,28 @@ class Prefilter:
             return last[1], last[2]
         rules = set(self._always_rules)
         matchers = set(self._always_matchers)
-        by_word = self._by_word
-        for compact, words in ((False, norm.folded_words), (True, norm.compact_words)):
-            for word in words:
-                found = by_word.get((compact, word))
+        forest = self._forest
+        if norm.compact == norm.folded:
+            same = self._by_word_same
+            for word in norm.folded_words:
+                found = same.get(word)
                 if found is not None:
                     rules |= found[0]
                     matchers |= found[1]
+            forest = self._forest_same
+        else:
+            by_word = self._by_word
+            for compact, words in ((False, norm.folded_words), (True, norm.compact_words)):
+                for word in words:
+                    found = by_word.get((compact, word))
+                    if found is not None:
+                        rules |= found[0]
+                        matchers |= found[1]
         if norm.runs:
             rules |= self._runs[0]
             matchers |= self._runs[1]
         views = {"text": norm.text, "folded": norm.folded, "compact": norm.compact}
-        for view_name, roots in self._forest:
+        for view_name, roots in forest:
             view = views[view_name]
             pending = list(roots)
             while pending:

@@ -17,8 +17,18 @@ from tests.browser_support import browser_ready  # noqa: F401 (the browser tests
 
 
 @pytest.fixture
-async def world(db_url: str, tmp_path: Path, seeded_engine: Engine) -> AsyncIterator[World]:
-    server = TestServer(create_app(settings_for(db_url, tmp_path)), host="127.0.0.1")
+def world_role() -> str:
+    """The staff service's role (``WEB_ROLE``) in :func:`world`: ``all`` runs the background
+    workers too; a test module that runs a worker's steps itself overrides this with ``staff``,
+    or the service's own worker races it for the same rows."""
+    return "all"
+
+
+@pytest.fixture
+async def world(db_url: str, tmp_path: Path, seeded_engine: Engine,
+                world_role: str) -> AsyncIterator[World]:
+    server = TestServer(create_app(settings_for(db_url, tmp_path), role=world_role),
+                        host="127.0.0.1")
     await server.start_server()  # migrates and syncs the units (cleanup_ctx)
     engine = seeded_engine
     staff = {

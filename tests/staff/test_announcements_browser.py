@@ -29,6 +29,15 @@ async def _login(page, base: str, login: str) -> None:  # type: ignore[no-untype
     await sign_in(page, login, PASSWORD)
 
 
+@pytest.fixture
+def world_role() -> str:
+    """The console without its background workers: this test runs the announcement worker's
+    steps itself, against the fake Graph API. With them, the service's own worker (which knows
+    no fake Graph API) sometimes claimed a recipient first under load, and the announcement
+    stayed "Đang gửi" (CI, stop 35)."""
+    return "staff"
+
+
 @pytest.mark.slow
 async def test_compose_preview_approve_and_report(browser_ready: None, world: World) -> None:
     from playwright.async_api import expect

@@ -42,7 +42,6 @@ __all__ = [
 _ZERO_WIDTH_RE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 # Letters never squeezed: "www.", "cccd" (the citizen ID card), "09xxx".
 _KEEP_REPEATED = frozenset("wcx")
-_SPACES_RE = re.compile(r"\s+")
 #: Cyrillic and Greek letters that look like Latin ones once lower-cased ("vаy" with a Cyrillic
 #: "а", "nhà cáі"): NFKC leaves them alone, and Vietnamese is never written with them, so they
 #: are read as the Latin letter they imitate. Mapped before NFC, so a tone mark typed after a
@@ -103,9 +102,13 @@ def _word_starts(view: str) -> dict[str, list[int]]:
     starts: dict[str, list[int]] = {}
     previous = ""
     previous_start = 0
-    for found in _WORDS_RE.finditer(view):
-        word = found.group()
-        start = found.start()
+    end = 0
+    for word in _WORDS_RE.findall(view):
+        # Only non-word characters stand between one word and the next, so the next word
+        # starts where its letters are first found: the regex's own offsets, without building
+        # a match object per word.
+        start = view.find(word, end)
+        end = start + len(word)
         starts.setdefault(word, []).append(start)
         if previous:
             starts.setdefault(previous + " " + word, []).append(previous_start)
@@ -227,7 +230,8 @@ def canonical(text: str) -> str:
         s = "".join(ch for ch in s if not unicodedata.combining(ch))
     s = _squeeze_repeats(s)
     s = _TONE_PLACEMENT_RE.sub(lambda m: _TONE_PLACEMENT[m.group(1)], s)
-    return _SPACES_RE.sub(" ", s).strip()
+    # Runs of white space to one space, trimmed: str.split's white space is the regex's \s.
+    return " ".join(s.split())
 
 
 _LEET_CANDIDATE_RE = re.compile(
@@ -272,7 +276,7 @@ def _compact(folded: str) -> tuple[str, str]:
         return joined
 
     s = _SPACE_RUN_RE.sub(join, s)
-    return _SPACES_RE.sub(" ", s).strip(), " ".join(runs)
+    return " ".join(s.split()), " ".join(runs)
 
 
 @lru_cache(maxsize=64)

@@ -49,6 +49,30 @@ def start_again() -> Reply:
     )
 
 
+#: Words from which a message the assistant was unsure about already tells the problem (as the
+#: form's own rule for the message that opens it, ``actions/case_form.py``).
+_STORY_WORDS = 8
+
+
+def unclear_story(tracker: Tracker) -> str | None:
+    """The citizen's previous message, when the assistant was unsure what it meant (it asked
+    back: ``nlu_fallback``) and it is long enough to be the problem itself, while the latest one
+    only chooses the petition (a button, or a few typed words): that message is what the petition
+    is about, and the citizen must not be asked to write it again (issue 11: a question-shaped
+    petition is asked back, ``bot/nlu/programme.py``)."""
+    if len(latest_text(tracker).split()) >= _STORY_WORDS:
+        return None
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    if len(users) < 2:
+        return None
+    previous = users[-2]
+    intent = ((previous.get("parse_data") or {}).get("intent") or {}).get("name")
+    text = str(previous.get("text") or "")
+    if intent != "nlu_fallback" or text.startswith("/") or len(text.split()) < _STORY_WORDS:
+        return None
+    return text
+
+
 class ActionStartCase(Action):
     """submit_petition / give_feedback: check the message, then open a fresh form."""
 
@@ -73,9 +97,17 @@ class ActionStartCase(Action):
         intro = reply_text("case_intro_feedback") if kind == "feedback" \
             else reply_text("case_intro_petition")
         send(dispatcher, [Reply(intro)])
+        marker, story = verdict.marker, unclear_story(tracker)
+        if story is not None:
+            earlier = check_message(channel_of(tracker), tracker.sender_id, story)
+            if earlier.flagged or earlier.insult_only:
+                story = None  # asked for again, and judged again, by the form
+            else:
+                marker = earlier.marker
         return [
             *(SlotSet(slot, None) for slot in CASE_SLOTS),
-            SlotSet(MODERATION_SLOT, verdict.marker),
+            *([SlotSet("case_content", story)] if story is not None else []),
+            SlotSet(MODERATION_SLOT, marker),
             SlotSet("case_kind", kind),
             SlotSet(HINT_SLOT, str(hint) if hint else None),
             SlotSet("case_key", str(uuid.uuid4())),

@@ -414,3 +414,51 @@ async def test_feedback_and_plain_petitions_carry_no_programme_hint(dispatcher) 
     feedback = make_tracker("trang nên đăng lịch tiếp dân được không", "give_feedback")
     feedback.latest_message["programme_hint"] = "fanpage"  # never set for feedback, but still
     assert slots_set(await ActionStartCase().run(dispatcher, feedback, DOMAIN))[HINT_SLOT] is None
+
+
+# -- a petition chosen after the assistant asked back (issue 11) -------------------------------
+
+_STORY = ("Nhà em ở tổ 7 phường Láng, mái tôn thủng mấy chỗ, mưa là dột khắp nhà, "
+          "có được mặt trận hỗ trợ sửa không ạ")
+
+
+async def test_the_story_asked_back_becomes_the_petition_when_the_citizen_chooses_it(
+        dispatcher) -> None:
+    """The assistant asked back (programme, petition or a person) instead of opening the form;
+    the citizen taps "Gửi phản ánh": what they wrote is the petition, not asked for again."""
+    tracker = make_tracker("/submit_petition", "submit_petition", events=[
+        user_event(_STORY, "nlu_fallback"), action_event("action_clarify")])
+    events = await ActionStartCase().run(dispatcher, tracker, DOMAIN)
+    slots = slots_set(events)
+    assert slots["case_content"] == _STORY and slots["case_kind"] == "petition"
+    assert slots["case_moderation"] == "clean"
+
+
+async def test_typed_choice_also_keeps_the_story(dispatcher) -> None:
+    tracker = make_tracker("gửi phản ánh", "submit_petition", events=[
+        user_event(_STORY, "nlu_fallback"), action_event("action_clarify")])
+    slots = slots_set(await ActionStartCase().run(dispatcher, tracker, DOMAIN))
+    assert slots["case_content"] == _STORY
+
+
+async def test_no_story_is_taken_from_an_understood_or_short_message_or_a_long_new_one(
+        dispatcher) -> None:
+    understood = make_tracker("/submit_petition", "submit_petition", events=[
+        user_event(_STORY, "ask_programme"), action_event("action_answer_programme")])
+    short = make_tracker("/submit_petition", "submit_petition", events=[
+        user_event("cái đó sao rồi", "nlu_fallback"), action_event("action_clarify")])
+    new = make_tracker("Đèn đường ngõ 5 phường Láng tắt cả tuần nay, đề nghị sửa giúp",
+                       "submit_petition", events=[
+                           user_event(_STORY, "nlu_fallback"), action_event("action_clarify")])
+    for tracker in (understood, short, new):
+        slots = slots_set(await ActionStartCase().run(dispatcher, tracker, DOMAIN))
+        assert slots["case_content"] is None
+
+
+async def test_spam_asked_back_is_not_taken_as_the_petition(database: str, dispatcher) -> None:
+    spam = ("Nhà cái Fv88 tặng 88K cho thành viên mới, nạp rút siêu tốc, "
+            "truy cập fv88.com nhận thưởng ngay hôm nay")
+    tracker = make_tracker("/submit_petition", "submit_petition", events=[
+        user_event(spam, "nlu_fallback"), action_event("action_clarify")])
+    slots = slots_set(await ActionStartCase().run(dispatcher, tracker, DOMAIN))
+    assert slots["case_content"] is None  # the form asks, and judges, again

@@ -127,8 +127,11 @@ def compare(other: Path, rounds: int, clock: str = "wall", dev_only: bool = Fals
 
 def versus_rules(rounds: int, clock_name: str, dev_only: bool) -> int:
     """Each message through the rules alone and through rules + model, alternating."""
+    from bot.moderation.engine import _quoted_spans
     from bot.moderation.learned import learned_model
     from bot.moderation.normalise import normalise
+
+    quoted_spans_cache_clear = _quoted_spans.cache_clear
 
     clock = time.thread_time if clock_name == "cpu" else time.perf_counter
     rules = load_rules()
@@ -141,7 +144,10 @@ def versus_rules(rounds: int, clock_name: str, dev_only: bool) -> int:
         for i, text in enumerate(texts):
             order = (False, True) if (i + round_) % 2 == 0 else (True, False)
             for learned in order:
-                normalise.cache_clear()  # each timing builds its own views, as in a new message
+                # Each timing builds its own views and finds its own quotations, as for a new
+                # message (both are kept for the last few messages, for the second opinion).
+                normalise.cache_clear()
+                quoted_spans_cache_clear()
                 started = clock()
                 apply_policy(moderate(text, rules), text, learned=learned)
                 times[learned].append((clock() - started) * 1000)

@@ -76,10 +76,12 @@ _QUESTION = re.compile(
 )
 
 #: Words of a citizen demanding that someone act or answer for a wrong (folded): a petition
-#: worded as a question with these ("sao không ai xử lý", "ai chịu trách nhiệm", "bao giờ mới
-#: sửa") is a petition, never asked back (``ProgrammeClassifier._ask_back``).
+#: worded as a question with these ("sao không ai xử lý", "sao xóm tôi chưa nhận được", "ai chịu
+#: trách nhiệm", "bao giờ mới sửa") is a petition, never asked back
+#: (``ProgrammeClassifier._ask_back``).
 _DEMAND = re.compile(
-    r"\b(ai chiu trach nhiem|sao (?:van |lai |con )?(?:chua|khong|ko|k|chang)|bao gio moi|"
+    r"\b(ai chiu trach nhiem|(?<!lam )sao(?: \w+){0,3} (?:chua|khong|ko|k|chang)|"
+    r"chua (?:nhan|thay|co ai)|bao gio moi|"
     r"den bao gio|den khi nao moi|tinh de|de vay (?:hoai|mai|sao)|khong ai|chua ai|xu ly|"
     r"giai quyet|de nghi|yeu cau|kien nghi|to cao|khieu nai|lam ro|bat cong|vo ly|buc xuc)\b"
 )

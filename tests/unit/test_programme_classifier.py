@@ -207,6 +207,13 @@ def test_no_asking_back_without_a_hint_a_chance_of_a_question_or_a_clear_program
                    [("quy_vi_nguoi_ngheo", 0.3), ("cuu_tro", 0.25)], named, asked=0.15)
     assert unclear.get("intent")["name"] == "submit_petition"
     assert unclear.get(HINT) == "cuu_tro"
+    # A question that demands an answer for a wrong is a petition (the form, with the hint).
+    for demand in ("tiền cứu trợ lũ sao xóm tôi chưa nhận được?",
+                   "đường ngõ 5 ngập sao không ai xử lý vậy"):
+        message = _run(demand, "submit_petition", 0.8, [("cuu_tro", 0.7), ("mai_am_dai_doan_ket",
+                       0.1)], asked=0.15)
+        assert message.get("intent")["name"] == "submit_petition", demand
+        assert message.get(HINT) == "cuu_tro"
 
 
 def test_no_hint_without_a_question_a_likely_programme_or_a_petition() -> None:

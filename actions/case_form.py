@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.case_interruptions import interrupted
-from actions.case_slots import MISSES_SLOT, MODERATION_SLOT
+from actions.case_slots import MISSES_SLOT, MODERATION_SLOT, STORY_WORDS
 from actions.common import (
     channel_of,
     entity_values,
@@ -116,7 +116,7 @@ class ValidateCaseForm(FormValidationAction):
         requested = self._requested(tracker)
         if requested == "case_content" and text and not self._payload(tracker):
             found["case_content"] = text
-        elif requested is None and len(text.split()) >= 8 and not self._payload(tracker):
+        elif requested is None and len(text.split()) >= STORY_WORDS and not self._payload(tracker):
             # The message that opened the form already describes the problem.
             found["case_content"] = text
         return found

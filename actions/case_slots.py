@@ -12,3 +12,6 @@ CASE_SLOTS = (
 MISSES_SLOT = "case_misses"
 #: The moderation marker of the case being written (bot.moderation.gate: clean, rude, threat).
 MODERATION_SLOT = "case_moderation"
+#: Words from which a message already tells the problem: the message that opens the form, or
+#: the one the assistant asked back about just before (``actions/cases.py``), is its content.
+STORY_WORDS = 8

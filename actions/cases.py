@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.case_questions import HINT_SLOT
-from actions.case_slots import CASE_SLOTS, MODERATION_SLOT
+from actions.case_slots import CASE_SLOTS, MODERATION_SLOT, STORY_WORDS
 from actions.common import Events, channel_of, latest_intent, latest_text, send
 from actions.legal_type import legal_type_replies
 from actions.subscriptions import withdraw
@@ -49,18 +49,13 @@ def start_again() -> Reply:
     )
 
 
-#: Words from which a message the assistant was unsure about already tells the problem (as the
-#: form's own rule for the message that opens it, ``actions/case_form.py``).
-_STORY_WORDS = 8
-
-
 def unclear_story(tracker: Tracker) -> str | None:
     """The citizen's previous message, when the assistant was unsure what it meant (it asked
     back: ``nlu_fallback``) and it is long enough to be the problem itself, while the latest one
     only chooses the petition (a button, or a few typed words): that message is what the petition
     is about, and the citizen must not be asked to write it again (issue 11: a question-shaped
     petition is asked back, ``bot/nlu/programme.py``)."""
-    if len(latest_text(tracker).split()) >= _STORY_WORDS:
+    if len(latest_text(tracker).split()) >= STORY_WORDS:
         return None
     users = [e for e in tracker.events if e.get("event") == "user"]
     if len(users) < 2:
@@ -68,7 +63,7 @@ def unclear_story(tracker: Tracker) -> str | None:
     previous = users[-2]
     intent = ((previous.get("parse_data") or {}).get("intent") or {}).get("name")
     text = str(previous.get("text") or "")
-    if intent != "nlu_fallback" or text.startswith("/") or len(text.split()) < _STORY_WORDS:
+    if intent != "nlu_fallback" or text.startswith("/") or len(text.split()) < STORY_WORDS:
         return None
     return text
 

@@ -354,8 +354,8 @@ class ProgrammeClassifier(GraphComponent):
         below the fallback threshold), so the clarification offers the programme, the petition
         and a person, and a petition chosen there keeps the citizen's text
         (``actions/cases.py``). Chosen on the used blind sets (stop 35, 5,586 messages): of the
-        297 hinted petitions, 13 programme questions asked instead of a form opened, 20 real
-        petitions asked one question more (README). Returns whether it asked."""
+        297 hinted petitions, 13 programme questions asked instead of a form opened, 12 more
+        real petitions asked one question more (README). Returns whether it asked."""
         cfg = self._config
         floor = cfg.get("ask_back_question_confidence")
         if floor is None or not message.get(HINT):

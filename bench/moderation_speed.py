@@ -131,8 +131,6 @@ def versus_rules(rounds: int, clock_name: str, dev_only: bool) -> int:
     from bot.moderation.learned import learned_model
     from bot.moderation.normalise import normalise
 
-    quoted_spans_cache_clear = _quoted_spans.cache_clear
-
     clock = time.thread_time if clock_name == "cpu" else time.perf_counter
     rules = load_rules()
     learned_model()  # trained before timing, as in a process that has been up a few seconds
@@ -147,7 +145,7 @@ def versus_rules(rounds: int, clock_name: str, dev_only: bool) -> int:
                 # Each timing builds its own views and finds its own quotations, as for a new
                 # message (both are kept for the last few messages, for the second opinion).
                 normalise.cache_clear()
-                quoted_spans_cache_clear()
+                _quoted_spans.cache_clear()
                 started = clock()
                 apply_policy(moderate(text, rules), text, learned=learned)
                 times[learned].append((clock() - started) * 1000)

@@ -232,7 +232,11 @@ class Prefilter:
             return frozenset(k[0] for k in keys), frozenset(k[1] for k in keys)
 
         # Kept as ready sets, so a message's look-ups are set unions done in C.
-        self._by_word = {key: split(keys) for key, keys in by_word.items()}
+        #: Word → its matchers, for the folded view's words and for the compact view's.
+        self._by_folded_word = {w: split(keys) for (compact, w), keys in by_word.items()
+                                if not compact}
+        self._by_compact_word = {w: split(keys) for (compact, w), keys in by_word.items()
+                                 if compact}
         self._forest = _literal_forest([
             (view, literal, *split(keys)) for (view, literal), keys in by_literal.items()
         ])
@@ -265,23 +269,21 @@ class Prefilter:
             return last[1], last[2]
         rules = set(self._always_rules)
         matchers = set(self._always_matchers)
-        forest = self._forest
+        lookups: tuple[tuple[dict[str, tuple[frozenset[int], frozenset[int]]],
+                             frozenset[str]], ...]
         if norm.compact == norm.folded:
-            same = self._by_word_same
-            for word in norm.folded_words:
-                found = same.get(word)
+            lookups = ((self._by_word_same, norm.folded_words),)
+            forest = self._forest_same
+        else:
+            lookups = ((self._by_folded_word, norm.folded_words),
+                       (self._by_compact_word, norm.compact_words))
+            forest = self._forest
+        for table, words in lookups:
+            for word in words:
+                found = table.get(word)
                 if found is not None:
                     rules |= found[0]
                     matchers |= found[1]
-            forest = self._forest_same
-        else:
-            by_word = self._by_word
-            for compact, words in ((False, norm.folded_words), (True, norm.compact_words)):
-                for word in words:
-                    found = by_word.get((compact, word))
-                    if found is not None:
-                        rules |= found[0]
-                        matchers |= found[1]
         if norm.runs:
             rules |= self._runs[0]
             matchers |= self._runs[1]

@@ -275,3 +275,38 @@ def test_an_unsure_question_naming_two_programmes_or_none_stays_unsure() -> None
     petition = _run("bầu cử sai tên tui", "submit_petition", 0.4, [("bau_cu", 0.3)],
                     [{"entity": "programme", "value": "bau_cu", "start": 0, "end": 6}])
     assert petition.get("intent") == {"name": "submit_petition", "confidence": 0.4}
+
+
+def test_whom_to_contact_about_a_named_programme_is_that_programme_s_answer() -> None:
+    """"liên hệ ban thanh tra nhân dân ở đâu" read as ask_contact (the committee's own contacts),
+    with ask_programme second: it is the programme's lien_he answer."""
+    named = [{"entity": "programme", "value": "thanh_tra_nhan_dan", "start": 8, "end": 31}]
+    message = _run("liên hệ ban thanh tra nhân dân ở đâu", "ask_contact", 0.7,
+                   [("thanh_tra_nhan_dan", 0.9)], named, asked=0.25)
+    assert message.get("intent") == {"name": "ask_programme", "confidence": 0.7}
+    assert [r["name"] for r in message.get("intent_ranking")][:2] == ["ask_programme", "ask_contact"]
+    assert message.get(OVERRIDDEN) == "ask_contact"
+    aspects = [e["value"] for e in message.get("entities") if e["entity"] == "aspect"]
+    assert aspects == ["lien_he"]
+    # An aspect the citizen gave is kept, not replaced.
+    timed = _run("ban thanh tra nhân dân họp khi nào, liên hệ ai", "ask_contact", 0.7,
+                 [("thanh_tra_nhan_dan", 0.9)],
+                 [*named, {"entity": "aspect", "value": "thoi_gian", "start": 31, "end": 39}])
+    assert [e["value"] for e in timed.get("entities") if e["entity"] == "aspect"] == ["thoi_gian"]
+
+
+def test_the_committee_s_own_contact_stays_ask_contact() -> None:
+    """No programme named, or another intent second: the committee's address and hours."""
+    unnamed = _run("số điện thoại mặt trận phường", "ask_contact", 0.7,
+                   [("thanh_tra_nhan_dan", 0.9)])
+    assert unnamed.get("intent")["name"] == "ask_contact"
+    named = [{"entity": "programme", "value": "cuu_tro", "start": 0, "end": 7}]
+    component = ProgrammeClassifier({}, None, None, _Model([("cuu_tro", 0.9)]))  # type: ignore[arg-type]
+    message = Message({"text": "cứu trợ: trụ sở mặt trận ở đâu",
+                       "intent": {"name": "ask_contact", "confidence": 0.7},
+                       "intent_ranking": [{"name": "ask_contact", "confidence": 0.7},
+                                          {"name": "request_human", "confidence": 0.2},
+                                          {"name": "ask_programme", "confidence": 0.1}],
+                       "entities": named})
+    component.process([message])
+    assert message.get("intent")["name"] == "ask_contact"

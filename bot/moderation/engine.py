@@ -29,6 +29,11 @@ or asks whether it is real, is describing an advert, not posting one.
 
 The reason is Vietnamese, names the rules' descriptions and the words that matched, and fits the
 255 characters the quarantine table keeps.
+
+Why this is one module: scoring, the reporting discount, the offer structure and the reason are
+one decision over the same hits; split, each part would need the others' private view of which
+rule matched where. URL finding and normalisation already live apart (``normalise``,
+``prefilter``).
 """
 
 from __future__ import annotations
@@ -50,8 +55,8 @@ from bot.moderation.rules import (
     load_rules,
 )
 
-__all__ = ["Category", "RuleHit", "Url", "Verdict", "find_urls", "match_rules", "moderate",
-           "report_hits"]
+__all__ = ["Category", "RuleHit", "Url", "Verdict", "category_spans", "find_urls", "match_rules",
+           "moderate", "report_hits"]
 
 Category = Literal[
     "gambling", "scam_link", "loan_spam", "earn_money_spam", "account_trade", "ad_spam", "abuse",
@@ -243,6 +248,20 @@ def report_hits(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
     indexes, possible = rules.prefilter.candidates(norm)
     reports = [rules.rules[i] for i in sorted(indexes) if rules.rules[i].category == "report"]
     return _hits(reports, norm, rules, [], quoted_spans(norm.text), possible)
+
+
+def category_spans(norm: NormalisedText, rules: ModerationRules, category: str
+                   ) -> list[tuple[int, int]]:
+    """Where the rules of ``category`` match, supporting ones included, as offsets of the text
+    and folded views (the de-obfuscated view has offsets of its own and is left out). For the
+    gate (:func:`bot.moderation.gate.carries_request`): the words of an insult ("lũ cán bộ",
+    "ăn tiền thuế", "đầu đất") are not what a message is about. Only asked of the few messages
+    the rules found rude."""
+    spans: list[tuple[int, int]] = []
+    for rule in rules.rules:
+        if rule.category == category:
+            spans += [span for span in _match_text(rule, norm)[2] if span is not None]
+    return spans
 
 
 def _hits(selected: list[Rule], norm: NormalisedText, rules: ModerationRules, urls: list[Url],
@@ -449,6 +468,8 @@ def _offer_structure(hits: list[RuleHit], signals: list[RuleHit], offers: list[R
 def _decide(hits: list[RuleHit], rules: ModerationRules) -> Verdict:
     best = _best_category(hits)
     reports = [h for h in hits if h.rule.category == "report"]
+    if best is not None and best.category == "abuse" and rules.abuse_not_excused_by:
+        reports = [h for h in reports if h.rule.id not in rules.abuse_not_excused_by]
     if best is None:
         return Verdict(False, "clean", 0.0, "Không phát hiện dấu hiệu vi phạm.", _ids(hits))
     discount = min(sum(h.weight for h in reports), rules.max_report_discount)

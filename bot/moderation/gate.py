@@ -13,8 +13,10 @@ The policy (issue 12) separates what to stop from what to flag:
   violence is marked ``THREAT``, which the Telegram card and the console show first.
 * **Only an insult**, nothing asked or reported: a calm reply, no case, nothing quarantined.
 
-Whether a rude message carries something is judged by :func:`carries_request`: words of a
-problem or a request, a question, or enough words besides the swearing.
+Whether a rude message carries something is judged by :func:`carries_request`, on the words
+outside the insult itself: words of a problem or a request, a question, or enough words besides
+the swearing. Asking, speaking of oneself or calling the page do not excuse an insult as they
+excuse a citizen quoting spam (``abuse_not_excused_by`` in ``content/moderation/settings.yml``).
 """
 
 from __future__ import annotations
@@ -47,31 +49,115 @@ MARKER_LABELS = {
 
 #: Folded words that show a rude message is about something: a place or thing that needs
 #: fixing, what is wrong with it, or a request. Kept broad on purpose: refusing a genuine
-#: complaint costs more than taking an insult as a case.
+#: complaint costs more than taking an insult as a case. Looked for outside the words of the
+#: insult itself (:func:`carries_request`), longest first, so that "công an" is read as one
+#: cue rather than "công", which is not one (``_NOT_CUES``).
+_CUES = [cue.strip() for cue in (
+    "duong, ngo, hem, kiet, ngach, cong, ranh, muong, rac, (?<!nha )nuoc, dien, den duong, loa, "
+    "tieng on, on ao, bui, khoi, mui, ngap, hong, tac, sap, do rac, lan chiem, chiem, xe, trom, "
+    "cuop, nha(?! nuoc), dat, tien, ho ngheo, danh sach, tro cap, ho tro, cuu tro, ung ho, xu ly, "
+    "sua, don dep, giai quyet, phan anh, kien nghi, de nghi, yeu cau, to cao, khieu nai, bao cao, "
+    "giup, can bo, phuong, to dan pho, thon, xom, khu pho, ubnd, cong an, may ngay, ca tuan, "
+    "ca thang, tu hom, bao gio, bao lau, khi nao, tai sao, vi sao, lam sao, the nao, o dau, "
+    "khong ai, chua ai, bao nhieu, phe thai, xa thai, song, kenh, karaoke, hat, nhac, "
+    "chiu (?:khong |het )?noi, het chiu, "
+    # what is wrong or asked, in words the list above lacks
+    "hang xom, thai do, kiem tra, ho so, giay to, thu tuc, can cuoc, cccd, ho khau, tam tru, "
+    "khai sinh, bao hiem, hoc phi, benh vien, tram y te, truong hoc, dua xe, ru ga, danh nhau, "
+    "say ruou, nhau nhet, chui bay, thu tien, thu phi, chua tra loi, khong tra loi, "
+    "khong (?:xuong|den|lam gi|nghe may), ca dem, suot dem, nua dem, tiem chung, tiem phong, "
+    "lich (?:tiem|hop|cat|lam viec|truc|thu), giay (?:xac nhan|phep|chung nhan), thit, "
+    "thuc pham, ve sinh, o nhiem, hoi thoi, het han, hang gia, danh nguoi, danh dap, hanh hung, "
+    "bo chay, tai nan, do xe, chan (?:ngo|loi|duong|cua), vi he, long duong, lua dao, mat cap, "
+    "an chan, an bot, hoi lo, tham nhung, cua quyen, hach dich, nhung nhieu, bac si, thuoc men, "
+    "cho can, tha rong, vut rac, chet ret, chet doi"
+).split(",")]
 _REQUEST_CUES = re.compile(
-    r"\b(duong|ngo|hem|kiet|ngach|cong|ranh|muong|rac|nuoc|dien|den duong|den duong|loa|"
-    r"tieng on|on ao|bui|khoi|mui|ngap|hong|tac|sap|do rac|lan chiem|chiem|xe|trom|cuop|nha|"
-    r"dat|tien|ho ngheo|danh sach|tro cap|ho tro|cuu tro|ung ho|xu ly|sua|don dep|giai quyet|"
-    r"phan anh|kien nghi|de nghi|yeu cau|to cao|khieu nai|bao cao|giup|can bo|phuong|"
-    r"to dan pho|thon|xom|khu pho|ubnd|cong an|may ngay|ca tuan|ca thang|tu hom|bao gio|"
-    r"bao lau|khi nao|tai sao|vi sao|lam sao|the nao|o dau|khong ai|chua ai|bao nhieu|"
-    r"phe thai|xa thai|song|kenh|karaoke|hat|nhac|chiu (?:khong |het )?noi|het chiu)\b"
-)
+    r"\b(?:" + "|".join(sorted(_CUES, key=len, reverse=True)) + r")\b")
 #: Not cues, although they look like some once folded: "chó" (chợ), "đồ" (đổ), "đến" (đèn),
-#: "vợ" (vỡ): an insult would otherwise always seem to be about something.
+#: "vợ" (vỡ): an insult would otherwise always seem to be about something. Nor are these
+#: words, typed with their marks, which fold onto a cue: "cút khỏi đây" (khói), "đồ điên"
+#: (điện), "sống" (sông), "nhá" (nhà), "công" (cống), "ngó" (ngõ), "hông" (hỏng), "đạt" (đất),
+#: "cho rảnh" (rãnh).
+_NOT_CUES = frozenset(
+    "khỏi điên sống nhá nhả công cộng dương đương phương ngó ngô hông hồng tác sắp đạt đặt tiến "
+    "tiên mũi hạt xế xé sủa rảnh rành".split())
+#: Words that, typed with their marks, name a wrong done, a damage or a thing of the place
+#: ("chặt", "nứt", "quậy", "cầu", "rừng"): a rude message with one of them tells what happened.
+#: Folded, most are everyday words ("chat", "nut", "quay", "cau"), so only the marked form counts.
+_MARKED_CUES = frozenset("""
+    chặt phá đốt cắp lấy cướp trộm đánh tông vượt xả thả đổ nứt gãy vỡ sập cháy nổ quậy rò rỉ
+    tăng bán nợ lừa chiếm lấn hỏng tắc ngập xây đào cấp ép đòi dọa bắt hút chích nghiện tụ
+    cầu cột dây tường rừng ruộng ao hồ cây chợ trường lớp quỹ giá sổ pháo túy hàng thuốc
+    dịch bệnh sốt trạm gạo quà đèn cống rác ngõ hẻm đường
+""".split())
+#: "thằng điên nào thả rắn", "đứa mất dạy nào đổ rác": an insult naming whoever did something
+#: (the word after "nào" is not an empty word).
+_WHOEVER_DID = re.compile(r"\bnao\s+([^\W_]+)")
 _WORD = re.compile(r"[^\W_]+")
-#: Words besides which a message says something, however it says it.
-_LONG_ENOUGH_WORDS = 12
+#: Words that say nothing of what a message is about (folded): who is spoken to or of, "cái",
+#: "này", particles, "nói", "biết", "làm", "được". A rant of twenty words made of these and of
+#: insults carries nothing; a complaint names a thing, a place, a time or a wrong.
+_EMPTY_WORDS = frozenset("""
+    tao tau may mi bay tui toi minh no ho chung bon lu dam thang dua con ong ba anh chi em nguoi
+    cha me ad admin bot chatbot page fanpage trang ai
+    cai do thu loai nay kia day ay nhung cac mot moi ca toan het nhieu
+    a ha ho nhe nha nhi oi roi luon qua lam that thiet vay the chu di thoi ma thi la nhu co
+    khong ko k chua dung gi nao sao hay ne nua dau
+    noi biet duoc dc cung van se da dang moi ra vao len mat doi gap thay gio su thuc
+    gioi nhat khoan ngoi hoi tra loi cau hieu chuyen cho nghe
+""".split())
+#: Words besides the insult, the people it names and empty words from which a message says
+#: something, however it says it.
+_LONG_ENOUGH_WORDS = 8
+#: A sentence that ends as a question does, typed without "?" ("có ai quản lý không",
+#: "sửa chưa", "thế à", "lịch tiêm là hôm nào", "nộp ở đâu"), folded.
+_QUESTION_END = re.compile(
+    r"\b(?:khong|ko|chua|a|ha|nhi|sao|chu|nao|dau|gi)(?=\s*(?:[?.!,;]|$))")
 
 
-def carries_request(text: str) -> bool:
+def carries_request(text: str, rules: ModerationRules | None = None) -> bool:
     """Whether a rude message also reports, asks or requests something (see the module
-    docstring): then it is never stopped."""
-    from bot.moderation.normalise import fold
+    docstring): then it is never stopped.
 
-    folded = " ".join(_WORD.findall(fold(text).lower()))
-    return "?" in text or bool(_REQUEST_CUES.search(folded)) or \
-        len(folded.split()) >= _LONG_ENOUGH_WORDS
+    The words of the insult itself (where the ``abuse`` rules match: "lũ cán bộ", "ăn tiền
+    thuế của dân", "cả lò nhà mày", "đầu đất") are left out first: "cán bộ", "tiền", "nhà" or
+    "đất" inside an insult are not a complaint about officials, money, a house or land. What
+    is left carries something when it names a problem or a request (``_REQUEST_CUES``), asks
+    ("?" or a question's last word, with some word besides the insult: "có ai quản lý không",
+    not "mày có não không") or is long (``_LONG_ENOUGH_WORDS`` words that are not
+    ``_EMPTY_WORDS``)."""
+    from bot.moderation.engine import category_spans
+    from bot.moderation.normalise import normalise
+
+    norm = normalise(text)
+    folded = norm.folded
+    spans = category_spans(norm, rules if rules is not None else load_rules(), "abuse")
+    if spans:
+        chars = list(folded)
+        for start, end in spans:
+            chars[start:end] = " " * (end - start)
+        folded = "".join(chars)
+    words = [(m.group(), m.start()) for m in _WORD.finditer(folded)]
+    rest = " ".join(word for word, _ in words)
+    # Where each word of ``rest`` starts in the text view, to read a cue with its marks.
+    origin: dict[int, int] = {}
+    offset = 0
+    for word, start in words:
+        origin[offset] = start
+        offset += len(word) + 1
+    for cue in _REQUEST_CUES.finditer(rest):
+        begin = origin.get(cue.start())
+        if begin is not None and " " not in cue.group() and \
+                norm.text[begin:begin + len(cue.group())] in _NOT_CUES:
+            continue
+        return True
+    if any(norm.text[start:start + len(word)] in _MARKED_CUES for word, start in words) or \
+            any(m.group(1) not in _EMPTY_WORDS for m in _WHOEVER_DID.finditer(folded)):
+        return True
+    meaningful = sum(word not in _EMPTY_WORDS for word, _ in words)
+    asks = "?" in text or bool(_QUESTION_END.search(folded))
+    return (asks and meaningful > 0) or meaningful >= _LONG_ENOUGH_WORDS
 
 
 _limiter: SpamRateLimiter | None = None
@@ -101,14 +187,16 @@ class GateVerdict:
 
 
 def apply_policy(verdict: Verdict, text: str, *, learned: bool = True,
-                 model: LearnedModel | None = None) -> GateVerdict:
+                 model: LearnedModel | None = None,
+                 rules: ModerationRules | None = None) -> GateVerdict:
     """Stop spam; never stop a rude message that carries something (mark it); answer an insult
     that carries nothing calmly. Pure: no rate limit, no database.
 
     With ``learned`` (the default) the learned model gives its second opinion on what is not
     rude (:func:`bot.moderation.opinion.second_opinion`); ``learned=False`` is the rules alone,
     for comparison (``bench/moderation_speed.py``); ``model`` replaces the one trained on the
-    training file (cross-validation)."""
+    training file (cross-validation); ``rules`` are those the verdict came from (default
+    :func:`bot.moderation.load_rules`), for :func:`carries_request`."""
     if verdict.category != "abuse":
         if learned:
             from bot.moderation.opinion import second_opinion
@@ -118,7 +206,7 @@ def apply_policy(verdict: Verdict, text: str, *, learned: bool = True,
     threat = any(rule_id.startswith("abuse.threat") for rule_id in verdict.rule_ids)
     marker = THREAT if threat else RUDE
     taken = Verdict(False, "abuse", verdict.score, verdict.reason, verdict.rule_ids)
-    if threat or carries_request(text):
+    if threat or carries_request(text, rules):
         return GateVerdict(taken, marker=marker)
     if verdict.flagged:
         return GateVerdict(taken, insult_only=True, marker=marker)
@@ -129,7 +217,7 @@ def judge(text: str, rules: ModerationRules | None = None, *, learned: bool = Tr
     """What intake would do with ``text``: the rules' verdict, then the policy (no rate limit,
     no database). One call for the evaluations, the corpus check and the tests, which all ask
     exactly this of a message."""
-    return apply_policy(moderate(text, rules), text, learned=learned)
+    return apply_policy(moderate(text, rules), text, learned=learned, rules=rules)
 
 
 def _rate_limiter() -> SpamRateLimiter:
@@ -145,8 +233,9 @@ def check_message(channel: str, sender_id: str, text: str) -> GateVerdict:
     from bot.moderation.learned import model_if_ready
 
     model = model_if_ready()  # None while it trains, seconds after start: the rules alone
-    gate = apply_policy(moderate(text, load_rules()), text, learned=model is not None,
-                        model=model)
+    rules = load_rules()
+    gate = apply_policy(moderate(text, rules), text, learned=model is not None, model=model,
+                        rules=rules)
     if gate.marker != CLEAN:
         return gate  # rudeness is answered or marked, never counted as spam
     return GateVerdict(_rate_limiter().check(f"{channel}:{sender_id}", gate.verdict))

@@ -290,13 +290,15 @@ class Prefilter:
         views = {"text": norm.text, "folded": norm.folded, "compact": norm.compact}
         for view_name, roots in forest:
             view = views[view_name]
-            pending = list(roots)
-            while pending:
-                literal, rule_set, matcher_set, children = pending.pop()
-                if literal in view:
-                    rules |= rule_set
-                    matchers |= matcher_set
-                    pending += children
+            # Most of the strings are roots and most are absent: one comprehension (in C's loop)
+            # finds the few present; only their children are then searched.
+            found = [node for node in roots if node[0] in view]
+            while found:
+                _, rule_set, matcher_set, children = found.pop()
+                rules |= rule_set
+                matchers |= matcher_set
+                if children:
+                    found += [node for node in children if node[0] in view]
         self._last = (norm, rules, matchers)
         return rules, matchers
 

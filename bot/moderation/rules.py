@@ -9,8 +9,10 @@ result for the life of the process (a staff edit takes effect after a restart or
 Files in the directory:
 
 ``settings.yml`` (optional)
-    ``threshold``, ``max_report_discount``, ``quoted_factor``, ``reported_factor``, ``rate_limit``
-    and the Vietnamese ``labels`` of the categories; defaults are used for anything missing.
+    ``threshold``, ``max_report_discount``, ``quoted_factor``, ``reported_factor``,
+    ``abuse_not_excused_by`` (ids of ``report`` rules whose discount an insult does not get),
+    ``rate_limit`` and the Vietnamese ``labels`` of the categories; defaults are used for
+    anything missing.
 ``allowlist_domains.yml`` (optional)
     ``trusted`` domains whose links are ignored (gov.vn, mattran.org.vn, …), ``platforms`` whose
     host is genuine but whose paths are still checked (facebook.com, zalo.me, …) and the ``tlds``
@@ -27,6 +29,10 @@ every other ``*.yml``
 
 A malformed file raises :class:`ModerationRulesError` naming the file (and the rule), so a typo
 made by staff is found at start-up with a message that says where it is, not as a silent miss.
+
+Why this is one module: every file of the directory is read, checked against the others
+(rule ids, categories, settings naming rules) and compiled into one ``ModerationRules``; the
+checks of one file need the rules of the rest.
 """
 
 from __future__ import annotations
@@ -195,6 +201,10 @@ class ModerationRules:
     max_report_discount: float = 3.0
     quoted_factor: float = 0.5
     reported_factor: float = 1.0
+    #: ``report`` rules that lower the score of spam but not of an insult: asking ("óc chó à?"),
+    #: speaking of oneself, calling the page ("ad ơi, đồ óc chó") say nothing of a citizen
+    #: quoting the abuse they received, as being a victim or naming who said it do.
+    abuse_not_excused_by: frozenset[str] = frozenset()
     rate_limit_max_flagged: int = 3
     rate_limit_window_seconds: float = 600.0
     labels: Mapping[str, str] = field(default_factory=lambda: DEFAULT_LABELS)
@@ -294,7 +304,7 @@ def _build_rules(directory: Path, rules: tuple[Rule, ...], settings: dict[str, A
                  allowlist: dict[str, Any]) -> ModerationRules:
     where = directory / SETTINGS_FILE
     known = {"threshold", "max_report_discount", "quoted_factor", "reported_factor", "rate_limit",
-             "labels"}
+             "labels", "abuse_not_excused_by"}
     _reject_unknown(where, "settings", settings, known)
     rate = settings.get("rate_limit") or {}
     if not isinstance(rate, dict):
@@ -315,6 +325,13 @@ def _build_rules(directory: Path, rules: tuple[Rule, ...], settings: dict[str, A
     allow_where = directory / ALLOWLIST_FILE
     _reject_unknown(allow_where, "allowlist", allowlist, {"trusted", "platforms", "tlds"})
     tlds = _strings(allow_where, "tlds", allowlist.get("tlds")) or DEFAULT_TLDS
+    reports = {rule.id for rule in rules if rule.category == "report"}
+    not_excusing = frozenset(_strings(where, "abuse_not_excused_by",
+                                      settings.get("abuse_not_excused_by")))
+    if not not_excusing <= reports:
+        raise ModerationRulesError(
+            f"{where}: abuse_not_excused_by names rules that are not report rules: "
+            f"{', '.join(sorted(not_excusing - reports))}")
     return ModerationRules(
         rules=rules,
         directory=directory,
@@ -324,6 +341,7 @@ def _build_rules(directory: Path, rules: tuple[Rule, ...], settings: dict[str, A
         ),
         quoted_factor=_number(where, "quoted_factor", settings.get("quoted_factor", 0.5)),
         reported_factor=_number(where, "reported_factor", settings.get("reported_factor", 1.0)),
+        abuse_not_excused_by=not_excusing,
         rate_limit_max_flagged=int(max_flagged),
         rate_limit_window_seconds=_number(
             where, "rate_limit.window_seconds", rate.get("window_seconds", 600)

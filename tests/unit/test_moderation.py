@@ -416,6 +416,12 @@ def _copy_rules(tmp_path: Path) -> Path:
             r"gambling\.yml: malformed YAML",
         ),
         ("settings.yml", "threshold: [1\n", r"settings\.yml: malformed YAML"),
+        (
+            "settings.yml",
+            "abuse_not_excused_by: [report.question, abuse.insult]\n",
+            r"settings\.yml: abuse_not_excused_by names rules that are not report rules: "
+            r"abuse\.insult",
+        ),
         ("extra.yml", "category: spamz\nrules: []\n", r"extra\.yml: 'category'"),
         (
             "extra.yml",

@@ -793,6 +793,53 @@ MORE_EXAMPLES: list[tuple[str, str, str]] = [
         "Nhà tôi muốn mua máy lọc nước cho cả nhà dùng, loại nào tốt ạ",
     ),
 ]
+#: Issue 12, bare insults (2026-12-05, helper "insult"): the terms and patterns added to the
+#: abuse rules, written from general knowledge of Vietnamese abuse. Each near miss is an everyday
+#: message that shares the insult's letters once folded ("do thần kinh": because of the nerves;
+#: "mô tô"; "hạt óc chó": walnuts; "cả lò nhà tôi"; "tiền thuê"; "cơ quan thẩm quyền").
+MORE_EXAMPLES += [
+    ("abuse.insult", "Cái page này toàn lũ óc chó",
+     "Mẹ tôi mua sữa hạt óc chó ở chợ về cho cả nhà uống"),
+    ("abuse.insult", "tui bay khung het roi",
+     "Mấy khung cửa sắt ở nhà văn hóa bị gỉ, đề nghị sơn lại"),
+    ("abuse.insult", "Đúng là đồ thần kinh",
+     "Mẹ tôi mất ngủ do thần kinh yếu, khám ở đâu được bảo hiểm chi trả"),
+    ("abuse.insult", "Page toàn thứ bại não",
+     "Con tôi bị bại não bẩm sinh, xin hỏi thủ tục nhận trợ cấp"),
+    ("abuse.insult", "cả lò nhà chúng mày", "Tết này cả lò nhà tôi về quê ăn Tết"),
+    ("abuse.insult", "Đồ láo, ăn nói với ai thế",
+     "Bố tôi bị tai nạn do lao động, công ty không bồi thường"),
+    ("abuse.insult", "Mồ tổ cha mày", "Xe mô tô phóng nhanh trong ngõ, đề nghị nhắc nhở"),
+    ("abuse.insult", "Ngu lâu khó đào tạo", "be nha toi ngu lau qua co phai di kham khong"),
+    ("abuse.insult", "Câm họng lại, cút đi", "Cháu bị câm bẩm sinh, cho đi học ở trường nào"),
+    ("abuse.insult", "Bọn hèn, chỉ giỏi nói sau lưng",
+     "Tôi lỡ hẹn với cán bộ phường, mai đến lại được không"),
+    ("abuse.insult", "Cha mi, đồ ba trợn", "Cha mẹ tôi ăn mì tôm cả tuần vì mất mùa"),
+    ("abuse.obscene_teencode", "thằng admin mặt l",
+     "Bé nhà tôi mặt lấm lem vì chơi ở bãi cát công trình"),
+    ("abuse.address", "Cha mi, bọn bay ăn hại thiệt",
+     "Bọn trẻ thả diều bay qua đường dây điện, nguy hiểm quá"),
+    ("abuse.address", "Cán bộ gì mà ngu như bò",
+     "Cán bộ phường đã xuống kiểm tra đường ngõ 5, cảm ơn các anh"),
+    ("abuse.mild", "Đồ khùng, biến hết đi", "Khung giờ tiêm chủng ở trạm y tế là mấy giờ"),
+    ("abuse.contempt", "con bot ngáo à", "Bốt điện đầu ngõ kêu ù ù cả đêm"),
+    ("abuse.contempt", "Bọn cán bộ ăn hại thật",
+     "Lũ về làm ngập ruộng, máy bơm của hợp tác xã vô dụng"),
+    ("abuse.contempt", "nao cua may de lam canh a", "Cây nào để trang trí Tết thì đẹp"),
+    ("abuse.contempt", "ad bi thieu nang a",
+     "Trạm bơm bị thiếu năng lượng điện vào mùa khô"),
+    ("abuse.contempt", "Mấy người đó chẳng làm được cái gì ra hồn",
+     "Cô giáo khen cháu vẽ tranh ra hồn rồi"),
+    ("abuse.contempt", "Lũ bù nhìn ngồi chơi xơi nước",
+     "Mời các cụ ngồi chơi uống nước ở nhà văn hóa"),
+    ("abuse.contempt", "Giỏi quá, giỏi nhất khoản ăn hại",
+     "Con tôi học giỏi nhất lớp, có được học bổng của phường không"),
+    ("abuse.contempt", "Lũ ăn tiền thuế mà ngồi chơi", "Chủ trọ ăn tiền thuê mà không sửa mái dột"),
+    ("abuse.contempt", "Bọn quan tham", "Cơ quan thẩm quyền trả lời chậm quá"),
+    ("abuse.contempt", "Bot gì mà ngu thế", "Bot gì mà ngủ sớm thế, hỏi mãi không trả lời"),
+    ("abuse.contempt", "Ad bị điên à",
+     "Nhà tôi bị điện giật chết con trâu, có được hỗ trợ không"),
+]
 #: Complaints and reports that use the weak words of the new rules ("thanh lý", "lắp mạng",
 #: "hút bể phốt", "chẵn lẻ", "bưu phẩm", "đang cấp cứu", "góp vốn đầu tư", "sim chính chủ"…):
 #: those words may match, by design too weak to stop a message alone, but the message is never

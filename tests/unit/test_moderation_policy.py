@@ -50,6 +50,44 @@ def test_an_insult_with_nothing_asked_gets_a_calm_reply_and_no_case(text: str) -
     assert verdict.insult_only and verdict.citizen_message == reply_text("moderation_calm")
 
 
+@pytest.mark.parametrize("text", [
+    # a question, "ad ơi", "tôi thấy" do not excuse an insult (settings.yml: abuse_not_excused_by)
+    "óc chó à?", "admin ơi, đồ óc chó", "mày có não không", "đm có biết làm gì không",
+    "tôi thấy page này ăn hại vl",
+    # the officials, the page, the Front named inside the insult are not a complaint about them
+    "bọn cán bộ toàn lũ ăn bám", "mặt trận gì mà toàn lũ bù nhìn", "cút khỏi đây, đồ điên",
+    # regional, teencode, sarcasm, a rant of twenty words with no problem named
+    "tụi bây khùng hết rồi", "cha mi đồ ngu", "thằng ad mặt l",
+    "Trang này giỏi ghê, giỏi nhất khoản ngồi chơi xơi nước",
+    "Nói thật chứ cả đời tao chưa thấy cái trang nào vô dụng như trang này, toàn một lũ ăn hại "
+    "chỉ được cái mồm",
+])
+def test_more_kinds_of_bare_insult_get_a_calm_reply(text: str) -> None:
+    verdict = gate(text)
+    assert verdict.insult_only, (verdict.verdict.reason, carries_request(text))
+
+
+@pytest.mark.parametrize("text", [
+    "Đúng là lũ đầu đất, xây cầu xong 1 tháng đã nứt",  # what happened, typed with its marks
+    "Thằng điên nào thả rắn ra ngoài",  # whoever did something
+    "Bọn hèn, đánh người xong bỏ chạy",
+    "Đồ con lợn, bán thịt bẩn cho dân",
+    "Đm có ai quản lý cái chợ này không",  # a question without "?"
+    "Lũ ăn hại công an phường",  # "công an" is a cue although "công" alone is not
+    "Hàng xóm chửi tôi là đồ ngu như chó, đề nghị hòa giải",  # quoting what one was called
+])
+def test_rude_messages_that_tell_or_ask_something_are_taken(text: str) -> None:
+    verdict = gate(text)
+    assert not verdict.flagged and not verdict.insult_only, verdict.verdict.reason
+
+
+def test_the_words_of_the_insult_are_not_cues() -> None:
+    assert not carries_request("Lũ cán bộ ăn hại")  # "cán bộ" inside "lũ cán bộ"
+    assert not carries_request("cả lò nhà mày")  # "nhà"
+    assert not carries_request("đồ điên, cút khỏi đây")  # "điên" (điện), "khỏi" (khói)
+    assert carries_request("Lũ cán bộ ăn hại, đèn đường hỏng cả tháng")
+
+
 @pytest.mark.parametrize("text", ["bot ngủ rồi à", "ad ngu a", "sau một tuần vẫn chưa ai sửa cống",
                                   "phường thiếu năng lực quản lý chợ"])
 def test_words_that_fold_into_contempt_are_not_insults(text: str) -> None:

@@ -197,6 +197,8 @@ VIETNAMESE_LITERALS = {
         "the marker an erasure leaves in the tracker store",
     ("bot/moderation/gate.py", "Ngôn từ không phù hợp"): "a case marker's label, read by staff",
     ("bot/moderation/gate.py", "Có lời đe dọa bạo lực"): "a case marker's label, read by staff",
+    ("bot/moderation/gate.py", "khỏi điên"): "marked words that are not complaint cues, matched",
+    ("bot/moderation/gate.py", "\n    chặt phá"): "marked words of a wrong or a place, matched",
     ("bot/nlu/components.py", "xin chào"): "a warm-up message run through the tokenizer",
     ("bot/observability/redact.py", "[đã ẩn]"): "what a log line shows in place of personal data",
 }

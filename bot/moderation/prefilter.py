@@ -292,13 +292,13 @@ class Prefilter:
             view = views[view_name]
             # Most of the strings are roots and most are absent: one comprehension (in C's loop)
             # finds the few present; only their children are then searched.
-            found = [node for node in roots if node[0] in view]
-            while found:
-                _, rule_set, matcher_set, children = found.pop()
+            present = [node for node in roots if node[0] in view]
+            while present:
+                _, rule_set, matcher_set, children = present.pop()
                 rules |= rule_set
                 matchers |= matcher_set
                 if children:
-                    found += [node for node in children if node[0] in view]
+                    present += [node for node in children if node[0] in view]
         self._last = (norm, rules, matchers)
         return rules, matchers
 

@@ -438,8 +438,8 @@ class ProgrammeClassifier(GraphComponent):
         programme's contact, which its content gives. On the used blind sets every message read
         as ``ask_contact`` that named one programme and had ``ask_programme`` second was a
         programme question (11 of 11); without a name, or with another intent second, they were
-        not. The two intents swap confidences, as in :meth:`_joint_decision`, and the aspect is
-        ``lien_he`` unless one was found.
+        not. The two intents swap confidences (:func:`_swap_with_ask_programme`), and the aspect
+        is ``lien_he`` unless one was found.
         """
         intent = message.get(INTENT) or {}
         if intent.get(INTENT_NAME_KEY) != "ask_contact":
@@ -450,15 +450,7 @@ class ProgrammeClassifier(GraphComponent):
                    if r.get(INTENT_NAME_KEY) != "nlu_fallback"]
         if len(values) != 1 or len(ranking) < 2 or ranking[1].get(INTENT_NAME_KEY) != ASK_PROGRAMME:
             return
-        confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-        second = float(ranking[1].get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-        reordered = [{INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: confidence},
-                     {INTENT_NAME_KEY: "ask_contact", PREDICTED_CONFIDENCE_KEY: second},
-                     *ranking[2:]]
-        message.set(INTENT, {INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: confidence},
-                    add_to_output=True)
-        message.set(INTENT_RANKING_KEY, reordered, add_to_output=True)
-        message.set(OVERRIDDEN, "ask_contact", add_to_output=True)
+        _swap_with_ask_programme(message)
         if not any(e.get(ENTITY_ATTRIBUTE_TYPE) == "aspect" for e in entities):
             message.set(ENTITIES, [*(message.get(ENTITIES) or []), {
                 ENTITY_ATTRIBUTE_TYPE: "aspect", ENTITY_ATTRIBUTE_VALUE: "lien_he",
@@ -474,22 +466,32 @@ class ProgrammeClassifier(GraphComponent):
                 or programme_confidence < cfg["override_programme_confidence"]
                 or not is_question(text)):
             return
-        ranking = list(message.get(INTENT_RANKING_KEY) or [])
-        asked = next((r for r in ranking if r.get(INTENT_NAME_KEY) == ASK_PROGRAMME), None)
-        if asked is None:
-            return
-        # The two swap confidences: ask_programme takes the winner's, the winner ask_programme's.
-        # Keeping the winner's confidence on both made them tie, and the FallbackClassifier's
-        # ambiguity threshold then turned every such question into "please rephrase".
-        asked_confidence = float(asked.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-        others = [
-            {**r, PREDICTED_CONFIDENCE_KEY: asked_confidence}
-            if r.get(INTENT_NAME_KEY) == name else r
-            for r in ranking if r.get(INTENT_NAME_KEY) != ASK_PROGRAMME
-        ]
-        others.sort(key=lambda r: float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0), reverse=True)
-        reordered = [{INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: confidence}, *others]
-        message.set(INTENT, {INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: confidence},
-                    add_to_output=True)
-        message.set(INTENT_RANKING_KEY, reordered, add_to_output=True)
-        message.set(OVERRIDDEN, name, add_to_output=True)
+        _swap_with_ask_programme(message)
+
+
+def _swap_with_ask_programme(message: Message) -> None:
+    """Make ``ask_programme`` the message's intent in place of the winner, if ranked at all.
+
+    The two swap confidences: ask_programme takes the winner's, the winner ask_programme's.
+    Keeping the winner's confidence on both made them tie, and the FallbackClassifier's
+    ambiguity threshold then turned every such question into "please rephrase". The winner is
+    recorded as ``intent_overridden_from``."""
+    intent = message.get(INTENT) or {}
+    name = intent.get(INTENT_NAME_KEY)
+    confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+    ranking = list(message.get(INTENT_RANKING_KEY) or [])
+    asked = next((r for r in ranking if r.get(INTENT_NAME_KEY) == ASK_PROGRAMME), None)
+    if asked is None:
+        return
+    asked_confidence = float(asked.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+    others = [
+        {**r, PREDICTED_CONFIDENCE_KEY: asked_confidence}
+        if r.get(INTENT_NAME_KEY) == name else r
+        for r in ranking if r.get(INTENT_NAME_KEY) != ASK_PROGRAMME
+    ]
+    others.sort(key=lambda r: float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0), reverse=True)
+    reordered = [{INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: confidence}, *others]
+    message.set(INTENT, {INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: confidence},
+                add_to_output=True)
+    message.set(INTENT_RANKING_KEY, reordered, add_to_output=True)
+    message.set(OVERRIDDEN, name, add_to_output=True)

@@ -18,6 +18,7 @@ labelled message and the ordinary-text corpus, that the shortcut changes no rule
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from itertools import product
 from typing import Any, Protocol
@@ -31,7 +32,7 @@ except ImportError:  # pragma: no cover - depends on the Python version
     import sre_constants  # type: ignore[no-redef]
     import sre_parse  # type: ignore[no-redef]
 
-__all__ = ["Prefilter", "required_literals"]
+__all__ = ["Prefilter", "pattern_first_words", "required_literals"]
 
 _LITERAL = sre_constants.LITERAL
 _ZERO_WIDTH = (sre_constants.AT, sre_constants.ASSERT, sre_constants.ASSERT_NOT)
@@ -166,6 +167,97 @@ def required_literals(pattern: str) -> frozenset[str] | None:
     return _analyse(parsed).requirement()
 
 
+_WORD_CHAR = re.compile(r"[^\W_]")
+_LEADING_WORD = re.compile(r"[^\W_]+")
+
+
+def _ends_word(op: Any, arg: Any) -> bool:
+    """Whether this piece of a pattern only matches where a word has ended: a word edge, or
+    at least one character that is not a letter or digit (a gap, ``\\s+``)."""
+    if op is sre_constants.AT:
+        return arg is sre_constants.AT_BOUNDARY
+    if op is _LITERAL:
+        return not _WORD_CHAR.match(chr(arg))
+    if op is _IN:
+        return all(
+            (kind is sre_constants.CATEGORY and value is sre_constants.CATEGORY_SPACE)
+            or (kind is _LITERAL and not _WORD_CHAR.match(chr(value)))
+            for kind, value in arg)
+    if op in _REPEATS:
+        low, _, sub = arg
+        return low >= 1 and len(sub) == 1 and _ends_word(*sub[0])
+    return False
+
+
+def _first_words(items: Any) -> frozenset[str] | None:
+    """:func:`pattern_first_words` of a parsed pattern."""
+    items = list(items)
+    if len(items) == 1 and items[0][0] is _SUBPATTERN:
+        return _first_words(items[0][1][-1])
+    if len(items) == 1 and items[0][0] is _BRANCH:
+        found = [_first_words(alternative) for alternative in items[0][1][1]]
+        if any(words is None for words in found):
+            return None
+        return frozenset().union(*found)  # type: ignore[arg-type]
+    if not items or items[0] != (sre_constants.AT, sre_constants.AT_BOUNDARY):
+        return None
+    prefixes: frozenset[str] = frozenset({""})
+    for position, (op, arg) in enumerate(items[1:], start=2):
+        if op is sre_constants.AT and arg is sre_constants.AT_BOUNDARY and "" not in prefixes:
+            break  # a word edge after letters: the word ends here
+        if op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT, sre_constants.AT):
+            continue  # consumes nothing
+        exact = _analyse([(op, arg)]).exact
+        if exact is None and op is _BRANCH and prefixes == frozenset({""}):
+            # "\\bacc\\s+…|\\bcam dan\\b" is parsed as a word edge, then a choice: each
+            # alternative, with what follows the choice, says its own first words.
+            rest = items[position:]
+            found = [_first_words([items[0], *alternative, *rest]) for alternative in arg[1]]
+            if any(words is None for words in found):
+                return None
+            return frozenset().union(*found)  # type: ignore[arg-type]
+        if exact is None:
+            # The word must end here, where something open-ended begins.
+            if not _ends_word(op, arg):
+                return None
+            break
+        prefixes = frozenset(a + b for a, b in product(prefixes, exact))
+        if len(prefixes) > _MAX_EXACT:
+            return None
+        if all(_ended(prefix) for prefix in prefixes):
+            break
+    else:
+        return None  # the pattern ends with its first word: "nap" would match in "napas"
+    words = set()
+    for prefix in prefixes:
+        word = _LEADING_WORD.match(prefix)
+        if word is None:
+            return None
+        words.add(word.group())
+    return frozenset(words)
+
+
+def _ended(prefix: str) -> bool:
+    word = _LEADING_WORD.match(prefix)
+    return word is not None and word.end() < len(prefix)
+
+
+def pattern_first_words(pattern: str) -> frozenset[str] | None:
+    """The words every match of ``pattern`` begins with, when it says so: a word edge, then
+    one of a few exact strings, then a gap or another word edge (``\\b(?:nhan|tang)\\s+\\d+``:
+    "nhan" or "tang"). None when it does not.
+
+    A hand-written pattern that passes the prefilter was searched from every character of the
+    message (some ten a message, most finding nothing, the longest messages the slowest); with
+    its first words known it is tried only where one of them begins, as a list of phrases is
+    (:func:`bot.moderation.engine._occurrences`), and the prefilter asks for the whole word, which
+    "nhan" inside "nhanh" does not give."""
+    parsed = sre_parse.parse(pattern)
+    if parsed.state.flags & (sre_constants.SRE_FLAG_IGNORECASE | sre_constants.SRE_FLAG_VERBOSE):
+        return None
+    return _first_words(parsed)
+
+
 class _MatcherLike(Protocol):
     view: str
     anchors: frozenset[str] | None
@@ -212,6 +304,7 @@ class Prefilter:
         always_matchers: set[int] = set()
         runs_rules: set[int] = set()
         runs_matchers: set[int] = set()
+        both: set[int] = set()
         for index, rule in enumerate(rules):
             if rule.urls is not None:
                 always_rules.add(index)
@@ -220,12 +313,15 @@ class Prefilter:
                 if matcher.view == "runs":  # only a message with letter-spaced runs
                     runs_rules.add(index)
                     runs_matchers.add(id(matcher))
-                elif matcher.anchors is not None:
-                    for word in matcher.anchors:
+                elif matcher.anchors is not None or matcher.literals is not None:
+                    # A pattern may say both its first words and its required strings: it can
+                    # match only where it finds both ("nhan" as a word and "88k").
+                    for word in matcher.anchors or ():
                         by_word.setdefault((matcher.view == "compact", word), []).append(key)
-                elif matcher.literals is not None:
-                    for literal in matcher.literals:
+                    for literal in matcher.literals or ():
                         by_literal.setdefault((matcher.view, literal), []).append(key)
+                    if matcher.anchors is not None and matcher.literals is not None:
+                        both.add(id(matcher))
                 else:
                     always_rules.add(index)
                     always_matchers.add(id(matcher))
@@ -258,6 +354,9 @@ class Prefilter:
         self._always_rules = frozenset(always_rules)
         self._always_matchers = frozenset(always_matchers)
         self._runs = (frozenset(runs_rules), frozenset(runs_matchers))
+        #: The matchers that need a first word and a required string, and every matcher's rule.
+        self._both = frozenset(both)
+        self._rule_of = {id(m): index for index, rule in enumerate(rules) for m in rule.matchers}
         #: The last message asked and its answer: the learned second opinion asks again for
         #: the ``report`` rules of a message the rules let through (:func:`engine.report_hits`).
         self._last: tuple[_NormLike, set[int], set[int]] | None = None
@@ -280,12 +379,14 @@ class Prefilter:
             lookups = ((self._by_folded_word, norm.folded_words),
                        (self._by_compact_word, norm.compact_words))
             automata = self._automata
+        by_words: set[int] = set()
         for table, words in lookups:
             for word in words:
                 found = table.get(word)
                 if found is not None:
                     rules |= found[0]
-                    matchers |= found[1]
+                    by_words |= found[1]
+        by_strings: set[int] = set()
         if norm.runs:
             rules |= self._runs[0]
             matchers |= self._runs[1]
@@ -298,7 +399,16 @@ class Prefilter:
                 if number not in seen:
                     seen.add(number)
                     rules |= rule_set
-                    matchers |= matcher_set
+                    by_strings |= matcher_set
+        # A matcher that needs both and was found by one only cannot match, nor can a rule
+        # left with no other.
+        possible = by_words | by_strings
+        dropped = (by_words ^ by_strings) & self._both
+        if dropped:
+            possible -= dropped
+            rule_of = self._rule_of
+            rules = set(self._always_rules) | {rule_of[m] for m in matchers | possible}
+        matchers |= possible
         self._last = (norm, rules, matchers)
         return rules, matchers
 

@@ -49,7 +49,7 @@ import yaml
 
 from bot.moderation.normalise import NormalisedText, canonical, fold
 from bot.moderation.phrases import alternation, first_words, squashed_alternation
-from bot.moderation.prefilter import Prefilter, required_literals
+from bot.moderation.prefilter import Prefilter, pattern_first_words, required_literals
 
 __all__ = [
     "CATEGORIES",
@@ -121,9 +121,11 @@ class Matcher:
     regex: re.Pattern[str]
     #: Searched only when the rule's other matchers found nothing (the de-obfuscated view).
     fallback: bool = False
-    #: For a list of phrases: the (folded) first words they begin with. A message that has none
-    #: of these words cannot match, so the regex is not run (most rules, on most messages; issue
-    #: 12 asks for under 1 ms a message). None for hand-written patterns.
+    #: For a list of phrases, and a hand-written pattern that says so
+    #: (:func:`bot.moderation.prefilter.pattern_first_words`): the (folded) first words every
+    #: match begins with. A message that has none of these words cannot match, so the regex is
+    #: not run, and otherwise it is tried only where they begin (most rules, on most messages;
+    #: issue 12 asks for under 1 ms a message). None when nothing can be said.
     anchors: frozenset[str] | None = None
     #: For a hand-written pattern: strings of which every match contains one
     #: (:func:`bot.moderation.prefilter.required_literals`). A view with none of them cannot
@@ -133,12 +135,12 @@ class Matcher:
     def may_match(self, norm: NormalisedText) -> bool:
         """False when the message cannot hold a match (its first words or required strings
         are missing from the view); True means "run the regex"."""
-        if self.anchors is not None:
-            return not self.anchors.isdisjoint(norm.words(self.view))
+        if self.anchors is not None and self.anchors.isdisjoint(norm.words(self.view)):
+            return False
         if self.literals is not None:
             view = norm.view(self.view)
             return any(literal in view for literal in self.literals)
-        return self.view != "runs" or bool(norm.runs)
+        return self.anchors is not None or self.view != "runs" or bool(norm.runs)
 
 
 @dataclass(frozen=True)
@@ -169,8 +171,9 @@ class Rule:
 
     @cached_property
     def anchors(self) -> frozenset[str] | None:
-        """Every word the rule's phrases begin with; None when it has a hand-written pattern or
-        link criteria (then :meth:`may_match` asks each matcher)."""
+        """Every word the rule's matches begin with; None when a matcher does not say (a
+        pattern without known first words) or the rule has link criteria (then
+        :meth:`may_match` asks each matcher)."""
         if self.urls is not None:
             return None
         words: set[str] = set()
@@ -445,11 +448,15 @@ def _compile_rule(path: Path, category: str, index: int, raw: Any) -> Rule:
     for pattern in _strings(path, f"rule {rule_id!r} patterns", raw.get("patterns")):
         regex = _compile(where, pattern)
         literals = required_literals(pattern)
-        matchers.append(Matcher(view, regex, literals=literals))
+        # Words are looked up folded in every view (the text view folds letter for letter).
+        first = pattern_first_words(pattern)
+        anchors = frozenset(fold(word) for word in first) if first is not None else None
+        matchers.append(Matcher(view, regex, anchors=anchors, literals=literals))
         # A text-view pattern tells marks apart ("bán", not "bạn"); the de-obfuscated view has
         # none left, so only folded-view patterns are also tried there.
         if deobfuscate and view == "folded":
-            fallbacks.append(Matcher("compact", regex, fallback=True, literals=literals))
+            fallbacks.append(Matcher("compact", regex, fallback=True, anchors=anchors,
+                                     literals=literals))
 
     urls = _url_criteria(path, rule_id, raw.get("urls"))
     if not matchers and urls is None:

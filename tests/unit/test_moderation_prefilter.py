@@ -18,7 +18,7 @@ import pytest
 from bot.moderation import ModerationRules, NormalisedText, load_rules, normalise
 from bot.moderation.corpus import corpus_path, read_sentences
 from bot.moderation.engine import _hits, find_urls, match_rules, quoted_spans
-from bot.moderation.prefilter import required_literals
+from bot.moderation.prefilter import pattern_first_words, required_literals
 from bot.moderation.rules import Rule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +91,51 @@ def test_every_pattern_match_holds_a_required_literal(
                         f"#{number} without any of {sorted(matcher.literals)}"
                     )
     assert checked > 100  # the patterns do match things, so the check means something
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"\b(?:nhan|tang|thuong)\s+(?:ngay\s+)?\d{0,2}88k\b", {"nhan", "tang", "thuong"}),
+        (r"\b(?:cai dat|cai|tai)\s+(?:ung dung|app)\b", {"cai", "tai"}),  # a gap inside
+        (r"\b(?<!thong )(?:xoa|go)\s+bai", {"xoa", "go"}),  # a look-behind consumes nothing
+        (r"\b(?:acc|nick)\s+(?:clone|ao)\b|\bcam dan\b", {"acc", "nick", "cam"}),
+        (r"\bt[aà]i kho[aả]n\b", {"tai", "tài"}),  # folded by the rules, for the text view
+        (r"\bvay\b", {"vay"}),
+        # The word may go on, or the start is not a word edge: nothing is claimed.
+        (r"\bnap", None),
+        (r"\bngu\s*ngoc", None),  # "ngungoc" is one word
+        (r"\b(?:con |cai )?bot\s+ngu", None),
+        (r"\bbi(?:\s+\w+){0,5}?\s+lua", None),
+        (r"\b\d+k", None),
+        (r"nap\s+\d+", None),
+        (r"(?i)\bvay\s", None),
+    ],
+)
+def test_first_words_of_a_pattern(pattern: str, expected: set[str] | None) -> None:
+    assert pattern_first_words(pattern) == expected
+
+
+def test_every_pattern_match_begins_with_a_first_word(
+    rules: ModerationRules, texts: list[str]
+) -> None:
+    """Where a pattern with first words matches, one of them is the word that starts there:
+    the engine tries it nowhere else."""
+    checked = 0
+    for number, text in enumerate(texts):
+        norm = normalise(text)
+        for rule in rules.rules:
+            for matcher in rule.matchers:
+                if matcher.literals is None or matcher.anchors is None:
+                    continue  # phrase lists: test_match_rules_finds_what_every_regex_finds
+                starts = norm.starts(matcher.view)
+                for found in matcher.regex.finditer(norm.view(matcher.view)):
+                    checked += 1
+                    assert any(found.start() in starts.get(word, ()) for word in matcher.anchors), (
+                        f"{rule.id}: pattern {matcher.regex.pattern!r} matched message "
+                        f"#{number} where none of {sorted(matcher.anchors)} begins"
+                    )
+    assert checked > 100
 
 
 def test_prefilter_candidates_are_the_matchers_that_may_match(

@@ -358,11 +358,10 @@ class ProgrammeClassifier(GraphComponent):
         and a person, and a petition chosen there keeps the citizen's text
         (``actions/cases.py``). Chosen on the used blind sets (stop 35, 5,586 messages): of the
         297 hinted petitions, 13 programme questions asked instead of a form opened, 12 more
-        real petitions asked one question more. Widened at stop 37 (used sets, 6,199 messages,
-        after the first rule): of the 32 programme questions that still opened the form, 18
-        are asked instead, and 38 of 1,246 real petitions are asked one question more (README).
-        The message must read as a question; the programme need not be clear enough for the
-        form's hint. Returns whether it asked."""
+        real petitions asked one question more. Widened at stop 37 (used sets, 6,199): 18 of
+        the 32 questions still sent to the form are asked, and 38 of 1,246 real petitions
+        (README); the programme need not be clear enough for the form's hint. Returns whether
+        it asked."""
         cfg = self._config
         floor = cfg.get("ask_back_question_confidence")
         if floor is None or not is_question(text):

@@ -359,20 +359,20 @@ class ProgrammeClassifier(GraphComponent):
         (``actions/cases.py``). Chosen on the used blind sets (stop 35, 5,586 messages): of the
         297 hinted petitions, 13 programme questions asked instead of a form opened, 12 more
         real petitions asked one question more. Widened at stop 37 (used sets, 6,199): 18 of
-        the 32 questions still sent to the form are asked, and 38 of 1,246 real petitions
-        (README); the programme need not be clear enough for the form's hint. Returns whether
-        it asked."""
+        the 32 questions still sent to the form are asked, and 38 of 1,246 real petitions; the
+        programme need not be clear enough for the form's hint (README). Returns if it asked."""
         cfg = self._config
         floor = cfg.get("ask_back_question_confidence")
-        if floor is None or not is_question(text):
-            return False
         intent = message.get(INTENT) or {}
+        if floor is None or intent.get(INTENT_NAME_KEY) != "submit_petition":
+            return False
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
         asked = next((r for r in ranking if r.get(INTENT_NAME_KEY) == ASK_PROGRAMME), None)
-        if (intent.get(INTENT_NAME_KEY) != "submit_petition" or asked is None
-                or float(asked.get(PREDICTED_CONFIDENCE_KEY) or 0.0) < float(floor)
-                or programme_confidence < float(cfg["ask_back_programme_confidence"])
-                or _DEMAND.search(fold_expanded(str(message.get(TEXT) or "")))):
+        if (asked is None or float(asked.get(PREDICTED_CONFIDENCE_KEY) or 0.0) < float(floor)
+                or programme_confidence < float(cfg["ask_back_programme_confidence"])):
+            return False
+        folded = fold_expanded(text)  # the text is read only for the few that get this far
+        if not _QUESTION.search(folded) or _DEMAND.search(folded):
             return False
         unsure = float(cfg["ask_back_confidence"])
         reordered = [{INTENT_NAME_KEY: ASK_PROGRAMME, PREDICTED_CONFIDENCE_KEY: unsure},

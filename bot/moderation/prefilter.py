@@ -161,10 +161,17 @@ def required_literals(pattern: str) -> frozenset[str] | None:
     """Strings of which every match of ``pattern`` contains at least one, or None when none can be
     said (then the pattern must always be run). Case-sensitive, as the moderation views are
     lower-case already."""
+    parsed = _parse(pattern)
+    return _analyse(parsed).requirement() if parsed is not None else None
+
+
+def _parse(pattern: str) -> Any:
+    """The parsed pattern, or None when its flags (ignore case, verbose) make what it matches
+    other than what its parts spell: then nothing is claimed about it."""
     parsed = sre_parse.parse(pattern)
     if parsed.state.flags & (sre_constants.SRE_FLAG_IGNORECASE | sre_constants.SRE_FLAG_VERBOSE):
         return None
-    return _analyse(parsed).requirement()
+    return parsed
 
 
 _WORD_CHAR = re.compile(r"[^\W_]")
@@ -195,10 +202,7 @@ def _first_words(items: Any) -> frozenset[str] | None:
     if len(items) == 1 and items[0][0] is _SUBPATTERN:
         return _first_words(items[0][1][-1])
     if len(items) == 1 and items[0][0] is _BRANCH:
-        found = [_first_words(alternative) for alternative in items[0][1][1]]
-        if any(words is None for words in found):
-            return None
-        return frozenset().union(*found)  # type: ignore[arg-type]
+        return _all_or_none([_first_words(alternative) for alternative in items[0][1][1]])
     if not items or items[0] != (sre_constants.AT, sre_constants.AT_BOUNDARY):
         return None
     prefixes: frozenset[str] = frozenset({""})
@@ -212,10 +216,8 @@ def _first_words(items: Any) -> frozenset[str] | None:
             # "\\bacc\\s+…|\\bcam dan\\b" is parsed as a word edge, then a choice: each
             # alternative, with what follows the choice, says its own first words.
             rest = items[position:]
-            found = [_first_words([items[0], *alternative, *rest]) for alternative in arg[1]]
-            if any(words is None for words in found):
-                return None
-            return frozenset().union(*found)  # type: ignore[arg-type]
+            return _all_or_none([_first_words([items[0], *alternative, *rest])
+                                 for alternative in arg[1]])
         if exact is None:
             # The word must end here, where something open-ended begins.
             if not _ends_word(op, arg):
@@ -237,6 +239,13 @@ def _first_words(items: Any) -> frozenset[str] | None:
     return frozenset(words)
 
 
+def _all_or_none(found: list[frozenset[str] | None]) -> frozenset[str] | None:
+    """The first words of a choice: those of every alternative, or None if one does not say."""
+    if any(words is None for words in found):
+        return None
+    return frozenset().union(*found)  # type: ignore[arg-type]
+
+
 def _ended(prefix: str) -> bool:
     word = _LEADING_WORD.match(prefix)
     return word is not None and word.end() < len(prefix)
@@ -252,10 +261,8 @@ def pattern_first_words(pattern: str) -> frozenset[str] | None:
     its first words known it is tried only where one of them begins, as a list of phrases is
     (:func:`bot.moderation.engine._occurrences`), and the prefilter asks for the whole word, which
     "nhan" inside "nhanh" does not give."""
-    parsed = sre_parse.parse(pattern)
-    if parsed.state.flags & (sre_constants.SRE_FLAG_IGNORECASE | sre_constants.SRE_FLAG_VERBOSE):
-        return None
-    return _first_words(parsed)
+    parsed = _parse(pattern)
+    return _first_words(parsed) if parsed is not None else None
 
 
 class _MatcherLike(Protocol):

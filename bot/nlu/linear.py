@@ -48,7 +48,8 @@ def _tfidf_row(vectorizer: Any, text: str) -> tuple[list[int], list[float]]:
 
 def one_message_probabilities(features: Any, model: Any, text: str) -> np.ndarray:
     """``model.predict_proba(features.transform([text]))[0]`` for a ``FeatureUnion`` of
-    ``TfidfVectorizer``s and a multinomial ``LogisticRegression``, computed directly.
+    ``TfidfVectorizer``s and a ``LogisticRegression`` (multinomial, or one-vs-rest as liblinear
+    fits it), computed directly.
 
     Why: on ``/model/parse`` sklearn's general path (sparse matrices built, validated and
     stacked for a single row) cost the programme classifier about 1.7 ms a message, a fifth of
@@ -65,7 +66,21 @@ def one_message_probabilities(features: Any, model: Any, text: str) -> np.ndarra
         values += vals
         offset += len(vectorizer.vocabulary_)
     decision = model.coef_[:, columns] @ np.array(values) + model.intercept_
-    if len(model.classes_) <= 2 or getattr(model, "multi_class", "auto") == "ovr":
-        raise ValueError("one_message_probabilities handles the multinomial case only")
+    if len(model.classes_) <= 2:
+        raise ValueError("one_message_probabilities handles three classes or more only")
+    if _one_vs_rest(model):
+        # sklearn's OvR ``predict_proba``: each class's sigmoid, normalised to sum to 1.
+        from scipy.special import expit
+
+        scores: np.ndarray = expit(decision)
+        return scores / scores.sum()
     probabilities: np.ndarray = softmax(decision.reshape(1, -1))[0]
     return probabilities
+
+
+def _one_vs_rest(model: Any) -> bool:
+    """Whether sklearn's ``LogisticRegression.predict_proba`` treats ``model`` as one-vs-rest
+    (its own rule in sklearn 1.1: ``multi_class`` "ovr", or "auto" with liblinear)."""
+    multi_class = getattr(model, "multi_class", "auto")
+    return multi_class == "ovr" or (multi_class == "auto"
+                                    and getattr(model, "solver", "") == "liblinear")

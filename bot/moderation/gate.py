@@ -220,6 +220,20 @@ def judge(text: str, rules: ModerationRules | None = None, *, learned: bool = Tr
     return apply_policy(moderate(text, rules), text, learned=learned, rules=rules)
 
 
+def is_bare_insult(text: str, rules: ModerationRules | None = None) -> bool:
+    """Whether ``text`` is only an insult: rude, no threat, and nothing asked or reported.
+
+    The dialogue asks this of every message outside a form (``bot.conversation.insult_policy``):
+    the gate above runs only when a case is about to start, so an insult the NLU read as a
+    programme question or as nothing it knew got a programme's answer or "please rephrase"
+    instead of the calm reply (issue 12: on blind moderation set 20, 45 of 70 bare insults
+    never reached the gate). The rules alone decide (no learned model): an insult is the rules' call, as in
+    :func:`apply_policy`."""
+    if not text.strip() or text.startswith("/"):
+        return False
+    return apply_policy(moderate(text, rules), text, learned=False, rules=rules).insult_only
+
+
 def _rate_limiter() -> SpamRateLimiter:
     global _limiter
     with _lock:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from actions.case_slots import MODERATION_SLOT
 from actions.cases import ActionStartCase, ActionSubmitCase
+from actions.moderation import ActionCalmReply
 from bot.cases.citizen import THREAT_RESPONSE, worst_marker
 from bot.db.engine import session_scope
 from bot.db.models import Case, Quarantine
@@ -36,6 +37,17 @@ async def test_a_bare_insult_gets_a_calm_reply_no_form_no_quarantine(database: s
                                                                   "submit_petition"), DOMAIN)
     assert events == [] and texts(dispatcher) == [reply_text("moderation_calm")]
     with session_scope(get_engine(database)) as session:
+        assert session.execute(select(func.count()).select_from(Quarantine)).scalar_one() == 0
+
+
+async def test_the_calm_reply_outside_a_form_keeps_nothing(database: str) -> None:
+    """What the insult policy predicts for a bare insult the NLU did not read as a case."""
+    dispatcher = CollectingDispatcher()
+    events = await ActionCalmReply().run(dispatcher, make_tracker("dm cái bot ngu vl",
+                                                                  "out_of_scope"), DOMAIN)
+    assert events == [] and texts(dispatcher) == [reply_text("moderation_calm")]
+    with session_scope(get_engine(database)) as session:
+        assert session.execute(select(func.count()).select_from(Case)).scalar_one() == 0
         assert session.execute(select(func.count()).select_from(Quarantine)).scalar_one() == 0
 
 

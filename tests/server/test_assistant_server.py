@@ -135,6 +135,21 @@ def test_broken_input_gets_a_vietnamese_reply(assistant: Assistant, message: str
     assert _is_vietnamese(text)
 
 
+def test_a_bare_insult_gets_the_calm_reply_whatever_the_nlu_made_of_it(
+        assistant: Assistant) -> None:
+    """Issue 12: an insult with nothing asked gets the calm reply, not "please rephrase" or a
+    programme's answer; the conversation goes on, and a service asked for in anger is given."""
+    from bot.knowledge.replies import reply_text
+
+    sender, before = f"t-{uuid.uuid4()}", len(assistant.cases())
+    calm = reply_text("moderation_calm")
+    for insult in ("bọn mày ngu như bò", "dm cái bot ngu vl"):
+        assert _texts(assistant.send(sender, insult)) == calm
+    assert "Quỹ \"Vì người nghèo\"" in _texts(assistant.send(sender, "Quỹ vì người nghèo là gì"))
+    assert _texts(assistant.send(sender, "xóa dữ liệu của tôi đi đồ ngu")) != calm
+    assert len(assistant.cases()) == before
+
+
 def test_restart_keeps_the_conversation(assistant: Assistant) -> None:
     sender = f"t-{uuid.uuid4()}"
     assistant.send(sender, "xin chào")

@@ -1,0 +1,88 @@
+"""A dialogue policy that answers a bare insult calmly, whatever the NLU made of it.
+
+The moderation gate (``bot.moderation.gate``) runs when a case is about to start, so only an
+insult read as a petition or as feedback got its calm reply; one read as a programme question, a
+greeting or nothing the NLU knew got a programme's answer, a greeting or "please rephrase"
+(issue 12: "a message that is only an insult, with nothing asked, gets a calm reply and no case").
+This policy asks the same rules of every message outside a form (a form judges its own answers)
+and predicts ``action_calm_reply``, then listening.
+
+It stays out of the way of what a citizen may ask in anger: the service intents in
+:data:`ALWAYS_ANSWERED` ("xóa dữ liệu của tôi đi, đồ …" is still an erasure request) and a
+programme named in the text (a question with an insult is still a question) are answered as
+usual. What counts as "only an insult" is the gate's own test (:func:`is_bare_insult`), which
+never holds for a message that reports, asks or requests something.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.moderation.gate import is_bare_insult
+
+CALM_ACTION = "action_calm_reply"
+#: Intents answered even when worded as an insult: each asks for a service the citizen has a
+#: right to (a person, a case's status, their data, the committee's contact, announcements).
+ALWAYS_ANSWERED = frozenset({
+    "request_human", "check_status", "delete_my_data", "access_my_data", "ask_contact",
+    "subscribe", "unsubscribe", "cancel", "retry", "edit", "rate", "reopen_case",
+    "set_legal_type",
+})
+#: Who named a programme in the text (not the programme classifier, which guesses from meaning).
+_NAMING_EXTRACTORS = frozenset({"VietnameseGazetteer", "AnnotatedCRFEntityExtractor",
+                                "RegexEntityExtractor"})
+
+
+def calm_reply_due(text: str, intent: str | None, entities: list[dict[str, Any]]) -> bool:
+    """Whether this message, outside a form, gets the calm reply instead of its intent's answer."""
+    if not intent or intent.startswith("EXTERNAL_") or intent in ALWAYS_ANSWERED:
+        return False
+    if any(e.get("entity") == "programme" and e.get("extractor") in _NAMING_EXTRACTORS
+           for e in entities):
+        return False
+    return is_bare_insult(text)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
+)
+class InsultPolicy(Policy):
+    """Predicts the calm reply for a bare insult outside a form, then listening."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # Below HandoffPolicy (10: during a handoff staff read everything), above RulePolicy (6).
+        return {"priority": 8}
+
+    def train(
+        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        result = self._default_predictions(domain)
+        if CALM_ACTION not in domain.action_names_or_texts or tracker.active_loop_name \
+                or tracker.get_slot("handoff_active"):
+            return self._prediction(result)
+        if tracker.latest_action_name == CALM_ACTION:
+            result[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+        elif tracker.latest_action_name == ACTION_LISTEN_NAME and tracker.latest_message:
+            message = tracker.latest_message
+            intent = (message.intent or {}).get("name")
+            if calm_reply_due(message.text or "", intent, list(message.entities or [])):
+                result[domain.index_for_action(CALM_ACTION)] = 1.0
+        return self._prediction(result)

@@ -1,6 +1,6 @@
 """What the assistant answers to bare insults and to genuine messages, with the NLU in the loop.
 
-    PYTHONPATH=. .venv/bin/python -m bench.calm_replies [MODEL]
+    PYTHONPATH=. .venv/bin/python -m bench.calm_replies [MODEL] [--sets GLOB]
 
 ``./mttq moderate --eval`` asks the moderation gate alone whether a message is only an insult.
 In a conversation the gate ran only when a case was about to start (the NLU read the message as
@@ -34,10 +34,11 @@ MODERATION_SETS = ROOT / "tests" / "data" / "moderation_blind"
 CASE_INTENTS = frozenset({"submit_petition", "give_feedback"})
 
 
-def _rows(directory: Path) -> list[tuple[str, str]]:
-    """(kind, text) of every line of every blind moderation set; spam of any kind is "spam"."""
+def _rows(directory: Path, pattern: str = "*.tsv") -> list[tuple[str, str]]:
+    """(kind, text) of every line of the blind moderation sets matching ``pattern``; spam of
+    any kind is "spam"."""
     rows: list[tuple[str, str]] = []
-    for path in sorted(directory.glob("*.tsv")):
+    for path in sorted(directory.glob(pattern)):
         with path.open(encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
                 kind = "spam" if row.get("label") == "stop" else str(row.get("kind") or "")
@@ -82,6 +83,8 @@ async def _nlu_blind(agent: Any) -> Counter[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path, nargs="?", default=None)
+    parser.add_argument("--sets", default="*.tsv",
+                        help="which blind moderation sets (a file name pattern; default all)")
     args = parser.parse_args(argv)
     from tools import model as models
     from tools.evaluate import _load
@@ -91,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no trained model: run ./mttq train", file=sys.stderr)
         return 2
     agent = _load(Path(model))
-    total, before, after = asyncio.run(_measure(agent, _rows(MODERATION_SETS)))
-    print(f"Calm replies on the blind moderation sets, model {Path(model).name}")
+    total, before, after = asyncio.run(_measure(agent, _rows(MODERATION_SETS, args.sets)))
+    print(f"Calm replies on the blind moderation sets {args.sets}, model {Path(model).name}")
     print(f"  {'kind':14s} {'lines':>6s} {'at case start only':>19s} {'with the policy':>16s}")
     for kind in sorted(total):
         print(f"  {kind:14s} {total[kind]:6d} {before[kind]:19d} {after[kind]:16d}")

@@ -1,7 +1,7 @@
 """Interruptions of the feedback / petition form (issue 11): the form never traps a citizen.
 
-At any step a status question, "gặp cán bộ", "xóa dữ liệu của tôi", "hủy nhận tin" or a programme
-question is not taken as the step's answer (:func:`interrupted`): no slot takes the message, Rasa
+At any step a status question, "gặp cán bộ", "xóa dữ liệu của tôi", "hủy nhận tin" or a question
+about a programme is not taken as the step's answer (:func:`interrupted`): no slot takes the message, Rasa
 rejects the form and the rules in ``nlu_data/rules/`` answer it. Then the form goes on
 (:class:`ActionResumeCase`) or pauses with its draft kept (:class:`ActionPauseCase`).
 """
@@ -47,11 +47,26 @@ def interrupted(tracker: Tracker, requested: str | None) -> bool:
         return True
     if name not in INTERRUPTING_INTENTS or answers_the_step(tracker, requested):
         return False
+    if name == "ask_programme" and not about_a_programme(tracker):
+        return False
     if requested in (None, "case_content", "case_complaint_detail"):  # free text: a higher bar
         text = latest_text(tracker)
         return (confidence >= INTERRUPT_CONFIDENCE_FREE_TEXT
                 and (text.startswith("/") or len(text.split()) <= INTERRUPT_MAX_WORDS_FREE_TEXT))
     return confidence >= INTERRUPT_CONFIDENCE
+
+
+def about_a_programme(tracker: Tracker) -> bool:
+    """Whether a message read as a programme question names or suggests a programme: an entity
+    (named, or found by meaning) or the two the programme classifier would offer.
+
+    Why: a shrug at a step ("cái gì cũng được", "gì cũng được") has a question word and can
+    read as a programme question, but no programme; taken as one it answered with the menu of
+    programmes and asked the step again, so the citizen who had no answer was never offered a
+    person (stop 38: the intent second opinion reads it so)."""
+    latest = tracker.latest_message or {}
+    return bool(latest.get("programme_candidates")) or any(
+        e.get("entity") == "programme" for e in latest.get("entities") or [])
 
 
 def answers_the_step(tracker: Tracker, requested: str | None) -> bool:

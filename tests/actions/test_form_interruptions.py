@@ -27,9 +27,15 @@ DRAFT = {"case_kind": "petition", "case_key": "k", "case_content": "Cống ngõ 
          "case_unit": "p_lang", "case_location": "ngõ 5"}
 
 
+#: What the NLU finds in "quỹ vì người nghèo là gì": the programme, named.
+NAMED = [{"entity": "programme", "value": "quy_vi_nguoi_ngheo", "extractor": "VietnameseGazetteer"}]
+
+
 def at_step(step: str, text: str, intent: str, confidence: float = 0.9,
-            **slots: Any) -> Tracker:
-    tracker = make_tracker(text, intent, confidence=confidence,
+            entities: list[dict[str, Any]] | None = None, **slots: Any) -> Tracker:
+    if entities is None and intent == "ask_programme":
+        entities = NAMED
+    tracker = make_tracker(text, intent, confidence=confidence, entities=entities,
                            slots={**DRAFT, "requested_slot": step, **slots})
     tracker.active_loop = {"name": "case_form"}
     return tracker
@@ -63,6 +69,19 @@ async def test_the_same_words_as_an_answer_are_still_taken() -> None:
     slots, _ = await validate(at_step("case_category", "ha tang", "inform"))
     assert slots["case_category"] == "ha_tang"
     assert slots.get(MISSES_SLOT) is None
+
+
+def test_a_shrug_read_as_a_programme_question_is_no_interruption() -> None:
+    """"cái gì cũng được" at the category step names no programme: a miss, not the menu."""
+    assert not interrupted(at_step("case_category", "cái gì cũng được", "ask_programme", 0.56,
+                                   entities=[]), "case_category")
+    offered = at_step("case_category", "cho hỏi có những chương trình nào vậy", "ask_programme",
+                      entities=[])
+    offered.latest_message["programme_candidates"] = ["giam_sat_phan_bien", "fanpage"]
+    assert interrupted(offered, "case_category")
+    guessed = [{"entity": "programme", "value": "cuu_tro", "extractor": "ProgrammeClassifier"}]
+    assert interrupted(at_step("case_category", "nhà em khó khăn có được giúp gì không",
+                               "ask_programme", entities=guessed), "case_category")
 
 
 def test_at_the_description_step_only_a_short_sure_request_interrupts() -> None:

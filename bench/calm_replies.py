@@ -46,6 +46,10 @@ def _rows(directory: Path, pattern: str = "*.tsv") -> list[tuple[str, str]]:
     return rows
 
 
+def _confidence(parsed: dict[str, Any]) -> float:
+    return float((parsed.get("intent") or {}).get("confidence") or 0.0)
+
+
 async def _measure(agent: Any, rows: list[tuple[str, str]]) -> tuple[Counter[str], ...]:
     from bot.conversation.insult_policy import calm_reply_due
     from bot.moderation.gate import judge
@@ -60,8 +64,8 @@ async def _measure(agent: Any, rows: list[tuple[str, str]]) -> tuple[Counter[str
         total[kind] += 1
         before[kind] += at_case_start
         after[kind] += at_case_start or (
-            intent not in CASE_INTENTS
-            and calm_reply_due(text, intent, list(parsed.get("entities") or [])))
+            intent not in CASE_INTENTS and calm_reply_due(
+                text, intent, list(parsed.get("entities") or []), _confidence(parsed)))
     return total, before, after
 
 
@@ -75,7 +79,8 @@ async def _nlu_blind(agent: Any) -> Counter[str]:
             parsed = await agent.parse_message(example.text)
             intent = (parsed.get("intent") or {}).get("name")
             if intent not in CASE_INTENTS and calm_reply_due(
-                    example.text, intent, list(parsed.get("entities") or [])):
+                    example.text, intent, list(parsed.get("entities") or []),
+                    _confidence(parsed)):
                 fired[example.intent] += 1
     return fired
 

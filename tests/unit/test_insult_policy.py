@@ -65,9 +65,23 @@ def test_a_bare_insult_gets_the_calm_reply_whatever_its_intent(
         ACTION_LISTEN_NAME
 
 
+def _sure(text: str, intent: str, confidence: float) -> list[Any]:
+    return [ActionExecuted(ACTION_LISTEN_NAME),
+            UserUttered(text, {"name": intent, "confidence": confidence}, [])]
+
+
 def test_a_service_asked_for_in_anger_is_answered(policy: InsultPolicy) -> None:
     assert _predicted(policy, *_said("xóa dữ liệu của tôi đi đồ ngu", "delete_my_data")) is None
-    assert _predicted(policy, *_said("cho gặp người thật, bot ngu vl", "request_human")) is None
+    assert _predicted(policy, *_sure("cho gặp người thật, bot ngu vl", "request_human",
+                                     0.93)) is None
+
+
+def test_an_insult_half_read_as_a_call_for_a_person_gets_the_calm_reply(
+        policy: InsultPolicy) -> None:
+    """Below 0.8 a handoff would open a case for an insult; the calm reply says how to ask."""
+    assert _predicted(policy, *_sure(INSULT, "request_human", 0.6)) == CALM_ACTION
+    assert not calm_reply_due(INSULT, "request_human", [], 0.8)
+    assert calm_reply_due(INSULT, "check_status", [], 0.5)
 
 
 def test_a_complaint_or_a_named_programme_with_an_insult_is_not_a_bare_insult(

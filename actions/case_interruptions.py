@@ -1,9 +1,9 @@
 """Interruptions of the feedback / petition form (issue 11): the form never traps a citizen.
 
 At any step a status question, "gặp cán bộ", "xóa dữ liệu của tôi", "hủy nhận tin" or a question
-about a programme is not taken as the step's answer (:func:`interrupted`): no slot takes the message, Rasa
-rejects the form and the rules in ``nlu_data/rules/`` answer it. Then the form goes on
-(:class:`ActionResumeCase`) or pauses with its draft kept (:class:`ActionPauseCase`).
+about a programme is not taken as the step's answer (:func:`interrupted`): no slot takes the
+message, Rasa rejects the form and the rules in ``nlu_data/rules/`` answer it. Then the form goes
+on (:class:`ActionResumeCase`) or pauses with its draft kept (:class:`ActionPauseCase`).
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ and predicts ``action_calm_reply``, then listening.
 
 It stays out of the way of what a citizen may ask in anger: the service intents in
 :data:`ALWAYS_ANSWERED` ("xóa dữ liệu của tôi đi, đồ …" is still an erasure request), those of
-:data:`ANSWERED_WHEN_SURE` when the NLU is sure of them, and a programme named in the text (a question with an insult is still a question) are answered as
-usual. What counts as "only an insult" is the gate's own test (:func:`is_bare_insult`), which
-never holds for a message that reports, asks or requests something.
+:data:`ANSWERED_WHEN_SURE` when the NLU is sure of them, and a programme named in the text (a
+question with an insult is still a question) are answered as usual. What counts as "only an
+insult" is the gate's own test (:func:`is_bare_insult`), which never holds for a message that
+reports, asks or requests something.
 """
 
 from __future__ import annotations

@@ -227,8 +227,8 @@ def is_bare_insult(text: str, rules: ModerationRules | None = None) -> bool:
     the gate above runs only when a case is about to start, so an insult the NLU read as a
     programme question or as nothing it knew got a programme's answer or "please rephrase"
     instead of the calm reply (issue 12: on blind moderation set 20, 45 of 70 bare insults
-    never reached the gate). The rules alone decide (no learned model): an insult is the rules' call, as in
-    :func:`apply_policy`."""
+    never reached the gate). The rules alone decide (no learned model): an insult is the rules'
+    call, as in :func:`apply_policy`."""
     if not text.strip() or text.startswith("/"):
         return False
     return apply_policy(moderate(text, rules), text, learned=False, rules=rules).insult_only

@@ -24,7 +24,8 @@ def trained() -> SecondOpinionModel:
                                     [m.get("intent") for m in examples])
 
 
-def test_the_fast_path_gives_sklearns_one_vs_rest_probabilities(trained: SecondOpinionModel) -> None:
+def test_the_fast_path_gives_sklearns_one_vs_rest_probabilities(
+        trained: SecondOpinionModel) -> None:
     probes = ["tôi muốn gửi phản ánh", "nha toi ngheo lam, co duoc ho tro xay nha khong a",
               "đơn KN-2611-0042 của tôi sao rồi", "zzzz qqqq", "ok", "cống " * 300]
     for text in probes:

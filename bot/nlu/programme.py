@@ -29,7 +29,6 @@ petition form on a question is the worst answer the assistant can give.
 from __future__ import annotations
 
 import logging
-import pickle
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -56,6 +55,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.linear import keep_transpose_contiguous, one_message_probabilities
+from bot.nlu.stored import folded_text_features, load_pickled, save_pickled
 from bot.vietnamese.normalize import fold_expanded
 
 logger = logging.getLogger(__name__)
@@ -152,16 +152,9 @@ class ProgrammeModel:
     """The vectoriser and the logistic regression, independent of Rasa (tests, evaluation)."""
 
     def __init__(self, c: float = 8.0) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import FeatureUnion
 
-        self.features = FeatureUnion([
-            ("words", TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b",
-                                      sublinear_tf=True, min_df=1)),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4),
-                                      sublinear_tf=True, min_df=1)),
-        ])
+        self.features = folded_text_features()
         self.model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
         self.labels: list[str] = []
 
@@ -279,19 +272,14 @@ class ProgrammeClassifier(GraphComponent):
                         len(set(labels)))
         else:
             logger.warning("programme classifier: fewer than two programmes to learn")
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / _FILE).write_bytes(pickle.dumps(self._model))
+        save_pickled(self._model_storage, self._resource, _FILE, self._model)
         return self._resource
 
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> ProgrammeClassifier:
-        model = None
-        try:
-            with model_storage.read_from(resource) as directory:
-                model = pickle.loads((directory / _FILE).read_bytes())  # our own model file
-        except (ValueError, FileNotFoundError, pickle.UnpicklingError):
-            logger.warning("programme classifier: no stored model; it will add nothing")
+        model = load_pickled(model_storage, resource, _FILE,
+                             "programme classifier: no stored model; it will add nothing")
         return cls(config, model_storage, resource, model)
 
     def process(self, messages: list[Message]) -> list[Message]:

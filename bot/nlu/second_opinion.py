@@ -22,7 +22,6 @@ It runs after the intent classifier and before the programme classifier and the
 from __future__ import annotations
 
 import logging
-import pickle
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -40,6 +39,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.linear import keep_transpose_contiguous, one_message_probabilities
+from bot.nlu.stored import folded_text_features, load_pickled, save_pickled
 from bot.vietnamese.normalize import fold_expanded
 
 logger = logging.getLogger(__name__)
@@ -51,16 +51,9 @@ class SecondOpinionModel:
     """The vectoriser and the one-vs-rest regressions, independent of Rasa (tests, benches)."""
 
     def __init__(self, c: float = 150.0, char_ngrams: tuple[int, int] = (2, 4)) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import FeatureUnion
 
-        self.features = FeatureUnion([
-            ("words", TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b",
-                                      sublinear_tf=True)),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams,
-                                      sublinear_tf=True, min_df=2)),
-        ])
+        self.features = folded_text_features(char_ngrams, char_min_df=2)
         self.model = LogisticRegression(C=c, solver="liblinear", max_iter=1000,
                                         class_weight="balanced")
         self.labels: list[str] = []
@@ -139,19 +132,14 @@ class IntentSecondOpinion(GraphComponent):
                         len(set(labels)))
         else:
             logger.warning("intent second opinion: fewer than two intents to learn")
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / _FILE).write_bytes(pickle.dumps(self._model))
+        save_pickled(self._model_storage, self._resource, _FILE, self._model)
         return self._resource
 
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> IntentSecondOpinion:
-        model = None
-        try:
-            with model_storage.read_from(resource) as directory:
-                model = pickle.loads((directory / _FILE).read_bytes())  # our own model file
-        except (ValueError, FileNotFoundError, pickle.UnpicklingError):
-            logger.warning("intent second opinion: no stored model; the first classifier decides")
+        model = load_pickled(model_storage, resource, _FILE,
+                             "intent second opinion: no stored model; the first classifier decides")
         return cls(config, model_storage, resource, model)
 
     def process(self, messages: list[Message]) -> list[Message]:

@@ -17,6 +17,7 @@ from actions.case_slots import MISSES_SLOT
 from actions.common import Events, first_entity, first_place, latest_text
 from bot.cases import intake
 from bot.cases.service import normalise_vn_phone
+from bot.knowledge.clarify import likely_programmes
 from bot.knowledge.content import unit_tree
 from bot.knowledge.replies import reply_text
 
@@ -63,10 +64,9 @@ def about_a_programme(tracker: Tracker) -> bool:
     Why: a shrug at a step ("cái gì cũng được", "gì cũng được") has a question word and can
     read as a programme question, but no programme; taken as one it answered with the menu of
     programmes and asked the step again, so the citizen who had no answer was never offered a
-    person (stop 38: the intent second opinion reads it so)."""
-    latest = tracker.latest_message or {}
-    return bool(latest.get("programme_candidates")) or any(
-        e.get("entity") == "programme" for e in latest.get("entities") or [])
+    person (stop 38: the intent second opinion reads it so). The programmes are those the
+    clarification would offer (:func:`bot.knowledge.clarify.likely_programmes`)."""
+    return bool(likely_programmes(tracker.latest_message or {}))
 
 
 def answers_the_step(tracker: Tracker, requested: str | None) -> bool:

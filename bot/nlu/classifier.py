@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.linear import keep_transpose_contiguous
@@ -64,7 +64,9 @@ class SafeLogisticRegressionClassifier(LogisticRegressionClassifier):
         return X, y
 
     def _create_X(self, messages: list[Message]) -> Any:
-        matrix = super()._create_X(messages)
+        matrix = sentence_matrix(messages)
+        if matrix is None:
+            matrix = super()._create_X(messages)
         if not self.config.get("normalize"):
             return matrix
         from sklearn.preprocessing import normalize
@@ -83,6 +85,39 @@ class SafeLogisticRegressionClassifier(LogisticRegressionClassifier):
             keep_transpose_contiguous(self.clf)
             super().process(rest)
         return messages
+
+
+def sentence_matrix(messages: list[Message]) -> Any | None:
+    """The matrix Rasa's ``LogisticRegressionClassifier._create_X`` builds (each message's sparse
+    sentence features, featurizer after featurizer, one row per message), built a block per
+    featurizer instead of a row per message; ``None`` where the shortcut does not apply (dense
+    features, or messages whose featurizers differ), so Rasa's own code builds it.
+
+    Why: Rasa's loop deep-copies every message's sequence features and stacks each message's
+    blocks on its own (``get_sparse_features``, then ``hstack`` per message, then ``vstack``):
+    with some 6,500 training messages that took 20 of the intent classifier's 65 seconds in a
+    profile of ``./mttq train`` (stop 39), on a machine where training came near the 2 minutes
+    issue 11 allows. Same values, same column order, so the same model."""
+    from scipy.sparse import csr_matrix, hstack, vstack
+
+    if not messages:
+        return None
+    rows: list[list[Any]] = []
+    origins: tuple[Any, ...] | None = None
+    for message in messages:
+        found = [f for f in message.features
+                 if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
+        if any(not f.is_sparse() for f in found) or not found:
+            return None
+        names = tuple(f.origin for f in found)
+        if origins is None:
+            origins = names
+        elif names != origins:
+            return None
+        rows.append([f.features for f in found])
+    blocks = [vstack([row[k] for row in rows], format="csr") for k in range(len(origins or ()))]
+    # float64 as Rasa's (its per-message ``hstack`` adds an empty float64 block)
+    return csr_matrix(hstack(blocks, format="csr"), dtype=np.float64)
 
 
 def partial_balance(labels: list[str], power: float) -> dict[str, float]:

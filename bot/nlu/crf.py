@@ -25,16 +25,22 @@ ENTITY_INTENTS = frozenset({"submit_petition", "inform", "ask_contact", "check_s
 
 
 def crf_examples(training_data: TrainingData) -> TrainingData:
-    """The training data the CRF should learn from (see the module docstring)."""
+    """The training data the CRF should learn from (see the module docstring).
+
+    The kept examples are set on the new ``TrainingData`` after it is built, not passed to it:
+    its constructor drops duplicates by hashing every message, features included, and these
+    come from training data already rid of them. That hashing took 13 of ``./mttq train``'s
+    seconds in a profile (stop 39)."""
     kept = [m for m in training_data.training_examples
             if m.get(ENTITIES) or m.get(INTENT) not in ENTITY_INTENTS]
-    return TrainingData(
-        training_examples=kept,
+    data = TrainingData(
         entity_synonyms=training_data.entity_synonyms,
         regex_features=training_data.regex_features,
         lookup_tables=training_data.lookup_tables,
         responses=training_data.responses,
     )
+    data.training_examples = kept
+    return data
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -78,6 +79,33 @@ def guessed_only(tracker: Tracker) -> bool:
     return bool(found) and all(e.get("extractor") == "ProgrammeClassifier" for e in found)
 
 
+#: A message of at most this many words that names an aspect ("thế ai được hỗ trợ?", "vậy đăng
+#: ký ở đâu") is a follow-up on the programme being talked about; a longer one describes a need
+#: of its own ("lam the nao de giam sat viec lam duong trong ngo"), whatever came before.
+FOLLOW_UP_WORDS = 8
+#: A follow-up still moves to another programme when the classifier is at least this sure of it
+#: (short follow-ups were guessed at 0.48-0.80 in a check of stop 39; a described need at 0.91).
+SURE_GUESS = 0.9
+
+
+def follow_up(tracker: Tracker) -> bool:
+    """Whether the latest message is short enough to be a follow-up (:data:`FOLLOW_UP_WORDS`).
+
+    Why: the programme of the previous answer used to win over the classifier's reading of
+    every message that named an aspect, so a citizen's second, different question ("dai bieu
+    hdnd hua ma ko lam thi mat tran co theo doi dc ko" after a question about 18/11) got the
+    first programme's answer (found on the chat page, stop 39)."""
+    return len(re.findall(r"\w+", latest_text(tracker))) <= FOLLOW_UP_WORDS
+
+
+def guess_confidence(tracker: Tracker) -> float:
+    """The programme classifier's confidence in the programme it found (0 when it found none)."""
+    return max((float(e.get("confidence_entity") or 0.0)
+                for e in (tracker.latest_message or {}).get("entities") or []
+                if e.get("entity") == "programme" and e.get("extractor") == "ProgrammeClassifier"),
+               default=0.0)
+
+
 class ActionAnswerProgramme(Action):
     """ask_programme, with or without programme and aspect; follow-ups keep the programme."""
 
@@ -91,15 +119,17 @@ class ActionAnswerProgramme(Action):
         said = canonical_programme(first_entity(tracker, "programme"), kb)
         aspect = first_entity(tracker, "aspect")
         aspect = aspect if aspect in ASPECTS else None
-        if said is not None and aspect is not None and guessed_only(tracker) \
-                and tracker.get_slot("programme"):
+        context = tracker.get_slot("programme") if follow_up(tracker) else None
+        if said is not None and aspect is not None and guessed_only(tracker) and context \
+                and guess_confidence(tracker) < SURE_GUESS:
             # "thế ai được hỗ trợ?" right after an answer: the programme being talked about,
             # not the classifier's guess from a few words.
             said = None
         programme = said
-        if programme is None and aspect is not None:
-            # "thế ai được hỗ trợ?" right after a programme answer: same programme.
-            programme = canonical_programme(tracker.get_slot("programme"), kb)
+        if programme is None and aspect is not None and context:
+            # "thế ai được hỗ trợ?" right after a programme answer: same programme. A longer
+            # question the classifier hesitates on gets its two programmes offered instead.
+            programme = canonical_programme(context, kb)
         if programme is None:
             candidates = [str(c) for c in
                           (tracker.latest_message or {}).get("programme_candidates") or []]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from action_helpers import (
@@ -266,3 +267,56 @@ async def test_questions_are_recorded_for_the_trainers(dispatcher, database: str
     assert texts_kept["xyz abc"] is None and stats.not_understood == 2
     assert "" in texts_kept  # the miss inside the form, kept without its words
     assert not any("Bích" in t for t in texts_kept)
+
+
+def _guessed(value: str, confidence: float) -> dict[str, Any]:
+    return {"entity": "programme", "value": value, "extractor": "ProgrammeClassifier",
+            "confidence_entity": confidence}
+
+
+async def test_a_short_follow_up_keeps_the_programme_the_classifier_half_guesses(
+        dispatcher) -> None:
+    tracker = make_tracker("ai được nhận", "ask_programme",
+                           [entity("aspect", "doi_tuong"), _guessed("cuu_tro", 0.80)],
+                           slots={"programme": "quy_vi_nguoi_ngheo"})
+    events = await run(ActionAnswerProgramme(), tracker, dispatcher)
+    assert slots_set(events)["programme"] == "quy_vi_nguoi_ngheo"
+
+
+async def test_a_new_question_described_after_an_answer_gets_its_own_programme(
+        dispatcher) -> None:
+    """A second question that describes another need is not a follow-up on the first answer
+    (found on the chat page: the 18/11 answer's programme answered a question about
+    overseeing a lane's works)."""
+    tracker = make_tracker("lam the nao de giam sat viec lam duong trong ngo", "ask_programme",
+                           [entity("aspect", "cach_tham_gia"),
+                            _guessed("giam_sat_dau_tu_cong_dong", 0.91)],
+                           slots={"programme": "ngay_hoi_dai_doan_ket"})
+    events = await run(ActionAnswerProgramme(), tracker, dispatcher)
+    assert slots_set(events)["programme"] == "giam_sat_dau_tu_cong_dong"
+    expected = knowledge_base().get("giam_sat_dau_tu_cong_dong").answer("cach_tham_gia")
+    assert expected and texts(dispatcher)[0].startswith(expected[:40])
+
+
+async def test_a_new_question_the_classifier_hesitates_on_offers_its_two_programmes(
+        dispatcher) -> None:
+    tracker = make_tracker("dai bieu hdnd hua ma ko lam thi mat tran co theo doi dc ko",
+                           "ask_programme", [entity("aspect", "cach_tham_gia")],
+                           slots={"programme": "ngay_hoi_dai_doan_ket"})
+    tracker.latest_message["programme_candidates"] = ["giam_sat_phan_bien", "bau_cu"]
+    events = await run(ActionAnswerProgramme(), tracker, dispatcher)
+    payloads = [b["payload"] for b in buttons(dispatcher)[0]]
+    assert any("giam_sat_phan_bien" in p for p in payloads), payloads
+    assert any("bau_cu" in p for p in payloads), payloads
+    assert not any("ngay_hoi" in p for p in payloads), payloads
+    assert "programme" not in slots_set(events)
+
+
+async def test_a_short_follow_up_the_classifier_is_sure_of_moves_to_that_programme(
+        dispatcher) -> None:
+    tracker = make_tracker("thế giám sát công trình thì sao", "ask_programme",
+                           [entity("aspect", "cach_tham_gia"),
+                            _guessed("giam_sat_dau_tu_cong_dong", 0.95)],
+                           slots={"programme": "ngay_hoi_dai_doan_ket"})
+    events = await run(ActionAnswerProgramme(), tracker, dispatcher)
+    assert slots_set(events)["programme"] == "giam_sat_dau_tu_cong_dong"

@@ -319,6 +319,20 @@ def test_a_programme_described_not_named_is_answered_not_a_petition(
     assert user["parse_data"]["intent"]["name"] == "ask_programme"
 
 
+def test_a_second_question_about_another_need_is_not_answered_with_the_first_programme(
+        assistant: Assistant) -> None:
+    """Tried on the chat page: after the 18/11 answer, a question about overseeing the works in
+    a lane got the festival's "how to take part", and one about a deputy's broken promises too."""
+    sender = f"t-{uuid.uuid4()}"
+    assert "Ngày hội" in _texts(assistant.send(sender, "ngày 18/11 ở khu phố có tổ chức gì vậy"))
+    works = _texts(assistant.send(sender, "lam the nao de giam sat viec lam duong trong ngo"))
+    assert "Ban Giám sát đầu tư" in works, works
+    replies = assistant.send(sender, "dai bieu hdnd hua ma ko lam thi mat tran co theo doi dc ko")
+    payloads = [b.get("payload") or "" for r in replies for b in r.get("buttons", [])]
+    assert any("giam_sat_phan_bien" in p for p in payloads), payloads
+    assert not any("ngay_hoi" in p for p in payloads), payloads
+
+
 def test_a_name_the_question_contradicts_offers_both_programmes(assistant: Assistant) -> None:
     """"đại biểu HĐND" is one of the election's names, but deputies meeting voters is the Front's
     oversight: the citizen gets those two programmes (and a way to the full list), not a

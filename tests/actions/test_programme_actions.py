@@ -283,14 +283,20 @@ async def test_a_short_follow_up_keeps_the_programme_the_classifier_half_guesses
     assert slots_set(events)["programme"] == "quy_vi_nguoi_ngheo"
 
 
-async def test_a_new_question_described_after_an_answer_gets_its_own_programme(
-        dispatcher) -> None:
-    """A second question that describes another need is not a follow-up on the first answer
-    (found on the chat page: the 18/11 answer's programme answered a question about
-    overseeing a lane's works)."""
-    tracker = make_tracker("lam the nao de giam sat viec lam duong trong ngo", "ask_programme",
+@pytest.mark.parametrize("text,confidence", [
+    # A long question describing another need (found on the chat page: the 18/11 answer's
+    # programme answered a question about overseeing a lane's works).
+    ("lam the nao de giam sat viec lam duong trong ngo", 0.91),
+    # A short follow-up the classifier is sure is about another programme.
+    ("thế giám sát công trình thì sao", 0.95),
+], ids=["long_question", "sure_short_follow_up"])
+async def test_a_new_question_after_an_answer_gets_its_own_programme(
+        dispatcher, text: str, confidence: float) -> None:
+    """A question that is not a follow-up on the first answer gets the programme the
+    classifier found, not the programme of the previous answer."""
+    tracker = make_tracker(text, "ask_programme",
                            [entity("aspect", "cach_tham_gia"),
-                            _guessed("giam_sat_dau_tu_cong_dong", 0.91)],
+                            _guessed("giam_sat_dau_tu_cong_dong", confidence)],
                            slots={"programme": "ngay_hoi_dai_doan_ket"})
     events = await run(ActionAnswerProgramme(), tracker, dispatcher)
     assert slots_set(events)["programme"] == "giam_sat_dau_tu_cong_dong"
@@ -310,13 +316,3 @@ async def test_a_new_question_the_classifier_hesitates_on_offers_its_two_program
     assert any("bau_cu" in p for p in payloads), payloads
     assert not any("ngay_hoi" in p for p in payloads), payloads
     assert "programme" not in slots_set(events)
-
-
-async def test_a_short_follow_up_the_classifier_is_sure_of_moves_to_that_programme(
-        dispatcher) -> None:
-    tracker = make_tracker("thế giám sát công trình thì sao", "ask_programme",
-                           [entity("aspect", "cach_tham_gia"),
-                            _guessed("giam_sat_dau_tu_cong_dong", 0.95)],
-                           slots={"programme": "ngay_hoi_dai_doan_ket"})
-    events = await run(ActionAnswerProgramme(), tracker, dispatcher)
-    assert slots_set(events)["programme"] == "giam_sat_dau_tu_cong_dong"

@@ -58,7 +58,7 @@ from bench.messages import MESSAGES, WARMUP
 from bot.settings import ROOT
 from tools import model
 from tools.env import child_env, rel
-from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
+from tools.procs import Proc, action_server, free_ports, rasa_server, wait_ready
 
 RESULTS_DIR = ROOT / "bench" / "results"
 LOG_DIR = RESULTS_DIR / "logs"
@@ -391,9 +391,7 @@ def bench_config(
     )
     work = tmp / label
     work.mkdir(parents=True, exist_ok=True)
-    actions_port, rasa_port = free_port(), free_port()
-    while rasa_port == actions_port:  # pragma: no cover - the kernel hands out distinct ports
-        rasa_port = free_port()
+    actions_port, rasa_port = free_ports(2)
     env = child_env(
         {
             "VAR_DIR": str(work),

@@ -26,7 +26,7 @@ from bench.stats import pct
 from bot.settings import ROOT
 from tools import model
 from tools.env import scratch_stack_env
-from tools.procs import action_server, free_port, rasa_server, wait_ready
+from tools.procs import action_server, free_ports, rasa_server, wait_ready
 
 RESULTS = ROOT / "bench" / "results"
 FORM = [
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     trained = model.train(quiet=True).path
     tmp = Path(tempfile.mkdtemp(prefix="bench-confirm-"))
-    rasa_port, action_port = free_port(), free_port()
+    rasa_port, action_port = free_ports(2)
     env = scratch_stack_env(
         tmp, action_port, {"DATABASE_URL": args.database_url} if args.database_url else None
     )

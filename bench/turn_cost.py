@@ -47,7 +47,7 @@ from bench.messages import MESSAGES, WARMUP
 from bot.settings import ROOT
 from tools import model
 from tools.env import child_env
-from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
+from tools.procs import Proc, action_server, free_ports, rasa_server, wait_ready
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -116,7 +116,7 @@ def _start(stack: Stack, trained: Path, tracker_store: str) -> None:
         tracker_url = stack.database_url
     else:
         tracker_url = f"sqlite:///{stack.tmp / 'tracker.db'}"
-    stack.port, action_port = free_port(), free_port()
+    stack.port, action_port = free_ports(2)
     env = child_env(
         {
             "TRACKER_STORE_URL": tracker_url,

@@ -44,7 +44,7 @@ from bot.channels import facebook, zalo
 from bot.fakes.platforms import FakesProcess
 from tools import model
 from tools.env import scratch_stack_env
-from tools.procs import action_server, free_port, rasa_server, wait_ready
+from tools.procs import action_server, free_ports, rasa_server, wait_ready
 
 FB_SECRET, FB_TOKEN = "bench-fb-secret", "BENCH-PAGE-TOKEN"
 ZALO_APP_ID, ZALO_OA_KEY, ZALO_APP_SECRET = "1234567890", "bench-oa-key", "BENCH-APP-SECRET"
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     (tmp / "credentials.yml").write_text(CREDENTIALS)
     fakes = FakesProcess(graph={"page_token": FB_TOKEN},
                          zalo={"app_id": ZALO_APP_ID, "app_secret": ZALO_APP_SECRET}).start()
-    rasa_port, action_port = free_port(), free_port()
+    rasa_port, action_port = free_ports(2)
     env = scratch_stack_env(tmp, action_port, {
         **({"DATABASE_URL": args.database_url} if args.database_url else {}),
         "FACEBOOK_VERIFY_TOKEN": "bench", "FACEBOOK_APP_SECRET": FB_SECRET,

@@ -15,7 +15,7 @@ from typing import TypeVar
 from trained_model import trained_model
 
 from tools.env import scratch_stack_env
-from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
+from tools.procs import Proc, action_server, free_ports, rasa_server, wait_ready
 
 S = TypeVar("S", bound="AssistantStack")
 
@@ -27,7 +27,7 @@ class AssistantStack:
     def __init__(self, tmp: Path, *, extra_env: dict[str, str] | None = None,
                  credentials: str = "credentials.yml") -> None:
         self.tmp = tmp
-        self.rasa_port, self.action_port = free_port(), free_port()
+        self.rasa_port, self.action_port = free_ports(2)
         self.db_url = f"sqlite:///{tmp / 'feedback.db'}"
         self.tracker_db = tmp / "tracker.db"
         self.env = scratch_stack_env(tmp, self.action_port, extra_env)

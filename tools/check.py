@@ -43,7 +43,8 @@ def run_checks(*, fast: bool = False) -> int:
         return 0
 
     def pytest() -> int:
-        args = [python(), "-m", "pytest", "-q"]
+        # The slowest tests are listed so CI's time budget (30 minutes) can be watched.
+        args = [python(), "-m", "pytest", "-q", "--durations=30"]
         if fast:
             args += ["-m", "not slow"]
         rc = _sh(args, {"MTTQ_MODEL": state.get("model", "")})

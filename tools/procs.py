@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -70,10 +71,34 @@ class Proc:
 
 
 def free_port() -> int:
-    """A loopback port nothing listens on right now (for servers started by tests/benchmarks)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on right now (for servers started by tests/benchmarks).
+
+    Two calls may return the same port (each socket is closed before the next is bound): a
+    process that needs several ports at once asks ``free_ports``."""
+    return free_ports(1)[0]
+
+
+def free_ports(count: int, taken: Iterable[int] = ()) -> list[int]:
+    """``count`` distinct loopback ports nothing listens on, none of them in ``taken``.
+
+    The sockets are held open until all are bound, so the kernel cannot hand out one port twice
+    (it did: HAProxy's stats front and a public front once shared a port, and with
+    ``SO_REUSEPORT`` both bound it, each taking half of the connections)."""
+    excluded = set(taken)
+    sockets: list[socket.socket] = []
+    try:
+        ports: list[int] = []
+        while len(ports) < count:
+            sock = socket.socket()
+            sockets.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+            if port not in excluded:
+                ports.append(port)
+        return ports
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:

@@ -39,7 +39,7 @@ from pathlib import Path
 from tools import haproxy
 from tools.env import child_env, python
 from tools.haproxy import CHANNEL_WEBHOOK_PATHS, Layout, Listen, Server
-from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready, web_service
+from tools.procs import Proc, action_server, free_ports, rasa_server, wait_ready, web_service
 from tools.procs import haproxy as haproxy_proc
 
 __all__ = ["CHANNEL_WEBHOOK_PATHS", "Profile", "ProfileError", "prepare_databases"]
@@ -62,15 +62,6 @@ class _Piece:
 
 def _loopback(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
-
-
-def _distinct_free_ports(count: int, taken: set[int]) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in taken and port not in ports:
-            ports.append(port)
-    return ports
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -128,7 +119,7 @@ class Profile:
         #: HAProxy's configuration and the pool file for ``./mttq promote``.
         self.run_dir = var_dir / "run"
         fixed = {p for p in (public_port, staff_port) if p}
-        ports = iter(_distinct_free_ports(replicas + action_servers + 5 + (2 - len(fixed)), fixed))
+        ports = iter(free_ports(replicas + action_servers + 5 + (2 - len(fixed)), fixed))
         self.public_port = public_port or next(ports)
         self.staff_port = staff_port or next(ports)
         action_ports = [next(ports) for _ in range(action_servers)]

@@ -48,7 +48,7 @@ from tests.e2e.e2e_support import (
     TelegramThread,
     buttons,
     fake_telegram,
-    free_port,
+    free_ports,
     log_tail,
     post_update,
     service_env,
@@ -95,7 +95,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     model = trained_model()
     tmp = tmp_path_factory.mktemp("officer-flow")
     logs = tmp / "logs"
-    rasa_port, action_port, staff_port = free_port(), free_port(), free_port()
+    rasa_port, action_port, staff_port = free_ports(3)
     with fake_telegram() as tg:
         env = service_env(
             tmp,

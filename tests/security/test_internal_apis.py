@@ -30,7 +30,7 @@ import pytest
 from trained_model import trained_model
 
 from tests.assistant_stack import AssistantStack, running
-from tools.procs import Proc, free_port, wait_ready
+from tools.procs import Proc, free_ports, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def listening_addresses(port: int) -> set[str]:
 class Servers(AssistantStack):
     def __init__(self, tmp: Path) -> None:
         super().__init__(tmp, extra_env={"NO_PROXY": "127.0.0.1,localhost"})
-        self.public_port = free_port()
+        self.public_port = free_ports(1, taken=(self.rasa_port, self.action_port))[0]
         self.token = self.env.get("RASA_TOKEN", "")
         self.secret = self.env.get("ACTION_SERVER_SECRET", "")
 
@@ -98,7 +98,6 @@ class Servers(AssistantStack):
         from dataclasses import replace
 
         from tools import haproxy
-        from tools.procs import free_port
         from tools.procs import haproxy as haproxy_proc
         from tools.profile import Profile
 
@@ -108,7 +107,7 @@ class Servers(AssistantStack):
             var_dir=self.logs.parent / "profile", model=trained_model(),
             public_port=self.public_port, extra_env={"RASA_TOKEN": self.token},
         )
-        stats = free_port()
+        stats = free_ports(1, taken=(self.public_port, self.rasa_port, self.action_port))[0]
         layout = replace(profile.layout, rasa=(haproxy.Server("rasa-1", self.rasa_port),),
                          actions=(), web=None, staff=None, rasa_api=None, actions_front=None,
                          stats=haproxy.Listen("127.0.0.1", stats))

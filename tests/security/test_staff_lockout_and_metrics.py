@@ -363,7 +363,7 @@ async def test_behind_haproxy_the_lockout_counts_the_address_haproxy_forwards(
     import asyncio
 
     from tools import haproxy
-    from tools.procs import free_port, wait_ready
+    from tools.procs import free_ports, wait_ready
     from tools.procs import haproxy as haproxy_proc
 
     try:
@@ -373,9 +373,9 @@ async def test_behind_haproxy_the_lockout_counts_the_address_haproxy_forwards(
             pytest.fail(f"{error}; CI is set, so the test must run")
         pytest.skip(str(error))
     server, engine = await _start(_settings(db_url, tmp_path, trusted_proxies="127.0.0.1"))
-    front, stats = free_port(), free_port()
+    front, stats, nothing = free_ports(3)
     layout = haproxy.Layout(
-        rasa=(haproxy.Server("rasa-1", free_port()),),  # nothing there: not used here
+        rasa=(haproxy.Server("rasa-1", nothing),),  # nothing there: not used here
         web=haproxy.Server("web", int(server.port or 0)),
         staff=haproxy.Listen("127.0.0.1", front), stats=haproxy.Listen("127.0.0.1", stats),
     )

@@ -28,7 +28,7 @@ from aiohttp.test_utils import TestServer
 from yarl import URL
 
 from tools import haproxy
-from tools.procs import Proc, free_port, wait_ready
+from tools.procs import Proc, free_port, free_ports, wait_ready
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -199,10 +199,14 @@ def start(tmp_path: Path) -> Any:
     started: list[Proc] = []
 
     async def run(servers: list[haproxy.Server], wait_up: bool = True, **overrides: Any) -> Running:
+        # Distinct from each other and from the fronts the test chose (a shared port would
+        # split its connections between two fronts).
+        chosen = [v.port for v in overrides.values() if isinstance(v, haproxy.Listen)]
+        api_port, stats_port = free_ports(2, taken=chosen)
         layout = haproxy.Layout(
             rasa=tuple(servers),
-            rasa_api=haproxy.Listen("127.0.0.1", free_port()),
-            stats=haproxy.Listen("127.0.0.1", free_port()),
+            rasa_api=haproxy.Listen("127.0.0.1", api_port),
+            stats=haproxy.Listen("127.0.0.1", stats_port),
             check_inter_ms=100,
             fall=2,
             server_timeout_s=1,

@@ -21,7 +21,7 @@ from trained_model import trained_model
 
 from bot.observability.action_server import domain_actions
 from tools.env import scratch_stack_env
-from tools.procs import action_server, free_port, rasa_server, wait_ready
+from tools.procs import action_server, free_ports, rasa_server, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -30,8 +30,7 @@ PHONE = "0912345678"
 
 class Ops:
     def __init__(self, tmp: Path) -> None:
-        self.rasa_port = free_port()
-        self.action_port = free_port()
+        self.rasa_port, self.action_port = free_ports(2)
         env = scratch_stack_env(tmp, self.action_port, {"LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"})
         self.env = env
         self.rasa_log = tmp / "logs" / "rasa.log"

@@ -48,7 +48,6 @@ from tests.e2e.e2e_support import (
     TelegramThread,
     buttons,
     fake_telegram,
-    free_ports,
     log_tail,
     post_update,
     service_env,
@@ -57,7 +56,7 @@ from tests.e2e.e2e_support import (
     trained_model,
     wait_for,
 )
-from tools.procs import Proc, action_server, rasa_server, wait_ready
+from tools.procs import Proc, action_server, free_ports, rasa_server, wait_ready
 
 pytestmark = pytest.mark.slow
 

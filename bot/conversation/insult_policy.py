@@ -12,7 +12,8 @@ It stays out of the way of what a citizen may ask in anger: the service intents 
 :data:`ANSWERED_WHEN_SURE` when the NLU is sure of them, and a programme named in the text (a
 question with an insult is still a question) are answered as usual. What counts as "only an
 insult" is the gate's own test (:func:`is_bare_insult`), which never holds for a message that
-reports, asks or requests something.
+reports, asks or requests something, or, for contempt without an insult word, the learned test
+of :mod:`bot.moderation.contempt` under the same condition (:func:`is_bare_contempt`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.moderation.gate import is_bare_insult
+from bot.moderation.contempt import model_if_ready as contempt_if_ready
+from bot.moderation.gate import is_bare_contempt, is_bare_insult
+from bot.moderation.learned import LearnedModel
 from bot.moderation.rules import load_rules
 
 CALM_ACTION = "action_calm_reply"
@@ -46,15 +49,23 @@ ALWAYS_ANSWERED = frozenset({
 #: to type "gặp cán bộ" for a person.
 ANSWERED_WHEN_SURE = frozenset({"request_human", "check_status", "ask_contact"})
 SURE = 0.8
+#: Intents the contempt model (which sees no insult word, only a tone) never overrides: short
+#: greetings and thanks ("tks ad", "hi bot") look like its short jibes, and criticism of the
+#: service read as feedback ("bot trả lời lạc đề, cần cải thiện") is feedback to keep. Here
+#: only the rules' insult words decide.
+NO_CONTEMPT_GUESS = frozenset({
+    "greet", "thank", "goodbye", "affirm", "deny", "bot_challenge", "inform", "give_feedback",
+})
 #: Who named a programme in the text (not the programme classifier, which guesses from meaning).
 _NAMING_EXTRACTORS = frozenset({"VietnameseGazetteer", "AnnotatedCRFEntityExtractor",
                                 "RegexEntityExtractor"})
 
 
 def calm_reply_due(text: str, intent: str | None, entities: list[dict[str, Any]],
-                   confidence: float = 1.0) -> bool:
+                   confidence: float = 1.0, contempt: LearnedModel | None = None) -> bool:
     """Whether this message, outside a form, gets the calm reply instead of its intent's answer
-    (``confidence``: the NLU's, for :data:`ANSWERED_WHEN_SURE`)."""
+    (``confidence``: the NLU's, for :data:`ANSWERED_WHEN_SURE`; ``contempt``: a fitted
+    contempt model, default the process's own once trained)."""
     if not intent or intent.startswith("EXTERNAL_") or intent in ALWAYS_ANSWERED:
         return False
     if intent in ANSWERED_WHEN_SURE and confidence >= SURE:
@@ -62,7 +73,9 @@ def calm_reply_due(text: str, intent: str | None, entities: list[dict[str, Any]]
     if any(e.get("entity") == "programme" and e.get("extractor") in _NAMING_EXTRACTORS
            for e in entities):
         return False
-    return is_bare_insult(text)
+    if is_bare_insult(text):
+        return True
+    return intent not in NO_CONTEMPT_GUESS and is_bare_contempt(text, model=contempt)
 
 
 @DefaultV1Recipe.register(
@@ -82,6 +95,7 @@ class InsultPolicy(Policy):
         """Compile the moderation rules when the model is loaded: about 1.5 s that the first
         citizen after a start would otherwise wait (``bot/conversation/warmup.py``)."""
         load_rules()
+        contempt_if_ready()  # starts training the contempt model in the background
         return super().load(config, model_storage, resource, execution_context, **kwargs)
 
     def train(

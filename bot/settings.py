@@ -221,6 +221,14 @@ def weekly_digest_at() -> dt_time | None:
     return _clock_setting("WEEKLY_DIGEST_AT", "07:45")
 
 
+def outbox_lease_seconds() -> int:
+    """How long a claimed outbox row stays invisible to other workers (``OUTBOX_LEASE_SECONDS``,
+    default 120, at least 10). It must exceed the longest delivery (the platforms' HTTP
+    timeouts, 30 s): a shorter lease lets a second worker post a message that is still on the
+    wire. Tests that kill a worker mid-delivery shorten it to wait less."""
+    return env_int("OUTBOX_LEASE_SECONDS", 120, minimum=10)
+
+
 def seen_messages_days() -> int:
     """Days a platform message id is remembered against redelivery (``SEEN_MESSAGES_DAYS``, at
     least 2; platforms redeliver within hours)."""

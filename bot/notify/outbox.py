@@ -55,6 +55,7 @@ from bot.db.types import ensure_aware, utcnow
 from bot.delivery.senders import DeliveryResult, OutboxRow, Sender
 from bot.notify.scans import scan_once
 from bot.observability.logs import bind_conversation
+from bot.settings import outbox_lease_seconds
 
 __all__ = [
     "ResultObserver",
@@ -380,7 +381,7 @@ async def run_worker(
     bot that could not reach Telegram at boot). ``wake_event`` (optional) cuts the wait short
     when the same process has just written a row.
     """
-    options = options or WorkerOptions()
+    options = options or WorkerOptions(lease=timedelta(seconds=outbox_lease_seconds()))
     factory = session_factory(engine)
     current = senders if callable(senders) else (lambda: senders)
     missing = sorted({OutboxKind.STAFF_NOTIFY, OutboxKind.CITIZEN_REPLY} - set(current()))

@@ -44,7 +44,7 @@ from bench.stats import pct
 from bench.tracker_events import check_conversation, read_events, summarise, tagged
 from bot.settings import ROOT
 from tools.env import child_env
-from tools.procs import Proc, action_server, free_port, rasa_server, wait_ready
+from tools.procs import Proc, action_server, free_ports, rasa_server, wait_ready
 
 Kind = Literal["stock", "ours"]
 RESULTS = ROOT / "bench" / "results"
@@ -135,7 +135,7 @@ class Replicas:
         log_dir: Path | None = None,
     ) -> None:
         self.kind = kind
-        action_port = free_port()
+        action_port, *rasa_ports = free_ports(3)
         lock_url = f"redis://{backends.REDIS_HOST}:{backends.REDIS_PORT}/{redis_db}"
         env = child_env(
             {
@@ -161,8 +161,7 @@ class Replicas:
         self.actions = action_server(action_port, log=logs / f"{kind}-actions.log", env=env)
         self.rasa: list[Proc] = []
         self.urls: list[str] = []
-        for n in (1, 2):
-            port = free_port()
+        for n, port in enumerate(rasa_ports, start=1):
             proc = rasa_server(
                 model, port, log=logs / f"{kind}-rasa-{n}.log", env=env, endpoints=endpoints
             )

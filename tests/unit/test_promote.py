@@ -411,7 +411,7 @@ def test_promote_and_roll_back_two_real_rasa_replicas(
     model they had."""
     from tools import model as trained_models
     from tools.env import child_env
-    from tools.procs import rasa_server, wait_ready
+    from tools.procs import free_ports, rasa_server, wait_ready
 
     live = trained_models.latest_model()
     if live is None or not live.exists():
@@ -431,8 +431,8 @@ def test_promote_and_roll_back_two_real_rasa_replicas(
                      "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}"})
     monkeypatch.setenv("RASA_TOKEN", env["RASA_TOKEN"])  # the servers' token, as ./mttq promote
     servers = []
-    for i in (1, 2):
-        servers.append(rasa_server(live, free_port(), log=tmp_path / f"rasa-{i}.log", env=env,
+    for i, port in enumerate(free_ports(2), start=1):
+        servers.append(rasa_server(live, port, log=tmp_path / f"rasa-{i}.log", env=env,
                                    endpoints=str(tmp_path / "endpoints.yml"),
                                    credentials=str(tmp_path / "credentials.yml")))
     urls = [server.ready_url.split("/status")[0] for server in servers]

@@ -17,17 +17,17 @@ How it is used: only where the rules found no insult, the gate found nothing ask
 (:func:`bot.moderation.gate.carries_request`), and the NLU's intent allows the calm reply
 (:func:`bot.conversation.insult_policy.calm_reply_due`). Its threshold is high on purpose: a
 complaint taken for an insult gets no case, which is far worse than an insult answered like a
-question. Trained at first use (about two seconds), in a background thread in a running bot
+question. Trained at first use (about three seconds), in a background thread in a running bot
 (:func:`model_if_ready`); nothing is downloaded or stored.
 """
 
 from __future__ import annotations
 
 import csv
-import threading
 from pathlib import Path
 
 from bot.moderation.learned import (
+    LazyFit,
     LearnedModel,
     TrainingLine,
     _view,
@@ -98,33 +98,19 @@ def train(lines: list[TrainingLine] | None = None) -> LearnedModel:
     return LearnedModel(vectorizer, model, kinds=None)
 
 
-_model: LearnedModel | None = None
-_lock = threading.Lock()
-_training: threading.Thread | None = None
+_contempt_model = LazyFit(train, "contempt-model")
 
 
 def contempt_model() -> LearnedModel:
     """The model trained on :func:`training_lines`, fitted at first use, once per process."""
-    global _model
-    with _lock:
-        if _model is None:
-            _model = train()
-        return _model
+    return _contempt_model.get()
 
 
 def model_if_ready() -> LearnedModel | None:
-    """The model when it is trained; otherwise start training it in a background thread and
-    return None (a citizen's message must not wait seconds for it: until then the rules alone
-    decide what is an insult)."""
-    global _training
-    if _model is not None:
-        return _model
-    with _lock:
-        if _training is None:
-            _training = threading.Thread(target=contempt_model, name="contempt-model",
-                                         daemon=True)
-            _training.start()
-    return _model
+    """The model when it is trained; otherwise start training it in the background and return
+    None (a citizen's message must not wait seconds for it: until then the rules alone decide
+    what is an insult)."""
+    return _contempt_model.if_ready()
 
 
 def contempt_probability(text: str, model: LearnedModel | None = None) -> float | None:
@@ -134,9 +120,3 @@ def contempt_probability(text: str, model: LearnedModel | None = None) -> float 
         return None
     return model.probability(_view(text))
 
-
-def is_contempt(text: str, model: LearnedModel | None = None) -> bool:
-    """Whether the model is sure ``text`` is contempt (:data:`THRESHOLD`); False while it
-    trains. It does not look at whether something is asked: the caller does."""
-    probability = contempt_probability(text, model)
-    return probability is not None and probability >= THRESHOLD

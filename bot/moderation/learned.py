@@ -42,6 +42,7 @@ import csv
 import math
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KIND_CATEGORY",
+    "LazyFit",
     "LearnedModel",
     "STOP_KINDS",
     "TRAINING_FILE",
@@ -304,30 +306,46 @@ def train(lines: list[TrainingLine] | None = None) -> LearnedModel:
                 [line.kind for line in lines])
 
 
-_model: LearnedModel | None = None
-_lock = threading.Lock()
-_training: threading.Thread | None = None
+class LazyFit:
+    """A model fitted once per process, at first use.
+
+    ``get`` fits it (seconds) and waits; ``if_ready`` starts the fit in a background thread and
+    returns None until it is done: for a running bot, where a citizen's first message must not
+    wait for it (the rules judge alone until then). The spam model and the contempt model
+    (:mod:`bot.moderation.contempt`) each have one."""
+
+    def __init__(self, fit: Callable[[], LearnedModel], name: str) -> None:
+        self._fit = fit
+        self._name = name
+        self._model: LearnedModel | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def get(self) -> LearnedModel:
+        with self._lock:
+            if self._model is None:
+                self._model = self._fit()
+            return self._model
+
+    def if_ready(self) -> LearnedModel | None:
+        if self._model is not None:
+            return self._model
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self.get, name=self._name, daemon=True)
+                self._thread.start()
+        return self._model
+
+
+_spam_model = LazyFit(train, "moderation-model")
 
 
 def learned_model() -> LearnedModel:
     """The model trained on :func:`training_lines`, fitted at first use, once per process."""
-    global _model
-    with _lock:
-        if _model is None:
-            _model = train()
-        return _model
+    return _spam_model.get()
 
 
 def model_if_ready() -> LearnedModel | None:
-    """The model when it is trained; otherwise start training it in a background thread and
-    return None. For the gate in a running bot: fitting takes seconds, and a citizen's first
-    message must not wait for it, so until then the rules judge alone."""
-    global _training
-    if _model is not None:
-        return _model
-    with _lock:
-        if _training is None:
-            _training = threading.Thread(target=learned_model, name="moderation-model",
-                                         daemon=True)
-            _training.start()
-    return _model
+    """The model when it is trained; otherwise start training it in the background and return
+    None (see :class:`LazyFit`)."""
+    return _spam_model.if_ready()

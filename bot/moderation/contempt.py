@@ -23,7 +23,6 @@ question. Trained at first use (about three seconds), in a background thread in 
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from bot.moderation.learned import (
@@ -33,6 +32,7 @@ from bot.moderation.learned import (
     _view,
     features,
     project_allow_lines,
+    read_labelled,
     read_training,
 )
 
@@ -56,17 +56,7 @@ C = 10.0
 
 def read_contempt(path: Path | None = None) -> list[TrainingLine]:
     """The labelled lines of ``contempt.tsv``; a bad line raises ValueError naming it."""
-    path = path or CONTEMPT_FILE
-    lines: list[TrainingLine] = []
-    with open(path, encoding="utf-8", newline="") as handle:
-        for number, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE),
-                                     start=1):
-            if not row or row[0].startswith("#") or row[0] == "label":
-                continue
-            if len(row) != 3 or row[0] not in LABELS or not row[2].strip():
-                raise ValueError(f"{path}:{number}: expected 'insult|genuine<TAB>kind<TAB>text'")
-            lines.append(TrainingLine(row[0], row[1], row[2].strip()))
-    return lines
+    return read_labelled(path or CONTEMPT_FILE, LABELS)
 
 
 def training_lines() -> list[TrainingLine]:

@@ -63,6 +63,7 @@ __all__ = [
     "learned_model",
     "model_if_ready",
     "project_allow_lines",
+    "read_labelled",
     "read_training",
     "train",
     "training_lines",
@@ -131,20 +132,31 @@ class TrainingLine:
     text: str
 
 
-def read_training(path: Path | None = None) -> list[TrainingLine]:
-    """The labelled lines of the training file; a bad line raises ValueError naming it."""
-    path = path or TRAINING_FILE
+def read_labelled(path: Path, labels: tuple[str, ...],
+                  kind_ok: Callable[[str, str], bool] = lambda label, kind: True,
+                  ) -> list[TrainingLine]:
+    """The lines of a labelled TSV (``label<TAB>kind<TAB>text``, ``#`` comments, a header);
+    a line with another label, a kind ``kind_ok`` refuses or no text raises ValueError naming
+    it."""
     lines: list[TrainingLine] = []
     with open(path, encoding="utf-8", newline="") as handle:
         for number, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE),
                                      start=1):
             if not row or row[0].startswith("#") or row[0] == "label":
                 continue
-            if len(row) != 3 or row[0] not in ("stop", "allow") or not row[2].strip() or (
-                    row[0] == "stop" and row[1] not in KIND_CATEGORY):
-                raise ValueError(f"{path}:{number}: expected 'stop|allow<TAB>kind<TAB>text'")
+            if len(row) != 3 or row[0] not in labels or not row[2].strip() or not kind_ok(
+                    row[0], row[1]):
+                raise ValueError(
+                    f"{path}:{number}: expected '{'|'.join(labels)}<TAB>kind<TAB>text'")
             lines.append(TrainingLine(row[0], row[1], row[2].strip()))
     return lines
+
+
+def read_training(path: Path | None = None) -> list[TrainingLine]:
+    """The labelled lines of the training file (a ``stop`` line's kind is one of
+    :data:`STOP_KINDS`); a bad line raises ValueError naming it."""
+    return read_labelled(path or TRAINING_FILE, ("stop", "allow"),
+                         lambda label, kind: label != "stop" or kind in KIND_CATEGORY)
 
 
 _ENTITY = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")

@@ -15,10 +15,11 @@ the newest in ``models/``) and prints, per kind, how many get the calm reply
   intent, before any form opens
   (:func:`bot.conversation.insult_policy.calm_reply_due`).
 
-For the bare insults that do not get it, it prints what the assistant does instead (the intent it
-acts on; a case intent opens a form that would file the insult as a case). It also counts the NLU blind set messages (``tests/data/nlu_blind``) that the policy would
-answer calmly: each of them is a citizen's genuine message, so the right count is 0. Counts
-only: no line is printed.
+For the bare insults that do not get it, it prints what the assistant does instead (the intent
+it acts on; a case intent opens a form that would file the insult as a case). It also counts
+the NLU blind set messages (``tests/data/nlu_blind``) that the policy would answer calmly: each
+of them is a citizen's genuine message, so the right count is 0. Counts only: no line is
+printed.
 """
 
 from __future__ import annotations

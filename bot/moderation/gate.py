@@ -243,8 +243,8 @@ def is_bare_contempt(text: str, rules: ModerationRules | None = None,
     must neither stop the message nor find a threat, and :func:`carries_request` must find
     nothing asked or reported (a complaint with contempt in it is still a complaint), unless the
     model is all but certain (``SURE_THRESHOLD``: a rhetorical "để làm gì?" reads as a question
-    to :func:`carries_request`). False while
-    the model trains (``model``: one already fitted, for tests and benchmarks)."""
+    to :func:`carries_request`). False while the model trains (``model``: one already fitted,
+    for tests and benchmarks)."""
     if not text.strip() or text.startswith("/"):
         return False
     from bot.moderation import contempt

@@ -8,12 +8,14 @@ This policy asks the same rules of every message outside a form (a form judges i
 and predicts ``action_calm_reply``, then listening.
 
 It stays out of the way of what a citizen may ask in anger: the service intents in
-:data:`ALWAYS_ANSWERED` ("xóa dữ liệu của tôi đi, đồ …" is still an erasure request), those of
-:data:`ANSWERED_WHEN_SURE` when the NLU is sure of them, and a programme named in the text (a
-question with an insult is still a question) are answered as usual. What counts as "only an
-insult" is the gate's own test (:func:`is_bare_insult`), which never holds for a message that
-reports, asks or requests something, or, for contempt without an insult word, the learned test
-of :mod:`bot.moderation.contempt` under the same condition (:func:`is_bare_contempt`).
+:data:`ALWAYS_ANSWERED` ("xóa dữ liệu của tôi đi, đồ …" is still an erasure request) and those
+of :data:`ANSWERED_WHEN_SURE` when the NLU is sure of them are answered as usual. What counts as
+"only an insult" is the gate's own test (:func:`is_bare_insult`), which never holds for a
+message that reports, asks or requests something, or else the learned test of
+:mod:`bot.moderation.contempt` (:func:`is_bare_contempt`), which must be sure, and all but sure
+where the gate sees something asked. The learned test is not asked of a message that names a
+programme (a question with an insult is still a question) nor, but for feedback it is all but
+sure of, of small talk.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ SURE = 0.8
 NO_CONTEMPT_GUESS = frozenset({
     "greet", "thank", "goodbye", "affirm", "deny", "bot_challenge", "inform", "give_feedback",
 })
+#: ...except feedback when the contempt model is this sure: "cái trang này lập ra cho vui à" is
+#: read as feedback about the page, and a feedback form would then file the jibe as a case. On
+#: the used blind sets 20 bare insults read as feedback scored at least this, and no citizen's
+#: message (NLU blind sets 1-31b, moderation sets 1-22) did; the one genuine feedback that came
+#: close scored between 0.9 and 0.97.
+FEEDBACK_CONTEMPT_THRESHOLD = 0.97
 #: Who named a programme in the text (not the programme classifier, which guesses from meaning).
 _NAMING_EXTRACTORS = frozenset({"VietnameseGazetteer", "AnnotatedCRFEntityExtractor",
                                 "RegexEntityExtractor"})
@@ -70,12 +78,17 @@ def calm_reply_due(text: str, intent: str | None, entities: list[dict[str, Any]]
         return False
     if intent in ANSWERED_WHEN_SURE and confidence >= SURE:
         return False
+    if is_bare_insult(text):
+        # Before the programme test: "quỹ vì người nghèo toàn lũ ăn chặn" names a programme
+        # but asks nothing (the gate's own test); a programme's answer would be beside the point.
+        return True
     if any(e.get("entity") == "programme" and e.get("extractor") in _NAMING_EXTRACTORS
            for e in entities):
         return False
-    if is_bare_insult(text):
-        return True
-    return intent not in NO_CONTEMPT_GUESS and is_bare_contempt(text, model=contempt)
+    if intent in NO_CONTEMPT_GUESS:
+        return intent == "give_feedback" and is_bare_contempt(
+            text, model=contempt, threshold=FEEDBACK_CONTEMPT_THRESHOLD)
+    return is_bare_contempt(text, model=contempt)
 
 
 @DefaultV1Recipe.register(

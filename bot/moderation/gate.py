@@ -235,25 +235,29 @@ def is_bare_insult(text: str, rules: ModerationRules | None = None) -> bool:
 
 
 def is_bare_contempt(text: str, rules: ModerationRules | None = None,
-                     model: LearnedModel | None = None) -> bool:
+                     model: LearnedModel | None = None, threshold: float | None = None) -> bool:
     """Whether ``text`` is contempt that the rules do not see as an insult (no insult word:
     sarcasm, mock praise, "có cũng như không"), asking and reporting nothing.
 
-    The learned test of :mod:`bot.moderation.contempt` must be sure (its threshold), the rules
-    must neither stop the message nor find a threat, and :func:`carries_request` must find
-    nothing asked or reported (a complaint with contempt in it is still a complaint), unless the
-    model is all but certain (``SURE_THRESHOLD``: a rhetorical "để làm gì?" reads as a question
-    to :func:`carries_request`). False while the model trains (``model``: one already fitted,
-    for tests and benchmarks)."""
+    The learned test of :mod:`bot.moderation.contempt` must be sure (``threshold``, default
+    its ``THRESHOLD``), the rules must neither stop the message as spam nor find a threat, and
+    :func:`carries_request` must find nothing asked or reported (a complaint with contempt in it
+    is still a complaint), unless the model is all but certain (``SURE_THRESHOLD``: a rhetorical
+    "để làm gì?" reads as a question to :func:`carries_request`, and "ăn tiền dân" in an insult
+    as a word of money). An insult the rules see also counts here: the rules take it as a case
+    when :func:`carries_request` finds a cue in it, and the model may still be all but certain
+    that nothing is asked. False while the model trains (``model``: one already fitted, for
+    tests and benchmarks)."""
     if not text.strip() or text.startswith("/"):
         return False
     from bot.moderation import contempt
 
     probability = contempt.contempt_probability(text, model)
-    if probability is None or probability < contempt.THRESHOLD:
+    if probability is None or probability < max(threshold or 0.0, contempt.THRESHOLD):
         return False
     verdict = moderate(text, rules)
-    if verdict.flagged or any(rule_id.startswith("abuse.threat") for rule_id in verdict.rule_ids):
+    spam = verdict.flagged and verdict.category != "abuse"
+    if spam or any(rule_id.startswith("abuse.threat") for rule_id in verdict.rule_ids):
         return False
     return probability >= contempt.SURE_THRESHOLD or not carries_request(text, rules)
 

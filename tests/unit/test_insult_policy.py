@@ -84,7 +84,7 @@ def test_an_insult_half_read_as_a_call_for_a_person_gets_the_calm_reply(
     assert calm_reply_due(INSULT, "check_status", [], 0.5)
 
 
-def test_a_complaint_or_a_named_programme_with_an_insult_is_not_a_bare_insult(
+def test_a_complaint_or_a_programme_question_with_an_insult_is_not_a_bare_insult(
         policy: InsultPolicy) -> None:
     assert _predicted(policy, *_said("đèn đường hỏng cả tuần rồi, lũ ăn hại",
                                      "out_of_scope")) is None
@@ -92,6 +92,13 @@ def test_a_complaint_or_a_named_programme_with_an_insult_is_not_a_bare_insult(
     assert not calm_reply_due("bầu cử hả, lũ ngu", "ask_programme", [named])
     guessed = {**named, "extractor": "ProgrammeClassifier"}
     assert calm_reply_due(INSULT, "ask_programme", [guessed])
+
+
+def test_an_insult_naming_a_programme_but_asking_nothing_is_a_bare_insult() -> None:
+    """A programme's answer to "đại đoàn kết cái kiểu lũ ăn hại các người" would be beside the
+    point."""
+    named = {"entity": "programme", "value": "ngay_hoi_dai_doan_ket", "extractor": "VietnameseGazetteer"}
+    assert calm_reply_due("đại đoàn kết cái kiểu lũ ăn hại các người", "ask_programme", [named])
 
 
 def test_ordinary_messages_buttons_and_staff_events_are_left_alone(policy: InsultPolicy) -> None:

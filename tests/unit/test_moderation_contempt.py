@@ -63,6 +63,25 @@ def test_sarcasm_around_a_problem_scores_low(model: LearnedModel) -> None:
             assert probability is not None and probability < THRESHOLD, text
 
 
+def test_an_insult_the_rules_take_as_a_case_is_calmed_when_the_model_is_all_but_sure(
+        model: LearnedModel) -> None:
+    """"ăn tiền dân" is a word of money to the gate's cue list, so the rules would take the
+    insult as a case; the model reads it as the insult it is. The same words around a concrete
+    problem stay a case."""
+    assert calm_reply_due("bon can bo an tien dan, ngu nhu bo", "submit_petition", [], 0.9,
+                          model)
+    assert not calm_reply_due(
+        "bon can bo an tien dan, cong ngo 7 tac ca tuan khong ai xuong thong, ngu nhu bo",
+        "submit_petition", [], 0.9, model)
+
+
+def test_feedback_is_calmed_only_when_the_model_is_all_but_sure(model: LearnedModel) -> None:
+    assert calm_reply_due("con bot này nói chuyện như cái đài rè", "give_feedback", [], 0.9,
+                          model)
+    assert not calm_reply_due("góp ý: bot trả lời chậm quá, nên thêm nút gọi điện cho cán bộ",
+                              "give_feedback", [], 0.9, model)
+
+
 def test_an_erasure_request_worded_with_contempt_is_still_answered(model: LearnedModel) -> None:
     assert not calm_reply_due("xóa dữ liệu của tôi đi, trang vô tích sự", "delete_my_data", [],
                               0.9, model)
@@ -75,9 +94,21 @@ def test_the_training_file_holds_no_line_of_a_blind_set() -> None:
             blind |= {str(row.get("text") or "").strip().casefold()
                       for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)}
     lines = read_contempt()
-    assert len(lines) >= 500
+    assert len(lines) >= 900
     assert {line.label for line in lines} == {"insult", "genuine"}
-    assert not [line.text for line in lines if line.text.casefold() in blind]
+    # Compared folded: "lu bu nhin" is the same line as "lũ bú nhìn".
+    folded_blind = {_folded(text) for text in blind}
+    assert not [line.text for line in lines if _folded(line.text) in folded_blind]
+
+
+def _folded(text: str) -> str:
+    """Lower case, no diacritics, words only."""
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFD", text.casefold()).replace("đ", "d")
+    return " ".join(re.findall(r"\w+", "".join(
+        c for c in text if unicodedata.category(c) != "Mn")))
 
 
 def test_a_bad_line_is_named(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ store that says ``fail_loudly`` (ours) fail the turn when its database is down, 
 later. And it bounds each sender's work (:mod:`bot.conversation.bounded_turns`): NLU reads a message's first
 characters in a worker thread, so one sender's long messages cannot hold the event loop that
 acknowledges every other conversation's webhooks. A chat message sent again with the same id is
-answered from the stored turn instead of running twice (:mod:`bot.conversation.replayed_turns`). Rasa offers no hook for any of these, so each is a targeted monkeypatch, installed when
+answered from the stored turn instead of running twice (:mod:`bot.conversation.replayed_turns`).
+A graph run on a message or a tracker skips dask's scheduler (:mod:`bot.conversation.graph_runs`). Rasa offers no hook for any of these, so each is a targeted monkeypatch, installed when
 Rasa imports our tracker store or policy (:mod:`bot.conversation.rasa_stores`, :mod:`bot.conversation.policies`) and
 covered by ``tests/unit/test_rasa_patches.py``, which pins the Rasa version it was written for.
 """
@@ -171,6 +172,33 @@ def _patch_bounded_turns() -> None:
     MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
 
 
+def _patch_graph_runner() -> None:
+    """Graphs run on a message or a tracker (``/model/parse``, the dialogue's next action) run
+    in plain Python (:mod:`bot.conversation.graph_runs`); training graphs keep dask."""
+    from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
+    from rasa.engine.exceptions import GraphRunError
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    from bot.conversation.graph_runs import run_graph
+
+    original_run = DaskGraphRunner.run
+    per_turn = {PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER}
+
+    def run(self: Any, inputs: dict[str, Any] | None = None,
+            targets: list[str] | None = None) -> dict[str, Any]:
+        if not inputs or not per_turn & set(inputs):
+            return original_run(self, inputs, targets)
+        run_targets = targets if targets else self._graph_schema.target_names
+        graph = self._build_dask_graph(self._graph_schema.minimal_graph_schema(run_targets))
+        self._add_inputs_to_graph(inputs, graph)
+        try:
+            return dict(run_graph(graph, run_targets))
+        except RuntimeError as error:  # as Rasa's own run
+            raise GraphRunError("Error running runner.") from error
+
+    DaskGraphRunner.run = run  # type: ignore[method-assign]
+
+
 def _patch_failed_actions() -> None:
     """A custom action that fails to run says so to the citizen and ends the turn.
 
@@ -261,5 +289,6 @@ def install() -> None:
     _patch_event_lookup()
     _patch_failsafe_tracker_store()
     _patch_bounded_turns()
+    _patch_graph_runner()
     _patch_failed_actions()
     _patch_replayed_turns()

@@ -97,8 +97,12 @@ def sentence_matrix(messages: list[Message]) -> Any | None:
     blocks on its own (``get_sparse_features``, then ``hstack`` per message, then ``vstack``):
     with some 6,500 training messages that took 20 of the intent classifier's 65 seconds in a
     profile of ``./mttq train`` (stop 39), on a machine where training came near the 2 minutes
-    issue 11 allows. Same values, same column order, so the same model."""
-    from scipy.sparse import csr_matrix, hstack, vstack
+    issue 11 allows. Same values, same column order, so the same model.
+
+    The rows are put together from each block's columns and values with numpy, not with
+    scipy's ``vstack``/``hstack``: for the single message of a ``/model/parse`` their checks and
+    conversions cost more than the classifier's arithmetic (stop 41's profile)."""
+    from scipy.sparse import csr_matrix
 
     if not messages:
         return None
@@ -114,10 +118,28 @@ def sentence_matrix(messages: list[Message]) -> Any | None:
             origins = names
         elif names != origins:
             return None
-        rows.append([f.features for f in found])
-    blocks = [vstack([row[k] for row in rows], format="csr") for k in range(len(origins or ()))]
+        rows.append([f.features.tocoo() for f in found])
+    widths = [block.shape[1] for block in rows[0]]
+    if any([block.shape[1] for block in row] != widths or any(block.shape[0] != 1 for block in row)
+           for row in rows):
+        return None
+    offsets = np.cumsum([0, *widths[:-1]])
+    columns: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    lengths = np.zeros(len(rows) + 1, dtype=np.int64)
+    for i, row in enumerate(rows):
+        for offset, block in zip(offsets, row, strict=True):
+            columns.append(block.col.astype(np.int64) + offset)
+            values.append(block.data)
+        lengths[i + 1] = sum(block.nnz for block in row)
     # float64 as Rasa's (its per-message ``hstack`` adds an empty float64 block)
-    return csr_matrix(hstack(blocks, format="csr"), dtype=np.float64)
+    matrix = csr_matrix(
+        (np.concatenate(values).astype(np.float64) if values else np.empty(0),
+         np.concatenate(columns) if columns else np.empty(0, dtype=np.int64),
+         np.cumsum(lengths)),
+        shape=(len(rows), int(sum(widths))))
+    matrix.sum_duplicates()  # also sorts each row's columns, as scipy's stacking leaves them
+    return matrix
 
 
 def partial_balance(labels: list[str], power: float) -> dict[str, float]:

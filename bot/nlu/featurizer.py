@@ -16,7 +16,9 @@ Rasa's behaviour.
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
+import numpy as np
 import scipy.sparse
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
@@ -24,6 +26,33 @@ from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
     CountVectorsFeaturizer,
 )
 from rasa.shared.nlu.training_data.message import Message
+
+#: Up to this many messages in a batch (``/model/parse`` has one), each is counted directly
+#: (:func:`one_row`) instead of through sklearn's ``transform``, whose sparse-matrix building
+#: and checks cost more than the counting for one short text.
+FEW = 4
+_ANALYZERS: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
+
+
+def one_row(vectorizer: Any, text: str) -> scipy.sparse.coo_matrix:
+    """``vectorizer.transform([text])`` for a fitted ``CountVectorizer``, as the one-row
+    matrix :meth:`SentenceCountVectorsFeaturizer._create_features` keeps (columns sorted): the
+    same analyzer, vocabulary, ``binary`` and ``dtype``, counted in a dict."""
+    analyzer = _ANALYZERS.get(vectorizer)
+    if analyzer is None:
+        analyzer = _ANALYZERS[vectorizer] = vectorizer.build_analyzer()
+    vocabulary = vectorizer.vocabulary_
+    counts: dict[int, int] = {}
+    for term in analyzer(text):
+        column = vocabulary.get(term)
+        if column is not None:
+            counts[column] = counts.get(column, 0) + 1
+    columns = sorted(counts)
+    data = np.array([1 if vectorizer.binary else counts[c] for c in columns],
+                    dtype=vectorizer.dtype)
+    return scipy.sparse.coo_matrix(
+        (data, (np.zeros(len(columns), dtype=np.int32), np.array(columns, dtype=np.int32))),
+        shape=(1, len(vocabulary)))
 
 
 @DefaultV1Recipe.register(
@@ -40,7 +69,10 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
             return super()._create_features(attribute, all_tokens)
         present = [i for i, tokens in enumerate(all_tokens) if tokens]
         sentences: list[scipy.sparse.spmatrix | None] = [None] * len(all_tokens)
-        if present:
+        if 0 < len(present) <= FEW:
+            for i in present:
+                sentences[i] = one_row(vectorizer, " ".join(all_tokens[i]))
+        elif present:
             matrix = vectorizer.transform([" ".join(all_tokens[i]) for i in present]).tocsr()
             for row, i in enumerate(present):
                 vector = matrix[row]

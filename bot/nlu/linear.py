@@ -12,6 +12,7 @@ arithmetic is the same, so the probabilities are the same.
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -23,13 +24,33 @@ def keep_transpose_contiguous(model: Any) -> None:
         model.coef_ = np.asfortranarray(coef)
 
 
+#: Each fitted vectoriser's idf as a plain array and its analyzer. Why: sklearn's
+#: ``TfidfVectorizer.idf_`` is a property that sums a sparse diagonal matrix on every read, and
+#: ``build_analyzer`` builds a new closure: on ``/model/parse`` the idf alone cost more than the
+#: arithmetic of both classifiers that read it. A vectoriser is never refitted after loading (a
+#: new model is new objects), so what is kept here stays right.
+_FITTED: WeakKeyDictionary[Any, tuple[np.ndarray, Any]] = WeakKeyDictionary()
+
+
+def _fitted(vectorizer: Any) -> tuple[np.ndarray, Any]:
+    """(idf, analyzer) of a fitted ``TfidfVectorizer``, computed once."""
+    found = _FITTED.get(vectorizer)
+    if found is None:
+        idf = np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf \
+            else np.empty(0)
+        found = (idf, vectorizer.build_analyzer())
+        _FITTED[vectorizer] = found
+    return found
+
+
 def _tfidf_row(vectorizer: Any, text: str) -> tuple[list[int], list[float]]:
     """One text through a fitted ``TfidfVectorizer``, as (column, value) lists: sklearn's own
     analyzer, vocabulary and idf, its sublinear tf and l2 norm, without building sparse
     matrices (whose construction and checks cost more than the arithmetic for one message)."""
     vocabulary = vectorizer.vocabulary_
+    idf, analyzer = _fitted(vectorizer)
     counts: dict[int, int] = {}
-    for term in vectorizer.build_analyzer()(text):
+    for term in analyzer(text):
         column = vocabulary.get(term)
         if column is not None:
             counts[column] = counts.get(column, 0) + 1
@@ -38,7 +59,7 @@ def _tfidf_row(vectorizer: Any, text: str) -> tuple[list[int], list[float]]:
     if vectorizer.sublinear_tf:
         values = np.log(values) + 1.0
     if vectorizer.use_idf:
-        values = values * vectorizer.idf_[columns]
+        values = values * idf[columns]
     if vectorizer.norm == "l2" and len(values):
         values = values / np.sqrt(np.dot(values, values))
     elif vectorizer.norm not in (None, "l2"):

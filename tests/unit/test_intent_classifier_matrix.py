@@ -50,6 +50,13 @@ def test_the_block_matrix_is_rasas_matrix() -> None:
     assert fast[:, :3].toarray().tolist() == slow[:, :3].toarray().tolist()
 
 
+def test_one_message_as_on_model_parse() -> None:
+    message = _message(random.Random(11))
+    fast, slow = sentence_matrix([message]), _rasa([message])
+    assert fast is not None and fast.shape == slow.shape == (1, sum(_WIDTHS.values()))
+    assert (fast != slow).nnz == 0 and fast.has_sorted_indices
+
+
 def test_it_steps_aside_where_it_cannot_match_rasa() -> None:
     rng = random.Random(3)
     assert sentence_matrix([]) is None

@@ -32,10 +32,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.moderation import load_rules, moderate
 from bot.moderation.contempt import model_if_ready as contempt_if_ready
 from bot.moderation.gate import is_bare_contempt, is_bare_insult
 from bot.moderation.learned import LearnedModel
-from bot.moderation.rules import load_rules
 
 CALM_ACTION = "action_calm_reply"
 #: Intents answered even when worded as an insult: each asks for a service the citizen has a
@@ -78,7 +78,9 @@ def calm_reply_due(text: str, intent: str | None, entities: list[dict[str, Any]]
         return False
     if intent in ANSWERED_WHEN_SURE and confidence >= SURE:
         return False
-    if is_bare_insult(text):
+    rules = load_rules()
+    verdict = moderate(text, rules)  # once: both tests below read the rules' verdict
+    if is_bare_insult(text, rules, verdict=verdict):
         # Before the programme test: "quỹ vì người nghèo toàn lũ ăn chặn" names a programme
         # but asks nothing (the gate's own test); a programme's answer would be beside the point.
         return True
@@ -87,8 +89,8 @@ def calm_reply_due(text: str, intent: str | None, entities: list[dict[str, Any]]
         return False
     if intent in NO_CONTEMPT_GUESS:
         return intent == "give_feedback" and is_bare_contempt(
-            text, model=contempt, threshold=FEEDBACK_CONTEMPT_THRESHOLD)
-    return is_bare_contempt(text, model=contempt)
+            text, rules, model=contempt, threshold=FEEDBACK_CONTEMPT_THRESHOLD, verdict=verdict)
+    return is_bare_contempt(text, rules, model=contempt, verdict=verdict)
 
 
 @DefaultV1Recipe.register(

@@ -220,7 +220,8 @@ def judge(text: str, rules: ModerationRules | None = None, *, learned: bool = Tr
     return apply_policy(moderate(text, rules), text, learned=learned, rules=rules)
 
 
-def is_bare_insult(text: str, rules: ModerationRules | None = None) -> bool:
+def is_bare_insult(text: str, rules: ModerationRules | None = None,
+                   verdict: Verdict | None = None) -> bool:
     """Whether ``text`` is only an insult: rude, no threat, and nothing asked or reported.
 
     The dialogue asks this of every message outside a form (``bot.conversation.insult_policy``):
@@ -228,14 +229,19 @@ def is_bare_insult(text: str, rules: ModerationRules | None = None) -> bool:
     programme question or as nothing it knew got a programme's answer or "please rephrase"
     instead of the calm reply (issue 12: on blind moderation set 20, 45 of 70 bare insults
     never reached the gate). The rules alone decide (no learned model): an insult is the rules'
-    call, as in :func:`apply_policy`."""
+    call, as in :func:`apply_policy`. ``verdict``: the rules' verdict on ``text`` when the
+    caller has it already (:func:`bot.conversation.insult_policy.calm_reply_due` asks both this
+    and :func:`is_bare_contempt` of one message)."""
     if not text.strip() or text.startswith("/"):
         return False
-    return apply_policy(moderate(text, rules), text, learned=False, rules=rules).insult_only
+    if verdict is None:
+        verdict = moderate(text, rules)
+    return apply_policy(verdict, text, learned=False, rules=rules).insult_only
 
 
 def is_bare_contempt(text: str, rules: ModerationRules | None = None,
-                     model: LearnedModel | None = None, threshold: float | None = None) -> bool:
+                     model: LearnedModel | None = None, threshold: float | None = None,
+                     verdict: Verdict | None = None) -> bool:
     """Whether ``text`` is contempt that the rules do not see as an insult (no insult word:
     sarcasm, mock praise, "có cũng như không"), asking and reporting nothing.
 
@@ -247,7 +253,7 @@ def is_bare_contempt(text: str, rules: ModerationRules | None = None,
     as a word of money). An insult the rules see also counts here: the rules take it as a case
     when :func:`carries_request` finds a cue in it, and the model may still be all but certain
     that nothing is asked. False while the model trains (``model``: one already fitted, for
-    tests and benchmarks)."""
+    tests and benchmarks; ``verdict``: the rules' verdict on ``text`` if already known)."""
     if not text.strip() or text.startswith("/"):
         return False
     from bot.moderation import contempt
@@ -255,7 +261,8 @@ def is_bare_contempt(text: str, rules: ModerationRules | None = None,
     probability = contempt.contempt_probability(text, model)
     if probability is None or probability < max(threshold or 0.0, contempt.THRESHOLD):
         return False
-    verdict = moderate(text, rules)
+    if verdict is None:
+        verdict = moderate(text, rules)
     spam = verdict.flagged and verdict.category != "abuse"
     if spam or any(rule_id.startswith("abuse.threat") for rule_id in verdict.rule_ids):
         return False

@@ -16,7 +16,6 @@ Rasa's behaviour.
 from __future__ import annotations
 
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import numpy as np
 import scipy.sparse
@@ -27,32 +26,25 @@ from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.linear import term_counts
+
 #: Up to this many messages in a batch (``/model/parse`` has one), each is counted directly
 #: (:func:`one_row`) instead of through sklearn's ``transform``, whose sparse-matrix building
 #: and checks cost more than the counting for one short text.
 FEW = 4
-_ANALYZERS: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
 
 
 def one_row(vectorizer: Any, text: str) -> scipy.sparse.coo_matrix:
     """``vectorizer.transform([text])`` for a fitted ``CountVectorizer``, as the one-row
     matrix :meth:`SentenceCountVectorsFeaturizer._create_features` keeps (columns sorted): the
     same analyzer, vocabulary, ``binary`` and ``dtype``, counted in a dict."""
-    analyzer = _ANALYZERS.get(vectorizer)
-    if analyzer is None:
-        analyzer = _ANALYZERS[vectorizer] = vectorizer.build_analyzer()
-    vocabulary = vectorizer.vocabulary_
-    counts: dict[int, int] = {}
-    for term in analyzer(text):
-        column = vocabulary.get(term)
-        if column is not None:
-            counts[column] = counts.get(column, 0) + 1
+    counts = term_counts(vectorizer, text)
     columns = sorted(counts)
     data = np.array([1 if vectorizer.binary else counts[c] for c in columns],
                     dtype=vectorizer.dtype)
     return scipy.sparse.coo_matrix(
         (data, (np.zeros(len(columns), dtype=np.int32), np.array(columns, dtype=np.int32))),
-        shape=(1, len(vocabulary)))
+        shape=(1, len(vectorizer.vocabulary_)))
 
 
 @DefaultV1Recipe.register(

@@ -33,27 +33,37 @@ _FITTED: WeakKeyDictionary[Any, tuple[np.ndarray, Any]] = WeakKeyDictionary()
 
 
 def _fitted(vectorizer: Any) -> tuple[np.ndarray, Any]:
-    """(idf, analyzer) of a fitted ``TfidfVectorizer``, computed once."""
+    """(idf, analyzer) of a fitted ``CountVectorizer`` or ``TfidfVectorizer``, computed once
+    (the idf is empty where there is none)."""
     found = _FITTED.get(vectorizer)
     if found is None:
-        idf = np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf \
-            else np.empty(0)
+        idf = np.asarray(vectorizer.idf_, dtype=np.float64) \
+            if getattr(vectorizer, "use_idf", False) else np.empty(0)
         found = (idf, vectorizer.build_analyzer())
         _FITTED[vectorizer] = found
     return found
+
+
+def term_counts(vectorizer: Any, text: str) -> dict[int, int]:
+    """How often each vocabulary column occurs in ``text``, by the fitted vectoriser's own
+    analyzer and vocabulary: what sklearn's ``transform`` counts for one document, without
+    building a sparse matrix. Shared by the intent featuriser and the programme classifier."""
+    vocabulary = vectorizer.vocabulary_
+    analyzer = _fitted(vectorizer)[1]
+    counts: dict[int, int] = {}
+    for term in analyzer(text):
+        column = vocabulary.get(term)
+        if column is not None:
+            counts[column] = counts.get(column, 0) + 1
+    return counts
 
 
 def _tfidf_row(vectorizer: Any, text: str) -> tuple[list[int], list[float]]:
     """One text through a fitted ``TfidfVectorizer``, as (column, value) lists: sklearn's own
     analyzer, vocabulary and idf, its sublinear tf and l2 norm, without building sparse
     matrices (whose construction and checks cost more than the arithmetic for one message)."""
-    vocabulary = vectorizer.vocabulary_
-    idf, analyzer = _fitted(vectorizer)
-    counts: dict[int, int] = {}
-    for term in analyzer(text):
-        column = vocabulary.get(term)
-        if column is not None:
-            counts[column] = counts.get(column, 0) + 1
+    idf = _fitted(vectorizer)[0]
+    counts = term_counts(vectorizer, text)
     columns = sorted(counts)
     values = np.array([counts[c] for c in columns], dtype=np.float64)
     if vectorizer.sublinear_tf:

@@ -53,3 +53,36 @@ def test_a_pasted_advert_weighs_less_beside_a_citizens_report(advert: str) -> No
     # Without the factor the same report is refused: the setting is what saves it.
     assert gate(text, dataclasses.replace(rules, reported_factor=1.0)).verdict.flagged
     assert gate(advert, rules).verdict.flagged  # the advert alone is still stopped
+
+
+# Stop 42: the report signals a pasted advert still slipped past (counted on used blind sets
+# only; these phrasings are the lead's own): asking the admins to hide, kick out, ban or pin a
+# warning, a neighbour's "nhắc cả nhà", "thật ko", "… là giả.", the real sender's rule recalled
+# ("ngân hàng không gửi link"), a page using the Front's name to cheat people.
+CRYPTO = "Kèo X10 tài khoản mỗi tuần, vào nhóm t.me/keo_x10_vip nhận tín hiệu free"
+PHISH = "Tài khoản của quý khách sẽ bị khóa, xác minh ngay tại vneid-xacminh.top"
+
+
+@pytest.mark.parametrize("text", [
+    f"{CRYPTO} -- admin ơi đá nick này ra khỏi nhóm giùm em với",
+    f"an gium may cmt nay di ad: {JOBS}",
+    f"ban giùm tk này với, ngày nào cũng vào cmt: {CRYPTO}",
+    f"Nhóm đang có người rải tin '{CRYPTO}'. Admin ghim bài cảnh báo lên cho mọi người biết",
+    f'Nhắc cả nhà: tin "{PHISH}" là giả.',
+    f'Tin "{PHISH}" -- bà con nhớ ngân hàng không gửi link xác minh qua tin nhắn đâu',
+    f"{JOBS}, liên hệ zalo 0977 123 456. Chị em ơi cái này thật ko?",
+    "Trang 'Mặt Trận Hỗ Trợ Vốn' lấy tên Mặt trận lừa tiền cọc 500k của bà con, nạp phí nhận"
+    " vốn 50 triệu, lh 0912 000 333",
+])
+def test_a_citizen_warning_about_a_pasted_advert_is_taken(text: str) -> None:
+    verdict = gate(text)
+    assert not verdict.verdict.flagged, verdict.verdict.reason
+
+
+@pytest.mark.parametrize("advert", [
+    f"{CRYPTO}, lh zalo 0912 345 678",
+    PHISH,
+    "Bán giùm chị lô sim số đẹp giá gốc, ib zalo 0977 123 456",
+])
+def test_those_adverts_alone_are_still_stopped(advert: str) -> None:
+    assert gate(advert).verdict.flagged

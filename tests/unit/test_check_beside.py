@@ -7,21 +7,38 @@ import sys
 
 import pytest
 
-from tools.check import _Beside
+from tools.check import SECOND_HALF, _Beside
 
 
 def test_checks_beside_pytest_report_each_result_and_output(
         capsys: pytest.CaptureFixture[str]) -> None:
     beside = _Beside([
-        ("passes", [sys.executable, "-c", "print('evaluated')"]),
-        ("fails", [sys.executable, "-c", "import sys; print('wrong prediction'); sys.exit(3)"]),
-        ("cannot start", ["/nonexistent/command"]),
+        ("passes", [sys.executable, "-c", "print('evaluated')"], None),
+        ("fails", [sys.executable, "-c", "import sys; print('wrong prediction'); sys.exit(3)"],
+         None),
+        ("cannot start", ["/nonexistent/command"], None),
+        ("sees its environment",
+         [sys.executable, "-c", "import os, sys; sys.exit(os.environ['MTTQ_MODEL'] != 'm')"],
+         {"MTTQ_MODEL": "m"}),
     ])
     beside.start()
     results = beside.finish()
     assert [(name, ok) for name, ok, _ in results] == [
-        ("passes", True), ("fails", False), ("cannot start", False)]
+        ("passes", True), ("fails", False), ("cannot start", False),
+        ("sees its environment", True)]
     assert all(seconds >= 0 for _, _, seconds in results)
     out = capsys.readouterr().out
-    assert "=== passes (ran beside pytest) ===" in out and "evaluated" in out
+    assert "=== passes (ran beside the first pytest) ===" in out and "evaluated" in out
     assert "wrong prediction" in out and "could not start" in out
+
+
+def test_the_second_half_is_whole_test_folders_that_exist() -> None:
+    """The first pytest ignores exactly these folders and the second runs them: a misspelt or
+    removed folder would make the second fail to collect, a nested one could run twice."""
+    from bot.settings import ROOT
+
+    for folder in SECOND_HALF:
+        path = ROOT / folder
+        assert path.is_dir() and path.parent == ROOT / "tests", folder
+        assert any(path.glob("test_*.py")), folder
+    assert len(set(SECOND_HALF)) == len(SECOND_HALF)

@@ -63,6 +63,20 @@ def run_checks(*, fast: bool = False) -> int:
 
     beside: _Beside | None = None
 
+    def beside_checks(model_path: str) -> list[tuple[str, list[str], dict[str, str] | None]]:
+        # (name, command, extra environment) of each check run beside the first pytest.
+        return [
+            ("NLU evaluation (held-out)",
+             [python(), "-m", "tools.cli", "evaluate"], None),
+            ("conversation tests",
+             rasa_cmd("test", "core", "--model", model_path,
+                      "--stories", "tests/test_stories.yml",
+                      "--out", str(RESULTS / "stories"), "--fail-on-prediction-errors"), None),
+            # No cache plugin: both halves would write .pytest_cache at the end.
+            ("pytest, second half",
+             pytest_args("-p", "no:cacheprovider", *SECOND_HALF), {"MTTQ_MODEL": model_path}),
+        ]
+
     def pytest_beside_the_model_checks() -> int:
         # Two pytest processes, one per core: the first takes every test folder but
         # SECOND_HALF; the second, after the model checks (which need only the model), takes
@@ -70,17 +84,7 @@ def run_checks(*, fast: bool = False) -> int:
         nonlocal beside
         model_env = {"MTTQ_MODEL": state.get("model", "")}
         child_env()  # the shared secrets are generated here, once, before both halves start
-        beside = _Beside([
-            ("NLU evaluation (held-out)",
-             [python(), "-m", "tools.cli", "evaluate"], None),
-            ("conversation tests",
-             rasa_cmd("test", "core", "--model", state["model"],
-                      "--stories", "tests/test_stories.yml",
-                      "--out", str(RESULTS / "stories"), "--fail-on-prediction-errors"), None),
-            # No cache plugin: both halves would write .pytest_cache at the end.
-            ("pytest, second half",
-             pytest_args("-p", "no:cacheprovider", *SECOND_HALF), model_env),
-        ])
+        beside = _Beside(beside_checks(state["model"]))
         beside.start()
         ignored = [f"--ignore={path}" for path in SECOND_HALF]
         return _sh(pytest_args(*ignored), model_env)
@@ -106,7 +110,7 @@ def run_checks(*, fast: bool = False) -> int:
             break  # nothing after it can run without a model
     if beside is not None:
         results += beside.finish()
-    steps_total = len(steps) + 3  # and the three checks beside the first pytest
+    steps_total = len(steps) + len(beside_checks(""))
     print("\n=== summary ===")
     for name, ok, seconds in results:
         print(f"  {'ok  ' if ok else 'FAIL'}  {name:<28} {seconds:6.1f} s")
@@ -133,7 +137,7 @@ class _Beside:
         self.checks = checks
         self.logs = Path(tempfile.mkdtemp(prefix="mttq-checks-"))
         self.results: list[tuple[str, bool, float]] = []
-        self.thread = threading.Thread(target=self._run, name="model-checks", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="checks-beside-pytest", daemon=True)
 
     def start(self) -> None:
         names = ", ".join(name for name, _, _ in self.checks)

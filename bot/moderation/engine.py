@@ -192,7 +192,7 @@ def _supporting(rule: Rule) -> bool:
     own only with a contact signal, so they are looked for after one (:func:`_structure_hits`). With no deciding rule matched, they cannot
     change the verdict, so they are not searched (about half the work on an ordinary message:
     issue 12 asks for under 1 ms per message)."""
-    return rule.boost_only or rule.category in ("signal", "report", "offer")
+    return rule.boost_only or rule.category in ("signal", "report", "offer", "promo")
 
 
 _SPAM_FAMILIES = frozenset(SPAM_FAMILIES)
@@ -234,7 +234,7 @@ def match_rules(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
                           r.id not in CONTACT_SIGNALS]
     if found:
         extra = [r for r in candidates if _supporting(r) and (
-            r.category == "report" or (r.category in ("signal", "offer") and spam)
+            r.category == "report" or (r.category in ("signal", "offer", "promo") and spam)
             or (r.boost_only and r.category in found))]
         hits += _hits(extra, norm, rules, urls, quotes, possible)
         hits.sort(key=lambda h: rules.order[id(h.rule)])
@@ -491,17 +491,25 @@ def _decide(hits: list[RuleHit], rules: ModerationRules) -> Verdict:
         reports = [h for h in reports if h.rule.id not in rules.abuse_not_excused_by]
     if best is None:
         return Verdict(False, "clean", 0.0, "Không phát hiện dấu hiệu vi phạm.", _ids(hits))
+    posing = _posing_as_warning(hits, best, reports)
+    if posing:
+        reports = []
     discount = min(sum(h.weight for h in reports), rules.max_report_discount)
     # A citizen's own words of reporting also shrink the advert they pasted (``reported_factor``):
     # a long pasted advert scores more than any discount, so before this, the more faithfully a
     # citizen copied the spam they were reporting, the surer they were refused.
     raw = best.raw * (rules.reported_factor if reports else 1.0)
     score = round(max(0.0, raw - discount), 2)
-    ordered = list(best.contributing) + [h for h in hits if h not in best.contributing]
+    # A voided "warning" is not a citizen's word: left out of the rule ids, the learned second
+    # opinion (bot.moderation.opinion) does not release the advert as a citizen's report.
+    ordered = list(best.contributing) + [h for h in hits if h not in best.contributing
+                                         and not (posing and h.rule.category == "report")]
     rule_ids = _ids(ordered)
     label = rules.label(best.category)
     evidence = _evidence(best.contributing)
     if score >= rules.threshold:
+        if posing:  # first, so the 255 characters kept always say it
+            label += f", đội lốt lời cảnh báo ({_evidence(posing, 1)})"
         reason = f"{label}: {evidence}. Điểm {score:g}/{rules.threshold:g}"
         if discount:
             reason += f" (đã trừ {discount:g} vì có lời phản ánh: {_evidence(reports, 1)})"
@@ -517,6 +525,23 @@ def _decide(hits: list[RuleHit], rules: ModerationRules) -> Verdict:
             f"điểm {score:g}/{rules.threshold:g}."
         )
     return Verdict(False, "clean", score, _clip(reason), rule_ids)
+
+
+def _posing_as_warning(hits: list[RuleHit], best: _Scores, reports: list[RuleHit]
+                       ) -> list[RuleHit]:
+    """The ``promo`` hits that make an advert's "warning" void, or nothing.
+
+    Adverts learned to open as warnings ("CẢNH BÁO lừa đảo! … hãy đến với bên em") and so earned
+    the discount meant for citizens reporting spam. They still speak as the seller, outside any
+    quotation, and give a way to answer: both together, with a spam family matched, mean the
+    writer is the advertiser. A citizen passing an advert on quotes it, pastes it after a colon
+    (counted as quoted) or tells it in the third person, so a real report keeps its discount."""
+    if not reports or best.category not in _SPAM_FAMILIES:
+        return []
+    promo = [h for h in hits if h.rule.category == "promo" and not h.quoted]
+    if not promo or not any(h.rule.id in CONTACT_SIGNALS and not h.quoted for h in hits):
+        return []
+    return promo
 
 
 def _ids(hits: Iterable[RuleHit]) -> tuple[str, ...]:

@@ -560,6 +560,44 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         " lh 0912345678",
         "Tin nay hay qua, cam on phuong da thong bao lich tiem cho tre",
     ),
+    # Stop 43: how citizens call out an advert they pass on, and an advert's own voice when it
+    # dresses as a warning. Written by the lead from general knowledge (never from a blind set);
+    # each near miss is the other side's phrasing.
+    "report.verdict_after_paste": (
+        'Tin nhắn như này "BHXH hoàn tiền đóng bảo hiểm, đăng nhập tại bhxh-hoantien.site". Scam'
+        " rồi, ai nhận được xóa luôn",
+        "Nạp lần đầu tặng 100%, rút tiền 3 phút, ai nhận được mã thì dùng ngay",
+    ),
+    "report.where_posted": (
+        "Có cmt ngay dưới bài thông báo tiêm chủng: nạp đầu tặng 100%, rút tiền 5 phút fv88vn.club",
+        "Bình luận ngay để nhận giftcode, nạp đầu tặng 100% tại fv88vn.club",
+    ),
+    "report.scammer_method": (
+        "Việc nhẹ lương cao, làm nhiệm vụ 20k/đơn: lúc đầu thôi, sau nó bắt nạp tiền rồi chiếm luôn",
+        "Rút tiền nhanh, nạp rút 24/7, tiền về tài khoản trong 3 phút",
+    ),
+    "report.asks_admin_to_lock": (
+        "Nick Hương Spa rải link giảm giá 70% triệt lông vào nhóm, zalo 0912 345 678. Ad khóa quyền"
+        " đăng nick đó giúp",
+        "Spa giảm giá 70% triệt lông, ad ơi cho em xin lịch trống tuần này",
+    ),
+    "report.beware_of_this_kind": (
+        "Chị em ở nhà cẩn thận tin việc nhẹ lương cao, làm tại nhà 500k/ngày, chỉ cần điện thoại",
+        "Chị em ở nhà rảnh rỗi nhận việc nhẹ lương cao, làm tại nhà 500k/ngày, chỉ cần điện thoại",
+    ),
+    "promo.only_genuine_here": (
+        "CẢNH BÁO: nhiều trang giả mạo nhà cái lừa đảo! Chỉ có link chính thức kubet-vn.top mới"
+        " uy tín, nạp đầu tặng 100%",
+        "Con tôi chỉ có mỗi cái xe đạp mới mua, hôm qua bị trộm ở trước cổng trường",
+    ),
+    "promo.seller_voice": (
+        "cảnh báo lừa đảo vay tiền! bên em là cty tài chính có giấy phép, nợ xấu vẫn duyệt, ib em",
+        "Bên em là tổ dân phố 5, xin phường cho biết lịch thu gom rác cồng kềnh",
+    ),
+    "promo.runs_down_rivals": (
+        "Mọi người đừng tin các nhà cái khác, chỉ đăng ký saobac-bet.net, hoàn 100% cược thua",
+        "Phường này sửa đường nhanh hơn các phường khác, cảm ơn các anh chị cán bộ",
+    ),
     # Citizens passing on a scam with a few words of their own (2026-12-05, helper "modround4",
     # written from general knowledge); each near miss is spam in a citizen's voice.
     "report.tells_to_ignore": (

@@ -1,0 +1,61 @@
+"""Adverts dressed as warnings, and the citizens who pass such adverts on (issue 12, stop 43).
+
+Spam learned to open as a warning ("CẢNH BÁO lừa đảo! … bên em uy tín, ib em") and so earned the
+discount meant for citizens reporting spam. ``content/moderation/self_promotion.yml`` names the
+seller's own voice; with a spam family and a way to answer outside any quotation, the warning is
+void (:func:`bot.moderation.engine._posing_as_warning`). A citizen who passes the same advert on
+quotes it, pastes it after a lead-in and a colon, or tells it in the third person, and is still
+taken. Written by the lead from general knowledge, never from a blind set."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.moderation import moderate
+from bot.moderation.gate import judge
+
+POSING = [
+    "CẢNH BÁO: nhiều trang giả mạo nhà cái lừa đảo người chơi! Chỉ có link chính thức"
+    " kubet-vn.top mới uy tín, nạp đầu tặng 100%",
+    "canh bao lua dao vay tien!!! ben em la cty tai chinh co giay phep, no xau van duyet,"
+    " ib e Linh",
+    "Mọi người cẩn thận tín dụng đen. Ai cần vay vốn lãi thấp thật sự thì liên hệ cô Thu"
+    " 0937 226 118, giải ngân trong ngày",
+    "cảnh giác nha anh em, kèo lừa tràn lan. theo anh kèo thơm ngoại hạng anh đảm bảo thắng 90%,"
+    " zalo 0366 204 981",
+]
+
+PASSED_ON = [
+    'Nhóm zalo tổ 5 có người đăng "Chỉ có link chính thức kubet-vn.top mới uy tín, nạp đầu tặng'
+    ' 100%". Lừa đảo đó, ad xóa giúp',
+    "Mẹ tôi nhận được tin nhắn: bên em là cty tài chính có giấy phép, nợ xấu vẫn duyệt, ib e"
+    " Linh. Có phải lừa đảo không ạ",
+    "Có tờ rơi dán ở cột điện đầu ngõ, bọn nó ghi cho vay lãi thấp, giải ngân trong ngày, gọi"
+    " 0937 226 118. Đề nghị phường cho bóc và xử lý",
+]
+
+
+@pytest.mark.parametrize("advert", POSING)
+def test_an_advert_dressed_as_a_warning_is_stopped(advert: str) -> None:
+    verdict = judge(advert).verdict
+    assert verdict.flagged, verdict.reason
+    # The voided warning is not offered to the learned second opinion as a citizen's word.
+    assert not any(rule.startswith("report.") for rule in moderate(advert).rule_ids)
+
+
+@pytest.mark.parametrize("report", PASSED_ON)
+def test_a_citizen_passing_the_same_advert_on_is_taken(report: str) -> None:
+    verdict = judge(report).verdict
+    assert not verdict.flagged, verdict.reason
+
+
+def test_the_reason_tells_staff_why_the_warning_did_not_count() -> None:
+    reason = moderate(POSING[0]).reason
+    assert "đội lốt lời cảnh báo" in reason, reason
+
+
+def test_seller_words_without_a_way_to_answer_do_not_void_a_report() -> None:
+    # No link, phone, zalo or ib outside a quotation: a citizen's report keeps its discount.
+    text = ("Cảnh báo lừa đảo: mấy nhóm tự xưng bên em uy tín nhất, nạp đầu tặng 100% trên"
+            " nhà cái fv88, mọi người đừng tin")
+    assert not judge(text).verdict.flagged, moderate(text).reason

@@ -491,7 +491,7 @@ def _decide(hits: list[RuleHit], rules: ModerationRules) -> Verdict:
         reports = [h for h in reports if h.rule.id not in rules.abuse_not_excused_by]
     if best is None:
         return Verdict(False, "clean", 0.0, "Không phát hiện dấu hiệu vi phạm.", _ids(hits))
-    posing = _posing_as_warning(hits, best, reports)
+    posing = _posing_as_warning(hits, best, reports, rules)
     if posing:
         reports = []
     discount = min(sum(h.weight for h in reports), rules.max_report_discount)
@@ -527,16 +527,20 @@ def _decide(hits: list[RuleHit], rules: ModerationRules) -> Verdict:
     return Verdict(False, "clean", score, _clip(reason), rule_ids)
 
 
-def _posing_as_warning(hits: list[RuleHit], best: _Scores, reports: list[RuleHit]
-                       ) -> list[RuleHit]:
+def _posing_as_warning(hits: list[RuleHit], best: _Scores, reports: list[RuleHit],
+                       rules: ModerationRules) -> list[RuleHit]:
     """The ``promo`` hits that make an advert's "warning" void, or nothing.
 
     Adverts learned to open as warnings ("CẢNH BÁO lừa đảo! … hãy đến với bên em") and so earned
     the discount meant for citizens reporting spam. They still speak as the seller, outside any
     quotation, and give a way to answer: both together, with a spam family matched, mean the
     writer is the advertiser. A citizen passing an advert on quotes it, pastes it after a colon
-    (counted as quoted) or tells it in the third person, so a real report keeps its discount."""
+    (counted as quoted) or tells it in the third person, so a real report keeps its discount;
+    and any report signal an advert does not use (``warning_signals`` in
+    ``content/moderation/settings.yml`` lists those it does) shows a citizen writing."""
     if not reports or best.category not in _SPAM_FAMILIES:
+        return []
+    if any(h.rule.id not in rules.warning_signals for h in reports):
         return []
     promo = [h for h in hits if h.rule.category == "promo" and not h.quoted]
     if not promo or not any(h.rule.id in CONTACT_SIGNALS and not h.quoted for h in hits):

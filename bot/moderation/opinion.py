@@ -61,6 +61,7 @@ from bot.moderation.rules import ModerationRules, load_rules
 __all__ = ["ADVERT_MARKS", "ADVERT_STOP_PROBABILITY", "CONFIDENT_RELEASE_PROBABILITY",
            "CONTEXT_ONLY", "GRIEVANCE", "MIN_WORDS", "NEAR_THRESHOLD_SCORE",
            "OWN_WORDS_PROBABILITY", "RELEASE_BOUNDS", "RELEASE_PROBABILITY", "SIGNAL_KINDS",
+           "TAIL_SIGNALS",
            "STOP_PROBABILITY", "release_bound", "second_opinion", "spam_probability"]
 
 #: The model stops a message the rules let through from this probability of spam up. Chosen with
@@ -116,6 +117,11 @@ SIGNAL_KINDS: dict[str, str] = {
     **dict.fromkeys(("report.victim", "report.narrates_others", "report.identity_misused",
                      "report.hacked_page"), "wronged"),
     "report.third_party": "others",
+    "report.tail_reaction": "reacts",
+    "report.reported_speech": "passes_on",
+    "report.admin_removed": "acted",
+    "report.what_happened_after": "wronged",
+    "report.asks_family": "asks",
     "report.after_the_fact": "acted",
     "report.consumer_grievance": "wronged",
 }
@@ -132,6 +138,9 @@ RELEASE_BOUNDS: tuple[tuple[int, float], ...] = ((2, 0.9), (1, RELEASE_PROBABILI
 #: stopped with a signal have own words at 0.08 or less when set apart from the rest; the spam
 #: lines' signals sit inside the advert's own clauses (0.77 and more).
 OWN_WORDS_PROBABILITY = 0.2
+#: ``report`` rules matched only at the end of a message (a citizen's few words after a pasted
+#: advert): :func:`_own_words` sets them apart as a clause of their own.
+TAIL_SIGNALS = frozenset({"report.tail_reaction"})
 #: Where a clause ends (:func:`_own_words`).
 _CLAUSE_END = re.compile(r"[.!?:;\n]+|\s[-–]\s")
 #: Without a citizen signal, the model releases a rule's stop of at most
@@ -205,19 +214,28 @@ def _own_words(norm: NormalisedText, rules: ModerationRules) -> str:
     lead-in), a semicolon or a dash; every place a signal's words occur counts, so a signal
     whose words the pasted text also has ("không") brings that clause in too. Empty when the
     signals cover the whole message (nothing was set apart)."""
-    spans = [m.span() for hit in report_hits(norm, rules)
+    hits = report_hits(norm, rules)
+    spans = [m.span() for hit in hits
              if hit.rule.id not in CONTEXT_ONLY and hit.snippet
              for m in re.finditer(re.escape(hit.snippet), norm.text)]
     spans += [m.span() for m in GRIEVANCE.finditer(norm.folded)]
+    # A reaction at the very end ("… link.vip ai biết k") is a clause of its own, though no
+    # punctuation sets it apart from the advert pasted before it.
+    tails = [norm.text.rfind(hit.snippet) for hit in hits
+             if hit.rule.id in TAIL_SIGNALS and hit.snippet.strip()]
+    cuts = sorted([(m.start(), m.end()) for m in _CLAUSE_END.finditer(norm.text)]
+                  + [(t, t) for t in tails if t > 0])
     clauses, last = [], 0
-    for end in _CLAUSE_END.finditer(norm.text):
-        clauses.append((last, end.start()))
-        last = end.end()
+    for start, end in cuts:
+        clauses.append((last, start))
+        last = end
     clauses.append((last, len(norm.text)))
     own = [(a, b) for a, b in clauses if any(s < b and a < e for s, e in spans)]
-    if len(own) == len([c for c in clauses if norm.text[c[0]:c[1]].strip()]):
+    # A tail of punctuation alone ("… ??", "… =))") is its own words though no clause holds it.
+    marks = [norm.text[t:].strip() for t in tails if t > 0 and not _WORD.search(norm.text[t:])]
+    if not marks and len(own) == len([c for c in clauses if norm.text[c[0]:c[1]].strip()]):
         return ""
-    return " ".join(norm.text[a:b].strip() for a, b in own)
+    return " ".join([norm.text[a:b].strip() for a, b in own] + marks)
 
 
 def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = None,

@@ -11,6 +11,7 @@ Files in the directory:
 ``settings.yml`` (optional)
     ``threshold``, ``max_report_discount``, ``quoted_factor``, ``reported_factor``,
     ``abuse_not_excused_by`` (ids of ``report`` rules whose discount an insult does not get),
+    ``warning_signals`` (ids of ``report`` rules an advert dressed as a warning also uses),
     ``rate_limit`` and the Vietnamese ``labels`` of the categories; defaults are used for
     anything missing.
 ``allowlist_domains.yml`` (optional)
@@ -210,6 +211,11 @@ class ModerationRules:
     #: speaking of oneself, calling the page ("ad ơi, đồ óc chó") say nothing of a citizen
     #: quoting the abuse they received, as being a victim or naming who said it do.
     abuse_not_excused_by: frozenset[str] = frozenset()
+    #: ``report`` rules an advert dressed as a warning also uses ("cảnh báo", "lừa đảo", "mọi
+    #: người cẩn thận"): with a seller's own voice (``promo`` rules) they lose their discount.
+    #: Any other report signal (a tail after a pasted advert, reported speech, what happened
+    #: after) shows a citizen writing, and keeps it.
+    warning_signals: frozenset[str] = frozenset()
     rate_limit_max_flagged: int = 3
     rate_limit_window_seconds: float = 600.0
     labels: Mapping[str, str] = field(default_factory=lambda: DEFAULT_LABELS)
@@ -309,7 +315,7 @@ def _build_rules(directory: Path, rules: tuple[Rule, ...], settings: dict[str, A
                  allowlist: dict[str, Any]) -> ModerationRules:
     where = directory / SETTINGS_FILE
     known = {"threshold", "max_report_discount", "quoted_factor", "reported_factor", "rate_limit",
-             "labels", "abuse_not_excused_by"}
+             "labels", "abuse_not_excused_by", "warning_signals"}
     _reject_unknown(where, "settings", settings, known)
     rate = settings.get("rate_limit") or {}
     if not isinstance(rate, dict):
@@ -337,6 +343,11 @@ def _build_rules(directory: Path, rules: tuple[Rule, ...], settings: dict[str, A
         raise ModerationRulesError(
             f"{where}: abuse_not_excused_by names rules that are not report rules: "
             f"{', '.join(sorted(not_excusing - reports))}")
+    warning = frozenset(_strings(where, "warning_signals", settings.get("warning_signals")))
+    if not warning <= reports:
+        raise ModerationRulesError(
+            f"{where}: warning_signals names rules that are not report rules: "
+            f"{', '.join(sorted(warning - reports))}")
     return ModerationRules(
         rules=rules,
         directory=directory,
@@ -347,6 +358,7 @@ def _build_rules(directory: Path, rules: tuple[Rule, ...], settings: dict[str, A
         quoted_factor=_number(where, "quoted_factor", settings.get("quoted_factor", 0.5)),
         reported_factor=_number(where, "reported_factor", settings.get("reported_factor", 1.0)),
         abuse_not_excused_by=not_excusing,
+        warning_signals=warning,
         rate_limit_max_flagged=int(max_flagged),
         rate_limit_window_seconds=_number(
             where, "rate_limit.window_seconds", rate.get("window_seconds", 600)

@@ -585,6 +585,31 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "Chị em ở nhà cẩn thận tin việc nhẹ lương cao, làm tại nhà 500k/ngày, chỉ cần điện thoại",
         "Chị em ở nhà rảnh rỗi nhận việc nhẹ lương cao, làm tại nhà 500k/ngày, chỉ cần điện thoại",
     ),
+    "report.tail_reaction": (
+        "Vay nhanh 10-50 triệu chỉ cần CCCD, không thẩm định, giải ngân 15 phút, liên hệ 0862 119"
+        " 474 ai biết k",
+        "Vay nhanh 10-50 triệu chỉ cần CCCD, không thẩm định, ai biết chuyện vay vốn thì liên hệ"
+        " 0862 119 474",
+    ),
+    "report.reported_speech": (
+        "Trong nhóm lớp có đứa rủ chơi tài xỉu, nó bảo nạp 200k tặng 200k tại taixiu68.club",
+        "Nạp 200k tặng 200k tại taixiu68.club, rút tiền về ngân hàng trong 3 phút",
+    ),
+    "report.admin_removed": (
+        "Bài rao đầu tư vàng lãi 5%/ngày, zalo 0866 241 590 đã được gỡ, ai đã chuyển tiền báo ngay"
+        " công an xã",
+        "Đầu tư vàng lãi 5%/ngày, rút gốc bất cứ lúc nào, đã được hơn 2.000 nhà đầu tư tin tưởng",
+    ),
+    "report.what_happened_after": (
+        "Làm nhiệm vụ like video 15k/lượt, em nạp 2 triệu để nhận nhiệm vụ VIP xong bị trừ mất"
+        " luôn",
+        "Làm nhiệm vụ like video 15k/lượt, nạp 2 triệu nhận nhiệm vụ VIP, rút tiền ngay",
+    ),
+    "report.asks_family": (
+        "con oi cai tin nay la gi no ghi quy khach duoc nhan 2 trieu ho tro an sinh bam vao"
+        " hotro-ansinh.site",
+        "Quý khách được nhận 2 triệu hỗ trợ an sinh, bấm vào hotro-ansinh.site để nhận ngay",
+    ),
     "promo.only_genuine_here": (
         "CẢNH BÁO: nhiều trang giả mạo nhà cái lừa đảo! Chỉ có link chính thức kubet-vn.top mới"
         " uy tín, nạp đầu tặng 100%",

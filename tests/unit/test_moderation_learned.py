@@ -148,11 +148,12 @@ def test_without_a_citizen_signal_a_clear_rules_stop_stands_whatever_the_model_s
     assert opinion(text, FixedModel(0.0)).flagged
 
 
-#: A loan advert pasted with "chị em cẩn thận" (warns) and "có ai bị chưa" (asks others): two
+#: A loan advert pasted after "chị em cẩn thận" (warns) and "có ai bị chưa" (asks others): two
 #: kinds of citizen signal; the same advert with "chị em ơi cẩn thận, đừng ai bấm" has two rules
-#: of one kind (warns).
-STOPPED_WITH_TWO_KINDS = ("Vay tiền nhanh không thế chấp chỉ cần CCCD, giải ngân 10 phút, lh "
-                          "0912345678. Chị em cẩn thận, có ai bị chưa")
+#: of one kind (warns). The words come first: at the end, "có ai bị chưa" is a tail after a
+#: pasted advert (``report.tail_reaction``), which the rules alone take as a report.
+STOPPED_WITH_TWO_KINDS = ("Chị em cẩn thận, có ai bị chưa. Vay tiền nhanh không thế chấp chỉ cần "
+                          "CCCD, giải ngân 10 phút, lh 0912345678")
 STOPPED_WITH_ONE_KIND_TWICE = ("Vay tiền nhanh không thế chấp chỉ cần CCCD, giải ngân 10 phút, lh "
                                "0912345678. Chị em ơi cẩn thận, đừng ai bấm")
 

@@ -59,3 +59,63 @@ def test_seller_words_without_a_way_to_answer_do_not_void_a_report() -> None:
     text = ("Cảnh báo lừa đảo: mấy nhóm tự xưng bên em uy tín nhất, nạp đầu tặng 100% trên"
             " nhà cái fv88, mọi người đừng tin")
     assert not judge(text).verdict.flagged, moderate(text).reason
+
+
+# The second round of development lines (stop 43): a citizen pastes the whole advert and adds a
+# few words at the end, with no punctuation between; or tells it in reported speech.
+TAILED = [
+    "Vay nhanh 10-50 trieu chi can CCCD, khong tham dinh, giai ngan 15 phut, lai 0.8%/thang."
+    " Lien he 0862 119 474 ai biet k",
+    "NHÀ CÁI UY TÍN SỐ 1 - Nạp đầu tặng 150%, rút tiền siêu tốc 3 phút. Đăng ký ngay tại"
+    " kubet-79vn.club ??",
+    "Bán sim số đẹp đã kích hoạt sẵn, không cần chính chủ, 150k/sim, ship toàn quốc. Liên hệ"
+    " 0778 340 256 lại nữa à",
+]
+
+
+@pytest.mark.parametrize("text", TAILED)
+def test_a_few_words_after_a_pasted_advert_make_it_a_report(text: str) -> None:
+    verdict = judge(text).verdict
+    assert not verdict.flagged, verdict.reason
+
+
+TAILS = (" ai biet k", " ??", " lại nữa à")
+
+
+@pytest.mark.parametrize("text", TAILED)
+def test_the_same_advert_without_the_tail_is_stopped(text: str) -> None:
+    tail = next(t for t in TAILS if text.endswith(t))
+    advert = text[: -len(tail)]
+    assert judge(advert).verdict.flagged, advert
+
+
+def test_the_tail_is_read_apart_from_the_advert() -> None:
+    from bot.moderation import load_rules, normalise
+    from bot.moderation.opinion import _own_words
+
+    assert _own_words(normalise(TAILED[0]), load_rules()) == "ai biet k"
+    assert _own_words(normalise(TAILED[1]), load_rules()) == "??"
+
+
+def test_a_citizens_own_signal_keeps_the_discount_beside_seller_words() -> None:
+    # "ship toàn quốc" is a seller's phrase, but "lại nữa à" at the end is not an advert's voice.
+    assert "promo.only_genuine_here" in moderate(TAILED[2]).rule_ids
+    assert not judge(TAILED[2]).verdict.flagged
+
+
+def test_warning_signals_must_name_report_rules(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from bot.moderation import load_rules
+    from bot.moderation.rules import ModerationRulesError, clear_rules_cache
+
+    rules_dir = tmp_path / "moderation"
+    shutil.copytree(load_rules().directory, rules_dir)
+    settings = rules_dir / "settings.yml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(
+        "warning_signals: [report.reporting,", "warning_signals: [gambling.url, report.reporting,"),
+        encoding="utf-8")
+    clear_rules_cache()
+    with pytest.raises(ModerationRulesError, match="warning_signals"):
+        load_rules(rules_dir)
+    clear_rules_cache()

@@ -122,6 +122,9 @@ SIGNAL_KINDS: dict[str, str] = {
     "report.admin_removed": "acted",
     "report.what_happened_after": "wronged",
     "report.asks_family": "asks",
+    "report.asks_if_page_runs_it": "asks",
+    "report.group_overrun": "asks_to_act",
+    "report.harm_done": "wronged",
     "report.after_the_fact": "acted",
     "report.consumer_grievance": "wronged",
 }
@@ -162,7 +165,10 @@ GRIEVANCE = re.compile(
     r"\b(?:ma (?:khong|chang|chua) (?:ai|bao|thong bao|giai quyet|sua|tra loi|xu ly|giai thich)|"
     r"khong (?:ai|thay ai) (?:xu ly|sua|den|nghe|giai quyet|quan tam|tra loi|thu gom|don)|"
     r"buc xuc|bat binh|bat cong|vo ly|den gio (?:van|chua)|van chua (?:duoc|ai|sua|xu ly)|"
-    r"ca (?:tuan|thang) (?:nay|roi)|may (?:ngay|hom|thang) (?:nay|roi)|keu troi)\b")
+    r"ca (?:tuan|thang) (?:nay|roi)|may (?:ngay|hom|thang) (?:nay|roi)|keu troi|"
+    # A fee raised without better service: "tăng từ 30k lên 60k/tháng mà rác 3 ngày mới gom".
+    r"tang (?:gia|phi|tien) (?:ma|cai gi|vo ly|vo toi va)|tang tu \d+\w* len \d+|"
+    r"\d+ ngay moi (?:gom|thu|don|den|lay))\b")
 _WORD = re.compile(r"[^\W_]+")
 _KIND_LABELS = {
     "gambling": "cờ bạc", "betting": "cá cược", "scam_phishing": "lừa đảo, giả mạo",

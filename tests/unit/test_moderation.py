@@ -165,6 +165,15 @@ def test_quoted_spans_need_words_outside_the_quotes() -> None:
     assert not quoted_spans('"nạp đầu tặng 100%"')
 
 
+def test_single_quotation_marks_set_off_a_pasted_advert() -> None:
+    text = "có đứa đăng 'tài xỉu uy tín, nạp rút 1-1' trong nhóm, phạm pháp đó"
+    assert [text[a:b] for a, b in quoted_spans(text)] == ["'tài xỉu uy tín, nạp rút 1-1'"]
+    typographic = "nó ghi ‘vay 50 triệu không thẩm định’ rồi để số điện thoại"
+    assert quoted_spans(typographic)
+    # A quote mark inside or right after a word is no quotation.
+    assert not quoted_spans("page của ad's team nói 'x và nhiều thứ khác")
+
+
 def test_a_message_pasted_after_a_citizens_lead_in_counts_as_quoted() -> None:
     text = normalise("Nguyên văn tin nhắn: Vay 80 triệu chỉ cần căn cước, duyệt 15 phút. "
                      "Có thật không").text

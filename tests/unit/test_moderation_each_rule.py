@@ -610,6 +610,20 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         " hotro-ansinh.site",
         "Quý khách được nhận 2 triệu hỗ trợ an sinh, bấm vào hotro-ansinh.site để nhận ngay",
     ),
+    "report.asks_if_page_runs_it": (
+        "Có nick nhắn cho em xưng nhân viên page báo em trúng quà, gửi link nhận quà"
+        " mttq-qua.online, page mình có chương trình đó không ạ",
+        "Page mình mở chương trình tri ân, nhận quà tại mttq-qua.online, nhanh tay kẻo hết",
+    ),
+    "report.group_overrun": (
+        "Ai làm admin nhóm rao vặt xã vậy, toàn bot đăng tài xỉu uy tín nạp rút 1-1, nhắc nhở giùm",
+        "Tài xỉu uy tín nạp rút 1-1, admin nhóm hỗ trợ 24/7, vào nhóm nhận code",
+    ),
+    "report.harm_done": (
+        "App vay duyệt 5 phút không thẩm định, xóm tôi 3 nhà dính rồi, vay 2 triệu trả 3 triệu,"
+        " ad cảnh báo chung cho bà con",
+        "App vay duyệt 5 phút không thẩm định, vay 2 triệu nhận ngay, hỗ trợ cả nhà chưa có việc",
+    ),
     "promo.only_genuine_here": (
         "CẢNH BÁO: nhiều trang giả mạo nhà cái lừa đảo! Chỉ có link chính thức kubet-vn.top mới"
         " uy tín, nạp đầu tặng 100%",

@@ -48,6 +48,7 @@ from bot.moderation.normalise import NormalisedText, normalise
 from bot.moderation.rules import (
     CATEGORIES,
     SPAM_FAMILIES,
+    SUPPORTING_CATEGORIES,
     Matcher,
     ModerationRules,
     Rule,
@@ -197,7 +198,7 @@ def _supporting(rule: Rule) -> bool:
     own only with a contact signal, so they are looked for after one (:func:`_structure_hits`). With no deciding rule matched, they cannot
     change the verdict, so they are not searched (about half the work on an ordinary message:
     issue 12 asks for under 1 ms per message)."""
-    return rule.boost_only or rule.category in ("signal", "report", "offer", "promo")
+    return rule.boost_only or rule.category in SUPPORTING_CATEGORIES
 
 
 _SPAM_FAMILIES = frozenset(SPAM_FAMILIES)

@@ -227,10 +227,10 @@ def _own_words(norm: NormalisedText, rules: ModerationRules) -> str:
     spans += [m.span() for m in GRIEVANCE.finditer(norm.folded)]
     # A reaction at the very end ("… link.vip ai biết k") is a clause of its own, though no
     # punctuation sets it apart from the advert pasted before it.
-    tails = [norm.text.rfind(hit.snippet) for hit in hits
-             if hit.rule.id in TAIL_SIGNALS and hit.snippet.strip()]
+    tails = [t for t in (norm.text.rfind(hit.snippet) for hit in hits
+                         if hit.rule.id in TAIL_SIGNALS and hit.snippet.strip()) if t > 0]
     cuts = sorted([(m.start(), m.end()) for m in _CLAUSE_END.finditer(norm.text)]
-                  + [(t, t) for t in tails if t > 0])
+                  + [(t, t) for t in tails])
     clauses, last = [], 0
     for start, end in cuts:
         clauses.append((last, start))
@@ -238,7 +238,7 @@ def _own_words(norm: NormalisedText, rules: ModerationRules) -> str:
     clauses.append((last, len(norm.text)))
     own = [(a, b) for a, b in clauses if any(s < b and a < e for s, e in spans)]
     # A tail of punctuation alone ("… ??", "… =))") is its own words though no clause holds it.
-    marks = [norm.text[t:].strip() for t in tails if t > 0 and not _WORD.search(norm.text[t:])]
+    marks = [norm.text[t:].strip() for t in tails if not _WORD.search(norm.text[t:])]
     if not marks and len(own) == len([c for c in clauses if norm.text[c[0]:c[1]].strip()]):
         return ""
     return " ".join([norm.text[a:b].strip() for a, b in own] + marks)

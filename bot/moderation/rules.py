@@ -56,6 +56,7 @@ __all__ = [
     "CATEGORIES",
     "RULE_CATEGORIES",
     "SPAM_FAMILIES",
+    "SUPPORTING_CATEGORIES",
     "Matcher",
     "ModerationRules",
     "ModerationRulesError",
@@ -79,6 +80,9 @@ CATEGORIES: tuple[str, ...] = (*SPAM_FAMILIES, "abuse", "rate_limited", "clean")
 #: voice: "chỉ có link này mới uy tín", "bên em là công ty"), which cancel the reporting discount
 #: of an advert dressed as a warning.
 RULE_CATEGORIES: tuple[str, ...] = (*SPAM_FAMILIES, "abuse", "signal", "report", "offer", "promo")
+#: The categories whose rules never decide on their own: they add to, subtract from or void a
+#: deciding category's score (:func:`bot.moderation.engine._supporting`).
+SUPPORTING_CATEGORIES: tuple[str, ...] = ("signal", "report", "offer", "promo")
 VIEWS: tuple[str, ...] = ("text", "folded", "compact")
 
 SETTINGS_FILE = "settings.yml"

@@ -24,7 +24,7 @@ POSING = [
     "cảnh giác nha anh em, kèo lừa tràn lan. theo anh kèo thơm ngoại hạng anh đảm bảo thắng 90%,"
     " zalo 0366 204 981",
     # Round 3 (after set 29 was measured; our own wording of the kinds it let through).
-    "Cảnh giác mùa giải! Nhiều trang cá độ lừa đảo, anh em hãy chọn nhà cái uy tín được cấp phép"
+    "Cảnh giác mùa giải! Nhiều trang cá độ lừa đảo, anh em hãy chọn sân chơi uy tín được cấp phép"
     " KUVIP, đăng ký tại kuvip-bet.net",
     "CẢNH BÁO: kẻ gian mạo danh ngân hàng, quý khách hãy cập nhật thông tin tại vcb-capnhat.info"
     " để bảo vệ tài khoản",

@@ -174,7 +174,15 @@ def _patch_bounded_turns() -> None:
 
 def _patch_graph_runner() -> None:
     """Graphs run on a message or a tracker (``/model/parse``, the dialogue's next action) run
-    in plain Python (:mod:`bot.conversation.graph_runs`); training graphs keep dask."""
+    in plain Python (:mod:`bot.conversation.graph_runs`); training graphs keep dask.
+
+    Why the per-turn branch restates the body of Rasa 3.6.21's ``DaskGraphRunner.run`` instead
+    of swapping ``dask.get`` underneath it: that body builds an f-string of its inputs (the
+    message or the whole tracker) for a debug line on every call, whether or not debug logging
+    is on, and that is per-turn work this patch exists to remove. The restated steps are the
+    same calls in the same order (minimal schema, dask graph, inputs, targets, ``GraphRunError``
+    on ``RuntimeError``); :func:`install` applies no patch under any other Rasa version.
+    """
     from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
     from rasa.engine.exceptions import GraphRunError
     from rasa.engine.runner.dask import DaskGraphRunner

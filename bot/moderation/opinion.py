@@ -127,6 +127,10 @@ SIGNAL_KINDS: dict[str, str] = {
     "report.harm_done": "wronged",
     "report.after_the_fact": "acted",
     "report.consumer_grievance": "wronged",
+    "report.asks_removal_bare": "asks_to_act",
+    "report.page_lets_it": "asks_to_act",
+    "report.group_admin": "acted",
+    "report.asks_page_offers_it": "asks",
 }
 #: The release bound by the number of different kinds of citizen signal (most first): a citizen
 #: who pastes a whole scam and adds "ai nhận được thì đừng bấm, có phải lừa không" reads to

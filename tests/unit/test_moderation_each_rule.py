@@ -624,6 +624,24 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         " ad cảnh báo chung cho bà con",
         "App vay duyệt 5 phút không thẩm định, vay 2 triệu nhận ngay, hỗ trợ cả nhà chưa có việc",
     ),
+    "report.asks_removal_bare": (
+        "Trên page có nick cmt nạp 100k tặng 100k game bài đổi thưởng kèm link nohu79.vip, xóa đi",
+        "Game bài đổi thưởng nạp 100k tặng 100k, link nohu79.vip, xóa app cũ đi cài bản mới",
+    ),
+    "report.page_lets_it": (
+        "Trang của phường mà để mấy nick tài xỉu nạp rút 1-1 leo lên cmt khắp nơi vậy à",
+        "Tài xỉu nạp rút 1-1, để lại sđt nhận code tân thủ, nhà cái uy tín",
+    ),
+    "report.group_admin": (
+        "Tôi là admin nhóm chợ xóm, có nick rao bán sim rác kích hoạt sẵn 50k, xóa rồi mà nó vào"
+        " lại đăng tiếp",
+        "Bán sim rác kích hoạt sẵn 50k, admin nhóm bảo lãnh, đăng ký giao tận nơi",
+    ),
+    "report.asks_page_offers_it": (
+        "Có nick nhắn tuyển CTV nhập liệu tại nhà 500k/ngày, cọc 200k. Phường có tuyển người như"
+        " vậy không ạ?",
+        "Tuyển CTV nhập liệu tại nhà 500k/ngày, cọc 200k giữ chỗ, nhận việc ngay trong hôm nay",
+    ),
     "promo.only_genuine_here": (
         "CẢNH BÁO: nhiều trang giả mạo nhà cái lừa đảo! Chỉ có link chính thức kubet-vn.top mới"
         " uy tín, nạp đầu tặng 100%",
@@ -632,6 +650,16 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "promo.seller_voice": (
         "cảnh báo lừa đảo vay tiền! bên em là cty tài chính có giấy phép, nợ xấu vẫn duyệt, ib em",
         "Bên em là tổ dân phố 5, xin phường cho biết lịch thu gom rác cồng kềnh",
+    ),
+    # Stop 44 (written by the lead from the kinds set 30 let through, not its words).
+    "promo.names_own_channel": (
+        "Cảnh báo sàn ảo lừa đảo! Anh chị chỉ nạp tại sàn chính thức VinaTradePro, lãi 2%/ngày",
+        "Mọi người chỉ tải VNeID trên kho ứng dụng chính thức của Apple và Google thôi nhé",
+    ),
+    "promo.licensed_claim": (
+        "Cảnh giác vay nóng! App VayNhanhViet được Ngân hàng Nhà nước cấp phép, giải ngân 15"
+        " phút, zalo 0902 118 773",
+        "Quán karaoke đầu ngõ được cấp phép đến 22h mà hát đến 1h sáng, phường xử lý giúp",
     ),
     "promo.runs_down_rivals": (
         "Mọi người đừng tin các nhà cái khác, chỉ đăng ký saobac-bet.net, hoàn 100% cược thua",

@@ -29,6 +29,14 @@ POSING = [
     "CẢNH BÁO: kẻ gian mạo danh ngân hàng, quý khách hãy cập nhật thông tin tại vcb-capnhat.info"
     " để bảo vệ tài khoản",
     "Cảnh báo trang giả! Bà con chỉ truy cập link chính chủ nohu-chinhchu.vip, nạp đầu tặng 100%",
+    # Stop 44 (after set 30 was measured; our own wording of the kinds it let through): a brand
+    # named as the official channel, with no link or number; the reader told to act only there.
+    "CẢNH GIÁC sàn coin lừa đảo! Anh em chỉ giao dịch trên sàn chính thức BitVietX, đầu tư"
+    " tiền ảo lãi cố định 2%/ngày",
+    "Cẩn thận app vay giả mạo! Hãy vay tại kênh chính thức VayAnTam, được Bộ Công an cấp phép,"
+    " app vay duyệt trong 10 phút",
+    "CẢNH BÁO mạo danh Cục Thuế! Người nộp thuế chỉ kê khai qua cổng chính thức hoàn tiền tại"
+    " thue-hoantien.click",
 ]
 
 PASSED_ON = [
@@ -38,6 +46,8 @@ PASSED_ON = [
     " Linh. Có phải lừa đảo không ạ",
     "Có tờ rơi dán ở cột điện đầu ngõ, bọn nó ghi cho vay lãi thấp, giải ngân trong ngày, gọi"
     " 0937 226 118. Đề nghị phường cho bóc và xử lý",
+    'Có nick tự xưng "sàn chính thức BitVietX, đầu tư tiền ảo lãi cố định 2%/ngày" nhắn cho'
+    " bố tôi, mọi người đừng tin",
 ]
 
 
@@ -125,3 +135,30 @@ def test_warning_signals_must_name_report_rules(tmp_path) -> None:  # type: igno
     with pytest.raises(ModerationRulesError, match="warning_signals"):
         load_rules(rules_dir)
     clear_rules_cache()
+
+
+# Stop 44: an advert quoted or pasted whole, the writer adding words no report rule knows.
+QUOTED_WHOLE = [
+    'Cháu nó đưa tôi xem tờ giấy "Tuyển CTV đóng gói hàng tại nhà 400k/ngày, cọc 300k nhận'
+    ' việc". Bên Mặt trận mình có làm việc này thật à, tôi định cho nó đi.',
+    "ong hang xom gui cho toi doc thu: NAP 100K TANG 100K, GAME BAI DOI THUONG UY TIN, RUT 1-1."
+    " toi gia roi khong hieu may thu nay",
+]
+
+
+@pytest.mark.parametrize("text", QUOTED_WHOLE)
+def test_an_advert_quoted_whole_with_the_writers_own_words_is_taken(text: str) -> None:
+    verdict = judge(text).verdict
+    assert not verdict.flagged, verdict.reason
+
+
+def test_an_advert_that_quotes_its_pitch_and_answers_outside_is_stopped() -> None:
+    # The quotation is the advert's own slogan; its number stands outside it.
+    advert = ('"Nạp 100k tặng 100k, game bài đổi thưởng uy tín, rút 1-1" - vào ngay nhóm zalo'
+              " 0912 446 880 để nhận code tân thủ")
+    assert judge(advert).verdict.flagged, moderate(advert).reason
+
+
+def test_the_quoted_release_is_told_to_staff() -> None:
+    reason = moderate(QUOTED_WHOLE[0]).reason
+    assert "chép lại" in reason, reason

@@ -172,7 +172,11 @@ GRIEVANCE = re.compile(
     r"ca (?:tuan|thang) (?:nay|roi)|may (?:ngay|hom|thang) (?:nay|roi)|keu troi|"
     # A fee raised without better service: "tăng từ 30k lên 60k/tháng mà rác 3 ngày mới gom".
     r"tang (?:gia|phi|tien) (?:ma|cai gi|vo ly|vo toi va)|tang tu \d+\w* len \d+|"
-    r"\d+ ngay moi (?:gom|thu|don|den|lay))\b")
+    r"\d+ ngay moi (?:gom|thu|don|den|lay)|"
+    # Stop 44, round 5: "rác 2 ngày không dọn", "phí 900k/tháng mà sống như ổ chuột".
+    r"\d+ (?:ngay|hom|tuan|thang) (?:nay )?(?:khong|chua|ko|chang) (?:ai )?"
+    r"(?:don|gom|thu|sua|xu ly|den|lay|co)|"
+    r"phi [^.!?]{0,30}?\d+\s*(?:k|nghin|ngan|trieu|tr)\b(?:/\w+)?\s+ma (?!chi\b|duoc\b))\b")
 _WORD = re.compile(r"[^\W_]+")
 _KIND_LABELS = {
     "gambling": "cờ bạc", "betting": "cá cược", "scam_phishing": "lừa đảo, giả mạo",

@@ -661,6 +661,16 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         " phút, zalo 0902 118 773",
         "Quán karaoke đầu ngõ được cấp phép đến 22h mà hát đến 1h sáng, phường xử lý giúp",
     ),
+    "promo.asks_credentials": (
+        "Cảnh báo lộ thông tin! Hãy kiểm tra thẻ của bạn tại quetthe-antoan.site, chỉ cần nhập"
+        " số thẻ và mã OTP",
+        "Ngân hàng dặn không bao giờ đưa mã OTP cho ai, kể cả người xưng nhân viên ngân hàng",
+    ),
+    "promo.recovery_pitch": (
+        "Bị lừa đảo qua mạng? Đừng báo công an mất thời gian, văn phòng luật thu hồi 90% tiền,"
+        " chỉ thu phí khi thành công, zalo 0933 551 207",
+        "Tôi bị lừa 30 triệu, đã báo công an phường, nhờ Mặt trận hướng dẫn làm đơn",
+    ),
     "promo.runs_down_rivals": (
         "Mọi người đừng tin các nhà cái khác, chỉ đăng ký saobac-bet.net, hoàn 100% cược thua",
         "Phường này sửa đường nhanh hơn các phường khác, cảm ơn các anh chị cán bộ",

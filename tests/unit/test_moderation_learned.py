@@ -94,6 +94,9 @@ def test_a_citizen_signal_overrides_the_model(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "Nhận hồ sơ nhanh gọn trong ngày mà không báo trước phí trọn gói, thu thêm 200k",
     "Dịch vụ nhận hồ sơ nhanh gọn phí trọn gói, đến giờ vẫn chưa trả kết quả cho tôi",
+    # Stop 44, round 5: a service left undone for days; a fee paid for a poor service.
+    "dich vu nhan ho so nhanh gon phi tron goi, nop 5 hom khong ai xu ly",
+    "Phí trọn gói hồ sơ nhanh gọn 1tr2 mà làm sai tên con tôi hai lần",
 ])
 def test_a_grievance_overrides_the_model(text: str) -> None:
     assert not opinion(text, FixedModel(0.99)).flagged

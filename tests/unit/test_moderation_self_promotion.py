@@ -37,6 +37,15 @@ POSING = [
     " app vay duyệt trong 10 phút",
     "CẢNH BÁO mạo danh Cục Thuế! Người nộp thuế chỉ kê khai qua cổng chính thức hoàn tiền tại"
     " thue-hoantien.click",
+    # Round 5 (after set 32 was measured; our own wording of the kinds it let through).
+    "Mẹo tránh lừa đảo: hãy quét bảo mật thẻ ATM tại baove-the.online, chỉ cần nhập số thẻ và"
+    " OTP để kiểm tra",
+    "Nạn nhân lừa đảo chú ý: không cần báo công an, nhóm luật sư hỗ trợ lấy lại 100% tiền, chỉ"
+    " thu phí khi thành công, gọi 0971 228 406",
+    "Cảnh giác mấy trang tuyển dụng lừa đảo! Công ty chúng tôi không thu phí, chỉ cần nạp 150k"
+    " kích hoạt tài khoản làm nhiệm vụ, đăng ký tại job-tot24.site",
+    "cô giáo trường em làm online 3 tháng sắm được cả tủ lạnh, chỉ cần điện thoại mỗi tối 1"
+    " tiếng, ai muốn thì để lại sđt mình hướng dẫn",
 ]
 
 PASSED_ON = [
@@ -162,3 +171,17 @@ def test_an_advert_that_quotes_its_pitch_and_answers_outside_is_stopped() -> Non
 def test_the_quoted_release_is_told_to_staff() -> None:
     reason = moderate(QUOTED_WHOLE[0]).reason
     assert "chép lại" in reason, reason
+
+
+def test_thay_vi_is_not_a_citizen_seeing_something() -> None:
+    # "chúng tôi thay vì" folds to "tôi thay": it is no "tôi thấy" (report.encountered).
+    text = ("Đừng để tài khoản bị khóa: hãy bán tài khoản ngân hàng không dùng đến cho chúng tôi"
+            " thay vì để không, thu mua tài khoản ngân hàng giá cao")
+    assert "report.encountered" not in moderate(text).rule_ids
+    assert judge(text).verdict.flagged
+
+
+def test_link_nha_cai_is_the_adverts_phrase_not_a_report() -> None:
+    text = "Mùa giải tới rồi, tôi có link nhà cái uy tín, ib tôi gửi cho, thắng kèo rút liền"
+    assert "report.describes_ad" not in moderate(text).rule_ids
+    assert judge(text).verdict.flagged

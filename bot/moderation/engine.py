@@ -132,7 +132,7 @@ def moderate(text: str, rules: ModerationRules | None = None) -> Verdict:
     if not norm.text:
         return Verdict(False, "clean", 0.0, "Tin nhắn trống.")
     hits = match_rules(norm, rules)
-    return _decide(hits, rules)
+    return _decide(hits, rules, norm.text)
 
 
 # --------------------------------------------------------------------------- matching
@@ -161,14 +161,23 @@ _WORD_RE = re.compile(r"[^\W_]+")
 _LEAD_FOLDED = (
     r"(?:nhan duoc|gui toi|gui den|gui cho|gui vao|nhan cho|nhan toi|nhan den|nhan vao|"
     r"goi cho|goi toi|goi den|chuyen tiep|kep|nhet|binh luan|comment|cmt|spam|"
+    r"tin nhan|bai dang|bai viet|"
     r"rao(?! vat)|no bao|ho bao|no noi|ho noi|no ghi|ho ghi|no viet|ho viet|no nhan|ho nhan|"
     r"ghi la|bao la|noi la|viet la|hua la)"
     r"(?:\s+[^\s:.!?]+){0,6}"
     r"|(?:nguyen van|y nguyen|the nay|nhu the nay|xem cai nay|xem nay|doc thu|"
     r"cho moi nguoi biet|tin nay|kieu|kieu nhu|nhu sau|dai loai|dai khai)"
     r"(?:\s+[^\s:.!?]+){0,3}")
+#: Words a text after a lead-in and a colon needs to count as pasted (:func:`quoted_spans`).
+_MIN_PASTED_WORDS = 4
 _PASTED_TAIL = r"\s*:\s+([^\n]{20,}?)(?:[.!?…](?=\s)|$)"
-_PASTED_FOLDED_RE = re.compile(r"\b(?:" + _LEAD_FOLDED + r")" + _PASTED_TAIL)
+#: A verb of sending or writing right before the colon ("có đứa trong nhóm gửi: …", "nó ghi:
+#: …"); not "kính gửi:", which opens a letter. Not "viết", "báo", "nói": folded they are also
+#: "Việt" ("Hàng Việt:"), "bao" ("thuê bao:", "thông báo:"), "nơi" and "nội", which open
+#: notices and adverts.
+_LEAD_VERB_FOLDED = r"(?<!kinh )gui|ghi"
+_PASTED_FOLDED_RE = re.compile(
+    r"\b(?:" + _LEAD_FOLDED + r"|(?:" + _LEAD_VERB_FOLDED + r")(?=\s*:))" + _PASTED_TAIL)
 _PASTED_MARKED_RE = re.compile(
     r"(?:\bdán|\bđăng(?!\s*(?:ký|kí|nhập)))(?:\s+[^\s:.!?]+){0,6}" + _PASTED_TAIL)
 
@@ -194,6 +203,10 @@ def _find_quoted_spans(text: str) -> list[tuple[int, int]]:
     if ":" in text:
         folded = fold(text)
         for match in [*_PASTED_FOLDED_RE.finditer(folded), *_PASTED_MARKED_RE.finditer(text)]:
+            # A pasted message has words; a bare link after "nhận được rồi, vào nhanh:" is the
+            # advert's own call to click.
+            if len(_WORD_RE.findall(match.group(1))) < _MIN_PASTED_WORDS:
+                continue
             if not any(match.start(1) < end and start < match.end(1) for start, end in spans):
                 spans.append(match.span(1))
         spans.sort()
@@ -503,7 +516,7 @@ def _offer_structure(hits: list[RuleHit], signals: list[RuleHit], offers: list[R
     return _Scores("ad_spam", sum(h.weight for h in contributing), contributing)
 
 
-def _decide(hits: list[RuleHit], rules: ModerationRules) -> Verdict:
+def _decide(hits: list[RuleHit], rules: ModerationRules, text: str = "") -> Verdict:
     best = _best_category(hits)
     reports = [h for h in hits if h.rule.category == "report"]
     if best is not None and best.category == "abuse" and rules.abuse_not_excused_by:
@@ -513,7 +526,7 @@ def _decide(hits: list[RuleHit], rules: ModerationRules) -> Verdict:
     posing = _posing_as_warning(hits, best, reports, rules)
     if posing:
         reports = []
-    elif _advert_quoted_whole(hits, best):
+    elif _advert_quoted_whole(hits, best, text):
         return Verdict(False, "clean", 0.0, _clip(
             f"Cho qua: dấu hiệu {rules.label(best.category).lower()} "
             f"({_evidence(best.contributing, 1)}) chỉ nằm trong phần người viết chép lại, trong "
@@ -551,10 +564,16 @@ def _decide(hits: list[RuleHit], rules: ModerationRules) -> Verdict:
     return Verdict(False, "clean", score, _clip(reason), rule_ids)
 
 
-def _advert_quoted_whole(hits: list[RuleHit], best: _Scores) -> bool:
+#: Words of their own, outside what they quote or paste, a writer needs for
+#: :func:`_advert_quoted_whole` ("Tin nhắn: <the scam>" alone is the scam, with two).
+_MIN_OWN_WORDS = 4
+
+
+def _advert_quoted_whole(hits: list[RuleHit], best: _Scores, text: str) -> bool:
     """Whether every word of the spam family stands inside what the writer quotes or pastes
     after a lead-in (:func:`quoted_spans`), and no way to answer and no seller's words stand
-    outside it: the writer passes an advert on and adds nothing of an advert of their own.
+    outside it (no ``signal`` rule at all: a link, a number, "nhận 500k", "uy tín"): the writer
+    passes an advert on and adds nothing of an advert of their own.
 
     Why a release and not only the ``quoted_factor``: a long pasted advert still scores over the
     threshold at half weight, and a citizen who quotes it faithfully and asks "bên mình có
@@ -563,11 +582,15 @@ def _advert_quoted_whole(hits: list[RuleHit], best: _Scores) -> bool:
     spam did. Spam that quotes its own pitch puts its link, number or "ib" outside the quote."""
     if best.category not in _SPAM_FAMILIES:
         return False
+    spans = quoted_spans(text)
+    outside = "".join(text[last:start] + " " for last, start in zip(
+        [0] + [end for _, end in spans], [start for start, _ in spans] + [len(text)], strict=True))
+    if len(_WORD_RE.findall(outside)) < _MIN_OWN_WORDS:
+        return False
     deciding = [h for h in hits if h.rule.category in _SPAM_FAMILIES and not h.rule.boost_only]
     if not deciding or not all(h.quoted for h in deciding):
         return False
-    return not any(not h.quoted and (h.rule.id in CONTACT_SIGNALS or h.rule.category == "promo")
-                   for h in hits)
+    return not any(not h.quoted and h.rule.category in ("signal", "promo") for h in hits)
 
 
 #: The ``promo`` rule that names a brand as the official channel ("kênh chính thức Sunwin88"):

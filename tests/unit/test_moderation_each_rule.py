@@ -642,6 +642,15 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         " vậy không ạ?",
         "Tuyển CTV nhập liệu tại nhà 500k/ngày, cọc 200k giữ chỗ, nhận việc ngay trong hôm nay",
     ),
+    # Round 6 (after set 33 was measured; the lead's own wording of its kinds).
+    "report.scoffs": (
+        "Nhóm zalo khu phố mà cũng không tha: nổ hũ đổi thưởng, nạp 50k tặng 50k, link nohu88.vip",
+        "Nổ hũ đổi thưởng uy tín, nạp 50k tặng 50k, ai chơi cũng thắng, link nohu88.vip",
+    ),
+    "report.scheme_collapsed": (
+        "Sàn vàng GTX hứa lãi 5%/tuần, cả xóm góp vốn, giờ sàn sập, làm đơn gửi đâu ạ",
+        "Sàn vàng GTX lãi 5%/tuần, rút gốc bất kỳ lúc nào, sale sập sàn cho 100 người đầu tiên",
+    ),
     "promo.only_genuine_here": (
         "CẢNH BÁO: nhiều trang giả mạo nhà cái lừa đảo! Chỉ có link chính thức kubet-vn.top mới"
         " uy tín, nạp đầu tặng 100%",

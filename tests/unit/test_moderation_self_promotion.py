@@ -46,6 +46,9 @@ POSING = [
     " kích hoạt tài khoản làm nhiệm vụ, đăng ký tại job-tot24.site",
     "cô giáo trường em làm online 3 tháng sắm được cả tủ lạnh, chỉ cần điện thoại mỗi tối 1"
     " tiếng, ai muốn thì để lại sđt mình hướng dẫn",
+    # Round 6 (after set 33): a "recovery centre" answering a warning.
+    "CẢNH BÁO lừa đảo online! Ai đã bị lừa, Trung tâm pháp lý Thu hồi Tiền số sẽ lấy lại 100% tiền"
+    " trong 48h, gọi luật sư Khánh 0388 410 572",
 ]
 
 PASSED_ON = [
@@ -185,3 +188,23 @@ def test_link_nha_cai_is_the_adverts_phrase_not_a_report() -> None:
     text = "Mùa giải tới rồi, tôi có link nhà cái uy tín, ib tôi gửi cho, thắng kèo rút liền"
     assert "report.describes_ad" not in moderate(text).rule_ids
     assert judge(text).verdict.flagged
+
+
+# Round 6: lead-ins before a pasted advert, and what is not one.
+@pytest.mark.parametrize("text", [
+    "có người trong nhóm phụ huynh gửi: vay nhanh 30 triệu chỉ cần căn cước, giải ngân 10 phút."
+    " Nhóm phụ huynh mà cũng không tha",
+    "tin nhan: Quy khach trung thuong xe SH, nhan tai honda-quatang.top truoc 17h. ba con dung"
+    " bam nha, lua het do",
+])
+def test_a_pasted_advert_after_a_plain_lead_in_is_taken(text: str) -> None:
+    assert not judge(text).verdict.flagged, moderate(text).reason
+
+
+@pytest.mark.parametrize("text", [
+    "Tin nhắn: Chúc mừng quý khách trúng thưởng 5 triệu, nhận tại vcb-qua.xyz ngay hôm nay",
+    "Ưu đãi hàng Việt: nồi chiên không dầu giá 599k, đặt hàng tại link, chỉ còn 2 ngày 0905 221 347",
+    "Mình nhận được rồi nè, vào nhanh kẻo hết: nhanqua-hotro.com",
+])
+def test_an_advert_that_opens_like_a_lead_in_is_still_stopped(text: str) -> None:
+    assert judge(text).verdict.flagged, moderate(text).reason

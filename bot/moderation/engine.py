@@ -524,7 +524,10 @@ def _decide(hits: list[RuleHit], rules: ModerationRules, text: str = "") -> Verd
     if best is None:
         return Verdict(False, "clean", 0.0, "Không phát hiện dấu hiệu vi phạm.", _ids(hits))
     posing = _posing_as_warning(hits, best, reports, rules)
-    if posing:
+    # A list of search terms: its "mua … ở đâu", "có tốt không" are no citizen's question.
+    stuffed = best.category in _SPAM_FAMILIES and any(h.rule.id == STUFFING for h in hits)
+    voided = bool(posing) or stuffed
+    if voided:
         reports = []
     elif _advert_quoted_whole(hits, best, text):
         return Verdict(False, "clean", 0.0, _clip(
@@ -540,7 +543,7 @@ def _decide(hits: list[RuleHit], rules: ModerationRules, text: str = "") -> Verd
     # A voided "warning" is not a citizen's word: left out of the rule ids, the learned second
     # opinion (bot.moderation.opinion) does not release the advert as a citizen's report.
     ordered = list(best.contributing) + [h for h in hits if h not in best.contributing
-                                         and not (posing and h.rule.category == "report")]
+                                         and not (voided and h.rule.category == "report")]
     rule_ids = _ids(ordered)
     label = rules.label(best.category)
     evidence = _evidence(best.contributing)
@@ -593,6 +596,9 @@ def _advert_quoted_whole(hits: list[RuleHit], best: _Scores, text: str) -> bool:
     return not any(not h.quoted and h.rule.category in ("signal", "promo") for h in hits)
 
 
+#: The ``ad_spam`` rule that finds keyword stuffing (a three-word phrase three times, close
+#: together): where it matches, the report signals are search terms and give no discount.
+STUFFING = "ad.keyword_stuffing"
 #: The ``promo`` rule that names a brand as the official channel ("kênh chính thức Sunwin88"):
 #: where a warning is judged void it stands for a way to answer (:func:`_posing_as_warning`).
 NAMED_CHANNEL = "promo.names_own_channel"

@@ -133,6 +133,7 @@ SIGNAL_KINDS: dict[str, str] = {
     "report.asks_page_offers_it": "asks",
     "report.scoffs": "names",
     "report.scheme_collapsed": "wronged",
+    "report.plagued": "wronged",
 }
 #: The release bound by the number of different kinds of citizen signal (most first): a citizen
 #: who pastes a whole scam and adds "ai nhận được thì đừng bấm, có phải lừa không" reads to

@@ -208,3 +208,18 @@ def test_a_pasted_advert_after_a_plain_lead_in_is_taken(text: str) -> None:
 ])
 def test_an_advert_that_opens_like_a_lead_in_is_still_stopped(text: str) -> None:
     assert judge(text).verdict.flagged, moderate(text).reason
+
+
+def test_keyword_stuffing_asks_no_citizens_question() -> None:
+    # "mua … ở đâu" in a list of search terms is no citizen asking (round 7).
+    text = ("nồi chiên không dầu giá rẻ nồi chiên không dầu tốt nhất mua nồi chiên không dầu ở"
+            " đâu nồi chiên không dầu chính hãng giảm 50%")
+    verdict = moderate(text)
+    assert "ad.keyword_stuffing" in verdict.rule_ids
+    assert judge(text).verdict.flagged, verdict.reason
+
+
+def test_a_citizen_repeating_a_street_name_is_not_stuffing() -> None:
+    text = ("Đường Lê Lợi ngập, đoạn Lê Lợi gần chợ ngập nặng nhất, xe chết máy, ai quản lý"
+            " đường này vậy")
+    assert "ad.keyword_stuffing" not in moderate(text).rule_ids

@@ -134,6 +134,8 @@ SIGNAL_KINDS: dict[str, str] = {
     "report.scoffs": "names",
     "report.scheme_collapsed": "wronged",
     "report.plagued": "wronged",
+    "report.verdict_first": "names",
+    "report.knows_the_script": "names",
 }
 #: The release bound by the number of different kinds of citizen signal (most first): a citizen
 #: who pastes a whole scam and adds "ai nhận được thì đừng bấm, có phải lừa không" reads to

@@ -662,6 +662,16 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         " luận nha",
         "Cô Lan hỏi xin cách dùng app VNeID, nhà mình làm rồi nhưng chưa hiểu phần ví giấy tờ",
     ),
+    # Round 8 (after set 35 was measured; the lead's own wording of its kinds).
+    "report.verdict_first": (
+        "fake 100%: Bộ Y tế hoàn tiền BHYT 2025, nhận tiền về ví tại hoantien-bhyt.info",
+        "Bộ Y tế hoàn tiền BHYT 2025, nhận tiền về ví tại hoantien-bhyt.info, không phải lừa đảo",
+    ),
+    "report.knows_the_script": (
+        "Nhóm zalo mời làm nhiệm vụ like video nhận 50k/lượt, làm 2 lần đầu được tiền rồi bắt nạp"
+        " 2 triệu mới rút được, mn đừng dính",
+        "Làm nhiệm vụ like video nhận 50k/lượt, rút tiền ngay sau mỗi lượt, đúng định mức công ty",
+    ),
     "promo.only_genuine_here": (
         "CẢNH BÁO: nhiều trang giả mạo nhà cái lừa đảo! Chỉ có link chính thức kubet-vn.top mới"
         " uy tín, nạp đầu tặng 100%",

@@ -223,3 +223,15 @@ def test_a_citizen_repeating_a_street_name_is_not_stuffing() -> None:
     text = ("Đường Lê Lợi ngập, đoạn Lê Lợi gần chợ ngập nặng nhất, xe chết máy, ai quản lý"
             " đường này vậy")
     assert "ad.keyword_stuffing" not in moderate(text).rule_ids
+
+
+@pytest.mark.parametrize("text", [
+    # "cho hội viên" is no "cho hỏi"; "bet nhỏ ăn lớn" is no "nhờ … ẩn" (round 8).
+    "Hội Phụ nữ phường tặng mã quay thưởng 188K cho hội viên, đăng ký tại hoiphunu-quatet.club",
+    "Kèo esports LMHT mỗi ngày, bet nhỏ ăn lớn, theo dõi trang nhận code free bet",
+])
+def test_words_that_fold_like_a_citizens_are_not_report_signals(text: str) -> None:
+    verdict = moderate(text)
+    assert "report.question" not in verdict.rule_ids
+    assert "report.request_action" not in verdict.rule_ids
+    assert judge(text).verdict.flagged, verdict.reason

@@ -672,6 +672,17 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         " 2 triệu mới rút được, mn đừng dính",
         "Làm nhiệm vụ like video nhận 50k/lượt, rút tiền ngay sau mỗi lượt, đúng định mức công ty",
     ),
+    # Round 9 (after set 36 was measured; the lead's own wording of its kinds).
+    "report.asks_help": (
+        "Nhờ Mặt trận kiểm tra giúp: nhà cái uy tín nạp đầu tặng 100%, ib ngay, đang tràn vào nhóm"
+        " khu phố",
+        "Nhà cái uy tín nạp đầu tặng 100%, nhờ vậy anh em thắng đều mỗi ngày, ib ngay",
+    ),
+    "promo.expert_recommends": (
+        "Bản tin sức khỏe: chuyên gia khuyến cáo người già nên dùng Tảo Xanh Nhật để hạ mỡ máu,"
+        " đặt mua ngay giảm 40%",
+        "Bác sĩ trạm y tế khuyên người già nên tiêm phòng cúm trước mùa đông, tiêm miễn phí",
+    ),
     "promo.only_genuine_here": (
         "CẢNH BÁO: nhiều trang giả mạo nhà cái lừa đảo! Chỉ có link chính thức kubet-vn.top mới"
         " uy tín, nạp đầu tặng 100%",

@@ -235,3 +235,16 @@ def test_words_that_fold_like_a_citizens_are_not_report_signals(text: str) -> No
     assert "report.question" not in verdict.rule_ids
     assert "report.request_action" not in verdict.rule_ids
     assert judge(text).verdict.flagged, verdict.reason
+
+
+def test_a_crowd_hailed_is_no_child_asked() -> None:
+    # "bà con ơi" holds "con ơi" (report.asks_family); round 9.
+    text = ("Bà con ơi đừng ra sòng nữa, tôi chơi baccarat online ăn đều mỗi ngày 2 triệu, ib tôi"
+            " chỉ cho, zalo 0934 118 270")
+    assert "report.asks_family" not in moderate(text).rule_ids
+    assert judge(text).verdict.flagged, moderate(text).reason
+
+
+def test_walnut_furniture_is_no_insult() -> None:
+    text = "Xin hỏi ai biết chỗ sửa bàn gỗ óc chó ở phường không ạ, bàn bị nứt mặt"
+    assert "abuse.insult" not in moderate(text).rule_ids

@@ -248,3 +248,17 @@ def test_a_crowd_hailed_is_no_child_asked() -> None:
 def test_walnut_furniture_is_no_insult() -> None:
     text = "Xin hỏi ai biết chỗ sửa bàn gỗ óc chó ở phường không ạ, bàn bị nứt mặt"
     assert "abuse.insult" not in moderate(text).rule_ids
+
+
+def test_an_advert_asking_if_anyone_knows_its_own_scheme_is_stopped() -> None:
+    # Round 10: the question is the advert's device, and the writer offers the link.
+    text = ("Có ai biết quỹ đầu tư vàng Kim Phát không, bên đó cam kết lãi cố định 10%/tháng, mình"
+            " góp 50tr rồi, ai muốn tham gia mình gửi link")
+    assert judge(text).verdict.flagged, moderate(text).reason
+
+
+def test_a_lenders_cash_in_hand_is_no_loss() -> None:
+    # "có mặt tiền liền" is no "mất tiền" (report.victim); round 10.
+    text = "Cho vay góp ngày, không thế chấp, có mặt tiền liền, LH chị Hoa 0912 003 447"
+    assert "report.victim" not in moderate(text).rule_ids
+    assert judge(text).verdict.flagged

@@ -137,7 +137,6 @@ SIGNAL_KINDS: dict[str, str] = {
     "report.verdict_first": "names",
     "report.knows_the_script": "names",
     "report.asks_help": "asks_to_act",
-    "report.asks_if_anyone_knows": "asks_others",
 }
 #: The release bound by the number of different kinds of citizen signal (most first): a citizen
 #: who pastes a whole scam and adds "ai nhận được thì đừng bấm, có phải lừa không" reads to

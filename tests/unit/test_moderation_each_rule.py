@@ -683,11 +683,6 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         " đặt mua ngay giảm 40%",
         "Bác sĩ trạm y tế khuyên người già nên tiêm phòng cúm trước mùa đông, tiêm miễn phí",
     ),
-    # Round 10 (after set 37 was measured).
-    "report.asks_if_anyone_knows": (
-        "Có ai biết app VayVui không, hàng xóm rủ vay 10 triệu lãi 1%/ngày, giải ngân 5 phút",
-        "App VayVui cho vay 10 triệu lãi 1%/ngày, giải ngân 5 phút, không cần thẩm định",
-    ),
     "promo.only_genuine_here": (
         "CẢNH BÁO: nhiều trang giả mạo nhà cái lừa đảo! Chỉ có link chính thức kubet-vn.top mới"
         " uy tín, nạp đầu tặng 100%",

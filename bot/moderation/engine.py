@@ -583,7 +583,7 @@ def _advert_quoted_whole(hits: list[RuleHit], best: _Scores, text: str) -> bool:
     Why a release and not only the ``quoted_factor``: a long pasted advert still scores over the
     threshold at half weight, and a citizen who quotes it faithfully and asks "bên mình có
     tuyển như vậy không" in words no ``report`` rule knows was refused (blind set 30, stop 44).
-    On the 3,455 spam lines of blind sets 1-38 none has this shape and 530 reports of spam do
+    On the 3,431 spam lines of blind sets 1-38 none has this shape and 530 reports of spam do
     (stop 44's last round). Spam that quotes its own pitch puts its link, number or "ib" outside
     the quote."""
     if best.category not in _SPAM_FAMILIES:

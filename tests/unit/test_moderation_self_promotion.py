@@ -51,6 +51,21 @@ POSING = [
     " trong 48h, gọi luật sư Khánh 0388 410 572",
 ]
 
+# Stop 44: an advert quoted or pasted whole, the writer adding words no report rule knows.
+QUOTED_WHOLE = [
+    'Cháu nó đưa tôi xem tờ giấy "Tuyển CTV đóng gói hàng tại nhà 400k/ngày, cọc 300k nhận'
+    ' việc". Bên Mặt trận mình có làm việc này thật à, tôi định cho nó đi.',
+    "ong hang xom gui cho toi doc thu: NAP 100K TANG 100K, GAME BAI DOI THUONG UY TIN, RUT 1-1."
+    " toi gia roi khong hieu may thu nay",
+]
+# Round 6: an advert pasted after a plain lead-in ("… gửi:", "tin nhắn:").
+PLAIN_LEAD_INS = [
+    "có người trong nhóm phụ huynh gửi: vay nhanh 30 triệu chỉ cần căn cước, giải ngân 10 phút."
+    " Nhóm phụ huynh mà cũng không tha",
+    "tin nhan: Quy khach trung thuong xe SH, nhan tai honda-quatang.top truoc 17h. ba con dung"
+    " bam nha, lua het do",
+]
+
 PASSED_ON = [
     'Nhóm zalo tổ 5 có người đăng "Chỉ có link chính thức kubet-vn.top mới uy tín, nạp đầu tặng'
     ' 100%". Lừa đảo đó, ad xóa giúp',
@@ -60,6 +75,8 @@ PASSED_ON = [
     " 0937 226 118. Đề nghị phường cho bóc và xử lý",
     'Có nick tự xưng "sàn chính thức BitVietX, đầu tư tiền ảo lãi cố định 2%/ngày" nhắn cho'
     " bố tôi, mọi người đừng tin",
+    *QUOTED_WHOLE,
+    *PLAIN_LEAD_INS,
 ]
 
 
@@ -149,19 +166,6 @@ def test_warning_signals_must_name_report_rules(tmp_path) -> None:  # type: igno
     clear_rules_cache()
 
 
-# Stop 44: an advert quoted or pasted whole, the writer adding words no report rule knows.
-QUOTED_WHOLE = [
-    'Cháu nó đưa tôi xem tờ giấy "Tuyển CTV đóng gói hàng tại nhà 400k/ngày, cọc 300k nhận'
-    ' việc". Bên Mặt trận mình có làm việc này thật à, tôi định cho nó đi.',
-    "ong hang xom gui cho toi doc thu: NAP 100K TANG 100K, GAME BAI DOI THUONG UY TIN, RUT 1-1."
-    " toi gia roi khong hieu may thu nay",
-]
-
-
-@pytest.mark.parametrize("text", QUOTED_WHOLE)
-def test_an_advert_quoted_whole_with_the_writers_own_words_is_taken(text: str) -> None:
-    verdict = judge(text).verdict
-    assert not verdict.flagged, verdict.reason
 
 
 def test_an_advert_that_quotes_its_pitch_and_answers_outside_is_stopped() -> None:
@@ -190,17 +194,7 @@ def test_link_nha_cai_is_the_adverts_phrase_not_a_report() -> None:
     assert judge(text).verdict.flagged
 
 
-# Round 6: lead-ins before a pasted advert, and what is not one.
-@pytest.mark.parametrize("text", [
-    "có người trong nhóm phụ huynh gửi: vay nhanh 30 triệu chỉ cần căn cước, giải ngân 10 phút."
-    " Nhóm phụ huynh mà cũng không tha",
-    "tin nhan: Quy khach trung thuong xe SH, nhan tai honda-quatang.top truoc 17h. ba con dung"
-    " bam nha, lua het do",
-])
-def test_a_pasted_advert_after_a_plain_lead_in_is_taken(text: str) -> None:
-    assert not judge(text).verdict.flagged, moderate(text).reason
-
-
+# Round 6: what opens like a lead-in before a pasted advert and is not one.
 @pytest.mark.parametrize("text", [
     "Tin nhắn: Chúc mừng quý khách trúng thưởng 5 triệu, nhận tại vcb-qua.xyz ngay hôm nay",
     "Ưu đãi hàng Việt: nồi chiên không dầu giá 599k, đặt hàng tại link, chỉ còn 2 ngày 0905 221 347",

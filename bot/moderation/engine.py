@@ -59,7 +59,7 @@ from bot.moderation.rules import (
 )
 
 __all__ = ["Category", "RuleHit", "Url", "Verdict", "category_spans", "find_urls", "match_rules",
-           "moderate", "report_hits"]
+           "moderate", "outside_quotes", "report_hits"]
 
 Category = Literal[
     "gambling", "scam_link", "loan_spam", "earn_money_spam", "account_trade", "ad_spam", "abuse",
@@ -214,9 +214,20 @@ def _find_quoted_spans(text: str) -> list[tuple[int, int]]:
         spans.sort()
     if not spans:
         return []
-    outside = "".join(text[last:start] + " " for last, start in zip(
+    return spans if len(_WORD_RE.findall(_outside(text, spans))) >= 2 else []
+
+
+def outside_quotes(text: str) -> str:
+    """What the writer says in ``text`` outside what they quote or paste (:func:`quoted_spans`);
+    all of ``text`` when nothing is quoted."""
+    spans = quoted_spans(text)
+    return _outside(text, spans) if spans else text
+
+
+def _outside(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` without the sorted, disjoint ``spans`` (the writer's own words)."""
+    return "".join(text[last:start] + " " for last, start in zip(
         [0] + [end for _, end in spans], [start for start, _ in spans] + [len(text)], strict=True))
-    return spans if len(_WORD_RE.findall(outside)) >= 2 else []
 
 
 def _supporting(rule: Rule) -> bool:
@@ -518,7 +529,7 @@ def _offer_structure(hits: list[RuleHit], signals: list[RuleHit], offers: list[R
     return _Scores("ad_spam", sum(h.weight for h in contributing), contributing)
 
 
-def _decide(hits: list[RuleHit], rules: ModerationRules, text: str = "") -> Verdict:
+def _decide(hits: list[RuleHit], rules: ModerationRules, text: str) -> Verdict:
     best = _best_category(hits)
     reports = [h for h in hits if h.rule.category == "report"]
     if best is not None and best.category == "abuse" and rules.abuse_not_excused_by:
@@ -588,10 +599,7 @@ def _advert_quoted_whole(hits: list[RuleHit], best: _Scores, text: str) -> bool:
     the quote."""
     if best.category not in _SPAM_FAMILIES:
         return False
-    spans = quoted_spans(text)
-    outside = "".join(text[last:start] + " " for last, start in zip(
-        [0] + [end for _, end in spans], [start for start, _ in spans] + [len(text)], strict=True))
-    if len(_WORD_RE.findall(outside)) < _MIN_OWN_WORDS:
+    if len(_WORD_RE.findall(outside_quotes(text))) < _MIN_OWN_WORDS:
         return False
     deciding = [h for h in hits if h.rule.category in _SPAM_FAMILIES and not h.rule.boost_only]
     if not deciding or not all(h.quoted for h in deciding):

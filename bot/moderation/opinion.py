@@ -53,7 +53,7 @@ from __future__ import annotations
 import re
 from itertools import islice
 
-from bot.moderation.engine import Category, Verdict, quoted_spans, report_hits
+from bot.moderation.engine import Category, Verdict, outside_quotes, quoted_spans, report_hits
 from bot.moderation.learned import KIND_CATEGORY, LearnedModel, learned_model
 from bot.moderation.normalise import NormalisedText, normalise
 from bot.moderation.rules import ModerationRules, load_rules
@@ -193,15 +193,9 @@ _KIND_LABELS = {
 
 def _unquoted(norm: NormalisedText) -> NormalisedText:
     """The message without its quotations, when the writer says something outside them."""
-    spans = quoted_spans(norm.text)
-    if not spans:
+    if not quoted_spans(norm.text):
         return norm
-    kept, last = [], 0
-    for start, end in spans:
-        kept.append(norm.text[last:start])
-        last = end
-    kept.append(norm.text[last:])
-    return normalise(" ".join(kept))
+    return normalise(outside_quotes(norm.text))
 
 
 def spam_probability(text: str, model: LearnedModel | None = None) -> float:

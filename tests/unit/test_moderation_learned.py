@@ -337,3 +337,24 @@ def test_the_training_file_covers_every_kind_of_spam_and_of_genuine_message() ->
 def test_the_dev_holdout_stays_out_of_training() -> None:
     known = {line.text for line in training_lines()}
     assert not known & {text for _, text in read_labelled(HOLDOUT)}
+
+
+def test_the_training_file_holds_no_line_of_a_blind_set() -> None:
+    """The blind sets measure the model: a line of one in training would be learned by heart.
+    Compared folded (lower case, no diacritics, words only), so an unaccented copy is caught."""
+    import csv
+    import re
+    import unicodedata
+
+    def folded(text: str) -> str:
+        text = unicodedata.normalize("NFD", text.casefold()).replace("đ", "d")
+        return " ".join(re.findall(r"\w+", "".join(
+            c for c in text if unicodedata.category(c) != "Mn")))
+
+    blind: set[str] = set()
+    for path in (HOLDOUT.parents[1] / "moderation_blind").glob("*.tsv"):
+        with path.open(encoding="utf-8", newline="") as handle:
+            blind |= {folded(str(row.get("text") or ""))
+                      for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)}
+    assert len(blind) > 5000
+    assert not [line.text for line in read_training() if folded(line.text) in blind]

@@ -172,16 +172,49 @@ _LEAD_FOLDED = (
     r"(?:\s+[^\s:.!?]+){0,3}")
 #: Words a text after a lead-in and a colon needs to count as pasted (:func:`quoted_spans`).
 _MIN_PASTED_WORDS = 4
-_PASTED_TAIL = r"\s*:\s+([^\n]{20,}?)(?:[.!?…](?=\s)|$)"
+_PASTED_TAIL = r"\s*(?::|->|=>|→)\s+([^\n]{20,}?)(?:[.!?…](?=\s)|$)"
 #: A verb of sending or writing right before the colon ("có đứa trong nhóm gửi: …", "nó ghi:
 #: …"); not "kính gửi:", which opens a letter. Not "viết", "báo", "nói": folded they are also
 #: "Việt" ("Hàng Việt:"), "bao" ("thuê bao:", "thông báo:"), "nơi" and "nội", which open
 #: notices and adverts.
 _LEAD_VERB_FOLDED = r"(?<!kinh )gui|ghi"
 _PASTED_FOLDED_RE = re.compile(
-    r"\b(?:" + _LEAD_FOLDED + r"|(?:" + _LEAD_VERB_FOLDED + r")(?=\s*:))" + _PASTED_TAIL)
+    r"\b(?:" + _LEAD_FOLDED + r"|(?:" + _LEAD_VERB_FOLDED + r")(?=\s*(?::|->|=>|→)))" + _PASTED_TAIL)
 _PASTED_MARKED_RE = re.compile(
     r"(?:\bdán|\bđăng(?!\s*(?:ký|kí|nhập)))(?:\s+[^\s:.!?]+){0,6}" + _PASTED_TAIL)
+
+
+#: A sentence that still belongs to a pasted advert (:func:`_paste_end`), on the folded view: a
+#: link, a phone or account number, a handle, or the advert's call to act ("xác nhận tại", "nhắn
+#: CÓ", "LH", "đăng ký", "truy cập", "bấm"). A pasted advert runs over several sentences ("…
+#: đã được duyệt 6.850.000đ. Xác nhận tại: bhxh-trocap.net trước 17h"), and the paste used to end
+#: at the first full stop, leaving the advert's link and number in the writer's own words.
+_ADVERT_GOES_ON = re.compile(
+    r"(?:https?://|www\.|\b[\w-]+\.(?:com|net|org|vn|top|vip|xyz|cc|me|info|site|online|club|win|"
+    r"bet|shop|store|link|io|app|pro|asia|live|fun)\b|\d[\d .]{7,}\d|@\w{3,}|"
+    r"\b(?:xac nhan|xac thuc|truy cap|dang ky|dang nhap|bam|click|nhan (?:co|ngay|tin|ma)|nhap|lh|"
+    r"lien he|inbox|ib|"
+    r"zalo|tele|telegram|soan|goi ngay|chuyen khoan|stk)\b)", re.IGNORECASE)
+#: How far past the first sentence a paste may run (:func:`_paste_end`).
+_MAX_PASTE_SENTENCES = 4
+_SENTENCE_END_RE = re.compile(r"[.!?…]+(?=\s|$)")
+
+
+def _paste_end(folded: str, end: int) -> int:
+    """Where a paste that ends at ``end`` (its first sentence's end) really ends: the sentences
+    after it that still carry the advert's way to answer (:data:`_ADVERT_GOES_ON`) are pasted
+    too, up to :data:`_MAX_PASTE_SENTENCES`; the first that carries none is the writer's own
+    ("Em ko nộp hồ sơ gì cả", "Ổng 78 tuổi rồi vay cái gì", "Thấy lạ lạ")."""
+    for _ in range(_MAX_PASTE_SENTENCES):
+        start = end + 1  # past the full stop that ended the paste so far
+        if start >= len(folded):
+            return end
+        found = _SENTENCE_END_RE.search(folded, start)
+        stop = found.start() if found else len(folded)
+        if not folded[start:stop].strip() or not _ADVERT_GOES_ON.search(folded, start, stop):
+            return end
+        end = stop
+    return end
 
 
 def quoted_spans(text: str) -> list[tuple[int, int]]:
@@ -202,7 +235,7 @@ def _quoted_spans(text: str) -> tuple[tuple[int, int], ...]:
 
 def _find_quoted_spans(text: str) -> list[tuple[int, int]]:
     spans = [m.span() for m in _QUOTE_RE.finditer(text)]
-    if ":" in text:
+    if ":" in text or ">" in text or "→" in text:
         folded = fold(text)
         for match in [*_PASTED_FOLDED_RE.finditer(folded), *_PASTED_MARKED_RE.finditer(text)]:
             # A pasted message has words; a bare link after "nhận được rồi, vào nhanh:" is the
@@ -210,7 +243,7 @@ def _find_quoted_spans(text: str) -> list[tuple[int, int]]:
             if len(match.group(1).split()) < _MIN_PASTED_WORDS:
                 continue
             if not any(match.start(1) < end and start < match.end(1) for start, end in spans):
-                spans.append(match.span(1))
+                spans.append((match.start(1), _paste_end(folded, match.end(1))))
         spans.sort()
     if not spans:
         return []

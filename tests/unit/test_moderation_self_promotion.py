@@ -65,6 +65,23 @@ PLAIN_LEAD_INS = [
     "tin nhan: Quy khach trung thuong xe SH, nhan tai honda-quatang.top truoc 17h. ba con dung"
     " bam nha, lua het do",
 ]
+# Stop 45: the paste runs on over the advert's next sentences while they carry its way to answer
+# (engine._paste_end), and an arrow after a lead-in opens it like a colon.
+LONG_PASTES = [
+    "Bố tôi vừa nhận tin nhắn: [EVN] Quy khach con no tien dien 1.240.000d. Thanh toan ngay tai"
+    " evn-thanhtoan.info de tranh cat dien. Nha toi dong tien dien tu dong qua ngan hang roi ma",
+    "Cô hàng xóm gửi cho tôi -> Chúc mừng bạn trúng iPhone 17 từ chương trình tri ân. Nhận quà"
+    " tại quatang-tet.shop trong 24h. Cô ấy đã điền số tài khoản vào rồi, giờ phải làm sao",
+    # Refused before stop 45: the link, outside the first sentence, counted as the writer's.
+    "ông nội nhận được tin: Tai khoan Agribank cua quy khach bi tam khoa. Xac thuc tai"
+    " agri-xacthuc.com de mo lai. ông không có tài khoản Agribank",
+]
+# Stop 45: a reaction first, the advert pasted whole after it (report.head_reaction).
+HEAD_REACTIONS = [
+    "Lại nữa à. 💰VAY NHANH 80TR CHỈ CẦN CCCD💰 không thẩm định, giải ngân 10 phút, zalo"
+    " 0388.111.222 chị Hoa",
+    "trời ơi lại nữa 😤 🎰NỔ HŨ X100🎰 tặng code 50K tân thủ, link: hu88.bet",
+]
 
 PASSED_ON = [
     'Nhóm zalo tổ 5 có người đăng "Chỉ có link chính thức kubet-vn.top mới uy tín, nạp đầu tặng'
@@ -77,6 +94,8 @@ PASSED_ON = [
     " bố tôi, mọi người đừng tin",
     *QUOTED_WHOLE,
     *PLAIN_LEAD_INS,
+    *LONG_PASTES,
+    *HEAD_REACTIONS,
 ]
 
 
@@ -256,3 +275,34 @@ def test_a_lenders_cash_in_hand_is_no_loss() -> None:
     text = "Cho vay góp ngày, không thế chấp, có mặt tiền liền, LH chị Hoa 0912 003 447"
     assert "report.victim" not in moderate(text).rule_ids
     assert judge(text).verdict.flagged
+
+
+def test_a_long_paste_ends_where_the_writers_own_sentence_begins() -> None:
+    """The advert's second sentence (its link) is pasted too; the writer's is their own."""
+    from bot.moderation.engine import outside_quotes
+
+    own = outside_quotes(LONG_PASTES[0])
+    assert "evn-thanhtoan.info" not in own and "dong tien dien tu dong" in own, own
+    own = outside_quotes(LONG_PASTES[1])
+    assert "quatang-tet.shop" not in own and "giờ phải làm sao" in own, own
+
+
+@pytest.mark.parametrize("text", [
+    # The same adverts sent as they are: no lead-in, nothing pasted, stopped.
+    "[EVN] Quy khach con no tien dien 1.240.000d. Thanh toan ngay tai evn-thanhtoan.info de"
+    " tranh cat dien",
+    "Chúc mừng bạn trúng iPhone 17 từ chương trình tri ân. Nhận quà tại quatang-tet.shop trong"
+    " 24h, liên hệ 0912 448 207",
+])
+def test_the_long_pastes_sent_as_adverts_are_stopped(text: str) -> None:
+    assert judge(text).verdict.flagged, moderate(text).reason
+
+
+@pytest.mark.parametrize("text", [
+    # The same adverts without the reaction, and with a hook no citizen opens with.
+    "💰VAY NHANH 80TR CHỈ CẦN CCCD💰 không thẩm định, giải ngân 10 phút, zalo 0388.111.222 chị Hoa",
+    "🎰NỔ HŨ X100🎰 tặng code 50K tân thủ, link: hu88.bet",
+    "Quá đỉnh! 🎰NỔ HŨ X100🎰 tặng code 50K tân thủ, link: hu88.bet",
+])
+def test_the_adverts_without_a_citizens_reaction_are_stopped(text: str) -> None:
+    assert judge(text).verdict.flagged, moderate(text).reason

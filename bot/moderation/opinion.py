@@ -59,7 +59,7 @@ from bot.moderation.normalise import NormalisedText, normalise
 from bot.moderation.rules import ModerationRules, load_rules
 
 __all__ = ["ADVERT_MARKS", "ADVERT_STOP_PROBABILITY", "CONFIDENT_RELEASE_PROBABILITY",
-           "CONTEXT_ONLY", "GRIEVANCE", "MIN_WORDS", "NEAR_THRESHOLD_SCORE",
+           "CONTEXT_ONLY", "GRIEVANCE", "HEAD_SIGNALS", "MIN_WORDS", "NEAR_THRESHOLD_SCORE",
            "OWN_WORDS_PROBABILITY", "RELEASE_BOUNDS", "RELEASE_PROBABILITY", "SIGNAL_KINDS",
            "TAIL_SIGNALS",
            "STOP_PROBABILITY", "release_bound", "second_opinion", "spam_probability"]
@@ -118,6 +118,7 @@ SIGNAL_KINDS: dict[str, str] = {
                      "report.hacked_page"), "wronged"),
     "report.third_party": "others",
     "report.tail_reaction": "reacts",
+    "report.head_reaction": "reacts",
     "report.reported_speech": "passes_on",
     "report.admin_removed": "acted",
     "report.what_happened_after": "wronged",
@@ -154,6 +155,10 @@ OWN_WORDS_PROBABILITY = 0.2
 #: ``report`` rules matched only at the end of a message (a citizen's few words after a pasted
 #: advert): :func:`_own_words` sets them apart as a clause of their own.
 TAIL_SIGNALS = frozenset({"report.tail_reaction"})
+#: ``report`` rules matched only at the very start (a reaction before a pasted advert, "Lại nữa
+#: à. 💰VAY NHANH…"): :func:`_own_words` sets them apart as a clause of their own, though only an
+#: emoji may separate them from the advert.
+HEAD_SIGNALS = frozenset({"report.head_reaction"})
 #: Where a clause ends (:func:`_own_words`).
 _CLAUSE_END = re.compile(r"[.!?:;\n]+|\s[-–]\s")
 #: Without a citizen signal, the model releases a rule's stop of at most
@@ -237,8 +242,10 @@ def _own_words(norm: NormalisedText, rules: ModerationRules) -> str:
     # punctuation sets it apart from the advert pasted before it.
     tails = [t for t in (norm.text.rfind(hit.snippet) for hit in hits
                          if hit.rule.id in TAIL_SIGNALS and hit.snippet.strip()) if t > 0]
+    heads = [len(hit.snippet) for hit in hits
+             if hit.rule.id in HEAD_SIGNALS and norm.text.startswith(hit.snippet)]
     cuts = sorted([(m.start(), m.end()) for m in _CLAUSE_END.finditer(norm.text)]
-                  + [(t, t) for t in tails])
+                  + [(t, t) for t in tails + heads])
     clauses, last = [], 0
     for start, end in cuts:
         clauses.append((last, start))

@@ -591,6 +591,12 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "Vay nhanh 10-50 triệu chỉ cần CCCD, không thẩm định, ai biết chuyện vay vốn thì liên hệ"
         " 0862 119 474",
     ),
+    # Stop 45: the reaction first, then the advert pasted whole; the rule reads only the start.
+    "report.head_reaction": (
+        "Lại nữa à 🙄 VAY NHANH 30 TRIỆU CHỈ CẦN CCCD, không thẩm định, giải ngân 15 phút, zalo"
+        " 0912 604 118",
+        "Hôm nay lại nữa à, loa phường bật từ 5 giờ sáng, nhà có trẻ nhỏ không ngủ được",
+    ),
     "report.reported_speech": (
         "Trong nhóm lớp có đứa rủ chơi tài xỉu, nó bảo nạp 200k tặng 200k tại taixiu68.club",
         "Nạp 200k tặng 200k tại taixiu68.club, rút tiền về ngân hàng trong 3 phút",

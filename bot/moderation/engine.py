@@ -145,7 +145,9 @@ def moderate(text: str, rules: ModerationRules | None = None) -> Verdict:
 #: A single quote opens only after a space or the start and closes before a space, punctuation
 #: or the end: Vietnamese has no apostrophes of its own, and "ad's" is not a quotation.
 _QUOTE_RE = re.compile(r'"[^"]{3,}"|“[^”"]{3,}[”"]|«[^»]{3,}»|„[^“”]{3,}[“”]|‘[^’\n]{3,}’'
-                       r"|(?<![\w'])'[^'\n]{3,}'(?![\w'])")
+                       r"|(?<![\w'])'[^'\n]{3,}'(?![\w'])"
+                       # Stop 45: arrows that point at a pasted advert from both sides, "=> … <=".
+                       r"|=>[^<>\n]{3,}<=|->[^<>\n]{3,}<-|>>[^<>\n]{3,}<<|→[^←\n]{3,}←")
 _WORD_RE = re.compile(r"[^\W_]+")
 
 
@@ -163,7 +165,7 @@ _WORD_RE = re.compile(r"[^\W_]+")
 _LEAD_FOLDED = (
     r"(?:nhan duoc|gui toi|gui den|gui cho|gui vao|nhan cho|nhan toi|nhan den|nhan vao|"
     r"goi cho|goi toi|goi den|chuyen tiep|kep|nhet|binh luan|comment|cmt|spam|"
-    r"(?<!thong )tin nhan|bai dang|bai viet|"
+    r"(?<!thong )tin nhan|bai dang|bai viet|(?:cai |mau )?quang cao (?:nay|do|kia)|"
     r"rao(?! vat)|no bao|ho bao|no noi|ho noi|no ghi|ho ghi|no viet|ho viet|no nhan|ho nhan|"
     r"ghi la|bao la|noi la|viet la|hua la)"
     r"(?:\s+[^\s:.!?]+){0,6}"
@@ -646,6 +648,9 @@ STUFFING = "ad.keyword_stuffing"
 #: The ``promo`` rule that names a brand as the official channel ("kênh chính thức Sunwin88"):
 #: where a warning is judged void it stands for a way to answer (:func:`_posing_as_warning`).
 NAMED_CHANNEL = "promo.names_own_channel"
+#: Rules that name a bookmaker-like brand ("TK88", "Kv99", "…bet"): beside the seller's own
+#: "chỉ chơi tại …" they tell the reader where to go, as a named channel does (stop 45).
+NAMED_BRANDS = frozenset({NAMED_CHANNEL, "gambling.brand_pattern", "gambling.register_brand"})
 
 
 def _posing_as_warning(hits: list[RuleHit], best: _Scores, reports: list[RuleHit],
@@ -666,7 +671,7 @@ def _posing_as_warning(hits: list[RuleHit], best: _Scores, reports: list[RuleHit
     if any(h.rule.id not in rules.warning_signals for h in reports):
         return []
     promo = [h for h in hits if h.rule.category == "promo" and not h.quoted]
-    if not promo or not any((h.rule.id in CONTACT_SIGNALS or h.rule.id == NAMED_CHANNEL)
+    if not promo or not any((h.rule.id in CONTACT_SIGNALS or h.rule.id in NAMED_BRANDS)
                             and not h.quoted for h in hits):
         return []
     return promo

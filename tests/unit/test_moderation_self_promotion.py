@@ -49,6 +49,12 @@ POSING = [
     # Round 6 (after set 33): a "recovery centre" answering a warning.
     "CẢNH BÁO lừa đảo online! Ai đã bị lừa, Trung tâm pháp lý Thu hồi Tiền số sẽ lấy lại 100% tiền"
     " trong 48h, gọi luật sư Khánh 0388 410 572",
+    # Stop 45 (after sets 39, 41 and 42 were read; our own wording of their kinds): where to bet,
+    # a brand named, and a "warning" that sends the reader to verify at a link.
+    "⚠️ CẢNH BÁO: web tài xỉu lừa đảo tràn lan! Anh em chỉ nên cược tại nhà cái uy tín BK79,"
+    " nạp rút 1 phút",
+    "Cảnh báo lừa đảo! Nhiều người bị trừ tiền vì chưa đồng bộ sinh trắc học, hãy cập nhật ngay"
+    " tại vneid-dongbo.site",
 ]
 
 # Stop 44: an advert quoted or pasted whole, the writer adding words no report rule knows.
@@ -96,6 +102,15 @@ PASSED_ON = [
     *PLAIN_LEAD_INS,
     *LONG_PASTES,
     *HEAD_REACTIONS,
+    # Stop 45: arrows on both sides of the advert; a reaction at the end; citizens whose advice
+    # names where to borrow, or tells where to verify, beside a number or a link.
+    "=> NỔ HŨ 79 CLUB | nạp 50k tặng 50k, rút 1 phút <= cái này ai đăng lên nhóm chung cư vậy,"
+    " quản lý xem giùm với",
+    "VAY TIỀN ONLINE 50TR, KHÔNG THẨM ĐỊNH, GIẢI NGÂN 5 PHÚT, ZALO 0912 345 678 thấy ghê quá",
+    "Bà con ơi cảnh báo lừa đảo vay tiền, chỉ nên vay tại ngân hàng chính sách xã, đừng gọi số"
+    " 0912 345 678 trên tờ rơi",
+    "Cảnh báo: có web giả mạo ngân hàng, bà con đừng vào link vcb-xacminh.site, hãy xác minh tại"
+    " quầy giao dịch",
 ]
 
 
@@ -306,3 +321,10 @@ def test_the_long_pastes_sent_as_adverts_are_stopped(text: str) -> None:
 ])
 def test_the_adverts_without_a_citizens_reaction_are_stopped(text: str) -> None:
     assert judge(text).verdict.flagged, moderate(text).reason
+
+
+def test_arrows_on_both_sides_quote_the_advert() -> None:
+    from bot.moderation.engine import outside_quotes
+
+    own = outside_quotes(PASSED_ON[-4])
+    assert "nạp 50k" not in own and "quản lý xem giùm" in own, own

@@ -151,8 +151,9 @@ _QUOTE_RE = re.compile(r'"[^"]{3,}"|“[^”"]{3,}[”"]|«[^»]{3,}»|„[^“�
 _WORD_RE = re.compile(r"[^\W_]+")
 
 
-#: A message pasted without quotation marks, after the citizen's own lead-in and a colon, up to
-#: the end of its sentence: "Vừa có tin gửi tới: Vay 80 triệu chỉ cần CCCD. Có thật không",
+#: A message pasted without quotation marks, after the citizen's own lead-in and a colon (or an
+#: arrow, "->", "=>", "→"), up to the end of its sentence and on over the advert's next sentences
+#: (:func:`_paste_end`): "Vừa có tin gửi tới: Vay 80 triệu chỉ cần CCCD. Có thật không",
 #: "Nguyên văn tin nhắn: …", "Dán ở thang máy: …", "toàn tin nhắn kiểu: …", "có acc đăng suốt:
 #: …", "nó bảo: …". The lead-ins are a citizen passing on what reached them (received, sent to,
 #: pasted, word for word, "of the kind", "as follows") or what someone else posted or said
@@ -221,7 +222,8 @@ def _paste_end(folded: str, end: int) -> int:
 
 def quoted_spans(text: str) -> list[tuple[int, int]]:
     """Spans of ``text`` inside quotation marks, or pasted after a citizen's lead-in and a
-    colon (:data:`_PASTED_FOLDED_RE`, :data:`_PASTED_MARKED_RE`), if at least two words stand outside them.
+    colon or an arrow (:data:`_PASTED_FOLDED_RE`, :data:`_PASTED_MARKED_RE`, :func:`_paste_end`),
+    if at least two words stand outside them.
 
     A message that is nothing but a quotation is treated as unquoted: the sender says it.
     """

@@ -41,7 +41,7 @@ rule matched where. URL finding and normalisation already live apart (``normalis
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, cast
@@ -431,7 +431,8 @@ def _occurrences(matcher: Matcher, norm: NormalisedText, view: str) -> list[re.M
 
 
 @lru_cache(maxsize=8)
-def _url_patterns(tlds: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+def _url_patterns(tlds: tuple[str, ...]) -> tuple[Callable[[str], str], re.Pattern[str]]:
+    """What undoes a hidden dot in a view of the message, and the link pattern, for ``tlds``."""
     alternatives = "|".join(re.escape(t) for t in sorted(tlds, key=len, reverse=True))
     # "fv88 chấm com", "fv88[.]com", "fv88 (dot) com" → "fv88.com", only before a known TLD.
     hidden_dot = re.compile(
@@ -439,23 +440,56 @@ def _url_patterns(tlds: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[st
         + alternatives
         + r")(?![a-z0-9]))"
     )
+    # Stop 45: "phatnguoi-csgt .site", "TK88 .vip", "hup99 . com": a dot set apart by a space, to
+    # slip past link filters (:func:`_join_spaced_dots`), found from the dot before a known TLD
+    # (a literal first character, so most messages cost one fast scan).
+    dot_before_tld = re.compile(r"\.(\s*)(?=(?:" + alternatives + r")(?![a-z0-9]))")
     url = re.compile(
         r"(?<![@\w-])(?:(?:https?|hxxps?)://)?"
         r"((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:" + alternatives + r"))"
         r"(?![a-z0-9-])(/[^\s]*)?"
     )
-    return hidden_dot, url
+
+    def unhide(view: str) -> str:
+        return _join_spaced_dots(hidden_dot.sub(".", view), dot_before_tld)
+
+    return unhide, url
+
+
+#: A name that may stand before a dot set apart by a space (:func:`_join_spaced_dots`).
+_SPACED_NAME = re.compile(r"(?=[a-z0-9-]*[a-z])(?=[a-z0-9-]*[\d-])[a-z0-9-]{3,}")
+
+
+def _join_spaced_dots(view: str, dot_before_tld: re.Pattern[str]) -> str:
+    """``view`` with "name .tld" and "name . tld" joined to "name.tld", where the name has a digit
+    or a hyphen and a letter: a Vietnamese word has neither, and folded "nhà. Cơm" is
+    "nha. com"."""
+    parts: list[str] = []
+    last = 0
+    for match in dot_before_tld.finditer(view):
+        dot = match.start()
+        before = view[last:dot]
+        spaced_before = before[-1:].isspace()
+        if not (spaced_before or match.group(1)):
+            continue  # an ordinary link
+        words = before.rsplit(None, 1) if spaced_before else [before]
+        name = words[-1].rsplit(None, 1)[-1] if words and words[-1] else ""
+        if not _SPACED_NAME.fullmatch(name):
+            continue
+        parts.append(view[last:dot].rstrip() + ".")
+        last = match.end()
+    return "".join(parts) + view[last:] if parts else view
 
 
 def find_urls(norm: NormalisedText, rules: ModerationRules) -> list[Url]:
     """Links in the message that are not on the trusted list, each once."""
-    hidden_dot, url_re = _url_patterns(rules.tlds)
+    unhide, url_re = _url_patterns(rules.tlds)
     found: dict[tuple[str, str], Url] = {}
     # The plain folded view first: its offsets are those of the text view (for quotations).
     views = (
         (norm.folded, True),
-        (hidden_dot.sub(".", norm.folded), False),
-        (hidden_dot.sub(".", norm.compact), False),
+        (unhide(norm.folded), False),
+        (unhide(norm.compact), False),
     )
     searched: set[str] = set()
     for view, positioned in views:

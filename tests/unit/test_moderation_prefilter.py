@@ -174,3 +174,18 @@ def test_match_rules_finds_what_every_regex_finds(rules: ModerationRules, texts:
                 assert rule.category in SUPPORTING_CATEGORIES or rule.boost_only, (
                     f"message #{number}: deciding rule {rule.id} missed"
                 )
+
+
+@pytest.mark.parametrize(("text", "hosts"), [
+    # Stop 45: a dot set apart by a space, to slip past link filters.
+    ("tra cứu và nộp phạt tại phatnguoi-hn .site trước 17h", {"phatnguoi-hn.site"}),
+    ("vào BK79 .vip nhận code", {"bk79.vip"}),
+    ("link: nohu-68 . com", {"nohu-68.com"}),
+    # Not after a plain word: folded "nhà. Cơm" is "nha. com", "mẹ" is "me".
+    ("Về nhà. Cơm chưa nấu, con chưa tắm", set()),
+    ("ve nha. com chua nau", set()),
+    ("ngày 12-3. Com chưa ăn", set()),
+])
+def test_a_dot_set_apart_by_a_space_still_makes_a_link(
+        rules: ModerationRules, text: str, hosts: set[str]) -> None:
+    assert {url.host for url in find_urls(normalise(text), rules)} == hosts

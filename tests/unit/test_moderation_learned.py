@@ -358,3 +358,31 @@ def test_the_training_file_holds_no_line_of_a_blind_set() -> None:
                       for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)}
     assert len(blind) > 5000
     assert not [line.text for line in read_training() if folded(line.text) in blind]
+
+
+# Stop 45: a scam whose only "citizen" words are its own ("nghi ngờ giả mạo"), with a link, read
+# as all but certain spam (opinion.SURE_ADVERT); citizens using the same words are not.
+SCAM_IN_WARNING_WORDS = ("[Zalo] Tài khoản của bạn sẽ bị khóa do nghi ngờ giả mạo danh tính. Xác"
+                         " minh ngay tại zalo-xacminh24.com trước 20h hôm nay")
+
+
+def test_warning_words_do_not_veto_a_sure_stop() -> None:
+    from bot.moderation.opinion import SURE_ADVERT
+
+    assert not moderate(SCAM_IN_WARNING_WORDS).flagged
+    assert spam_probability(SCAM_IN_WARNING_WORDS) >= SURE_ADVERT
+    gate = apply_policy(moderate(SCAM_IN_WARNING_WORDS, load_rules()), SCAM_IN_WARNING_WORDS)
+    assert gate.flagged and "learned.scam_phishing" in gate.verdict.rule_ids, gate.verdict.reason
+
+
+@pytest.mark.parametrize("text", [
+    "Mọi người cẩn thận, tin nhắn kiểu tài khoản bị khóa do nghi ngờ giả mạo, bắt xác minh tại"
+    " zalo-xacminh24.com là lừa đảo",
+    "Tài khoản Zalo của mẹ tôi bị khóa do nghi ngờ giả mạo, bấm vào link zalo-xacminh24.com xong"
+    " mất luôn nick, giờ phải làm sao",
+    'Có tin "Tài khoản của bạn sẽ bị khóa do nghi ngờ giả mạo danh tính, xác minh ngay tại'
+    ' zalo-xacminh24.com" gửi vào nhóm tổ dân phố, ad xem giúp',
+])
+def test_citizens_using_the_scams_words_are_taken(text: str) -> None:
+    gate = apply_policy(moderate(text, load_rules()), text)
+    assert not gate.flagged and not gate.insult_only, gate.verdict.reason

@@ -472,8 +472,7 @@ def _join_spaced_dots(view: str, dot_before_tld: re.Pattern[str]) -> str:
         spaced_before = before[-1:].isspace()
         if not (spaced_before or match.group(1)):
             continue  # an ordinary link
-        words = before.rsplit(None, 1) if spaced_before else [before]
-        name = words[-1].rsplit(None, 1)[-1] if words and words[-1] else ""
+        name = before.rsplit(None, 1)[-1] if before.strip() else ""  # the last word
         if not _SPACED_NAME.fullmatch(name):
             continue
         parts.append(view[last:dot].rstrip() + ".")

@@ -89,6 +89,9 @@ HEAD_REACTIONS = [
     "trời ơi lại nữa 😤 🎰NỔ HŨ X100🎰 tặng code 50K tân thủ, link: hu88.bet",
 ]
 
+ARROWS_BOTH_SIDES = ("=> NỔ HŨ 79 CLUB | nạp 50k tặng 50k, rút 1 phút <= cái này ai đăng lên nhóm"
+                     " chung cư vậy, quản lý xem giùm với")
+
 PASSED_ON = [
     'Nhóm zalo tổ 5 có người đăng "Chỉ có link chính thức kubet-vn.top mới uy tín, nạp đầu tặng'
     ' 100%". Lừa đảo đó, ad xóa giúp',
@@ -104,8 +107,7 @@ PASSED_ON = [
     *HEAD_REACTIONS,
     # Stop 45: arrows on both sides of the advert; a reaction at the end; citizens whose advice
     # names where to borrow, or tells where to verify, beside a number or a link.
-    "=> NỔ HŨ 79 CLUB | nạp 50k tặng 50k, rút 1 phút <= cái này ai đăng lên nhóm chung cư vậy,"
-    " quản lý xem giùm với",
+    ARROWS_BOTH_SIDES,
     "VAY TIỀN ONLINE 50TR, KHÔNG THẨM ĐỊNH, GIẢI NGÂN 5 PHÚT, ZALO 0912 345 678 thấy ghê quá",
     "Bà con ơi cảnh báo lừa đảo vay tiền, chỉ nên vay tại ngân hàng chính sách xã, đừng gọi số"
     " 0912 345 678 trên tờ rơi",
@@ -228,13 +230,26 @@ def test_link_nha_cai_is_the_adverts_phrase_not_a_report() -> None:
     assert judge(text).verdict.flagged
 
 
-# Round 6: what opens like a lead-in before a pasted advert and is not one.
-@pytest.mark.parametrize("text", [
+STILL_STOPPED = [
+    # Round 6: what opens like a lead-in before a pasted advert and is not one.
     "Tin nhắn: Chúc mừng quý khách trúng thưởng 5 triệu, nhận tại vcb-qua.xyz ngay hôm nay",
     "Ưu đãi hàng Việt: nồi chiên không dầu giá 599k, đặt hàng tại link, chỉ còn 2 ngày 0905 221 347",
     "Mình nhận được rồi nè, vào nhanh kẻo hết: nhanqua-hotro.com",
-])
-def test_an_advert_that_opens_like_a_lead_in_is_still_stopped(text: str) -> None:
+    # Stop 45: the long pastes' adverts sent as they are (no lead-in, nothing pasted).
+    "[EVN] Quy khach con no tien dien 1.240.000d. Thanh toan ngay tai evn-thanhtoan.info de"
+    " tranh cat dien",
+    "Chúc mừng bạn trúng iPhone 17 từ chương trình tri ân. Nhận quà tại quatang-tet.shop trong"
+    " 24h, liên hệ 0912 448 207",
+    # Stop 45: the head reactions' adverts without the reaction, and with a hook no citizen
+    # opens with.
+    "💰VAY NHANH 80TR CHỈ CẦN CCCD💰 không thẩm định, giải ngân 10 phút, zalo 0388.111.222 chị Hoa",
+    "🎰NỔ HŨ X100🎰 tặng code 50K tân thủ, link: hu88.bet",
+    "Quá đỉnh! 🎰NỔ HŨ X100🎰 tặng code 50K tân thủ, link: hu88.bet",
+]
+
+
+@pytest.mark.parametrize("text", STILL_STOPPED)
+def test_an_advert_that_only_looks_like_a_citizens_message_is_still_stopped(text: str) -> None:
     assert judge(text).verdict.flagged, moderate(text).reason
 
 
@@ -302,29 +317,10 @@ def test_a_long_paste_ends_where_the_writers_own_sentence_begins() -> None:
     assert "quatang-tet.shop" not in own and "giờ phải làm sao" in own, own
 
 
-@pytest.mark.parametrize("text", [
-    # The same adverts sent as they are: no lead-in, nothing pasted, stopped.
-    "[EVN] Quy khach con no tien dien 1.240.000d. Thanh toan ngay tai evn-thanhtoan.info de"
-    " tranh cat dien",
-    "Chúc mừng bạn trúng iPhone 17 từ chương trình tri ân. Nhận quà tại quatang-tet.shop trong"
-    " 24h, liên hệ 0912 448 207",
-])
-def test_the_long_pastes_sent_as_adverts_are_stopped(text: str) -> None:
-    assert judge(text).verdict.flagged, moderate(text).reason
-
-
-@pytest.mark.parametrize("text", [
-    # The same adverts without the reaction, and with a hook no citizen opens with.
-    "💰VAY NHANH 80TR CHỈ CẦN CCCD💰 không thẩm định, giải ngân 10 phút, zalo 0388.111.222 chị Hoa",
-    "🎰NỔ HŨ X100🎰 tặng code 50K tân thủ, link: hu88.bet",
-    "Quá đỉnh! 🎰NỔ HŨ X100🎰 tặng code 50K tân thủ, link: hu88.bet",
-])
-def test_the_adverts_without_a_citizens_reaction_are_stopped(text: str) -> None:
-    assert judge(text).verdict.flagged, moderate(text).reason
 
 
 def test_arrows_on_both_sides_quote_the_advert() -> None:
     from bot.moderation.engine import outside_quotes
 
-    own = outside_quotes(PASSED_ON[-4])
+    own = outside_quotes(ARROWS_BOTH_SIDES)
     assert "nạp 50k" not in own and "quản lý xem giùm" in own, own

@@ -62,6 +62,8 @@ class LoadOptions:
     think: tuple[float, float] = (3.0, 10.0)
     timeout: float = 60.0
     retry_pause: float = 5.0
+    #: Seconds after the deadline in which a petition already begun may finish (bench.citizens).
+    finish_grace: float = 120.0
     #: "" (none), "all" (processes, PostgreSQL, Redis) or "processes" (see bench.faults).
     faults: str = ""
     keep: bool = False
@@ -164,6 +166,7 @@ def run_load(options: LoadOptions) -> dict[str, Any]:
                     think=options.think,
                     timeout=options.timeout,
                     retry_pause=options.retry_pause,
+                    finish_grace=options.finish_grace,
                     seed=options.seed,
                     run_id=run_id,
                 )

@@ -142,3 +142,45 @@ def test_process_faults_leave_postgres_and_redis_alone_and_open_windows() -> Non
     assert (first["messages"], first["failed"], first["failed_by_kind"]) == (
         2, 1, {"HTTP 502": 1})
     assert first["first_success_after_s"] is not None
+
+
+async def _petition_against_a_slow_server(finish_grace: float) -> RunLog:
+    """One citizen who always files, against a fake Rasa webhook on 127.0.0.1 that takes
+    0.25 s a message and tells a code on the confirmation; the run's clock is 1 s."""
+    from aiohttp import web
+
+    from bench.citizens import CONFIRM, Options, Population
+
+    async def webhook(request: web.Request) -> web.Response:
+        body = await request.json()
+        await asyncio.sleep(0.25)
+        text = "Đã lưu. Mã hồ sơ: KN-2612-0001" if body["message"] == CONFIRM else "Dạ."
+        return web.json_response([{"recipient_id": body["sender"], "text": text}])
+
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        population = Population(Options(
+            rasa_url=f"http://127.0.0.1:{port}", citizens=1, duration=1.0, think=(0.05, 0.1),
+            timeout=5.0, retry_pause=0.1, finish_grace=finish_grace, filing_share=1.0,
+            status_share=0.0,
+        ))
+        return await population.run()
+    finally:
+        await runner.cleanup()
+
+
+def test_a_petition_under_way_at_the_deadline_finishes_within_the_grace() -> None:
+    # Five or more messages of 0.25 s each cannot end within the 1 s run: without a grace the
+    # petition is cut off at the deadline (what left CI's busy machine with nothing to check),
+    # with one it reaches its code, and the citizen starts nothing new afterwards.
+    cut = asyncio.run(_petition_against_a_slow_server(finish_grace=0.0))
+    assert [a.abandoned for a in cut.attempts] == ["deadline"]
+    finished = asyncio.run(_petition_against_a_slow_server(finish_grace=10.0))
+    assert [(a.code, a.abandoned) for a in finished.attempts] == [("KN-2612-0001", "")]
+    assert finished.citizens == 1 and finished.wall_s < 10.0

@@ -32,6 +32,8 @@ SECOND_HALF = (
     # half took 257 s.
     "tests/e2e", "tests/staff", "tests/load", "tests/security", "tests/notify", "tests/browser",
 )
+#: JUnit XML files of the first and the second pytest, under ``RESULTS``.
+JUNIT = ("pytest-first-half.xml", "pytest-second-half.xml")
 
 
 @dataclass
@@ -54,9 +56,10 @@ def run_checks(*, fast: bool = False) -> int:
         state["model"] = str(model.train().path)
         return 0
 
-    def pytest_args(*paths: str) -> list[str]:
-        # The slowest tests are listed so CI's time budget (30 minutes) can be watched.
-        args = [python(), "-m", "pytest", "-q", "--durations=20"]
+    def pytest_args(xml: str, *paths: str) -> list[str]:
+        # The slowest tests are listed so CI's time budget (30 minutes) can be watched; the
+        # JUnit file gives every test's time, summed per module at the end (_module_times).
+        args = [python(), "-m", "pytest", "-q", "--durations=20", f"--junitxml={RESULTS / xml}"]
         if fast:
             args += ["-m", "not slow"]
         return args + list(paths)
@@ -74,7 +77,7 @@ def run_checks(*, fast: bool = False) -> int:
                       "--out", str(RESULTS / "stories"), "--fail-on-prediction-errors"), None),
             # No cache plugin: both halves would write .pytest_cache at the end.
             ("pytest, second half",
-             pytest_args("-p", "no:cacheprovider", *SECOND_HALF), {"MTTQ_MODEL": model_path}),
+             pytest_args(JUNIT[1], "-p", "no:cacheprovider", *SECOND_HALF), {"MTTQ_MODEL": model_path}),
         ]
 
     def pytest_beside_the_model_checks() -> int:
@@ -87,7 +90,7 @@ def run_checks(*, fast: bool = False) -> int:
         beside = _Beside(beside_checks(state["model"]))
         beside.start()
         ignored = [f"--ignore={path}" for path in SECOND_HALF]
-        return _sh(pytest_args(*ignored), model_env)
+        return _sh(pytest_args(JUNIT[0], *ignored), model_env)
 
     steps = [
         Step("lint (ruff)", lambda: _sh([python(), "-m", "ruff", "check", "."])),
@@ -111,6 +114,7 @@ def run_checks(*, fast: bool = False) -> int:
     if beside is not None:
         results += beside.finish()
     steps_total = len(steps) + len(beside_checks(""))
+    _print_module_times([RESULTS / name for name in JUNIT])
     print("\n=== summary ===")
     for name, ok, seconds in results:
         print(f"  {'ok  ' if ok else 'FAIL'}  {name:<28} {seconds:6.1f} s")
@@ -170,6 +174,41 @@ class _Beside:
         done = {name for name, _, _ in self.results}
         return self.results + [(name, False, 0.0) for name, _, _ in self.checks
                                if name not in done]
+
+
+def module_times(xml_files: list[Path]) -> list[tuple[str, int, float]]:
+    """(file, half, seconds) of every test module in the JUnit files, slowest first; a test's
+    time there is its setup, call and teardown together."""
+    import xml.etree.ElementTree as ElementTree
+    from collections import defaultdict
+
+    totals: dict[tuple[str, int], float] = defaultdict(float)
+    for half, path in enumerate(xml_files, start=1):
+        if not path.exists():
+            continue
+        for case in ElementTree.parse(path).iter("testcase"):
+            module = case.get("classname", "?").split("[")[0]
+            parts = module.split(".")
+            while parts and not parts[-1].startswith("test_"):
+                parts.pop()  # a test class: keep only the module
+            name = "/".join(parts or module.split(".")) + ".py"
+            totals[(name, half)] += float(case.get("time") or 0.0)
+    return sorted(((name, half, seconds) for (name, half), seconds in totals.items()),
+                  key=lambda row: -row[2])
+
+
+def _print_module_times(xml_files: list[Path], top: int = 25) -> None:
+    """The slowest modules of both halves, so the halves can be rebalanced (SECOND_HALF) from
+    the machine CI really runs on."""
+    rows = module_times(xml_files)
+    if not rows:
+        return
+    print(f"\n=== slowest test modules (of {len(rows)}; half 1 or 2, seconds) ===")
+    for half in (1, 2):
+        total = sum(seconds for _, h, seconds in rows if h == half)
+        print(f"  half {half}: {total:7.1f} s of tests")
+    for name, half, seconds in rows[:top]:
+        print(f"  {half}  {seconds:7.1f}  {name}")
 
 
 def _validate() -> int:

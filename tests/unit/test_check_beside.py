@@ -4,6 +4,7 @@ each keeps its own result, time and output."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,22 @@ def test_the_second_half_is_whole_test_folders_that_exist() -> None:
         assert path.is_dir() and path.parent == ROOT / "tests", folder
         assert any(path.glob("test_*.py")), folder
     assert len(set(SECOND_HALF)) == len(SECOND_HALF)
+
+
+def test_module_times_sum_each_module_of_each_half(tmp_path: Path) -> None:
+    from tools.check import module_times
+
+    first, second = tmp_path / "first.xml", tmp_path / "second.xml"
+    first.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="tests.unit.test_a" name="test_x" time="1.5"/>'
+        '<testcase classname="tests.unit.test_a" name="test_y[p1]" time="2.0"/>'
+        '<testcase classname="tests.server.test_b.TestGroup" name="test_z" time="9.0"/>'
+        '</testsuite></testsuites>', encoding="utf-8")
+    second.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="tests.e2e.test_c" name="test_w" time="4.25"/>'
+        '</testsuite></testsuites>', encoding="utf-8")
+    rows = module_times([first, second, tmp_path / "missing.xml"])
+    assert rows == [("tests/server/test_b.py", 1, 9.0), ("tests/e2e/test_c.py", 2, 4.25),
+                    ("tests/unit/test_a.py", 1, 3.5)]

@@ -16,20 +16,33 @@ unbalanced set such as ATIS stay in the model); ``balance_power`` between them: 
 made the blind sets' frequent intents (programme questions, petitions) lose to rare ones;
 unweighted ones made short form answers ("cái gì cũng được") read as programme questions and
 cost the held-out split's rare intents (stop 31, README).
+
+The fitted regression is kept as plain arrays (``.npz``, no pickle) instead of Rasa's skops file:
+importing ``skops.io`` walks every loaded module to build its list of trusted types, and after
+TensorFlow is loaded that took 17 of the 67 seconds a Rasa server needed to load our model in a
+profile (stop 46). A model with only the skops file (trained before) still loads Rasa's way.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.linear import keep_transpose_contiguous
+
+logger = logging.getLogger(__name__)
 
 
 @DefaultV1Recipe.register(
@@ -37,6 +50,9 @@ from bot.nlu.linear import keep_transpose_contiguous
 )
 class SafeLogisticRegressionClassifier(LogisticRegressionClassifier):
     """Logistic regression on sparse features; an empty message is "no intent", not a crash."""
+
+    #: The fitted arrays kept with the model (module docstring: why not skops).
+    ARRAYS = ("coef_", "intercept_", "classes_", "n_iter_")
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -85,6 +101,65 @@ class SafeLogisticRegressionClassifier(LogisticRegressionClassifier):
             keep_transpose_contiguous(self.clf)
             super().process(rest)
         return messages
+
+    def persist(self) -> None:
+        """The regression's parameters (JSON) and fitted arrays (``.npz``), without pickle."""
+        with self._model_storage.write_to(self._resource) as model_dir:
+            save_regression(self.clf, model_dir, self._resource.name)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LogisticRegressionClassifier:
+        """The regression from its arrays; Rasa's load (skops) for a model without them."""
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                clf = load_regression(model_dir, resource.name)
+        except (ValueError, OSError) as error:
+            logger.debug("no saved arrays for %s (%s): Rasa's load", resource.name, error)
+            clf = None
+        if clf is None:
+            return super().load(config, model_storage, resource, execution_context, **kwargs)
+        component = cls(config, execution_context.node_name, model_storage, resource)
+        component.clf = clf
+        return component
+
+
+def save_regression(clf: Any, directory: Path, name: str) -> None:
+    """``clf`` (a fitted sklearn ``LogisticRegression``) as ``<name>.params.json`` and
+    ``<name>.arrays.npz``: what :func:`load_regression` needs to predict the same."""
+    params = {key: (value.item() if isinstance(value, np.generic) else value)
+              for key, value in clf.get_params().items()}
+    if isinstance(params.get("class_weight"), dict):
+        params["class_weight"] = [[k, float(v)] for k, v in params["class_weight"].items()]
+    (directory / f"{name}.params.json").write_text(json.dumps(params), encoding="utf-8")
+    arrays = {key: np.asarray(getattr(clf, key)) for key in SafeLogisticRegressionClassifier.ARRAYS}
+    arrays["classes_"] = arrays["classes_"].astype(str)  # never an object array (no pickle)
+    np.savez(directory / f"{name}.arrays.npz", **arrays)
+
+
+def load_regression(directory: Path, name: str) -> Any | None:
+    """The regression :func:`save_regression` kept in ``directory``; None when it kept none."""
+    from sklearn.linear_model import LogisticRegression
+
+    params_file = directory / f"{name}.params.json"
+    arrays_file = directory / f"{name}.arrays.npz"
+    if not (params_file.is_file() and arrays_file.is_file()):
+        return None
+    params = json.loads(params_file.read_text(encoding="utf-8"))
+    if isinstance(params.get("class_weight"), list):
+        params["class_weight"] = {k: v for k, v in params["class_weight"]}
+    clf = LogisticRegression(**params)
+    with np.load(arrays_file, allow_pickle=False) as arrays:
+        for key in SafeLogisticRegressionClassifier.ARRAYS:
+            setattr(clf, key, arrays[key])
+    clf.n_features_in_ = clf.coef_.shape[1]
+    return clf
 
 
 def sentence_matrix(messages: list[Message]) -> Any | None:

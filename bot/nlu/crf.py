@@ -13,15 +13,47 @@ talk, questions without entities) still teach it what is *not* an entity.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.nlu.extractors.crf_entity_extractor import CRFEntityExtractor
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.crf_entity_extractor import CRFEntityExtractor, CRFToken
 from rasa.shared.nlu.constants import ENTITIES, INTENT
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 #: Intents whose messages usually hold an entity of the contract (location, unit, phone,
 #: person_name, ref_code, category): unannotated examples of these are left out of the CRF.
 ENTITY_INTENTS = frozenset({"submit_petition", "inform", "ask_contact", "check_status"})
+
+logger = logging.getLogger(__name__)
+
+
+def tagger_file(directory: Path, tag_name: str) -> Path:
+    """Where the trained crfsuite model of one tag ("entity", "role", "group") is kept."""
+    return directory / f"crf_tagger_{tag_name}.crfsuite"
+
+
+def tagger_from_file(path: Path) -> Any:
+    """A fitted ``sklearn_crfsuite.CRF`` predicting with the crfsuite model in ``path``.
+
+    The bytes go to the estimator's own temporary file (deleted with it), as unpickling one
+    does, so nothing depends on the model storage's folder staying where it is."""
+    import sklearn_crfsuite
+
+    tagger = sklearn_crfsuite.CRF()
+    tagger.modelfile.ensure_name()
+    with open(tagger.modelfile.name, "wb") as out:
+        out.write(path.read_bytes())
+        out.flush()
+        os.fsync(out.fileno())
+    return tagger
 
 
 def crf_examples(training_data: TrainingData) -> TrainingData:
@@ -49,3 +81,38 @@ class AnnotatedCRFEntityExtractor(CRFEntityExtractor):
 
     def train(self, training_data: TrainingData) -> Resource:
         return super().train(crf_examples(training_data))
+
+    def persist(self, dataset: list[list[CRFToken]]) -> None:
+        """Rasa's files (the training features, the order of the taggers) and each trained
+        tagger's crfsuite model, so that loading needs no training (module docstring)."""
+        super().persist(dataset)
+        with self._model_storage.write_to(self._resource) as model_dir:
+            for tag_name, tagger in (self.entity_taggers or {}).items():
+                tagger_file(model_dir, tag_name).write_bytes(
+                    Path(tagger.modelfile.name).read_bytes())
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> CRFEntityExtractor:
+        """The taggers as trained; Rasa's load (training them again) for a model without them."""
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                order_file = model_dir / "crf_order.json"
+                crf_order = json.loads(order_file.read_text(encoding="utf-8"))
+                files = [tagger_file(model_dir, name) for name in crf_order]
+                if files and all(path.is_file() for path in files):
+                    taggers = OrderedDict(
+                        (name, tagger_from_file(path))
+                        for name, path in zip(crf_order, files, strict=True))
+                    extractor = cls(config, model_storage, resource, taggers)
+                    extractor.crf_order = crf_order
+                    return extractor
+        except (ValueError, OSError) as error:
+            logger.debug("CRF taggers not found with the model (%s); Rasa's load", error)
+        return super().load(config, model_storage, resource, execution_context, **kwargs)

@@ -340,8 +340,14 @@ def trie_pattern(phrases: list[list[str]]) -> str:
             node = node.setdefault(atom, {})
         node[end] = {}
 
+    depths: dict[int, int] = {}  # id(node) -> depth: computed once per node, not per ancestor
+
     def depth(node: dict[str, dict]) -> int:
-        return max((1 + depth(child) for atom, child in node.items() if atom), default=0)
+        known = depths.get(id(node))
+        if known is None:
+            known = depths[id(node)] = max(
+                (1 + depth(child) for atom, child in node.items() if atom), default=0)
+        return known
 
     def emit(node: dict[str, dict]) -> str:
         children = sorted(((atom, child) for atom, child in node.items() if atom),

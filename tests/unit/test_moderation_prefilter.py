@@ -11,6 +11,7 @@ message by its number only) and the ordinary-text corpus.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,33 @@ def texts() -> list[str]:
     return found
 
 
+@dataclass
+class Scan:
+    """One message, normalised, and where each matcher's regex matches its view when run
+    plainly (``finditer`` over the whole view, no prefilter): computed once for the three tests
+    below, which each ran every regex over every message again (about 250 s of CI's first half
+    on a busy 2-core machine, stop 46)."""
+
+    norm: NormalisedText
+    #: id(matcher) -> start offsets of its matches; matchers that found nothing are left out.
+    starts: dict[int, list[int]]
+
+
+@pytest.fixture(scope="module")
+def scans(rules: ModerationRules, texts: list[str]) -> list[Scan]:
+    found: list[Scan] = []
+    for text in texts:
+        norm = normalise(text)
+        starts: dict[int, list[int]] = {}
+        for rule in rules.rules:
+            for matcher in rule.matchers:
+                hits = [m.start() for m in matcher.regex.finditer(norm.view(matcher.view))]
+                if hits:
+                    starts[id(matcher)] = hits
+        found.append(Scan(norm, starts))
+    return found
+
+
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
@@ -72,21 +100,21 @@ def test_required_literals_of_a_pattern(pattern: str, expected: set[str] | None)
 
 
 def test_every_pattern_match_holds_a_required_literal_and_begins_with_a_first_word(
-    rules: ModerationRules, texts: list[str]
+    rules: ModerationRules, scans: list[Scan]
 ) -> None:
     """Run every hand-written pattern on every message: where it matches, the prefilter must
     have let it run (one of its required strings is in the view), and, for a pattern with first
     words, one of them is the word that starts there: the engine tries it nowhere else."""
     literal_checked = word_checked = 0
-    for number, text in enumerate(texts):
-        norm = normalise(text)
+    for number, scan in enumerate(scans):
+        norm = scan.norm
         for rule in rules.rules:
             for matcher in rule.matchers:
                 if matcher.literals is None:
                     continue  # phrase lists: test_match_rules_finds_what_every_regex_finds
                 view = norm.view(matcher.view)
                 starts = norm.starts(matcher.view)
-                for found in matcher.regex.finditer(view):
+                for found_start in scan.starts.get(id(matcher), ()):
                     literal_checked += 1
                     assert any(lit in view for lit in matcher.literals), (
                         f"{rule.id}: pattern {matcher.regex.pattern!r} matched message "
@@ -94,7 +122,7 @@ def test_every_pattern_match_holds_a_required_literal_and_begins_with_a_first_wo
                     )
                     if matcher.anchors is not None:
                         word_checked += 1
-                        assert any(found.start() in starts.get(word, ())
+                        assert any(found_start in starts.get(word, ())
                                    for word in matcher.anchors), (
                             f"{rule.id}: pattern {matcher.regex.pattern!r} matched message "
                             f"#{number} where none of {sorted(matcher.anchors)} begins"
@@ -128,10 +156,10 @@ def test_first_words_of_a_pattern(pattern: str, expected: set[str] | None) -> No
 
 
 def test_prefilter_candidates_are_the_matchers_that_may_match(
-    rules: ModerationRules, texts: list[str]
+    rules: ModerationRules, scans: list[Scan]
 ) -> None:
-    for number, text in enumerate(texts):
-        norm = normalise(text)
+    for number, scan in enumerate(scans):
+        norm = scan.norm
         indexes, possible = rules.prefilter.candidates(norm)
         expected = {id(m) for r in rules.rules for m in r.matchers if m.may_match(norm)}
         assert possible >= expected, f"message #{number}"
@@ -140,7 +168,7 @@ def test_prefilter_candidates_are_the_matchers_that_may_match(
                 assert index not in indexes, f"message #{number}: {rule.id}"
 
 
-def _plain_count(rule: Rule, norm: NormalisedText) -> int:
+def _plain_count(rule: Rule, scan: Scan) -> int:
     """What the rule's matchers find with ``finditer`` over the whole view: no first-word
     offsets, no required strings (the de-obfuscated view only when the others find nothing)."""
     count = 0
@@ -149,16 +177,17 @@ def _plain_count(rule: Rule, norm: NormalisedText) -> int:
             break
         for matcher in rule.matchers:
             if matcher.fallback == fallback:
-                count += sum(1 for _ in matcher.regex.finditer(norm.view(matcher.view)))
+                count += len(scan.starts.get(id(matcher), ()))
     return count
 
 
-def test_match_rules_finds_what_every_regex_finds(rules: ModerationRules, texts: list[str]) -> None:
+def test_match_rules_finds_what_every_regex_finds(rules: ModerationRules, scans: list[Scan]
+                                                  ) -> None:
     """The engine counts, for every rule it reports, what plain ``finditer`` over the whole view
     counts; and it reports every deciding rule that plain matching finds (supporting rules are
     looked for only once a deciding rule matched, by design)."""
-    for number, text in enumerate(texts):
-        norm = normalise(text)
+    for number, scan in enumerate(scans):
+        norm = scan.norm
         urls, quotes = find_urls(norm, rules), quoted_spans(norm.text)
         engine = {h.rule.id: h.count for h in match_rules(norm, rules)}
         # The same engine without the prefilter, asking every rule.
@@ -166,7 +195,7 @@ def test_match_rules_finds_what_every_regex_finds(rules: ModerationRules, texts:
         for rule in rules.rules:
             if rule.urls is not None:
                 continue  # links are found by find_urls, not by these regexes
-            plain = _plain_count(rule, norm)
+            plain = _plain_count(rule, scan)
             assert (rule.id in every) == bool(plain), f"message #{number}: {rule.id}"
             if rule.id in engine:
                 assert engine[rule.id] == plain, f"message #{number}: {rule.id}"

@@ -59,7 +59,7 @@ def run_checks(*, fast: bool = False) -> int:
 
     def pytest_args(xml: str, *paths: str) -> list[str]:
         # The slowest tests are listed so CI's time budget (30 minutes) can be watched; the
-        # JUnit file gives every test's time, summed per module at the end (_module_times).
+        # JUnit file gives every test's time, summed per module at the end (module_times).
         args = [python(), "-m", "pytest", "-q", "--durations=20", f"--junitxml={RESULTS / xml}"]
         if fast:
             args += ["-m", "not slow"]
@@ -86,6 +86,8 @@ def run_checks(*, fast: bool = False) -> int:
         # SECOND_HALF; the second, after the model checks (which need only the model), takes
         # SECOND_HALF. Why: one pytest used one core of two and took 28-30 minutes alone.
         nonlocal beside
+        for name in JUNIT:  # a file left by an earlier run must not be read as this run's
+            (RESULTS / name).unlink(missing_ok=True)
         model_env = {"MTTQ_MODEL": state.get("model", "")}
         child_env()  # the shared secrets are generated here, once, before both halves start
         beside = _Beside(beside_checks(state["model"]))

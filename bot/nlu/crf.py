@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -49,10 +48,7 @@ def tagger_from_file(path: Path) -> Any:
 
     tagger = sklearn_crfsuite.CRF()
     tagger.modelfile.ensure_name()
-    with open(tagger.modelfile.name, "wb") as out:
-        out.write(path.read_bytes())
-        out.flush()
-        os.fsync(out.fileno())
+    Path(tagger.modelfile.name).write_bytes(path.read_bytes())
     return tagger
 
 

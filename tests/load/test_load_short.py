@@ -7,10 +7,11 @@ programme questions and file petitions and feedback to a reference code (``bench
 afterwards every record is checked (``bench/verify.py``). No faults here: ``--faults`` restarts
 the machine's PostgreSQL and Redis and is run by hand.
 
-The module took 95 s on the 2-core development machine, 113-188 s in stop 46's CI runs. A petition
-under way at the 30-s deadline may finish within 120 s more (``bench.citizens.Options.finish_grace``):
-on a busy machine every petition had been cut off before its confirmation. Skipped locally when PostgreSQL or Redis is
-unreachable; under ``CI`` that fails instead.
+The module took 95 s on the 2-core development machine, 113-188 s in stop 46's CI runs. A
+petition under way at the 30-s deadline may finish within 120 s more
+(``bench.citizens.Options.finish_grace``): on a busy machine every petition had been cut off
+before its confirmation. Skipped locally when PostgreSQL or Redis is unreachable; under ``CI``
+that fails instead.
 """
 
 from __future__ import annotations

@@ -973,6 +973,11 @@ MORE_EXAMPLES: list[tuple[str, str, str]] = [
 #: message that shares the insult's letters once folded ("do thần kinh": because of the nerves;
 #: "mô tô"; "hạt óc chó": walnuts; "cả lò nhà tôi"; "tiền thuê"; "cơ quan thẩm quyền").
 MORE_EXAMPLES += [
+    # Stop 47: reporting to someone named, and the plain "xin báo" a citizen opens with.
+    ("report.reporting", "Phản ánh với ad: chợ đêm có người bán sim đã kích hoạt sẵn",
+     "Trang này phản ánh đúng tâm tư của bà con"),
+    ("report.reporting", "xin bao: tren cau Ba Bong co nhom phat to roi vay tien",
+     "Tôi muốn xin bảo hiểm y tế cho mẹ thì làm ở đâu"),
     ("abuse.insult", "Cái page này toàn lũ óc chó",
      "Mẹ tôi mua sữa hạt óc chó ở chợ về cho cả nhà uống"),
     ("abuse.insult", "tui bay khung het roi",

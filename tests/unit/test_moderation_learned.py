@@ -386,3 +386,43 @@ def test_warning_words_do_not_veto_a_sure_stop() -> None:
 def test_citizens_using_the_scams_words_are_taken(text: str) -> None:
     gate = apply_policy(moderate(text, load_rules()), text)
     assert not gate.flagged and not gate.insult_only, gate.verdict.reason
+
+
+# Stop 47: an advert whose only "citizen" words say that something goes round ("hàng loạt"), read
+# as all but certain spam (opinion.SURE_OVER_ADVERT_VOICE); a citizen telling of a lender at the
+# door, who also names it and tells others to report it, is not.
+ADVERT_IN_SEEN_WORDS = ("Dịch vụ gửi tin nhắn hàng loạt cho shop online, 10.000 tin chỉ 199k, kéo"
+                        " khách Zalo tự động, liên hệ zalo 0912 345 678")
+CITIZEN_TELLING_OF_A_LENDER = ("Hôm qua có người đến tận nhà cho vay góp ngày, lãi cắt cổ, ai bị"
+                               " thì báo công an phường nhé")
+
+
+def test_signals_adverts_also_speak_do_not_veto_a_sure_stop() -> None:
+    from bot.moderation.opinion import SURE_OVER_ADVERT_VOICE
+
+    assert not moderate(ADVERT_IN_SEEN_WORDS).flagged
+    assert spam_probability(ADVERT_IN_SEEN_WORDS) >= SURE_OVER_ADVERT_VOICE
+    gate = apply_policy(moderate(ADVERT_IN_SEEN_WORDS, load_rules()), ADVERT_IN_SEEN_WORDS)
+    assert gate.flagged and "learned.mass_ad" in gate.verdict.rule_ids, gate.verdict.reason
+
+
+def test_a_citizen_telling_of_someone_else_is_taken() -> None:
+    gate = apply_policy(moderate(CITIZEN_TELLING_OF_A_LENDER, load_rules()),
+                        CITIZEN_TELLING_OF_A_LENDER)
+    assert not gate.flagged and not gate.insult_only, gate.verdict.reason
+
+
+@pytest.mark.parametrize(("signals", "probability", "vetoed"), [
+    (["report.recurring_spam"], 0.99, False),              # "hàng loạt", all but sure: stop
+    (["report.encountered", "report.describes_ad"], 0.98, False),
+    (["report.recurring_spam"], 0.95, True),               # not sure enough: the citizen's way
+    (["report.recurring_spam", "report.asks_page_to_act"], 0.99, True),  # asks the page to act
+    (["report.recurring_spam", "«buc xuc»"], 0.99, True),  # a grievance is never an advert's
+    (["report.third_party"], 0.99, True),                  # "con tôi": a family member wronged
+    (["report.reporting"], 0.99, True),
+])
+def test_which_signals_veto_the_models_stop(signals: list[str], probability: float,
+                                            vetoed: bool) -> None:
+    from bot.moderation.opinion import _only_advert_voice
+
+    assert _only_advert_voice(signals, probability) is not vetoed

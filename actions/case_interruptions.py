@@ -8,6 +8,8 @@ on (:class:`ActionResumeCase`) or pauses with its draft kept (:class:`ActionPaus
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -15,11 +17,13 @@ from rasa_sdk.types import DomainDict
 
 from actions.case_slots import MISSES_SLOT
 from actions.common import Events, first_entity, first_place, latest_text
+from bot.announcements.subscriptions import names_subscription
 from bot.cases import intake
 from bot.cases.service import normalise_vn_phone
 from bot.knowledge.clarify import likely_programmes
 from bot.knowledge.content import unit_tree
 from bot.knowledge.replies import reply_text
+from bot.vietnamese.normalize import fold
 
 #: Intents that interrupt the form at any step (issue 11): answered, then the form goes on
 #: (status, programme, contact, "hủy nhận tin" of issue 16) or pauses with its draft kept (a
@@ -31,6 +35,8 @@ INTERRUPTING_INTENTS = frozenset(
 INTERRUPT_CONFIDENCE = 0.5
 INTERRUPT_CONFIDENCE_FREE_TEXT = 0.75
 INTERRUPT_MAX_WORDS_FREE_TEXT = 12
+#: Words of announcements that :func:`names_subscription` leaves out ("đừng gửi tin nữa").
+_ANNOUNCEMENT_WORD = re.compile(r"\b(?:tin|unsubscribe)\b")
 
 
 def interrupted(tracker: Tracker, requested: str | None) -> bool:
@@ -41,6 +47,10 @@ def interrupted(tracker: Tracker, requested: str | None) -> bool:
     intent = (tracker.latest_message or {}).get("intent") or {}
     name = intent.get("name")
     confidence = float(intent.get("confidence") or 0.0)
+    if name == "unsubscribe" and not about_announcements(latest_text(tracker)):
+        # "không biết nữa" at a step reads to the classifier like "không nhận tin nữa" (stop 47:
+        # one model read it as "hủy nhận tin" at 0.54): a shrug, the step's miss, not a withdrawal.
+        return False
     if (name == "unsubscribe" and requested not in (None, "case_content", "case_complaint_detail")
             and confidence >= INTERRUPT_CONFIDENCE and len(latest_text(tracker).split()) > 2):
         # "không muốn nhận tin nữa" at the consent step reads as a refusal, but it withdraws
@@ -55,6 +65,12 @@ def interrupted(tracker: Tracker, requested: str | None) -> bool:
         return (confidence >= INTERRUPT_CONFIDENCE_FREE_TEXT
                 and (text.startswith("/") or len(text.split()) <= INTERRUPT_MAX_WORDS_FREE_TEXT))
     return confidence >= INTERRUPT_CONFIDENCE
+
+
+def about_announcements(text: str) -> bool:
+    """Whether a message read as "hủy nhận tin" speaks of announcements at all: every way of
+    withdrawing names them ("tin", "thông báo", "đăng ký", "theo dõi", "unsubscribe")."""
+    return names_subscription(text) or bool(_ANNOUNCEMENT_WORD.search(fold(text)))
 
 
 def about_a_programme(tracker: Tracker) -> bool:

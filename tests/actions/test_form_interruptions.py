@@ -84,6 +84,21 @@ def test_a_shrug_read_as_a_programme_question_is_no_interruption() -> None:
                                "ask_programme", entities=guessed), "case_category")
 
 
+def test_a_shrug_read_as_a_withdrawal_is_no_interruption() -> None:
+    """"không biết nữa" at the category step read as "hủy nhận tin" (stop 47, one trained model,
+    0.54): it names no announcement, so it is the step's miss; a real withdrawal still interrupts."""
+    assert not interrupted(at_step("case_category", "khong biet nua", "unsubscribe", 0.54),
+                           "case_category")
+    for text in ("không muốn nhận tin nữa", "dung gui tin nua phien qua", "hủy đăng ký"):
+        assert interrupted(at_step("case_category", text, "unsubscribe", 0.9), "case_category")
+
+
+async def test_a_shrug_read_as_a_withdrawal_counts_as_a_miss() -> None:
+    slots, said = await validate(at_step("case_category", "khong biet nua", "unsubscribe", 0.54))
+    assert slots["case_category"] is None and slots[MISSES_SLOT] == 1.0
+    assert said == [reply_text("case_category_missed")]
+
+
 def test_at_the_description_step_only_a_short_sure_request_interrupts() -> None:
     assert interrupted(at_step("case_content", "gặp cán bộ", "request_human", 0.9),
                        "case_content")

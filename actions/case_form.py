@@ -131,6 +131,11 @@ class ValidateCaseForm(FormValidationAction):
         if problem:
             dispatcher.utter_message(text=problem)
             return {"case_content": None}
+        if unit_tree().resolve_whole(text).status != "none":
+            # Only a place: the unit step takes it from the same message (extract_case_unit);
+            # a case whose whole text is "phường Láng" tells staff nothing.
+            dispatcher.utter_message(text=reply_text("case_content_only_place"))
+            return {"case_content": None}
         verdict = check_message(channel_of(tracker), tracker.sender_id, text)
         if verdict.insult_only:
             dispatcher.utter_message(text=verdict.citizen_message)

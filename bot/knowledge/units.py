@@ -263,6 +263,28 @@ class UnitTree:
         return tuple(out)
 
     # -- matching
+    def resolve_whole(self, text: str | None) -> ResolveResult:
+        """Tier 1 of :meth:`resolve` alone: the whole text is a unit's name, short name, alias or
+        code ("phường Láng", "xa Soc Son"), nothing more. A description that is only this is
+        a place, not what happened."""
+        query = _Form.of(text or "")
+        if not query.folded:
+            return ResolveResult("none")
+        passes = (True, False) if query.has_diacritics else (False,)
+        return self._whole(query, passes) or ResolveResult("none")
+
+    def _whole(self, query: _Form, passes: tuple[bool, ...]) -> ResolveResult | None:
+        for accented in passes:
+            for variant in query.variants():
+                hits = {
+                    k.unit_code
+                    for k in self._keys
+                    if any(v.words(accented) == variant.words(accented) for v in k.variants)
+                }
+                if hits:
+                    return self._result(hits)
+        return None
+
     def resolve(self, text: str | None) -> ResolveResult:
         """Match what a citizen typed to a unit (see the module docstring).
 
@@ -279,15 +301,9 @@ class UnitTree:
         if not query.folded:
             return ResolveResult("none")
         passes = (True, False) if query.has_diacritics else (False,)
-        for accented in passes:
-            for variant in query.variants():
-                hits = {
-                    k.unit_code
-                    for k in self._keys
-                    if any(v.words(accented) == variant.words(accented) for v in k.variants)
-                }
-                if hits:
-                    return self._result(hits)
+        whole = self._whole(query, passes)
+        if whole is not None:
+            return whole
         hits = self._contained(query, accented=query.has_diacritics)
         if hits:
             return self._result(hits)

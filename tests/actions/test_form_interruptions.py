@@ -169,3 +169,28 @@ def test_a_place_split_by_the_entity_extractor_is_joined_back() -> None:
         {"entity": "location", "value": "ngõ 5", "start": 0, "end": 5},
         {"entity": "location", "value": "phường Láng", "start": 9, "end": 20}])
     assert first_place(apart, "location", "unit") == "ngõ 5"
+
+
+@pytest.mark.parametrize("place", ["phuong Lang", "phường Láng", "xa Soc Son"])
+async def test_a_description_that_is_only_a_place_keeps_the_place_and_asks_what_happened(
+        place: str) -> None:
+    """Stop 47, tried on the chat page: "phuong Lang" typed at the description step became the
+    case's whole text. The place goes to the place step; what happened is asked again."""
+    tracker = make_tracker(place, "inform", slots={"case_kind": "petition", "case_key": "k",
+                                                   "requested_slot": "case_content"})
+    tracker.active_loop = {"name": "case_form"}
+    slots, said = await validate(tracker)
+    assert slots.get("case_content") is None
+    assert slots.get("case_unit") in ("p_lang", "x_soc_son")
+    assert said == [reply_text("case_content_only_place")]
+
+
+@pytest.mark.parametrize("text", ["ngập ở phường Láng", "đèn đường hỏng"])
+async def test_a_description_naming_a_place_is_taken(text: str) -> None:
+    # A sender of its own: the spam rate limit counts per sender, and other tests send adverts.
+    tracker = make_tracker(text, "submit_petition", sender_id=f"place-{abs(hash(text))}",
+                           slots={"case_kind": "petition", "case_key": "k",
+                                  "requested_slot": "case_content"})
+    tracker.active_loop = {"name": "case_form"}
+    slots, said = await validate(tracker)
+    assert slots.get("case_content") == text, said

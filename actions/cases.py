@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
@@ -50,22 +51,70 @@ def start_again() -> Reply:
 
 
 def unclear_story(tracker: Tracker) -> str | None:
-    """The citizen's previous message, when the assistant was unsure what it meant (it asked
-    back: ``nlu_fallback``) and it is long enough to be the problem itself, while the latest one
-    only chooses the petition (a button, or a few typed words): that message is what the petition
-    is about, and the citizen must not be asked to write it again (issue 11: a question-shaped
-    petition is asked back, ``bot/nlu/programme.py``)."""
+    """The citizen's previous message, when the assistant was unsure what it meant and it is
+    the problem itself, while the latest one only chooses the petition (a button, or a few typed
+    words): that message is what the petition is about, and the citizen must not be asked to
+    write it again. Two ways the assistant was unsure:
+
+    * it asked back (``nlu_fallback``) on a message long enough to be a story (issue 11: a
+      question-shaped petition is asked back, ``bot/nlu/programme.py``);
+    * it read a bare problem as a form's answer typed out of any form ("lấn chiếm vỉa hè",
+      "hàng xóm hát karaoke xuyên đêm": ``inform``) and, finding no place in it, asked what the
+      citizen wanted (:func:`_asked_what_to_do`). Stop 47's blind sets of short typed messages:
+      such a first message is how many citizens open.
+    """
     if len(latest_text(tracker).split()) >= STORY_WORDS:
         return None
     users = [e for e in tracker.events if e.get("event") == "user"]
     if len(users) < 2:
         return None
     previous = users[-2]
-    intent = ((previous.get("parse_data") or {}).get("intent") or {}).get("name")
+    parse = previous.get("parse_data") or {}
+    intent = (parse.get("intent") or {}).get("name")
     text = str(previous.get("text") or "")
-    if intent != "nlu_fallback" or text.startswith("/") or len(text.split()) < STORY_WORDS:
+    if text.startswith("/"):
         return None
-    return text
+    if intent == "nlu_fallback" and len(text.split()) >= STORY_WORDS:
+        return text
+    if intent == "inform" and _a_bare_problem(text, parse) and _asked_what_to_do(tracker, previous):
+        return text
+    return None
+
+
+#: Fewest words of a bare problem typed out of a form ("lấn chiếm vỉa hè", "rác đổ bậy đầu ngõ").
+BARE_PROBLEM_WORDS = 3
+#: Entities that make an out-of-form ``inform`` a value (a place, a phone, a name), not a problem.
+_VALUE_ENTITIES = frozenset({"location", "unit", "phone", "person_name"})
+
+
+def _a_bare_problem(text: str, parse: dict[str, Any]) -> bool:
+    """A few words naming a problem: no place, phone or name among its entities, a category
+    found in it or a sentence of some length."""
+    entities = {str(e.get("entity")) for e in parse.get("entities") or []}
+    if entities & _VALUE_ENTITIES or intake.content_problem(text):
+        return False
+    words = len(text.split())
+    return words >= BARE_PROBLEM_WORDS and ("category" in entities or words >= 5)
+
+
+def _asked_what_to_do(tracker: Tracker, previous: dict[str, Any]) -> bool:
+    """Whether ``previous`` was answered by ``action_handle_inform`` asking what the citizen
+    wants: the action set nothing (no place was remembered, no programme answered). Slots Rasa
+    fills from the message's entities come before the action and do not count."""
+    events = tracker.events
+    start = next(i for i, e in enumerate(events) if e is previous)
+    handled = False
+    for event in events[start + 1:]:
+        kind = event.get("event")
+        if kind == "user":
+            break
+        if kind == "action":
+            if handled:
+                break  # the next action (action_listen): what the inform action set is behind
+            handled = event.get("name") == "action_handle_inform"
+        elif handled and kind == "slot":
+            return False
+    return handled
 
 
 class ActionStartCase(Action):

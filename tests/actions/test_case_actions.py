@@ -462,3 +462,39 @@ async def test_spam_asked_back_is_not_taken_as_the_petition(database: str, dispa
         user_event(spam, "nlu_fallback"), action_event("action_clarify")])
     slots = slots_set(await ActionStartCase().run(dispatcher, tracker, DOMAIN))
     assert slots["case_content"] is None  # the form asks, and judges, again
+
+
+# -- a bare problem typed as the first message, then the petition chosen (stop 47) -------------
+
+_BARE = "hàng xóm hát karaoke xuyên đêm"
+
+
+async def test_a_bare_problem_read_as_a_value_becomes_the_petition_when_chosen(
+        dispatcher) -> None:
+    """"hàng xóm hát karaoke xuyên đêm" typed first reads as a form's answer (inform); the
+    assistant asks what the citizen wants; the citizen taps "Gửi phản ánh": it is the petition."""
+    tracker = make_tracker("/submit_petition", "submit_petition", sender_id="bare-problem",
+                           events=[user_event(_BARE, "inform"),
+                                   action_event("action_handle_inform"),
+                                   action_event("action_listen")])
+    slots = slots_set(await ActionStartCase().run(dispatcher, tracker, DOMAIN))
+    assert slots["case_content"] == _BARE and slots["case_kind"] == "petition"
+
+
+async def test_a_place_phone_or_name_typed_out_of_a_form_is_no_petition(dispatcher) -> None:
+    name = user_event("Nguyễn Thị Hoa", "inform")
+    name["parse_data"]["entities"] = [entity("person_name", "Nguyễn Thị Hoa")]
+    place = user_event("ngõ 12 phố Chùa Láng", "inform")
+    place["parse_data"]["entities"] = [entity("location", "ngõ 12 phố Chùa Láng")]
+    remembered = [user_event(_BARE, "inform"), action_event("action_handle_inform"),
+                  {"event": "slot", "name": "unit_code", "value": "p_lang"},
+                  action_event("action_listen")]
+    for events in ([name, action_event("action_handle_inform")],
+                   [place, action_event("action_handle_inform")],
+                   [user_event("rác ạ", "inform"), action_event("action_handle_inform")],
+                   remembered):
+        # A sender of its own: the spam rate limit counts per sender.
+        tracker = make_tracker("/submit_petition", "submit_petition", sender_id="bare-value",
+                               events=events)
+        slots = slots_set(await ActionStartCase().run(dispatcher, tracker, DOMAIN))
+        assert slots["case_content"] is None, events[0]["text"]

@@ -8,8 +8,6 @@ on (:class:`ActionResumeCase`) or pauses with its draft kept (:class:`ActionPaus
 
 from __future__ import annotations
 
-import re
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -17,13 +15,12 @@ from rasa_sdk.types import DomainDict
 
 from actions.case_slots import MISSES_SLOT
 from actions.common import Events, first_entity, first_place, latest_text
-from bot.announcements.subscriptions import names_subscription
+from bot.announcements.subscriptions import about_announcements
 from bot.cases import intake
 from bot.cases.service import normalise_vn_phone
 from bot.knowledge.clarify import likely_programmes
 from bot.knowledge.content import unit_tree
 from bot.knowledge.replies import reply_text
-from bot.vietnamese.normalize import fold
 
 #: Intents that interrupt the form at any step (issue 11): answered, then the form goes on
 #: (status, programme, contact, "hủy nhận tin" of issue 16) or pauses with its draft kept (a
@@ -35,8 +32,6 @@ INTERRUPTING_INTENTS = frozenset(
 INTERRUPT_CONFIDENCE = 0.5
 INTERRUPT_CONFIDENCE_FREE_TEXT = 0.75
 INTERRUPT_MAX_WORDS_FREE_TEXT = 12
-#: Words of announcements that :func:`names_subscription` leaves out ("đừng gửi tin nữa").
-_ANNOUNCEMENT_WORD = re.compile(r"\b(?:tin|unsubscribe)\b")
 
 
 def interrupted(tracker: Tracker, requested: str | None) -> bool:
@@ -65,12 +60,6 @@ def interrupted(tracker: Tracker, requested: str | None) -> bool:
         return (confidence >= INTERRUPT_CONFIDENCE_FREE_TEXT
                 and (text.startswith("/") or len(text.split()) <= INTERRUPT_MAX_WORDS_FREE_TEXT))
     return confidence >= INTERRUPT_CONFIDENCE
-
-
-def about_announcements(text: str) -> bool:
-    """Whether a message read as "hủy nhận tin" speaks of announcements at all: every way of
-    withdrawing names them ("tin", "thông báo", "đăng ký", "theo dõi", "unsubscribe")."""
-    return names_subscription(text) or bool(_ANNOUNCEMENT_WORD.search(fold(text)))
 
 
 def about_a_programme(tracker: Tracker) -> bool:

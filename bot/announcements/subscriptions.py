@@ -48,6 +48,7 @@ from bot.vietnamese.normalize import fold
 __all__ = [
     "SUBSCRIPTION_TOPICS",
     "SubscriptionView",
+    "about_announcements",
     "channel_label",
     "consent_version",
     "erase_subscriptions",
@@ -288,11 +289,27 @@ def channel_label(channel: str) -> str:
 _SUBSCRIPTION_WORDS = ("dang ky", "dang ki", "dk", "nhan tin", "thong bao", "theo doi")
 
 
+#: Beside those, words every way of withdrawing from announcements has one of ("đừng gửi tin
+#: nữa"), but that a plain "hủy" in a form may have too ("hủy, tin nhắn sai rồi").
+_ANNOUNCEMENT_WORDS = (*_SUBSCRIPTION_WORDS, "tin", "unsubscribe")
+
+
+def _has_word(text: str, words: tuple[str, ...]) -> bool:
+    padded = " " + re.sub(r"[^a-z0-9]+", " ", fold(text or "")).strip() + " "
+    return any(f" {word} " in padded for word in words)
+
+
 def names_subscription(text: str) -> bool:
     """Whether a stop request ("hủy đăng kí", "hủy nhận thông báo") is about announcements: a
     check on the words, for when the NLU read it as a plain "hủy" (cancel)."""
-    padded = " " + re.sub(r"[^a-z0-9]+", " ", fold(text or "")).strip() + " "
-    return any(f" {word} " in padded for word in _SUBSCRIPTION_WORDS)
+    return _has_word(text, _SUBSCRIPTION_WORDS)
+
+
+def about_announcements(text: str) -> bool:
+    """Whether a message the NLU read as "hủy nhận tin" speaks of announcements at all: every
+    way of withdrawing names them. "không biết nữa" reads to the classifier like "không nhận tin
+    nữa" and names none (stop 47)."""
+    return _has_word(text, _ANNOUNCEMENT_WORDS)
 
 
 def parse_topics(text: str) -> tuple[str, ...] | None:

@@ -148,6 +148,12 @@ class _Form:
     def has_diacritics(self) -> bool:
         return self.accented != self.folded
 
+    @property
+    def passes(self) -> tuple[bool, ...]:
+        """How to compare it: with its accents first when it has any ("làng" is not "Láng"),
+        then without."""
+        return (True, False) if self.has_diacritics else (False,)
+
     def words(self, accented: bool) -> tuple[str, ...]:
         return self.accented if accented else self.folded
 
@@ -268,13 +274,10 @@ class UnitTree:
         code ("phường Láng", "xa Soc Son"), nothing more. A description that is only this is
         a place, not what happened."""
         query = _Form.of(text or "")
-        if not query.folded:
-            return ResolveResult("none")
-        passes = (True, False) if query.has_diacritics else (False,)
-        return self._whole(query, passes) or ResolveResult("none")
+        return (self._whole(query) if query.folded else None) or ResolveResult("none")
 
-    def _whole(self, query: _Form, passes: tuple[bool, ...]) -> ResolveResult | None:
-        for accented in passes:
+    def _whole(self, query: _Form) -> ResolveResult | None:
+        for accented in query.passes:
             for variant in query.variants():
                 hits = {
                     k.unit_code
@@ -300,14 +303,13 @@ class UnitTree:
         query = _Form.of(text or "")
         if not query.folded:
             return ResolveResult("none")
-        passes = (True, False) if query.has_diacritics else (False,)
-        whole = self._whole(query, passes)
+        whole = self._whole(query)
         if whole is not None:
             return whole
         hits = self._contained(query, accented=query.has_diacritics)
         if hits:
             return self._result(hits)
-        for accented in passes:
+        for accented in query.passes:
             hits = self._prefixed(query.variants()[-1], accented=accented)
             if hits:
                 return self._result(hits, partial=True)

@@ -65,10 +65,10 @@ def unclear_story(tracker: Tracker) -> str | None:
     """
     if len(latest_text(tracker).split()) >= STORY_WORDS:
         return None
-    users = [e for e in tracker.events if e.get("event") == "user"]
+    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
     if len(users) < 2:
         return None
-    previous = users[-2]
+    previous = tracker.events[users[-2]]
     parse = previous.get("parse_data") or {}
     intent = (parse.get("intent") or {}).get("name")
     text = str(previous.get("text") or "")
@@ -76,7 +76,8 @@ def unclear_story(tracker: Tracker) -> str | None:
         return None
     if intent == "nlu_fallback" and len(text.split()) >= STORY_WORDS:
         return text
-    if intent == "inform" and _a_bare_problem(text, parse) and _asked_what_to_do(tracker, previous):
+    if intent == "inform" and _a_bare_problem(text, parse) and _asked_what_to_do(
+            tracker.events[users[-2] + 1:]):
         return text
     return None
 
@@ -97,14 +98,13 @@ def _a_bare_problem(text: str, parse: dict[str, Any]) -> bool:
     return words >= BARE_PROBLEM_WORDS and ("category" in entities or words >= 5)
 
 
-def _asked_what_to_do(tracker: Tracker, previous: dict[str, Any]) -> bool:
-    """Whether ``previous`` was answered by ``action_handle_inform`` asking what the citizen
-    wants: the action set nothing (no place was remembered, no programme answered). Slots Rasa
-    fills from the message's entities come before the action and do not count."""
-    events = tracker.events
-    start = next(i for i, e in enumerate(events) if e is previous)
+def _asked_what_to_do(after: list[dict[str, Any]]) -> bool:
+    """Whether the message before the events ``after`` it was answered by
+    ``action_handle_inform`` asking what the citizen wants: the action set nothing (no place was
+    remembered, no programme answered). Slots Rasa fills from the message's entities come before
+    the action and do not count."""
     handled = False
-    for event in events[start + 1:]:
+    for event in after:
         kind = event.get("event")
         if kind == "user":
             break

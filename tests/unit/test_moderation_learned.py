@@ -366,28 +366,6 @@ SCAM_IN_WARNING_WORDS = ("[Zalo] Tài khoản của bạn sẽ bị khóa do ngh
                          " minh ngay tại zalo-xacminh24.com trước 20h hôm nay")
 
 
-def test_warning_words_do_not_veto_a_sure_stop() -> None:
-    from bot.moderation.opinion import SURE_ADVERT
-
-    assert not moderate(SCAM_IN_WARNING_WORDS).flagged
-    assert spam_probability(SCAM_IN_WARNING_WORDS) >= SURE_ADVERT
-    gate = apply_policy(moderate(SCAM_IN_WARNING_WORDS, load_rules()), SCAM_IN_WARNING_WORDS)
-    assert gate.flagged and "learned.scam_phishing" in gate.verdict.rule_ids, gate.verdict.reason
-
-
-@pytest.mark.parametrize("text", [
-    "Mọi người cẩn thận, tin nhắn kiểu tài khoản bị khóa do nghi ngờ giả mạo, bắt xác minh tại"
-    " zalo-xacminh24.com là lừa đảo",
-    "Tài khoản Zalo của mẹ tôi bị khóa do nghi ngờ giả mạo, bấm vào link zalo-xacminh24.com xong"
-    " mất luôn nick, giờ phải làm sao",
-    'Có tin "Tài khoản của bạn sẽ bị khóa do nghi ngờ giả mạo danh tính, xác minh ngay tại'
-    ' zalo-xacminh24.com" gửi vào nhóm tổ dân phố, ad xem giúp',
-])
-def test_citizens_using_the_scams_words_are_taken(text: str) -> None:
-    gate = apply_policy(moderate(text, load_rules()), text)
-    assert not gate.flagged and not gate.insult_only, gate.verdict.reason
-
-
 # Stop 47: an advert whose only "citizen" words say that something goes round ("hàng loạt"), read
 # as all but certain spam (opinion.SURE_OVER_ADVERT_VOICE); a citizen telling of a lender at the
 # door, who also names it and tells others to report it, is not.
@@ -397,18 +375,31 @@ CITIZEN_TELLING_OF_A_LENDER = ("Hôm qua có người đến tận nhà cho vay 
                                " thì báo công an phường nhé")
 
 
-def test_signals_adverts_also_speak_do_not_veto_a_sure_stop() -> None:
-    from bot.moderation.opinion import SURE_OVER_ADVERT_VOICE
+@pytest.mark.parametrize(("text", "bound", "kind"), [
+    (SCAM_IN_WARNING_WORDS, "SURE_ADVERT", "scam_phishing"),
+    (ADVERT_IN_SEEN_WORDS, "SURE_OVER_ADVERT_VOICE", "mass_ad"),
+])
+def test_signals_adverts_also_use_do_not_veto_a_sure_stop(text: str, bound: str,
+                                                          kind: str) -> None:
+    from bot.moderation import opinion
 
-    assert not moderate(ADVERT_IN_SEEN_WORDS).flagged
-    assert spam_probability(ADVERT_IN_SEEN_WORDS) >= SURE_OVER_ADVERT_VOICE
-    gate = apply_policy(moderate(ADVERT_IN_SEEN_WORDS, load_rules()), ADVERT_IN_SEEN_WORDS)
-    assert gate.flagged and "learned.mass_ad" in gate.verdict.rule_ids, gate.verdict.reason
+    assert not moderate(text).flagged
+    assert spam_probability(text) >= getattr(opinion, bound)
+    gate = apply_policy(moderate(text, load_rules()), text)
+    assert gate.flagged and f"learned.{kind}" in gate.verdict.rule_ids, gate.verdict.reason
 
 
-def test_a_citizen_telling_of_someone_else_is_taken() -> None:
-    gate = apply_policy(moderate(CITIZEN_TELLING_OF_A_LENDER, load_rules()),
-                        CITIZEN_TELLING_OF_A_LENDER)
+@pytest.mark.parametrize("text", [
+    "Mọi người cẩn thận, tin nhắn kiểu tài khoản bị khóa do nghi ngờ giả mạo, bắt xác minh tại"
+    " zalo-xacminh24.com là lừa đảo",
+    "Tài khoản Zalo của mẹ tôi bị khóa do nghi ngờ giả mạo, bấm vào link zalo-xacminh24.com xong"
+    " mất luôn nick, giờ phải làm sao",
+    'Có tin "Tài khoản của bạn sẽ bị khóa do nghi ngờ giả mạo danh tính, xác minh ngay tại'
+    ' zalo-xacminh24.com" gửi vào nhóm tổ dân phố, ad xem giúp',
+    CITIZEN_TELLING_OF_A_LENDER,
+])
+def test_citizens_using_the_scams_words_are_taken(text: str) -> None:
+    gate = apply_policy(moderate(text, load_rules()), text)
     assert not gate.flagged and not gate.insult_only, gate.verdict.reason
 
 

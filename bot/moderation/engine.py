@@ -58,8 +58,8 @@ from bot.moderation.rules import (
     load_rules,
 )
 
-__all__ = ["Category", "RuleHit", "Url", "Verdict", "category_spans", "find_urls", "match_rules",
-           "moderate", "outside_quotes", "report_hits"]
+__all__ = ["Category", "RuleHit", "Url", "Verdict", "advert_marks", "category_spans", "find_urls",
+           "match_rules", "moderate", "outside_quotes", "report_hits"]
 
 Category = Literal[
     "gambling", "scam_link", "loan_spam", "earn_money_spam", "account_trade", "ad_spam", "abuse",
@@ -330,6 +330,22 @@ def report_hits(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
     indexes, possible = rules.prefilter.candidates(norm)
     reports = [rules.rules[i] for i in sorted(indexes) if rules.rules[i].category == "report"]
     return _hits(reports, norm, rules, [], quoted_spans(norm.text), possible)
+
+
+def advert_marks(norm: NormalisedText, rules: ModerationRules, ids: frozenset[str]
+                 ) -> list[str]:
+    """The rules among ``ids`` (``signal.*`` marks of a way to answer) that match, whatever else
+    matched: :func:`match_rules` looks for them only when a deciding rule matched, the learned
+    second opinion (:mod:`bot.moderation.opinion`) asks whether a message the rules found
+    nothing in carries a phone number or a link. Marks only inside quotation marks are left out:
+    the writer is quoting what someone else sent."""
+    indexes, possible = rules.prefilter.candidates(norm)
+    marks = [rules.rules[i] for i in sorted(indexes) if rules.rules[i].id in ids]
+    if not marks:
+        return []
+    urls = find_urls(norm, rules)
+    hits = _hits(marks, norm, rules, urls, quoted_spans(norm.text), possible)
+    return [h.rule.id for h in hits if not h.quoted]  # a quoted advert's "nhận thưởng" is a report
 
 
 def category_spans(norm: NormalisedText, rules: ModerationRules, category: str

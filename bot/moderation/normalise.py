@@ -304,7 +304,11 @@ def _sub_forms(ch: str) -> str:
     return "".join(sorted(forms))
 
 
-_PHRASE_GAP = r"[\s\-_.*·•/|]+"
+#: What may stand between a phrase's words: spaces, and the dots, dashes and stars that spam
+#: puts between them ("vay.nhanh", "s . i . m", "tài-khoản"). Not a full stop that ends a word
+#: and is followed by a space: that ends a sentence, and "… có người tới thử. Gọi 0399…" is not
+#: "thử gọi" (stop 48).
+_PHRASE_GAP = r"(?:[\s\-_*·•/|]|(?<![^\W_])\.|\.(?!\s))+"
 #: Zero-width tests for the start and end of a word (letters and digits, any script).
 WORD_START = r"(?<![^\W_])"
 WORD_END = r"(?![^\W_])"

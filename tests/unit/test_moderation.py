@@ -151,6 +151,10 @@ def test_fold_keeps_length() -> None:
         ("hoà giải", "hòa giải", False, True),  # tone placement
         ("nạp đầu", "nạp-đầu", False, True),  # separators inside a phrase
         ("vay", "vayy", False, False),  # word edges
+        ("vay nhanh", "vay.nhanh", False, True),  # a dot between words (stop 48)
+        ("vay nhanh", "v.a.y . nhanh", False, False),  # the dotted letters are the compact view's
+        ("vay nhanh", "cần vay . nhanh gọn", False, True),  # a dot set apart by spaces
+        ("thử gọi", "tới thử. Gọi lại", False, False),  # a full stop ends the sentence
     ],
 )
 def test_lenient_pattern(phrase: str, text: str, strict: bool, matches: bool) -> None:

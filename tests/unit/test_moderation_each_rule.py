@@ -625,6 +625,11 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "Ai làm admin nhóm rao vặt xã vậy, toàn bot đăng tài xỉu uy tín nạp rút 1-1, nhắc nhở giùm",
         "Tài xỉu uy tín nạp rút 1-1, admin nhóm hỗ trợ 24/7, vào nhóm nhận code",
     ),
+    "report.heads_up": (
+        "Phụ huynh chú ý: có tin nhắn mạo danh nhà trường bảo nhận quà tri ân, xác thực tài khoản"
+        " VNeID tại vneid-quatang.top, đừng bấm",
+        "Hỗ trợ học phí 2 triệu cho phụ huynh, đăng ký nhận tại hocphi-online.top",
+    ),
     "report.harm_done": (
         "App vay duyệt 5 phút không thẩm định, xóm tôi 3 nhà dính rồi, vay 2 triệu trả 3 triệu,"
         " ad cảnh báo chung cho bà con",
@@ -978,6 +983,21 @@ MORE_EXAMPLES += [
      "Trang này phản ánh đúng tâm tư của bà con"),
     ("report.reporting", "xin bao: tren cau Ba Bong co nhom phat to roi vay tien",
      "Tôi muốn xin bảo hiểm y tế cho mẹ thì làm ở đâu"),
+    # Stop 48: telling the admins, a "Báo cáo:" lead-in, "ai gặp thì né", the heads-up words
+    # that adverts posing as a school's notice also use, and buying up unused SIMs and accounts.
+    ("report.reporting", "Thông báo với ban quản trị: có nick cứ rao bán sim rác, sim kích hoạt sẵn trong nhóm",
+     "Thông báo cho khách hàng: cửa hàng nghỉ bán từ mùng 1 đến mùng 5 Tết"),
+    ("report.reporting", "Báo cáo: chợ đầu mối có người phát tờ rơi vay nóng",
+     "Tôi nộp báo cáo thu chi của tổ dân phố ở đâu ạ"),
+    ("report.tells_to_ignore", "Có nick mời chơi tài xỉu online nạp 50k nhận 100k, ai gặp thì né ra nha",
+     "Ai gặp khó khăn về nhà ở thì liên hệ tổ trưởng nhé"),
+    ("report.heads_up", "Phụ huynh chú ý: tin nhắn bảo xác thực tài khoản VNeID nhận học bổng tại vneid-hocbong.top"
+     " là lừa đảo",
+     "Phụ huynh đã đóng đủ tiền học cho con chưa ạ"),
+    ("trade.unused_accounts", "Gom sim cũ không dùng nữa, trả 40k/cái",
+     "Sim cũ của mẹ tôi bị khóa, ra đâu làm lại được"),
+    ("trade.buyback", "Thu thẻ ATM, có người tới tận nhà lấy, trả tiền mặt",
+     "Có người tới nhà tôi hỏi đường ra chợ"),
     ("abuse.insult", "Cái page này toàn lũ óc chó",
      "Mẹ tôi mua sữa hạt óc chó ở chợ về cho cả nhà uống"),
     ("abuse.insult", "tui bay khung het roi",

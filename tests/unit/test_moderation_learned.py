@@ -24,6 +24,7 @@ from bot.moderation.learned import (
 )
 from bot.moderation.normalise import NormalisedText, normalise
 from bot.moderation.opinion import (
+    ADVERT_STOP_PROBABILITY,
     CONFIDENT_RELEASE_PROBABILITY,
     CONTEXT_ONLY,
     NEAR_THRESHOLD_SCORE,
@@ -417,3 +418,34 @@ def test_which_signals_veto_the_models_stop(signals: list[str], probability: flo
     from bot.moderation.opinion import _only_advert_voice
 
     assert _only_advert_voice(signals, probability) is not vetoed
+
+
+# Stop 48: an advert the rules find nothing in, with a phone number and a dozen words, is stopped
+# from the lower bound (opinion.ADVERT_STOP_PROBABILITY), as one with a rule's offer words is; a
+# citizen's name and number, or an advert quoted by a citizen, is no such mark.
+WAREHOUSE_AD = ("Cho thuê kho xưởng 300m2 mặt đường tỉnh lộ, điện ba pha, xe container vào được,"
+                " giá thương lượng, gọi anh Phúc 0938 471 205")
+
+
+def test_a_phone_number_lowers_the_bound_when_the_rules_found_nothing() -> None:
+    assert WAREHOUSE_AD not in {line.text for line in training_lines()}
+    assert not moderate(WAREHOUSE_AD).rule_ids
+    assert ADVERT_STOP_PROBABILITY <= spam_probability(WAREHOUSE_AD) < STOP_PROBABILITY
+    gate = apply_policy(moderate(WAREHOUSE_AD, load_rules()), WAREHOUSE_AD)
+    assert gate.flagged and "learned.mass_ad" in gate.verdict.rule_ids, gate.verdict.reason
+
+
+@pytest.mark.parametrize(("text", "marked"), [
+    (WAREHOUSE_AD, True),
+    ("Phạm Quốc Huy, sđt 0938 115 742", False),  # under opinion.MARK_MIN_WORDS words
+    ('Nhóm xóm tôi có tin "nhận thưởng 500k, bấm link nhận ngay" gửi liên tục, hàng xóm hỏi có'
+     ' thật không', False),  # the marks are inside the quotation: a citizen passing it on
+])
+def test_what_counts_as_a_way_to_answer_when_the_rules_found_nothing(text: str,
+                                                                      marked: bool) -> None:
+    from bot.moderation.opinion import _has_advert_mark
+
+    rules = load_rules()
+    verdict = moderate(text, rules)
+    assert not verdict.rule_ids
+    assert _has_advert_mark(verdict, normalise(text), rules) is marked

@@ -218,3 +218,17 @@ def test_match_rules_finds_what_every_regex_finds(rules: ModerationRules, scans:
 def test_a_dot_set_apart_by_a_space_still_makes_a_link(
         rules: ModerationRules, text: str, hosts: set[str]) -> None:
     assert {url.host for url in find_urls(normalise(text), rules)} == hosts
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("Bà con cứ gọi thử, có người nghe máy", True),
+    ("Có người tới thu. Gọi 0399 105 268", False),         # a full stop ends the sentence
+    ("Nhà tôi gọi thử - gọi mãi không ai nghe", True),
+])
+def test_a_phrase_does_not_run_over_a_full_stop(rules: ModerationRules, text: str,
+                                                found: bool) -> None:
+    """Stop 48: a phrase's words may be joined by spaces and by the dots spam puts between them
+    ("vay.nhanh"), not by a full stop that ends a sentence ("… tới thu. Gọi" is not "thử gọi")."""
+    encountered = [r for r in rules.rules if r.id == "report.encountered"]
+    norm = normalise(text)
+    assert bool(_hits(encountered, norm, rules, [], quoted_spans(norm.text))) is found

@@ -212,6 +212,10 @@ CONTEXT_ONLY = frozenset({"report.first_person", "report.public_programme", "rep
 #: khoản ngân hàng tăng mà không báo trước" reads like a bank advert to n-grams).
 GRIEVANCE = re.compile(
     r"\b(?:ma (?:khong|chang|chua) (?:ai|bao|thong bao|giai quyet|sua|tra loi|xu ly|giai thich)|"
+    # Stop 48: "bực vãi", "bực mình quá"; "mà tui làm rồi" (done what was asked, still wronged).
+    r"buc (?:minh|vai|qua|that|lam|ghe|vl|vcl)|"
+    r"ma (?:toi|tui|em|minh|chung toi|nha toi) (?:da )?(?:lam|nop|dong|dang ky|chuan hoa|cap nhat|"
+    r"gui|khai bao) (?:\w+ )?roi|"
     r"khong (?:ai|thay ai) (?:xu ly|sua|den|nghe|giai quyet|quan tam|tra loi|thu gom|don)|"
     r"buc xuc|bat binh|bat cong|vo ly|den gio (?:van|chua)|van chua (?:duoc|ai|sua|xu ly)|"
     r"ca (?:tuan|thang) (?:nay|roi)|may (?:ngay|hom|thang) (?:nay|roi)|keu troi|"

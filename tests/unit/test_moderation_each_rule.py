@@ -998,6 +998,13 @@ MORE_EXAMPLES += [
      "Sim cũ của mẹ tôi bị khóa, ra đâu làm lại được"),
     ("trade.buyback", "Thu thẻ ATM, có người tới tận nhà lấy, trả tiền mặt",
      "Có người tới nhà tôi hỏi đường ra chợ"),
+    # Stop 48, second round (sets 54-56 read): "truyền tay", "đề nghị … đính chính".
+    ("report.warns_neighbours", "Cả xóm đang truyền tay link tài xỉu nạp 50k tặng 100k",
+     "Hai bà cháu truyền tay nhau cái bánh chưng"),
+    ("report.request_action", "Nick lạ rao tài xỉu uy tín nạp rút 1-1 trong nhóm, đề nghị"
+     " phường đính chính", "Đính chính: lịch họp tổ dân phố dời sang thứ Bảy"),
+    ("trade.bank_account", "Nhận làm tài khoản ngân hàng cho người nước ngoài, đủ sao kê",
+     "Tôi muốn làm tài khoản ngân hàng để nhận lương hưu thì đi đâu"),
     ("abuse.insult", "Cái page này toàn lũ óc chó",
      "Mẹ tôi mua sữa hạt óc chó ở chợ về cho cả nhà uống"),
     ("abuse.insult", "tui bay khung het roi",
@@ -1160,3 +1167,26 @@ def test_police_on_duty_is_not_a_task_scam() -> None:
 
     text = "Công an phường đang làm nhiệm vụ ở đầu ngõ mà xe vẫn đỗ tràn lan, đề nghị xử lý"
     assert not moderate(text).flagged
+
+
+#: Stop 48 (sets 54-56 read): an advert's own words that a citizen signal used to match, so the
+#: signal vetoed the stop. Each pair: the signal a citizen's words still match, and the advert
+#: it must not match.
+ADVERT_WORDS_NOT_SIGNALS = [
+    ("report.encountered", "Em bị thêm vào nhóm tài xỉu uy tín nạp rút 1-1 mà không hỏi",
+     "Tuyển CTV làm nhiệm vụ online, nhắn tin để được thêm vào nhóm nhận việc, lương ngày"),
+    ("report.question", "Có nhóm rao tài xỉu nạp rút 1-1, giờ phải làm gì",
+     "Cho thuê tài khoản ngân hàng trả 500k/tuần, không phải làm gì cả, liên hệ zalo"),
+    ("report.victim", "Mẹ tôi bấm link nhận quà tri ân rồi mất Facebook luôn",
+     "Tăng like, mắt Facebook giá rẻ, 1000 follow chỉ 39k, inbox page"),
+    ("report.third_party", "Có người đến tận nhà mời mẹ tôi vay góp ngày",
+     "Thu mua thẻ ATM giá cao 2tr/bộ, có người đến tận nhà nhận, liên hệ 0386 115 207"),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "citizen", "advert"), ADVERT_WORDS_NOT_SIGNALS)
+def test_an_adverts_own_words_are_no_citizen_signal(rule_id: str, citizen: str, advert: str,
+                                                    rules: ModerationRules) -> None:
+    assert rule_id in _matching_rules(citizen, rules)
+    assert rule_id not in _matching_rules(advert, rules)
+    assert apply_policy(moderate(advert, rules), advert).flagged, advert

@@ -449,3 +449,18 @@ def test_what_counts_as_a_way_to_answer_when_the_rules_found_nothing(text: str,
     verdict = moderate(text, rules)
     assert not verdict.rule_ids
     assert _has_advert_mark(verdict, normalise(text), rules) is marked
+
+
+# Stop 48: words of someone wronged (opinion.GRIEVANCE) release a near-threshold stop the model
+# does not believe: "bực mình quá", "mà tôi cập nhật rồi" (done what was asked, still wronged).
+@pytest.mark.parametrize("text", [
+    "Nhà mạng khóa 2 chiều sim vì chưa chuẩn hóa thông tin thuê bao mà tui làm rồi, giờ không"
+    " nhận được OTP ngân hàng, bực mình quá",
+])
+def test_a_wronged_citizen_with_a_scams_words_is_taken(text: str) -> None:
+    from bot.moderation.opinion import GRIEVANCE
+
+    assert GRIEVANCE.search(normalise(text).folded)
+    assert moderate(text).flagged  # the rules alone would stop it
+    gate = apply_policy(moderate(text, load_rules()), text)
+    assert not gate.flagged and not gate.insult_only, gate.verdict.reason

@@ -116,7 +116,8 @@ class ValidateCaseForm(FormValidationAction):
         requested = self._requested(tracker)
         if requested == "case_content" and text and not self._payload(tracker):
             found["case_content"] = text
-        elif requested is None and len(text.split()) >= STORY_WORDS and not self._payload(tracker):
+        elif requested is None and not self._payload(tracker) and (
+                len(text.split()) >= STORY_WORDS or intake.describes_problem(text)):
             # The message that opened the form already describes the problem.
             found["case_content"] = text
         return found

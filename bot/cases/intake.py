@@ -161,6 +161,33 @@ def content_problem(text: str) -> str | None:
     return None
 
 
+#: Words that open a petition without telling what happened (folded): who writes, to whom, the
+#: verbs of petitioning, "a matter", someone to handle it, politeness; with the form's topics
+#: (the names of ``content/categories.yml``), "tôi muốn phản ánh về môi trường" is only these,
+#: and "cống nghẹt mấy hôm nay" has none of them (:func:`describes_problem`).
+_OPENER_WORDS = frozenset("""
+    toi em minh tui chau con bac anh chi ong ba co chu di ad admin page oi a nha nhe nghen voi
+    muon can xin cho gui co mot 1 vai chut it chuyen viec van de vu su tinh trang ve cua len den
+    phan anh kien nghi khieu nai to cao to giac trinh bao trinh bay bao don thu gap mat tran
+    mttq phuong xa nay nao do dang nhu sau sau day the lam giup gium dum duoc khong ko k
+    nguoi can bo xu ly giai quyet
+    """.split())
+#: Words of its own a short first message needs, beside :data:`_OPENER_WORDS`, to be the
+#: problem it describes ("cống nghẹt mấy hôm nay": 5).
+MIN_PROBLEM_WORDS = 3
+
+
+def describes_problem(text: str) -> bool:
+    """Whether a short message that opened the petition form already tells what happened (stop
+    48: a citizen who types "cống nghẹt mấy hôm nay" instead of tapping "Gửi phản ánh" was asked
+    "what happened?" and had to type it again). Longer messages always do (``STORY_WORDS`` in
+    ``actions/case_slots.py``); a few words are a description when, beside the words that only
+    open a petition, at least :data:`MIN_PROBLEM_WORDS` remain."""
+    words = re.findall(r"[^\W_]+", fold(text).lower())
+    topics = {w for c in load_categories() for w in re.findall(r"[^\W_]+", fold(c.name).lower())}
+    return sum(w not in _OPENER_WORDS and w not in topics for w in words) >= MIN_PROBLEM_WORDS
+
+
 _NAME_PREFIX = re.compile(
     r"^(?:tên\s+(?:tôi|em|mình|cháu|con)\s+là|tôi\s+tên\s+là|tôi\s+là|tên\s+là|tên|"
     r"ten\s+(?:toi|em|minh|chau|con)\s+la|toi\s+ten\s+la|toi\s+la|ten\s+la|ten)\s*[:\-]?\s*",

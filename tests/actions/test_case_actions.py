@@ -105,6 +105,21 @@ async def test_several_fields_in_one_message() -> None:
     assert slots["case_category"] == "moi_truong"
 
 
+@pytest.mark.parametrize(("text", "kept"), [
+    ("cống nghẹt mấy hôm nay", True),             # a bare problem, typed instead of the button
+    ("xe tai chay am am ca dem", True),
+    ("tôi muốn phản ánh", False),                 # only opens the form: "what happened?" follows
+    ("em muốn phản ánh về an ninh", False),       # a verb and a topic of the form
+    ("cần người xử lý giúp", False),
+])
+async def test_a_short_first_message_that_tells_the_problem_is_the_description(
+        text: str, kept: bool) -> None:
+    """Stop 48: the form used to keep the opening message only from 8 words, so a citizen who
+    typed "cống nghẹt mấy hôm nay" was asked what happened and had to type it again."""
+    slots, _ = await _validate(make_tracker(text, "submit_petition"))
+    assert (slots.get("case_content") == text) is kept
+
+
 async def test_a_place_cut_short_by_the_extractor_still_finds_the_ward_in_the_message() -> None:
     """The entity's span drifts between trainings ("ngõ 9 phường" without "Láng"); the message
     itself still names the ward, so the form does not ask for it again."""

@@ -630,6 +630,10 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         " VNeID tại vneid-quatang.top, đừng bấm",
         "Hỗ trợ học phí 2 triệu cho phụ huynh, đăng ký nhận tại hocphi-online.top",
     ),
+    "report.names_account": (
+        "Có page tên \"Hỗ Trợ Vay Vốn Phường\" cứ đăng cho vay không thế chấp, giải ngân trong ngày",
+        "Cho vay không thế chấp, giải ngân trong ngày, page uy tín lâu năm, inbox ngay",
+    ),
     "report.harm_done": (
         "App vay duyệt 5 phút không thẩm định, xóm tôi 3 nhà dính rồi, vay 2 triệu trả 3 triệu,"
         " ad cảnh báo chung cho bà con",
@@ -1005,6 +1009,19 @@ MORE_EXAMPLES += [
      " phường đính chính", "Đính chính: lịch họp tổ dân phố dời sang thứ Bảy"),
     ("trade.bank_account", "Nhận làm tài khoản ngân hàng cho người nước ngoài, đủ sao kê",
      "Tôi muốn làm tài khoản ngân hàng để nhận lương hưu thì đi đâu"),
+    # Stop 48, third round (sets 57-60 read): a question whether a page is fake, the admin
+    # asked to act by "ad", "đừng ai cho OTP", "chụp màn hình rồi", a "warning" that ends in
+    # the writer's own recommendation of where to play.
+    ("report.is_it_real", "Trang đăng tài xỉu nạp rút 1-1 này giả đúng không ạ",
+     "Đồ giả đúng là không đáng tiền"),
+    ("report.ask_admin", "Nick lạ rao game bài đổi thưởng nạp 50k trong nhóm, ad kiểm tra kick ra",
+     "Ad kiểm tra giúp lịch tiêm chủng tháng này"),
+    ("report.warns_neighbours", "Tin nhắn bảo nhận hỗ trợ 2 triệu, xác thực tài khoản tại"
+     " hotro-vneid.top, đừng ai cho OTP nhé", "Đừng lo, cán bộ sẽ gọi lại cho bác"),
+    ("report.after_the_fact", "Nick lạ mời chơi tài xỉu online nạp 100k tặng 100k, tui chụp màn"
+     " hình rồi", "Chụp màn hình điện thoại thế nào ạ"),
+    ("promo.only_genuine_here", "Cảnh báo web nổ hũ lừa đảo, anh em nên chơi ở cổng uy tín Hũ"
+     " Vàng 68, nạp rút 1-1", "Trẻ con nên chơi ở sân của nhà văn hóa cho an toàn"),
     ("abuse.insult", "Cái page này toàn lũ óc chó",
      "Mẹ tôi mua sữa hạt óc chó ở chợ về cho cả nhà uống"),
     ("abuse.insult", "tui bay khung het roi",

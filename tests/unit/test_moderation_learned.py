@@ -412,6 +412,9 @@ def test_citizens_using_the_scams_words_are_taken(text: str) -> None:
     (["report.recurring_spam", "«buc xuc»"], 0.99, True),  # a grievance is never an advert's
     (["report.third_party"], 0.99, True),                  # "con tôi": a family member wronged
     (["report.reporting"], 0.99, True),
+    (["report.addressing"], 0.99, False),                  # "bà con ơi": a pitch opens so too
+    (["report.addressing"], 0.95, True),
+    (["report.addressing", "report.reporting"], 0.99, True),
 ])
 def test_which_signals_veto_the_models_stop(signals: list[str], probability: float,
                                             vetoed: bool) -> None:

@@ -87,6 +87,29 @@ _DEMAND = re.compile(
 )
 
 
+#: Words of a question about the Front in general (folded): who it is, what it does, its
+#: programmes as a whole. A message of these words only ("hỏi về chương trình", the greeting's
+#: own button typed out; "mặt trận làm những gì"; "chức năng của mặt trận") names no programme
+#: and describes no need, yet the classifier, which must always rank one, was sure of one (stop
+#: 48: "hỏi về chương trình" got the community investment board, "mặt trận có những chương
+#: trình gì" the supervision answer). Such a message gets the menu of programmes instead
+#: (:func:`is_general_question`).
+_GENERAL_WORDS = frozenset("""
+    mat tran mttq to quoc viet nam uy ban ubmttq chuong trinh hoat dong phong trao cuoc van dong
+    cong tac ban nhiem vu chuc nang vai tro y nghia muc dich lam gi j z nhung cac co la hoi ve
+    cho toi em minh tui chau xin muon can biet tim hieu thong tin nao vay a nhe nha di khong ko k
+    hien nay sap toi dang duoc cua phuong xa o day de to chuc chi gioi thieu tong quan ra sao
+    the nao nhu the nao gom lo viec nhieu hay gan toi
+    """.split())
+
+
+def is_general_question(text: str) -> bool:
+    """Whether ``text`` asks about the Front or its programmes in general: every word is one of
+    :data:`_GENERAL_WORDS` (folded, teencode expanded)."""
+    words = re.findall(r"[^\W_]+", fold_expanded(text))
+    return bool(words) and all(word in _GENERAL_WORDS for word in words)
+
+
 def is_question(text: str) -> bool:
     """Whether a message reads as a question (a mark, or a Vietnamese question word)."""
     return bool(_QUESTION.search(fold_expanded(text)))
@@ -305,7 +328,7 @@ class ProgrammeClassifier(GraphComponent):
         self._petition_hint(message, text, intent, entities, ranking[0])
         if self._ask_back(message, text, p1):
             intent = ASK_PROGRAMME
-        if named or intent != ASK_PROGRAMME or set_aside:
+        if named or intent != ASK_PROGRAMME or set_aside or is_general_question(text):
             return
         cfg = self._config
         if p1 >= cfg["accept_confidence"] and p1 - p2 >= cfg["accept_margin"]:

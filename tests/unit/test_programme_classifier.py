@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.programme import (
@@ -321,3 +322,25 @@ def test_the_committee_s_own_contact_stays_ask_contact() -> None:
                        "entities": named})
     component.process([message])
     assert message.get("intent")["name"] == "ask_contact"
+
+
+@pytest.mark.parametrize("text", [
+    "hỏi về chương trình",             # the greeting's button, typed out
+    "mat tran lam nhung gi",
+    "chức năng của mặt trận",
+])
+def test_a_question_about_the_front_in_general_gets_the_menu_not_a_guess(text: str) -> None:
+    """Stop 48: the classifier always ranks a programme, and was sure of one for questions that
+    name none and describe no need; the assistant then answered one programme at random."""
+    message = _run(text, "ask_programme", 0.95,
+                   [("giam_sat_dau_tu_cong_dong", 0.8), ("giam_sat_phan_bien", 0.1)])
+    assert message.get("entities") == []
+    assert message.get(CANDIDATES) is None
+
+
+def test_a_need_or_a_named_programme_is_no_general_question() -> None:
+    from bot.nlu.programme import is_general_question
+
+    assert not is_general_question("nhà dột có được giúp không")
+    assert not is_general_question("quỹ vì người nghèo là gì")
+    assert not is_general_question("mặt trận có hỗ trợ hộ nghèo không")

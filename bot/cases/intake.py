@@ -167,7 +167,7 @@ def content_problem(text: str) -> str | None:
 #: and "cống nghẹt mấy hôm nay" has none of them (:func:`describes_problem`).
 _OPENER_WORDS = frozenset("""
     toi em minh tui chau con bac anh chi ong ba co chu di ad admin page oi a nha nhe nghen voi
-    muon can xin cho gui co mot 1 vai chut it chuyen viec van de vu su tinh trang ve cua len den
+    muon can xin cho gui mot 1 vai chut it chuyen viec van de vu su tinh trang ve cua len den
     phan anh kien nghi khieu nai to cao to giac trinh bao trinh bay bao don thu gap mat tran
     mttq phuong xa nay nao do dang nhu sau sau day the lam giup gium dum duoc khong ko k
     nguoi can bo xu ly giai quyet

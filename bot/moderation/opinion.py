@@ -12,7 +12,8 @@ nobody reviews a case that never existed):
    the message has at least :data:`MIN_WORDS` words; the model gives spam a probability of at
    least :data:`STOP_PROBABILITY` (or :data:`ADVERT_STOP_PROBABILITY` when the rules saw a way
    to answer or an offer: a phone number, a link, "ib", "zalo", a price; an advert's structure,
-   which news and law text seldom has); and **no citizen signal** matched: none of the ``report``
+   which news and law text seldom has; looked for even when no rule matched, in a message of
+   :data:`MARK_MIN_WORDS` words or more, outside quotations); and **no citizen signal** matched: none of the ``report``
    rules of ``content/moderation/reporting_signals.yml`` (reporting, asking, "ad ơi", "tôi bị
    lừa", "có người phát tờ rơi", "có phải lừa đảo không"…) except the three that only set the
    scene (:data:`CONTEXT_ONLY`: "tôi", a public programme, the police), which spam also uses;
@@ -69,10 +70,10 @@ from bot.moderation.learned import KIND_CATEGORY, LearnedModel, learned_model
 from bot.moderation.normalise import NormalisedText, normalise
 from bot.moderation.rules import ModerationRules, load_rules
 
-__all__ = ["ADVERT_MARKS", "ADVERT_STOP_PROBABILITY", "ADVERT_VOICE_KINDS",
+__all__ = ["ADVERT_MARKS", "ADVERT_STOP_PROBABILITY", "ADVERT_VOICE_KINDS", "ADVERT_VOICE_RULES",
            "CONFIDENT_RELEASE_PROBABILITY", "CONTEXT_ONLY", "GRIEVANCE", "HEAD_SIGNALS",
-           "MARK_MIN_WORDS", "MIN_WORDS", "NEAR_THRESHOLD_SCORE", "OWN_WORDS_PROBABILITY", "RELEASE_BOUNDS",
-           "RELEASE_PROBABILITY", "SIGNAL_KINDS", "STOP_PROBABILITY", "SURE_ADVERT",
+           "MARK_MIN_WORDS", "MIN_WORDS", "NEAR_THRESHOLD_SCORE", "OWN_WORDS_PROBABILITY",
+           "RELEASE_BOUNDS", "RELEASE_PROBABILITY", "SIGNAL_KINDS", "STOP_PROBABILITY", "SURE_ADVERT",
            "SURE_OVER_ADVERT_VOICE", "TAIL_SIGNALS", "release_bound", "second_opinion",
            "spam_probability"]
 
@@ -316,6 +317,13 @@ def _advert_in_warning_words(signals: list[str], probability: float, verdict: Ve
     return any(r in ADVERT_MARKS for r in verdict.rule_ids)
 
 
+def _has_words(norm: NormalisedText, least: int) -> bool:
+    """Whether the message has at least ``least`` words, numbers not counted ("2. 1. Thuận
+    lợi" is two); it stops counting at the ``least``-th."""
+    words = (m for m in _WORD.finditer(norm.folded) if not m.group().isdigit())
+    return len(list(islice(words, least))) == least
+
+
 def _has_advert_mark(verdict: Verdict, norm: NormalisedText, rules: ModerationRules) -> bool:
     """Whether the message carries a way to answer or an offer (:data:`ADVERT_MARKS`, the
     ``offer.*`` rules). The rules name them only beside a rule that decides; a message they
@@ -326,8 +334,7 @@ def _has_advert_mark(verdict: Verdict, norm: NormalisedText, rules: ModerationRu
         return True
     if verdict.rule_ids:
         return False
-    words = (m for m in _WORD.finditer(norm.folded) if not m.group().isdigit())
-    if len(list(islice(words, MARK_MIN_WORDS))) < MARK_MIN_WORDS:
+    if not _has_words(norm, MARK_MIN_WORDS):
         return False  # "Lê Minh Khang, sđt 0976 220 341": a citizen's contact, not an advert
     return bool(advert_marks(norm, rules, ADVERT_MARKS))
 
@@ -373,8 +380,7 @@ def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = 
                            verdict.rule_ids)
         return verdict
     norm = normalise(text)
-    words = (m for m in _WORD.finditer(norm.folded) if not m.group().isdigit())
-    if len(list(islice(words, MIN_WORDS))) < MIN_WORDS:  # stops at the fourth word
+    if not _has_words(norm, MIN_WORDS):
         return verdict
     model = model if model is not None else learned_model()
     view = _unquoted(norm)

@@ -54,6 +54,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.general import is_general_question
 from bot.nlu.linear import keep_transpose_contiguous, one_message_probabilities
 from bot.nlu.stored import folded_text_features, load_pickled, save_pickled
 from bot.vietnamese.normalize import fold_expanded
@@ -85,29 +86,6 @@ _DEMAND = re.compile(
     r"den bao gio|den khi nao moi|tinh de|de vay (?:hoai|mai|sao)|khong ai|chua ai|xu ly|"
     r"giai quyet|de nghi|yeu cau|kien nghi|to cao|khieu nai|lam ro|bat cong|vo ly|buc xuc)\b"
 )
-
-
-#: Words of a question about the Front in general (folded): who it is, what it does, its
-#: programmes as a whole. A message of these words only ("hỏi về chương trình", the greeting's
-#: own button typed out; "mặt trận làm những gì"; "chức năng của mặt trận") names no programme
-#: and describes no need, yet the classifier, which must always rank one, was sure of one (stop
-#: 48: "hỏi về chương trình" got the community investment board, "mặt trận có những chương
-#: trình gì" the supervision answer). Such a message gets the menu of programmes instead
-#: (:func:`is_general_question`).
-_GENERAL_WORDS = frozenset("""
-    mat tran mttq to quoc viet nam uy ban ubmttq chuong trinh hoat dong phong trao cuoc van dong
-    cong tac ban nhiem vu chuc nang vai tro y nghia muc dich lam gi j z nhung cac co la hoi ve
-    cho toi em minh tui chau xin muon can biet tim hieu thong tin nao vay a nhe nha di khong ko k
-    hien nay sap toi dang duoc cua phuong xa o day de to chuc chi gioi thieu tong quan ra sao
-    the nao nhu the nao gom lo viec nhieu hay gan toi
-    """.split())
-
-
-def is_general_question(text: str) -> bool:
-    """Whether ``text`` asks about the Front or its programmes in general: every word is one of
-    :data:`_GENERAL_WORDS` (folded, teencode expanded)."""
-    words = re.findall(r"[^\W_]+", fold_expanded(text))
-    return bool(words) and all(word in _GENERAL_WORDS for word in words)
 
 
 def is_question(text: str) -> bool:

@@ -339,7 +339,7 @@ def test_a_question_about_the_front_in_general_gets_the_menu_not_a_guess(text: s
 
 
 def test_a_need_or_a_named_programme_is_no_general_question() -> None:
-    from bot.nlu.programme import is_general_question
+    from bot.nlu.general import is_general_question
 
     assert not is_general_question("nhà dột có được giúp không")
     assert not is_general_question("quỹ vì người nghèo là gì")

@@ -466,8 +466,11 @@ def _url_patterns(tlds: tuple[str, ...]) -> tuple[Callable[[str], str], re.Patte
     """What undoes a hidden dot in a view of the message, and the link pattern, for ``tlds``."""
     alternatives = "|".join(re.escape(t) for t in sorted(tlds, key=len, reverse=True))
     # "fv88 chấm com", "fv88[.]com", "fv88 (dot) com" → "fv88.com", only before a known TLD.
+    # Stop 49: "sunloc79 (chấm) win", and a middle dot or bullet between name and TLD with no
+    # space ("bachvip·top"); with spaces around, a middle dot separates words ("tin nóng · top").
     hidden_dot = re.compile(
-        r"\s*(?:\[\.\]|\(\.\)|\[dot\]|\(dot\)|\s(?:cham|dot)\s)\s*(?=(?:"
+        r"(?:\s*(?:\[\.\]|\(\.\)|\[(?:dot|cham)\]|\((?:dot|cham)\)|\s(?:cham|dot)\s)\s*"
+        r"|(?<=[a-z0-9])[·•。])(?=(?:"
         + alternatives
         + r")(?![a-z0-9]))"
     )

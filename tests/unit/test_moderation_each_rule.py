@@ -454,6 +454,10 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "Nhận mở thẻ tín dụng cho người nợ xấu, hạn mức 50 triệu, lh 0987654321",
         "Tôi bị ghi nợ xấu vì khoản vay cũ đã trả hết, ngân hàng không cho mở thẻ, đề nghị xem xét",
     ),
+    "ad.sex_products": (
+        "Thuốc cường dương hàng nội địa Nhật, bảo mật đơn hàng, giao nhanh 1h, gọi 0912 345 678",
+        "Con tôi tuổi dậy thì, trạm y tế phường có tư vấn sức khỏe sinh sản cho học sinh không ạ",
+    ),
     "ad.miracle_cure": (
         "Thảo dược gia truyền trị dứt điểm xương khớp, khỏi sau 1 liệu trình, giá 390k, gọi 0978111222",
         "Bố tôi bị tiểu đường, xin hỏi trạm y tế phường có khám miễn phí cho người cao tuổi không",
@@ -1177,6 +1181,34 @@ def test_complaints_with_the_new_rules_words_are_taken(text: str, rules: Moderat
     gate = apply_policy(moderate(text, rules), text)
     assert not gate.flagged and not gate.insult_only, gate.verdict.reason
 
+#: Stop 49 (fresh sets 63-66 read): words citizens and advertisers use, told apart.
+MORE_EXAMPLES += [
+    ("trade.buyback", "Ai có thẻ ATM không dùng đến thì để lại cho em, trả 700k/thẻ, có người tới lấy",
+     "Mẹ tôi mua cho cháu hai bộ quần áo ấm hết 300k một bộ, chợ Tết đắt quá"),
+    ("gambling.operator_talk", "Vào nhóm tip kèo của chuyên gia, tối nay kèo C1 ăn chắc",
+     "Trẻ con trong xóm tụ tập xem bóng đá tới khuya, ồn quá không ngủ được"),
+    ("scam.verify_request", "Điền thông tin CCCD và số tài khoản tại form bên dưới để nhận quà Tết",
+     "Phường hướng dẫn bà con điền thông tin CCCD vào tờ khai khi làm thủ tục"),
+    ("report.describes_ad", "Thấy quảng cáo đầu tư tiền ảo lãi 20% tháng, ông tôi định bỏ tiền vào",
+     "Con tôi xem quảng cáo trên YouTube cả ngày, nhà trường có tuyên truyền gì không"),
+    ("report.question", "Phường có biện pháp gì không, tụi nhỏ chơi tài xỉu cả đêm",
+     "Phường có thông báo lịch tiêm phòng cho trẻ rồi, cảm ơn ạ"),
+    ("report.question", "Có cách nào chặn mấy tin nhắn vay tiền này không ad",
+     "Có cách nào để nhà tôi được vào danh sách hộ cận nghèo"),
+    ("report.worry", "Ông tôi định nạp tiền vào sàn coin đó, tui lo quá",
+     "Mẹ tôi lo cơm nước cho cả nhà, tôi đi làm ca đêm"),
+    ("report.third_party", "Mấy đứa nhỏ trong xóm rủ nhau chơi nổ hũ trên điện thoại",
+     "Tôi cần tuyển thêm thợ phụ cho xưởng mộc, phường giới thiệu giúp"),
+    ("report.reporting", "Đề phòng tin nhắn giả danh ngân hàng bảo cập nhật thông tin tại link lạ nha bà con",
+     "Em muốn đi phỏng vấn xin việc ở khu công nghiệp, phường có giới thiệu không"),
+    ("report.warns_neighbours", "Dặn bà con đừng bấm link nhận quà tri ân VNeID gửi qua Zalo",
+     "Cán bộ phường hướng dẫn bà con làm căn cước rất nhiệt tình"),
+    ("offer.service", "Đang tuyển CTV online, lương ngày, ib em",
+     "Trường với địa phương có phối hợp tuyên truyền gì không"),
+    ("offer.service", "Tuyển nhân viên bán hàng online, không cần kinh nghiệm",
+     "Tuyến đường liên xã ngập sâu cả tuần nay chưa ai xử lý"),
+]
+
 
 def test_police_on_duty_is_not_a_task_scam() -> None:
     """The everyday sense of the one rule above that still matches its near miss."""
@@ -1198,6 +1230,16 @@ ADVERT_WORDS_NOT_SIGNALS = [
      "Tăng like, mắt Facebook giá rẻ, 1000 follow chỉ 39k, inbox page"),
     ("report.third_party", "Có người đến tận nhà mời mẹ tôi vay góp ngày",
      "Thu mua thẻ ATM giá cao 2tr/bộ, có người đến tận nhà nhận, liên hệ 0386 115 207"),
+    # Stop 49: pulled into a group, not the recruiter's "em kéo vào nhóm"; "đề phòng", not "để
+    # phỏng vấn"; "dặn bà con", not "hướng dẫn bà con".
+    ("report.encountered", "Em bị kéo vào nhóm tài xỉu mà không ai hỏi ý kiến",
+     "Bạn nào muốn làm cùng thì để lại số Zalo em kéo vào nhóm, rút tiền mỗi ngày"),
+    ("report.reporting", "Đề phòng tin nhắn giả danh ngân hàng bảo cập nhật thông tin tại link lạ",
+     "🔥 Tuyển gấp nhân viên chăm sóc khách hàng làm việc tại Campuchia, lương 1.200 USD, nhắn tin"
+     " để phỏng vấn online"),
+    ("report.warns_neighbours", "Dặn bà con đừng bấm link lạ gửi qua Zalo",
+     "Hội thảo hướng dẫn bà con mở ví điện tử, mua token nông sản, lợi nhuận 8%/tháng, đăng ký"
+     " trước để nhận quà"),
 ]
 
 

@@ -304,9 +304,25 @@ MUST_NOT_STOP = [
 ]
 
 
+#: Stop 49: an advert dressed as a warning that tells the reader where the genuine site is, with
+#: none of a gambling family's words the rules know, and a citizen's warning in the same words.
+SELLER_WARNING = ("Cảnh giác nha anh em: web game giả mạo nhiều lắm, chỉ nạp tại trang chính chủ"
+                  " LucVip thôi, rút nhanh uy tín. Link chính thức: lucvip·club")
+CITIZEN_WARNING = ("Cảnh giác nha anh em: web game giả mạo nhiều lắm, có người mất cả chục triệu"
+                   " rồi, đừng ai nạp tiền vào mấy trang đó")
+
+
+def test_a_warning_that_names_the_genuine_site_is_an_advert() -> None:
+    rules = load_rules()
+    assert not moderate(SELLER_WARNING, rules).flagged  # the rules alone let it through
+    assert apply_policy(moderate(SELLER_WARNING, rules), SELLER_WARNING).flagged
+    gate = apply_policy(moderate(CITIZEN_WARNING, rules), CITIZEN_WARNING)
+    assert not gate.flagged and not gate.insult_only
+
+
 def test_the_test_phrases_are_not_training_lines() -> None:
     known = {line.text for line in training_lines()}
-    assert not known & set(MUST_STOP + MUST_NOT_STOP)
+    assert not known & set(MUST_STOP + MUST_NOT_STOP + [SELLER_WARNING, CITIZEN_WARNING])
 
 
 @pytest.mark.parametrize("text", MUST_STOP)

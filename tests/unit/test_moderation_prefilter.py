@@ -214,6 +214,12 @@ def test_match_rules_finds_what_every_regex_finds(rules: ModerationRules, scans:
     ("Về nhà. Cơm chưa nấu, con chưa tắm", set()),
     ("ve nha. com chua nau", set()),
     ("ngày 12-3. Com chưa ăn", set()),
+    # Stop 49: "(chấm)" in brackets, and a middle dot or bullet with no space around it.
+    ("vào sunloc79 (chấm) win mà chơi", {"sunloc79.win"}),
+    ("Link chính thức: bachvip·top", {"bachvip.top"}),
+    ("Link chính thức: luc88•club", {"luc88.club"}),
+    # With spaces around, a middle dot separates words.
+    ("Tin nóng · top 10 việc phường làm trong năm", set()),
 ])
 def test_a_dot_set_apart_by_a_space_still_makes_a_link(
         rules: ModerationRules, text: str, hosts: set[str]) -> None:

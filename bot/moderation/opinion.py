@@ -74,7 +74,8 @@ __all__ = ["ADVERT_MARKS", "ADVERT_STOP_PROBABILITY", "ADVERT_VOICE_KINDS", "ADV
            "CONFIDENT_RELEASE_PROBABILITY", "CONTEXT_ONLY", "GRIEVANCE", "HEAD_SIGNALS",
            "MARK_MIN_WORDS", "MIN_WORDS", "NEAR_THRESHOLD_SCORE", "OWN_WORDS_PROBABILITY",
            "RELEASE_BOUNDS", "RELEASE_PROBABILITY", "SIGNAL_KINDS", "STOP_PROBABILITY", "SURE_ADVERT",
-           "SELLER_CLAIMS", "SURE_OVER_ADVERT_VOICE", "TAIL_SIGNALS", "release_bound", "second_opinion",
+           "INVITATIONS", "SELLER_CLAIMS", "SURE_OVER_ADVERT_VOICE", "TAIL_SIGNALS",
+           "TESTIMONIAL_KINDS", "release_bound", "second_opinion",
            "spam_probability"]
 
 #: The model stops a message the rules let through from this probability of spam up. Chosen with
@@ -117,6 +118,12 @@ SURE_OVER_ADVERT_VOICE = 0.97
 #: to go to.
 SELLER_CLAIMS = frozenset({"promo.only_genuine_here", "promo.names_own_channel",
                            "promo.runs_down_rivals"})
+#: Citizen signals a testimonial advert tells too (:func:`_testimonial_invites`): of someone else
+#: ("chị hàng xóm giới thiệu em vào sàn …") or of something seen.
+TESTIMONIAL_KINDS = frozenset({"others", "saw_it"})
+#: The writer gathering readers in (``promo`` rules): "ai cần em gửi link", "mọi người muốn tham
+#: gia thì cmt", "link em để dưới cmt", a testimonial's turn ("nhờ kênh này mà …").
+INVITATIONS = frozenset({"promo.seller_voice", "promo.testimonial"})
 #: Words (numbers not counted) a message the rules found nothing in needs before a phone number
 #: or a link in it lowers the model's bound to :data:`ADVERT_STOP_PROBABILITY`
 #: (:func:`_has_advert_mark`). A citizen giving a name and a number ("Lê Minh Khang, sđt 0976…",
@@ -340,6 +347,19 @@ def _seller_in_warning(signals: list[str], norm: NormalisedText, rules: Moderati
     return bool(advert_marks(norm, rules, SELLER_CLAIMS))
 
 
+def _testimonial_invites(signals: list[str], norm: NormalisedText, rules: ModerationRules) -> bool:
+    """Whether the citizen signals of a message the rules let through only tell of someone else or
+    of something seen (:data:`TESTIMONIAL_KINDS`) and the writer, outside any quotation, gathers
+    the reader in (:data:`INVITATIONS`): "Chị hàng xóm giới thiệu em vào sàn …, 3 tháng từ 50
+    lên 180 triệu, mọi người muốn tham gia thì cmt". A neighbour telling of someone wronged asks,
+    warns or tells of harm as well (other kinds), and offers nobody a link. Stop 49: three of
+    the adverts missed in fresh sets 63-70 had this shape."""
+    if any(SIGNAL_KINDS.get(s) not in TESTIMONIAL_KINDS and s not in ADVERT_VOICE_RULES
+           for s in signals):
+        return False  # a grievance («…») or a signal of any other kind: a citizen
+    return bool(advert_marks(norm, rules, INVITATIONS))
+
+
 def _has_words(norm: NormalisedText, least: int) -> bool:
     """Whether the message has at least ``least`` words, numbers not counted ("2. 1. Thuận
     lợi" is two); it stops counting at the ``least``-th."""
@@ -383,6 +403,9 @@ def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = 
         signals = _citizen_signals(verdict.rule_ids, normalise(text))
         if not signals and verdict.score > NEAR_THRESHOLD_SCORE:
             return verdict
+        if signals and _seller_in_warning(signals, normalise(text),
+                                          rules if rules is not None else load_rules()):
+            return verdict  # an advert's "warning" that names its own genuine site
         probability = spam_probability(text, model)
         if signals and probability >= release_bound(signals):
             own = _own_words(normalise(text), rules if rules is not None else load_rules())
@@ -419,7 +442,8 @@ def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = 
     signals = _citizen_signals(tuple(h.rule.id for h in report_hits(norm, rules)), norm)
     if (signals and not _advert_in_warning_words(signals, probability, verdict, norm, rules)
             and not _only_advert_voice(signals, probability)
-            and not _seller_in_warning(signals, norm, rules)):
+            and not _seller_in_warning(signals, norm, rules)
+            and not _testimonial_invites(signals, norm, rules)):
         return verdict
     kind = model.kind(view)
     reason = (f"Mô hình học máy: khả năng là tin rác {probability:.2f} (ngưỡng "

@@ -1209,6 +1209,34 @@ MORE_EXAMPLES += [
      "Tuyến đường liên xã ngập sâu cả tuần nay chưa ai xử lý"),
 ]
 
+#: Stop 49, round 2 (fresh sets 67-70 read).
+MORE_EXAMPLES += [
+    ("report.scam_naming", "Bọn cho vay nặng lãi cắt cổ ngay đầu hẻm, lãi 20% tuần",
+     "Nhà tôi mới mua cái máy cắt cỏ, mượn thì qua lấy nha bà con"),
+    ("report.reporting", "canh bao phu huynh: co tk gui link nhan hoc bong, bam vao bat nhap OTP",
+     "Phụ huynh lớp 3A nhớ nộp giấy khám sức khỏe cho cô chủ nhiệm"),
+    ("report.third_party", "Trong nhóm zalo phụ huynh có tk lạ gửi link nhận học bổng bắt nhập OTP",
+     "Tài khoản Zalo của tôi bị lỗi không nhận được tin nhắn của tổ dân phố"),
+    ("report.narrates_others", "Số 0909xxx123 gọi nói là cán bộ phường, bắt đọc mã OTP để nhận tiền hỗ trợ",
+     "Tôi gọi lên phường thì được cán bộ nói là tuần sau mới có kết quả"),
+    ("report.tells_to_ignore", "Số lạ bắt đọc mã OTP để nhận tiền hỗ trợ bão lũ. Không đọc nha bà con",
+     "Không đọc được chữ trên tờ thông báo dán ở nhà văn hóa, mờ quá"),
+    ("report.victim", "Em gái tôi bị dụ sang làm bên casino, giờ tụi nó đòi 60 triệu tiền chuộc",
+     "Xe tôi bị tạm giữ vì quên bằng lái, nộp phạt ở đâu ạ"),
+    ("report.asks_help", "Con tui bị dụ qua làm bên casino Campuchia theo kiểu việc nhẹ lương cao, xin cứu con tui với",
+     "Hội cựu chiến binh phường tổ chức thăm hỏi các gia đình chính sách"),
+    ("report.question", "Đứa cháu bị rủ đi làm online bên kia lương 20tr giờ bị giữ, nhà không biết làm sao",
+     "Tôi biết làm hồ sơ rồi, cảm ơn cán bộ đã hướng dẫn"),
+    ("report.addressing", "Kính gửi Mặt trận phường: có nhóm rao tài xỉu nạp rút 1-1 trong khu trọ",
+     "Kính gửi bà con khu phố: lịch thu gom rác thay đổi từ thứ hai tuần sau"),
+    ("trade.identity", "Nhận mở hộ tài khoản ngân hàng, chỉ cần chụp CCCD, trả bạn 400K mỗi tài khoản",
+     "Cháu tôi mở hộ tài khoản ngân hàng cho bà nội để nhận lương hưu, có cần bà ra quầy không"),
+    ("promo.seller_voice", "Sàn forex của anh Tùng lãi 30% tháng, mọi người muốn tham gia thì cmt Quan tâm nhé",
+     "Ai muốn góp ý cho buổi họp tổ dân phố thì gửi tổ trưởng nhé"),
+    ("promo.testimonial", "Đầu tư vàng số lãi cố định 2%/ngày, tôi là giáo viên, nhờ kênh này mà đã xây được nhà",
+     "Nhờ phường hỗ trợ mà nhà tôi đã sửa được mái, cảm ơn Mặt trận"),
+]
+
 
 def test_police_on_duty_is_not_a_task_scam() -> None:
     """The everyday sense of the one rule above that still matches its near miss."""

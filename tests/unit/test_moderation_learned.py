@@ -320,9 +320,34 @@ def test_a_warning_that_names_the_genuine_site_is_an_advert() -> None:
     assert not gate.flagged and not gate.insult_only
 
 
+#: Stop 49, round 2: a testimonial that gathers readers in, and a neighbour's story of someone
+#: wronged in the same words; an advert's warning the rules stop, which names where to borrow.
+TESTIMONIAL = ("Chị hàng xóm giới thiệu em vào sàn vàng của anh Tú, 2 tháng tài khoản từ 30 triệu"
+               " lên 90 triệu, mọi người muốn tham gia thì cmt \"Tham gia\" nhé")
+NEIGHBOUR_WRONGED = ("Chị hàng xóm em bị lừa vào sàn vàng, mất 90 triệu rồi, mọi người muốn biết"
+                     " thêm thì cmt em kể cho")
+LENDERS_WARNING = ("CẢNH BÁO: nhiều app vay lừa đảo lắm! Hãy vay tại công ty tài chính uy tín được"
+                   " cấp phép như Tín Phát 🏦 lãi 0% tháng đầu, giải ngân 10 phút")
+
+
+def test_a_testimonial_that_gathers_readers_in_is_an_advert() -> None:
+    rules = load_rules()
+    assert apply_policy(moderate(TESTIMONIAL, rules), TESTIMONIAL).flagged
+    gate = apply_policy(moderate(NEIGHBOUR_WRONGED, rules), NEIGHBOUR_WRONGED)
+    assert not gate.flagged and not gate.insult_only
+
+
+def test_a_rules_stop_of_a_warning_naming_where_to_go_is_not_released() -> None:
+    rules = load_rules()
+    verdict = moderate(LENDERS_WARNING, rules)
+    assert verdict.flagged
+    assert apply_policy(verdict, LENDERS_WARNING).flagged
+
+
 def test_the_test_phrases_are_not_training_lines() -> None:
     known = {line.text for line in training_lines()}
-    assert not known & set(MUST_STOP + MUST_NOT_STOP + [SELLER_WARNING, CITIZEN_WARNING])
+    assert not known & set(MUST_STOP + MUST_NOT_STOP + [SELLER_WARNING, CITIZEN_WARNING, TESTIMONIAL,
+                                                        NEIGHBOUR_WRONGED, LENDERS_WARNING])
 
 
 @pytest.mark.parametrize("text", MUST_STOP)

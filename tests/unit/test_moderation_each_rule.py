@@ -1237,6 +1237,28 @@ MORE_EXAMPLES += [
      "Nhờ phường hỗ trợ mà nhà tôi đã sửa được mái, cảm ơn Mặt trận"),
 ]
 
+#: Stop 49, round 3 (fresh sets 71-78 read).
+MORE_EXAMPLES += [
+    ("report.victim", "Nhà tôi bấm link nhận quà tri ân VNeID rồi mất tiền, 20 triệu",
+     "Tôi muốn hỏi thủ tục tách thửa đất nền mặt tiền đường liên xã của gia đình"),
+    ("promo.seller_voice", "Nổ hũ đổi thưởng uy tín, bà con bấm vào đây để nhận ngay 88k: nohu88.vip",
+     "Tôi bấm vào đây để tra cứu hồ sơ mà trang của phường báo lỗi, nhờ cán bộ xem giúp"),
+    ("promo.seller_voice", "Kèo tài xỉu châu Á chuẩn lắm bà con, tìm trên Tele: @keochuan_mt",
+     "Tôi tìm trên mạng mãi không thấy số điện thoại của tổ dân phố"),
+    ("promo.testimonial", "Anh Tư nhờ theo kèo của nhóm này mà trả hết nợ, kèo tài xỉu chuẩn lắm",
+     "Nhờ theo dõi sát của tổ dân phố mà khu mình hết trộm chó"),
+    ("trade.identity", "Đi mở giùm em tài khoản ngân hàng, mỗi cái em trả 600k, kiếm thêm dịp Tết",
+     "Con tôi đi mở giùm bà nội tài khoản ngân hàng để nhận lương hưu"),
+    ("trade.identity", "Mở tài khoản ngân hàng hộ, xong đưa thẻ với mật khẩu cho em, trả 700k",
+     "Tôi làm mất thẻ ATM, ra ngân hàng cấp lại thẻ với mật khẩu mới mất bao lâu"),
+    ("trade.unused_accounts", "Ai có tài khoản ngân hàng không xài thì bán giùm nha, bên mình mua 800k một cái",
+     "Tài khoản VNeID lâu rồi tôi không xài được, quên mật khẩu thì làm sao"),
+    ("report.saw_it_posted", "Ở chợ xuất hiện tờ rơi thu mua tài khoản ngân hàng chính chủ giá cao, trả 1 triệu/tk",
+     "Ở chợ xuất hiện nhiều ổ gà sau mưa, xe máy đi rất nguy hiểm"),
+    ("report.warns_neighbours", "Tờ rơi thu mua tài khoản ngân hàng chính chủ giá cao, các em sinh viên đừng bán nhé",
+     "Nhà tôi đừng bán mảnh đất này, ông bà dặn vậy, nhưng giờ phường bảo giải tỏa"),
+]
+
 
 def test_police_on_duty_is_not_a_task_scam() -> None:
     """The everyday sense of the one rule above that still matches its near miss."""
@@ -1268,6 +1290,11 @@ ADVERT_WORDS_NOT_SIGNALS = [
     ("report.warns_neighbours", "Dặn bà con đừng bấm link lạ gửi qua Zalo",
      "Hội thảo hướng dẫn bà con mở ví điện tử, mua token nông sản, lợi nhuận 8%/tháng, đăng ký"
      " trước để nhận quà"),
+    # Stop 49, round 3: "có người dẫn đi mở tận nơi" is the buyer's service, not someone else's
+    # deed; "Thông báo của Ban điều hành:" opens fake notices too.
+    ("report.third_party", "Có người dán tờ rơi vay tiền đầy cột điện đầu hẻm",
+     "Cần gấp 30 tài khoản ngân hàng, trả 1 triệu/tài khoản, có người dẫn đi mở tận nơi, tiền"
+     " trao liền"),
 ]
 
 

@@ -334,10 +334,11 @@ def report_hits(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
 
 def advert_marks(norm: NormalisedText, rules: ModerationRules, ids: frozenset[str]
                  ) -> list[str]:
-    """The rules among ``ids`` (``signal.*`` marks of a way to answer) that match, whatever else
-    matched: :func:`match_rules` looks for them only when a deciding rule matched, the learned
-    second opinion (:mod:`bot.moderation.opinion`) asks whether a message the rules found
-    nothing in carries a phone number or a link. Marks only inside quotation marks are left out:
+    """The rules among ``ids`` (supporting rules: ``signal.*`` marks of a way to answer, or a
+    seller's ``promo.*`` words) that match, whatever else matched: :func:`match_rules` looks for
+    them only when a deciding rule matched, the learned second opinion
+    (:mod:`bot.moderation.opinion`) asks whether a message the rules found nothing in carries a
+    phone number or a link, or a seller's claim. Marks only inside quotation marks are left out:
     the writer is quoting what someone else sent."""
     indexes, possible = rules.prefilter.candidates(norm)
     marks = [rules.rules[i] for i in sorted(indexes) if rules.rules[i].id in ids]

@@ -319,6 +319,19 @@ def _own_words(norm: NormalisedText, rules: ModerationRules) -> str:
     return " ".join([norm.text[a:b].strip() for a, b in own] + marks)
 
 
+def _only_warning_words(signals: list[str], rules: ModerationRules) -> bool:
+    """Whether every citizen signal is among the words adverts also use (``warning_signals`` in
+    ``settings.yml``: "giả mạo", "cảnh giác"); a grievance («…») never is."""
+    return all(s in rules.warning_signals for s in signals)
+
+
+def _only_kinds(signals: list[str], kinds: frozenset[str]) -> bool:
+    """Whether every citizen signal is of one of ``kinds`` (:data:`SIGNAL_KINDS`) or one of the
+    single signals adverts speak in too (:data:`ADVERT_VOICE_RULES`); a grievance («…») never
+    is."""
+    return all(SIGNAL_KINDS.get(s) in kinds or s in ADVERT_VOICE_RULES for s in signals)
+
+
 def _advert_in_warning_words(signals: list[str], probability: float, verdict: Verdict,
                              norm: NormalisedText, rules: ModerationRules) -> bool:
     """Whether the citizen signals of a message the rules let through are only the words adverts
@@ -328,7 +341,7 @@ def _advert_in_warning_words(signals: list[str], probability: float, verdict: Ve
     mạo!", not a citizen. Then the signals do not veto the model's stop."""
     if probability < SURE_ADVERT or quoted_spans(norm.text):
         return False
-    if any(s not in rules.warning_signals for s in signals):
+    if not _only_warning_words(signals, rules):
         return False  # a grievance («…») or any other signal: a citizen
     return any(r in ADVERT_MARKS for r in verdict.rule_ids)
 
@@ -342,7 +355,7 @@ def _seller_in_warning(signals: list[str], norm: NormalisedText, rules: Moderati
     (:func:`bot.moderation.engine._posing_as_warning`); an advert with none of them was stopped
     only by a model all but sure of it (:data:`SURE_ADVERT`). Stop 49: two of the twelve adverts
     missed in fresh sets 63-66 had this shape."""
-    if any(s not in rules.warning_signals for s in signals):
+    if not _only_warning_words(signals, rules):
         return False  # a grievance («…») or any other signal: a citizen
     return bool(advert_marks(norm, rules, SELLER_CLAIMS))
 
@@ -354,8 +367,7 @@ def _testimonial_invites(signals: list[str], norm: NormalisedText, rules: Modera
     lên 180 triệu, mọi người muốn tham gia thì cmt". A neighbour telling of someone wronged asks,
     warns or tells of harm as well (other kinds), and offers nobody a link. Stop 49: three of
     the adverts missed in fresh sets 63-70 had this shape."""
-    if any(SIGNAL_KINDS.get(s) not in TESTIMONIAL_KINDS and s not in ADVERT_VOICE_RULES
-           for s in signals):
+    if not _only_kinds(signals, TESTIMONIAL_KINDS):
         return False  # a grievance («…») or a signal of any other kind: a citizen
     return bool(advert_marks(norm, rules, INVITATIONS))
 
@@ -389,8 +401,7 @@ def _only_advert_voice(signals: list[str], probability: float) -> bool:
     («…») is never of such a kind."""
     if probability < SURE_OVER_ADVERT_VOICE:
         return False
-    return all(SIGNAL_KINDS.get(s) in ADVERT_VOICE_KINDS or s in ADVERT_VOICE_RULES
-               for s in signals)
+    return _only_kinds(signals, ADVERT_VOICE_KINDS)
 
 
 def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = None,
@@ -400,15 +411,16 @@ def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = 
     if verdict.category in ("abuse", "rate_limited"):
         return verdict
     if verdict.flagged:
-        signals = _citizen_signals(verdict.rule_ids, normalise(text))
+        norm = normalise(text)
+        signals = _citizen_signals(verdict.rule_ids, norm)
         if not signals and verdict.score > NEAR_THRESHOLD_SCORE:
             return verdict
-        if signals and _seller_in_warning(signals, normalise(text),
-                                          rules if rules is not None else load_rules()):
+        rules = rules if rules is not None else load_rules()
+        if signals and _seller_in_warning(signals, norm, rules):
             return verdict  # an advert's "warning" that names its own genuine site
         probability = spam_probability(text, model)
         if signals and probability >= release_bound(signals):
-            own = _own_words(normalise(text), rules if rules is not None else load_rules())
+            own = _own_words(norm, rules)
             if own and spam_probability(own, model) < OWN_WORDS_PROBABILITY:
                 return Verdict(False, "clean", verdict.score,
                                f"Cho qua: quy tắc thấy dấu hiệu vi phạm nhưng người dân chép lại "

@@ -312,12 +312,8 @@ CITIZEN_WARNING = ("Cảnh giác nha anh em: web game giả mạo nhiều lắm,
                    " rồi, đừng ai nạp tiền vào mấy trang đó")
 
 
-def test_a_warning_that_names_the_genuine_site_is_an_advert() -> None:
-    rules = load_rules()
-    assert not moderate(SELLER_WARNING, rules).flagged  # the rules alone let it through
-    assert apply_policy(moderate(SELLER_WARNING, rules), SELLER_WARNING).flagged
-    gate = apply_policy(moderate(CITIZEN_WARNING, rules), CITIZEN_WARNING)
-    assert not gate.flagged and not gate.insult_only
+def test_the_rules_alone_let_the_warning_naming_the_genuine_site_through() -> None:
+    assert not moderate(SELLER_WARNING, load_rules()).flagged
 
 
 #: Stop 49, round 2: a testimonial that gathers readers in, and a neighbour's story of someone
@@ -330,10 +326,15 @@ LENDERS_WARNING = ("CẢNH BÁO: nhiều app vay lừa đảo lắm! Hãy vay t�
                    " cấp phép như Tín Phát 🏦 lãi 0% tháng đầu, giải ngân 10 phút")
 
 
-def test_a_testimonial_that_gathers_readers_in_is_an_advert() -> None:
+@pytest.mark.parametrize(("advert", "citizen"), [
+    (SELLER_WARNING, CITIZEN_WARNING),  # a warning that names the genuine site
+    (TESTIMONIAL, NEIGHBOUR_WRONGED),  # a testimonial that gathers readers in
+])
+def test_an_advert_in_a_citizens_words_is_stopped_and_its_citizen_twin_taken(
+        advert: str, citizen: str) -> None:
     rules = load_rules()
-    assert apply_policy(moderate(TESTIMONIAL, rules), TESTIMONIAL).flagged
-    gate = apply_policy(moderate(NEIGHBOUR_WRONGED, rules), NEIGHBOUR_WRONGED)
+    assert apply_policy(moderate(advert, rules), advert).flagged
+    gate = apply_policy(moderate(citizen, rules), citizen)
     assert not gate.flagged and not gate.insult_only
 
 

@@ -1,11 +1,25 @@
 """``python -m bot.moderation``: moderate messages from a file or stdin, one per line.
 
-For trainers and staff checking a word-list edit: every line is printed back as TSV
-``verdict<TAB>category<TAB>score<TAB>reason<TAB>text`` (verdict is ``FLAG`` or ``PASS``). With
-``--eval`` the input is a labelled file (``spam|legit<TAB>text``) and the precision, recall and
-mistakes are printed instead; a file with the header ``label<TAB>kind<TAB>text`` (the blind sets
-of ``tests/data/moderation_blind/``, the default) is measured against the whole policy of
-:mod:`bot.moderation.gate`: genuine messages refused, spam recall, what insults got. Exits 0 when the messages were read; 2 when the rules are broken.
+For trainers and staff trying a message or checking a word-list edit. Every line is printed back
+as TSV ``decision<TAB>marker<TAB>rules<TAB>category<TAB>score<TAB>reason<TAB>text``:
+
+* ``decision`` is what intake does with the message, the whole policy of
+  :mod:`bot.moderation.gate` with the learned model's second opinion: ``STOP`` (quarantined,
+  never a case), ``CALM`` (only an insult: a calm reply and nothing kept) or ``TAKE`` (a case);
+* ``marker`` is what staff see on a case taken (``clean``, ``rude``, ``threat``);
+* ``rules`` is the word lists' verdict alone (``FLAG`` or ``PASS``), so an edit's effect shows
+  even where the model overrules it; category, score and reason are the decision's.
+
+Why both: the command once printed the rules' verdict only, and a trainer trying an advert the
+model stops saw ``PASS`` for what the product quarantines (and the reverse for a citizen's
+report the model releases). ``--rules-only`` prints the old five columns
+(``verdict<TAB>category<TAB>score<TAB>reason<TAB>text``) without training the model.
+
+With ``--eval`` the input is a labelled file (``spam|legit<TAB>text``) and the precision, recall
+and mistakes are printed instead; a file with the header ``label<TAB>kind<TAB>text`` (the blind
+sets of ``tests/data/moderation_blind/``, the default) is measured against the whole policy:
+genuine messages refused, spam recall, what insults got. Exits 0 when the messages were read; 2
+when the rules are broken.
 """
 
 from __future__ import annotations
@@ -19,11 +33,41 @@ from typing import TextIO
 
 from bot.moderation.engine import moderate
 from bot.moderation.evaluate import evaluate, read_labelled
-from bot.moderation.rules import ModerationRulesError, load_rules
+from bot.moderation.rules import ModerationRules, ModerationRulesError, load_rules
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+_HEADER = "decision\tmarker\trules\tcategory\tscore\treason\ttext"
+_RULES_HEADER = "verdict\tcategory\tscore\treason\ttext"
+
+
+def _rules_row(text: str, rules: ModerationRules, flagged_only: bool) -> str | None:
+    """The word lists' verdict alone, or None when ``flagged_only`` and it passes."""
+    verdict = moderate(text, rules)
+    if flagged_only and not verdict.flagged:
+        return None
+    status = "FLAG" if verdict.flagged else "PASS"
+    return (f"{status}\t{verdict.category}\t{verdict.score:g}\t"
+            f"{_one_line(verdict.reason)}\t{_one_line(text)}")
+
+
+def _decision_row(text: str, rules: ModerationRules, flagged_only: bool) -> str | None:
+    """What intake does with ``text`` (:func:`bot.moderation.gate.apply_policy`, with the
+    learned model) beside the rules' verdict, or None when ``flagged_only`` and it is taken."""
+    from bot.moderation.gate import apply_policy
+
+    verdict = moderate(text, rules)
+    gate = apply_policy(verdict, text, rules=rules)
+    decision = "STOP" if gate.flagged else "CALM" if gate.insult_only else "TAKE"
+    if flagged_only and decision == "TAKE":
+        return None
+    status = "FLAG" if verdict.flagged else "PASS"
+    final = gate.verdict
+    return (f"{decision}\t{gate.marker}\t{status}\t{final.category}\t{final.score:g}\t"
+            f"{_one_line(final.reason)}\t{_one_line(text)}")
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -31,14 +75,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out if out is not None else sys.stdout
     parser = argparse.ArgumentParser(
         prog="python -m bot.moderation",
-        description="Print the moderation verdict of each line (TSV: verdict, category, score, "
-        "reason, text).",
+        description="Print what intake does with each line (TSV: decision STOP/CALM/TAKE, "
+        "marker, the rules' verdict FLAG/PASS, category, score, reason, text).",
     )
     parser.add_argument("file", nargs="?", help="messages, one per line (default: stdin)")
     parser.add_argument("--rules", type=Path, help="rules directory (default: content/moderation)")
     parser.add_argument("--header", action="store_true", help="print a header line first")
     parser.add_argument(
-        "--flagged-only", action="store_true", help="print only the lines that are flagged"
+        "--flagged-only", action="store_true",
+        help="print only the lines not taken as cases (STOP or CALM; with --rules-only, FLAG)"
+    )
+    parser.add_argument(
+        "--rules-only", action="store_true",
+        help="the word lists' verdict alone (verdict, category, score, reason, text), no model"
     )
     parser.add_argument(
         "--eval", action="store_true", help="the file is labelled TSV: print precision and recall"
@@ -78,22 +127,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                   file=out)
         return 0
     if args.header:
-        print("verdict\tcategory\tscore\treason\ttext", file=out)
+        print(_RULES_HEADER if args.rules_only else _HEADER, file=out)
     stream = open(args.file, encoding="utf-8") if args.file else sys.stdin
     try:
         for line in stream:
             text = line.rstrip("\n")
             if not text.strip():
                 continue
-            verdict = moderate(text, rules)
-            if args.flagged_only and not verdict.flagged:
-                continue
-            status = "FLAG" if verdict.flagged else "PASS"
-            print(
-                f"{status}\t{verdict.category}\t{verdict.score:g}\t"
-                f"{_one_line(verdict.reason)}\t{_one_line(text)}",
-                file=out,
-            )
+            row = (_rules_row(text, rules, args.flagged_only) if args.rules_only
+                   else _decision_row(text, rules, args.flagged_only))
+            if row is not None:
+                print(row, file=out)
     finally:
         if stream is not sys.stdin:
             stream.close()

@@ -201,7 +201,7 @@ def apply_policy(verdict: Verdict, text: str, *, learned: bool = True,
         if learned:
             from bot.moderation.opinion import second_opinion
 
-            verdict = second_opinion(verdict, text, model=model)
+            verdict = second_opinion(verdict, text, rules=rules, model=model)
         return GateVerdict(verdict)
     threat = any(rule_id.startswith("abuse.threat") for rule_id in verdict.rule_ids)
     marker = THREAT if threat else RUDE

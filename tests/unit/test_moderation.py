@@ -506,22 +506,62 @@ def test_importing_the_package_reads_no_files() -> None:
 # --------------------------------------------------------------------------- command line
 
 
-def test_cli_prints_one_tsv_verdict_per_line(tmp_path: Path) -> None:
+def test_cli_prints_one_tsv_decision_per_line(tmp_path: Path) -> None:
     path = tmp_path / "messages.txt"
     path.write_text(
-        "vay tiền nhanh không thế chấp\n\nCho hỏi lịch tiếp dân\ndm\tbọn mày\n", encoding="utf-8"
+        "vay tiền nhanh không thế chấp\n\nCho hỏi lịch tiếp dân\ndm\tbọn mày\n"
+        "Cống trước nhà bốc mùi cả tuần rồi, đm, phường có ai xử lý không\n", encoding="utf-8"
     )
     out = io.StringIO()
     assert cli_main([str(path), "--rules", str(RULES_DIR), "--header"], out=out) == 0
     lines = out.getvalue().splitlines()
-    assert lines[0] == "verdict\tcategory\tscore\treason\ttext"
+    assert lines[0] == "decision\tmarker\trules\tcategory\tscore\treason\ttext"
     rows = [line.split("\t") for line in lines[1:]]
-    assert all(len(row) == 5 for row in rows)
-    assert [(row[0], row[1]) for row in rows] == [
-        ("FLAG", "loan_spam"),
-        ("PASS", "clean"),
-        ("FLAG", "abuse"),
+    assert all(len(row) == 7 for row in rows)
+    assert [tuple(row[:4]) for row in rows] == [
+        ("STOP", "clean", "FLAG", "loan_spam"),
+        ("TAKE", "clean", "PASS", "clean"),
+        ("CALM", "rude", "FLAG", "abuse"),  # only an insult: a calm reply, no case
+        ("TAKE", "rude", "FLAG", "abuse"),  # rude, but a complaint: a case, marked for staff
     ]
+    assert rows[2][6] == "dm bọn mày"  # a tab inside a message does not break the columns
+
+
+#: Stop 50: the rules and the gate disagree on these (``test_moderation_learned.py`` has both).
+#: The command once printed the rules' verdict only, so a trainer saw PASS for the first, which
+#: the product quarantines, and FLAG for the second, which it takes as a case.
+ADVERT_THE_MODEL_STOPS = ("Cảnh giác nha anh em: web game giả mạo nhiều lắm, chỉ nạp tại trang"
+                          " chính chủ LucVip thôi, rút nhanh uy tín. Link chính thức: lucvip·club")
+CITIZEN_THE_MODEL_TAKES = ("Nhà mạng khóa 2 chiều sim vì chưa chuẩn hóa thông tin thuê bao mà tui"
+                           " làm rồi, giờ không nhận được OTP ngân hàng, bực mình quá")
+
+
+def test_cli_prints_the_gates_decision_where_the_model_overrules_the_rules(
+        tmp_path: Path) -> None:
+    path = tmp_path / "messages.txt"
+    path.write_text(f"{ADVERT_THE_MODEL_STOPS}\n{CITIZEN_THE_MODEL_TAKES}\n", encoding="utf-8")
+    out = io.StringIO()
+    assert cli_main([str(path)], out=out) == 0
+    advert, citizen = (line.split("\t") for line in out.getvalue().splitlines())
+    assert advert[:3] == ["STOP", "clean", "PASS"] and "Mô hình học máy" in advert[5]
+    assert citizen[:3] == ["TAKE", "clean", "FLAG"] and citizen[5].startswith("Cho qua")
+    out = io.StringIO()
+    assert cli_main([str(path), "--flagged-only"], out=out) == 0
+    assert [line.split("\t")[0] for line in out.getvalue().splitlines()] == ["STOP"]
+
+
+def test_cli_rules_only_prints_the_word_lists_verdict(tmp_path: Path) -> None:
+    path = tmp_path / "messages.txt"
+    path.write_text(f"{ADVERT_THE_MODEL_STOPS}\n{CITIZEN_THE_MODEL_TAKES}\nCho hỏi lịch tiếp dân\n",
+                    encoding="utf-8")
+    out = io.StringIO()
+    assert cli_main([str(path), "--rules-only", "--header"], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "verdict\tcategory\tscore\treason\ttext"
+    assert [line.split("\t")[0] for line in lines[1:]] == ["PASS", "FLAG", "PASS"]
+    out = io.StringIO()
+    assert cli_main([str(path), "--rules-only", "--flagged-only"], out=out) == 0
+    assert [line.split("\t")[0] for line in out.getvalue().splitlines()] == ["FLAG"]
 
 
 def test_cli_runs_as_a_module_from_stdin() -> None:
@@ -534,7 +574,7 @@ def test_cli_runs_as_a_module_from_stdin() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("FLAG\tgambling\t")
+    assert result.stdout.startswith("STOP\tclean\tFLAG\tgambling\t")
 
 
 def test_cli_eval_prints_precision_and_recall() -> None:

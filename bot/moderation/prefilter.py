@@ -162,7 +162,12 @@ def required_literals(pattern: str) -> frozenset[str] | None:
     said (then the pattern must always be run). Case-sensitive, as the moderation views are
     lower-case already."""
     parsed = _parse(pattern)
-    return _analyse(parsed).requirement() if parsed is not None else None
+    found = _analyse(parsed).requirement() if parsed is not None else None
+    if found is not None and not all(literal.strip() for literal in found):
+        # Stop 50: a gap alone (" " between two words) is in every message of two words: the
+        # automaton found it some thirty times a message, half its hits, to spare no regex.
+        return None
+    return found
 
 
 def _parse(pattern: str) -> Any:
@@ -203,6 +208,13 @@ def _first_words(items: Any) -> frozenset[str] | None:
         return _first_words(items[0][1][-1])
     if len(items) == 1 and items[0][0] is _BRANCH:
         return _all_or_none([_first_words(alternative) for alternative in items[0][1][1]])
+    if items and items[0][0] in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+        # Stop 50: look-behinds before the word edge ("(?<!khong )(?<!ko )\bnhan\s+…")
+        # consume nothing; the match still begins where a first word does, and the engine's
+        # ``regex.match(view, offset)`` tests them there (a look-behind sees the text before
+        # the offset). Such patterns ran over the whole message, ten of them a tenth of the
+        # time of the longest messages.
+        return _first_words(items[1:])
     if not items or items[0] != (sre_constants.AT, sre_constants.AT_BOUNDARY):
         return None
     prefixes: frozenset[str] = frozenset({""})
@@ -212,6 +224,13 @@ def _first_words(items: Any) -> frozenset[str] | None:
         if op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT, sre_constants.AT):
             continue  # consumes nothing
         exact = _analyse([(op, arg)]).exact
+        if exact is None and op in _REPEATS and arg[0] == 0 and arg[1] == 1 \
+                and prefixes == frozenset({""}):
+            # An optional lead, "\\b(?:con |cai )?(?:bot|admin)\\s+ngu": the first words with it
+            # and without it.
+            rest = items[position:]
+            return _all_or_none([_first_words([items[0], *arg[2], *rest]),
+                                 _first_words([items[0], *rest])])
         if exact is None and op is _BRANCH and prefixes == frozenset({""}):
             # "\\bacc\\s+…|\\bcam dan\\b" is parsed as a word edge, then a choice: each
             # alternative, with what follows the choice, says its own first words.
@@ -220,7 +239,7 @@ def _first_words(items: Any) -> frozenset[str] | None:
                                  for alternative in arg[1]])
         if exact is None:
             # The word must end here, where something open-ended begins.
-            if not _ends_word(op, arg):
+            if not _begins_past_word(items[position - 1:]):
                 return None
             break
         prefixes = frozenset(a + b for a, b in product(prefixes, exact))
@@ -237,6 +256,23 @@ def _first_words(items: Any) -> frozenset[str] | None:
             return None
         words.add(word.group())
     return frozenset(words)
+
+
+def _begins_past_word(items: list[Any]) -> bool:
+    """Whether every match of ``items`` begins where a word has ended (:func:`_ends_word`),
+    also when it begins with something optional: ``(?:\\s+\\w+){0,5}?\\s+lua`` begins with a gap
+    whether or not the words are there. Nothing left (the pattern ends here) is no word end:
+    "\\bnap" matches in "napas"."""
+    if not items:
+        return False
+    op, arg = items[0]
+    if op in _REPEATS and arg[0] == 0:
+        return _begins_past_word(list(arg[2])) and _begins_past_word(items[1:])
+    if op is _SUBPATTERN:
+        return _begins_past_word([*arg[-1], *items[1:]])
+    if op is _BRANCH:
+        return all(_begins_past_word([*alternative, *items[1:]]) for alternative in arg[1])
+    return _ends_word(op, arg)
 
 
 def _all_or_none(found: list[frozenset[str] | None]) -> frozenset[str] | None:
@@ -375,49 +411,39 @@ class Prefilter:
         last = self._last
         if last is not None and last[0] is norm:
             return last[1], last[2]
-        rules = set(self._always_rules)
-        matchers = set(self._always_matchers)
-        lookups: tuple[tuple[dict[str, tuple[frozenset[int], frozenset[int]]],
-                             frozenset[str]], ...]
         if norm.compact == norm.folded:
-            lookups = ((self._by_word_same, norm.folded_words),)
+            by_words = self._matchers_of_words(self._by_word_same, norm.folded_words)
             automata = self._automata_same
         else:
-            lookups = ((self._by_folded_word, norm.folded_words),
-                       (self._by_compact_word, norm.compact_words))
+            by_words = (self._matchers_of_words(self._by_folded_word, norm.folded_words)
+                        | self._matchers_of_words(self._by_compact_word, norm.compact_words))
             automata = self._automata
-        by_words: set[int] = set()
-        for table, words in lookups:
-            for word in words:
-                found = table.get(word)
-                if found is not None:
-                    rules |= found[0]
-                    by_words |= found[1]
-        by_strings: set[int] = set()
-        if norm.runs:
-            rules |= self._runs[0]
-            matchers |= self._runs[1]
         views = {"text": norm.text, "folded": norm.folded, "compact": norm.compact}
+        by_strings: set[int] = set()
         for view_name, automaton in automata:
             # Every required string present in the view, in one pass over it (overlapping
-            # occurrences included); each string's sets are added once.
-            seen: set[int] = set()
-            for _, (number, rule_set, matcher_set) in automaton.iter(views[view_name]):
-                if number not in seen:
-                    seen.add(number)
-                    rules |= rule_set
-                    by_strings |= matcher_set
+            # occurrences included, their sets added again: cheaper than telling them apart).
+            by_strings.update(*[found[2] for _, found in automaton.iter(views[view_name])])
         # A matcher that needs both and was found by one only cannot match, nor can a rule
         # left with no other.
-        possible = by_words | by_strings
-        dropped = (by_words ^ by_strings) & self._both
-        if dropped:
-            possible -= dropped
-            rule_of = self._rule_of
-            rules = set(self._always_rules) | {rule_of[m] for m in matchers | possible}
-        matchers |= possible
+        matchers = (by_words | by_strings) - ((by_words ^ by_strings) & self._both)
+        matchers |= self._always_matchers
+        if norm.runs:
+            matchers |= self._runs[1]
+        # The rules are those of the matchers left (and the link rules, which have none to
+        # ask): found once here, not added word by word and then found again (stop 50).
+        rules = set(map(self._rule_of.__getitem__, matchers))
+        rules |= self._always_rules
         self._last = (norm, rules, matchers)
         return rules, matchers
+
+
+    @staticmethod
+    def _matchers_of_words(table: dict[str, tuple[frozenset[int], frozenset[int]]],
+                           words: frozenset[str]) -> set[int]:
+        """The matchers that need one of ``words`` (the message's words and word pairs): the
+        words the table knows, found by one set intersection in C, not a look-up per word."""
+        return set().union(*[table[word][1] for word in table.keys() & words])
 
 
 def _literal_automata(

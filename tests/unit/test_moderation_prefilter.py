@@ -141,11 +141,17 @@ def test_every_pattern_match_holds_a_required_literal_and_begins_with_a_first_wo
         (r"\b(?:acc|nick)\s+(?:clone|ao)\b|\bcam dan\b", {"acc", "nick", "cam"}),
         (r"\bt[aà]i kho[aả]n\b", {"tai", "tài"}),  # folded by the rules, for the text view
         (r"\bvay\b", {"vay"}),
+        # Stop 50: look-behinds before the word edge, an optional lead, optional words after.
+        (r"(?<!khong )(?<!ko )\bnhan\s+(?:tin|sms)", {"nhan"}),
+        (r"\b(?:con |cai )?bot\s+ngu", {"con", "cai", "bot"}),
+        (r"\b(?:re)?vay\s", {"vay", "revay"}),
+        (r"\bbi(?:\s+\w+){0,5}?\s+lua", {"bi"}),
         # The word may go on, or the start is not a word edge: nothing is claimed.
         (r"\bnap", None),
         (r"\bngu\s*ngoc", None),  # "ngungoc" is one word
-        (r"\b(?:con |cai )?bot\s+ngu", None),
-        (r"\bbi(?:\s+\w+){0,5}?\s+lua", None),
+        (r"\bnap(?:\s+tien)?", None),  # the pattern may end with the word: "napas"
+        (r"\bbi(?:\w+)?\s", None),  # the optional part goes on with letters: "bien"
+        (r"(?<!x)nap\s", None),  # no word edge after the look-behind
         (r"\b\d+k", None),
         (r"nap\s+\d+", None),
         (r"(?i)\bvay\s", None),

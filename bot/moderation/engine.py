@@ -320,13 +320,25 @@ def match_rules(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
             or (r.boost_only and r.category in found))]
         hits += _hits(extra, norm, rules, urls, quotes, possible)
         hits.sort(key=lambda h: rules.order[id(h.rule)])
+        # Every report rule that could match was asked: kept for :func:`report_hits`, which
+        # the learned second opinion asks of the same message right after (stop 50).
+        global _last_reports
+        _last_reports = (norm, rules, [h for h in hits if h.rule.category == "report"])
     return hits
+
+
+#: The report hits of the last message :func:`match_rules` found something in (see there), as
+#: one tuple: a thread reading it sees one message's answer, never half of two.
+_last_reports: tuple[NormalisedText, ModerationRules, list[RuleHit]] | None = None
 
 
 def report_hits(norm: NormalisedText, rules: ModerationRules) -> list[RuleHit]:
     """The ``report`` rules (signs of a citizen reporting, asking, telling what happened) that
     match, whatever else matched: :func:`match_rules` looks for them only when a deciding rule
     matched, the learned second opinion (:mod:`bot.moderation.opinion`) needs them when none did."""
+    last = _last_reports
+    if last is not None and last[0] is norm and last[1] is rules:
+        return list(last[2])
     indexes, possible = rules.prefilter.candidates(norm)
     reports = [rules.rules[i] for i in sorted(indexes) if rules.rules[i].category == "report"]
     return _hits(reports, norm, rules, [], quoted_spans(norm.text), possible)

@@ -242,7 +242,8 @@ class LearnedModel:
         each time its feature occurs."""
         words = _WORD.findall(norm.compact)
         columns = self._columns
-        per_word = [self._word(w) for w in words]
+        known = self._word_columns.get  # a method call per word was a third of this function
+        per_word = [known(w) or self._word(w) for w in words]
         out = [c for c, _ in per_word if c is not None]
         out += [c for c in map(columns.get, ["b:" + a + " " + b for a, b in
                                              zip(words, words[1:], strict=False)])

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -78,7 +79,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         description="Print what intake does with each line (TSV: decision STOP/CALM/TAKE, "
         "marker, the rules' verdict FLAG/PASS, category, score, reason, text).",
     )
-    parser.add_argument("file", nargs="?", help="messages, one per line (default: stdin)")
+    parser.add_argument("files", nargs="*", metavar="file",
+                        help="messages, one per line (default: stdin); with --eval, labelled "
+                        "sets (default: every blind set)")
     parser.add_argument("--rules", type=Path, help="rules directory (default: content/moderation)")
     parser.add_argument("--header", action="store_true", help="print a header line first")
     parser.add_argument(
@@ -108,18 +111,24 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
         blind_dir = Path(__file__).resolve().parents[2] / "tests" / "data" / "moderation_blind"
         blind = sorted(blind_dir.glob("*.tsv"))
-        files = [Path(args.file)] if args.file else blind
+        files = [Path(name) for name in args.files] or blind
         if not files:
             parser.error("--eval needs a labelled file (no tests/data/moderation_blind/*.tsv)")
         if args.mistakes and any(p.resolve().parent == blind_dir.resolve() for p in files):
             parser.error("--mistakes would print blind-set lines; it is for dev files")
+        totals: Counter[str] = Counter()
+        sets = 0
         for path in files:
             header = path.read_text(encoding="utf-8").split("\n", 1)[0]
             if header.split("\t")[:3] == ["label", "kind", "text"]:
-                print(policy_report(path, show_mistakes=args.mistakes), file=out)  # the policy: stop, mark, calm
+                # The policy: stop, mark, calm.
+                print(policy_report(path, show_mistakes=args.mistakes, totals=totals), file=out)
+                sets += 1
             else:
                 print(evaluate(read_labelled(path), rules).summary(str(path)), file=out)
-        if not args.file:
+        if sets > 1:
+            print(_totals_line(sets, totals), file=out)
+        if not args.files:
             from bot.moderation.corpus import corpus_report
 
             corpus = corpus_report()
@@ -128,20 +137,31 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return 0
     if args.header:
         print(_RULES_HEADER if args.rules_only else _HEADER, file=out)
-    stream = open(args.file, encoding="utf-8") if args.file else sys.stdin
-    try:
-        for line in stream:
-            text = line.rstrip("\n")
-            if not text.strip():
-                continue
-            row = (_rules_row(text, rules, args.flagged_only) if args.rules_only
-                   else _decision_row(text, rules, args.flagged_only))
-            if row is not None:
-                print(row, file=out)
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
+    for name in args.files or ["-"]:
+        stream = sys.stdin if name == "-" else open(name, encoding="utf-8")
+        try:
+            for line in stream:
+                text = line.rstrip("\n")
+                if not text.strip():
+                    continue
+                row = (_rules_row(text, rules, args.flagged_only) if args.rules_only
+                       else _decision_row(text, rules, args.flagged_only))
+                if row is not None:
+                    print(row, file=out)
+        finally:
+            if stream is not sys.stdin:
+                stream.close()
     return 0
+
+
+def _totals_line(sets: int, totals: Counter[str]) -> str:
+    """The sum over several labelled sets (:func:`bot.moderation.gate.policy_report`'s
+    ``totals``): what the note of a stop quotes for all blind sets, or the unread ones."""
+    line = (f"All {sets} sets: genuine messages refused {totals['refused']}/{totals['allow']}"
+            f" (target 0), spam and scam stopped {totals['stopped']}/{totals['stop']}")
+    if totals["stop"]:
+        line += f" = recall {totals['stopped'] / totals['stop']:.3f}"
+    return line
 
 
 def _run() -> int:

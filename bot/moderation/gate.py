@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -313,15 +314,17 @@ def record_quarantine(channel: str, sender_id: str, text: str, gate: GateVerdict
 # --------------------------------------------------------------------------- evaluation
 
 
-def policy_report(path: Path, *, show_mistakes: bool = False) -> str:
+def policy_report(path: Path, *, show_mistakes: bool = False,
+                  totals: Counter[str] | None = None) -> str:
     """The policy measured on a labelled set (``label<TAB>kind<TAB>text``; labels ``allow``,
     ``insult``, ``stop``), as ``./mttq moderate --eval`` prints it: genuine messages refused
-    (target 0), spam and scam recall (target at least 0.95), and what insults got.
+    (target 0), spam and scam recall (target at least 0.95), and what insults got. ``totals``,
+    when given, gathers the counts (``allow``, ``refused``, ``stop``, ``stopped``) over several
+    sets, for the command's line over all of them.
 
     The messages it got wrong are listed only with ``show_mistakes`` (for dev sets): a blind
     set's lines must stay unread, or whoever reads them tunes on them without meaning to."""
     import csv
-    from collections import Counter
 
     rules = load_rules()
     total: Counter[str] = Counter()
@@ -351,6 +354,9 @@ def policy_report(path: Path, *, show_mistakes: bool = False) -> str:
                         f"taken ({gate.marker})"] += 1
     allow = sum(v for k, v in total.items() if k.startswith("allow/"))
     stop = sum(v for k, v in total.items() if k.startswith("stop/"))
+    if totals is not None:
+        totals.update(allow=allow, refused=sum(refused.values()), stop=stop,
+                      stopped=sum(stopped.values()))
     lines = [f"Moderation policy on {path} ({sum(total.values())} messages)"]
     # A set written in parts may hold no genuine messages or no spam: say so rather than print
     # a ratio over nothing (a "recall 0.000" that reads like a failure).

@@ -591,3 +591,12 @@ def test_cli_reports_broken_rules_with_status_2(
     (directory / "loan.yml").write_text("rules: [", encoding="utf-8")
     assert cli_main(["--rules", str(directory)], out=io.StringIO()) == 2
     assert "loan.yml: malformed YAML" in capsys.readouterr().err
+
+
+def test_cli_reads_several_files_in_turn(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("Cho hỏi lịch tiếp dân\n", encoding="utf-8")
+    second.write_text("vay tiền nhanh không thế chấp\n", encoding="utf-8")
+    out = io.StringIO()
+    assert cli_main([str(first), str(second), "--rules-only"], out=out) == 0
+    assert [line.split("\t")[0] for line in out.getvalue().splitlines()] == ["PASS", "FLAG"]

@@ -345,7 +345,6 @@ class Prefilter:
         by_literal: dict[tuple[str, str], list[tuple[int, int]]] = {}
         always_rules: set[int] = set()
         always_matchers: set[int] = set()
-        runs_rules: set[int] = set()
         runs_matchers: set[int] = set()
         both: set[int] = set()
         for index, rule in enumerate(rules):
@@ -354,7 +353,6 @@ class Prefilter:
             for matcher in rule.matchers:
                 key = (index, id(matcher))
                 if matcher.view == "runs":  # only a message with letter-spaced runs
-                    runs_rules.add(index)
                     runs_matchers.add(id(matcher))
                 elif matcher.anchors is not None or matcher.literals is not None:
                     # A pattern may say both its first words and its required strings: it can
@@ -369,8 +367,10 @@ class Prefilter:
                     always_rules.add(index)
                     always_matchers.add(id(matcher))
 
-        def split(keys: list[tuple[int, int]]) -> tuple[frozenset[int], frozenset[int]]:
-            return frozenset(k[0] for k in keys), frozenset(k[1] for k in keys)
+        def split(keys: list[tuple[int, int]]) -> frozenset[int]:
+            """The matchers of these (rule, matcher) keys: a message's rules are those of the
+            matchers it leaves (:meth:`candidates`)."""
+            return frozenset(k[1] for k in keys)
 
         # Kept as ready sets, so a message's look-ups are set unions done in C.
         #: Word → its matchers, for the folded view's words and for the compact view's.
@@ -379,7 +379,7 @@ class Prefilter:
         self._by_compact_word = {w: split(keys) for (compact, w), keys in by_word.items()
                                  if compact}
         self._automata = _literal_automata([
-            (view, literal, *split(keys)) for (view, literal), keys in by_literal.items()
+            (view, literal, split(keys)) for (view, literal), keys in by_literal.items()
         ])
         # Most messages hide nothing, and then their compact view is their folded view: one
         # look-up per word and one search per string serve the matchers of both views.
@@ -392,11 +392,12 @@ class Prefilter:
             same_literal.setdefault((merged, literal), []).extend(keys)
         self._by_word_same = {word: split(keys) for word, keys in same_word.items()}
         self._automata_same = _literal_automata([
-            (view, literal, *split(keys)) for (view, literal), keys in same_literal.items()
+            (view, literal, split(keys)) for (view, literal), keys in same_literal.items()
         ])
         self._always_rules = frozenset(always_rules)
         self._always_matchers = frozenset(always_matchers)
-        self._runs = (frozenset(runs_rules), frozenset(runs_matchers))
+        #: The matchers of the letter-spaced runs, asked only of a message that has some.
+        self._runs = frozenset(runs_matchers)
         #: The matchers that need a first word and a required string, and every matcher's rule.
         self._both = frozenset(both)
         self._rule_of = {id(m): index for index, rule in enumerate(rules) for m in rule.matchers}
@@ -423,13 +424,13 @@ class Prefilter:
         for view_name, automaton in automata:
             # Every required string present in the view, in one pass over it (overlapping
             # occurrences included, their sets added again: cheaper than telling them apart).
-            by_strings.update(*[found[2] for _, found in automaton.iter(views[view_name])])
+            by_strings.update(*[found for _, found in automaton.iter(views[view_name])])
         # A matcher that needs both and was found by one only cannot match, nor can a rule
         # left with no other.
         matchers = (by_words | by_strings) - ((by_words ^ by_strings) & self._both)
         matchers |= self._always_matchers
         if norm.runs:
-            matchers |= self._runs[1]
+            matchers |= self._runs
         # The rules are those of the matchers left (and the link rules, which have none to
         # ask): found once here, not added word by word and then found again (stop 50).
         rules = set(map(self._rule_of.__getitem__, matchers))
@@ -437,20 +438,18 @@ class Prefilter:
         self._last = (norm, rules, matchers)
         return rules, matchers
 
-
     @staticmethod
-    def _matchers_of_words(table: dict[str, tuple[frozenset[int], frozenset[int]]],
-                           words: frozenset[str]) -> set[int]:
+    def _matchers_of_words(table: dict[str, frozenset[int]], words: frozenset[str]) -> set[int]:
         """The matchers that need one of ``words`` (the message's words and word pairs): the
         words the table knows, found by one set intersection in C, not a look-up per word."""
-        return set().union(*[table[word][1] for word in table.keys() & words])
+        return set().union(*[table[word] for word in table.keys() & words])
 
 
 def _literal_automata(
-    by_literal: list[tuple[str, str, frozenset[int], frozenset[int]]]
+    by_literal: list[tuple[str, str, frozenset[int]]]
 ) -> list[tuple[str, Any]]:
     """One Aho-Corasick automaton per view over the required strings of that view, each string
-    carrying its number and the rules and matchers that need it.
+    carrying the matchers that need it.
 
     A message's required strings were found by testing each (``literal in view``), some 230 of
     them: a quarter of a message's moderation time, and growing with its length, so most of
@@ -458,10 +457,10 @@ def _literal_automata(
     present in a single pass over the view, in C (pyahocorasick, the standard implementation):
     41 -> 6 microseconds a message on the bench messages, with the same strings found."""
     automata: dict[str, Any] = {}
-    for number, (view, literal, rule_set, matcher_set) in enumerate(by_literal):
+    for view, literal, matcher_set in by_literal:
         if view not in automata:
             automata[view] = ahocorasick.Automaton()
-        automata[view].add_word(literal, (number, rule_set, matcher_set))
+        automata[view].add_word(literal, matcher_set)
     for automaton in automata.values():
         automaton.make_automaton()
     return sorted(automata.items())

@@ -244,3 +244,19 @@ def test_a_phrase_does_not_run_over_a_full_stop(rules: ModerationRules, text: st
     encountered = [r for r in rules.rules if r.id == "report.encountered"]
     norm = normalise(text)
     assert bool(_hits(encountered, norm, rules, [], quoted_spans(norm.text))) is found
+
+
+def test_report_hits_kept_from_match_rules_are_those_found_afresh(rules: ModerationRules) -> None:
+    """Stop 50: ``match_rules`` keeps the report hits of the message it found something in, for
+    the learned opinion's ``report_hits`` on the same message; they must be what a fresh search
+    finds."""
+    from bot.moderation import engine
+
+    text = ("Ad ơi xóa giúp bài vay tiền nhanh không thế chấp, giải ngân 10 phút, lh 0912345678"
+            " này đi, lừa đảo đấy")
+    norm = normalise(text)
+    assert match_rules(norm, rules)
+    kept = [(h.rule.id, h.count, h.quoted) for h in engine.report_hits(norm, rules)]
+    engine._last_reports = None
+    assert kept and kept == [(h.rule.id, h.count, h.quoted)
+                             for h in engine.report_hits(norm, rules)]

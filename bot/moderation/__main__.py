@@ -106,6 +106,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except ModerationRulesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for name in args.files:
+        # Checked before any line is printed: a mistyped name should not leave half a report.
+        if name != "-" and (not os.access(name, os.R_OK) or os.path.isdir(name)):
+            print(f"error: cannot read {name}: no such file, or not readable", file=sys.stderr)
+            return 2
     if args.eval:
         from bot.moderation.gate import policy_report
 

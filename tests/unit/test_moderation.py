@@ -600,3 +600,13 @@ def test_cli_reads_several_files_in_turn(tmp_path: Path) -> None:
     out = io.StringIO()
     assert cli_main([str(first), str(second), "--rules-only"], out=out) == 0
     assert [line.split("\t")[0] for line in out.getvalue().splitlines()] == ["PASS", "FLAG"]
+
+
+def test_cli_names_a_file_it_cannot_read(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.txt"
+    for args in ([str(missing)], ["--eval", str(missing)], [str(tmp_path)]):
+        out = io.StringIO()
+        assert cli_main(args, out=out) == 2
+        assert out.getvalue() == ""
+        assert "error: cannot read" in capsys.readouterr().err

@@ -415,28 +415,31 @@ def second_opinion(verdict: Verdict, text: str, rules: ModerationRules | None = 
         signals = _citizen_signals(verdict.rule_ids, norm)
         if not signals and verdict.score > NEAR_THRESHOLD_SCORE:
             return verdict
-        rules = rules if rules is not None else load_rules()
-        if signals and _seller_in_warning(signals, norm, rules):
-            return verdict  # an advert's "warning" that names its own genuine site
         probability = spam_probability(text, model)
-        if signals and probability >= release_bound(signals):
-            own = _own_words(norm, rules)
-            if own and spam_probability(own, model) < OWN_WORDS_PROBABILITY:
+        if not signals:
+            if probability < CONFIDENT_RELEASE_PROBABILITY:
                 return Verdict(False, "clean", verdict.score,
-                               f"Cho qua: quy tắc thấy dấu hiệu vi phạm nhưng người dân chép lại "
-                               f"tin đó kèm lời của mình («{own[:60]}»), mô hình học máy không "
-                               f"coi lời ấy là tin rác.", verdict.rule_ids)
-        if signals and probability < release_bound(signals):
-            return Verdict(False, "clean", verdict.score,
-                           f"Cho qua: quy tắc thấy dấu hiệu vi phạm nhưng có lời của người dân "
-                           f"({signals[0]}) và mô hình học máy chỉ đánh giá {probability:.2f} là "
-                           f"tin rác.", verdict.rule_ids)
-        if not signals and probability < CONFIDENT_RELEASE_PROBABILITY:
-            return Verdict(False, "clean", verdict.score,
-                           f"Cho qua: quy tắc chỉ vừa chạm ngưỡng (điểm {verdict.score:g}) và mô "
-                           f"hình học máy chỉ đánh giá {probability:.2f} là tin rác.",
-                           verdict.rule_ids)
-        return verdict
+                               f"Cho qua: quy tắc chỉ vừa chạm ngưỡng (điểm {verdict.score:g}) và "
+                               f"mô hình học máy chỉ đánh giá {probability:.2f} là tin rác.",
+                               verdict.rule_ids)
+            return verdict
+        rules = rules if rules is not None else load_rules()
+        if probability < release_bound(signals):
+            reason = (f"Cho qua: quy tắc thấy dấu hiệu vi phạm nhưng có lời của người dân "
+                      f"({signals[0]}) và mô hình học máy chỉ đánh giá {probability:.2f} là "
+                      f"tin rác.")
+        else:
+            own = _own_words(norm, rules)
+            if not own or spam_probability(own, model) >= OWN_WORDS_PROBABILITY:
+                return verdict
+            reason = (f"Cho qua: quy tắc thấy dấu hiệu vi phạm nhưng người dân chép lại tin đó "
+                      f"kèm lời của mình («{own[:60]}»), mô hình học máy không coi lời ấy là "
+                      f"tin rác.")
+        # Asked only of a message about to be released (it looks the rules up again): an
+        # advert's "warning" that names its own genuine site is never released.
+        if _seller_in_warning(signals, norm, rules):
+            return verdict
+        return Verdict(False, "clean", verdict.score, reason, verdict.rule_ids)
     norm = normalise(text)
     if not _has_words(norm, MIN_WORDS):
         return verdict

@@ -629,12 +629,12 @@ class _Scores:
 
 
 def _best_category(hits: list[RuleHit]) -> _Scores | None:
-    signals = [h for h in hits if h.rule.category == "signal"]
-    offers = [h for h in hits if h.rule.category == "offer"]
-    best = _offer_structure(hits, signals, offers)
     by_category: dict[str, list[RuleHit]] = {}
     for hit in hits:  # once, not once per category (issue 12: under 1 ms a message)
         by_category.setdefault(hit.rule.category, []).append(hit)
+    signals = by_category.get("signal", [])
+    offers = by_category.get("offer", [])
+    best = _offer_structure(hits, signals, offers)
     for category in CATEGORIES:
         own = by_category.get(category)
         if not own or all(h.rule.boost_only for h in own):
